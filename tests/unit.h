@@ -1,0 +1,45 @@
+/*
+ * unit: the tiny harness of hookd's one unit-test binary. Test files include
+ * the module under test (`#include "../json.c"`) to reach its static
+ * functions, and report through CHECK.
+ */
+#ifndef HOOKD_TESTS_UNIT_H
+#define HOOKD_TESTS_UNIT_H
+
+#include <stdio.h>
+
+extern int unit_passed, unit_failed;
+
+/* Count one check; on failure print where and what, and go on. */
+#define CHECK(cond) do { \
+	if (cond) { \
+		unit_passed++; \
+	} else { \
+		unit_failed++; \
+		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+	} \
+} while (0)
+
+/* The same with a printf-style explanation on failure. */
+#define CHECKF(cond, ...) do { \
+	if (cond) { \
+		unit_passed++; \
+	} else { \
+		unit_failed++; \
+		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+	} \
+} while (0)
+
+/* Where ../shared/testdata is (HOOKD_TESTDATA overrides). */
+const char *unit_testdata(void);
+
+void test_util(void);
+void test_json(void);
+void test_http(void);
+void test_sign(void);
+void test_url(void);
+void test_store(void);
+
+#endif

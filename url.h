@@ -1,0 +1,88 @@
+/*
+ * url: callback URLs (parsing http:// URLs, filling {name} templates from an
+ * event's data, building GET query strings) and the destination rules of
+ * contract §8 that keep hookd from being used to reach internal networks.
+ */
+#ifndef HOOKD_URL_H
+#define HOOKD_URL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "json.h"
+#include "util.h"
+
+/* Longest callback URL accepted: a bound on what one delivery stores. */
+#define URL_MAX 2048
+/* Longest host name (RFC 1035) plus brackets for an IPv6 literal. */
+#define URL_HOST_MAX 256
+
+struct url {
+	char host[URL_HOST_MAX];	/* without brackets, NUL-terminated */
+	uint16_t port;			/* 80 when not given */
+	const char *path;		/* "/..." path and query, into the input;
+					   "/" when the URL has none */
+	size_t path_len;
+	int is_literal;			/* host is an IPv4 or IPv6 literal */
+};
+
+/*
+ * Parse an absolute callback URL of len bytes. Accepted: "http://" host
+ * [":" port] [path-abempty] ["?" query]; no userinfo, no fragment, printable
+ * ASCII only, at most URL_MAX bytes. Braces are allowed in the path and query
+ * (templates). Returns 0, or -1 with *err set to a static reason such as
+ * "https needs a TLS build" or "url: invalid host".
+ */
+int url_parse(const char *s, size_t len, struct url *u, const char **err);
+
+/*
+ * Append url (len bytes) to out with every {name} replaced by the
+ * percent-encoded top-level member name of the JSON object toks[obj] of
+ * json: strings unquoted, numbers and booleans as written, other values as
+ * their JSON text. Returns 0, -1 when a member is missing (its name copied to
+ * missing, NUL-terminated, truncated to missing_sz), -2 out of memory.
+ */
+int url_expand(struct buf *out, const char *url, size_t len,
+    const char *json, const struct json_tok *toks, int obj,
+    char *missing, size_t missing_sz);
+
+/*
+ * Append the query string for a GET delivery (without '?'): the top-level
+ * members of the object toks[obj] in order, name=value, percent-encoded,
+ * strings unquoted, numbers and booleans as written, nested values as their
+ * JSON text, null members left out. 0 or -1 (out of memory).
+ */
+int url_query(struct buf *out, const char *json, const struct json_tok *toks,
+    int obj);
+
+/* Percent-encode n bytes (unreserved characters of RFC 3986 kept). */
+int url_encode(struct buf *out, const char *s, size_t n);
+
+/* An address range: family AF_INET or AF_INET6, prefix length bits. */
+struct url_cidr {
+	int family;
+	uint8_t addr[16];
+	int bits;
+};
+
+/* Parse "10.0.0.0/8", "::1/128", a bare address (a host route), or "all"
+ * (sets family to AF_UNSPEC: every address). 0 or -1. */
+int url_cidr_parse(const char *s, size_t len, struct url_cidr *c);
+
+/*
+ * 1 when a connection to sa may be made: the address is public, or an entry
+ * of allow covers it. Denied: unspecified, loopback, private (RFC 1918, ULA),
+ * link-local, CGNAT (100.64/10), multicast, broadcast, reserved, 0/8,
+ * documentation and benchmark ranges, IETF protocol assignments, and the
+ * IPv4-mapped, IPv4-compatible, NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4
+ * (2002::/16) forms of the IPv4 ones, Teredo, discard-only and ORCHID too.
+ */
+int url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
+    size_t nallow);
+
+/* For an IP-literal host: fill ss with the address (port left 0) and return
+ * 0; -1 when host is not a literal. */
+int url_host_literal(const char *host, struct sockaddr_storage *ss);
+
+#endif

@@ -1,0 +1,356 @@
+/*
+ * util: growable buffers, clocks, RFC 3339 and HTTP dates, and the
+ * range-checked number parsing that replaces atoi everywhere in hookd.
+ */
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t want, cap;
+	char *p;
+
+	if (b->oom)
+		return -1;
+	if (n > SIZE_MAX / 2 - b->len - 1)
+		goto fail;
+	want = b->len + n + 1;
+	if (want <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap < want)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (p == NULL)
+		goto fail;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+fail:
+	b->oom = 1;
+	return -1;
+}
+
+int
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (buf_reserve(b, n) != 0)
+		return -1;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (buf_reserve(b, 64) != 0)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->data[b->len] = '\0';
+		return -1;
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		if (buf_reserve(b, (size_t)n) != 0)
+			return -1;
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0 || (size_t)n >= b->cap - b->len)
+			return -1;
+	}
+	b->len += (size_t)n;
+	return 0;
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		buf_reset(b);
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->oom = 0;
+}
+
+int64_t
+util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil), so no timegm() or TZ games are needed. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void
+put_digits(char *p, unsigned v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+char *
+util_fmt_time(int64_t ms, char out[UTIL_TIME_MAX])
+{
+	time_t secs;
+	struct tm tm;
+
+	if (ms < 0)
+		ms = 0;
+	secs = (time_t)(ms / 1000);
+	gmtime_r(&secs, &tm);
+	memcpy(out, "0000-00-00T00:00:00.000Z", UTIL_TIME_MAX);
+	put_digits(out, (unsigned)(tm.tm_year + 1900) % 10000, 4);
+	put_digits(out + 5, (unsigned)tm.tm_mon + 1, 2);
+	put_digits(out + 8, (unsigned)tm.tm_mday, 2);
+	put_digits(out + 11, (unsigned)tm.tm_hour, 2);
+	put_digits(out + 14, (unsigned)tm.tm_min, 2);
+	put_digits(out + 17, (unsigned)tm.tm_sec, 2);
+	put_digits(out + 20, (unsigned)(ms % 1000), 3);
+	return out;
+}
+
+static int
+digits(const char *s, size_t n, int *out)
+{
+	int v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int
+util_parse_time(const char *s, size_t len, int64_t *ms)
+{
+	int y, mo, d, h, mi, sec, frac = 0, fd = 0, oh = 0, om = 0;
+	size_t i = 19;
+	int64_t t;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' ||
+	    (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+		return -1;
+	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
+	    digits(s + 17, 2, &sec))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60)
+		return -1;
+	if (s[i] == '.') {
+		i++;
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (fd < 3) {
+				frac = frac * 10 + (s[i] - '0');
+				fd++;
+			}
+			i++;
+		}
+		if (fd == 0)
+			return -1;
+		while (fd < 3) {
+			frac *= 10;
+			fd++;
+		}
+	}
+	if (i == len - 1 && (s[i] == 'Z' || s[i] == 'z')) {
+		/* UTC */
+	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
+	    s[i + 3] == ':') {
+		if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) ||
+		    oh > 23 || om > 59)
+			return -1;
+		if (s[i] == '-') {
+			oh = -oh;
+			om = -om;
+		}
+	} else
+		return -1;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t -= oh * 3600 + om * 60;
+	*ms = t * 1000 + frac;
+	return 0;
+}
+
+int
+util_parse_http_date(const char *s, size_t len, int64_t *ms)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int d, y, h, mi, sec, mo;
+
+	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+	if (len != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' ||
+	    s[11] != ' ' || s[16] != ' ' || s[19] != ':' || s[22] != ':' ||
+	    memcmp(s + 25, " GMT", 4) != 0)
+		return -1;
+	if (digits(s + 5, 2, &d) || digits(s + 12, 4, &y) ||
+	    digits(s + 17, 2, &h) || digits(s + 20, 2, &mi) ||
+	    digits(s + 23, 2, &sec))
+		return -1;
+	for (mo = 0; mo < 12; mo++)
+		if (memcmp(months + mo * 3, s + 8, 3) == 0)
+			break;
+	if (mo == 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	*ms = (days_from_civil(y, mo + 1, d) * 86400 + h * 3600 + mi * 60 +
+	    sec) * 1000;
+	return 0;
+}
+
+int
+util_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned dgt;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		dgt = (unsigned)(s[i] - '0');
+		if (dgt > max || v > (max - dgt) / 10)
+			return -1;
+		v = v * 10 + dgt;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+util_parse_duration(const char *s, size_t len, int64_t max_ms, int64_t *ms)
+{
+	size_t n = 0;
+	uint64_t v, mult = 1000;
+
+	while (n < len && s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == len)
+		mult = 1000;
+	else if (util_span_eq(s + n, len - n, "ms"))
+		mult = 1;
+	else if (util_span_eq(s + n, len - n, "s"))
+		mult = 1000;
+	else if (util_span_eq(s + n, len - n, "m"))
+		mult = 60000;
+	else if (util_span_eq(s + n, len - n, "h"))
+		mult = 3600000;
+	else if (util_span_eq(s + n, len - n, "d"))
+		mult = 86400000;
+	else
+		return -1;
+	if (max_ms < 0 || util_parse_u64(s, n, (uint64_t)max_ms / mult, &v))
+		return -1;
+	*ms = (int64_t)(v * mult);
+	return 0;
+}
+
+int
+util_span_ieq(const char *s, size_t len, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char a = s[i], b = lit[i];
+
+		if (b == '\0')
+			return 0;
+		if (a >= 'A' && a <= 'Z')
+			a = (char)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (char)(b - 'A' + 'a');
+		if (a != b)
+			return 0;
+	}
+	return lit[len] == '\0';
+}
+
+int
+util_span_eq(const char *s, size_t len, const char *lit)
+{
+	return strlen(lit) == len && memcmp(s, lit, len) == 0;
+}
+
+char *
+util_strndup(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}

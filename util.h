@@ -1,0 +1,67 @@
+/*
+ * util: the small pieces every module shares: a growable byte buffer, clocks
+ * and RFC 3339 times, range-checked number and duration parsing.
+ */
+#ifndef HOOKD_UTIL_H
+#define HOOKD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable byte buffer. Always NUL-terminated after len (when cap > 0), so
+ * its contents can be used as a C string when they contain no NUL. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int oom;	/* set once an allocation failed; later appends are ignored */
+};
+
+/* Ensure room for n more bytes. 0 ok, -1 out of memory (b->oom set). */
+int buf_reserve(struct buf *b, size_t n);
+/* Append n bytes. 0 ok, -1 out of memory. */
+int buf_append(struct buf *b, const void *p, size_t n);
+/* Append a NUL-terminated string. */
+int buf_puts(struct buf *b, const char *s);
+/* Append printf-formatted text. */
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Drop the first n bytes (n <= len). */
+void buf_consume(struct buf *b, size_t n);
+/* Empty the buffer, keeping its memory. */
+void buf_reset(struct buf *b);
+/* Release the memory; the buffer is empty and usable again. */
+void buf_free(struct buf *b);
+
+/* Milliseconds on CLOCK_MONOTONIC: for deadlines and durations. */
+int64_t util_mono_ms(void);
+/* Milliseconds since the Unix epoch on CLOCK_REALTIME: for timestamps. */
+int64_t util_wall_ms(void);
+
+/* Length of "2026-11-28T16:00:00.123Z" plus its NUL. */
+#define UTIL_TIME_MAX 25
+/* Format epoch milliseconds as RFC 3339 UTC with milliseconds. Returns out. */
+char *util_fmt_time(int64_t ms, char out[UTIL_TIME_MAX]);
+/* Parse RFC 3339 ("...Z" or "+hh:mm", fraction optional) into epoch ms.
+ * 0 ok, -1 not a valid time. */
+int util_parse_time(const char *s, size_t len, int64_t *ms);
+/* Parse an HTTP date (IMF-fixdate) into epoch ms. 0 ok, -1 invalid. */
+int util_parse_http_date(const char *s, size_t len, int64_t *ms);
+
+/* Parse an unsigned decimal of exactly len bytes, no sign, no spaces, within
+ * [0, max]. 0 ok, -1 invalid or out of range. */
+int util_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+/* Parse a duration: a number with an optional unit ms, s, m, h, d (seconds
+ * when none) into milliseconds, at most max_ms. 0 ok, -1 invalid. */
+int util_parse_duration(const char *s, size_t len, int64_t max_ms, int64_t *ms);
+
+/* Case-insensitive ASCII comparison of a span with a NUL-terminated string:
+ * 1 when equal. */
+int util_span_ieq(const char *s, size_t len, const char *lit);
+/* Exact comparison of a span with a NUL-terminated string: 1 when equal. */
+int util_span_eq(const char *s, size_t len, const char *lit);
+
+/* Copy a span into a NUL-terminated heap string. NULL when out of memory. */
+char *util_strndup(const char *s, size_t len);
+
+#endif
