@@ -1,0 +1,43 @@
+/*
+ * api: the HTTP API of contract §2 and §3: authentication, routing and the
+ * handlers for clients, endpoints, events and deliveries, plus /healthz and
+ * /metrics. It answers from the store and never touches sockets.
+ */
+#ifndef HOOKD_API_H
+#define HOOKD_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "util.h"
+
+struct api_request {
+	const char *method;
+	size_t method_len;
+	const char *target;		/* path and query as received */
+	size_t target_len;
+	const struct http_header *headers;
+	size_t num_headers;
+	const char *body;		/* decoded body (chunks joined) */
+	size_t body_len;
+};
+
+/* Set the admin token (copied). */
+void api_set_admin_token(const char *token);
+
+/*
+ * Answer one request: returns the HTTP status and appends the body to out,
+ * with *content_type set (a static string). State changes are written to the
+ * store before this returns; the caller sends the answer once
+ * store_durable_seq() reaches store_written_seq() as it was on return.
+ * Failures of memory or disk answer 500 or 503 with a JSON error.
+ */
+int api_handle(const struct api_request *r, struct buf *out,
+    const char **content_type);
+
+/* Create the static registrations of the config that are missing. Returns
+ * 0, or -1 with err set to "line N: reason". */
+int api_apply_static(char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * config: hookd's settings: defaults, the config file of contract §1 and §7
+ * (one `key value...` per line), and the static registrations it declares.
+ */
+#ifndef HOOKD_CONFIG_H
+#define HOOKD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "url.h"
+
+/* Most entries in retry_schedule: each is one more attempt. */
+#define CONFIG_MAX_RETRIES 32
+/* Most CIDRs in allow_destinations. */
+#define CONFIG_MAX_ALLOW 64
+
+/* A static registration from the config file, created at start (and on
+ * SIGHUP) when missing. */
+struct config_reg {
+	int is_endpoint;	/* 0: client line, 1: endpoint line */
+	char *client;		/* client id */
+	char *name;		/* client: name= (may be NULL) */
+	char *url;		/* endpoint: URL */
+	int method_get;		/* endpoint: method=GET */
+	char *events;		/* endpoint: events=a,b (NULL: "*") */
+	char *secret;		/* endpoint: secret= (may be NULL) */
+	int line;		/* where it was declared, for messages */
+};
+
+struct config {
+	char listen[128];		/* "ADDR:PORT", "[v6]:PORT" */
+	char data_dir[1024];
+	char admin_token_file[1024];	/* "" when not set */
+	size_t max_header_bytes;
+	size_t max_headers;
+	size_t max_body;
+	int64_t header_timeout_ms;
+	int64_t idle_timeout_ms;
+	size_t max_connections;
+	int64_t timeout_ms;		/* one delivery attempt */
+	int64_t retry_ms[CONFIG_MAX_RETRIES];	/* delays after attempts */
+	size_t nretry;
+	int64_t disable_after_ms;
+	size_t endpoint_concurrency;
+	size_t max_outbound;
+	int64_t retention_ms;
+	int64_t drain_timeout_ms;
+	int fsync_always;		/* fsync always (1) or never (0) */
+	struct url_cidr allow[CONFIG_MAX_ALLOW];
+	size_t nallow;
+	int metrics;
+	struct config_reg *regs;
+	size_t nregs;
+};
+
+/* Fill c with the defaults of contract §7. */
+void config_defaults(struct config *c);
+
+/*
+ * Read the config file at path into c (on top of what c holds). Returns 0, or
+ * -1 with "file:line: reason" in err (errsz bytes). A key that appears twice
+ * keeps the last value; static registration lines accumulate.
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errsz);
+
+/* Parse a "ADDR:PORT" listen value for the -l flag. 0 or -1. */
+int config_set_listen(struct config *c, const char *value);
+
+/* Release what config_load allocated (registrations). */
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,628 @@
+/*
+ * json: the strict RFC 8259 parser (tokens are spans into the caller's buffer,
+ * nothing is allocated), string decoding for those tokens, and the escaping
+ * string encoder every JSON answer of hookd goes through.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "json.h"
+
+/*
+ * Limits. JSON_MAX_DEPTH (json.h) bounds the explicit stack below, so hostile
+ * nesting cannot grow anything. Spans are uint32_t, so inputs of
+ * JSON_MAX_INPUT bytes or more are refused instead of silently truncating an
+ * offset; and a return value is an int, so a text needing more than INT_MAX
+ * tokens is refused instead of overflowing the count.
+ */
+#define JSON_MAX_INPUT	((size_t)UINT32_MAX - 1)
+
+/* Scanner result meaning "not valid": no real offset can be SIZE_MAX. */
+#define JSON_BAD	SIZE_MAX
+
+/*
+ * Byte classes inside a string, looked up once per byte so that the common
+ * case (printable ASCII) costs one load and one compare in a tight loop,
+ * which matters because 1 MiB event bodies are parsed on every ingest.
+ */
+enum {
+	JC_OK,		/* printable ASCII other than '"' and '\\', and DEL */
+	JC_QUOTE,	/* '"' */
+	JC_BSLASH,	/* '\\' */
+	JC_CTRL,	/* 0x00-0x1f: must be escaped (RFC 8259 §7) */
+	JC_HIGH		/* 0x80-0xff: start of a UTF-8 sequence, or invalid */
+};
+
+#define JC_CTRL16 JC_CTRL, JC_CTRL, JC_CTRL, JC_CTRL, JC_CTRL, JC_CTRL, \
+	JC_CTRL, JC_CTRL, JC_CTRL, JC_CTRL, JC_CTRL, JC_CTRL, JC_CTRL, \
+	JC_CTRL, JC_CTRL, JC_CTRL
+#define JC_OK16 JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, \
+	JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK
+#define JC_HIGH16 JC_HIGH, JC_HIGH, JC_HIGH, JC_HIGH, JC_HIGH, JC_HIGH, \
+	JC_HIGH, JC_HIGH, JC_HIGH, JC_HIGH, JC_HIGH, JC_HIGH, JC_HIGH, \
+	JC_HIGH, JC_HIGH, JC_HIGH
+
+static const uint8_t json_class[256] = {
+	JC_CTRL16, JC_CTRL16,
+	/* 0x20-0x2f: '"' is 0x22 */
+	JC_OK, JC_OK, JC_QUOTE, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK,
+	JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK,
+	JC_OK16, JC_OK16,
+	/* 0x50-0x5f: '\\' is 0x5c */
+	JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK, JC_OK,
+	JC_OK, JC_OK, JC_OK, JC_OK, JC_BSLASH, JC_OK, JC_OK, JC_OK,
+	JC_OK16, JC_OK16,
+	JC_HIGH16, JC_HIGH16, JC_HIGH16, JC_HIGH16,
+	JC_HIGH16, JC_HIGH16, JC_HIGH16, JC_HIGH16
+};
+
+/*
+ * Length of the well-formed UTF-8 sequence at p (n > 0 bytes available), or 0
+ * when it is not one (Unicode Table 3-7): overlong forms, UTF-16 surrogates
+ * and code points past U+10FFFF are refused, because a filter or a receiver
+ * that decodes them differently from us could be fooled by them.
+ */
+static size_t
+json_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2)
+		return 0;
+	if (c < 0xe0)
+		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c < 0xf0) {
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		return n >= 3 && p[1] >= lo && p[1] <= hi &&
+		    (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c < 0xf5) {
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		return n >= 4 && p[1] >= lo && p[1] <= hi &&
+		    (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* The four hex digits at p (n bytes available) as 0-0xffff, or -1. */
+static long
+json_hex4(const unsigned char *p, size_t n)
+{
+	long v = 0;
+	size_t i;
+
+	if (n < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		unsigned char c = p[i];
+
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			v = v * 16 + ((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * The code point of the \u escape (or surrogate pair of escapes) at p, where
+ * p[0] == '\\' and p[1] == 'u', with n bytes available; *used gets the bytes
+ * it takes (6 or 12). -1 when malformed. Lone surrogates are refused: they
+ * cannot be turned into UTF-8, so accepting them would make json_str lossy.
+ */
+static long
+json_unicode_escape(const unsigned char *p, size_t n, size_t *used)
+{
+	long hi, lo;
+
+	hi = json_hex4(p + 2, n - 2);
+	if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
+		return -1;
+	if (hi < 0xd800 || hi > 0xdbff) {
+		*used = 6;
+		return hi;
+	}
+	if (n < 12 || p[6] != '\\' || p[7] != 'u')
+		return -1;
+	lo = json_hex4(p + 8, n - 8);
+	if (lo < 0xdc00 || lo > 0xdfff)
+		return -1;
+	*used = 12;
+	return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+}
+
+/*
+ * Scan a string's contents from pos (just after the opening quote). Returns
+ * the offset of the closing quote, or JSON_BAD when the string is unterminated,
+ * holds a raw control character, an invalid escape or invalid UTF-8.
+ */
+static size_t
+json_scan_string(const unsigned char *p, size_t len, size_t pos)
+{
+	size_t n;
+
+	for (;;) {
+		while (pos < len && json_class[p[pos]] == JC_OK)
+			pos++;
+		if (pos >= len)
+			return JSON_BAD;
+		switch (json_class[p[pos]]) {
+		case JC_QUOTE:
+			return pos;
+		case JC_HIGH:
+			n = json_utf8_len(p + pos, len - pos);
+			if (n == 0)
+				return JSON_BAD;
+			pos += n;
+			break;
+		case JC_BSLASH:
+			if (len - pos < 2)
+				return JSON_BAD;
+			switch (p[pos + 1]) {
+			case '"': case '\\': case '/': case 'b':
+			case 'f': case 'n': case 'r': case 't':
+				pos += 2;
+				break;
+			case 'u':
+				if (json_unicode_escape(p + pos, len - pos, &n) < 0)
+					return JSON_BAD;
+				pos += n;
+				break;
+			default:
+				return JSON_BAD;
+			}
+			break;
+		default:	/* JC_CTRL */
+			return JSON_BAD;
+		}
+	}
+}
+
+/* Skip the four whitespace bytes RFC 8259 allows; nothing else (no \f, \v,
+ * NBSP or BOM), so that every JSON reader agrees on where a value is. */
+static size_t
+json_ws(const unsigned char *p, size_t len, size_t pos)
+{
+	while (pos < len && (p[pos] == ' ' || p[pos] == '\n' ||
+	    p[pos] == '\r' || p[pos] == '\t'))
+		pos++;
+	return pos;
+}
+
+/*
+ * Parser state. Tokens past cap are counted but not written: cap is 0 in
+ * counting mode, and once a caller's array is full the parse goes on counting
+ * so that a syntax error later in the text is still reported as one.
+ */
+struct json_parser {
+	struct json_tok *toks;
+	size_t cap;
+	size_t ntok;
+	int full;
+};
+
+static size_t
+json_add(struct json_parser *jp, uint8_t type, size_t start, size_t len)
+{
+	size_t i = jp->ntok++;
+
+	if (i < jp->cap) {
+		struct json_tok *t = &jp->toks[i];
+
+		t->start = (uint32_t)start;
+		t->len = (uint32_t)len;
+		t->size = 0;
+		t->next = (uint32_t)(i + 1);
+		t->type = type;
+	} else if (jp->toks != NULL) {
+		jp->full = 1;
+	}
+	return i;
+}
+
+int
+json_parse(const char *s, size_t len, struct json_tok *toks, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct {
+		size_t tok;
+		int is_obj;
+	} stack[JSON_MAX_DEPTH];
+	struct json_parser jp;
+	size_t depth = 0, pos, start, end, i;
+	unsigned char c, want;
+
+	if (len > JSON_MAX_INPUT)
+		return JSON_ERR_NOMEM;
+	jp.toks = toks;
+	jp.cap = toks != NULL ? max : 0;
+	jp.ntok = 0;
+	jp.full = 0;
+	pos = json_ws(p, len, 0);
+
+value:
+	if (pos >= len)
+		return JSON_ERR_SYNTAX;
+	/* An array counts its elements here; an object counts at each key. */
+	if (depth > 0 && !stack[depth - 1].is_obj &&
+	    stack[depth - 1].tok < jp.cap)
+		toks[stack[depth - 1].tok].size++;
+	c = p[pos];
+	switch (c) {
+	case '{':
+	case '[':
+		if (depth == JSON_MAX_DEPTH)
+			return JSON_ERR_DEPTH;
+		stack[depth].tok = json_add(&jp,
+		    c == '{' ? JSON_OBJECT : JSON_ARRAY, pos, 0);
+		stack[depth].is_obj = c == '{';
+		depth++;
+		pos = json_ws(p, len, pos + 1);
+		if (pos < len && p[pos] == (c == '{' ? '}' : ']'))
+			goto closing;
+		if (c == '{')
+			goto key;
+		goto value;
+	case '"':
+		end = json_scan_string(p, len, pos + 1);
+		if (end == JSON_BAD)
+			return JSON_ERR_SYNTAX;
+		json_add(&jp, JSON_STRING, pos + 1, end - pos - 1);
+		pos = end + 1;
+		break;
+	case 't':
+		if (len - pos < 4 || memcmp(p + pos, "true", 4) != 0)
+			return JSON_ERR_SYNTAX;
+		json_add(&jp, JSON_TRUE, pos, 4);
+		pos += 4;
+		break;
+	case 'f':
+		if (len - pos < 5 || memcmp(p + pos, "false", 5) != 0)
+			return JSON_ERR_SYNTAX;
+		json_add(&jp, JSON_FALSE, pos, 5);
+		pos += 5;
+		break;
+	case 'n':
+		if (len - pos < 4 || memcmp(p + pos, "null", 4) != 0)
+			return JSON_ERR_SYNTAX;
+		json_add(&jp, JSON_NULL, pos, 4);
+		pos += 4;
+		break;
+	default:
+		/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and no more:
+		 * no leading zeros, '+', bare '.', hex, Infinity or NaN. */
+		start = pos;
+		if (p[pos] == '-' && ++pos >= len)
+			return JSON_ERR_SYNTAX;
+		if (p[pos] == '0')
+			pos++;
+		else if (p[pos] >= '1' && p[pos] <= '9')
+			while (++pos < len && p[pos] >= '0' && p[pos] <= '9')
+				;
+		else
+			return JSON_ERR_SYNTAX;
+		if (pos < len && p[pos] == '.') {
+			if (++pos >= len || p[pos] < '0' || p[pos] > '9')
+				return JSON_ERR_SYNTAX;
+			while (++pos < len && p[pos] >= '0' && p[pos] <= '9')
+				;
+		}
+		if (pos < len && (p[pos] | 0x20) == 'e') {
+			if (++pos < len && (p[pos] == '+' || p[pos] == '-'))
+				pos++;
+			if (pos >= len || p[pos] < '0' || p[pos] > '9')
+				return JSON_ERR_SYNTAX;
+			while (++pos < len && p[pos] >= '0' && p[pos] <= '9')
+				;
+		}
+		json_add(&jp, JSON_NUMBER, start, pos - start);
+		break;
+	}
+
+after:
+	pos = json_ws(p, len, pos);
+	if (depth == 0) {
+		/* Exactly one value: anything after it (a second value,
+		 * stray bytes, a NUL) is refused, not ignored, so two readers
+		 * never disagree on what the body was. */
+		if (pos != len)
+			return JSON_ERR_SYNTAX;
+		if (jp.full || jp.ntok > INT_MAX)
+			return JSON_ERR_NOMEM;
+		return (int)jp.ntok;
+	}
+	if (pos >= len)
+		return JSON_ERR_SYNTAX;
+	want = stack[depth - 1].is_obj ? '}' : ']';
+	if (p[pos] == ',') {
+		pos = json_ws(p, len, pos + 1);
+		if (stack[depth - 1].is_obj)
+			goto key;
+		goto value;
+	}
+	if (p[pos] != want)
+		return JSON_ERR_SYNTAX;
+
+closing:
+	/* p[pos] closes the innermost container. */
+	depth--;
+	i = stack[depth].tok;
+	if (i < jp.cap) {
+		toks[i].len = (uint32_t)(pos + 1 - toks[i].start);
+		toks[i].next = (uint32_t)(jp.ntok < UINT32_MAX ?
+		    jp.ntok : UINT32_MAX);
+	}
+	pos++;
+	goto after;
+
+key:
+	if (pos >= len || p[pos] != '"')
+		return JSON_ERR_SYNTAX;
+	end = json_scan_string(p, len, pos + 1);
+	if (end == JSON_BAD)
+		return JSON_ERR_SYNTAX;
+	if (stack[depth - 1].tok < jp.cap)
+		toks[stack[depth - 1].tok].size++;
+	json_add(&jp, JSON_STRING, pos + 1, end - pos - 1);
+	pos = json_ws(p, len, end + 1);
+	if (pos >= len || p[pos] != ':')
+		return JSON_ERR_SYNTAX;
+	pos = json_ws(p, len, pos + 1);
+	goto value;
+}
+
+/*
+ * Decoding a string token: runs of plain bytes come out as they are, each
+ * escape as the 1-4 UTF-8 bytes it stands for. The token came from
+ * json_parse, but the decoder still never reads outside the token's span and
+ * reports a malformed escape instead of trusting it.
+ */
+struct json_dec {
+	const unsigned char *p;
+	const unsigned char *end;
+	char tmp[4];
+};
+
+static void
+json_dec_init(struct json_dec *d, const char *s, const struct json_tok *tok)
+{
+	d->p = (const unsigned char *)s + tok->start;
+	d->end = d->p + tok->len;
+}
+
+/* The next decoded run in *chunk/*n: 1, or 0 at the end, -1 malformed. */
+static int
+json_dec_next(struct json_dec *d, const char **chunk, size_t *n)
+{
+	const unsigned char *q;
+	size_t left = (size_t)(d->end - d->p), used;
+	long cp;
+
+	if (left == 0)
+		return 0;
+	if (d->p[0] != '\\') {
+		q = memchr(d->p, '\\', left);
+		if (q == NULL)
+			q = d->end;
+		*chunk = (const char *)d->p;
+		*n = (size_t)(q - d->p);
+		d->p = q;
+		return 1;
+	}
+	if (left < 2)
+		return -1;
+	*chunk = d->tmp;
+	*n = 1;
+	used = 2;
+	switch (d->p[1]) {
+	case '"': case '\\': case '/':
+		d->tmp[0] = (char)d->p[1];
+		break;
+	case 'b': d->tmp[0] = '\b'; break;
+	case 'f': d->tmp[0] = '\f'; break;
+	case 'n': d->tmp[0] = '\n'; break;
+	case 'r': d->tmp[0] = '\r'; break;
+	case 't': d->tmp[0] = '\t'; break;
+	case 'u':
+		cp = json_unicode_escape(d->p, left, &used);
+		if (cp < 0)
+			return -1;
+		if (cp < 0x80) {
+			d->tmp[0] = (char)cp;
+		} else if (cp < 0x800) {
+			d->tmp[0] = (char)(0xc0 | (cp >> 6));
+			d->tmp[1] = (char)(0x80 | (cp & 0x3f));
+			*n = 2;
+		} else if (cp < 0x10000) {
+			d->tmp[0] = (char)(0xe0 | (cp >> 12));
+			d->tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			d->tmp[2] = (char)(0x80 | (cp & 0x3f));
+			*n = 3;
+		} else {
+			d->tmp[0] = (char)(0xf0 | (cp >> 18));
+			d->tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+			d->tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			d->tmp[3] = (char)(0x80 | (cp & 0x3f));
+			*n = 4;
+		}
+		break;
+	default:
+		return -1;
+	}
+	d->p += used;
+	return 1;
+}
+
+/* 1 when the string token decodes to exactly the n bytes at lit. */
+static int
+json_tok_eq(const char *s, const struct json_tok *tok, const char *lit,
+    size_t n)
+{
+	struct json_dec d;
+	const char *chunk;
+	size_t k, off = 0;
+	int r;
+
+	if (tok->type != JSON_STRING || n > tok->len)
+		return 0;	/* decoding never makes a string longer */
+	json_dec_init(&d, s, tok);
+	while ((r = json_dec_next(&d, &chunk, &k)) > 0) {
+		if (k > n - off || memcmp(lit + off, chunk, k) != 0)
+			return 0;
+		off += k;
+	}
+	return r == 0 && off == n;
+}
+
+int
+json_get(const char *s, const struct json_tok *toks, int obj, const char *key)
+{
+	size_t i, m, n = strlen(key);
+
+	if (obj < 0 || toks[obj].type != JSON_OBJECT)
+		return -1;
+	i = (size_t)obj + 1;
+	for (m = 0; m < toks[obj].size; m++) {
+		if (json_tok_eq(s, &toks[i], key, n))
+			return i + 1 <= INT_MAX ? (int)(i + 1) : -1;
+		i = toks[i + 1].next;
+	}
+	return -1;
+}
+
+int
+json_str(const char *s, const struct json_tok *tok, char *out, size_t outsz)
+{
+	struct json_dec d;
+	const char *chunk;
+	size_t k, off = 0;
+	int r;
+
+	if (tok->type != JSON_STRING || outsz == 0)
+		return -1;
+	json_dec_init(&d, s, tok);
+	while ((r = json_dec_next(&d, &chunk, &k)) > 0) {
+		if (k >= outsz - off)
+			return -1;	/* no room for it and the NUL */
+		memcpy(out + off, chunk, k);
+		off += k;
+	}
+	out[off] = '\0';
+	return r == 0 && off <= INT_MAX ? (int)off : -1;
+}
+
+int
+json_str_buf(const char *s, const struct json_tok *tok, struct buf *b)
+{
+	struct json_dec d;
+	const char *chunk;
+	size_t k;
+	int r;
+
+	if (tok->type != JSON_STRING)
+		return -1;
+	/* Decoding never grows a string: one reservation is enough. */
+	if (buf_reserve(b, tok->len) != 0)
+		return -1;
+	json_dec_init(&d, s, tok);
+	while ((r = json_dec_next(&d, &chunk, &k)) > 0)
+		if (buf_append(b, chunk, k) != 0)
+			return -1;
+	return r;
+}
+
+int
+json_str_eq(const char *s, const struct json_tok *tok, const char *lit)
+{
+	return json_tok_eq(s, tok, lit, strlen(lit));
+}
+
+int
+json_put_str(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run, k;
+	char esc[6];
+
+	/* The common case, nothing to escape, then needs one allocation. */
+	if (n > SIZE_MAX - 2 || buf_reserve(b, n + 2) != 0)
+		return -1;
+	buf_append(b, "\"", 1);
+	while (i < n) {
+		run = i;
+		while (i < n && json_class[p[i]] == JC_OK)
+			i++;
+		buf_append(b, p + run, i - run);
+		if (i >= n)
+			break;
+		switch (json_class[p[i]]) {
+		case JC_QUOTE:
+			buf_append(b, "\\\"", 2);
+			i++;
+			break;
+		case JC_BSLASH:
+			buf_append(b, "\\\\", 2);
+			i++;
+			break;
+		case JC_HIGH:
+			/*
+			 * Bytes that are not UTF-8 (a receiver's body cut at
+			 * 1 KiB may end mid-character) become U+FFFD, so what
+			 * hookd writes is always JSON its own parser accepts.
+			 */
+			k = json_utf8_len(p + i, n - i);
+			if (k == 0) {
+				buf_append(b, "\\ufffd", 6);
+				i++;
+			} else {
+				buf_append(b, p + i, k);
+				i += k;
+			}
+			break;
+		default:	/* JC_CTRL */
+			esc[0] = '\\';
+			switch (p[i]) {
+			case '\b': esc[1] = 'b'; k = 2; break;
+			case '\f': esc[1] = 'f'; k = 2; break;
+			case '\n': esc[1] = 'n'; k = 2; break;
+			case '\r': esc[1] = 'r'; k = 2; break;
+			case '\t': esc[1] = 't'; k = 2; break;
+			default:
+				esc[1] = 'u';
+				esc[2] = '0';
+				esc[3] = '0';
+				esc[4] = hex[p[i] >> 4];
+				esc[5] = hex[p[i] & 0xf];
+				k = 6;
+				break;
+			}
+			buf_append(b, esc, k);
+			i++;
+			break;
+		}
+	}
+	buf_append(b, "\"", 1);
+	/* buf_append refuses everything after a failed allocation: one check
+	 * at the end catches any of them. */
+	return b->oom ? -1 : 0;
+}
+
+int
+json_put_cstr(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		return buf_append(b, "null", 4);
+	return json_put_str(b, s, strlen(s));
+}

@@ -1,0 +1,271 @@
+/*
+ * store: hookd's state and its files. The registry (clients, endpoints) and
+ * the journal (events, deliveries, attempts) are in memory for serving and on
+ * disk as append-only plain-text files, one checksummed record a line, made
+ * durable by group commit, replayed at start and compacted in the background.
+ */
+#ifndef HOOKD_STORE_H
+#define HOOKD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sign.h"
+#include "util.h"
+
+/* Client ids are chosen by the admin: 1..64 of [A-Za-z0-9._-]. */
+#define STORE_ID_MAX 64
+/* Longest event type accepted: types are matched against endpoint filters,
+ * and a bound keeps a hostile producer from bloating every delivery. */
+#define STORE_TYPE_MAX 128
+/* Most entries in an endpoint's events filter. */
+#define STORE_MAX_FILTERS 64
+/* Longest Idempotency-Key (contract §3). */
+#define STORE_IDEM_MAX 255
+/* How much of a receiver's response body an attempt keeps (contract §3). */
+#define STORE_LOG_BODY 1024
+/* Largest acknowledgement object kept (contract §5). */
+#define STORE_ACK_MAX 4096
+/* Room for "dlv_" + 16 hex digits and a NUL. */
+#define STORE_XID_MAX 24
+
+/* Kinds of numeric id; each formats as prefix + 16 hex digits, so ids sort
+ * in creation order as strings. */
+enum store_kind { STORE_EP, STORE_EVT, STORE_DLV };
+
+enum store_status {
+	STORE_PENDING = 0,
+	STORE_DELIVERED = 1,
+	STORE_FAILED = 2
+};
+
+struct client {
+	char id[STORE_ID_MAX + 1];
+	char *name;
+	uint8_t token_hash[32];		/* SHA-256 of the client token */
+	char secret[SIGN_SECRET_MAX];	/* signs one-off callbacks */
+	int64_t created_at, updated_at;	/* epoch ms */
+};
+
+struct endpoint {
+	uint64_t id;
+	struct client *client;
+	char *url;
+	int method_get;
+	char **events;			/* filters; "*" and "prefix.*" */
+	size_t nevents;
+	char *headers;			/* a JSON object's text, or NULL */
+	char *description;		/* or NULL */
+	char secret[SIGN_SECRET_MAX];
+	char prev_secret[SIGN_SECRET_MAX];	/* "" when none */
+	int64_t prev_until;		/* prev_secret signs until then (ms) */
+	int enabled;
+	int64_t created_at, updated_at;
+	int64_t failing_since;		/* first failure in a row, 0 if none */
+	/* Runtime, not stored; owned by the delivery engine: */
+	uint32_t inflight;		/* attempts in flight */
+	struct delivery *wait_head;	/* due, waiting for a free slot */
+	struct delivery *wait_tail;
+};
+
+struct event {
+	uint64_t id;
+	struct client *client;		/* NULL once the client is deleted */
+	char client_id[STORE_ID_MAX + 1];
+	char *type;
+	int64_t created_at;
+	off_t off;			/* its record in the journal */
+	char *data;			/* the payload as sent, while needed */
+	size_t data_len;
+	uint32_t pending;		/* deliveries still pending */
+	uint32_t ndeliveries;
+	struct delivery *deliveries;	/* list through delivery.next_in_event */
+};
+
+struct delivery {
+	uint64_t id;
+	struct event *event;
+	struct endpoint *endpoint;	/* NULL: one-off, or endpoint deleted */
+	char *url;			/* one-off URL; NULL for endpoint ones */
+	int64_t created_at, updated_at;
+	int64_t next_at;		/* next attempt (ms), 0 when none */
+	off_t last_off;			/* its newest attempt record, -1 none */
+	struct delivery *next_in_event;
+	/* Runtime, owned by the delivery engine: */
+	struct delivery *wait_next;	/* in its endpoint's or the global
+					   wait list */
+	uint32_t heap_index;		/* position in the timer heap, 0: none */
+	uint8_t status;			/* enum store_status */
+	uint8_t attempts;
+	uint8_t inflight;		/* an attempt is under way */
+	uint8_t waiting;		/* in a wait list */
+};
+
+/* The outcome of one attempt, as the delivery engine records it. */
+struct store_attempt {
+	int64_t at;			/* when it started (ms) */
+	int status;			/* HTTP status, 0 when none */
+	const char *error;		/* "timeout", ... or NULL */
+	int64_t ms;			/* how long it took */
+	const char *body;		/* the response body's first bytes */
+	size_t body_len;		/* <= STORE_LOG_BODY */
+	const char *ack;		/* the ack object's text, or NULL */
+	size_t ack_len;
+	uint8_t new_status;		/* what the delivery becomes */
+	int64_t next_at;		/* when pending: the next attempt */
+};
+
+/* Open (creating, mode 0700) the data directory, replay the registry and the
+ * journal into memory, dropping a torn last record. 0, or -1 with err set to
+ * "file:line: reason" (or the failing call). notice receives one line for
+ * each repaired file (a dropped torn tail), may be NULL. */
+int store_open(const char *dir, int fsync_always, char *err, size_t errsz,
+    void (*notice)(const char *msg));
+/* Close the files (after a final store_sync). */
+void store_close(void);
+
+/*
+ * Group commit. Each record is written to its file at once; store_sync()
+ * fsyncs whatever was written since the last call (files and, for new
+ * files, their directory). A 2xx may be answered to requests whose writes
+ * are <= store_durable_seq(). store_sync returns 0, or -1 when an fsync
+ * failed (the caller must exit: contract §6).
+ */
+uint64_t store_written_seq(void);
+uint64_t store_durable_seq(void);
+int store_sync(void);
+/* 1 while writes succeed; 0 after a write failed for lack of space until a
+ * later write succeeds (healthz answers 503 meanwhile). */
+int store_writable(void);
+
+/* Ids: "ep_" / "evt_" / "dlv_" + 16 hex digits. */
+void store_fmt_id(enum store_kind k, uint64_t id, char out[STORE_XID_MAX]);
+/* Parse an id of kind k; 0 ok, -1 not such an id. */
+int store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id);
+
+/*
+ * Every mutation below writes its record first and changes memory only when
+ * the write succeeded; -1 means nothing changed (errno: ENOSPC or EIO for
+ * the file, ENOMEM). Strings are copied.
+ */
+
+/* Clients, kept sorted by id. */
+struct client *store_client_find(const char *id, size_t len);
+/* The client whose token hashes to hash (constant-time compare), or NULL. */
+struct client *store_client_by_token(const uint8_t hash[32]);
+size_t store_client_count(void);
+struct client *store_client_at(size_t i);	/* i-th in id order */
+/* Index of the first client with id > after (0 when after is NULL). */
+size_t store_client_after(const char *after, size_t len);
+struct client *store_client_create(const char *id, const char *name,
+    const uint8_t token_hash[32], const char *secret);
+int store_client_set_token(struct client *c, const uint8_t token_hash[32]);
+/* Deletes its endpoints and fails its pending deliveries ("client deleted";
+ * the engine is told through store_on_fail). */
+int store_client_delete(struct client *c);
+
+/* Endpoints, kept in id (creation) order. */
+struct endpoint *store_endpoint_find(uint64_t id);
+size_t store_endpoint_count(void);
+struct endpoint *store_endpoint_at(size_t i);
+size_t store_endpoint_after(uint64_t after);	/* first index with id > */
+/* Create from a filled template (id, times, runtime fields are set here;
+ * the pointers are copied deeply). */
+struct endpoint *store_endpoint_create(const struct endpoint *tmpl);
+/* Replace the mutable fields of e with those of tmpl (deep copies). */
+int store_endpoint_update(struct endpoint *e, const struct endpoint *tmpl);
+/* Deletes e and fails its pending deliveries ("endpoint deleted"). */
+int store_endpoint_delete(struct endpoint *e);
+/* Disable e; with reason != NULL its pending deliveries fail with it. */
+int store_endpoint_disable(struct endpoint *e, const char *reason);
+/* New secret; the old one keeps signing until now + 24 h. */
+int store_endpoint_rotate(struct endpoint *e, const char *secret, int64_t now);
+/* Record whether the newest attempt to e failed (for disable_after). Memory
+ * only: after a restart the clock starts again, which errs on keeping
+ * endpoints enabled. */
+void store_endpoint_note(struct endpoint *e, int ok, int64_t now);
+/* 1 when the endpoint's filters match type. */
+int store_endpoint_matches(const struct endpoint *e, const char *type,
+    size_t len);
+
+/* Events, kept in id order. */
+struct event *store_event_find(uint64_t id);
+size_t store_event_count(void);
+struct event *store_event_at(size_t i);
+size_t store_event_after(uint64_t after);
+/*
+ * Create an event and one delivery for each endpoint in eps and, when
+ * oneoff_url is not NULL, a one-off delivery to that URL; all in one record,
+ * so they are durable together. idem (may be NULL) is the Idempotency-Key,
+ * with the answer to replay (status, body) kept for 24 h.
+ */
+struct event *store_event_create(struct client *c, const char *type,
+    size_t type_len, const char *data, size_t data_len,
+    struct endpoint **eps, size_t neps, const char *oneoff_url,
+    const char *idem, size_t idem_len, int64_t now);
+/* The answer first given to an Idempotency-Key of client c within 24 h:
+ * fills *status and *body (borrowed) and returns 0; -1 when none. */
+int store_idem_find(const struct client *c, const char *key, size_t len,
+    int64_t now, int *status, const char **body);
+/* Remember the answer given to an Idempotency-Key (memory and journal). */
+int store_idem_put(const struct client *c, const char *key, size_t len,
+    int status, const char *body, int64_t now);
+/* The event's payload: from memory, or read back from the journal into b.
+ * Returns a pointer valid until b changes or the next store call, NULL on
+ * failure. */
+const char *store_event_data(struct event *ev, struct buf *b, size_t *len);
+
+/* Deliveries, kept in id order. */
+struct delivery *store_delivery_find(uint64_t id);
+size_t store_delivery_count(void);
+struct delivery *store_delivery_at(size_t i);
+size_t store_delivery_after(uint64_t after);
+size_t store_pending_count(void);
+/* Record an attempt's outcome and apply a->new_status / a->next_at. */
+int store_delivery_attempted(struct delivery *d, const struct store_attempt *a);
+/* Set a delivery pending again with its next attempt at next_at (retry,
+ * replay). */
+int store_delivery_requeue(struct delivery *d, int64_t next_at);
+/* End a pending delivery as failed with error (no attempt made). */
+int store_delivery_fail(struct delivery *d, const char *error, int64_t now);
+/*
+ * Read back the newest attempt (log == NULL), or every attempt oldest first,
+ * as JSON objects {"at","status","error","ms","body"} appended to log as a
+ * JSON array's members separated by commas. *last / *ack receive the newest
+ * attempt and its ack as JSON text (caller's buffers; "null" when none).
+ * 0 or -1 (I/O error).
+ */
+int store_delivery_history(const struct delivery *d, struct buf *last,
+    struct buf *ack, struct buf *log);
+
+/* The engine's hooks: called when a delivery becomes due (created, requeued)
+ * or leaves pending without an attempt (failed by a delete or disable). Set
+ * by the delivery engine; both may be NULL. */
+extern void (*store_on_due)(struct delivery *d);
+extern void (*store_on_fail)(struct delivery *d);
+
+/* Iterate pending deliveries (for the engine at start). */
+void store_foreach_pending(void (*fn)(struct delivery *d, void *arg),
+    void *arg);
+
+/*
+ * Retention and compaction: drop finished events (and their deliveries) whose
+ * newest change is older than retention_ms, and rewrite the journal and the
+ * registry when they have grown to twice their live size. Runs in a child
+ * process (fork) while the parent keeps serving; store_compact_poll() folds
+ * the result in. Returns 0, or -1 with errno.
+ */
+int store_compact_start(int64_t now, int64_t retention_ms);
+/* Called once per loop pass: finishes a compaction whose child has exited. */
+void store_compact_poll(void);
+
+/* Size in bytes of the journal and the registry, for /metrics. */
+uint64_t store_journal_bytes(void);
+
+/* Fault injection for tests (contract §6, issue 5): HOOKD_FAULT in the
+ * environment, e.g. "fsync=3" (the 3rd fsync fails with EIO), "write=5",
+ * "rename=1", "enospc=10" (writes fail with ENOSPC from the 10th on, until
+ * the file DATADIR/.enospc-clear exists). Read once by store_open. */
+
+#endif
