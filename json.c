@@ -401,7 +401,7 @@ json_dec_init(struct json_dec *d, const char *s, const struct json_tok *tok)
 	d->end = d->p + tok->len;
 }
 
-/* The next decoded run in *chunk/*n: 1, or 0 at the end, -1 malformed. */
+/* The next decoded run in *chunk and *n: 1, or 0 at the end, -1 malformed. */
 static int
 json_dec_next(struct json_dec *d, const char **chunk, size_t *n)
 {

@@ -79,6 +79,7 @@ struct event {
 	char *data;			/* the payload as sent, while needed */
 	size_t data_len;
 	uint32_t pending;		/* deliveries still pending */
+	uint8_t dropping;		/* a compaction is removing it */
 	uint32_t ndeliveries;
 	struct delivery *deliveries;	/* list through delivery.next_in_event */
 };
@@ -252,13 +253,17 @@ void store_foreach_pending(void (*fn)(struct delivery *d, void *arg),
 /*
  * Retention and compaction: drop finished events (and their deliveries) whose
  * newest change is older than retention_ms, and rewrite the journal and the
- * registry when they have grown to twice their live size. Runs in a child
- * process (fork) while the parent keeps serving; store_compact_poll() folds
- * the result in. Returns 0, or -1 with errno.
+ * registry. Unless force is set, it only starts when the journal has doubled
+ * since the last compaction (and is past a few MiB). The journal is written
+ * by a child process (fork) while the parent keeps serving;
+ * store_compact_poll() folds the result in. Returns 1 started, 0 not needed,
+ * or -1 with errno (EBUSY: one is running).
  */
-int store_compact_start(int64_t now, int64_t retention_ms);
-/* Called once per loop pass: finishes a compaction whose child has exited. */
-void store_compact_poll(void);
+int store_compact_start(int64_t now, int64_t retention_ms, int force);
+/* Called once per loop pass: finishes a compaction whose child has exited.
+ * Returns 1 when one finished (err says what it did), 0 when there was
+ * nothing to do, -1 when it failed (err says why; the old files stay). */
+int store_compact_poll(char *err, size_t errsz);
 
 /* Size in bytes of the journal and the registry, for /metrics. */
 uint64_t store_journal_bytes(void);

@@ -1,7 +1,346 @@
-/* Placeholder until the store module's tests land. */
+/*
+ * Tests of store.c: records survive a reopen, a torn tail is dropped, a
+ * corrupt middle stops the start, injected faults change nothing in memory,
+ * and compaction keeps pending work and attempt histories.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../store.c"
 #include "unit.h"
+
+static char tdir[256];
+static int notices;
+
+static void
+count_notice(const char *msg)
+{
+	(void)msg;
+	notices++;
+}
+
+static int
+reopen(char *err, size_t errsz)
+{
+	store_close();
+	return store_open(tdir, 1, err, errsz, count_notice);
+}
+
+static struct endpoint *
+make_endpoint(struct client *c, const char *url, const char *filter)
+{
+	struct endpoint t;
+	char *events[1];
+
+	memset(&t, 0, sizeof(t));
+	events[0] = (char *)(uintptr_t)filter;
+	t.client = c;
+	t.url = (char *)(uintptr_t)url;
+	t.events = events;
+	t.nevents = 1;
+	t.enabled = 1;
+	t.headers = (char *)(uintptr_t)"{\"X-Api-Key\":\"k\"}";
+	memcpy(t.secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 39);
+	return store_endpoint_create(&t);
+}
+
+static void
+file_append(const char *name, const char *text)
+{
+	char p[512];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", tdir, name);
+	fd = open(p, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+static off_t
+file_size(const char *name)
+{
+	char p[512];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/%s", tdir, name);
+	return stat(p, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void
+test_roundtrip(void)
+{
+	char err[256];
+	uint8_t h[32] = { 1, 2, 3 };
+	struct client *c;
+	struct endpoint *e, *eps[2];
+	struct event *ev;
+	struct delivery *d;
+	struct store_attempt a;
+	struct buf b = {0}, last = {0}, ack = {0}, log = {0};
+	const char *data;
+	size_t len;
+	uint64_t evid, did;
+	static const char payload[] = "{\"refId\": \"3283191\",\n \"x\": [1, 2]}";
+
+	CHECK(store_open(tdir, 1, err, sizeof(err), count_notice) == 0);
+	c = store_client_create("acme", "Acme Store", h, "whsec_abc");
+	CHECK(c != NULL);
+	CHECK(store_client_create("acme", "again", h, "whsec_abc") != NULL ||
+	    1);	/* duplicates are the API's business */
+	e = make_endpoint(c, "http://example.com/cb/{refId}", "order.*");
+	CHECK(e != NULL);
+	CHECK(store_endpoint_matches(e, "order.paid", 10));
+	CHECK(!store_endpoint_matches(e, "user.created", 12));
+	eps[0] = e;
+	ev = store_event_create(c, "order.paid", 10, payload,
+	    sizeof(payload) - 1, eps, 1, "http://other.example/x", NULL, 0,
+	    util_wall_ms());
+	CHECK(ev != NULL && ev->ndeliveries == 2 && ev->pending == 2);
+	CHECK(store_pending_count() == 2);
+	evid = ev->id;
+	d = ev->deliveries;
+	did = d->id;
+	memset(&a, 0, sizeof(a));
+	a.at = util_wall_ms();
+	a.status = 500;
+	a.body = "oops";
+	a.body_len = 4;
+	a.new_status = STORE_PENDING;
+	a.next_at = a.at + 5000;
+	CHECK(store_delivery_attempted(d, &a) == 0);
+	a.status = 200;
+	a.body = "{\"ack\":true}";
+	a.body_len = 12;
+	a.ack = a.body;
+	a.ack_len = a.body_len;
+	a.new_status = STORE_DELIVERED;
+	CHECK(store_delivery_attempted(d, &a) == 0);
+	CHECK(store_pending_count() == 1);
+	CHECK(store_sync() == 0);
+	CHECK(store_durable_seq() == store_written_seq());
+
+	CHECK(reopen(err, sizeof(err)) == 0);
+	CHECK(store_client_count() == 1);
+	c = store_client_find("acme", 4);
+	CHECK(c != NULL && strcmp(c->name, "again") == 0);
+	CHECK(store_endpoint_count() == 1);
+	e = store_endpoint_at(0);
+	CHECK(e != NULL && strcmp(e->url, "http://example.com/cb/{refId}") == 0 &&
+	    e->nevents == 1 && strcmp(e->events[0], "order.*") == 0 &&
+	    e->headers != NULL && strcmp(e->headers, "{\"X-Api-Key\":\"k\"}") == 0);
+	ev = store_event_find(evid);
+	CHECK(ev != NULL && ev->pending == 1 && store_pending_count() == 1);
+	data = ev != NULL ? store_event_data(ev, &b, &len) : NULL;
+	CHECK(data != NULL && len == sizeof(payload) - 1 &&
+	    memcmp(data, payload, len) == 0);
+	d = store_delivery_find(did);
+	CHECK(d != NULL && d->status == STORE_DELIVERED && d->attempts == 2);
+	CHECK(d != NULL && store_delivery_history(d, &last, &ack, &log) == 0);
+	CHECK(ack.data != NULL && strcmp(ack.data, "{\"ack\":true}") == 0);
+	CHECK(log.data != NULL && strstr(log.data, "\"status\":500") != NULL &&
+	    strstr(log.data, "\"status\":200") != NULL &&
+	    strstr(log.data, "\"status\":500") < strstr(log.data, "\"status\":200"));
+	CHECK(last.data != NULL && strstr(last.data, "\"status\":200") != NULL);
+	buf_free(&b);
+	buf_free(&last);
+	buf_free(&ack);
+	buf_free(&log);
+
+	/* Deleting the endpoint fails nothing already delivered, and the
+	 * deletion survives. */
+	CHECK(store_endpoint_delete(e) == 0);
+	CHECK(reopen(err, sizeof(err)) == 0);
+	CHECK(store_endpoint_count() == 0);
+	CHECK(store_pending_count() == 1);
+}
+
+static void
+test_torn_and_corrupt(void)
+{
+	char err[256];
+	off_t before;
+
+	store_close();
+	before = file_size("journal.log");
+	file_append("journal.log", "deadbeef {\"t\":\"requ");
+	notices = 0;
+	CHECK(store_open(tdir, 1, err, sizeof(err), count_notice) == 0);
+	CHECK(notices == 1);
+	CHECK(file_size("journal.log") == before);
+
+	/* A whole line with a bad checksum at the end is torn too. */
+	store_close();
+	file_append("journal.log", "00000000 {\"t\":\"requeue\"}\n");
+	notices = 0;
+	CHECK(store_open(tdir, 1, err, sizeof(err), count_notice) == 0);
+	CHECK(notices == 1 && file_size("journal.log") == before);
+
+	/* The same line followed by a good one is corruption. */
+	store_close();
+	{
+		char p[512], line[256];
+		int fd;
+		ssize_t n;
+
+		snprintf(p, sizeof(p), "%s/journal.log", tdir);
+		fd = open(p, O_RDWR);
+		n = pread(fd, line, sizeof(line), 0);
+		CHECK(n > 20);
+		line[12] ^= 1;	/* inside the first record's JSON */
+		CHECK(pwrite(fd, line + 12, 1, 12) == 1);
+		close(fd);
+		err[0] = '\0';
+		CHECK(store_open(tdir, 1, err, sizeof(err), NULL) == -1);
+		CHECKF(strcmp(err, "journal.log:1: checksum mismatch") == 0,
+		    "%s", err);
+		line[12] ^= 1;
+		fd = open(p, O_RDWR);
+		CHECK(pwrite(fd, line + 12, 1, 12) == 1);
+		close(fd);
+	}
+	CHECK(reopen(err, sizeof(err)) == 0);
+}
+
+static void
+test_faults(void)
+{
+	char err[256];
+	uint8_t h[32] = { 9 };
+	size_t n;
+
+	CHECK(reopen(err, sizeof(err)) == 0);
+	n = store_client_count();
+	st.fault_write = st.n_write + 1;
+	errno = 0;
+	CHECK(store_client_create("faulty", "x", h, "whsec_x") == NULL);
+	CHECK(errno == EIO && store_client_count() == n);
+	st.fault_write = 0;
+	st.fault_enospc = st.n_write + 1;
+	CHECK(store_client_create("full", "x", h, "whsec_x") == NULL);
+	CHECK(errno == ENOSPC && !store_writable());
+	st.fault_enospc = 0;
+	CHECK(store_client_create("full", "x", h, "whsec_x") != NULL);
+	CHECK(store_writable());
+	st.fault_fsync = st.n_fsync + 1;
+	CHECK(store_sync() == -1);
+	st.fault_fsync = 0;
+	CHECK(store_sync() == 0);
+	CHECK(reopen(err, sizeof(err)) == 0);
+	CHECK(store_client_find("full", 4) != NULL);
+	CHECK(store_client_find("faulty", 6) == NULL);
+}
+
+static void
+test_compaction(void)
+{
+	char err[256];
+	uint8_t h[32] = { 7 };
+	struct client *c;
+	struct endpoint *e;
+	struct event *ev;
+	struct store_attempt a;
+	uint64_t keep_id = 0, kept_dlv = 0;
+	int i, r, polls;
+	struct buf last = {0}, ack = {0}, log = {0};
+
+	CHECK(reopen(err, sizeof(err)) == 0);
+	c = store_client_create("comp", "c", h, "whsec_x");
+	e = c != NULL ? make_endpoint(c, "http://example.com/", "*") : NULL;
+	CHECK(e != NULL);
+	for (i = 0; i < 50 && e != NULL; i++) {
+		struct endpoint *eps[1] = { e };
+
+		ev = store_event_create(c, "t", 1, "{\"i\":1}", 7, eps, 1,
+		    NULL, NULL, 0, util_wall_ms() - 10000);
+		CHECK(ev != NULL);
+		if (ev == NULL)
+			break;
+		memset(&a, 0, sizeof(a));
+		a.at = util_wall_ms() - 10000;
+		a.status = 503;
+		a.new_status = STORE_PENDING;
+		a.next_at = a.at;
+		store_delivery_attempted(ev->deliveries, &a);
+		if (i == 25) {
+			/* One stays pending with one attempt. */
+			keep_id = ev->id;
+			kept_dlv = ev->deliveries->id;
+			continue;
+		}
+		a.status = 200;
+		a.new_status = STORE_DELIVERED;
+		store_delivery_attempted(ev->deliveries, &a);
+	}
+	CHECK(store_idem_put(c, "key-1", 5, 202, "{\"id\":\"x\"}", util_wall_ms())
+	    == 0);
+	CHECK(store_compact_start(util_wall_ms(), 1000, 1) == 1);
+	/* Work after the fork must survive the swap. */
+	{
+		struct endpoint *eps[1] = { e };
+
+		ev = store_event_create(c, "after", 5, "{}", 2, eps, 1, NULL,
+		    NULL, 0, util_wall_ms());
+		CHECK(ev != NULL);
+		memset(&a, 0, sizeof(a));
+		a.at = util_wall_ms();
+		a.status = 500;
+		a.new_status = STORE_PENDING;
+		a.next_at = a.at + 1000;
+		CHECK(store_delivery_attempted(store_delivery_find(kept_dlv),
+		    &a) == 0);
+	}
+	for (polls = 0, r = 0; polls < 500 && r == 0; polls++) {
+		r = store_compact_poll(err, sizeof(err));
+		if (r == 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	}
+	CHECKF(r == 1, "%s", err);
+	CHECK(store_event_find(keep_id) != NULL);
+	CHECK(store_event_count() == 2 + 1 /* the first test's */);
+	CHECK(reopen(err, sizeof(err)) == 0);
+	CHECK(store_event_find(keep_id) != NULL);
+	CHECK(store_event_count() == 3);
+	CHECK(store_delivery_find(kept_dlv) != NULL &&
+	    store_delivery_find(kept_dlv)->status == STORE_PENDING &&
+	    store_delivery_find(kept_dlv)->attempts == 2);
+	CHECK(store_delivery_history(store_delivery_find(kept_dlv), &last, &ack,
+	    &log) == 0);
+	CHECKF(log.data != NULL && strstr(log.data, "503") != NULL &&
+	    strstr(log.data, "500") != NULL, "%s", log.data);
+	{
+		int status;
+		const char *body;
+
+		CHECK(store_idem_find(store_client_find("comp", 4), "key-1", 5,
+		    util_wall_ms(), &status, &body) == 0 && status == 202);
+	}
+	buf_free(&last);
+	buf_free(&ack);
+	buf_free(&log);
+}
 
 void
 test_store(void)
 {
+	char err[256];
+
+	snprintf(tdir, sizeof(tdir), "/tmp/hookd-unit-store-%d", (int)getpid());
+	CHECK(store_open(tdir, 1, err, sizeof(err), NULL) == 0);
+	store_close();
+	test_roundtrip();
+	test_torn_and_corrupt();
+	test_faults();
+	test_compaction();
+	store_close();
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
+		CHECK(system(cmd) == 0);
+	}
 }
