@@ -1,7 +1,1175 @@
-/* Placeholder until the http module's tests land. */
+/*
+ * test_http: tables for request and response heads (valid, every prefix,
+ * byte by byte, limits, smuggling forms), the chunked decoder and the
+ * writers; then llhttp's own request and response cases from the test data.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../http.c"
 #include "unit.h"
+
+/* A string literal with its length, NUL bytes included. */
+#define S(s) s, sizeof(s) - 1
+
+static const struct http_limits t_lim = { 16384, 100 };
+
+/* A copy of n bytes in a buffer of exactly n bytes, so that AddressSanitizer
+ * catches any read past the end of the input. The caller frees it. */
+static char *
+t_dup(const char *s, size_t n)
+{
+	char *p = malloc(n > 0 ? n : 1);
+
+	if (p != NULL && n > 0)
+		memcpy(p, s, n);
+	return p;
+}
+
+static int
+t_span(const char *s, size_t n, const char *lit)
+{
+	return s != NULL && util_span_eq(s, n, lit);
+}
+
+/* Parse a fresh copy of exactly n bytes. Spans are not kept. */
+static int
+t_req(const char *s, size_t n, const struct http_limits *lim, int *status)
+{
+	static struct http_request req;
+	char *c = t_dup(s, n);
+	int r;
+
+	*status = 0;
+	r = c == NULL ? -100 : http_parse_request(c, n, lim, &req, status);
+	free(c);
+	return r;
+}
+
+static int
+t_res(const char *s, size_t n, const struct http_limits *lim)
+{
+	static struct http_response res;
+	char *c = t_dup(s, n);
+	int r = c == NULL ? -100 : http_parse_response(c, n, lim, &res);
+
+	free(c);
+	return r;
+}
+
+/*
+ * Feed a request as it would arrive one byte at a time: 1, 2, ... n bytes,
+ * each an exact copy. Returns the first answer that is not -2 (or -2), with
+ * *at the length that gave it. Every shorter feed must have said -2.
+ */
+static int
+t_req_grow(const char *s, size_t n, const struct http_limits *lim,
+    int *status, size_t *at)
+{
+	size_t k;
+	int r = -2;
+
+	for (k = 1; k <= n; k++)
+		if ((r = t_req(s, k, lim, status)) != -2)
+			break;
+	*at = k;
+	return r;
+}
+
+/* ---- valid requests ---- */
+
+static const struct {
+	const char *raw;
+	const char *method, *target;
+	int minor;
+	size_t nh;
+	int64_t cl;
+	int chunked, ka, expect;
+} t_req_ok[] = {
+	{ "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET", "/", 1, 1, -1, 0, 1, 0 },
+	{ "POST /v1/events?callbackURL=http%3A%2F%2Fx HTTP/1.1\r\n"
+	  "Host: hookd:8080\r\nContent-Type: application/json\r\n"
+	  "Content-Length: 17\r\nAuthorization: Bearer hk_abc\r\n\r\n",
+	  "POST", "/v1/events?callbackURL=http%3A%2F%2Fx", 1, 4, 17, 0, 1, 0 },
+	{ "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  "PUT", "/x", 1, 2, -1, 1, 1, 0 },
+	{ "PATCH /x HTTP/1.1\r\nhost: a\r\ntransfer-encoding: \t CHUNKED \r\n\r\n",
+	  "PATCH", "/x", 1, 2, -1, 1, 1, 0 },
+	{ "DELETE /v1/endpoints/ep_1 HTTP/1.1\r\nHost: a\r\n"
+	  "Connection: close\r\n\r\n",
+	  "DELETE", "/v1/endpoints/ep_1", 1, 2, -1, 0, 0, 0 },
+	{ "HEAD / HTTP/1.0\r\n\r\n", "HEAD", "/", 0, 0, -1, 0, 0, 0 },
+	{ "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+	  "GET", "/", 0, 1, -1, 0, 1, 0 },
+	{ "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS", "*", 1, 1, -1, 0,
+	  1, 0 },
+	{ "GET http://example.com/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n",
+	  "GET", "http://example.com/a?b", 1, 1, -1, 0, 1, 0 },
+	{ "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
+	  "Content-Length: 0\r\n\r\n", "POST", "/e", 1, 3, 0, 0, 1, 1 },
+	{ "POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+	  "POST", "/e", 0, 2, 5, 0, 0, 0 },
+	{ "\r\n\r\nGET /a HTTP/1.1\r\nHost: a\r\n\r\n", "GET", "/a", 1, 1, -1, 0,
+	  1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n",
+	  "GET", "/", 1, 2, -1, 0, 0, 0 },
+	{ "GET / HTTP/1.0\r\nConnection: Upgrade ,\tKeep-Alive \r\n\r\n",
+	  "GET", "/", 0, 1, -1, 0, 1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+	  "Connection: keep-alive\r\n\r\n", "GET", "/", 1, 3, -1, 0, 0, 0 },
+	{ "GET /q?a=\"b\"&c=|{}~ HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n"
+	  "X-Tab:\tv 1\t\r\nX-Obs: caf\xc3\xa9\xff\r\nX-Sp:   \r\n\r\n",
+	  "GET", "/q?a=\"b\"&c=|{}~", 1, 5, -1, 0, 1, 0 },
+	{ "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n",
+	  "M-SEARCH", "*", 1, 1, -1, 0, 1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0042\r\n\r\n",
+	  "GET", "/", 1, 2, 42, 0, 1, 0 },
+	{ "POST / HTTP/1.1\r\nHost: a\r\n"
+	  "Content-Length: 9223372036854775807\r\n\r\n",
+	  "POST", "/", 1, 2, INT64_MAX, 0, 1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\t7 \r\n\r\n",
+	  "GET", "/", 1, 2, 7, 0, 1, 0 },
+	{ "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  " HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789abcdef0123456789abcdef"
+	  "0123456789abcdef\t0123456789abcdef\r\n\r\n", "GET",
+	  "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	  1, 2, -1, 0, 1, 0 },
+};
+
+static void
+test_requests_valid(void)
+{
+	size_t i, k, n, at;
+	int r, st;
+
+	for (i = 0; i < sizeof(t_req_ok) / sizeof(t_req_ok[0]); i++) {
+		struct http_request req;
+		char *c, *more;
+
+		n = strlen(t_req_ok[i].raw);
+		c = t_dup(t_req_ok[i].raw, n);
+		memset(&req, 0xa5, sizeof(req));
+		r = http_parse_request(c, n, &t_lim, &req, &st);
+		CHECKF(r == (int)n, "valid request %zu: %d (status %d)", i, r,
+		    st);
+		if (r == (int)n) {
+			CHECKF(t_span(req.method, req.method_len,
+			    t_req_ok[i].method) && t_span(req.target,
+			    req.target_len, t_req_ok[i].target),
+			    "request %zu: method/target", i);
+			CHECKF(req.minor_version == t_req_ok[i].minor &&
+			    req.num_headers == t_req_ok[i].nh &&
+			    req.content_length == t_req_ok[i].cl &&
+			    req.chunked == t_req_ok[i].chunked &&
+			    req.keep_alive == t_req_ok[i].ka &&
+			    req.expect_continue == t_req_ok[i].expect,
+			    "request %zu: minor %d nh %zu cl %lld chunked %d "
+			    "ka %d expect %d", i, req.minor_version,
+			    req.num_headers, (long long)req.content_length,
+			    req.chunked, req.keep_alive, req.expect_continue);
+			/* Spans stay inside the message. */
+			for (k = 0; k < req.num_headers; k++)
+				CHECK(req.headers[k].name >= c &&
+				    req.headers[k].value + req.headers[k].value_len
+				    <= c + n);
+		}
+		free(c);
+
+		/* Bytes after the head are left alone. */
+		more = malloc(n + 6);
+		memcpy(more, t_req_ok[i].raw, n);
+		memcpy(more + n, "hello\r", 6);
+		CHECKF(http_parse_request(more, n + 6, &t_lim, &req, &st) ==
+		    (int)n, "request %zu with a body", i);
+		free(more);
+
+		/* Every proper prefix needs more; growing feeds agree. */
+		for (k = 0; k < n; k++)
+			CHECKF(t_req(t_req_ok[i].raw, k, &t_lim, &st) == -2,
+			    "request %zu, prefix %zu", i, k);
+		CHECKF(t_req_grow(t_req_ok[i].raw, n, &t_lim, &st, &at) ==
+		    (int)n && at == n, "request %zu fed byte by byte", i);
+	}
+
+	/* Header spans, trimmed. */
+	{
+		static const char m[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n"
+		    "X-Tab:\tv 1\t\r\nX-Sp:   \r\n\r\n";
+		struct http_request req;
+		const struct http_header *h;
+
+		CHECK(http_parse_request(m, sizeof(m) - 1, &t_lim, &req, &st) ==
+		    (int)sizeof(m) - 1);
+		h = http_find_header(req.headers, req.num_headers, "x-tab");
+		CHECK(h != NULL && t_span(h->value, h->value_len, "v 1") &&
+		    t_span(h->name, h->name_len, "X-Tab"));
+		h = http_find_header(req.headers, req.num_headers, "X-EMPTY");
+		CHECK(h != NULL && h->value_len == 0);
+		h = http_find_header(req.headers, req.num_headers, "x-sp");
+		CHECK(h != NULL && h->value_len == 0);
+		CHECK(http_find_header(req.headers, req.num_headers, "x") ==
+		    NULL);
+		CHECK(http_find_header(req.headers, req.num_headers,
+		    "x-tabs") == NULL);
+		CHECK(http_find_header(req.headers, 0, "host") == NULL);
+	}
+}
+
+/* ---- refused requests: the smuggling forms of contract §8 and more ---- */
+
+static const struct {
+	const char *raw;
+	size_t len;
+	int status;
+} t_req_bad[] = {
+#define H "GET / HTTP/1.1\r\nHost: a\r\n"
+#define P "POST / HTTP/1.1\r\nHost: a\r\n"
+	/* Two framings, or one twice. */
+	{ S(P "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), 400 },
+	{ S(P "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 400 },
+	{ S(P "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 5\r\nContent-Length: 5\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 5\r\ncontent-length: 5\r\n\r\n"), 400 },
+	/* Content-Length that is not plain digits. */
+	{ S(P "Content-Length: +5\r\n\r\n"), 400 },
+	{ S(P "Content-Length: -5\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 5 5\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 5, 5\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 5,5\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 0x5\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 5.0\r\n\r\n"), 400 },
+	{ S(P "Content-Length:\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 9223372036854775808\r\n\r\n"), 400 },
+	{ S(P "Content-Length: 99999999999999999999999\r\n\r\n"), 400 },
+	/* Transfer codings. */
+	{ S(P "Transfer-Encoding: gzip, chunked\r\n\r\n"), 501 },
+	{ S(P "Transfer-Encoding: gzip\r\n\r\n"), 501 },
+	{ S(P "Transfer-Encoding: identity\r\n\r\n"), 501 },
+	{ S(P "Transfer-Encoding: chunkedchunked\r\n\r\n"), 501 },
+	{ S(P "Transfer-Encoding: chunked, gzip\r\n\r\n"), 400 },
+	{ S(P "Transfer-Encoding: chunked, chunked\r\n\r\n"), 400 },
+	{ S(P "Transfer-Encoding: chunked,\r\n\r\n"), 400 },
+	{ S(P "Transfer-Encoding:\r\n\r\n"), 400 },
+	{ S(P "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  400 },
+	{ S(P "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"),
+	  400 },
+	/* An unsupported coding is refused as soon as its line is in. */
+	{ S(P "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  501 },
+	{ S("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400 },
+	/* Folding, bare CR and LF, control bytes. */
+	{ S(H "X: a\r\n b\r\n\r\n"), 400 },
+	{ S(H "X: a\r\n\tb\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), 400 },
+	{ S(H "X: a\rb\r\n\r\n"), 400 },
+	{ S(H "X: a\r\r\n\r\n"), 400 },
+	{ S(H "\rX: a\r\n\r\n"), 400 },
+	{ S(H "X: a\r\n\r\r\n"), 400 },
+	{ S("GET / HTTP/1.1\rHost: a\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\nHost: a\n\n"), 400 },
+	{ S(H "X: a\nY: b\r\n\r\n"), 400 },
+	{ S(H "X: a\r\n\n"), 400 },
+	{ S(H "\n"), 400 },
+	{ S("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S(H "X: a\0b\r\n\r\n"), 400 },
+	{ S(H "X: a\x01" "b\r\n\r\n"), 400 },
+	{ S(H "X: a\x7f\r\n\r\n"), 400 },
+	{ S(H "X: \f\r\n\r\n"), 400 },
+	{ S(H "X\0: a\r\n\r\n"), 400 },
+	/* Header names. */
+	{ S(H "X a\r\n\r\n"), 400 },
+	{ S(H "X\r\n\r\n"), 400 },
+	{ S(H ": a\r\n\r\n"), 400 },
+	{ S(H "X : a\r\n\r\n"), 400 },
+	{ S(H "X\t: a\r\n\r\n"), 400 },
+	{ S(H "X(y): a\r\n\r\n"), 400 },
+	{ S(H "X\xc3\xa9: a\r\n\r\n"), 400 },
+	/* Host. */
+	{ S("GET / HTTP/1.1\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1\r\nX-Host: a\r\n\r\n"), 400 },
+	{ S(H "Host: a\r\n\r\n"), 400 },
+	{ S(H "host: b\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), 400 },
+	/* Versions. */
+	{ S("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 505 },
+	{ S("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505 },
+	{ S("GET / HTTP/0.9\r\n\r\n"), 505 },
+	{ S("GET / HTTP/5.6"), 505 },
+	{ S("GET / HTTP/1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.10\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET / HTTP/11.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET / http/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET / HTTPS/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET / RTSP/1.0\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET /\r\n\r\n"), 400 },
+	/* Request line. */
+	{ S("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET /  HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S(" GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET /a\0 HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET a/b HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("CONNECT a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET ** HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET 1http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+	{ S("GET http:// HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+#undef H
+#undef P
+};
+
+static void
+test_requests_bad(void)
+{
+	size_t i, at;
+	int r, st, st2;
+
+	for (i = 0; i < sizeof(t_req_bad) / sizeof(t_req_bad[0]); i++) {
+		r = t_req(t_req_bad[i].raw, t_req_bad[i].len, &t_lim, &st);
+		CHECKF(r == -1 && st == t_req_bad[i].status,
+		    "bad request %zu: %d status %d, want %d", i, r, st,
+		    t_req_bad[i].status);
+		r = t_req_grow(t_req_bad[i].raw, t_req_bad[i].len, &t_lim,
+		    &st2, &at);
+		CHECKF(r == -1 && st2 == st, "bad request %zu fed byte by "
+		    "byte: %d status %d", i, r, st2);
+	}
+}
+
+/* ---- limits: exactly at each one, and one past ---- */
+
+/* A request head of exactly n bytes with h header lines, the last a long
+ * Host. */
+static size_t
+t_make(char *m, size_t n, size_t h)
+{
+	size_t len, i;
+
+	len = (size_t)sprintf(m, "GET / HTTP/1.1\r\n");
+	for (i = 1; i < h; i++)
+		len += (size_t)sprintf(m + len, "X%zu: y\r\n", i);
+	len += (size_t)sprintf(m + len, "Host: ");
+	while (len < n - 4)
+		m[len++] = 'p';
+	memcpy(m + len, "\r\n\r\n", 4);
+	return len + 4;
+}
+
+static void
+test_limits(void)
+{
+	static char m[8192];
+	struct http_limits lim;
+	size_t n, at, k;
+	int r, st;
+
+	/* Head of exactly max_head bytes: accepted; one byte more: 431. */
+	n = t_make(m, 300, 1);
+	lim.max_head = 300;
+	lim.max_headers = 100;
+	CHECK(n == 300 && t_req(m, n, &lim, &st) == 300);
+	lim.max_head = 299;
+	CHECK(t_req(m, n, &lim, &st) == -1 && st == 431);
+	/* Fed byte by byte, refused as soon as max_head bytes are in. */
+	CHECK(t_req_grow(m, n, &lim, &st, &at) == -1 && st == 431 &&
+	    at == 299);
+	CHECK(t_req(m, 298, &lim, &st) == -2);
+	/* The scan stops at max_head: a bad byte past it is never seen. */
+	m[299] = 'X';
+	CHECK(t_req(m, n, &lim, &st) == -1 && st == 431);
+	m[299] = '\n';
+
+	/* Request line that does not fit: 414; one that just fits: 431. */
+	memset(m, 'a', 400);
+	memcpy(m, "GET /", 5);
+	lim.max_head = 100;
+	CHECK(t_req(m, 400, &lim, &st) == -1 && st == 414);
+	CHECK(t_req(m, 100, &lim, &st) == -1 && st == 414);
+	CHECK(t_req(m, 99, &lim, &st) == -2);
+	memcpy(m + 89, " HTTP/1.1\r\n", 11);	/* line ends at byte 100 */
+	CHECK(t_req(m, 400, &lim, &st) == -1 && st == 431);
+
+	/* max_headers lines: accepted; one more: 431. */
+	lim.max_head = 16384;
+	for (k = 1; k <= HTTP_MAX_HEADERS; k += 9) {
+		n = t_make(m, 2000, k);
+		lim.max_headers = k;
+		r = t_req(m, n, &lim, &st);
+		CHECKF(r == (int)n, "%zu headers, max %zu: %d", k, k, r);
+		lim.max_headers = k - 1;
+		r = t_req(m, n, &lim, &st);
+		CHECKF(r == -1 && st == 431, "%zu headers, max %zu: %d %d", k,
+		    k - 1, r, st);
+	}
+	/* The header array's size wins over a larger configured limit. */
+	lim.max_headers = 1000;
+	n = t_make(m, 4000, HTTP_MAX_HEADERS);
+	CHECK(t_req(m, n, &lim, &st) == (int)n);
+	n = t_make(m, 4000, HTTP_MAX_HEADERS + 1);
+	CHECK(t_req(m, n, &lim, &st) == -1 && st == 431);
+
+	/* Responses: the same bound, without a status. */
+	n = (size_t)sprintf(m, "HTTP/1.1 200 OK\r\nX: 0123456789\r\n\r\n");
+	lim.max_head = n;
+	lim.max_headers = 1;
+	CHECK(t_res(m, n, &lim) == (int)n);
+	lim.max_head = n - 1;
+	CHECK(t_res(m, n, &lim) == -1);
+	CHECK(t_res(m, n - 2, &lim) == -2);
+	lim.max_head = n;
+	lim.max_headers = 0;
+	CHECK(t_res(m, n, &lim) == -1);
+}
+
+/* ---- the chunked decoder ---- */
+
+/*
+ * Decode in pieces of step bytes, as a connection receives them: decoded
+ * bytes stay at the front of the buffer and new ones are appended after
+ * them. Returns the decoder's last answer; out gets the decoded body and
+ * *rest the bytes after it (checked to be the input's tail, else -1).
+ */
+static ssize_t
+t_decode(const char *in, size_t n, size_t step, char *out, size_t *out_len,
+    size_t *rest)
+{
+	struct http_chunked d;
+	char *b = malloc(n + 1);
+	size_t have = 0, i = 0;
+	ssize_t r = -2;
+
+	memset(&d, 0, sizeof(d));
+	*rest = 0;
+	while (i < n) {
+		size_t k = n - i < step ? n - i : step, l = k;
+
+		memcpy(b + have, in + i, k);
+		i += k;
+		r = http_decode_chunked(&d, b + have, &l);
+		CHECK(l <= k);
+		have += l;
+		if (r == -1)
+			break;
+		if (r >= 0) {
+			*rest = (size_t)r + (n - i);
+			if (memcmp(b + have, in + i - (size_t)r, (size_t)r) != 0)
+				*rest = (size_t)-1;
+			break;
+		}
+	}
+	memcpy(out, b, have);
+	*out_len = have;
+	free(b);
+	return r;
+}
+
+static const struct {
+	const char *in;
+	size_t in_len;
+	const char *out;
+	size_t out_len;
+	size_t rest;
+} t_chunk_ok[] = {
+	{ S("0\r\n\r\n"), S(""), 0 },
+	{ S("5\r\nhello\r\n0\r\n\r\n"), S("hello"), 0 },
+	{ S("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), S("hello world"), 0 },
+	{ S("A\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n"),
+	  S("01234567890123456789"), 0 },
+	{ S("4\r\n\r\n\r\n\r\n0\r\n\r\n"), S("\r\n\r\n"), 0 },
+	{ S("3\r\n\0\xff\n\r\n0\r\n\r\n"), S("\0\xff\n"), 0 },
+	{ S("0000000000000005\r\nhello\r\n000\r\n\r\n"), S("hello"), 0 },
+	{ S("5;foo=bar;baz\r\nhello\r\n0;last\r\n\r\n"), S("hello"), 0 },
+	{ S("5;ilovew3=\"I \\\"love\\\"; \\\\extensions\\\\\";somuchlove="
+	    "\"aretheseparametersfor\";blah;foo=bar\r\nhello\r\n"
+	    "6;blahblah;blah\r\n world\r\n0\r\n\r\n"), S("hello world"), 0 },
+	{ S("5;a=\"\"\r\nhello\r\n0;b=\"\t x\x80\"\r\n\r\n"), S("hello"), 0 },
+	{ S("5\r\nhello\r\n0\r\nVary: *\r\nContent-Type: text/plain\r\n\r\n"),
+	  S("hello"), 0 },
+	{ S("5\r\nhello\r\n0\r\nX:\r\n\r\n"), S("hello"), 0 },
+	{ S("5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n"), S("hello"), 16 },
+	{ S("0\r\n\r\n0\r\n\r\n"), S(""), 5 },
+};
+
+static const struct {
+	const char *in;
+	size_t len;
+} t_chunk_bad[] = {
+	{ S("x\r\n") }, { S("\r\n") }, { S(";a\r\n") }, { S("-5\r\n") },
+	{ S("+5\r\n") }, { S("0x5\r\n") }, { S(" 5\r\n") }, { S("5 \r\n") },
+	{ S("5\t\r\n") }, { S("5 ;a\r\n") }, { S("5\n") }, { S("5\r\r\n") },
+	{ S("5\rhello") },
+	{ S("5\r\nhello\n0\r\n\r\n") }, { S("5\r\nhelloX\r\n0\r\n\r\n") },
+	{ S("5\r\nhello\r\r\n") }, { S("5\r\nhello\r\n\r\n") },
+	{ S("3\r\nfoo\r\n\r\n") },
+	{ S("10000000000000000\r\n") }, { S("00000000000000001\r\n") },
+	{ S("8000000000000000\r\n") }, { S("ffffffffffffffff\r\n") },
+	{ S("5;\r\n") }, { S("5;=a\r\n") }, { S("5;a=\r\n") }, { S("5;a;\r\n") },
+	{ S("5;a b\r\n") }, { S("5;a=b c\r\n") }, { S("5;a=\"x\r\nhello") },
+	{ S("5;a=\"x\"y\r\n") }, { S("5;a=\"x\n\"\r\n") }, { S("5;a\n") },
+	{ S("5;a=\"\\\n\"\r\n") }, { S("5;a=\"x\0\"\r\n") },
+	{ S("2 erfrferferf\r\naa\r\n0 rrrr\r\n\r\n") },
+	{ S("0\r\n\r\r") }, { S("0\r\n\n") }, { S("0\r\nX: a\nY\r\n\r\n") },
+	{ S("0\r\n X: a\r\n\r\n") }, { S("0\r\n: a\r\n\r\n") },
+	{ S("0\r\nX a\r\n\r\n") }, { S("0\r\nX: a\x01\r\n\r\n") },
+	{ S("0\r\nX: a\r\r\n\r\n") },
+};
+
+static void
+test_chunked(void)
+{
+	static char big[3 * HTTP_TRAILER_MAX], out[3 * HTTP_TRAILER_MAX];
+	size_t i, ol, rest, step;
+	ssize_t r;
+
+	for (i = 0; i < sizeof(t_chunk_ok) / sizeof(t_chunk_ok[0]); i++) {
+		for (step = 1; step <= t_chunk_ok[i].in_len; step++) {
+			r = t_decode(t_chunk_ok[i].in, t_chunk_ok[i].in_len,
+			    step, out, &ol, &rest);
+			CHECKF(r >= 0 && ol == t_chunk_ok[i].out_len &&
+			    memcmp(out, t_chunk_ok[i].out, ol) == 0 &&
+			    rest == t_chunk_ok[i].rest,
+			    "chunked %zu in steps of %zu: %zd, %zu bytes, "
+			    "rest %zu", i, step, r, ol, rest);
+			/* Byte by byte and all at once; a few sizes between. */
+			if (step == 3)
+				step = t_chunk_ok[i].in_len - 1;
+		}
+		/* Every proper prefix needs more. */
+		for (step = 0; step < t_chunk_ok[i].in_len - t_chunk_ok[i].rest;
+		    step++) {
+			r = t_decode(t_chunk_ok[i].in, step, step + 1, out, &ol,
+			    &rest);
+			CHECKF(r == -2, "chunked %zu, prefix %zu: %zd", i, step,
+			    r);
+		}
+	}
+	for (i = 0; i < sizeof(t_chunk_bad) / sizeof(t_chunk_bad[0]); i++) {
+		r = t_decode(t_chunk_bad[i].in, t_chunk_bad[i].len,
+		    t_chunk_bad[i].len, out, &ol, &rest);
+		CHECKF(r == -1, "bad chunked %zu: %zd", i, r);
+		r = t_decode(t_chunk_bad[i].in, t_chunk_bad[i].len, 1, out, &ol,
+		    &rest);
+		CHECKF(r == -1, "bad chunked %zu byte by byte: %zd", i, r);
+	}
+
+	/* The largest size is accepted (and waits for its data). */
+	r = t_decode(S("7fffffffffffffff\r\nabc"), 64, out, &ol, &rest);
+	CHECK(r == -2 && ol == 3);
+	r = t_decode(S("7FFFFFFFFFFFFFFF;x=y\r\n"), 1, out, &ol, &rest);
+	CHECK(r == -2 && ol == 0);
+
+	/* A size line of exactly HTTP_CHUNK_LINE_MAX bytes, and one more. */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "1;", 2);
+	memcpy(big + HTTP_CHUNK_LINE_MAX - 2, "\r\nx\r\n0\r\n\r\n", 10);
+	r = t_decode(big, HTTP_CHUNK_LINE_MAX + 8, 4096, out, &ol, &rest);
+	CHECK(r == 0 && ol == 1 && out[0] == 'x');
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "1;", 2);
+	memcpy(big + HTTP_CHUNK_LINE_MAX - 1, "\r\nx\r\n0\r\n\r\n", 10);
+	r = t_decode(big, HTTP_CHUNK_LINE_MAX + 9, 4096, out, &ol, &rest);
+	CHECK(r == -1);
+	/* Trailers: HTTP_TRAILER_MAX bytes in all, then refused. */
+	memcpy(big, "0\r\n", 3);
+	for (i = 3; i + 1000 < HTTP_TRAILER_MAX; i += 10)
+		memcpy(big + i, "X: 12345\r\n", 10);
+	memcpy(big + i, "\r\n", 2);
+	r = t_decode(big, i + 2, 100, out, &ol, &rest);
+	CHECK(r == 0);
+	for (i = 3; i < 2 * HTTP_TRAILER_MAX; i += 10)
+		memcpy(big + i, "X: 12345\r\n", 10);
+	r = t_decode(big, i, 100, out, &ol, &rest);
+	CHECK(r == -1);
+
+	/* After the end everything is left for the next message. */
+	{
+		struct http_chunked d;
+		char b[] = "abc";
+		size_t l = 3;
+
+		memset(&d, 0, sizeof(d));
+		d.state = CH_DONE;
+		CHECK(http_decode_chunked(&d, b, &l) == 3 && l == 0 &&
+		    memcmp(b, "abc", 3) == 0);
+	}
+}
+
+/* ---- responses ---- */
+
+static const struct {
+	const char *raw;
+	int minor, status;
+	const char *reason;
+	size_t nh;
+	int64_t cl;
+	int chunked, ka;
+} t_res_ok[] = {
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1, 200, "OK", 1, 5,
+	  0, 1 },
+	{ "HTTP/1.1 204 No Content\r\n\r\n", 1, 204, "No Content", 0, -1, 0,
+	  1 },
+	{ "HTTP/1.0 200 OK\r\n\r\n", 0, 200, "OK", 0, -1, 0, 0 },
+	{ "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+	  0, 200, "OK", 2, 0, 0, 1 },
+	{ "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n", 1, 200, "OK", 2, -1, 1, 0 },
+	{ "HTTP/1.1 410 Gone\r\nConnection: Keep-Alive, Close\r\n\r\n", 1, 410,
+	  "Gone", 1, -1, 0, 0 },
+	{ "HTTP/1.1 301\r\nLocation: /x\r\n\r\n", 1, 301, "", 1, -1, 0, 1 },
+	{ "HTTP/1.1 200 \r\n\r\n", 1, 200, "", 0, -1, 0, 1 },
+	{ "HTTP/1.1 200  OK \r\n\r\n", 1, 200, " OK ", 0, -1, 0, 1 },
+	{ "HTTP/1.1 500 Ori\xc3\xabntatie\tprobleem\r\n\r\n", 1, 500,
+	  "Ori\xc3\xabntatie\tprobleem", 0, -1, 0, 1 },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+	  1, 200, "OK", 2, 3, 0, 1 },
+	{ "\r\nHTTP/1.1 999 Whatever\r\n\r\n", 1, 999, "Whatever", 0, -1, 0,
+	  1 },
+	{ "HTTP/1.1 100 Continue\r\n\r\n", 1, 100, "Continue", 0, -1, 0, 1 },
+};
+
+static const struct {
+	const char *raw;
+	size_t len;
+} t_res_bad[] = {
+	{ S("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n") },
+	{ S("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") },
+	{ S("HTTP/2.0 200 OK\r\n\r\n") }, { S("HTTP/0.9 200 OK\r\n\r\n") },
+	{ S("HTP/1.1 200 OK\r\n\r\n") }, { S("HTTP/01.1 200 OK\r\n\r\n") },
+	{ S("HTTP/1.01 200 OK\r\n\r\n") }, { S("RTSP/1.1 200 OK\r\n\r\n") },
+	{ S("HTTP/1.1 20 OK\r\n\r\n") }, { S("HTTP/1.1 2000 OK\r\n\r\n") },
+	{ S("HTTP/1.1 099 OK\r\n\r\n") }, { S("HTTP/1.1  200 OK\r\n\r\n") },
+	{ S("HTTP/1.1\t200 OK\r\n\r\n") }, { S("HTTP/1.1 2x0 OK\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\nX: y\r\n\r\n") }, { S("HTTP/1.1 200 OK\rX: y") },
+	{ S("HTTP/1.1 200 O\x01K\r\n\r\n") }, { S("HTTP/1.1 200 OK\r\n y\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nX: a\0\r\n\r\n") },
+	{ S("HTTP/1.1 200 OK\r\nX : a\r\n\r\n") },
+	{ S("\rHTTP/1.1 200 OK\r\n\r\n") }, { S("\nHTTP/1.1 200 OK\r\n\r\n") },
+};
+
+static void
+test_responses(void)
+{
+	static const char two[] = "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct http_response res;
+	size_t i, k, n;
+	int r;
+
+	for (i = 0; i < sizeof(t_res_ok) / sizeof(t_res_ok[0]); i++) {
+		char *c;
+
+		n = strlen(t_res_ok[i].raw);
+		c = t_dup(t_res_ok[i].raw, n);
+		r = http_parse_response(c, n, &t_lim, &res);
+		CHECKF(r == (int)n && res.minor_version == t_res_ok[i].minor &&
+		    res.status == t_res_ok[i].status &&
+		    t_span(res.reason, res.reason_len, t_res_ok[i].reason) &&
+		    res.num_headers == t_res_ok[i].nh &&
+		    res.content_length == t_res_ok[i].cl &&
+		    res.chunked == t_res_ok[i].chunked &&
+		    res.keep_alive == t_res_ok[i].ka,
+		    "response %zu: %d status %d ka %d", i, r, res.status,
+		    res.keep_alive);
+		free(c);
+		for (k = 0; k < n; k++)
+			CHECKF(t_res(t_res_ok[i].raw, k, &t_lim) == -2,
+			    "response %zu, prefix %zu", i, k);
+	}
+	for (i = 0; i < sizeof(t_res_bad) / sizeof(t_res_bad[0]); i++) {
+		CHECKF(t_res(t_res_bad[i].raw, t_res_bad[i].len, &t_lim) == -1,
+		    "bad response %zu", i);
+		/* Growing feeds never accept it. */
+		for (k = 1; k <= t_res_bad[i].len; k++) {
+			r = t_res(t_res_bad[i].raw, k, &t_lim);
+			if (r != -2)
+				break;
+		}
+		CHECKF(r == -1, "bad response %zu fed byte by byte", i);
+	}
+
+	/* 100 Continue, then the real answer in the same buffer. */
+	r = http_parse_response(two, sizeof(two) - 1, &t_lim, &res);
+	CHECK(r == 25 && res.status == 100);
+	n = (size_t)r;
+	r = http_parse_response(two + n, sizeof(two) - 1 - n, &t_lim, &res);
+	CHECK(r == 38 && res.status == 200 && res.content_length == 2 &&
+	    res.keep_alive == 1 && memcmp(two + n + r, "ok", 2) == 0);
+}
+
+/* ---- writing, reasons, the byte classes ---- */
+
+static void
+test_write(void)
+{
+	struct buf b = {0};
+	int c;
+
+	CHECK(http_write_head(&b, 200, "application/json", 17, 1) == 0);
+	CHECK(b.data != NULL && strcmp(b.data, "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 17\r\n\r\n") ==
+	    0);
+	buf_reset(&b);
+	CHECK(http_write_head(&b, 431, NULL, 0, 0) == 0);
+	CHECK(strcmp(b.data, "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+	    "Content-Length: 0\r\nConnection: close\r\n\r\n") == 0);
+	buf_reset(&b);
+	CHECK(http_write_head(&b, 799, NULL, 5, 1) == 0);
+	CHECK(strcmp(b.data, "HTTP/1.1 799 Unknown\r\nContent-Length: 5\r\n"
+	    "\r\n") == 0);
+	buf_free(&b);
+
+	CHECK(strcmp(http_reason(404), "Not Found") == 0);
+	CHECK(strcmp(http_reason(505), "HTTP Version Not Supported") == 0);
+	CHECK(strcmp(http_reason(0), "Unknown") == 0);
+
+	/* The class table against the RFC 9110 grammar, byte by byte. */
+	for (c = 0; c < 256; c++) {
+		int token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c != 0 &&
+		    strchr("!#$%&'*+-.^_`|~", c) != NULL);
+		int vchar = c > 0x20 && c < 0x7f;
+		int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		    (c >= 'A' && c <= 'F');
+
+		CHECKF(!!(http_class[c] & C_TOKEN) == token &&
+		    !!(http_class[c] & C_TARGET) == vchar &&
+		    !!(http_class[c] & C_VALUE) == (vchar || c == ' ' ||
+		    c == '\t' || c >= 0x80) && !!(http_class[c] & C_HEX) == hex,
+		    "class of byte %d", c);
+	}
+}
+
+/* ---- llhttp's test cases (test data README) ---- */
+
+#define LLH_MAX 65536
+#define LLH_SPANS 16
+
+/* One case: its title, its raw bytes and what llhttp logged about them. */
+struct llh {
+	char title[160];
+	char raw[LLH_MAX];
+	size_t raw_len;
+	char method[LLH_SPANS][64], url[LLH_SPANS][256];
+	int nmethod, nurl, status[LLH_SPANS], nstatus;
+	int error;		/* the log ends in an error that is one */
+	int pause;		/* ... or in a pause (upgrade): stop after one */
+	char reason[128];
+};
+
+/* Totals printed at the end. */
+struct llh_count {
+	int valid, parsed, with_host, invalid, refused;
+	int policy[3], method_token;
+};
+
+/* Valid llhttp cases hookd may refuse, and why. */
+static const char *const llh_policy_why[] = {
+	"protocol other than HTTP/1.0 and 1.1 (RTSP, ICE, HTTP/0.9)",
+	"authority-form CONNECT: hookd is not a proxy",
+	"transfer coding other than chunked (501; responses: bad response)",
+};
+
+/* Append the block line s[0..n) to raw with the README's escapes. */
+static void
+llh_unescape(struct llh *c, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && c->raw_len < LLH_MAX; i++) {
+		char e = i + 1 < n && s[i] == '\\' ? s[i + 1] : 0;
+		unsigned v = 0, j;
+
+		if (e == 'r' || e == 'n' || e == 't' || e == 'f') {
+			c->raw[c->raw_len++] = e == 'r' ? '\r' : e == 'n' ?
+			    '\n' : e == 't' ? '\t' : '\f';
+			i++;
+		} else if (e == 'x' && i + 3 < n && HTTP_IS(s[i + 2], C_HEX) &&
+		    HTTP_IS(s[i + 3], C_HEX)) {
+			for (j = 2; j < 4; j++)
+				v = v * 16 + (unsigned)(s[i + j] <= '9' ?
+				    s[i + j] - '0' : (s[i + j] | 0x20) - 'a' + 10);
+			c->raw[c->raw_len++] = (char)v;
+			i += 3;
+		} else if (e >= '0' && e <= '7') {
+			for (j = 1; j < 4 && i + j < n && s[i + j] >= '0' &&
+			    s[i + j] <= '7'; j++)
+				v = v * 8 + (unsigned)(s[i + j] - '0');
+			c->raw[c->raw_len++] = (char)v;
+			i += j - 1;
+		} else {
+			c->raw[c->raw_len++] = s[i];
+		}
+	}
+}
+
+/* Copy the text of a log line's span[...]="text" into out. */
+static void
+llh_span(const char *line, char *out, size_t size)
+{
+	const char *b = strstr(line, "=\""), *e = strrchr(line, '"');
+	size_t n = b != NULL && e > b + 1 ? (size_t)(e - b - 2) : 0;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, b != NULL ? b + 2 : "", n);
+	out[n] = '\0';
+}
+
+static int
+llh_num(const char *s)
+{
+	uint64_t v = 0;
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	return util_parse_u64(s, n, 1000, &v) == 0 ? (int)v : -1;
+}
+
+static void
+llh_log_line(struct llh *c, const char *l)
+{
+	const char *p;
+
+	if (strstr(l, "span[method]=") && c->nmethod < LLH_SPANS)
+		llh_span(l, c->method[c->nmethod++], sizeof(c->method[0]));
+	if (strstr(l, "span[url]=") && c->nurl < LLH_SPANS)
+		llh_span(l, c->url[c->nurl++], sizeof(c->url[0]));
+	if ((p = strstr(l, "headers complete status=")) && c->nstatus <
+	    LLH_SPANS)
+		c->status[c->nstatus++] = llh_num(p + 24);
+	/* Only the last line counts: reset on every line. */
+	c->error = c->pause = 0;
+	if ((p = strstr(l, "error code=")) != NULL) {
+		int code = llh_num(p + 11);
+
+		/* 21-23 are pauses (upgrade, CONNECT, PRI), not errors. */
+		c->pause = code >= 21 && code <= 23;
+		c->error = !c->pause;
+		llh_span(p, c->reason, sizeof(c->reason));
+	}
+}
+
+/* Bytes of a message's first line, after empty lines. */
+static const char *
+llh_first_line(const char *m, size_t n, size_t *len)
+{
+	size_t i = 0, b;
+
+	while (i + 1 < n && m[i] == '\r' && m[i + 1] == '\n')
+		i += 2;
+	for (b = i; i < n && m[i] != '\r' && m[i] != '\n'; i++)
+		;
+	*len = i - b;
+	return m + b;
+}
+
+/* Count the message's head lines named name; value of the last in out. */
+static int
+llh_header(const char *m, size_t n, const char *name, char *out,
+    size_t size)
+{
+	size_t i, k = strlen(name), b, e;
+	int count = 0;
+
+	for (i = 0; i + k + 1 < n; i++) {
+		if (m[i] != '\n')
+			continue;
+		if (m[i + 1] == '\r' || m[i + 1] == '\n')
+			break;
+		if (!util_span_ieq(m + i + 1, k, name) || m[i + 1 + k] != ':')
+			continue;
+		for (b = i + 2 + k; b < n && (m[b] == ' ' || m[b] == '\t'); b++)
+			;
+		for (e = b; e < n && m[e] != '\r' && m[e] != '\n'; e++)
+			;
+		while (e > b && (m[e - 1] == ' ' || m[e - 1] == '\t'))
+			e--;
+		if (e - b >= size)
+			e = b + size - 1;
+		memcpy(out, m + b, e - b);
+		out[e - b] = '\0';
+		count++;
+	}
+	return count;
+}
+
+/* Which llh_policy_why a refused valid message falls under, or -1. */
+static int
+llh_policy(const char *m, size_t n, int request)
+{
+	char te[64];
+	size_t l;
+	const char *line = llh_first_line(m, n, &l);
+
+	if (request ? l < 9 || (memcmp(line + l - 9, " HTTP/1.1", 9) != 0 &&
+	    memcmp(line + l - 9, " HTTP/1.0", 9) != 0) :
+	    l < 9 || (memcmp(line, "HTTP/1.1 ", 9) != 0 &&
+	    memcmp(line, "HTTP/1.0 ", 9) != 0))
+		return 0;
+	if (request && l > 8 && memcmp(line, "CONNECT ", 8) == 0)
+		return 1;
+	l = (size_t)llh_header(m, n, "transfer-encoding", te, sizeof(te));
+	if (l > 1 || (l == 1 && !util_span_ieq(te, strlen(te), "chunked")))
+		return 2;
+	return -1;
+}
+
+/*
+ * Run a case's bytes through hookd as a connection would: a head, its body
+ * (Content-Length or chunked; for responses none after 1xx, 204 and 304,
+ * else until close), and again for pipelined messages. A 1.1 request that
+ * has no Host is given one (llhttp does not require it, hookd must), so the
+ * rest of the message is still tested. Returns 1 when hookd refused it, 0
+ * when not; *at is where the refused message starts.
+ */
+static int
+llh_run(struct llh *c, int request, char *m, size_t *mlen, size_t *at,
+    int *added_host)
+{
+	struct http_request req;
+	struct http_response res;
+	size_t p = 0, n = c->raw_len, k = 0;
+	int r, st, injected = 0, refused = 0;
+	char host[8];
+
+	memcpy(m, c->raw, n);
+	while (p < n) {
+		*at = p;
+		r = request ? http_parse_request(m + p, n - p, &t_lim, &req, &st) :
+		    http_parse_response(m + p, n - p, &t_lim, &res);
+		if (r == -1 && request && st == 400 && injected <= (int)k &&
+		    llh_header(m + p, n - p, "host", host, sizeof(host)) == 0) {
+			size_t l;
+			const char *line = llh_first_line(m + p, n - p, &l);
+			size_t eol = (size_t)(line - m) + l;
+
+			if (l > 9 && memcmp(line + l - 9, " HTTP/1.1", 9) == 0 &&
+			    n + 9 <= LLH_MAX + 9 * LLH_SPANS && eol + 1 < n && m[eol] == '\r' && m[eol + 1] == '\n') {
+				memmove(m + eol + 11, m + eol + 2, n - eol - 2);
+				memcpy(m + eol + 2, "Host: h\r\n", 9);
+				n += 9;
+				injected = (int)k + 1;
+				*added_host = 1;
+				continue;
+			}
+		}
+		if (r == -1) {
+			refused = 1;
+			break;
+		}
+		if (r == -2)
+			break;
+		if (request && k < (size_t)c->nmethod && k < (size_t)c->nurl)
+			CHECKF(t_span(req.method, req.method_len,
+			    c->method[k]) && t_span(req.target, req.target_len,
+			    c->url[k]), "llhttp '%s': message %zu method/url",
+			    c->title, k);
+		if (!request && k < (size_t)c->nstatus)
+			CHECKF(res.status == c->status[k], "llhttp '%s': "
+			    "status %d, log says %d", c->title, res.status,
+			    c->status[k]);
+		p += (size_t)r;
+		k++;
+		if (request ? req.chunked : res.chunked && res.status >= 200 &&
+		    res.status != 204 && res.status != 304) {
+			struct http_chunked d;
+			size_t l = n - p;
+			ssize_t rr;
+
+			memset(&d, 0, sizeof(d));
+			if ((rr = http_decode_chunked(&d, m + p, &l)) < 0) {
+				refused = rr == -1;
+				break;
+			}
+			n = p + l + (size_t)rr;
+			p += l;
+		} else if (!request && (res.status < 200 || res.status == 204 ||
+		    res.status == 304)) {
+			;
+		} else if (request ? req.content_length > 0 :
+		    res.content_length >= 0) {
+			int64_t cl = request ? req.content_length :
+			    res.content_length;
+
+			if ((uint64_t)cl > n - p)
+				break;
+			p += (size_t)cl;
+		} else if (!request) {
+			break;	/* the body runs until the close */
+		}
+		/* After "close" hookd reads no more: left-over bytes are
+		 * what llhttp calls "Data after Connection: close". */
+		if (!(request ? req.keep_alive : res.keep_alive)) {
+			*at = p;
+			refused = p < n;
+			break;
+		}
+		if (c->pause)
+			break;
+	}
+	*mlen = n;
+	return refused;
+}
+
+static void
+llh_case(struct llh *c, int request, struct llh_count *cnt)
+{
+	static char m[LLH_MAX + 9 * LLH_SPANS];
+	size_t mlen = c->raw_len, at = 0;
+	int refused, added = 0, why;
+
+	refused = llh_run(c, request, m, &mlen, &at, &added);
+	if (c->error) {
+		cnt->invalid++;
+		cnt->refused += refused;
+		/* hookd takes any token as a method (RFC 9110 §9.1) and its
+		 * router answers 405: llhttp's method-set errors are the
+		 * only invalid cases it may accept. */
+		if (!refused && strstr(c->reason, "method") != NULL) {
+			cnt->method_token++;
+			return;
+		}
+		CHECKF(refused, "llhttp '%s' (%s) must be refused", c->title,
+		    c->reason);
+		return;
+	}
+	cnt->valid++;
+	if (!refused) {
+		cnt->parsed++;
+		cnt->with_host += added;
+		return;
+	}
+	why = llh_policy(m + at, mlen - at, request);
+	CHECKF(why >= 0, "valid llhttp '%s' refused for no listed reason",
+	    c->title);
+	if (why >= 0)
+		cnt->policy[why]++;
+}
+
+/* Every case of one file whose meta type is exactly want. */
+static void
+llh_file(const char *path, const char *want, struct llh_count *cnt)
+{
+	static struct llh c;
+	FILE *f = fopen(path, "r");
+	char line[16384], type[64] = "";
+	int block = 0;		/* 1 in ```http, 2 in ```log */
+	int first = 1, cont = 0;
+
+	CHECKF(f != NULL, "open %s", path);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strcspn(line, "\n");
+		char *p, *q;
+
+		line[n] = '\0';
+		if (block == 0 && line[0] == '#') {
+			for (p = line; *p == '#' || *p == ' '; p++)
+				;
+			snprintf(c.title, sizeof(c.title), "%.150s", p);
+		} else if (block == 0 && (p = strstr(line, "\"type\"")) &&
+		    (p = strchr(p + 6, '"')) && (q = strchr(p + 1, '"'))) {
+			snprintf(type, sizeof(type), "%.*s", (int)(q - p - 1),
+			    p + 1);
+		} else if (block == 0 && strcmp(line, "```http") == 0) {
+			block = 1;
+			c.raw_len = 0;
+			first = 1;
+		} else if (block == 0 && strcmp(line, "```log") == 0) {
+			block = 2;
+			c.nmethod = c.nurl = c.nstatus = 0;
+			c.error = c.pause = 0;
+		} else if (block != 0 && strcmp(line, "```") == 0) {
+			if (block == 2 && strcmp(type, want) == 0)
+				llh_case(&c, want[2] == 'q', cnt);
+			if (block == 2)
+				type[0] = '\0';
+			block = 0;
+		} else if (block == 1) {
+			/* Lines end in CRLF except the last; "\" joins. */
+			if (!first && !cont && c.raw_len + 2 <= LLH_MAX) {
+				memcpy(c.raw + c.raw_len, "\r\n", 2);
+				c.raw_len += 2;
+			}
+			first = 0;
+			cont = n > 0 && line[n - 1] == '\\';
+			llh_unescape(&c, line, cont ? n - 1 : n);
+		} else if (block == 2) {
+			llh_log_line(&c, line);
+		}
+	}
+	fclose(f);
+}
+
+static void
+test_llhttp(void)
+{
+	static const char *const kinds[] = { "request", "response" };
+	char dir[512], path[1024];
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		struct llh_count cnt;
+		struct dirent *e;
+		DIR *d;
+
+		memset(&cnt, 0, sizeof(cnt));
+		snprintf(dir, sizeof(dir), "%s/http/llhttp/%s", unit_testdata(),
+		    kinds[i]);
+		CHECKF((d = opendir(dir)) != NULL, "open %s", dir);
+		if (d == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+
+			if (n < 3 || strcmp(e->d_name + n - 3, ".md") != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			llh_file(path, kinds[i], &cnt);
+		}
+		closedir(d);
+		fprintf(stderr, "http: llhttp %ss: %d valid, %d parsed (%d "
+		    "after adding Host), %d refused by policy (", kinds[i],
+		    cnt.valid, cnt.parsed, cnt.with_host, cnt.valid - cnt.parsed);
+		for (j = 0; j < 3; j++)
+			fprintf(stderr, "%s%d %s", j ? "; " : "", cnt.policy[j],
+			    llh_policy_why[j]);
+		fprintf(stderr, "); %d invalid, %d refused, %d accepted as "
+		    "token methods\n", cnt.invalid, cnt.refused,
+		    cnt.method_token);
+		CHECKF(cnt.valid > 0 && cnt.parsed * 10 >= cnt.valid * 6,
+		    "llhttp %ss: %d of %d valid cases parsed", kinds[i],
+		    cnt.parsed, cnt.valid);
+		CHECK(cnt.invalid > 0);
+	}
+}
 
 void
 test_http(void)
 {
+	test_requests_valid();
+	test_requests_bad();
+	test_limits();
+	test_chunked();
+	test_responses();
+	test_write();
+	test_llhttp();
 }
