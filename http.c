@@ -408,6 +408,19 @@ http_target_ok(const char *t, size_t n)
 	return i > 0 && n - i > 3 && memcmp(t + i, "://", 3) == 0;
 }
 
+static int
+http_method_known(const char *m, size_t n)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
+	    "PATCH", "DELETE", "OPTIONS" };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (util_span_eq(m, n, known[i]))
+			return 1;
+	return 0;
+}
+
 int
 http_parse_request(const char *buf, size_t len,
     const struct http_limits *lim, struct http_request *req, int *status)
@@ -424,7 +437,9 @@ http_parse_request(const char *buf, size_t len,
 	if ((p = http_skip_empty_lines(buf, end)) == NULL)
 		goto more;
 
-	/* method SP: any token; the router decides what it serves. */
+	/* method SP: a token, and one of the methods hookd knows. Others are
+	 * 501 (RFC 9110 §9.1): accepting any token would let requests with
+	 * methods of other protocols (RTSP, WebDAV) through to the router. */
 	req->method = p;
 	p = http_skip_token(p, end);
 	if (p == end)
@@ -432,6 +447,10 @@ http_parse_request(const char *buf, size_t len,
 	if (*p != ' ' || p == req->method)
 		goto bad;
 	req->method_len = (size_t)(p - req->method);
+	if (!http_method_known(req->method, req->method_len)) {
+		*status = 501;
+		return -1;
+	}
 
 	/* request-target SP: printable ASCII only. */
 	req->target = ++p;
@@ -770,7 +789,12 @@ int
 http_write_head(struct buf *b, int status, const char *content_type,
     size_t content_length, int keep_alive)
 {
-	/* One formatted append: this runs once per answer. */
+	/* One formatted append: this runs once per answer. A 204 carries no
+	 * Content-Length (RFC 9110 §8.6). */
+	if (status == 204)
+		return buf_printf(b, "HTTP/1.1 204 %s\r\n%s\r\n",
+		    http_reason(status), keep_alive ? "" :
+		    "Connection: close\r\n");
 	return buf_printf(b, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n"
 	    "%s\r\n", status, http_reason(status),
 	    content_type != NULL ? "Content-Type: " : "",
