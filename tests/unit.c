@@ -30,6 +30,7 @@ main(int argc, char **argv)
 		{ "sign", test_sign },
 		{ "url", test_url },
 		{ "store", test_store },
+		{ "config", test_config },
 	};
 	size_t i;
 

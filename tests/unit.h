@@ -41,5 +41,6 @@ void test_http(void);
 void test_sign(void);
 void test_url(void);
 void test_store(void);
+void test_config(void);
 
 #endif

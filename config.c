@@ -1,0 +1,622 @@
+/*
+ * config: hookd's settings: the defaults of contract §7, the config file (one
+ * `key value...` per line, `#` comments) and the static registrations it
+ * declares. Every value is range-checked here so the rest can trust it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "http.h"
+#include "sign.h"
+#include "store.h"
+#include "util.h"
+
+/*
+ * Limits of the file itself. A config file is written by the operator, but a
+ * bound keeps a corrupt or wrong file (a binary, /dev/zero) from making the
+ * parser allocate without end.
+ */
+#define CONFIG_LINE_MAX 8192	/* bytes in one line */
+#define CONFIG_MAX_WORDS 80	/* words in one line: a key, CIDRs, delays */
+#define CONFIG_MAX_REGS 10000	/* static registrations in one file */
+
+#define KIB ((uint64_t)1024)
+#define MIB (1024 * KIB)
+#define SEC ((int64_t)1000)
+#define MINUTE (60 * SEC)
+#define HOUR (60 * MINUTE)
+#define DAY (24 * HOUR)
+
+/* What kind of value a scalar setting takes. */
+enum config_type {
+	CONFIG_SIZE,		/* a size_t count or byte size */
+	CONFIG_DURATION		/* an int64_t of milliseconds */
+};
+
+/*
+ * The scalar settings with their bounds. The maxima are the failures they
+ * prevent: heads, bodies and connections bound the memory one client (or
+ * many) can make hookd hold; the timeouts bound how long a slow peer can pin
+ * a connection or a delivery slot.
+ */
+static const struct config_scalar {
+	const char *key;
+	enum config_type type;
+	size_t off;
+	uint64_t min, max;	/* sizes: bytes or counts; durations: ms */
+} config_scalars[] = {
+	/* A head needs room for a request line, Host and Authorization. */
+	{ "max_header_bytes", CONFIG_SIZE,
+	    offsetof(struct config, max_header_bytes), 1 * KIB, 1 * MIB },
+	/* The header array is fixed-size (HTTP_MAX_HEADERS). */
+	{ "max_headers", CONFIG_SIZE,
+	    offsetof(struct config, max_headers), 1, HTTP_MAX_HEADERS },
+	/* Each connection holds its whole body in memory. */
+	{ "max_body", CONFIG_SIZE,
+	    offsetof(struct config, max_body), 1 * KIB, 64 * MIB },
+	/* Each connection costs a descriptor and its buffers. */
+	{ "max_connections", CONFIG_SIZE,
+	    offsetof(struct config, max_connections), 1, 100000 },
+	{ "endpoint_concurrency", CONFIG_SIZE,
+	    offsetof(struct config, endpoint_concurrency), 1, 1024 },
+	{ "max_outbound", CONFIG_SIZE,
+	    offsetof(struct config, max_outbound), 1, 65536 },
+	{ "header_timeout", CONFIG_DURATION,
+	    offsetof(struct config, header_timeout_ms), 1, HOUR },
+	{ "idle_timeout", CONFIG_DURATION,
+	    offsetof(struct config, idle_timeout_ms), 1, DAY },
+	/* One attempt may hold a delivery slot this long at most. */
+	{ "timeout", CONFIG_DURATION,
+	    offsetof(struct config, timeout_ms), 1, HOUR },
+	{ "disable_after", CONFIG_DURATION,
+	    offsetof(struct config, disable_after_ms), 1, 365 * DAY },
+	{ "retention", CONFIG_DURATION,
+	    offsetof(struct config, retention_ms), 0, 3650 * DAY },
+	{ "drain_timeout", CONFIG_DURATION,
+	    offsetof(struct config, drain_timeout_ms), 0, HOUR },
+};
+
+/* Longest single delay in retry_schedule. */
+#define CONFIG_RETRY_MAX_MS (7 * DAY)
+
+/* Contract §5: seconds after the previous attempt. */
+static const int64_t config_default_retry[] = {
+	5 * SEC, 300 * SEC, 1800 * SEC, 7200 * SEC, 18000 * SEC, 36000 * SEC,
+	36000 * SEC
+};
+
+void
+config_defaults(struct config *c)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "%s", "127.0.0.1:8080");
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s", "./hookd-data");
+	c->max_header_bytes = 16384;
+	c->max_headers = 100;
+	c->max_body = 1048576;
+	c->header_timeout_ms = 10 * SEC;
+	c->idle_timeout_ms = 60 * SEC;
+	c->max_connections = 1024;
+	c->timeout_ms = 15 * SEC;
+	for (i = 0; i < sizeof(config_default_retry) /
+	    sizeof(config_default_retry[0]); i++)
+		c->retry_ms[i] = config_default_retry[i];
+	c->nretry = i;
+	c->disable_after_ms = 5 * DAY;
+	c->endpoint_concurrency = 8;
+	c->max_outbound = 256;
+	c->retention_ms = 7 * DAY;
+	c->drain_timeout_ms = 5 * SEC;
+	c->fsync_always = 1;
+	c->nallow = 0;
+	c->metrics = 1;
+}
+
+/*
+ * Copy a string into a fixed field, zero-filling the rest so that two
+ * configs can be compared field by field. 0, or -1 when it does not fit.
+ */
+static int
+config_set_str(char *dst, size_t dstsz, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len >= dstsz)
+		return -1;
+	memset(dst, 0, dstsz);
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int
+config_set_listen(struct config *c, const char *value)
+{
+	char host[URL_HOST_MAX];
+	struct sockaddr_storage ss;
+	const char *colon = strrchr(value, ':');
+	const char *h = value;
+	size_t hlen;
+	uint64_t port;
+
+	if (colon == NULL)
+		return -1;
+	hlen = (size_t)(colon - value);
+	/* IPv6 literals are bracketed so that the port is unambiguous. */
+	if (value[0] == '[') {
+		if (hlen < 2 || value[hlen - 1] != ']')
+			return -1;
+		h = value + 1;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (url_host_literal(host, &ss) != 0)
+		return -1;
+	if ((ss.ss_family == AF_INET6) != (value[0] == '['))
+		return -1;
+	/* Port 0 lets the kernel pick one (tests); the log names it. */
+	if (util_parse_u64(colon + 1, strlen(colon + 1), 65535, &port) != 0)
+		return -1;
+	return config_set_str(c->listen, sizeof(c->listen), value);
+}
+
+/*
+ * Split a line into words in place: runs of characters other than space and
+ * tab. A double-quoted stretch may hold spaces (name="Acme Store") and loses
+ * its quotes; there are no escapes. A word starting with '#' begins a
+ * comment. Returns the number of words, or -1 with *why set.
+ */
+static int
+config_split(char *line, char **words, int max, const char **why)
+{
+	char *r = line, *w;
+	int n = 0, quoted;
+
+	for (;;) {
+		while (*r == ' ' || *r == '\t')
+			r++;
+		if (*r == '\0' || *r == '#')
+			return n;
+		if (n == max) {
+			*why = "too many values";
+			return -1;
+		}
+		words[n++] = w = r;
+		quoted = 0;
+		while (*r != '\0' && (quoted || (*r != ' ' && *r != '\t'))) {
+			if (*r == '"')
+				quoted = !quoted;
+			else
+				*w++ = *r;
+			r++;
+		}
+		if (quoted) {
+			*why = "unterminated quote";
+			return -1;
+		}
+		/* w <= r here: ending the word may overwrite the separator
+		 * only after r has stepped past it. */
+		if (*r != '\0')
+			r++;
+		*w = '\0';
+	}
+}
+
+/* Client ids (contract §3): 1-64 of [A-Za-z0-9._-]. */
+static int
+config_valid_client_id(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > STORE_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		    ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* An events= filter list "a,b.*,*": no empty entries, '*' only last in an
+ * entry, bounded like the API's filters. */
+static int
+config_valid_events(const char *s)
+{
+	size_t n = 0;
+
+	for (;;) {
+		const char *end = strchr(s, ',');
+		size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+		const char *star = memchr(s, '*', len);
+
+		if (len == 0 || len > STORE_TYPE_MAX ||
+		    (star != NULL && star != s + len - 1))
+			return 0;
+		if (++n > STORE_MAX_FILTERS)
+			return 0;
+		if (end == NULL)
+			return 1;
+		s = end + 1;
+	}
+}
+
+/* If word is "name=value", point *value past the '='. */
+static int
+config_option(const char *word, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(word, name, n) != 0 || word[n] != '=')
+		return 0;
+	*value = word + n + 1;
+	return 1;
+}
+
+static void
+config_reg_free(struct config_reg *r)
+{
+	free(r->client);
+	free(r->name);
+	free(r->url);
+	free(r->events);
+	free(r->secret);
+}
+
+/* Keep a copy of a value, or NULL when value is NULL. -1 when out of memory. */
+static int
+config_dup(char **dst, const char *value)
+{
+	if (value == NULL)
+		return 0;
+	*dst = util_strndup(value, strlen(value));
+	return *dst != NULL ? 0 : -1;
+}
+
+/*
+ * `client ID [name=...]` and `endpoint CLIENT URL [method=GET|POST]
+ * [events=a,b] [secret=whsec_...]`. why may point into whybuf. Values are
+ * never echoed back: a secret= in an error message would end up in logs.
+ */
+static int
+config_registration(struct config *c, char **v, int n, int line,
+    const char **why, char *whybuf, size_t whysz)
+{
+	struct config_reg r;
+	const char *name = NULL, *method = NULL, *events = NULL, *secret = NULL;
+	const char *val, **slot;
+	int is_endpoint = strcmp(v[0], "endpoint") == 0;
+	int i, first_opt = is_endpoint ? 3 : 2;
+	struct config_reg *regs;
+
+	memset(&r, 0, sizeof(r));
+	if (n < first_opt) {
+		*why = is_endpoint ? "endpoint needs CLIENT and URL" :
+		    "client needs an ID";
+		return -1;
+	}
+	if (!config_valid_client_id(v[1])) {
+		*why = "client id must be 1-64 of A-Z a-z 0-9 . _ -";
+		return -1;
+	}
+	if (is_endpoint) {
+		struct url u;
+		const char *uerr = "invalid url";
+
+		if (url_parse(v[2], strlen(v[2]), &u, &uerr) != 0) {
+			*why = uerr;
+			return -1;
+		}
+	}
+	for (i = first_opt; i < n; i++) {
+		slot = NULL;
+		if (!is_endpoint && config_option(v[i], "name", &val))
+			slot = &name;
+		else if (is_endpoint && config_option(v[i], "method", &val))
+			slot = &method;
+		else if (is_endpoint && config_option(v[i], "events", &val))
+			slot = &events;
+		else if (is_endpoint && config_option(v[i], "secret", &val))
+			slot = &secret;
+		if (slot == NULL) {
+			const char *eq = strchr(v[i], '=');
+			int klen = eq != NULL ? (int)(eq - v[i]) : 64;
+
+			snprintf(whybuf, whysz, "unknown %s option \"%.*s\"",
+			    v[0], klen < 64 ? klen : 64, v[i]);
+			*why = whybuf;
+			return -1;
+		}
+		if (*slot != NULL) {
+			*why = "option given twice";
+			return -1;
+		}
+		*slot = val;
+	}
+	if (method != NULL && !util_span_ieq(method, strlen(method), "GET") &&
+	    !util_span_ieq(method, strlen(method), "POST")) {
+		*why = "method must be GET or POST";
+		return -1;
+	}
+	if (events != NULL && !config_valid_events(events)) {
+		*why = "events must be a comma-separated list of event types";
+		return -1;
+	}
+	if (secret != NULL) {
+		uint8_t key[SIGN_SECRET_MAX_BYTES];
+
+		if (strlen(secret) >= SIGN_SECRET_MAX ||
+		    sign_secret_key(secret, strlen(secret), 1, key) < 0) {
+			*why = "secret must be whsec_ + base64 of 24-64 bytes";
+			return -1;
+		}
+	}
+	if (c->nregs >= CONFIG_MAX_REGS) {
+		*why = "too many static registrations";
+		return -1;
+	}
+
+	r.is_endpoint = is_endpoint;
+	r.line = line;
+	r.method_get = method != NULL &&
+	    util_span_ieq(method, strlen(method), "GET");
+	regs = realloc(c->regs, (c->nregs + 1) * sizeof(*regs));
+	if (regs == NULL)
+		goto oom;
+	c->regs = regs;
+	if (config_dup(&r.client, v[1]) != 0 ||
+	    config_dup(&r.name, name) != 0 ||
+	    config_dup(&r.url, is_endpoint ? v[2] : NULL) != 0 ||
+	    config_dup(&r.events, events) != 0 ||
+	    config_dup(&r.secret, secret) != 0)
+		goto oom;
+	c->regs[c->nregs++] = r;
+	return 0;
+oom:
+	config_reg_free(&r);
+	*why = "out of memory";
+	return -1;
+}
+
+/* A scalar setting from config_scalars. */
+static int
+config_scalar(struct config *c, const struct config_scalar *s,
+    const char *value, const char **why, char *whybuf, size_t whysz)
+{
+	char *field = (char *)c + s->off;
+	uint64_t u;
+	int64_t ms;
+
+	if (s->type == CONFIG_SIZE) {
+		if (util_parse_u64(value, strlen(value), s->max, &u) != 0 ||
+		    u < s->min) {
+			snprintf(whybuf, whysz, "%s must be a number "
+			    "from %llu to %llu", s->key,
+			    (unsigned long long)s->min,
+			    (unsigned long long)s->max);
+			*why = whybuf;
+			return -1;
+		}
+		*(size_t *)(void *)field = (size_t)u;
+		return 0;
+	}
+	if (util_parse_duration(value, strlen(value), (int64_t)s->max,
+	    &ms) != 0 || ms < (int64_t)s->min) {
+		snprintf(whybuf, whysz, "%s must be a duration "
+		    "(ms, s, m, h, d) from %llums to %llums", s->key,
+		    (unsigned long long)s->min, (unsigned long long)s->max);
+		*why = whybuf;
+		return -1;
+	}
+	*(int64_t *)(void *)field = ms;
+	return 0;
+}
+
+/* "on"/"off" into *out. */
+static int
+config_bool(const char *value, int *out)
+{
+	if (strcmp(value, "on") == 0)
+		*out = 1;
+	else if (strcmp(value, "off") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * Apply one line's words (v[0] is the key). Returns 0, or -1 with *why set
+ * (possibly to whybuf).
+ */
+static int
+config_apply(struct config *c, char **v, int n, int line, const char **why,
+    char *whybuf, size_t whysz)
+{
+	const char *key = v[0];
+	size_t i;
+	int k;
+
+	if (strcmp(key, "client") == 0 || strcmp(key, "endpoint") == 0)
+		return config_registration(c, v, n, line, why, whybuf, whysz);
+	if (n < 2) {
+		snprintf(whybuf, whysz, "%.64s needs a value", key);
+		*why = whybuf;
+		return -1;
+	}
+
+	if (strcmp(key, "retry_schedule") == 0) {
+		if (n - 1 > CONFIG_MAX_RETRIES) {
+			*why = "retry_schedule has at most 32 delays";
+			return -1;
+		}
+		for (k = 1; k < n; k++)
+			if (util_parse_duration(v[k], strlen(v[k]),
+			    CONFIG_RETRY_MAX_MS, &c->retry_ms[k - 1]) != 0) {
+				*why = "retry_schedule takes durations of at "
+				    "most 7d";
+				return -1;
+			}
+		c->nretry = (size_t)(n - 1);
+		return 0;
+	}
+	if (strcmp(key, "allow_destinations") == 0) {
+		/* "none" is the default: no exemption from contract §8. */
+		if (n == 2 && strcmp(v[1], "none") == 0) {
+			c->nallow = 0;
+			return 0;
+		}
+		if (n - 1 > CONFIG_MAX_ALLOW) {
+			*why = "allow_destinations takes at most 64 CIDRs";
+			return -1;
+		}
+		for (k = 1; k < n; k++)
+			if (url_cidr_parse(v[k], strlen(v[k]),
+			    &c->allow[k - 1]) != 0) {
+				snprintf(whybuf, whysz, "allow_destinations: "
+				    "\"%.64s\" is not a CIDR or all", v[k]);
+				*why = whybuf;
+				return -1;
+			}
+		c->nallow = (size_t)(n - 1);
+		return 0;
+	}
+
+	/* The rest take exactly one value. */
+	if (n > 2) {
+		snprintf(whybuf, whysz, "%.64s takes one value", key);
+		*why = whybuf;
+		return -1;
+	}
+	for (i = 0; i < sizeof(config_scalars) / sizeof(config_scalars[0]);
+	    i++)
+		if (strcmp(key, config_scalars[i].key) == 0)
+			return config_scalar(c, &config_scalars[i], v[1], why,
+			    whybuf, whysz);
+	if (strcmp(key, "listen") == 0) {
+		if (config_set_listen(c, v[1]) != 0) {
+			*why = "listen must be IPV4:PORT or [IPV6]:PORT";
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "data_dir") == 0 ||
+	    strcmp(key, "admin_token_file") == 0) {
+		int is_dir = key[0] == 'd';
+		char *dst = is_dir ? c->data_dir : c->admin_token_file;
+		size_t dstsz = is_dir ? sizeof(c->data_dir) :
+		    sizeof(c->admin_token_file);
+
+		if (v[1][0] == '\0' || config_set_str(dst, dstsz, v[1]) != 0) {
+			snprintf(whybuf, whysz, "%s must be a path of 1-%zu "
+			    "bytes", key, dstsz - 1);
+			*why = whybuf;
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "fsync") == 0) {
+		if (strcmp(v[1], "always") == 0)
+			c->fsync_always = 1;
+		else if (strcmp(v[1], "never") == 0)
+			c->fsync_always = 0;
+		else {
+			*why = "fsync must be always or never";
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "metrics") == 0) {
+		if (config_bool(v[1], &c->metrics) != 0) {
+			*why = "metrics must be on or off";
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(whybuf, whysz, "unknown key \"%.64s\"", key);
+	*why = whybuf;
+	return -1;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errsz)
+{
+	FILE *f;
+	char *line = NULL, *words[CONFIG_MAX_WORDS];
+	char whybuf[256];
+	const char *why = NULL;
+	size_t cap = 0, i;
+	ssize_t len;
+	int lineno = 0, n, rc = -1;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if ((size_t)len > CONFIG_LINE_MAX) {
+			why = "line too long";
+			goto fail;
+		}
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		for (i = 0; i < (size_t)len; i++) {
+			unsigned char ch = (unsigned char)line[i];
+
+			/* NUL and other control bytes mean this is not the
+			 * text file it should be; tabs separate words. */
+			if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+				why = "control character";
+				goto fail;
+			}
+		}
+		n = config_split(line, words, CONFIG_MAX_WORDS, &why);
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			continue;
+		if (config_apply(c, words, n, lineno, &why, whybuf,
+		    sizeof(whybuf)) != 0)
+			goto fail;
+	}
+	if (ferror(f)) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+	goto out;
+fail:
+	snprintf(err, errsz, "%s:%d: %s", path, lineno, why);
+out:
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nregs; i++)
+		config_reg_free(&c->regs[i]);
+	free(c->regs);
+	c->regs = NULL;
+	c->nregs = 0;
+}

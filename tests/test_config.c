@@ -1,0 +1,266 @@
+/*
+ * Tests of config.c: the defaults, every key at its bounds and one past,
+ * quoting and comments, static registrations, and the "file:line: reason"
+ * of each refusal.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../config.c"
+#include "unit.h"
+
+void test_config(void);
+
+/* Write text to a fresh file and load it on top of the defaults. */
+static int
+t_load(const char *text, struct config *c, char *err, size_t errsz)
+{
+	char path[64];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "/tmp/hookd-unit-config-%d",
+	    (int)getpid());
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -2;
+	fputs(text, f);
+	fclose(f);
+	config_defaults(c);
+	err[0] = '\0';
+	rc = config_load(c, path, err, errsz);
+	unlink(path);
+	return rc;
+}
+
+struct t_row {
+	const char *text;
+	const char *err;	/* NULL: accepted; else the reason after
+				   "file:line: " must contain this */
+	int line;
+};
+
+static const struct t_row t_rows[] = {
+	{ "", NULL, 0 },
+	{ "# only a comment\n\n   \t\n", NULL, 0 },
+	{ "max_body 2048   # trailing comment\n", NULL, 0 },
+	{ "max_body 2048\r\n", NULL, 0 },
+	{ "listen 0.0.0.0:80\n", NULL, 0 },
+	{ "listen [::1]:8080\n", NULL, 0 },
+	{ "listen [::]:0\n", NULL, 0 },
+	{ "listen ::1:8080\n", "listen", 1 },
+	{ "listen [127.0.0.1]:8080\n", "listen", 1 },
+	{ "listen localhost:8080\n", "listen", 1 },
+	{ "listen 127.0.0.1\n", "listen", 1 },
+	{ "listen 127.0.0.1:65536\n", "listen", 1 },
+	{ "listen 127.0.0.1:\n", "listen", 1 },
+	{ "listen 127.0.0.1:80 x\n", "one value", 1 },
+	{ "max_header_bytes 1024\n", NULL, 0 },
+	{ "max_header_bytes 1023\n", "max_header_bytes", 1 },
+	{ "max_header_bytes 1048576\n", NULL, 0 },
+	{ "max_header_bytes 1048577\n", "max_header_bytes", 1 },
+	{ "max_headers 128\n", NULL, 0 },
+	{ "max_headers 129\n", "max_headers", 1 },
+	{ "max_headers 0\n", "max_headers", 1 },
+	{ "max_body -1\n", "max_body", 1 },
+	{ "max_body 1k\n", "max_body", 1 },
+	{ "max_connections 100000\n", NULL, 0 },
+	{ "max_connections 100001\n", "max_connections", 1 },
+	{ "header_timeout 1h\n", NULL, 0 },
+	{ "header_timeout 61m\n", "header_timeout", 1 },
+	{ "header_timeout 0\n", "header_timeout", 1 },
+	{ "idle_timeout 250ms\n", NULL, 0 },
+	{ "idle_timeout 5x\n", "idle_timeout", 1 },
+	{ "timeout\n", "needs a value", 1 },
+	{ "retention 0\n", NULL, 0 },
+	{ "drain_timeout 0\n", NULL, 0 },
+	{ "retry_schedule 1 2s 3m 4h 5d\n", NULL, 0 },
+	{ "retry_schedule 8d\n", "retry_schedule", 1 },
+	{ "retry_schedule\n", "needs a value", 1 },
+	{ "retry_schedule 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 "
+	    "1 1 1 1 1 1 1 1\n", NULL, 0 },
+	{ "retry_schedule 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 "
+	    "1 1 1 1 1 1 1 1 1\n", "at most 32", 1 },
+	{ "fsync never\n", NULL, 0 },
+	{ "fsync sometimes\n", "fsync", 1 },
+	{ "metrics off\n", NULL, 0 },
+	{ "metrics no\n", "metrics", 1 },
+	{ "allow_destinations all\n", NULL, 0 },
+	{ "allow_destinations none\n", NULL, 0 },
+	{ "allow_destinations 10.0.0.0/8 ::1/128 192.168.1.1\n", NULL, 0 },
+	{ "allow_destinations 10.0.0.1/8\n", "allow_destinations", 1 },
+	{ "data_dir /var/lib/hookd\n", NULL, 0 },
+	{ "data_dir \"\"\n", "data_dir", 1 },
+	{ "admin_token_file /etc/hookd/token\n", NULL, 0 },
+	{ "bogus 1\n", "unknown key \"bogus\"", 1 },
+	{ "\n\nmax_body 10\n", "max_body", 3 },
+	{ "max_body 2048\nmax_body\n", "needs a value", 2 },
+	{ "client acme name=\"Acme\n", "unterminated quote", 1 },
+	{ "max_body \x01\n", "control character", 1 },
+	{ "client acme\n", NULL, 0 },
+	{ "client acme name=\"Acme Store\"\n", NULL, 0 },
+	{ "client\n", "client needs an ID", 1 },
+	{ "client bad/id\n", "client id", 1 },
+	{ "client acme colour=red\n", "unknown client option \"colour\"", 1 },
+	{ "client acme name=a name=b\n", "twice", 1 },
+	{ "endpoint acme http://example.com/cb\n", NULL, 0 },
+	{ "endpoint acme http://example.com/cb/{refId} method=GET "
+	    "events=order.paid,order.* "
+	    "secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", NULL, 0 },
+	{ "endpoint acme\n", "endpoint needs", 1 },
+	{ "endpoint acme https://example.com/\n", "https needs a TLS build",
+	    1 },
+	{ "endpoint acme http://example.com/ method=PUT\n", "method", 1 },
+	{ "endpoint acme http://example.com/ events=a,,b\n", "events", 1 },
+	{ "endpoint acme http://example.com/ events=a*b\n", "events", 1 },
+	{ "endpoint acme http://example.com/ secret=whsec_short\n", "secret",
+	    1 },
+	{ "endpoint acme http://example.com/ name=x\n",
+	    "unknown endpoint option \"name\"", 1 },
+};
+
+static void
+t_table(void)
+{
+	char err[512], want[600];
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(t_rows) / sizeof(t_rows[0]); i++) {
+		const struct t_row *r = &t_rows[i];
+		int rc = t_load(r->text, &c, err, sizeof(err));
+
+		if (r->err == NULL) {
+			CHECKF(rc == 0, "row %zu: %s", i, err);
+		} else {
+			snprintf(want, sizeof(want), ":%d: ", r->line);
+			CHECKF(rc == -1 && strstr(err, want) != NULL &&
+			    strstr(err, r->err) != NULL,
+			    "row %zu: rc %d err \"%s\", want line %d \"%s\"",
+			    i, rc, err, r->line, r->err);
+		}
+		config_free(&c);
+	}
+}
+
+static void
+t_defaults(void)
+{
+	struct config c;
+
+	config_defaults(&c);
+	CHECK(strcmp(c.listen, "127.0.0.1:8080") == 0);
+	CHECK(strcmp(c.data_dir, "./hookd-data") == 0);
+	CHECK(c.admin_token_file[0] == '\0');
+	CHECK(c.max_header_bytes == 16384 && c.max_headers == 100);
+	CHECK(c.max_body == 1048576 && c.max_connections == 1024);
+	CHECK(c.header_timeout_ms == 10000 && c.idle_timeout_ms == 60000);
+	CHECK(c.timeout_ms == 15000);
+	CHECK(c.nretry == 7 && c.retry_ms[0] == 5000 &&
+	    c.retry_ms[6] == 36000000);
+	CHECK(c.disable_after_ms == 5LL * 86400000);
+	CHECK(c.endpoint_concurrency == 8 && c.max_outbound == 256);
+	CHECK(c.retention_ms == 7LL * 86400000);
+	CHECK(c.drain_timeout_ms == 5000);
+	CHECK(c.fsync_always == 1 && c.nallow == 0 && c.metrics == 1);
+	CHECK(c.nregs == 0 && c.regs == NULL);
+}
+
+static void
+t_values(void)
+{
+	static const char text[] =
+	    "# a full file\n"
+	    "listen [::1]:9090\n"
+	    "data_dir \"/var/lib/hook d\"\n"
+	    "max_body 4096\n"
+	    "max_body 8192\n"			/* the last one wins */
+	    "idle_timeout 2m\n"
+	    "retry_schedule 1 500ms\n"
+	    "allow_destinations 10.0.0.0/8 all\n"
+	    "allow_destinations 192.168.0.0/16\n"
+	    "fsync never\n"
+	    "metrics off\n"
+	    "client acme name=\"Acme Store\"\t# the shop\n"
+	    "endpoint acme http://example.com/{refId} method=get "
+	    "events=order.*\n"
+	    "client beta\n";
+	struct config c;
+	char err[256];
+
+	CHECKF(t_load(text, &c, err, sizeof(err)) == 0, "%s", err);
+	CHECK(strcmp(c.listen, "[::1]:9090") == 0);
+	CHECK(strcmp(c.data_dir, "/var/lib/hook d") == 0);
+	CHECK(c.max_body == 8192);
+	CHECK(c.idle_timeout_ms == 120000);
+	CHECK(c.nretry == 2 && c.retry_ms[0] == 1000 && c.retry_ms[1] == 500);
+	CHECK(c.nallow == 1 && c.allow[0].family == AF_INET &&
+	    c.allow[0].bits == 16);
+	CHECK(c.fsync_always == 0 && c.metrics == 0);
+	CHECK(c.nregs == 3);
+	if (c.nregs == 3) {
+		CHECK(!c.regs[0].is_endpoint &&
+		    strcmp(c.regs[0].client, "acme") == 0 &&
+		    strcmp(c.regs[0].name, "Acme Store") == 0 &&
+		    c.regs[0].line == 12);
+		CHECK(c.regs[1].is_endpoint && c.regs[1].method_get &&
+		    strcmp(c.regs[1].url, "http://example.com/{refId}") == 0 &&
+		    strcmp(c.regs[1].events, "order.*") == 0 &&
+		    c.regs[1].secret == NULL && c.regs[1].line == 13);
+		CHECK(!c.regs[2].is_endpoint && c.regs[2].name == NULL);
+	}
+	config_free(&c);
+	CHECK(c.regs == NULL && c.nregs == 0);
+}
+
+static void
+t_listen(void)
+{
+	static const struct {
+		const char *v;
+		int ok;
+	} rows[] = {
+		{ "127.0.0.1:8080", 1 }, { "[::1]:1", 1 },
+		{ "[2001:db8::1]:65535", 1 }, { "0.0.0.0:0", 1 },
+		{ "127.0.0.1:08080", 1 },
+		{ "", 0 }, { ":8080", 0 }, { "127.0.0.1:-1", 0 },
+		{ "[::1:8080", 0 }, { "::1]:8080", 0 }, { "[]:80", 0 },
+		{ "1.2.3:80", 0 }, { "127.0.0.1:80:80", 0 },
+		{ "127.0.0.1: 80", 0 },
+	};
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		config_defaults(&c);
+		CHECKF((config_set_listen(&c, rows[i].v) == 0) == rows[i].ok,
+		    "listen \"%s\"", rows[i].v);
+		if (rows[i].ok)
+			CHECK(strcmp(c.listen, rows[i].v) == 0);
+		else
+			CHECK(strcmp(c.listen, "127.0.0.1:8080") == 0);
+	}
+}
+
+static void
+t_missing_file(void)
+{
+	struct config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK(config_load(&c, "/nonexistent/hookd.conf", err,
+	    sizeof(err)) == -1);
+	CHECK(strstr(err, "/nonexistent/hookd.conf") == err);
+}
+
+void
+test_config(void)
+{
+	t_defaults();
+	t_table();
+	t_values();
+	t_listen();
+	t_missing_file();
+}
