@@ -1,0 +1,2525 @@
+/*
+ * deliver: the delivery engine. It owns the timer heap of pending deliveries,
+ * the outbound HTTP/1.1 client with its keep-alive pools, the resolver
+ * thread, the destination checks of contract §8 and the outcome rules of §5.
+ *
+ * How it works (the README's "delivery engine" section says the same):
+ *
+ * Scheduling. Every pending delivery that is not yet due sits in one binary
+ * min-heap keyed by its next_at (wall-clock ms, so a restart or a changed
+ * clock keeps the promised times); d->heap_index is its 1-based slot, 0 when
+ * it is not in the heap. The heap is an array of pointers grown by doubling:
+ * no allocation per delivery beyond the store's own struct. The store calls
+ * engine_due (store_on_due) when a delivery is created or requeued and
+ * engine_forget (store_on_fail) when one leaves pending without an attempt.
+ * deliver_tick pops what is due and dispatches it: an attempt starts at once
+ * unless its endpoint is disabled or has endpoint_concurrency attempts in
+ * flight (then it waits on that endpoint's list) or max_outbound attempts are
+ * in flight in all (then it waits on the global list). When an attempt ends,
+ * its endpoint's list and then the global list are pulled. Waiting lists are
+ * intrusive (d->wait_next), so they cost no memory either.
+ *
+ * An attempt. It reads the endpoint's current url, method, headers and
+ * secret (so a PATCH fixes deliveries still pending), fills the URL template,
+ * signs, builds the whole request in one buffer and sends it with one write.
+ * Its state (the request, the response buffer, the body's first 4 KiB for the
+ * log and the ack) exists only while it is in flight; spare attempt
+ * structures and their buffers are reused. One deadline, start + timeout,
+ * covers resolving, connecting, sending and reading.
+ *
+ * Name resolution never blocks the loop: one resolver thread reads lookup
+ * requests from a pipe, calls getaddrinfo, and writes answers to a second
+ * pipe that the loop watches. Requests and answers are fixed-size records
+ * copied by value (smaller than PIPE_BUF, so each write is atomic); the only
+ * pointer crossing is an opaque cookie the thread never dereferences, so the
+ * two threads share no memory. One thread is enough because answers are
+ * cached per host (30 s, failures 5 s) and literal IP hosts skip it; the cost
+ * is that one slow lookup delays the lookups queued behind it, never the
+ * loop. Closing the request pipe is the stop request.
+ *
+ * Destinations are checked after resolution, on each address actually
+ * connected to (no DNS rebinding): denied addresses are skipped, and when
+ * none is allowed the delivery fails at once with "destination not allowed".
+ * Allowed addresses are tried in order until one connects.
+ *
+ * Connections are non-blocking with TCP_NODELAY and kept alive in pools keyed
+ * by (address, port, Host). An idle pooled connection is watched for input
+ * (the receiver closed it: drop it) and closed after 30 s; a pool keeps at
+ * most endpoint_concurrency idle ones and all pools together max_outbound.
+ * A reused connection that fails before any response byte arrives (the
+ * receiver closed it as we sent) is replaced once by a fresh one; that is
+ * not counted as an attempt.
+ *
+ * Isolation: everything is non-blocking and every wait is a deadline, so a
+ * slow or dead receiver costs only its own endpoint's slots.
+ *
+ * Re-entrancy: the store may call engine_forget from inside any store call
+ * this file makes (disabling an endpoint fails its other deliveries). So
+ * before calling the store about a delivery, this file first detaches it
+ * from all of its own structures; engine_forget then finds nothing to undo
+ * for it. Attempts never start from inside engine_forget; freed slots are
+ * refilled by the next deliver_tick.
+ *
+ * The store is expected to call store_on_fail before it clears
+ * d->endpoint or frees the endpoint (the endpoint's wait list and counters
+ * are reached through it).
+ */
+#include "deliver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "json.h"
+#include "server.h"
+#include "sign.h"
+#include "url.h"
+
+#ifndef HOOKD_VERSION
+#define HOOKD_VERSION "dev"
+#endif
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+/*
+ * Limits. Each bounds what a receiver, a name server or a busy day can make
+ * the engine hold.
+ */
+/* Response head (contract §5): a receiver cannot make hookd buffer more. */
+#define DELIVER_MAX_HEAD	65536
+/* Response body (contract §5): beyond it the answer is "bad response", so
+ * a receiver cannot keep an attempt reading forever. */
+#define DELIVER_MAX_BODY	(1024 * 1024)
+/* Answers are cached this long: a burst to one host costs one lookup, and a
+ * changed record is still picked up within half a minute. */
+#define DELIVER_DNS_TTL_MS	30000
+/* Failures are remembered briefly: a dead name does not queue a lookup per
+ * delivery, and recovers quickly. */
+#define DELIVER_DNS_NEG_TTL_MS	5000
+/* Addresses kept per name: enough to fall back, and keeps the answer record
+ * small enough for an atomic pipe write. */
+#define DELIVER_DNS_MAX_ADDRS	8
+/* Beyond this many cached names an answer serves its waiters and is
+ * dropped: bounds memory when callback hosts are many. */
+#define DELIVER_DNS_CACHE_MAX	4096
+/* How often expired names are swept out. */
+#define DELIVER_DNS_SWEEP_MS	10000
+#define DELIVER_DNS_BUCKETS	512
+/* Idle keep-alive connections are closed after this: receivers usually drop
+ * them sooner anyway, and each holds a descriptor and a poll slot. */
+#define DELIVER_IDLE_MS		30000
+#define DELIVER_POOL_BUCKETS	512
+/* Retry-After cannot push the next attempt further than this (§5). */
+#define DELIVER_RETRY_AFTER_MAX_MS (24LL * 3600 * 1000)
+/* When the store cannot record an outcome (disk full), the delivery is tried
+ * again no sooner than this, so a full disk does not become a hot loop of
+ * duplicate deliveries. */
+#define DELIVER_STORE_BACKOFF_MS 10000
+/* Bytes asked of read() at a time, and reads per readiness event so one
+ * fast receiver cannot monopolise a loop pass. */
+#define DELIVER_READ_CHUNK	16384
+#define DELIVER_READS_PER_EVENT	8
+/* Spare attempt structures kept for reuse, and the largest buffer a spare
+ * keeps: no malloc per attempt, yet no pinned megabyte payload buffers. */
+#define DELIVER_SPARE_ATTEMPTS	64
+#define DELIVER_SPARE_BUF	65536
+/* Scratch token arrays larger than this are released after use: one huge
+ * payload should not pin its token array forever. */
+#define DELIVER_SPARE_TOKS	65536
+/* Longest extra header name taken from an endpoint's headers. */
+#define DELIVER_HEADER_NAME_MAX	256
+
+/* ---------------------------------------------------------------------- */
+/* Types                                                                  */
+
+/* One resolved address, without a port. */
+struct dns_addr {
+	int family;			/* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+};
+
+/* The records crossing the resolver pipes, copied by value. */
+struct dns_req {
+	void *cookie;			/* the dns_entry; never dereferenced */
+	char host[URL_HOST_MAX];
+};
+
+struct dns_res {
+	void *cookie;
+	int gai;			/* getaddrinfo's result */
+	size_t naddr;
+	struct dns_addr addr[DELIVER_DNS_MAX_ADDRS];
+};
+
+/* POSIX promises atomic pipe writes up to _POSIX_PIPE_BUF bytes: each record
+ * arrives whole, and the two threads never see half a message. */
+_Static_assert(sizeof(struct dns_req) <= _POSIX_PIPE_BUF, "dns_req size");
+_Static_assert(sizeof(struct dns_res) <= _POSIX_PIPE_BUF, "dns_res size");
+
+enum dns_state { DNS_RESOLVING, DNS_OK, DNS_FAILED };
+
+/* A cached name, or one being resolved with attempts waiting for it. */
+struct dns_entry {
+	struct dns_entry *next;		/* hash chain */
+	char host[URL_HOST_MAX];
+	enum dns_state state;
+	int64_t expires;		/* monotonic ms */
+	char error[96];			/* "dns: ..." when failed */
+	size_t naddr;
+	struct dns_addr addr[DELIVER_DNS_MAX_ADDRS];
+	struct attempt *waiters;	/* through attempt.dns_next */
+};
+
+/* Keep-alive connections to one (address, port, Host). */
+struct pool {
+	struct pool *next;		/* hash chain */
+	uint32_t hash;
+	char host[URL_HOST_MAX];
+	struct sockaddr_storage sa;	/* zero-filled, so memcmp compares */
+	socklen_t salen;
+	struct conn *idle;		/* idle ones, most recently used first */
+	size_t nidle;
+	size_t nconn;			/* all of them, busy or idle */
+};
+
+/* An outbound connection. */
+struct conn {
+	struct watch w;			/* first: the callback gets &w */
+	struct pool *pool;
+	struct attempt *att;		/* the attempt using it, or NULL */
+	int idle;			/* on the idle lists */
+	struct conn *pnext, *pprev;	/* the pool's idle list */
+	struct conn *lnext, *lprev;	/* all idle ones, oldest first */
+	int64_t idle_since;		/* monotonic ms */
+};
+
+enum att_state {
+	ATT_RESOLVING,			/* waiting for the resolver */
+	ATT_CONNECTING,			/* non-blocking connect under way */
+	ATT_SENDING,			/* request partly written */
+	ATT_HEAD,			/* reading the response head */
+	ATT_BODY			/* reading the response body */
+};
+
+enum body_mode {
+	BODY_NONE,			/* 204, 304: nothing follows the head */
+	BODY_LENGTH,			/* Content-Length */
+	BODY_CHUNKED,
+	BODY_CLOSE			/* until the receiver closes */
+};
+
+/* One attempt in flight. */
+struct attempt {
+	struct attempt *prev, *next;	/* in-flight list, by deadline */
+	struct attempt *dns_next;	/* waiting on dns */
+	struct dns_entry *dns;		/* the name waited for, or NULL */
+	struct delivery *d;
+	struct endpoint *ep;		/* d's endpoint at the start, or NULL */
+	struct conn *conn;
+	enum att_state state;
+	unsigned number;		/* 1 for a delivery's first attempt */
+	int64_t at;			/* wall ms when it started */
+	int64_t start, deadline;	/* monotonic ms */
+
+	/* Where to. */
+	char host[URL_HOST_MAX];
+	uint16_t port;
+	int literal;
+	struct dns_addr addr[DELIVER_DNS_MAX_ADDRS];
+	size_t naddr, next_addr, cur_addr;
+	int allowed;			/* addresses the §8 rules let through */
+	int last_errno;			/* the latest connect failure */
+	int reused;			/* conn came from a pool */
+	int refreshed;			/* already replaced a stale conn */
+
+	/* The request. */
+	struct buf req;
+	size_t req_off;
+	int sent_all;
+
+	/* The response. */
+	struct buf in;
+	size_t scan;			/* where to look for the head's end */
+	int got_bytes;			/* any response byte arrived */
+	int status;
+	int keep_alive;
+	int64_t retry_after;		/* ms, -1 when none */
+	enum body_mode mode;
+	uint64_t remaining;		/* BODY_LENGTH: bytes still to come */
+	struct http_chunked chunk;
+	size_t body_total;		/* decoded body bytes seen */
+	size_t body_len;		/* of them kept in body */
+	char body[STORE_ACK_MAX];
+
+	char error[128];
+};
+
+/* What an attempt came to, as far as the rules of §5 care. */
+enum result {
+	RES_OK,				/* 2xx acknowledged */
+	RES_REJECT,			/* failed at once */
+	RES_RETRY,			/* an HTTP answer worth retrying */
+	RES_TIMEOUT,
+	RES_ERROR			/* other transport and dns errors */
+};
+
+struct outcome {
+	enum result result;
+	int status;			/* HTTP status, 0 when none */
+	const char *error;		/* NULL when none */
+	int disable;			/* 410: disable the endpoint */
+	int64_t retry_after;		/* ms, -1 when none */
+	const char *body;
+	size_t body_len;
+	const char *ack;
+	size_t ack_len;
+};
+
+/* ---------------------------------------------------------------------- */
+/* State                                                                  */
+
+/* The timer heap: heap[1..heap_len]. */
+static struct delivery **heap;
+static size_t heap_len, heap_cap;
+
+/* Values of delivery.waiting: which list it is on. */
+#define WAIT_ENDPOINT 1
+#define WAIT_GLOBAL 2
+static struct delivery *gwait_head, *gwait_tail;
+
+/* Attempts in flight, soonest deadline first. */
+static struct attempt *act_head, *act_tail;
+static size_t inflight_total;
+static struct attempt *spare;		/* through next */
+static size_t nspare;
+/* Set when a slot was freed where no pull could follow (an abort): the next
+ * tick looks at every endpoint's wait list. */
+static int sweep_endpoints;
+/* Set while the wait lists are being pulled: attempts ending meanwhile do
+ * not pull again (no recursion through synchronous failures). */
+static int pulling;
+/* The delivery whose outcome is being written to the store right now. */
+static struct delivery *recording;
+
+static struct pool *pools[DELIVER_POOL_BUCKETS];
+static struct conn *lru_head, *lru_tail;
+static size_t nidle_total;
+
+static struct dns_entry *dns_table[DELIVER_DNS_BUCKETS];
+static size_t dns_count;
+static int64_t dns_next_sweep;
+static int dns_req_fd = -1;		/* the loop's end of the request pipe */
+static struct watch dns_watch;		/* the loop's end of the answer pipe */
+static pthread_t dns_thread;
+static int dns_started;
+/* The thread's ends of the pipes, handed over at pthread_create. */
+static struct dns_thread_fds {
+	int in, out;
+} dns_thread_fds;
+
+static uint64_t rng_state;
+
+/* Scratch space for building requests and checking acks; used within one
+ * call on the loop thread, never across passes. */
+static struct buf scratch_data, scratch_url, scratch_query, scratch_str;
+static struct json_tok *scratch_toks;
+static size_t scratch_ntoks;
+static struct http_response scratch_res;
+
+static const struct http_limits response_limits = {
+	DELIVER_MAX_HEAD, HTTP_MAX_HEADERS
+};
+
+static void attempt_start(struct delivery *d);
+static void attempt_connect(struct attempt *a);
+static void attempt_abort(struct attempt *a);
+static void conn_close(struct conn *c);
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                          */
+
+static size_t
+endpoint_cap(void)
+{
+	return server_config->endpoint_concurrency > 0 ?
+	    server_config->endpoint_concurrency : 1;
+}
+
+static size_t
+outbound_cap(void)
+{
+	return server_config->max_outbound > 0 ?
+	    server_config->max_outbound : 1;
+}
+
+/* A uniform double in [0, 1) from xorshift64*: jitter needs no more, and
+ * a private generator leaves the process's rand() state alone. */
+static double
+rng_unit(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return (double)((x * 2685821657736338717ULL) >> 11) /
+	    9007199254740992.0;
+}
+
+/* Reset a scratch buffer, releasing it when it grew big or failed, so one
+ * huge payload does not pin memory and a past failure does not stick. */
+static void
+scratch_reset(struct buf *b)
+{
+	if (b->oom || b->cap > DELIVER_SPARE_BUF)
+		buf_free(b);
+	else
+		buf_reset(b);
+}
+
+/* Room for n tokens in scratch_toks. 0 or -1. */
+static int
+toks_reserve(size_t n)
+{
+	struct json_tok *t;
+
+	if (n <= scratch_ntoks)
+		return 0;
+	t = realloc(scratch_toks, n * sizeof(*t));
+	if (t == NULL)
+		return -1;
+	scratch_toks = t;
+	scratch_ntoks = n;
+	return 0;
+}
+
+static void
+toks_trim(void)
+{
+	if (scratch_ntoks > DELIVER_SPARE_TOKS) {
+		free(scratch_toks);
+		scratch_toks = NULL;
+		scratch_ntoks = 0;
+	}
+}
+
+/* Parse JSON text into scratch_toks: the token count, or < 1 when it is not
+ * JSON (or memory ran out). */
+static int
+json_scratch_parse(const char *s, size_t len)
+{
+	int n = json_parse(s, len, NULL, 0);
+
+	if (n < 1 || toks_reserve((size_t)n) != 0)
+		return -1;
+	return json_parse(s, len, scratch_toks, scratch_ntoks);
+}
+
+/* A logfmt value: bare when it holds no space, '=' or '"', else quoted with
+ * '"' and '\' escaped. Truncated to fit out. */
+static const char *
+logq(char *out, size_t outsz, const char *s)
+{
+	size_t i, o = 0;
+
+	if (s == NULL)
+		s = "";
+	if (s[0] != '\0' && strpbrk(s, " =\"\\") == NULL) {
+		snprintf(out, outsz, "%s", s);
+		return out;
+	}
+	out[o++] = '"';
+	for (i = 0; s[i] != '\0' && o + 4 < outsz; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			out[o++] = '\\';
+		out[o++] = s[i];
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+/* Error text and result for a socket errno. */
+static const char *
+errno_error(int err, enum result *r)
+{
+	*r = RES_ERROR;
+	switch (err) {
+	case ECONNREFUSED:
+		return "connection refused";
+	case ECONNRESET:
+	case EPIPE:
+		return "connection reset";
+	case ETIMEDOUT:
+		*r = RES_TIMEOUT;
+		return "timeout";
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+		return "unreachable";
+	case ENOMEM:
+	case ENOBUFS:
+		return "out of memory";
+	default:
+		return "connection failed";
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* The timer heap                                                         */
+
+/* Earlier next_at first; ties in creation order, for best-effort order. */
+static int
+heap_less(const struct delivery *a, const struct delivery *b)
+{
+	if (a->next_at != b->next_at)
+		return a->next_at < b->next_at;
+	return a->id < b->id;
+}
+
+static void
+heap_set(size_t i, struct delivery *d)
+{
+	heap[i] = d;
+	d->heap_index = (uint32_t)i;
+}
+
+static void
+heap_up(size_t i)
+{
+	struct delivery *d = heap[i];
+
+	while (i > 1 && heap_less(d, heap[i / 2])) {
+		heap_set(i, heap[i / 2]);
+		i /= 2;
+	}
+	heap_set(i, d);
+}
+
+static void
+heap_down(size_t i)
+{
+	struct delivery *d = heap[i];
+
+	for (;;) {
+		size_t c = 2 * i;
+
+		if (c > heap_len)
+			break;
+		if (c + 1 <= heap_len && heap_less(heap[c + 1], heap[c]))
+			c++;
+		if (!heap_less(heap[c], d))
+			break;
+		heap_set(i, heap[c]);
+		i = c;
+	}
+	heap_set(i, d);
+}
+
+/* 0, or -1 out of memory (d not added). */
+static int
+heap_push(struct delivery *d)
+{
+	if (heap_len + 1 >= heap_cap) {
+		size_t cap = heap_cap != 0 ? heap_cap * 2 : 1024;
+		struct delivery **h;
+
+		/* heap_index is 32 bits wide. */
+		if (cap > UINT32_MAX)
+			return -1;
+		h = realloc(heap, cap * sizeof(*h));
+		if (h == NULL)
+			return -1;
+		heap = h;
+		heap_cap = cap;
+	}
+	heap_len++;
+	heap_set(heap_len, d);
+	heap_up(heap_len);
+	return 0;
+}
+
+static void
+heap_remove(struct delivery *d)
+{
+	size_t i = d->heap_index;
+	struct delivery *last;
+
+	if (i == 0 || i > heap_len || heap[i] != d)
+		return;
+	d->heap_index = 0;
+	last = heap[heap_len--];
+	if (last != d) {
+		heap_set(i, last);
+		heap_up(i);
+		heap_down(last->heap_index);
+	}
+	/* Give memory back after a large backlog has drained. */
+	if (heap_cap > 4096 && heap_len < heap_cap / 4) {
+		struct delivery **h = realloc(heap, heap_cap / 2 * sizeof(*h));
+
+		if (h != NULL) {
+			heap = h;
+			heap_cap /= 2;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wait lists                                                             */
+
+static void
+wait_push(struct delivery *d, uint8_t which)
+{
+	struct delivery **head = &gwait_head, **tail = &gwait_tail;
+
+	if (which == WAIT_ENDPOINT) {
+		head = &d->endpoint->wait_head;
+		tail = &d->endpoint->wait_tail;
+	}
+	d->wait_next = NULL;
+	d->waiting = which;
+	if (*tail != NULL)
+		(*tail)->wait_next = d;
+	else
+		*head = d;
+	*tail = d;
+}
+
+static struct delivery *
+wait_pop(struct delivery **head, struct delivery **tail)
+{
+	struct delivery *d = *head;
+
+	if (d == NULL)
+		return NULL;
+	*head = d->wait_next;
+	if (*head == NULL)
+		*tail = NULL;
+	d->wait_next = NULL;
+	d->waiting = 0;
+	return d;
+}
+
+/*
+ * Take d off whichever list holds it. The lists are singly linked (the
+ * store's struct has one link), so this walks from the head: deliveries
+ * leave a list from the head in normal operation, and only deletes and
+ * disables remove from the middle.
+ */
+static void
+wait_unlink(struct delivery *d)
+{
+	struct delivery **head = &gwait_head, **tail = &gwait_tail;
+	struct delivery *p, *prev = NULL;
+
+	if (d->waiting == WAIT_ENDPOINT) {
+		if (d->endpoint == NULL) {
+			d->waiting = 0;
+			return;
+		}
+		head = &d->endpoint->wait_head;
+		tail = &d->endpoint->wait_tail;
+	}
+	for (p = *head; p != NULL && p != d; p = p->wait_next)
+		prev = p;
+	if (p != NULL) {
+		if (prev != NULL)
+			prev->wait_next = d->wait_next;
+		else
+			*head = d->wait_next;
+		if (*tail == d)
+			*tail = prev;
+	}
+	d->wait_next = NULL;
+	d->waiting = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scheduling                                                             */
+
+/* store_on_due: (re)insert d by its next_at. Idempotent: a delivery in
+ * flight or already waiting for a slot is left where it is. */
+static void
+engine_due(struct delivery *d)
+{
+	if (d->status != STORE_PENDING || d->inflight || d->waiting)
+		return;
+	if (d->heap_index != 0) {
+		heap_up(d->heap_index);
+		heap_down(d->heap_index);
+		return;
+	}
+	/* Out of memory for the heap: hold it on the global wait list, which
+	 * needs none. It is then attempted when a slot frees, early rather
+	 * than never. */
+	if (heap_push(d) != 0)
+		wait_push(d, WAIT_GLOBAL);
+}
+
+/* The in-flight attempt of d (at most max_outbound to look through). */
+static struct attempt *
+attempt_of(const struct delivery *d)
+{
+	struct attempt *a;
+
+	for (a = act_head; a != NULL; a = a->next)
+		if (a->d == d)
+			return a;
+	return NULL;
+}
+
+/* store_on_fail: d left pending without an attempt (a delete or a
+ * disable failed it); forget it. */
+static void
+engine_forget(struct delivery *d)
+{
+	/* The store may call this for the delivery this file is itself
+	 * recording; that one is counted where it is recorded. */
+	if (d != recording)
+		metrics.failed++;
+	if (d->heap_index != 0)
+		heap_remove(d);
+	if (d->waiting)
+		wait_unlink(d);
+	if (d->inflight) {
+		struct attempt *a = attempt_of(d);
+
+		if (a != NULL)
+			attempt_abort(a);
+		d->inflight = 0;
+		sweep_endpoints = 1;
+	}
+}
+
+/* Start d now, or put it on the wait list that holds it back. */
+static void
+dispatch(struct delivery *d)
+{
+	struct endpoint *e = d->endpoint;
+
+	if (e != NULL && (!e->enabled || e->inflight >= endpoint_cap()))
+		wait_push(d, WAIT_ENDPOINT);
+	else if (inflight_total >= outbound_cap())
+		wait_push(d, WAIT_GLOBAL);
+	else
+		attempt_start(d);
+}
+
+static void
+pull_endpoint(struct endpoint *e)
+{
+	while (e->enabled && e->wait_head != NULL &&
+	    e->inflight < endpoint_cap()) {
+		struct delivery *d;
+
+		if (inflight_total >= outbound_cap()) {
+			/* No global slot. With none of its own attempts in
+			 * flight, nothing would pull this endpoint again:
+			 * hand one delivery to the global list, whose turn
+			 * comes when any slot frees. */
+			if (e->inflight == 0) {
+				d = wait_pop(&e->wait_head, &e->wait_tail);
+				wait_push(d, WAIT_GLOBAL);
+			}
+			return;
+		}
+		d = wait_pop(&e->wait_head, &e->wait_tail);
+		attempt_start(d);
+	}
+}
+
+static void
+pull_global(void)
+{
+	while (gwait_head != NULL && inflight_total < outbound_cap())
+		dispatch(wait_pop(&gwait_head, &gwait_tail));
+}
+
+/* A slot of e (may be NULL) freed: let waiting deliveries go. */
+static void
+pull_after(struct endpoint *e)
+{
+	if (pulling) {
+		/* An attempt started by a pull ended at once; the pull in
+		 * progress goes on, and the tick covers what it misses. */
+		if (e != NULL && e->wait_head != NULL)
+			sweep_endpoints = 1;
+		return;
+	}
+	pulling = 1;
+	if (e != NULL)
+		pull_endpoint(e);
+	pull_global();
+	pulling = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The resolver                                                           */
+
+static int
+fd_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+fd_cloexec(int fd)
+{
+	return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
+}
+
+static int
+addr_from_sockaddr(const struct sockaddr_storage *ss, struct dns_addr *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin =
+		    (const struct sockaddr_in *)(const void *)ss;
+
+		x->family = AF_INET;
+		memcpy(x->addr, &sin->sin_addr, 4);
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)(const void *)ss;
+
+		x->family = AF_INET6;
+		memcpy(x->addr, &sin6->sin6_addr, 16);
+		return 0;
+	}
+	return -1;
+}
+
+/* Fill ss (zeroed first, so pools can memcmp it) and return its length. */
+static socklen_t
+addr_to_sockaddr(const struct dns_addr *x, uint16_t port,
+    struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (x->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, x->addr, 4);
+		return (socklen_t)sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, x->addr, 16);
+		return (socklen_t)sizeof(*sin6);
+	}
+}
+
+/* The resolver thread: one lookup at a time, until the request pipe ends. */
+static void *
+dns_main(void *arg)
+{
+	const struct dns_thread_fds *fds = arg;
+	int in = fds->in, out = fds->out;
+	struct dns_req q;
+	struct dns_res r;
+
+	for (;;) {
+		struct addrinfo hints, *res = NULL, *ai;
+		ssize_t n;
+
+		n = read(in, &q, sizeof(q));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(q))
+			break;		/* end of file: the stop request */
+		q.host[sizeof(q.host) - 1] = '\0';
+		memset(&r, 0, sizeof(r));
+		r.cookie = q.cookie;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		r.gai = getaddrinfo(q.host, NULL, &hints, &res);
+		for (ai = r.gai == 0 ? res : NULL; ai != NULL &&
+		    r.naddr < DELIVER_DNS_MAX_ADDRS; ai = ai->ai_next) {
+			struct sockaddr_storage ss;
+
+			if (ai->ai_addrlen > sizeof(ss))
+				continue;
+			memset(&ss, 0, sizeof(ss));
+			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+			if (addr_from_sockaddr(&ss, &r.addr[r.naddr]) == 0)
+				r.naddr++;
+		}
+		if (res != NULL)
+			freeaddrinfo(res);
+		do
+			n = write(out, &r, sizeof(r));
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)sizeof(r))
+			break;		/* the loop closed its end */
+	}
+	close(in);
+	close(out);
+	return NULL;
+}
+
+static uint32_t
+hash_bytes(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ s[i]) * 16777619u;	/* FNV-1a */
+	return h;
+}
+
+static struct dns_entry **
+dns_slot(const char *host)
+{
+	uint32_t h = hash_bytes(2166136261u, host, strlen(host));
+
+	return &dns_table[h % DELIVER_DNS_BUCKETS];
+}
+
+static void
+dns_entry_fail(struct dns_entry *en, const char *reason, int64_t ttl)
+{
+	en->state = DNS_FAILED;
+	en->naddr = 0;
+	en->expires = util_mono_ms() + ttl;
+	snprintf(en->error, sizeof(en->error), "dns: %s", reason);
+}
+
+/* The entry for host: fresh from the cache, or being resolved now. NULL
+ * when out of memory. */
+static struct dns_entry *
+dns_get(const char *host, int64_t now)
+{
+	struct dns_entry **slot = dns_slot(host), *en;
+	struct dns_req q;
+	ssize_t n;
+
+	for (en = *slot; en != NULL; en = en->next)
+		if (strcmp(en->host, host) == 0)
+			break;
+	if (en != NULL && (en->state == DNS_RESOLVING || en->expires > now))
+		return en;
+	if (en == NULL) {
+		en = calloc(1, sizeof(*en));
+		if (en == NULL)
+			return NULL;
+		snprintf(en->host, sizeof(en->host), "%s", host);
+		en->next = *slot;
+		*slot = en;
+		dns_count++;
+	}
+	en->state = DNS_RESOLVING;
+	en->naddr = 0;
+	memset(&q, 0, sizeof(q));
+	q.cookie = en;
+	snprintf(q.host, sizeof(q.host), "%s", host);
+	do
+		n = write(dns_req_fd, &q, sizeof(q));
+	while (n < 0 && errno == EINTR);
+	/* The pipe is full (hundreds of names queued) or the thread is
+	 * gone: fail this name for now rather than block the loop. */
+	if (n != (ssize_t)sizeof(q))
+		dns_entry_fail(en, "resolver busy", 0);
+	return en;
+}
+
+static void
+dns_free_entry(struct dns_entry *en)
+{
+	struct dns_entry **pp = dns_slot(en->host);
+
+	while (*pp != NULL && *pp != en)
+		pp = &(*pp)->next;
+	if (*pp == en)
+		*pp = en->next;
+	free(en);
+	dns_count--;
+}
+
+/* Drop expired names; names being resolved stay (their answer is due). */
+static void
+dns_sweep(int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < DELIVER_DNS_BUCKETS; i++) {
+		struct dns_entry **pp = &dns_table[i];
+
+		while (*pp != NULL) {
+			struct dns_entry *en = *pp;
+
+			if (en->state != DNS_RESOLVING && en->expires <= now) {
+				*pp = en->next;
+				free(en);
+				dns_count--;
+			} else {
+				pp = &en->next;
+			}
+		}
+	}
+	dns_next_sweep = now + DELIVER_DNS_SWEEP_MS;
+}
+
+static void
+dns_unwait(struct attempt *a)
+{
+	struct attempt **pp = &a->dns->waiters;
+
+	while (*pp != NULL && *pp != a)
+		pp = &(*pp)->dns_next;
+	if (*pp == a)
+		*pp = a->dns_next;
+	a->dns = NULL;
+	a->dns_next = NULL;
+}
+
+static void attempt_resolved(struct attempt *a, struct dns_entry *en);
+
+static void
+dns_answer(const struct dns_res *r)
+{
+	struct dns_entry *en = r->cookie;
+	struct attempt *a;
+
+	if (r->gai != 0) {
+		dns_entry_fail(en, gai_strerror(r->gai), DELIVER_DNS_NEG_TTL_MS);
+	} else if (r->naddr == 0) {
+		dns_entry_fail(en, "no address", DELIVER_DNS_NEG_TTL_MS);
+	} else {
+		en->state = DNS_OK;
+		en->naddr = r->naddr;
+		memcpy(en->addr, r->addr, r->naddr * sizeof(r->addr[0]));
+		en->expires = util_mono_ms() + DELIVER_DNS_TTL_MS;
+	}
+	/* Take waiters one at a time from the entry itself: an attempt that
+	 * ends here may abort others (a 410 disables their endpoint), and
+	 * those unlink themselves from this same list. */
+	while ((a = en->waiters) != NULL) {
+		en->waiters = a->dns_next;
+		a->dns = NULL;
+		a->dns_next = NULL;
+		attempt_resolved(a, en);
+	}
+	if (dns_count > DELIVER_DNS_CACHE_MAX)
+		dns_free_entry(en);
+}
+
+static void
+dns_cb(struct watch *w, short revents)
+{
+	struct dns_res r;
+	ssize_t n;
+
+	(void)revents;
+	for (;;) {
+		n = read(w->fd, &r, sizeof(r));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			/* The thread is gone (it only leaves when its pipes
+			 * fail): stop polling an end of file. Lookups then
+			 * fail as "resolver busy" and are retried. */
+			server_watch_del(w);
+			break;
+		}
+		if (n != (ssize_t)sizeof(r))
+			break;		/* EAGAIN: all read */
+		dns_answer(&r);
+	}
+}
+
+/* Start the resolver thread with every signal blocked in it, so that the
+ * loop thread is the one whose poll a signal interrupts, and a write to a
+ * closed pipe fails with EPIPE instead of killing the process. */
+static int
+dns_start(char *err, size_t errsz)
+{
+	int req[2] = { -1, -1 }, res[2] = { -1, -1 };
+	sigset_t all, old;
+	int rc;
+
+	if (pipe(req) != 0 || pipe(res) != 0) {
+		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (fd_cloexec(req[0]) != 0 || fd_cloexec(req[1]) != 0 ||
+	    fd_cloexec(res[0]) != 0 || fd_cloexec(res[1]) != 0 ||
+	    fd_nonblock(req[1]) != 0 || fd_nonblock(res[0]) != 0) {
+		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
+		goto fail;
+	}
+	dns_thread_fds.in = req[0];
+	dns_thread_fds.out = res[1];
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&dns_thread, NULL, dns_main, &dns_thread_fds);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errsz, "resolver thread: %s", strerror(rc));
+		goto fail;
+	}
+	dns_started = 1;
+	/* From here on req[0] and res[1] belong to the thread. */
+	dns_req_fd = req[1];
+	memset(&dns_watch, 0, sizeof(dns_watch));
+	dns_watch.fd = res[0];
+	dns_watch.events = POLLIN;
+	dns_watch.cb = dns_cb;
+	if (server_watch_add(&dns_watch) != 0) {
+		snprintf(err, errsz, "resolver watch: out of memory");
+		return -1;	/* deliver_shutdown cleans up */
+	}
+	return 0;
+fail:
+	if (req[0] >= 0) {
+		close(req[0]);
+		close(req[1]);
+	}
+	if (res[0] >= 0) {
+		close(res[0]);
+		close(res[1]);
+	}
+	return -1;
+}
+
+/* Stop the thread: end its request pipe, close the answer pipe (a write it
+ * is blocked in fails), and wait for it. A lookup under way finishes
+ * first; nothing else is waited for. */
+static void
+dns_stop(void)
+{
+	size_t i;
+
+	if (dns_started) {
+		close(dns_req_fd);
+		dns_req_fd = -1;
+		server_watch_del(&dns_watch);
+		close(dns_watch.fd);
+		dns_watch.fd = -1;
+		pthread_join(dns_thread, NULL);
+		dns_started = 0;
+	}
+	for (i = 0; i < DELIVER_DNS_BUCKETS; i++) {
+		while (dns_table[i] != NULL) {
+			struct dns_entry *en = dns_table[i];
+
+			dns_table[i] = en->next;
+			free(en);
+		}
+	}
+	dns_count = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connections and pools                                                  */
+
+static struct pool *
+pool_get(const char *host, const struct sockaddr_storage *sa,
+    socklen_t salen)
+{
+	uint32_t h = hash_bytes(hash_bytes(2166136261u, host, strlen(host)),
+	    sa, salen);
+	struct pool **slot = &pools[h % DELIVER_POOL_BUCKETS], *p;
+
+	for (p = *slot; p != NULL; p = p->next)
+		if (p->hash == h && p->salen == salen &&
+		    memcmp(&p->sa, sa, salen) == 0 &&
+		    strcmp(p->host, host) == 0)
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->hash = h;
+	snprintf(p->host, sizeof(p->host), "%s", host);
+	memcpy(&p->sa, sa, salen);
+	p->salen = salen;
+	p->next = *slot;
+	*slot = p;
+	return p;
+}
+
+/* Free p once it holds no connection. */
+static void
+pool_release(struct pool *p)
+{
+	struct pool **pp = &pools[p->hash % DELIVER_POOL_BUCKETS];
+
+	if (p->nconn != 0)
+		return;
+	while (*pp != NULL && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp == p)
+		*pp = p->next;
+	free(p);
+}
+
+static void
+idle_unlink(struct conn *c)
+{
+	struct pool *p = c->pool;
+
+	if (c->pprev != NULL)
+		c->pprev->pnext = c->pnext;
+	else
+		p->idle = c->pnext;
+	if (c->pnext != NULL)
+		c->pnext->pprev = c->pprev;
+	p->nidle--;
+	c->idle = 0;
+	if (c->lprev != NULL)
+		c->lprev->lnext = c->lnext;
+	else
+		lru_head = c->lnext;
+	if (c->lnext != NULL)
+		c->lnext->lprev = c->lprev;
+	else
+		lru_tail = c->lprev;
+	nidle_total--;
+	c->pnext = c->pprev = c->lnext = c->lprev = NULL;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct pool *p = c->pool;
+
+	if (c->idle)
+		idle_unlink(c);
+	server_watch_del(&c->w);
+	close(c->w.fd);
+	p->nconn--;
+	free(c);
+	pool_release(p);
+}
+
+/* Keep c for the next attempt to its pool, within the idle caps. */
+static void
+conn_park(struct conn *c)
+{
+	struct pool *p = c->pool;
+
+	c->att = NULL;
+	if (p->nidle >= endpoint_cap()) {
+		conn_close(c);
+		return;
+	}
+	if (nidle_total >= outbound_cap() && lru_head != NULL)
+		conn_close(lru_head);
+	c->idle = 1;
+	c->w.events = POLLIN;
+	c->idle_since = util_mono_ms();
+	c->pprev = NULL;
+	c->pnext = p->idle;
+	if (p->idle != NULL)
+		p->idle->pprev = c;
+	p->idle = c;
+	p->nidle++;
+	c->lnext = NULL;
+	c->lprev = lru_tail;
+	if (lru_tail != NULL)
+		lru_tail->lnext = c;
+	else
+		lru_head = c;
+	lru_tail = c;
+	nidle_total++;
+}
+
+/* An idle connection became readable or hung up: the receiver closed it
+ * (or sent what nobody asked for). Either way it cannot be reused. */
+static void
+conn_idle_event(struct conn *c, short revents)
+{
+	if (revents != 0)
+		conn_close(c);
+}
+
+static void conn_cb(struct watch *w, short revents);
+
+/* Open a connection to p for a, non-blocking. 0 (connecting, a->conn set),
+ * or an errno value. */
+static int
+conn_open(struct attempt *a, struct pool *p)
+{
+	struct conn *c;
+	int fd, one = 1, err;
+
+	fd = socket(p->sa.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return errno;
+	if (fd_cloexec(fd) != 0 || fd_nonblock(fd) != 0) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	/* The request goes out in one write; Nagle would only delay it. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)(const void *)&p->sa,
+	    p->salen) != 0 && errno != EINPROGRESS && errno != EINTR) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return ENOMEM;
+	}
+	c->w.fd = fd;
+	c->w.events = POLLOUT;	/* writable: connected or failed */
+	c->w.cb = conn_cb;
+	if (server_watch_add(&c->w) != 0) {
+		close(fd);
+		free(c);
+		return ENOMEM;
+	}
+	c->pool = p;
+	p->nconn++;
+	c->att = a;
+	a->conn = c;
+	a->reused = 0;
+	a->state = ATT_CONNECTING;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Building the request                                                   */
+
+/* RFC 9110 token characters, for extra header names. */
+static int
+is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Header values may hold visible characters, spaces and tabs: CR, LF, NUL
+ * and other controls would let a value inject headers or a request. */
+static int
+header_value_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* Headers hookd sets itself or that frame the message: endpoint headers
+ * cannot replace them (contract §4) nor break the framing. */
+static int
+header_reserved(const char *name)
+{
+	static const char *const names[] = {
+		"host", "user-agent", "content-type", "content-length",
+		"transfer-encoding", "connection", "keep-alive", "te",
+		"trailer", "upgrade", "expect", "proxy-connection",
+	};
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (util_span_ieq(name, n, names[i]))
+			return 1;
+	return (n >= 8 && util_span_ieq(name, 8, "webhook-")) ||
+	    (n >= 6 && util_span_ieq(name, 6, "hookd-"));
+}
+
+/* Append the endpoint's extra headers (a JSON object's text). Members that
+ * are not safe header lines are skipped: the API validates them, this is
+ * the last line of defence against header injection. */
+static void
+put_extra_headers(struct buf *b, const char *json)
+{
+	char name[DELIVER_HEADER_NAME_MAX];
+	int n, m, i, k, v, nlen, j;
+
+	n = json_scratch_parse(json, strlen(json));
+	if (n < 1 || scratch_toks[0].type != JSON_OBJECT)
+		return;
+	i = 1;
+	for (m = 0; m < (int)scratch_toks[0].size; m++) {
+		const char *val;
+		size_t vlen;
+		int ok = 1;
+
+		k = i;
+		v = i + 1;
+		i = (int)scratch_toks[v].next;
+		nlen = json_str(json, &scratch_toks[k], name, sizeof(name));
+		if (nlen < 1)
+			continue;
+		/* Checked to the decoded length: a \u0000 is no tchar. */
+		for (j = 0; j < nlen; j++)
+			if (!is_tchar((unsigned char)name[j]))
+				ok = 0;
+		if (!ok || header_reserved(name))
+			continue;
+		switch (scratch_toks[v].type) {
+		case JSON_STRING:
+			scratch_reset(&scratch_str);
+			if (json_str_buf(json, &scratch_toks[v], &scratch_str))
+				continue;
+			val = scratch_str.data != NULL ? scratch_str.data : "";
+			vlen = scratch_str.len;
+			break;
+		case JSON_NUMBER:
+		case JSON_TRUE:
+		case JSON_FALSE:
+			val = json + scratch_toks[v].start;
+			vlen = scratch_toks[v].len;
+			break;
+		default:
+			continue;
+		}
+		if (!header_value_ok(val, vlen))
+			continue;
+		buf_puts(b, name);
+		buf_append(b, ": ", 2);
+		buf_append(b, val, vlen);
+		buf_append(b, "\r\n", 2);
+	}
+}
+
+/*
+ * Build a's request into a->req and note where it goes. Returns 0; -1 when
+ * the delivery cannot be made at all (err set: it fails without an
+ * attempt); -2 for a passing failure (err set: an attempt that is retried).
+ */
+static int
+request_build(struct attempt *a, char *err, size_t errsz)
+{
+	struct delivery *d = a->d;
+	struct event *ev = d->event;
+	struct endpoint *e = d->endpoint;
+	struct buf *b = &a->req;
+	const char *tmpl, *secret, *data, *url, *uerr, *payload;
+	char id[STORE_XID_MAX], sig[SIGN_SIG_MAX], sig2[SIGN_SIG_MAX];
+	char missing[64];
+	size_t dlen, ulen, plen;
+	int get = 0, templated;
+	struct url u;
+	int64_t ts;
+
+	if (e != NULL) {
+		tmpl = e->url;
+		get = e->method_get;
+		secret = e->secret;
+	} else if (d->url != NULL) {
+		/* A one-off is signed with its client's secret. */
+		if (ev->client == NULL) {
+			snprintf(err, errsz, "client deleted");
+			return -1;
+		}
+		tmpl = d->url;
+		secret = ev->client->secret;
+	} else {
+		snprintf(err, errsz, "endpoint deleted");
+		return -1;
+	}
+
+	scratch_reset(&scratch_data);
+	data = store_event_data(ev, &scratch_data, &dlen);
+	if (data == NULL) {
+		snprintf(err, errsz, "storage error");
+		return -2;
+	}
+
+	/* Only templates and GET need the payload's members: a plain POST
+	 * sends the bytes as they are, without parsing them again. */
+	templated = strchr(tmpl, '{') != NULL;
+	if ((get || templated) && (json_scratch_parse(data, dlen) < 1 ||
+	    scratch_toks[0].type != JSON_OBJECT)) {
+		snprintf(err, errsz, "invalid payload");
+		return -1;
+	}
+	url = tmpl;
+	ulen = strlen(tmpl);
+	if (templated) {
+		int rc;
+
+		scratch_reset(&scratch_url);
+		rc = url_expand(&scratch_url, tmpl, ulen, data, scratch_toks,
+		    0, missing, sizeof(missing));
+		if (rc == -1) {
+			snprintf(err, errsz, "template: missing %s", missing);
+			return -1;
+		}
+		if (rc != 0) {
+			snprintf(err, errsz, "out of memory");
+			return -2;
+		}
+		url = scratch_url.data;
+		ulen = scratch_url.len;
+	}
+	if (url_parse(url, ulen, &u, &uerr) != 0) {
+		snprintf(err, errsz, "invalid url");
+		return -1;
+	}
+	payload = data;
+	plen = dlen;
+	if (get) {
+		scratch_reset(&scratch_query);
+		if (url_query(&scratch_query, data, scratch_toks, 0) != 0) {
+			snprintf(err, errsz, "out of memory");
+			return -2;
+		}
+		payload = scratch_query.data != NULL ? scratch_query.data : "";
+		plen = scratch_query.len;
+	}
+
+	/* Standard Webhooks: the event id on every attempt and endpoint,
+	 * this attempt's time, and during a rotation both signatures. */
+	store_fmt_id(STORE_EVT, ev->id, id);
+	ts = a->at / 1000;
+	if (sign_webhook(secret, id, ts, payload, plen, sig) != 0) {
+		snprintf(err, errsz, "invalid secret");
+		return -1;
+	}
+	sig2[0] = '\0';
+	if (e != NULL && e->prev_secret[0] != '\0' && a->at < e->prev_until &&
+	    sign_webhook(e->prev_secret, id, ts, payload, plen, sig2) != 0)
+		sig2[0] = '\0';
+
+	scratch_reset(b);
+	buf_puts(b, get ? "GET " : "POST ");
+	buf_append(b, u.path, u.path_len);
+	if (get && plen > 0) {
+		buf_puts(b, memchr(u.path, '?', u.path_len) ? "&" : "?");
+		buf_append(b, payload, plen);
+	}
+	buf_puts(b, " HTTP/1.1\r\nHost: ");
+	if (u.is_literal && strchr(u.host, ':') != NULL)
+		buf_printf(b, "[%s]", u.host);
+	else
+		buf_puts(b, u.host);
+	if (u.port != 80)
+		buf_printf(b, ":%u", (unsigned)u.port);
+	buf_puts(b, "\r\nUser-Agent: hookd/" HOOKD_VERSION "\r\n");
+	if (!get)
+		buf_printf(b, "Content-Type: application/json\r\n"
+		    "Content-Length: %zu\r\n", dlen);
+	buf_printf(b, "webhook-id: %s\r\nwebhook-timestamp: %lld\r\n"
+	    "webhook-signature: %s%s%s\r\n", id, (long long)ts, sig,
+	    sig2[0] != '\0' ? " " : "", sig2);
+	if (ev->type != NULL && header_value_ok(ev->type, strlen(ev->type)))
+		buf_printf(b, "hookd-event-type: %s\r\n", ev->type);
+	buf_printf(b, "hookd-attempt: %u\r\n", a->number);
+	if (e != NULL && e->headers != NULL)
+		put_extra_headers(b, e->headers);
+	buf_append(b, "\r\n", 2);
+	if (!get)
+		buf_append(b, data, dlen);
+	toks_trim();
+	if (b->oom) {
+		snprintf(err, errsz, "out of memory");
+		return -2;
+	}
+	snprintf(a->host, sizeof(a->host), "%s", u.host);
+	a->port = u.port;
+	a->literal = u.is_literal;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Outcomes                                                               */
+
+/* The delay before attempt n + 1 after n attempts (1 <= n <= nretry). */
+static int64_t
+retry_delay(unsigned n, int64_t retry_after)
+{
+	double base = (double)server_config->retry_ms[n - 1];
+	int64_t delay = (int64_t)(base * (0.8 + 0.4 * rng_unit()));
+
+	/* Retry-After wins when longer, up to a day (contract §5). */
+	if (retry_after > delay)
+		delay = retry_after < DELIVER_RETRY_AFTER_MAX_MS ? retry_after :
+		    (DELIVER_RETRY_AFTER_MAX_MS > delay ?
+		    DELIVER_RETRY_AFTER_MAX_MS : delay);
+	return delay;
+}
+
+static void
+metrics_attempt(enum result r, int64_t ms)
+{
+	size_t i;
+
+	switch (r) {
+	case RES_OK:
+		metrics.att_ok++;
+		break;
+	case RES_REJECT:
+		metrics.att_rejected++;
+		break;
+	case RES_RETRY:
+		metrics.att_retry++;
+		break;
+	case RES_TIMEOUT:
+		metrics.att_timeout++;
+		break;
+	case RES_ERROR:
+		metrics.att_error++;
+		break;
+	}
+	/* The exporter makes the buckets cumulative. */
+	for (i = 0; i < METRICS_LATENCY_BUCKETS; i++) {
+		if (ms <= metrics_bounds[i]) {
+			metrics.latency_le[i]++;
+			break;
+		}
+	}
+	metrics.latency_count++;
+	metrics.latency_sum += (double)ms / 1000.0;
+}
+
+/*
+ * Record the outcome of attempt number n of d (e: d's endpoint or NULL),
+ * started at wall time at and lasting ms. The caller has already detached
+ * d from the engine. Applies §5: the new status, the next attempt time, the
+ * endpoint's failure clock and disabling.
+ */
+static void
+outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
+    int64_t at, int64_t ms, const struct outcome *o)
+{
+	struct store_attempt sa;
+	char xid[STORE_XID_MAX], eq[160];
+	int64_t now = util_wall_ms();
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.at = at;
+	sa.status = o->status;
+	sa.error = o->error;
+	sa.ms = ms;
+	sa.body = o->body;
+	sa.body_len = o->body_len < STORE_LOG_BODY ? o->body_len :
+	    STORE_LOG_BODY;
+	sa.ack = o->ack;
+	sa.ack_len = o->ack_len;
+	if (o->result == RES_OK) {
+		sa.new_status = STORE_DELIVERED;
+	} else if (o->result == RES_REJECT || n > server_config->nretry) {
+		sa.new_status = STORE_FAILED;
+	} else {
+		sa.new_status = STORE_PENDING;
+		sa.next_at = now + retry_delay(n, o->retry_after);
+	}
+	metrics_attempt(o->result, ms);
+	if (sa.new_status == STORE_DELIVERED)
+		metrics.delivered++;
+	else if (sa.new_status == STORE_FAILED)
+		metrics.failed++;
+
+	store_fmt_id(STORE_DLV, d->id, xid);
+	/* " error=..." only when there is one (an HTTP status says it). */
+	eq[0] = '\0';
+	if (o->error != NULL) {
+		memcpy(eq, " error=", 7);
+		logq(eq + 7, sizeof(eq) - 7, o->error);
+	}
+	if (sa.new_status == STORE_DELIVERED)
+		server_log("info", "delivered",
+		    "delivery=%s status=%d ms=%lld attempt=%u", xid, o->status,
+		    (long long)ms, n);
+	else if (sa.new_status == STORE_PENDING)
+		server_log("info", "retry", "delivery=%s status=%d%s ms=%lld "
+		    "attempt=%u next_in_ms=%lld", xid, o->status, eq,
+		    (long long)ms, n, (long long)(sa.next_at - now));
+	else
+		server_log("warn", "failed", "delivery=%s status=%d%s ms=%lld "
+		    "attempt=%u", xid, o->status, eq, (long long)ms, n);
+
+	recording = d;
+	rc = store_delivery_attempted(d, &sa);
+	recording = NULL;
+	if (rc != 0) {
+		/* Disk full or I/O error. The store keeps the outcome in
+		 * memory anyway; at worst a restart repeats the attempt,
+		 * which receivers deduplicate on webhook-id. A delivery that
+		 * stays pending waits a little longer, so a full disk does
+		 * not speed up retries. */
+		server_log("error", "store write failed", "delivery=%s error=%s",
+		    xid, logq(eq, sizeof(eq), strerror(errno)));
+		if (d->status == STORE_PENDING)
+			d->next_at = (d->next_at > now ? d->next_at : now) +
+			    DELIVER_STORE_BACKOFF_MS;
+	}
+	/* The store may already have rescheduled it through store_on_due;
+	 * engine_due is idempotent. */
+	engine_due(d);
+
+	if (e != NULL) {
+		store_endpoint_note(e, o->result == RES_OK, now);
+		if (o->disable || (e->failing_since != 0 &&
+		    now - e->failing_since >= server_config->disable_after_ms)) {
+			store_fmt_id(STORE_EP, e->id, xid);
+			server_log("warn", "endpoint disabled", "endpoint=%s "
+			    "reason=%s", xid, o->disable ? "gone" : "failing");
+			if (store_endpoint_disable(e, "endpoint disabled") != 0)
+				server_log("error", "store write failed",
+				    "endpoint=%s error=%s", xid,
+				    logq(eq, sizeof(eq), strerror(errno)));
+		}
+	}
+}
+
+/* d cannot be delivered at all (template, URL, client gone): it fails
+ * without an attempt. d is detached from the engine. */
+static void
+delivery_fail_now(struct delivery *d, const char *error)
+{
+	char xid[STORE_XID_MAX], eq[160];
+	int64_t now = util_wall_ms();
+
+	int rc;
+
+	store_fmt_id(STORE_DLV, d->id, xid);
+	recording = d;
+	rc = store_delivery_fail(d, error, now);
+	recording = NULL;
+	if (rc != 0) {
+		server_log("error", "store write failed", "delivery=%s error=%s",
+		    xid, logq(eq, sizeof(eq), strerror(errno)));
+		/* Still pending in memory: look at it again later. */
+		if (d->status == STORE_PENDING) {
+			d->next_at = now + DELIVER_STORE_BACKOFF_MS;
+			engine_due(d);
+			return;
+		}
+	}
+	metrics.failed++;
+	server_log("warn", "failed", "delivery=%s error=%s attempt=0", xid,
+	    logq(eq, sizeof(eq), error));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Attempts                                                               */
+
+static struct attempt *
+attempt_alloc(void)
+{
+	struct attempt *a = spare;
+	struct buf req, in;
+
+	if (a == NULL)
+		return calloc(1, sizeof(*a));
+	spare = a->next;
+	nspare--;
+	req = a->req;
+	in = a->in;
+	memset(a, 0, sizeof(*a));
+	a->req = req;
+	a->in = in;
+	buf_reset(&a->req);
+	buf_reset(&a->in);
+	return a;
+}
+
+static void
+attempt_free(struct attempt *a)
+{
+	scratch_reset(&a->req);
+	scratch_reset(&a->in);
+	if (nspare >= DELIVER_SPARE_ATTEMPTS) {
+		buf_free(&a->req);
+		buf_free(&a->in);
+		free(a);
+		return;
+	}
+	a->next = spare;
+	spare = a;
+	nspare++;
+}
+
+/* Insert into the in-flight list by deadline: from the tail, where a new
+ * attempt belongs unless the timeout was shortened by a reload. */
+static void
+active_insert(struct attempt *a)
+{
+	struct attempt *p = act_tail;
+
+	while (p != NULL && p->deadline > a->deadline)
+		p = p->prev;
+	a->prev = p;
+	a->next = p != NULL ? p->next : act_head;
+	if (a->next != NULL)
+		a->next->prev = a;
+	else
+		act_tail = a;
+	if (p != NULL)
+		p->next = a;
+	else
+		act_head = a;
+}
+
+static void
+active_unlink(struct attempt *a)
+{
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		act_head = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	else
+		act_tail = a->prev;
+	a->prev = a->next = NULL;
+}
+
+/* Undo everything a in flight holds: its dns wait, its connection (kept
+ * when reusable), its place in the list and the counters. */
+static void
+attempt_detach(struct attempt *a, int reusable)
+{
+	if (a->dns != NULL)
+		dns_unwait(a);
+	active_unlink(a);
+	if (a->conn != NULL) {
+		struct conn *c = a->conn;
+
+		a->conn = NULL;
+		c->att = NULL;
+		if (reusable)
+			conn_park(c);
+		else
+			conn_close(c);
+	}
+	inflight_total--;
+	if (a->ep != NULL)
+		a->ep->inflight--;
+	a->d->inflight = 0;
+}
+
+/* Drop a without recording anything: its delivery stays pending (shutdown)
+ * or has already been failed by the store (engine_forget). */
+static void
+attempt_abort(struct attempt *a)
+{
+	attempt_detach(a, 0);
+	attempt_free(a);
+}
+
+/* End a with outcome o, then let waiting deliveries use the slot. */
+static void
+attempt_end(struct attempt *a, struct outcome *o, int reusable)
+{
+	struct delivery *d = a->d;
+	struct endpoint *e = a->ep;
+	int64_t ms = util_mono_ms() - a->start;
+
+	attempt_detach(a, reusable);
+	outcome_record(d, e, a->number, a->at, ms < 0 ? 0 : ms, o);
+	attempt_free(a);
+	pull_after(e);
+}
+
+/* End a with a transport error (no HTTP answer). */
+static void
+attempt_fail(struct attempt *a, const char *error, enum result r)
+{
+	struct outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.result = r;
+	o.error = error;
+	o.retry_after = -1;
+	attempt_end(a, &o, 0);
+}
+
+static void
+attempt_start(struct delivery *d)
+{
+	struct endpoint *e = d->endpoint;
+	struct attempt *a;
+	int rc;
+
+	a = attempt_alloc();
+	if (a == NULL) {
+		struct outcome o;
+
+		memset(&o, 0, sizeof(o));
+		o.result = RES_ERROR;
+		o.error = "out of memory";
+		o.retry_after = -1;
+		outcome_record(d, e, (unsigned)d->attempts + 1,
+		    util_wall_ms(), 0, &o);
+		return;
+	}
+	a->d = d;
+	a->ep = e;
+	a->number = (unsigned)d->attempts + 1;
+	a->at = util_wall_ms();
+	a->start = util_mono_ms();
+	a->deadline = a->start + server_config->timeout_ms;
+	a->retry_after = -1;
+	d->inflight = 1;
+	inflight_total++;
+	if (e != NULL)
+		e->inflight++;
+	active_insert(a);
+
+	rc = request_build(a, a->error, sizeof(a->error));
+	if (rc == -1) {
+		attempt_detach(a, 0);
+		delivery_fail_now(d, a->error);
+		attempt_free(a);
+		pull_after(e);
+		return;
+	}
+	if (rc != 0) {
+		attempt_fail(a, a->error, RES_ERROR);
+		return;
+	}
+	if (a->literal) {
+		struct sockaddr_storage ss;
+
+		if (url_host_literal(a->host, &ss) != 0 ||
+		    addr_from_sockaddr(&ss, &a->addr[0]) != 0) {
+			attempt_fail(a, "invalid url", RES_ERROR);
+			return;
+		}
+		a->naddr = 1;
+		attempt_connect(a);
+	} else {
+		struct dns_entry *en = dns_get(a->host, util_mono_ms());
+
+		if (en == NULL) {
+			attempt_fail(a, "out of memory", RES_ERROR);
+		} else if (en->state == DNS_RESOLVING) {
+			a->state = ATT_RESOLVING;
+			a->dns = en;
+			a->dns_next = en->waiters;
+			en->waiters = a;
+		} else {
+			attempt_resolved(a, en);
+		}
+	}
+}
+
+/* The name of a is resolved (or failed): go on. */
+static void
+attempt_resolved(struct attempt *a, struct dns_entry *en)
+{
+	if (en->state != DNS_OK) {
+		snprintf(a->error, sizeof(a->error), "%s", en->error);
+		attempt_fail(a, a->error, RES_ERROR);
+		return;
+	}
+	a->naddr = en->naddr;
+	memcpy(a->addr, en->addr, en->naddr * sizeof(en->addr[0]));
+	a->next_addr = 0;
+	attempt_connect(a);
+}
+
+static void attempt_send(struct attempt *a);
+
+/*
+ * Connect a to its next allowed address (contract §8: checked on the
+ * address itself, after resolution): an idle pooled connection when there
+ * is one, else a new one. When every address is denied, the delivery fails
+ * at once; when every allowed one failed to connect, the last error counts.
+ */
+static void
+attempt_connect(struct attempt *a)
+{
+	while (a->next_addr < a->naddr) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		struct pool *p;
+		int err;
+
+		a->cur_addr = a->next_addr++;
+		len = addr_to_sockaddr(&a->addr[a->cur_addr], a->port, &ss);
+		if (!url_addr_allowed((const struct sockaddr *)(void *)&ss,
+		    server_config->allow, server_config->nallow))
+			continue;
+		a->allowed++;
+		p = pool_get(a->host, &ss, len);
+		if (p == NULL) {
+			attempt_fail(a, "out of memory", RES_ERROR);
+			return;
+		}
+		if (p->idle != NULL && !a->refreshed) {
+			struct conn *c = p->idle;
+
+			idle_unlink(c);
+			c->att = a;
+			a->conn = c;
+			a->reused = 1;
+			attempt_send(a);
+			return;
+		}
+		err = conn_open(a, p);
+		if (err == 0)
+			return;
+		pool_release(p);
+		a->last_errno = err;
+	}
+	if (a->allowed == 0) {
+		attempt_fail(a, "destination not allowed", RES_REJECT);
+	} else {
+		enum result r;
+		const char *msg = errno_error(a->last_errno, &r);
+
+		attempt_fail(a, msg, r);
+	}
+}
+
+/* The pooled connection a reused was closed by the receiver before it
+ * answered: try once more on a fresh one, in the same attempt. */
+static void
+attempt_refresh(struct attempt *a)
+{
+	struct conn *c = a->conn;
+
+	a->conn = NULL;
+	conn_close(c);
+	a->refreshed = 1;
+	a->reused = 0;
+	a->req_off = 0;
+	a->sent_all = 0;
+	buf_reset(&a->in);
+	a->scan = 0;
+	a->got_bytes = 0;
+	a->next_addr = a->cur_addr;
+	attempt_connect(a);
+}
+
+/* A connection or read error on a's connection. */
+static void
+attempt_io_error(struct attempt *a, int err)
+{
+	enum result r;
+	const char *msg;
+
+	if (a->reused && !a->refreshed && !a->got_bytes) {
+		attempt_refresh(a);
+		return;
+	}
+	msg = errno_error(err, &r);
+	attempt_fail(a, msg, r);
+}
+
+static void
+attempt_send(struct attempt *a)
+{
+	struct conn *c = a->conn;
+
+	a->state = ATT_SENDING;
+	while (a->req_off < a->req.len) {
+		ssize_t n = send(c->w.fd, a->req.data + a->req_off,
+		    a->req.len - a->req_off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			a->req_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Also watch for input: a receiver may answer (413)
+			 * before taking the whole body. */
+			c->w.events = POLLOUT | POLLIN;
+			return;
+		}
+		attempt_io_error(a, n < 0 ? errno : EPIPE);
+		return;
+	}
+	a->sent_all = 1;
+	a->state = ATT_HEAD;
+	c->w.events = POLLIN;
+}
+
+/* A whole response arrived: apply the rules of §5. */
+static void
+attempt_answered(struct attempt *a)
+{
+	struct outcome o;
+	int s = a->status, reusable;
+
+	memset(&o, 0, sizeof(o));
+	o.status = s;
+	o.retry_after = a->retry_after;
+	o.body = a->body;
+	o.body_len = a->body_len;
+	if (s >= 200 && s <= 299) {
+		o.result = RES_OK;
+		/* Only a JSON object counts as an answer; one too large to
+		 * inspect is delivered without an ack. */
+		if (a->body_total == a->body_len && a->body_len > 0 &&
+		    json_scratch_parse(a->body, a->body_len) >= 1 &&
+		    scratch_toks[0].type == JSON_OBJECT) {
+			int k = json_get(a->body, scratch_toks, 0, "ack");
+
+			if (k >= 0 && scratch_toks[k].type == JSON_FALSE) {
+				o.result = RES_RETRY;
+				o.error = "ack false";
+			} else {
+				o.ack = a->body + scratch_toks[0].start;
+				o.ack_len = scratch_toks[0].len;
+			}
+		}
+		toks_trim();
+	} else if (s == 400 || s == 413 || s == 422) {
+		o.result = RES_REJECT;
+	} else if (s == 410) {
+		o.result = RES_REJECT;
+		o.disable = 1;
+	} else {
+		/* 3xx (redirects are never followed), other 4xx, 5xx. */
+		o.result = RES_RETRY;
+	}
+	reusable = a->keep_alive && a->sent_all && a->mode != BODY_CLOSE;
+	attempt_end(a, &o, reusable);
+}
+
+/* Keep the body's first bytes (for the log and the ack), count the rest. */
+static void
+body_keep(struct attempt *a, const char *p, size_t n)
+{
+	size_t room = sizeof(a->body) - a->body_len;
+
+	if (n < room)
+		room = n;
+	memcpy(a->body + a->body_len, p, room);
+	a->body_len += room;
+	a->body_total += n;
+}
+
+/* Retry-After as a delay in ms (seconds or an HTTP date), -1 when absent
+ * or not understood. */
+static int64_t
+retry_after_ms(const struct http_response *res)
+{
+	const struct http_header *h;
+	uint64_t secs;
+	int64_t when, now;
+
+	h = http_find_header(res->headers, res->num_headers, "Retry-After");
+	if (h == NULL)
+		return -1;
+	/* Anything past the 24 h cap means the same; the bound keeps the
+	 * multiplication below from overflowing. */
+	if (util_parse_u64(h->value, h->value_len, 1000000000, &secs) == 0)
+		return (int64_t)secs * 1000;
+	if (util_parse_http_date(h->value, h->value_len, &when) == 0) {
+		now = util_wall_ms();
+		return when > now ? when - now : 0;
+	}
+	return -1;
+}
+
+/* Take the parsed head of a's response. 0, or -1 when it is unusable. */
+static int
+head_accept(struct attempt *a, const struct http_response *res)
+{
+	a->status = res->status;
+	a->keep_alive = res->keep_alive;
+	if (res->status == 429 || res->status == 503)
+		a->retry_after = retry_after_ms(res);
+	if (res->status == 204 || res->status == 304) {
+		a->mode = BODY_NONE;
+	} else if (res->chunked) {
+		a->mode = BODY_CHUNKED;
+		memset(&a->chunk, 0, sizeof(a->chunk));
+	} else if (res->content_length >= 0) {
+		/* Known to exceed the limit: no need to read it first. */
+		if (res->content_length > DELIVER_MAX_BODY)
+			return -1;
+		a->mode = BODY_LENGTH;
+		a->remaining = (uint64_t)res->content_length;
+	} else {
+		a->mode = BODY_CLOSE;
+	}
+	return 0;
+}
+
+/* 1 when the bytes from a->scan on hold the end of a head. Only then is
+ * the head parsed, so a receiver trickling bytes costs a scan of the new
+ * ones rather than a parse of everything each time. */
+static int
+head_complete(struct attempt *a)
+{
+	const char *p = a->in.data;
+	size_t i = a->scan;
+
+	for (; i + 4 <= a->in.len; i++)
+		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' &&
+		    p[i + 3] == '\n')
+			return 1;
+	a->scan = i;
+	return 0;
+}
+
+/* Body bytes in a->in: consume them. 1 when the attempt ended. */
+static int
+body_input(struct attempt *a)
+{
+	char *p = a->in.data;
+	size_t n = a->in.len, extra = 0, take;
+	int done = 0;
+
+	switch (a->mode) {
+	case BODY_NONE:
+		extra = n;
+		done = 1;
+		break;
+	case BODY_LENGTH:
+		take = (uint64_t)n < a->remaining ? n : (size_t)a->remaining;
+		body_keep(a, p, take);
+		a->remaining -= take;
+		extra = n - take;
+		done = a->remaining == 0;
+		break;
+	case BODY_CHUNKED:
+		if (n > 0) {
+			size_t len = n;
+			ssize_t r = http_decode_chunked(&a->chunk, p, &len);
+
+			if (r == -1) {
+				attempt_fail(a, "bad response", RES_ERROR);
+				return 1;
+			}
+			body_keep(a, p, len);
+			if (r >= 0) {
+				done = 1;
+				extra = (size_t)r;
+			}
+		}
+		break;
+	case BODY_CLOSE:
+		body_keep(a, p, n);
+		break;
+	}
+	buf_reset(&a->in);
+	if (a->body_total > DELIVER_MAX_BODY) {
+		attempt_fail(a, "bad response", RES_ERROR);
+		return 1;
+	}
+	if (done) {
+		/* Bytes after the response: the receiver is out of step, so
+		 * the connection is not reused. */
+		if (extra > 0)
+			a->keep_alive = 0;
+		attempt_answered(a);
+		return 1;
+	}
+	return 0;
+}
+
+/* New response bytes in a->in. 1 when the attempt ended. */
+static int
+response_input(struct attempt *a)
+{
+	while (a->state == ATT_HEAD) {
+		int h;
+
+		if (!head_complete(a)) {
+			if (a->in.len >= DELIVER_MAX_HEAD) {
+				attempt_fail(a, "bad response", RES_ERROR);
+				return 1;
+			}
+			return 0;
+		}
+		h = http_parse_response(a->in.data, a->in.len,
+		    &response_limits, &scratch_res);
+		/* The head's end is there, so -2 cannot be right either. */
+		if (h <= 0 || scratch_res.status == 101) {
+			attempt_fail(a, "bad response", RES_ERROR);
+			return 1;
+		}
+		if (scratch_res.status < 200) {
+			/* 100 Continue and other interim answers. */
+			buf_consume(&a->in, (size_t)h);
+			a->scan = 0;
+			continue;
+		}
+		if (head_accept(a, &scratch_res) != 0) {
+			attempt_fail(a, "bad response", RES_ERROR);
+			return 1;
+		}
+		buf_consume(&a->in, (size_t)h);
+		a->state = ATT_BODY;
+	}
+	return body_input(a);
+}
+
+/* The receiver closed the connection. */
+static void
+attempt_eof(struct attempt *a)
+{
+	if (a->state == ATT_BODY && a->mode == BODY_CLOSE) {
+		attempt_answered(a);
+		return;
+	}
+	if (!a->got_bytes) {
+		if (a->reused && !a->refreshed) {
+			attempt_refresh(a);
+			return;
+		}
+		attempt_fail(a, "connection closed", RES_ERROR);
+		return;
+	}
+	attempt_fail(a, "bad response", RES_ERROR);
+}
+
+static void
+attempt_read(struct attempt *a)
+{
+	int i;
+
+	for (i = 0; i < DELIVER_READS_PER_EVENT; i++) {
+		size_t room;
+		ssize_t n;
+
+		if (buf_reserve(&a->in, DELIVER_READ_CHUNK) != 0) {
+			attempt_fail(a, "out of memory", RES_ERROR);
+			return;
+		}
+		room = a->in.cap - a->in.len - 1;
+		n = read(a->conn->w.fd, a->in.data + a->in.len, room);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			attempt_io_error(a, errno);
+			return;
+		}
+		if (n == 0) {
+			attempt_eof(a);
+			return;
+		}
+		a->got_bytes = 1;
+		a->in.len += (size_t)n;
+		a->in.data[a->in.len] = '\0';
+		if (response_input(a))
+			return;
+		/* A short read drained the socket: poll reports what comes
+		 * next, which saves a read() that would say EAGAIN. */
+		if ((size_t)n < room)
+			return;
+	}
+}
+
+/* The loop's callback for every outbound connection. */
+static void
+conn_cb(struct watch *w, short revents)
+{
+	struct conn *c = (struct conn *)(void *)w;
+	struct attempt *a = c->att;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (a == NULL) {
+		conn_idle_event(c, revents);
+		return;
+	}
+	switch (a->state) {
+	case ATT_CONNECTING:
+		if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err != 0) {
+			/* Try the next allowed address, if any. */
+			a->last_errno = err;
+			a->conn = NULL;
+			conn_close(c);
+			attempt_connect(a);
+			return;
+		}
+		attempt_send(a);
+		break;
+	case ATT_SENDING:
+		if (revents & POLLIN) {
+			/* An early answer: read it; the request was cut
+			 * short, so the connection is not reused. */
+			a->state = ATT_HEAD;
+			w->events = POLLIN;
+			attempt_read(a);
+		} else {
+			attempt_send(a);
+		}
+		break;
+	case ATT_HEAD:
+	case ATT_BODY:
+		attempt_read(a);
+		break;
+	case ATT_RESOLVING:
+		break;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* The interface                                                          */
+
+static void
+init_each(struct delivery *d, void *arg)
+{
+	(void)arg;
+	/* Attempts in flight at the last stop are simply due again. */
+	d->inflight = 0;
+	d->waiting = 0;
+	d->wait_next = NULL;
+	d->heap_index = 0;
+	engine_due(d);
+}
+
+int
+deliver_init(char *err, size_t errsz)
+{
+	if (sign_random(&rng_state, sizeof(rng_state)) != 0 || rng_state == 0)
+		rng_state = (uint64_t)util_wall_ms() * 2654435761u + 1;
+	if (dns_start(err, errsz) != 0) {
+		deliver_shutdown();
+		return -1;
+	}
+	dns_next_sweep = util_mono_ms() + DELIVER_DNS_SWEEP_MS;
+	store_on_due = engine_due;
+	store_on_fail = engine_forget;
+	store_foreach_pending(init_each, NULL);
+	return 0;
+}
+
+int64_t
+deliver_tick(void)
+{
+	int64_t now = util_mono_ms(), wall = util_wall_ms(), next = -1;
+
+	/* Attempts past their deadline. Always take the head again: ending
+	 * one may abort others. */
+	while (act_head != NULL && act_head->deadline <= now)
+		attempt_fail(act_head, "timeout", RES_TIMEOUT);
+	while (lru_head != NULL && lru_head->idle_since + DELIVER_IDLE_MS <= now)
+		conn_close(lru_head);
+	if (now >= dns_next_sweep)
+		dns_sweep(now);
+
+	pulling = 1;
+	if (sweep_endpoints) {
+		size_t i;
+
+		sweep_endpoints = 0;
+		for (i = 0; i < store_endpoint_count(); i++)
+			pull_endpoint(store_endpoint_at(i));
+	}
+	pull_global();
+	pulling = 0;
+
+	while (heap_len > 0 && heap[1]->next_at <= wall) {
+		struct delivery *d = heap[1];
+
+		heap_remove(d);
+		if (d->status == STORE_PENDING)
+			dispatch(d);
+	}
+
+	if (heap_len > 0)
+		next = now + (heap[1]->next_at > wall ?
+		    heap[1]->next_at - wall : 0);
+	if (act_head != NULL && (next < 0 || act_head->deadline < next))
+		next = act_head->deadline;
+	if (lru_head != NULL && (next < 0 ||
+	    lru_head->idle_since + DELIVER_IDLE_MS < next))
+		next = lru_head->idle_since + DELIVER_IDLE_MS;
+	return next;
+}
+
+void
+deliver_now(struct delivery *d)
+{
+	if (d->status != STORE_PENDING || d->inflight || d->waiting)
+		return;
+	if (d->heap_index != 0)
+		heap_remove(d);
+	dispatch(d);
+}
+
+void
+deliver_endpoint_enabled(struct endpoint *e)
+{
+	pull_after(e);
+}
+
+size_t
+deliver_inflight(void)
+{
+	return inflight_total;
+}
+
+void
+deliver_shutdown(void)
+{
+	size_t i;
+	struct delivery *d;
+
+	store_on_due = NULL;
+	store_on_fail = NULL;
+	/* In-flight deliveries stay pending: due again at the next start. */
+	while (act_head != NULL)
+		attempt_abort(act_head);
+	while (lru_head != NULL)
+		conn_close(lru_head);
+	while ((d = wait_pop(&gwait_head, &gwait_tail)) != NULL)
+		;
+	for (i = 0; i < store_endpoint_count(); i++) {
+		struct endpoint *e = store_endpoint_at(i);
+
+		while ((d = wait_pop(&e->wait_head, &e->wait_tail)) != NULL)
+			;
+		e->inflight = 0;
+	}
+	for (i = 1; i <= heap_len; i++)
+		heap[i]->heap_index = 0;
+	free(heap);
+	heap = NULL;
+	heap_len = heap_cap = 0;
+	dns_stop();
+	while (spare != NULL) {
+		struct attempt *a = spare;
+
+		spare = a->next;
+		buf_free(&a->req);
+		buf_free(&a->in);
+		free(a);
+	}
+	nspare = 0;
+	buf_free(&scratch_data);
+	buf_free(&scratch_url);
+	buf_free(&scratch_query);
+	buf_free(&scratch_str);
+	free(scratch_toks);
+	scratch_toks = NULL;
+	scratch_ntoks = 0;
+	inflight_total = 0;
+	sweep_endpoints = 0;
+	pulling = 0;
+}
