@@ -294,6 +294,9 @@ struct outcome {
 /* State                                                                  */
 
 /* The timer heap: heap[1..heap_len]. */
+/* Set by deliver_drain: no new attempts start. */
+static int draining;
+
 static struct delivery **heap;
 static size_t heap_len, heap_cap;
 
@@ -2409,6 +2412,12 @@ deliver_init(char *err, size_t errsz)
 	return 0;
 }
 
+void
+deliver_drain(void)
+{
+	draining = 1;
+}
+
 int64_t
 deliver_tick(void)
 {
@@ -2423,6 +2432,8 @@ deliver_tick(void)
 	if (now >= dns_next_sweep)
 		dns_sweep(now);
 
+	if (draining)
+		goto deadlines;
 	pulling = 1;
 	if (sweep_endpoints) {
 		size_t i;
@@ -2442,7 +2453,8 @@ deliver_tick(void)
 			dispatch(d);
 	}
 
-	if (heap_len > 0)
+deadlines:
+	if (heap_len > 0 && !draining)
 		next = now + (heap[1]->next_at > wall ?
 		    heap[1]->next_at - wall : 0);
 	if (act_head != NULL && (next < 0 || act_head->deadline < next))

@@ -28,6 +28,10 @@ void deliver_now(struct delivery *d);
 /* An endpoint was enabled again (PATCH): its held deliveries may go. */
 void deliver_endpoint_enabled(struct endpoint *e);
 
+/* Start no new attempts (SIGTERM): those in flight may finish; the rest
+ * stay pending on disk for the next start. */
+void deliver_drain(void);
+
 /* Attempts in flight now (for draining and /metrics). */
 size_t deliver_inflight(void);
 

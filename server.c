@@ -334,6 +334,7 @@ struct conn {
 	/* The request: in holds its bytes (and any pipelined ones after). */
 	struct buf in;
 	size_t scan;			/* in: searched for the head's end */
+	size_t lines_parsed;		/* partial heads parsed at a line end */
 	int parsed;			/* req holds a parsed head */
 	size_t parsed_cap;		/* in.cap when parsed: if in moved,
 					   req's spans must be parsed again */
@@ -620,16 +621,20 @@ conn_fail(struct conn *c, int status)
 }
 
 /*
- * Whether in may hold a whole head: an empty line ("\n\n" or "\n\r\n") has
- * arrived, or more than max_header_bytes (the parser answers 431). Only new
- * bytes are searched, so a client sending its head a byte at a time does not
- * make us parse the whole head again for every byte (quadratic CPU).
+ * Whether the head is worth parsing now: its first bytes arrived (a bad
+ * request line is refused at once), a line was completed (a bad header line
+ * is refused at once), or more than max_header_bytes arrived (the parser
+ * answers 431). Only new bytes are searched, and lines are parsed for at most
+ * max_headers + 2 of them, after which only the blank line that ends the head
+ * triggers a parse: a client dripping its head a byte at a time cannot make
+ * us parse the whole head again for every byte (quadratic CPU).
  */
 static int
 conn_head_ready(struct conn *c)
 {
 	const char *d = c->in.data;
 	size_t i = c->scan;
+	int first = c->scan == 0, line = 0;
 
 	while (i < c->in.len) {
 		const char *nl = memchr(d + i, '\n', c->in.len - i);
@@ -637,6 +642,7 @@ conn_head_ready(struct conn *c)
 		if (nl == NULL)
 			break;
 		i = (size_t)(nl - d);
+		line = 1;
 		if ((i >= 1 && d[i - 1] == '\n') ||
 		    (i >= 2 && d[i - 1] == '\r' && d[i - 2] == '\n')) {
 			c->scan = i + 1;
@@ -645,7 +651,11 @@ conn_head_ready(struct conn *c)
 		i++;
 	}
 	c->scan = c->in.len;
-	return c->in.len > server_config->max_header_bytes;
+	if (line && c->lines_parsed <= server_config->max_headers + 2) {
+		c->lines_parsed++;
+		return 1;
+	}
+	return first || c->in.len > server_config->max_header_bytes;
 }
 
 static int
@@ -840,6 +850,7 @@ conn_finish(struct conn *c)
 	conn_shrink(&c->out);
 	conn_shrink(&c->body);
 	c->scan = 0;
+	c->lines_parsed = 0;
 	c->parsed = 0;
 	c->head_len = c->msg_len = c->body_len = 0;
 	c->sent = 0;
@@ -1528,6 +1539,7 @@ static void
 drain_begin(void)
 {
 	draining = 1;
+	deliver_drain();
 	drain_deadline = server_now + server_config->drain_timeout_ms;
 	listen_close();
 	server_log("info", "draining", "connections=%zu deliveries=%zu",

@@ -1,0 +1,584 @@
+"""Black-box harness for hookd: start/stop/kill the daemon, call its API,
+run programmable webhook receivers, talk raw HTTP over sockets.
+
+Python 3.11 standard library only. Every wait has a deadline; nothing
+depends on timing beyond generous timeouts.
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import http.server
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HOOKD = os.path.abspath(os.path.join(ROOT, os.environ.get("HOOKD_BIN",
+                                                          "./hookd")))
+TESTDATA = os.path.abspath(os.path.join(ROOT, "..", "shared", "testdata"))
+
+# Short timeouts keep the suite fast; the default schedule would take hours.
+BASE_CONF = """\
+timeout 2s
+retry_schedule 200ms 200ms 200ms
+drain_timeout 2s
+"""
+ALLOW_LOOPBACK = "allow_destinations 127.0.0.0/8\n"
+# For tests that need a delivery to stay pending for a while.
+SLOW_RETRY = "retry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n"
+
+RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+# Every hookd this process started, so the runner can kill leftovers.
+ALL_PROCS = []
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(pred, timeout=15.0, interval=0.05, what="condition"):
+    """Poll pred() until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0fs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(got, want, what="value"):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def sign(secret, msg_id, ts, payload):
+    """The Standard Webhooks v1 signature (contract §4)."""
+    key = base64.b64decode(secret[len("whsec_"):])
+    mac = hmac.new(key, b"%s.%s.%s" % (msg_id.encode(), str(ts).encode(),
+                                        payload), hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+def check_signature(req, secret, payload=None):
+    """Assert the webhook-* headers of a received request carry a valid
+    signature by secret over payload (default: the request body)."""
+    if payload is None:
+        payload = req.body
+    want = sign(secret, req.headers["webhook-id"],
+                req.headers["webhook-timestamp"], payload)
+    sigs = req.headers.get("webhook-signature", "").split(" ")
+    check(want in sigs, "webhook-signature %r does not contain %r (secret "
+          "of the endpoint, payload %r)" % (sigs, want, payload))
+
+
+# ---------------------------------------------------------------- hookd
+
+
+class Hookd:
+    """One hookd process on a fixed port and data directory."""
+
+    def __init__(self, tmp, conf, admin_token="default", env=None,
+                 port=None, name="hookd"):
+        self.tmp = tmp
+        self.port = port or free_port()
+        self.data = os.path.join(tmp, "data" if name == "hookd" else
+                                 name + "-data")
+        self.conf_path = os.path.join(tmp, name + ".conf")
+        self.log_path = os.path.join(tmp, name + ".log")
+        if admin_token == "default":
+            admin_token = "adm_" + secrets.token_hex(16)
+        self.admin = admin_token
+        self.extra_env = env or {}
+        self.proc = None
+        self.write_conf(conf)
+
+    def write_conf(self, conf):
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+
+    # -- process
+
+    def start(self, wait=True):
+        env = dict(os.environ)
+        env.pop("HOOKD_ADMIN_TOKEN", None)
+        if self.admin is not None:
+            env["HOOKD_ADMIN_TOKEN"] = self.admin
+        env.update(self.extra_env)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [HOOKD, "-l", "127.0.0.1:%d" % self.port, "-d", self.data,
+             "-c", self.conf_path],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+            cwd=self.tmp)
+        log.close()
+        ALL_PROCS.append(self.proc)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("hookd exited with %d at start"
+                                     % self.proc.returncode)
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         timeout=1).close()
+                return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("hookd did not accept on port %d "
+                                     "within %.0fs" % (self.port, timeout))
+            time.sleep(0.05)
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, expect=0, timeout=10.0):
+        """SIGTERM by pid; assert the exit code."""
+        if not self.running:
+            raise AssertionError("hookd is not running (exit code %r)"
+                                 % (self.proc and self.proc.returncode))
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("hookd did not exit within %.0fs of "
+                                 "SIGTERM" % timeout)
+        if expect is not None:
+            eq(rc, expect, "hookd exit code after SIGTERM")
+        return rc
+
+    def kill9(self):
+        if self.running:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+    def restart(self, kill=False):
+        if kill:
+            self.kill9()
+        else:
+            self.stop()
+        return self.start()
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # -- API
+
+    def url(self, path=""):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def api(self, method, path, body=None, token="admin", headers=None,
+            timeout=10):
+        """One request on a fresh connection. body: dict/list (sent as
+        JSON), bytes/str (sent as is) or None. Returns (status, parsed
+        JSON or text, lower-cased headers)."""
+        if token == "admin":
+            token = self.admin
+        hdrs = {}
+        if token is not None:
+            hdrs["Authorization"] = "Bearer " + token
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        if body is not None:
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+            rh = {k.lower(): v for k, v in resp.getheaders()}
+            status = resp.status
+        finally:
+            conn.close()
+        return status, decode_body(raw, rh), rh
+
+    def req(self, expect, method, path, body=None, **kw):
+        """api() that asserts the status and returns the body."""
+        status, data, _ = self.api(method, path, body, **kw)
+        if status != expect:
+            raise AssertionError("%s %s: status %d, want %d; body %r"
+                                 % (method, path, status, expect, data))
+        return data
+
+    # -- shortcuts for setup
+
+    def client(self, cid="acme", name=None):
+        return self.req(201, "POST", "/v1/clients",
+                        {"id": cid, "name": name or cid.title()})
+
+    def endpoint(self, client, url, token="admin", **fields):
+        body = dict(fields, url=url)
+        if token == "admin":
+            body["client"] = client
+        return self.req(201, "POST", "/v1/endpoints", body, token=token)
+
+    def event(self, client="acme", type="order.paid", data=None, raw=None,
+              callback=None, headers=None, expect=202):
+        """Post an event. raw: the exact bytes of data."""
+        if raw is None:
+            raw = json.dumps(data if data is not None else {}).encode()
+        body = (b'{"client": ' + json.dumps(client).encode() +
+                b', "type": ' + json.dumps(type).encode() +
+                b', "data": ' + raw + b'}')
+        path = "/v1/events"
+        if callback is not None:
+            path += "?callbackURL=" + urllib.parse.quote(callback, safe="")
+        return self.req(expect, "POST", path, body, headers=headers)
+
+    def deliveries(self, query=""):
+        return self.req(200, "GET", "/v1/deliveries" + query)["data"]
+
+    def deliveries_of(self, evt_id):
+        return self.deliveries("?event=" + evt_id)
+
+    def delivery(self, did):
+        return self.req(200, "GET", "/v1/deliveries/" + did)
+
+    def wait_delivery(self, did, pred=None, status="delivered",
+                      timeout=15.0):
+        """Poll a delivery until pred(d) (default: d["status"] == status)."""
+        if pred is None:
+            def pred(d):
+                return d["status"] == status
+        seen = [None]
+
+        def probe():
+            seen[0] = self.delivery(did)
+            return seen[0] if pred(seen[0]) else None
+        try:
+            return wait_until(probe, timeout, 0.1, "delivery " + did)
+        except AssertionError as e:
+            raise AssertionError("%s; last seen %s" % (e, json.dumps(
+                seen[0])))
+
+    def wait_all(self, evt_id, status="delivered", n=None, timeout=15.0):
+        """Wait until every delivery of an event has status."""
+        seen = [None]
+
+        def probe():
+            seen[0] = ds = self.deliveries_of(evt_id)
+            ok = all(d["status"] == status for d in ds)
+            return ds if ok and (n is None or len(ds) == n) else None
+        try:
+            return wait_until(probe, timeout, 0.1, "deliveries of " + evt_id)
+        except AssertionError as e:
+            raise AssertionError("%s; last seen %s" % (e, json.dumps(
+                seen[0])))
+
+    def metric(self, name):
+        """The value of an unlabelled metric in /metrics, or None."""
+        status, text, _ = self.api("GET", "/metrics", token=None)
+        eq(status, 200, "GET /metrics status")
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == name:
+                return float(parts[1])
+        return None
+
+
+def decode_body(raw, headers):
+    ctype = headers.get("content-type", "")
+    if "json" in ctype and raw:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            pass
+    return raw.decode("utf-8", "replace")
+
+
+# ------------------------------------------------------------- receiver
+
+
+class Reply:
+    def __init__(self, status=200, body=b"", headers=None, delay=0.0):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = dict({"Content-Type": "application/json"},
+                           **(headers or {}))
+        if isinstance(body, str):
+            body = body.encode()
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        self.delay = delay
+
+
+class Received:
+    def __init__(self, method, target, headers, body):
+        self.method = method
+        self.target = target
+        u = urllib.parse.urlsplit(target)
+        self.path = u.path
+        self.query = u.query
+        self.header_list = headers
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+        self.at = time.monotonic()
+
+    def __repr__(self):
+        return "<%s %s %r>" % (self.method, self.target, self.body[:60])
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1:<free port>. Replies are scripted per
+    path: on(path, r1, r2, ...) answers r1 to the first request, r2 to the
+    second, and the last one from then on. Unscripted paths answer 200."""
+
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.requests = []
+        self.script = {}
+        self.stopping = threading.Event()
+        rcv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                rec = Received(self.command, self.path,
+                               list(self.headers.items()), body)
+                reply = rcv._record(rec)
+                if reply.delay:
+                    if rcv.stopping.wait(reply.delay):
+                        self.close_connection = True
+                        return
+                self.send_response(reply.status)
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a peer that gave up (hookd's timeout) is expected
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def on(self, path, *replies):
+        rs = [r if isinstance(r, Reply) else Reply(r) for r in replies]
+        with self.lock:
+            self.script[path] = rs
+
+    def _record(self, rec):
+        with self.lock:
+            self.requests.append(rec)
+            self.lock.notify_all()
+            rs = self.script.get(rec.path)
+            if not rs:
+                return Reply(200)
+            return rs.pop(0) if len(rs) > 1 else rs[0]
+
+    def got(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if path is None or
+                    r.path == path]
+
+    def wait_for(self, n, path=None, timeout=15.0):
+        """Wait until n requests (to path) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                rs = [r for r in self.requests if path is None or
+                      r.path == path]
+                if len(rs) >= n:
+                    return rs
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "receiver: %d of %d requests to %s within %.0fs: %r"
+                        % (len(rs), n, path or "any path", timeout, rs))
+                self.lock.wait(left)
+
+    def close(self):
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ------------------------------------------------------------ raw HTTP
+
+
+class RawConn:
+    """A plain socket to hookd with a small HTTP/1.1 response reader."""
+
+    def __init__(self, port, timeout=5.0):
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout)
+        self.buf = b""
+        self.timeout = timeout
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def read_response(self):
+        """(status, headers (lower-cased), body) of the next response."""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+        check(m, "bad status line %r" % lines[0])
+        status = int(m.group(1))
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if 100 <= status < 200:
+            return status, headers, b""
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+    def closed_within(self, timeout=5.0):
+        """True when the peer closes (EOF or reset) within timeout; any
+        bytes received meanwhile are appended to buf."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except ConnectionResetError:
+                return True
+            if not data:
+                return True
+            self.buf += data
+
+    def close(self):
+        self.sock.close()
+
+
+def status_lines(data):
+    """The status codes of the response heads found in data."""
+    return [int(m.group(1)) for m in
+            re.finditer(rb"HTTP/1\.[01] (\d{3})[^\r\n]*\r\n", data)]
+
+
+def curl(*args, timeout=20):
+    """Run curl; returns CompletedProcess with text output."""
+    return subprocess.run(["curl", "-sS", "--max-time", "10"] + list(args),
+                          capture_output=True, timeout=timeout, text=True)
+
+
+# --------------------------------------------------------- test context
+
+
+class Ctx:
+    """What a test gets: a fresh temp dir, and factories whose products
+    are cleaned up by the runner."""
+
+    def __init__(self, name, tmp):
+        self.name = name
+        self.tmp = tmp
+        self.hookds = []
+        self.receivers = []
+        self.notes = []
+
+    def hookd(self, extra="", allow=True, base=BASE_CONF, start=True,
+              **kw):
+        """A hookd with the short-timeout base config, loopback
+        destinations allowed unless allow=False, plus extra lines."""
+        conf = base + (ALLOW_LOOPBACK if allow else "") + extra
+        h = Hookd(self.tmp, conf, name="hookd%d" % len(self.hookds)
+                  if self.hookds else "hookd", **kw)
+        self.hookds.append(h)
+        if start:
+            h.start()
+        return h
+
+    def receiver(self):
+        r = Receiver()
+        self.receivers.append(r)
+        return r
+
+    def note(self, msg):
+        self.notes.append(msg)
+
+    def logs(self):
+        return "".join(h.log() for h in self.hookds)
+
+    def close(self):
+        """Stop what is still running. Returns a list of problems found
+        (a hookd that does not exit 0 on SIGTERM)."""
+        problems = []
+        for h in self.hookds:
+            if h.running:
+                try:
+                    h.stop(expect=None, timeout=8)
+                    if h.proc.returncode != 0:
+                        problems.append("hookd exited with %d on SIGTERM at "
+                                        "teardown" % h.proc.returncode)
+                except AssertionError as e:
+                    problems.append(str(e))
+                h.kill9()
+        for r in self.receivers:
+            r.close()
+        return problems
