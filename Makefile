@@ -44,14 +44,57 @@ test: hookd tests/unit
 	./tests/unit
 	python3 tests/run_integration.py
 
-check: hookd-san tests/unit-san
+# Fuzz targets: libFuzzer with clang (make fuzz), or their corpora replayed
+# under the sanitizers with any compiler (make check).
+FUZZ_TARGETS = request response chunked json url journal
+FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c
+FUZZ_TIME ?= 60
+
+tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_SRCS) $(HDRS)
+	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ tests/fuzz/replay.c $< $(FUZZ_SRCS) $(LDLIBS)
+
+fuzz-replay: $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
+	for t in $(FUZZ_TARGETS); do \
+		./tests/fuzz/replay-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+fuzz:
+	command -v clang >/dev/null || apt-get install -y clang
+	mkdir -p tests/fuzz/bin
+	for t in $(FUZZ_TARGETS); do \
+		clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined \
+			-o tests/fuzz/bin/fuzz-$$t tests/fuzz/fuzz_$$t.c \
+			$(FUZZ_SRCS) $(LDLIBS) || exit 1; \
+		mkdir -p fuzz-out/$$t; \
+		./tests/fuzz/bin/fuzz-$$t -max_total_time=$(FUZZ_TIME) \
+			-print_final_stats=1 fuzz-out/$$t tests/fuzz/corpus/$$t \
+			|| exit 1; \
+	done
+
+check: hookd-san tests/unit-san fuzz-replay
 	ASAN_OPTIONS=detect_leaks=1 ./tests/unit-san
 	HOOKD_BIN=./hookd-san python3 tests/run_integration.py
+
+bench: hookd
+	sh bench/run.sh
+
+demo: hookd
+	sh tests/demo.sh
 
 run: hookd
 	./hookd
 
-clean:
-	rm -f hookd hookd-san tests/unit tests/unit-san
+install: hookd
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/hookd $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 hookd $(DESTDIR)$(PREFIX)/bin/hookd
+	install -m 0644 hookd.8 $(DESTDIR)$(PREFIX)/share/man/man8/hookd.8
+	install -m 0644 hookd.conf.example $(DESTDIR)$(PREFIX)/share/hookd/hookd.conf.example
+	sed 's|@PREFIX@|$(PREFIX)|g' hookd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hookd.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hookd.service
 
-.PHONY: all unit test check run clean
+clean:
+	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-*
+	rm -rf tests/fuzz/bin
+
+.PHONY: all unit test check run clean fuzz fuzz-replay bench demo install
