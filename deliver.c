@@ -1427,7 +1427,7 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	const char *tmpl, *secret, *data, *url, *uerr, *payload;
 	char id[STORE_XID_MAX], sig[SIGN_SIG_MAX], sig2[SIGN_SIG_MAX];
 	char missing[64];
-	size_t dlen, ulen, plen;
+	size_t dlen, ulen, plen, qlen, qstart;
 	int get = 0, templated;
 	struct url u;
 	int64_t ts;
@@ -1489,12 +1489,28 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	}
 	payload = data;
 	plen = dlen;
+	qlen = 0;
 	if (get) {
+		const char *q = memchr(u.path, '?', u.path_len);
+
+		/* The receiver verifies the query string it gets (contract
+		 * §4), so the signed payload is all of it: the URL's own
+		 * query, then "&" and the members when there are any. */
 		scratch_reset(&scratch_query);
-		if (url_query(&scratch_query, data, scratch_toks, 0) != 0) {
+		if (q != NULL)
+			buf_append(&scratch_query, q + 1,
+			    u.path_len - (size_t)(q + 1 - u.path));
+		qstart = scratch_query.len;
+		if (q != NULL)
+			buf_puts(&scratch_query, "&");
+		if (url_query(&scratch_query, data, scratch_toks, 0) != 0 ||
+		    scratch_query.oom) {
 			snprintf(err, errsz, "out of memory");
 			return -2;
 		}
+		qlen = scratch_query.len - qstart - (q != NULL);
+		if (qlen == 0)
+			scratch_query.len = qstart;	/* no members: no "&" */
 		payload = scratch_query.data != NULL ? scratch_query.data : "";
 		plen = scratch_query.len;
 	}
@@ -1515,9 +1531,9 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	scratch_reset(b);
 	buf_puts(b, get ? "GET " : "POST ");
 	buf_append(b, u.path, u.path_len);
-	if (get && plen > 0) {
+	if (get && qlen > 0) {
 		buf_puts(b, memchr(u.path, '?', u.path_len) ? "&" : "?");
-		buf_append(b, payload, plen);
+		buf_append(b, payload + plen - qlen, qlen);
 	}
 	buf_puts(b, " HTTP/1.1\r\nHost: ");
 	if (u.is_literal && strchr(u.host, ':') != NULL)
@@ -2224,7 +2240,11 @@ body_input(struct attempt *a)
 		break;
 	}
 	buf_reset(&a->in);
-	if (a->body_total > DELIVER_MAX_BODY) {
+	/* As with a Content-Length past the limit, a chunk announced past it
+	 * ends the attempt now rather than after a megabyte has trickled. */
+	if (a->body_total > DELIVER_MAX_BODY || (a->mode == BODY_CHUNKED &&
+	    http_chunked_announced(&a->chunk) >
+	    DELIVER_MAX_BODY - a->body_total)) {
 		attempt_fail(a, "bad response", RES_ERROR);
 		return 1;
 	}

@@ -736,6 +736,13 @@ bad:
 	return -1;
 }
 
+uint64_t
+http_chunked_announced(const struct http_chunked *d)
+{
+	/* In the trailers remaining counts trailer bytes, not body. */
+	return d->state < CH_TRAILER ? d->remaining : 0;
+}
+
 const struct http_header *
 http_find_header(const struct http_header *h, size_t n, const char *name)
 {

@@ -104,6 +104,14 @@ struct http_chunked {
  */
 ssize_t http_decode_chunked(struct http_chunked *d, char *buf, size_t *len);
 
+/*
+ * Body bytes of the current chunk not yet decoded, as its size line
+ * announced them (while the size is still being read: the digits so far,
+ * which only grow). 0 between chunks and in the trailers. Lets a caller
+ * refuse a chunk beyond its body limit before waiting for its bytes.
+ */
+uint64_t http_chunked_announced(const struct http_chunked *d);
+
 /* First header named name (case-insensitive), or NULL. */
 const struct http_header *http_find_header(const struct http_header *h,
     size_t n, const char *name);

@@ -732,7 +732,11 @@ conn_body(struct conn *c)
 		if (rest == -1)
 			return conn_fail(c, 400);
 		c->body_len += len;
-		if (c->body_len > server_config->max_body)
+		/* A chunk announced past max_body is refused now: a slow
+		 * client is not waited for to reach the limit. */
+		if (c->body_len > server_config->max_body ||
+		    http_chunked_announced(&c->chunk) >
+		    server_config->max_body - c->body_len)
 			return conn_fail(c, 413);
 		if (rest == -2) {
 			/* All raw bytes were consumed; keep only the body. */

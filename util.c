@@ -31,6 +31,9 @@ buf_reserve(struct buf *b, size_t n)
 		goto fail;
 	b->data = p;
 	b->cap = cap;
+	/* util.h promises a NUL after len once there is memory, even before
+	 * the first append: an empty decoded JSON string is such a buffer. */
+	b->data[b->len] = '\0';
 	return 0;
 fail:
 	b->oom = 1;

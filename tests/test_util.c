@@ -21,6 +21,10 @@ test_util(void)
 	buf_consume(&b, 2);
 	CHECK(strncmp(b.data, "1,2,", 4) == 0);
 	buf_free(&b);
+	/* Found by fuzz_json: memory reserved but nothing appended yet (an
+	 * empty decoded string) is still an empty C string. */
+	CHECK(buf_reserve(&b, 10) == 0 && b.data != NULL && b.data[0] == '\0');
+	buf_free(&b);
 
 	CHECK(strcmp(util_fmt_time(1795881600123LL, t),
 	    "2026-11-28T16:00:00.123Z") == 0);

@@ -582,3 +582,174 @@ class Ctx:
         for r in self.receivers:
             r.close()
         return problems
+
+
+# ------------------------------------------------- process measurements
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    # The command name (field 2) may hold spaces; fields resume after ')'.
+    fields = stat[stat.rindex(")") + 2:].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def rss_kb(pid):
+    """Resident set size of a process in KiB, from /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/%d/status" % pid)
+
+
+def open_fds(pid):
+    """How many file descriptors a process has open."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+# ----------------------------------------------------- raw receiver
+
+
+def ok_reply(sock, req, n):
+    """The default RawReceiver behaviour: 200, empty body, keep-alive."""
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    return True
+
+
+class RawReceiver:
+    """A receiver on a plain socket, for answers no HTTP library would give.
+    on(path, fn) sets how requests to path are answered: fn(sock, req, n)
+    gets the socket, the Received request and n, its 1-based number among
+    requests to that path; it writes whatever it likes and returns True to
+    keep the connection for another request. Unset paths answer 200.
+    host may be "::1". Counts accepted connections in .accepted."""
+
+    def __init__(self, host="127.0.0.1"):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.host = host
+        self.lsock = socket.socket(fam, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((host, 0))
+        self.lsock.listen(128)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Condition()
+        self.requests = []
+        self.counts = {}
+        self.behaviour = {}
+        self.accepted = 0
+        self.socks = set()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/"):
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "http://%s:%d%s" % (host, self.port, path)
+
+    def on(self, path, fn):
+        with self.lock:
+            self.behaviour[path] = fn
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                self.socks.add(s)
+            threading.Thread(target=self._serve, args=(s,),
+                             daemon=True).start()
+
+    def _read_request(self, s, buf):
+        while b"\r\n\r\n" not in buf:
+            data = s.recv(65536)
+            if not data:
+                return None, buf
+            buf += data
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        headers = []
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers.append((k.strip(), v.strip()))
+        n = 0
+        for k, v in headers:
+            if k.lower() == "content-length":
+                n = int(v)
+        while len(buf) < n:
+            data = s.recv(65536)
+            if not data:
+                return None, buf
+            buf += data
+        body, buf = buf[:n], buf[n:]
+        return Received(method, target, headers, body), buf
+
+    def _serve(self, s):
+        buf = b""
+        s.settimeout(60)
+        try:
+            while not self.stopping.is_set():
+                req, buf = self._read_request(s, buf)
+                if req is None:
+                    return
+                with self.lock:
+                    self.requests.append(req)
+                    n = self.counts[req.path] = self.counts.get(req.path,
+                                                                0) + 1
+                    fn = self.behaviour.get(req.path, ok_reply)
+                    self.lock.notify_all()
+                if not fn(s, req, n) or self.stopping.is_set():
+                    return
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self.lock:
+                self.socks.discard(s)
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def got(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if path is None or
+                    r.path == path]
+
+    def wait_for(self, n, path=None, timeout=15.0):
+        """Wait until n requests (to path) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                rs = [r for r in self.requests if path is None or
+                      r.path == path]
+                if len(rs) >= n:
+                    return rs
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "raw receiver: %d of %d requests to %s within "
+                        "%.0fs" % (len(rs), n, path or "any path", timeout))
+                self.lock.wait(left)
+
+    def close(self):
+        self.stopping.set()
+        try:
+            # shutdown, unlike close, wakes the thread blocked in accept.
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.lsock.close()
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
