@@ -363,6 +363,19 @@ endpoint_cap(void)
 	    server_config->endpoint_concurrency : 1;
 }
 
+/*
+ * The attempts e may have in flight. An endpoint whose attempts are failing
+ * (timeouts, refusals, errors) gets one at a time until one succeeds: a
+ * dead receiver then holds one outbound slot instead of
+ * endpoint_concurrency, so a hundred of them cannot take max_outbound from
+ * the healthy ones (contract §5: a dead receiver never delays others).
+ */
+static size_t
+endpoint_slots(const struct endpoint *e)
+{
+	return e->failing_since != 0 ? 1 : endpoint_cap();
+}
+
 static size_t
 outbound_cap(void)
 {
@@ -716,7 +729,13 @@ dispatch(struct delivery *d)
 {
 	struct endpoint *e = d->endpoint;
 
-	if (e != NULL && (!e->enabled || e->inflight >= endpoint_cap()))
+	if (e != NULL && (!e->enabled || e->inflight >= endpoint_slots(e)))
+		wait_push(d, WAIT_ENDPOINT);
+	else if (inflight_total >= outbound_cap() && e != NULL &&
+	    e->inflight > 0)
+		/* Its own attempts pull it when they end, so a busy endpoint
+		 * keeps its slots instead of queueing behind every other
+		 * endpoint's deliveries on the global list. */
 		wait_push(d, WAIT_ENDPOINT);
 	else if (inflight_total >= outbound_cap())
 		wait_push(d, WAIT_GLOBAL);
@@ -728,7 +747,7 @@ static void
 pull_endpoint(struct endpoint *e)
 {
 	while (e->enabled && e->wait_head != NULL &&
-	    e->inflight < endpoint_cap()) {
+	    e->inflight < endpoint_slots(e)) {
 		struct delivery *d;
 
 		if (inflight_total >= outbound_cap()) {

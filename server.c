@@ -57,6 +57,12 @@
 /* The poll timeout's ceiling: signals, compaction and drain are looked at
  * least this often (a signal may land just before poll() blocks). */
 #define SERVER_HOUSEKEEPING_MS 1000
+/* Writes that no answer waits for (attempt outcomes, retries) are made
+ * durable within this long rather than in the pass that wrote them: losing
+ * them in a crash only means an attempt is made again (at least once,
+ * contract §5), while an fsync per pass tied the delivery rate to the
+ * disk's fsync latency (endpoint_concurrency deliveries per fsync). */
+#define SERVER_LAZY_SYNC_MS 200
 #define SERVER_COMPACT_EVERY_MS (60 * 1000)
 #define SERVER_COMPACT_FORCE_MS (60 * 60 * 1000)
 /* One log line; longer ones are cut and marked. */
@@ -1518,18 +1524,26 @@ signals_setup(void)
  * answer it covers goes out. A failed fsync is never acknowledged: exit,
  * and the next start recovers from the files (contract §6).
  */
+static int64_t synced_at;	/* when the last group commit ran */
+
+/* all: sync whatever was written (at exit); else only when an answer waits
+ * or the oldest unsynced write is SERVER_LAZY_SYNC_MS old. */
 static void
-server_commit(void)
+server_commit(int all)
 {
 	uint64_t durable;
 	struct conn *c;
 
-	if (store_written_seq() > store_durable_seq() && store_sync() != 0) {
-		char q[256];
+	if (store_written_seq() > store_durable_seq() && (all ||
+	    wait_head != NULL || server_now - synced_at >= SERVER_LAZY_SYNC_MS)) {
+		if (store_sync() != 0) {
+			char q[256];
 
-		server_log("error", "fsync failed", "error=%s",
-		    LOGQ(q, strerror(errno)));
-		exit(1);
+			server_log("error", "fsync failed", "error=%s",
+			    LOGQ(q, strerror(errno)));
+			exit(1);
+		}
+		synced_at = server_now;
 	}
 	durable = store_durable_seq();
 	while ((c = wait_head) != NULL && c->wait_seq <= durable) {
@@ -1641,8 +1655,12 @@ server_loop(void)
 				drain_deadline = server_now;	/* twice: now */
 		}
 
+		/* Commit first: an attempt for an event written this pass
+		 * must not reach a receiver before the event is on disk and
+		 * its 202 is out (a failed fsync would otherwise have
+		 * delivered an event the producer was never told of). */
+		server_commit(0);
 		deliver_next = deliver_tick();
-		server_commit();
 		compact_poll();
 		if (!draining && server_now >= next_compact) {
 			next_compact = server_now + SERVER_COMPACT_EVERY_MS;
@@ -1664,9 +1682,11 @@ server_loop(void)
 			next = min64(next, accept_paused_until);
 		if (draining)
 			next = min64(next, drain_deadline);
-		/* Answers released by the commit may have written again. */
+		/* Answers released by the commit may have written again;
+		 * writes no answer waits for are synced a little later. */
 		if (store_written_seq() > store_durable_seq())
-			next = server_now;
+			next = wait_head != NULL ? server_now :
+			    min64(next, synced_at + SERVER_LAZY_SYNC_MS);
 		timeout = next <= server_now ? 0 : (int)(next - server_now);
 	}
 }
@@ -1724,9 +1744,9 @@ server_run(void)
 
 	/* Contract §1: everything acknowledged is made durable before
 	 * exit; attempts still in flight are made again after a start. */
-	server_commit();
+	server_commit(1);
 	deliver_shutdown();
-	server_commit();
+	server_commit(1);
 	store_close();
 	while ((c = conns) != NULL)
 		conn_close(c);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,10 @@
 /* A record line longer than this is corruption, not data: the largest real
  * record is an event with a max_body payload escaped (at most 6x). */
 #define STORE_LINE_MAX ((size_t)64 << 20)
+/* Free space that counts as "space returned" after a full disk: more than a
+ * few blocks, so that /healthz does not flap between 200 and 503. */
+#define STORE_SPACE_MIN ((unsigned long long)1 << 20)
+
 /* The journal is not compacted below this size: rewriting a small file buys
  * nothing. */
 #define STORE_COMPACT_MIN ((off_t)8 << 20)
@@ -52,6 +57,11 @@ struct idem {
 
 #define IDEM_BUCKETS 4096
 
+/* The Idempotency-Key table, outside st: st has non-zero initial values,
+ * which puts all of it in the binary's data section, and these 32 KiB of
+ * NULL pointers belong in .bss. */
+static struct idem *idem_tab[IDEM_BUCKETS];
+
 /* A growable array of pointers, kept in id order. */
 struct vec {
 	void **v;
@@ -64,10 +74,10 @@ static struct {
 	struct logfile reg, jrn;
 	uint64_t written_seq, durable_seq;
 	int writable;
+	int sync_failed;	/* an fsync of a live file failed: sync_lost */
 	uint64_t last_id;
 	struct vec clients, endpoints, events, deliveries;
 	size_t pending;
-	struct idem *idem[IDEM_BUCKETS];
 	struct buf rec;		/* the record being written */
 	struct json_tok *toks;	/* the replay's token array */
 	size_t ntoks;
@@ -469,9 +479,28 @@ store_durable_seq(void)
 	return st.durable_seq;
 }
 
+/* 1 when a disk that was full has room again: free space, or in a test the
+ * fault's clear file (the real disk is not full then). */
+static int
+space_returned(void)
+{
+	struct statvfs sv;
+
+	if (st.fault_enospc > 0)
+		return enospc_cleared();
+	return statvfs(st.dir, &sv) == 0 &&
+	    (unsigned long long)sv.f_bavail * sv.f_frsize >= STORE_SPACE_MIN;
+}
+
 int
 store_writable(void)
 {
+	/* Only a write that works used to clear a full disk, so an idle
+	 * hookd answered 503 forever after space returned, and a balancer
+	 * heeding /healthz would never send that write. Look again instead;
+	 * if the space is gone by the write, it fails and we are back. */
+	if (!st.writable && space_returned())
+		st.writable = 1;
 	return st.writable;
 }
 
@@ -491,13 +520,32 @@ sync_file(struct logfile *f)
 	return 0;
 }
 
+/* An fsync of a live file failed: every later store_sync fails, and one is
+ * made due so that the server's next commit ends the process (contract §6)
+ * even when nothing else is written. */
+static void
+sync_lost(void)
+{
+	st.sync_failed = 1;
+	st.written_seq++;
+}
+
 int
 store_sync(void)
 {
 	uint64_t seq = st.written_seq;
 
-	if (sync_file(&st.reg) != 0 || sync_file(&st.jrn) != 0)
+	/* A failed fsync may have dropped the pages it was to write (Linux
+	 * marks them clean), so a later fsync that succeeds proves nothing:
+	 * once failed, every sync fails and nothing more is acknowledged. */
+	if (st.sync_failed) {
+		errno = EIO;
 		return -1;
+	}
+	if (sync_file(&st.reg) != 0 || sync_file(&st.jrn) != 0) {
+		sync_lost();
+		return -1;
+	}
 	st.durable_seq = seq;
 	return 0;
 }
@@ -1031,9 +1079,30 @@ event_free(struct event *ev)
 		free(d->url);
 		free(d);
 	}
-	free(ev->type);
 	free(ev->data);
 	free(ev);
+}
+
+/*
+ * A new event with its client id and type in the same allocation: a pending
+ * delivery's memory is mostly its event's, and an inline 65-byte id plus a
+ * separate type made a third of it (the goal is <= 256 bytes per pending
+ * delivery beyond the payload). NULL when out of memory.
+ */
+static struct event *
+event_alloc(const char *client_id, const char *type, size_t type_len)
+{
+	size_t cl = strlen(client_id);
+	struct event *ev = calloc(1, sizeof(*ev) + cl + 1 + type_len + 1);
+
+	if (ev == NULL)
+		return NULL;
+	ev->client_id = ev->strs;
+	memcpy(ev->client_id, client_id, cl + 1);
+	ev->type = ev->strs + cl + 1;
+	memcpy(ev->type, type, type_len);
+	ev->type[type_len] = '\0';
+	return ev;
 }
 
 /* A delivery left pending: the event's payload may go once none remains. */
@@ -1102,7 +1171,7 @@ store_event_create(struct client *c, const char *type, size_t type_len,
     const char *data, size_t data_len, struct endpoint **eps, size_t neps,
     const char *oneoff_url, const char *idem, size_t idem_len, int64_t now)
 {
-	struct event *ev = calloc(1, sizeof(*ev));
+	struct event *ev = event_alloc(c->id, type, type_len);
 	struct delivery *d, *list = NULL, **tail = &list;
 	size_t i, nd = neps + (oneoff_url != NULL);
 	struct buf *b;
@@ -1114,11 +1183,7 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		goto nomem;
 	ev->id = new_id();
 	ev->client = c;
-	memcpy(ev->client_id, c->id, strlen(c->id) + 1);
-	ev->type = util_strndup(type, type_len);
 	ev->created_at = now;
-	if (ev->type == NULL)
-		goto nomem;
 	for (i = 0; i < nd; i++) {
 		d = delivery_new(ev, i < neps ? eps[i] : NULL,
 		    i < neps ? NULL : oneoff_url);
@@ -1549,7 +1614,7 @@ idem_lookup(const char *client, const char *key, size_t len, int64_t now)
 {
 	struct idem *i;
 
-	for (i = st.idem[idem_hash(client, key, len)]; i != NULL; i = i->next)
+	for (i = idem_tab[idem_hash(client, key, len)]; i != NULL; i = i->next)
 		if (now - i->at < STORE_IDEM_MS && strcmp(i->client, client) ==
 		    0 && util_span_eq(key, len, i->key))
 			return i;
@@ -1575,8 +1640,8 @@ idem_add(const char *client, const char *key, size_t len, int status,
 	}
 	i->status = status;
 	i->at = at;
-	i->next = st.idem[h];
-	st.idem[h] = i;
+	i->next = idem_tab[h];
+	idem_tab[h] = i;
 	return 0;
 }
 
@@ -1679,10 +1744,11 @@ get_dup(struct replay *r, const char *key, char **out)
 		return 0;
 	if (r->t[v].type != JSON_STRING || json_str_buf(r->s, &r->t[v], &b))
 		goto fail;
-	if (b.data == NULL && buf_puts(&b, "") != 0)
-		goto fail;
-	*out = b.data;
-	return 0;
+	/* A buf starts at 256 bytes; replay keeps one of these strings for
+	 * every event (its type), so keep only the string's own length. */
+	*out = util_strndup(b.data != NULL ? b.data : "", b.len);
+	buf_free(&b);
+	return *out != NULL ? 0 : -1;
 fail:
 	buf_free(&b);
 	return -1;
@@ -1859,16 +1925,22 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 static int
 replay_event(struct replay *r)
 {
-	struct event *ev = calloc(1, sizeof(*ev));
+	struct event *ev;
+	char cid[STORE_ID_MAX + 1], *type = NULL;
 	int v, i;
 	uint32_t k;
 	int64_t at;
 
+	if (get_str(r, "client", cid, sizeof(cid)) != 0 ||
+	    get_dup(r, "type", &type) != 0 || type == NULL) {
+		free(type);
+		return replay_fail(r, "bad event record");
+	}
+	ev = event_alloc(cid, type, strlen(type));
+	free(type);
 	if (ev == NULL)
 		return replay_fail(r, "out of memory");
 	if (get_xid(r, "id", STORE_EVT, &ev->id) != 0 ||
-	    get_str(r, "client", ev->client_id, sizeof(ev->client_id)) != 0 ||
-	    get_dup(r, "type", &ev->type) != 0 || ev->type == NULL ||
 	    get_num(r, "at", &at) != 0 ||
 	    (v = rget(r->s, r->t, "dlv")) < 0 || r->t[v].type != JSON_ARRAY ||
 	    (st.events.n > 0 && ((struct event *)
@@ -1908,12 +1980,15 @@ replay_event(struct replay *r)
 		} else if (a->size >= 3 && r->t[i + 3].type == JSON_STRING) {
 			struct buf b = {0};
 
-			if (json_str_buf(r->s, &r->t[i + 3], &b) != 0) {
+			if (json_str_buf(r->s, &r->t[i + 3], &b) != 0 ||
+			    (d->url = util_strndup(b.data != NULL ? b.data :
+			    "", b.len)) == NULL) {
 				buf_free(&b);
 				free(d);
 				goto bad;
 			}
-			d->url = b.data;
+			/* Its own length, not the buf's 256 bytes. */
+			buf_free(&b);
 		} else {
 			free(d);
 			goto bad;
@@ -1931,7 +2006,12 @@ replay_event(struct replay *r)
 		goto bad;
 	return 0;
 bad:
-	/* Deliveries already linked stay indexed; the start fails anyway. */
+	/* The start fails, but the caller still calls store_close(), which
+	 * frees deliveries through their events: take the ones linked so far
+	 * (the last in the index) back out and free the event with them. */
+	st.deliveries.n -= ev->ndeliveries;
+	st.pending -= ev->pending;
+	event_free(ev);
 	return replay_fail(r, "bad event record");
 }
 
@@ -1994,6 +2074,37 @@ replay_journal(struct replay *r, const char *t, size_t tl)
  * fails its checksum is a torn write: it is cut off (notice). Anything wrong
  * before the last line is corruption and fails the start.
  */
+/*
+ * How much of journal record s[0..len) replay tokenizes. An event's payload
+ * is the last member of its record (event_create writes it so) and is read
+ * back only when a delivery needs it, while it is most of a journal's bytes:
+ * with the checksum vouching for it, an event record is parsed up to it,
+ * the comma before it turned into the closing brace (*fix says where, to be
+ * put back). A raw `,"` cannot occur inside a JSON string, so the first
+ * `,"data` is the member. Any other record is parsed whole.
+ */
+static size_t
+replay_span(char *s, size_t len, char **fix)
+{
+	static const char ev[] = "{\"t\":\"event\",";
+	char *p = s, *end = s + len;
+
+	*fix = NULL;
+	if (len < sizeof(ev) - 1 || memcmp(s, ev, sizeof(ev) - 1) != 0)
+		return len;
+	while ((p = memchr(p, ',', (size_t)(end - p))) != NULL) {
+		if (end - p > 10 && memcmp(p, ",\"data", 6) == 0 &&
+		    (memcmp(p + 6, "\":", 2) == 0 ||
+		    memcmp(p + 6, "_s\":", 4) == 0)) {
+			*p = '}';
+			*fix = p;
+			return (size_t)(p - s) + 1;
+		}
+		p++;
+	}
+	return len;
+}
+
 static int
 replay_file(struct logfile *f, const char *name, int journal, char *err,
     size_t errsz, void (*notice)(const char *))
@@ -2026,6 +2137,8 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 			char *line = b.data + pos;
 			uint64_t want;
 			int nt, tv;
+			size_t plen;
+			char *fix;
 
 			r.line++;
 			r.off = base + (off_t)pos;
@@ -2052,9 +2165,12 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 				replay_fail(&r, "checksum mismatch");
 				goto out;
 			}
-			nt = json_parse(line + 9, len - 9, st.toks, st.ntoks);
+			fix = NULL;
+			plen = journal ? replay_span(line + 9, len - 9, &fix) :
+			    len - 9;
+			nt = json_parse(line + 9, plen, st.toks, st.ntoks);
 			if (nt == JSON_ERR_NOMEM) {
-				int need = json_parse(line + 9, len - 9, NULL, 0);
+				int need = json_parse(line + 9, plen, NULL, 0);
 				struct json_tok *t = need > 0 ? realloc(st.toks,
 				    (size_t)need * sizeof(*t)) : NULL;
 
@@ -2064,9 +2180,11 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 				}
 				st.toks = t;
 				st.ntoks = (size_t)need;
-				nt = json_parse(line + 9, len - 9, st.toks,
+				nt = json_parse(line + 9, plen, st.toks,
 				    st.ntoks);
 			}
+			if (fix != NULL)
+				*fix = ',';
 			if (nt <= 0 || st.toks[0].type != JSON_OBJECT ||
 			    (tv = json_get(line + 9, st.toks, 0, "t")) < 0 ||
 			    st.toks[tv].type != JSON_STRING) {
@@ -2156,6 +2274,7 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	}
 	memcpy(st.dir, dir, strlen(dir) + 1);
 	st.fsync_always = fsync_always;
+	st.sync_failed = 0;	/* the files are read afresh below */
 	if (fault != NULL) {
 		st.fault_write = fault_get(fault, "write");
 		st.fault_fsync = fault_get(fault, "fsync");
@@ -2222,13 +2341,14 @@ store_close(void)
 	for (i = 0; i < IDEM_BUCKETS; i++) {
 		struct idem *k, *next;
 
-		for (k = st.idem[i]; k != NULL; k = next) {
+		for (k = idem_tab[i]; k != NULL; k = next) {
 			next = k->next;
 			free(k->client);
 			free(k->key);
 			free(k->body);
 			free(k);
 		}
+		idem_tab[i] = NULL;
 	}
 	free(st.events.v);
 	free(st.endpoints.v);
@@ -2287,9 +2407,13 @@ compact_registry(void)
 	for (i = 0; i < st.endpoints.n; i++)
 		if (endpoint_record(st.endpoints.v[i]) < 0)
 			goto fail;
-	if (io_fsync(st.reg.fd) != 0 || io_rename(tmp, old.path) != 0 ||
-	    fsync_dir(st.dir) != 0)
+	if (io_fsync(st.reg.fd) != 0 || io_rename(tmp, old.path) != 0)
 		goto fail;
+	/* Renamed: the new file is the registry now, whatever the directory
+	 * fsync says; going back to old.fd would append to an unlinked file.
+	 * If the rename may not be durable, nothing more is acknowledged. */
+	if (fsync_dir(st.dir) != 0)
+		sync_lost();
 	close(old.fd);
 	st.reg.dirty = 0;
 	return 0;
@@ -2349,7 +2473,7 @@ compact_child(const char *path, const char *mappath)
 	for (i = 0; i < IDEM_BUCKETS; i++) {
 		const struct idem *k;
 
-		for (k = st.idem[i]; k != NULL; k = k->next) {
+		for (k = idem_tab[i]; k != NULL; k = k->next) {
 			if (st.compact_now - k->at >= STORE_IDEM_MS)
 				continue;
 			rec_begin("idem");
@@ -2627,10 +2751,13 @@ store_compact_poll(char *err, size_t errsz)
 	n.size = sb.st_size;
 	shift = n.size - st.fork_size;
 	if (compact_tail(&n, ids, offs, nids) != 0 || io_fsync(n.fd) != 0 ||
-	    io_rename(path, st.jrn.path) != 0 || fsync_dir(st.dir) != 0) {
+	    io_rename(path, st.jrn.path) != 0) {
 		snprintf(err, errsz, "compaction: %s", strerror(errno));
 		goto fail;
 	}
+	/* Renamed: from here on n is the journal (as in compact_registry). */
+	if (fsync_dir(st.dir) != 0)
+		sync_lost();
 	/* The new file is the journal now: move every offset over. */
 	for (i = 0, k = 0, j = 0; i < st.events.n; i++) {
 		struct event *ev = st.events.v[i];

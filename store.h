@@ -72,8 +72,8 @@ struct endpoint {
 struct event {
 	uint64_t id;
 	struct client *client;		/* NULL once the client is deleted */
-	char client_id[STORE_ID_MAX + 1];
-	char *type;
+	char *client_id;		/* both in strs: one allocation, as */
+	char *type;			/* pending events are most of memory */
 	int64_t created_at;
 	off_t off;			/* its record in the journal */
 	char *data;			/* the payload as sent, while needed */
@@ -82,6 +82,7 @@ struct event {
 	uint8_t dropping;		/* a compaction is removing it */
 	uint32_t ndeliveries;
 	struct delivery *deliveries;	/* list through delivery.next_in_event */
+	char strs[];			/* client_id and type */
 };
 
 struct delivery {
