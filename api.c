@@ -565,26 +565,6 @@ api_str(const struct api_ctx *c, int idx, char *out, size_t outsz)
 
 /* ---- validation shared by the API and the static registrations ---- */
 
-/* Client ids: 1..64 of [A-Za-z0-9._-], so they are safe in paths, file
- * records and log lines without quoting. */
-static int
-api_client_id_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > STORE_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 /*
  * Event types and filters: 1..STORE_TYPE_MAX visible ASCII characters. The
  * type goes out in the hookd-event-type header and into log lines, so CR,
@@ -1259,7 +1239,7 @@ api_clients_create(struct api_ctx *c)
 	if ((st = api_body(c, api_client_fields, CL_NFIELDS, idx)) != 0)
 		return st;
 	n = api_str(c, idx[CL_ID], id, sizeof(id));
-	if (n < 0 || !api_client_id_ok(id, (size_t)n))
+	if (n < 0 || !store_client_id_ok(id, (size_t)n))
 		return api_error(c, 422,
 		    "id must be 1-64 characters of A-Z a-z 0-9 . _ -");
 	if (idx[CL_NAME] >= 0 && c->toks[idx[CL_NAME]].type == JSON_STRING) {
@@ -2298,7 +2278,7 @@ api_static_client(const struct config_reg *g)
 	const char *why = NULL;
 	size_t n = strlen(g->client);
 
-	if (!api_client_id_ok(g->client, n))
+	if (!store_client_id_ok(g->client, n))
 		return "client id must be 1-64 characters of A-Z a-z 0-9 . _ -";
 	if (g->name != NULL && strlen(g->name) > API_NAME_MAX)
 		return "client name is too long";

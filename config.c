@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "http.h"
 #include "sign.h"
@@ -136,10 +138,10 @@ config_set_str(char *dst, size_t dstsz, const char *src)
 }
 
 int
-config_set_listen(struct config *c, const char *value)
+config_listen_addr(const char *value, struct sockaddr_storage *ss,
+    socklen_t *len)
 {
 	char host[URL_HOST_MAX];
-	struct sockaddr_storage ss;
 	const char *colon = strrchr(value, ':');
 	const char *h = value;
 	size_t hlen;
@@ -159,12 +161,32 @@ config_set_listen(struct config *c, const char *value)
 		return -1;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
-	if (url_host_literal(host, &ss) != 0)
+	if (url_host_literal(host, ss) != 0)
 		return -1;
-	if ((ss.ss_family == AF_INET6) != (value[0] == '['))
+	if ((ss->ss_family == AF_INET6) != (value[0] == '['))
 		return -1;
 	/* Port 0 lets the kernel pick one (tests); the log names it. */
 	if (util_parse_u64(colon + 1, strlen(colon + 1), 65535, &port) != 0)
+		return -1;
+	if (ss->ss_family == AF_INET) {
+		((struct sockaddr_in *)(void *)ss)->sin_port =
+		    htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in);
+	} else {
+		((struct sockaddr_in6 *)(void *)ss)->sin6_port =
+		    htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in6);
+	}
+	return 0;
+}
+
+int
+config_set_listen(struct config *c, const char *value)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (config_listen_addr(value, &ss, &len) != 0)
 		return -1;
 	return config_set_str(c->listen, sizeof(c->listen), value);
 }
@@ -212,24 +234,6 @@ config_split(char *line, char **words, int max, const char **why)
 }
 
 /* Client ids (contract §3): 1-64 of [A-Za-z0-9._-]. */
-static int
-config_valid_client_id(const char *s)
-{
-	size_t i, len = strlen(s);
-
-	if (len == 0 || len > STORE_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 /* An events= filter list "a,b.*,*": no empty entries, '*' only last in an
  * entry, bounded like the API's filters. */
 static int
@@ -307,7 +311,7 @@ config_registration(struct config *c, char **v, int n, int line,
 		    "client needs an ID";
 		return -1;
 	}
-	if (!config_valid_client_id(v[1])) {
+	if (!store_client_id_ok(v[1], strlen(v[1]))) {
 		*why = "client id must be 1-64 of A-Z a-z 0-9 . _ -";
 		return -1;
 	}

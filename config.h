@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "url.h"
 
@@ -66,6 +67,11 @@ int config_load(struct config *c, const char *path, char *err, size_t errsz);
 
 /* Parse a "ADDR:PORT" listen value for the -l flag. 0 or -1. */
 int config_set_listen(struct config *c, const char *value);
+
+/* Parse a listen value "ADDR:PORT" or "[V6]:PORT" (literal addresses only)
+ * into ss and len. 0 or -1. */
+int config_listen_addr(const char *value, struct sockaddr_storage *ss,
+    socklen_t *len);
 
 /* Release what config_load allocated (registrations). */
 void config_free(struct config *c);

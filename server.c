@@ -1069,43 +1069,6 @@ listen_update(void)
 	}
 }
 
-/* "ADDR:PORT" or "[V6]:PORT" (checked by config_set_listen) to a socket
- * address. 0 or -1. */
-static int
-listen_addr(const char *value, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[URL_HOST_MAX];
-	const char *colon = strrchr(value, ':');
-	const char *h = value;
-	size_t hlen;
-	uint64_t port;
-
-	if (colon == NULL)
-		return -1;
-	hlen = (size_t)(colon - value);
-	if (value[0] == '[' && hlen >= 2) {
-		h++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (url_host_literal(host, ss) != 0 ||
-	    util_parse_u64(colon + 1, strlen(colon + 1), 65535, &port) != 0)
-		return -1;
-	if (ss->ss_family == AF_INET) {
-		((struct sockaddr_in *)(void *)ss)->sin_port =
-		    htons((uint16_t)port);
-		*len = sizeof(struct sockaddr_in);
-	} else {
-		((struct sockaddr_in6 *)(void *)ss)->sin6_port =
-		    htons((uint16_t)port);
-		*len = sizeof(struct sockaddr_in6);
-	}
-	return 0;
-}
-
 /* Open the listening socket; on failure log and exit. */
 static void
 listen_open(const char *value)
@@ -1115,7 +1078,7 @@ listen_open(const char *value)
 	char host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16], q[128];
 	int one = 1, port;
 
-	if (listen_addr(value, &ss, &len) != 0)
+	if (config_listen_addr(value, &ss, &len) != 0)
 		fatal("listen failed", "bad listen address");
 	listen_fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (listen_fd < 0 ||

@@ -571,6 +571,24 @@ client_lower(const char *id, size_t len)
 	return lo;
 }
 
+int
+store_client_id_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > STORE_ID_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		    ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
 struct client *
 store_client_find(const char *id, size_t len)
 {

@@ -152,6 +152,10 @@ int store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id);
  * the file, ENOMEM). Strings are copied.
  */
 
+/* 1 when s (n bytes) is a valid client id: 1..64 of [A-Za-z0-9._-], since
+ * ids appear in URLs, file records and log lines. */
+int store_client_id_ok(const char *s, size_t n);
+
 /* Clients, kept sorted by id. */
 struct client *store_client_find(const char *id, size_t len);
 /* The client whose token hashes to hash (constant-time compare), or NULL. */
