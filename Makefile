@@ -101,7 +101,7 @@ install: hookd
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hookd.service
 
 clean:
-	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-*
+	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench
 	rm -rf tests/fuzz/bin
 
 .PHONY: all unit test check check-clang run clean fuzz fuzz-replay bench demo install

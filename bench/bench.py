@@ -1,0 +1,735 @@
+"""make bench: hookd against nginx on this machine, by bench/run.sh.
+
+Every server runs as a child of this script on free loopback ports with its
+own prefix and data in one temporary directory, and is stopped by its PID.
+Each figure is measured RUNS times, reference and hookd interleaved, and
+the table shows medians. Python 3 standard library only; the load comes
+from wrk and from bench/hbench (built by run.sh).
+
+Environment: BENCH_RUNS (default 3), BENCH_SECONDS (wrk run length, 5),
+BENCH_ONLY (comma-separated figure groups: ingest,relay,latency,isolation,
+memory,recovery,size), HOOKD_BIN (default ./hookd).
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+HOOKD = os.path.abspath(os.path.join(ROOT, os.environ.get("HOOKD_BIN",
+                                                          "hookd")))
+HBENCH = os.path.join(ROOT, "bench", "hbench")
+ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+TOKEN = "adm_bench_" + "0123456789abcdef" * 2
+
+# The 1 KiB event every throughput figure posts: an order with a few items,
+# padded by its note to exactly 1024 bytes of request body.
+def make_event(size=1024):
+    data = {"order": "ord_4f3c2a19", "customer": "cus_88a1", "currency": "EUR",
+            "amount": 12990, "items": [{"sku": "SKU-%04d" % i, "qty": i + 1,
+                                        "price": 1299} for i in range(8)],
+            "note": ""}
+    ev = {"client": "bench", "type": "t", "data": data}
+    pad = size - len(json.dumps(ev, separators=(",", ":")))
+    data["note"] = "x" * pad
+    body = json.dumps(ev, separators=(",", ":"))
+    assert len(body) == size, len(body)
+    return body
+
+
+EVENT = make_event()
+
+PROCS = []          # every child started, stopped by PID at the end
+TMP = None
+SHM = None          # a directory in memory (tmpfs), or TMP when none
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, timeout=10.0, step=0.005):
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %d at start"
+                               % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("nothing accepts on port %d" % port)
+        time.sleep(step)
+
+
+def spawn(argv, name, env=None, stdout=None):
+    errf = open(os.path.join(TMP, name + ".log"), "ab")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                         stdout=stdout if stdout is not None else errf,
+                         stderr=errf, env=env, cwd=TMP)
+    errf.close()
+    PROCS.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p in PROCS:
+        PROCS.remove(p)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS for %d" % pid)
+
+
+# ------------------------------------------------------------------ nginx
+
+NGINX_HEAD = """\
+daemon off;
+master_process on;
+worker_processes 1;
+pid {dir}/nginx.pid;
+lock_file {dir}/nginx.lock;
+error_log {dir}/error.log warn;
+load_module {echo};
+events {{ worker_connections 4096; multi_accept on; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
+    client_body_buffer_size 64k;
+    # One two-byte line per request: the receiver's count is the log's
+    # size / 2, read without parsing.
+    log_format count "x";
+{body}
+}}
+"""
+
+
+class Nginx:
+    """One nginx (master + one worker) in the foreground, own prefix."""
+
+    def __init__(self, name, body):
+        self.name = name
+        self.dir = os.path.join(TMP, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(NGINX_HEAD.format(dir=self.dir, echo=ECHO_MODULE,
+                                      body=body.format(port=self.port,
+                                                       dir=self.dir)))
+        self.proc = spawn(["nginx", "-p", self.dir + "/", "-c", self.conf],
+                          name)
+        wait_port(self.port, self.proc)
+
+    def worker_pid(self):
+        with open("/proc/%d/task/%d/children" % (self.proc.pid,
+                                                  self.proc.pid)) as f:
+            kids = f.read().split()
+        return int(kids[0])
+
+    def stop(self):
+        stop(self.proc, signal.SIGQUIT)
+
+
+def receiver():
+    """nginx answering 200 to everything, one log line per request."""
+    r = Nginx("receiver", """\
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        access_log {dir}/count.log count;
+        location / {{ return 200 "ok"; }}
+    }}""")
+    r.count_path = os.path.join(r.dir, "count.log")
+    r.count = lambda: os.stat(r.count_path).st_size // 2
+    return r
+
+
+def ingest_reference():
+    """nginx reading the whole body and answering 202, as hookd does."""
+    return Nginx("ingest-ref", """\
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location /v1/events {{
+            echo_read_request_body;
+            echo_status 202;
+            echo '{{"id":"evt_0000000000000000","deliveries":0}}';
+        }}
+    }}""")
+
+
+def relay_reference(recv_port):
+    """nginx proxy_pass to the receiver, keep-alive upstream connections."""
+    return Nginx("relay-ref", """\
+    upstream receiver {{ server 127.0.0.1:%d; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location /v1/events {{
+            proxy_pass http://receiver;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}""" % recv_port)
+
+
+# ------------------------------------------------------------------ hookd
+
+class Hookd:
+    def __init__(self, name, conf="", data=None, wait=True):
+        self.name = name
+        self.port = free_port()
+        self.data = data or os.path.join(TMP, name + "-data")
+        if data is None and os.path.exists(self.data):
+            shutil.rmtree(self.data)
+        self.conf_path = os.path.join(TMP, name + ".conf")
+        with open(self.conf_path, "w") as f:
+            f.write("allow_destinations 127.0.0.0/8\n" + conf)
+        env = dict(os.environ, HOOKD_ADMIN_TOKEN=TOKEN)
+        self.t0 = time.monotonic()
+        self.proc = spawn([HOOKD, "-l", "127.0.0.1:%d" % self.port, "-d",
+                           self.data, "-c", self.conf_path], name, env=env)
+        if wait:
+            wait_port(self.port, self.proc, timeout=60, step=0.001)
+        self.ready = time.monotonic() - self.t0
+
+    def call(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        hdr = {"Authorization": "Bearer " + TOKEN}
+        if body is not None:
+            hdr["Content-Type"] = "application/json"
+            body = json.dumps(body)
+        c.request(method, path, body=body, headers=hdr)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if r.status >= 300:
+            raise RuntimeError("%s %s: %d %s" % (method, path, r.status,
+                                                 data[:200]))
+        return json.loads(data) if data else None
+
+    def client(self):
+        self.call("POST", "/v1/clients", {"id": "bench", "name": "bench"})
+
+    def endpoint(self, url, events=("*",)):
+        return self.call("POST", "/v1/endpoints",
+                         {"client": "bench", "url": url,
+                          "events": list(events)})
+
+    def metric(self, name):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        total = 0.0
+        found = False
+        for line in text.splitlines():
+            if line.startswith(name) and (len(line) == len(name) or
+                                          line[len(name)] in " {"):
+                total += float(line.rsplit(" ", 1)[1])
+                found = True
+        if not found:
+            raise RuntimeError("no metric " + name)
+        return total
+
+    def stop(self):
+        stop(self.proc)
+
+
+# ------------------------------------------------------------------ load
+
+def wrk_script(body, path):
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\n')
+        f.write("wrk.body = %s\n" % json.dumps(body))
+        f.write('wrk.headers["Authorization"] = "Bearer %s"\n' % TOKEN)
+        f.write('wrk.headers["Content-Type"] = "application/json"\n')
+    return path
+
+
+def wrk(port, seconds=None, conns=64):
+    """wrk -t1 -cN posting the event; (completed requests, req/s)."""
+    seconds = seconds or SECONDS
+    script = os.path.join(TMP, "post.lua")
+    if not os.path.exists(script):
+        wrk_script(EVENT, script)
+    out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
+                          "-s", script, "http://127.0.0.1:%d/v1/events"
+                          % port], capture_output=True, text=True,
+                         timeout=seconds + 60).stdout
+    m = re.search(r"(\d+) requests in", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m is None or rps is None:
+        raise RuntimeError("wrk said: " + out)
+    if bad is not None:
+        raise RuntimeError("wrk got %s non-2xx answers:\n%s"
+                           % (bad.group(1), out))
+    return int(m.group(1)), float(rps.group(1))
+
+
+def wait_count(fn, target, timeout=120.0):
+    """Poll fn() every 2 ms until it reaches target; the time it did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = fn()
+        if n >= target:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise RuntimeError("only %d of %d arrived" % (n, target))
+        time.sleep(0.002)
+
+
+# ------------------------------------------------------------------ figures
+
+RESULTS = []        # (name, label, unit, reference, value, ratio, goal, ok)
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def record(name, label, unit, ref, value, ratio, goal, ok, runs):
+    RESULTS.append((name, label, unit, ref, value, ratio, goal, ok, runs))
+
+
+def bench_ingest():
+    recv = receiver()
+    ref, zero, three, lazy = [], [], [], []
+    for i in range(RUNS):
+        ng = ingest_reference()
+        ref.append(wrk(ng.port)[1])
+        ng.stop()
+        h = Hookd("ingest0", "fsync always\n")
+        h.client()
+        zero.append(wrk(h.port)[1])
+        h.stop()
+        h = Hookd("ingest3", "fsync always\n")
+        h.client()
+        for k in range(3):
+            h.endpoint("http://127.0.0.1:%d/ep%d" % (recv.port, k))
+        three.append(wrk(h.port)[1])
+        h.stop()
+        h = Hookd("ingest-nofsync", "fsync never\n",
+                  data=os.path.join(SHM, "ingest-nofsync-%d" % i))
+        h.client()
+        lazy.append(wrk(h.port)[1])
+        h.stop()
+        shutil.rmtree(h.data)
+        log("ingest run %d: nginx %.0f, hookd %.0f, hookd+3 endpoints %.0f, "
+            "hookd fsync never %.0f req/s" % (i + 1, ref[-1], zero[-1],
+                                             three[-1], lazy[-1]))
+    recv.stop()
+    r = med(ref)
+    record("ingest", "ingest, no matching endpoint", "req/s", r, med(zero),
+           med(zero) / r, ">= 0.6 x nginx", med(zero) / r >= 0.6, zero)
+    record("ingest_3ep", "ingest, 3 matching endpoints", "req/s", r,
+           med(three), med(three) / r, ">= 0.6 x nginx",
+           med(three) / r >= 0.6, three)
+    # Not a goal: the same load without fsync and with its data in memory,
+    # to tell the disk's share from hookd's own.
+    record("ingest_nofsync", "ingest, no endpoint, fsync never (info)",
+           "req/s", r, med(lazy), med(lazy) / r, "-", None, lazy)
+
+
+def relay_hookd(recv, seconds=None, setup=None, conf=""):
+    """Events posted by wrk to hookd and delivered to recv: arrivals per
+    second from the first post until every accepted event arrived."""
+    h = Hookd("relay", "fsync always\n" + conf)
+    h.client()
+    h.endpoint("http://127.0.0.1:%d/hook" % recv.port, events=("t",))
+    if setup is not None:
+        setup(h)
+    base = recv.count()
+    t0 = time.monotonic()
+    wrk(h.port, seconds)
+    accepted = int(h.metric("hookd_events_total")) - getattr(h, "preposted",
+                                                             0)
+    t1 = wait_count(lambda: recv.count() - base, accepted)
+    h.stop()
+    return accepted / (t1 - t0)
+
+
+def bench_relay():
+    recv = receiver()
+    ref, hk = [], []
+    for i in range(RUNS):
+        ng = relay_reference(recv.port)
+        base = recv.count()
+        t0 = time.monotonic()
+        wrk(ng.port)
+        n = recv.count() - base
+        ref.append(n / (time.monotonic() - t0))
+        ng.stop()
+        hk.append(relay_hookd(recv))
+        log("relay run %d: nginx proxy_pass %.0f, hookd %.0f deliveries/s"
+            % (i + 1, ref[-1], hk[-1]))
+    recv.stop()
+    r = med(ref)
+    record("relay", "relay to a receiver", "deliveries/s", r, med(hk),
+           med(hk) / r, ">= 0.4 x nginx", med(hk) / r >= 0.4, hk)
+
+
+def bench_latency():
+    p50, p99 = [], []
+    for i in range(RUNS):
+        rport = free_port()
+        h = Hookd("latency", "fsync always\n")
+        h.client()
+        h.endpoint("http://127.0.0.1:%d/hook" % rport)
+        out = subprocess.run([HBENCH, "latency", str(h.port), TOKEN, "1000",
+                              str(max(SECONDS * 2, 5)), str(rport), EVENT],
+                             capture_output=True, text=True, timeout=120)
+        h.stop()
+        if out.returncode != 0:
+            raise RuntimeError("hbench latency: %s %s" % (out.stdout,
+                                                          out.stderr))
+        f = dict(kv.split("=") for kv in out.stdout.split())
+        if int(f["matched"]) != int(f["sent"]):
+            raise RuntimeError("hbench latency: " + out.stdout)
+        p50.append(float(f["p50_us"]) / 1000)
+        p99.append(float(f["p99_us"]) / 1000)
+        log("latency run %d: %s" % (i + 1, out.stdout.strip()))
+    record("latency_p50", "delivery latency p50 at 1,000 events/s", "ms",
+           None, med(p50), med(p50) / 1.0, "< 1 ms", med(p50) < 1.0, p50)
+    record("latency_p99", "delivery latency p99 at 1,000 events/s", "ms",
+           None, med(p99), med(p99) / 5.0, "< 5 ms", med(p99) < 5.0, p99)
+
+
+def bench_isolation():
+    """The healthy endpoint's delivery rate under wrk load, with 100 dead
+    endpoints (accept, never answer) holding deliveries of their own, and
+    the same run without them."""
+    recv = receiver()
+    hole = spawn([HBENCH, "hole", "100"], "hole", stdout=subprocess.PIPE)
+    ports = [int(hole.stdout.readline()) for _ in range(100)]
+    # Short timeouts and retries keep the dead endpoints busy for the whole
+    # run: connect, send, time out, wait, again.
+    conf = "timeout 1s\nretry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n"
+    dead_event = EVENT.replace('"type":"t"', '"type":"dead"')
+
+    def with_dead(h):
+        for k, p in enumerate(ports):
+            h.endpoint("http://127.0.0.1:%d/dead%d" % (p, k),
+                       events=("dead",))
+        predead(h)
+
+    def predead(h):
+        # 100 events for the dead: 10,000 deliveries, far more than the
+        # 256 outbound slots.
+        subprocess.run([HBENCH, "post", str(h.port), TOKEN, "100", "4",
+                        dead_event], check=True, capture_output=True)
+        h.preposted = 100
+
+    alone, dead = [], []
+    for i in range(RUNS):
+        alone.append(relay_hookd(recv, setup=predead, conf=conf))
+        dead.append(relay_hookd(recv, setup=with_dead, conf=conf))
+        log("isolation run %d: healthy alone %.0f, with 100 dead %.0f "
+            "deliveries/s" % (i + 1, alone[-1], dead[-1]))
+    stop(hole, signal.SIGKILL)
+    recv.stop()
+    a = med(alone)
+    record("isolation", "healthy endpoint beside 100 dead ones",
+           "deliveries/s", a, med(dead), med(dead) / a, ">= 0.9 x alone",
+           med(dead) / a >= 0.9, dead)
+
+
+def bench_memory():
+    idle, per = [], []
+    worker = []
+    n = 100000
+    small = json.dumps({"client": "bench", "type": "t",
+                        "data": {"order": "ord_4f3c2a19", "amount": 12990}},
+                       separators=(",", ":"))
+    payload = len(json.dumps({"order": "ord_4f3c2a19", "amount": 12990},
+                             separators=(",", ":")))
+    for i in range(RUNS):
+        ng = receiver()
+        time.sleep(0.2)
+        worker.append(rss_kb(ng.worker_pid()))
+        ng.stop()
+        h = Hookd("memory", "fsync never\ntimeout 1h\n")
+        time.sleep(0.2)
+        idle.append(rss_kb(h.proc.pid))
+        hole = spawn([HBENCH, "hole", "1"], "hole", stdout=subprocess.PIPE)
+        port = int(hole.stdout.readline())
+        h.client()
+        h.endpoint("http://127.0.0.1:%d/paused" % port)
+        before = rss_kb(h.proc.pid)
+        subprocess.run([HBENCH, "post", str(h.port), TOKEN, str(n), "16",
+                        small], check=True, capture_output=True)
+        wait_count(lambda: h.metric("hookd_pending_deliveries"), n)
+        after = rss_kb(h.proc.pid)
+        per.append((after - before) * 1024.0 / n - payload)
+        h.stop()
+        stop(hole, signal.SIGKILL)
+        log("memory run %d: idle %d kB (nginx worker %d kB); %d pending: "
+            "%d -> %d kB, %.0f bytes each beyond the %d-byte payload"
+            % (i + 1, idle[-1], worker[-1], n, before, after, per[-1],
+               payload))
+    w = med(worker)
+    record("rss_idle", "idle RSS", "kB", w, med(idle), med(idle) / w,
+           "< 2048 kB", med(idle) < 2048, idle)
+    record("rss_pending", "RSS per pending delivery beyond payload",
+           "bytes", None, med(per), med(per) / 256.0, "<= 256 bytes",
+           med(per) <= 256, per)
+
+
+def write_journal(data_dir, nrec):
+    """A data directory whose journal holds nrec records: nrec/2 events of
+    the 1 KiB body, each with one delivery, and its delivered attempt."""
+    os.makedirs(data_dir, mode=0o700)
+    now = int(time.time() * 1000) - 3600 * 1000
+    ep = (now - 1000) << 16
+    token_hash = hashlib.sha256(b"hkc_bench").hexdigest()
+
+    def rec(obj):
+        j = json.dumps(obj, separators=(",", ":"))
+        return "%08x %s\n" % (zlib.crc32(j.encode()), j)
+
+    with open(os.path.join(data_dir, "registry.log"), "w") as f:
+        f.write(rec({"t": "client", "id": "bench", "name": "bench",
+                     "token_sha256": token_hash,
+                     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                     "created": now - 2000, "updated": now - 2000}))
+        f.write(rec({"t": "endpoint", "id": "ep_%016x" % ep,
+                     "client": "bench", "url": "http://127.0.0.1:9/hook",
+                     "method": "POST", "events": ["*"], "headers": None,
+                     "description": None,
+                     "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                     "prev_secret": "", "prev_until": 0, "enabled": True,
+                     "created": now - 1000, "updated": now - 1000}))
+    data = json.loads(EVENT)["data"]
+    djson = json.dumps(data, separators=(",", ":"))
+    off = 0
+    last = None
+    with open(os.path.join(data_dir, "journal.log"), "w") as f:
+        chunk = []
+        for i in range(nrec // 2):
+            at = now + i // 1000
+            eid = (at << 16) | (i % 1000) * 2
+            # Built as text: json.dumps would reorder nothing, but is slow.
+            ev = ('{"t":"event","id":"evt_%016x","client":"bench",'
+                  '"type":"t","at":%d,"dlv":[["dlv_%016x","ep_%016x"]],'
+                  '"data":%s}' % (eid, at, eid + 1, ep, djson))
+            att = ('{"t":"attempt","d":"dlv_%016x","prev":-1,"n":1,"at":%d,'
+                   '"status":200,"error":null,"ms":1,"body":"ok",'
+                   '"state":"delivered","next":0}' % (eid + 1, at))
+            for j in (ev, att):
+                line = "%08x %s\n" % (zlib.crc32(j.encode()), j)
+                chunk.append(line)
+                off += len(line)
+            last = "evt_%016x" % eid
+            if len(chunk) >= 20000:
+                f.write("".join(chunk))
+                chunk = []
+        f.write("".join(chunk))
+    return off, last
+
+
+def bench_recovery():
+    # In memory: writing 650 MB to the disk only to read it back from the
+    # page cache would slow every fsync after it (and other work) for
+    # minutes on a throttled virtual disk.
+    data = os.path.join(SHM, "recovery-data")
+    t = time.monotonic()
+    size, last = write_journal(data, 1000000)
+    log("recovery: wrote 1,000,000 records (%.0f MB) in %.1f s"
+        % (size / 1e6, time.monotonic() - t))
+    times = []
+    for i in range(RUNS):
+        h = Hookd("recovery", "fsync always\n", data=data)
+        times.append(h.ready)
+        # It really replayed: the newest event is there, delivered.
+        ev = h.call("GET", "/v1/events/" + last)
+        if ev["deliveries"][0]["status"] != "delivered":
+            raise RuntimeError("recovered event: %r" % ev)
+        h.stop()
+        log("recovery run %d: accepting after %.2f s" % (i + 1, times[-1]))
+    shutil.rmtree(data)
+    record("recovery", "start-up over a 1,000,000-record journal", "s",
+           None, med(times), med(times) / 3.0, "< 3 s", med(times) < 3.0,
+           times)
+
+
+def bench_size():
+    out = os.path.join(TMP, "hookd.stripped")
+    subprocess.run(["strip", "-o", out, HOOKD], check=True)
+    size = os.stat(out).st_size
+    record("size", "stripped binary", "bytes", None, size,
+           size / 204800.0, "< 200 KiB", size < 204800, [size])
+
+
+# ------------------------------------------------------------------ report
+
+def fsync_ms(size):
+    """The disk under the data directories: p50 of an fsync after an
+    append of size bytes."""
+    path = os.path.join(TMP, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    ts = []
+    for _ in range(40):
+        os.write(fd, b"x" * size)
+        t = time.perf_counter()
+        os.fsync(fd)
+        ts.append(time.perf_counter() - t)
+    os.close(fd)
+    os.unlink(path)
+    return med(ts) * 1000
+
+
+def disk():
+    return "fsync after a 1 KiB append %.2f ms, after 64 KiB %.2f ms" % (
+        fsync_ms(1024), fsync_ms(65536))
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = "%.0f GiB" % (int(line.split()[1]) / 1048576)
+    return "%d cores, %s, %s RAM, Linux %s, %s" % (
+        os.cpu_count(), model, mem, platform.release(),
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit in ("req/s", "deliveries/s", "bytes", "kB"):
+        return "{:,.0f}".format(v)
+    if unit == "ms":
+        return "%.3f" % v
+    return "%.2f" % v
+
+
+def report(load0, disk0, took):
+    lines = ["hookd benchmark: median of %d runs (wrk -t1 -c64, %d s each)"
+             % (RUNS, SECONDS), "machine: " + machine(),
+             "load average before: %s, after: %s; took %.0f s%s"
+             % (load0, loadavg(), took, ", niced -10" if os.nice(0) < 0
+                else ""),
+             "disk (median) before: %s; after: %s" % (disk0, disk()), ""]
+    head = ("figure", "unit", "reference", "hookd", "ratio", "goal", "met")
+    rows = [head]
+    for (name, label, unit, ref, value, ratio, goal, ok, runs) in RESULTS:
+        rows.append((label, unit, fmt(ref, unit), fmt(value, unit),
+                     "%.2f" % ratio if ref is not None else "-", goal,
+                     "-" if ok is None else "yes" if ok else "NO"))
+    w = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w[i]) if i in (0, 1, 5) else
+                               c.rjust(w[i]) for i, c in enumerate(r))
+                     .rstrip())
+    lines.append("")
+    lines.append("reference: nginx %s, one worker (ingest: echo module "
+                 "reading the body, answering 202; relay: proxy_pass to the "
+                 "same nginx receiver; idle RSS: its idle worker); isolation: "
+                 "the same run without the dead endpoints"
+                 % nginx_version())
+    lines.append("")
+    for (name, label, unit, ref, value, ratio, goal, ok, runs) in RESULTS:
+        lines.append("BENCH name=%s value=%s ratio=%.3f unit=%s met=%s "
+                     "runs=%s" % (name, ("%.3f" % value).rstrip("0")
+                                  .rstrip("."), ratio, unit.replace("/", "_per_"),
+                                  "na" if ok is None else
+                                  "yes" if ok else "no",
+                                  ",".join(("%.3f" % x).rstrip("0").rstrip(".")
+                                           for x in runs)))
+    return "\n".join(lines) + "\n"
+
+
+def nginx_version():
+    out = subprocess.run(["nginx", "-v"], capture_output=True, text=True)
+    return out.stderr.strip().split("/")[-1]
+
+
+def main():
+    global TMP, SHM, HOOKD
+    TMP = tempfile.mkdtemp(prefix="hookd-bench-")
+    # A copy: a rebuild of ./hookd during the run must not change (or,
+    # half-written, break) what is measured.
+    shutil.copy2(HOOKD, os.path.join(TMP, "hookd"))
+    HOOKD = os.path.join(TMP, "hookd")
+    SHM = TMP
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        SHM = tempfile.mkdtemp(prefix="hookd-bench-", dir="/dev/shm")
+    groups = [("ingest", bench_ingest), ("relay", bench_relay),
+              ("latency", bench_latency), ("isolation", bench_isolation),
+              ("memory", bench_memory), ("recovery", bench_recovery),
+              ("size", bench_size)]
+    t = time.monotonic()
+    load0 = loadavg()
+    disk0 = disk()
+    try:
+        for name, fn in groups:
+            if not ONLY or name in ONLY:
+                log("== %s" % name)
+                fn()
+        text = report(load0, disk0, time.monotonic() - t)
+    finally:
+        for p in list(PROCS):
+            stop(p, signal.SIGKILL)
+        for d in (SHM, TMP):
+            shutil.rmtree(d, ignore_errors=True)
+    sys.stdout.write(text)
+    if not ONLY:
+        with open(os.path.join(ROOT, "bench", "results.txt"), "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
