@@ -59,14 +59,19 @@ fuzz-replay: $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
 	done
 
 fuzz:
-	command -v clang >/dev/null || apt-get install -y clang
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' > /tmp/hookd-fuzz-probe.c
+	clang -fsanitize=fuzzer -o /tmp/hookd-fuzz-probe /tmp/hookd-fuzz-probe.c 2>/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq clang libclang-rt-14-dev || \
+		  apt-get install -y -qq clang libclang-rt-dev; }
 	mkdir -p tests/fuzz/bin
 	for t in $(FUZZ_TARGETS); do \
 		clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined \
+			-fno-sanitize-recover=undefined \
 			-o tests/fuzz/bin/fuzz-$$t tests/fuzz/fuzz_$$t.c \
 			$(FUZZ_SRCS) $(LDLIBS) || exit 1; \
 		mkdir -p fuzz-out/$$t; \
 		./tests/fuzz/bin/fuzz-$$t -max_total_time=$(FUZZ_TIME) \
+			-timeout=10 -artifact_prefix=fuzz-out/$$t- \
 			-print_final_stats=1 fuzz-out/$$t tests/fuzz/corpus/$$t \
 			|| exit 1; \
 	done

@@ -65,6 +65,8 @@
 #define SERVER_LAZY_SYNC_MS 200
 #define SERVER_COMPACT_EVERY_MS (60 * 1000)
 #define SERVER_COMPACT_FORCE_MS (60 * 60 * 1000)
+/* Log lines gathered before one write (see server_log). */
+#define SERVER_LOG_BATCH 32768
 /* One log line; longer ones are cut and marked. */
 #define SERVER_LOG_LINE 2048
 /* Longest admin token read from a file. */
@@ -176,6 +178,9 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static struct buf log_pending;	/* lines not yet written */
+static void server_log_flush(void);
+
 void
 server_log(const char *level, const char *msg, const char *fmt, ...)
 {
@@ -210,8 +215,27 @@ server_log(const char *level, const char *msg, const char *fmt, ...)
 				line[i] = ' ';
 	}
 	line[n++] = '\n';
-	(void)write_all(2, line, n);
+	/* Lines are gathered and written once per loop pass (a delivery
+	 * each is a system call each at thousands a second); warnings and
+	 * errors go out at once, after what was gathered before them. */
+	if (buf_append(&log_pending, line, n) != 0 || log_pending.len >
+	    SERVER_LOG_BATCH || strcmp(level, "warn") == 0 ||
+	    strcmp(level, "error") == 0)
+		server_log_flush();
+	if (log_pending.oom) {
+		(void)write_all(2, line, n);
+		buf_free(&log_pending);
+	}
 	errno = saved;
+}
+
+/* Write the gathered log lines. */
+static void
+server_log_flush(void)
+{
+	if (log_pending.len > 0)
+		(void)write_all(2, log_pending.data, log_pending.len);
+	buf_reset(&log_pending);
 }
 
 /* Log an error and end the process (start-up failures, a failed fsync). */
@@ -1651,6 +1675,7 @@ server_loop(void)
 			next = wait_head != NULL ? server_now :
 			    min64(next, synced_at + SERVER_LAZY_SYNC_MS);
 		timeout = next <= server_now ? 0 : (int)(next - server_now);
+		server_log_flush();
 	}
 }
 
@@ -1678,6 +1703,8 @@ server_run(void)
 	struct conn *c;
 
 	signals_setup();
+	/* Every way out (return from main, exit) writes the last lines. */
+	(void)atexit(server_log_flush);
 	server_now = util_mono_ms();
 	if (mkdir(config_now->data_dir, 0700) != 0 && errno != EEXIST) {
 		server_log("error", "cannot create data directory",
