@@ -1511,33 +1511,80 @@ signals_setup(void)
  * answer it covers goes out. A failed fsync is never acknowledged: exit,
  * and the next start recovers from the files (contract §6).
  */
-static int64_t synced_at;	/* when the last group commit ran */
+static int64_t synced_at;	/* when the last group commit started */
+static struct watch sync_w;	/* the store's sync thread's answers */
+static int sync_async;		/* that thread runs: fsync off the loop */
 
-/* all: sync whatever was written (at exit); else only when an answer waits
- * or the oldest unsynced write is SERVER_LAZY_SYNC_MS old. */
 static void
-server_commit(int all)
+sync_fatal(void)
 {
-	uint64_t durable;
+	char q[256];
+
+	server_log("error", "fsync failed", "error=%s",
+	    LOGQ(q, strerror(errno)));
+	exit(1);
+}
+
+/* Send the answers whose writes are durable now. */
+static void
+commit_release(void)
+{
+	uint64_t durable = store_durable_seq();
 	struct conn *c;
 
-	if (store_written_seq() > store_durable_seq() && (all ||
-	    wait_head != NULL || server_now - synced_at >= SERVER_LAZY_SYNC_MS)) {
-		if (store_sync() != 0) {
-			char q[256];
-
-			server_log("error", "fsync failed", "error=%s",
-			    LOGQ(q, strerror(errno)));
-			exit(1);
-		}
-		synced_at = server_now;
-	}
-	durable = store_durable_seq();
 	while ((c = wait_head) != NULL && c->wait_seq <= durable) {
 		wait_unlink(c);
 		conn_set_state(c, CONN_WRITE);
 		conn_advance(c);
 	}
+}
+
+/* all: sync whatever was written, now (at exit); else start a sync when an
+ * answer waits or the oldest unsynced write is SERVER_LAZY_SYNC_MS old. The
+ * fsyncs run in the store's sync thread when there is one, so that the
+ * loop keeps reading requests and receivers' answers meanwhile. */
+static void
+server_commit(int all)
+{
+	if (store_written_seq() > store_durable_seq() && (all ||
+	    wait_head != NULL || server_now - synced_at >= SERVER_LAZY_SYNC_MS)) {
+		if (all || !sync_async) {
+			if (store_sync() != 0)
+				sync_fatal();
+			synced_at = server_now;
+		} else if (!store_sync_busy()) {
+			if (store_sync_begin() < 0)
+				sync_fatal();
+			synced_at = server_now;
+		}
+	}
+	commit_release();
+}
+
+/* The sync thread finished: release what it made durable, and start the
+ * next sync at once if answers wait for more. */
+static void
+sync_done(struct watch *w, short revents)
+{
+	(void)w;
+	(void)revents;
+	if (store_sync_end() != 0)
+		sync_fatal();
+	server_commit(0);
+}
+
+/* Start the store's sync thread; without it every fsync runs in the loop. */
+static void
+sync_setup(void)
+{
+	int fd = store_sync_fd();
+
+	if (fd < 0)
+		return;
+	sync_w.fd = fd;
+	sync_w.events = POLLIN;
+	sync_w.cb = sync_done;
+	sync_async = server_watch_add(&sync_w) == 0;
 }
 
 static void
@@ -1642,10 +1689,9 @@ server_loop(void)
 				drain_deadline = server_now;	/* twice: now */
 		}
 
-		/* Commit first: an attempt for an event written this pass
-		 * must not reach a receiver before the event is on disk and
-		 * its 202 is out (a failed fsync would otherwise have
-		 * delivered an event the producer was never told of). */
+		/* Commit, then deliver: the store hands new events to the
+		 * engine only once they are durable, so no receiver hears of
+		 * an event whose 202 a failed fsync would withhold. */
 		server_commit(0);
 		deliver_next = deliver_tick();
 		compact_poll();
@@ -1671,7 +1717,8 @@ server_loop(void)
 			next = min64(next, drain_deadline);
 		/* Answers released by the commit may have written again;
 		 * writes no answer waits for are synced a little later. */
-		if (store_written_seq() > store_durable_seq())
+		if (store_written_seq() > store_durable_seq() &&
+		    !store_sync_busy())
 			next = wait_head != NULL ? server_now :
 			    min64(next, synced_at + SERVER_LAZY_SYNC_MS);
 		timeout = next <= server_now ? 0 : (int)(next - server_now);
@@ -1727,6 +1774,7 @@ server_run(void)
 	}
 	if (deliver_init(err, sizeof(err)) != 0)
 		fatal("cannot start deliveries", err);
+	sync_setup();
 	listen_open(config_now->listen);
 	listen_update();
 

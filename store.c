@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,12 @@ struct idem {
  * NULL pointers belong in .bss. */
 static struct idem *idem_tab[IDEM_BUCKETS];
 
+/* An event whose deliveries wait for it to be durable. */
+struct announce {
+	struct event *ev;
+	uint64_t seq;		/* durable once durable_seq reaches this */
+};
+
 /* A growable array of pointers, kept in id order. */
 struct vec {
 	void **v;
@@ -75,6 +82,11 @@ static struct {
 	uint64_t written_seq, durable_seq;
 	int writable;
 	int sync_failed;	/* an fsync of a live file failed: sync_lost */
+	/* Events written but not yet durable: their deliveries are handed
+	 * to the engine (store_on_due) only once they are, so no receiver
+	 * hears of an event whose 202 a failed fsync would withhold. */
+	struct announce *unannounced;
+	size_t nunannounced, capunannounced;
 	uint64_t last_id;
 	struct vec clients, endpoints, events, deliveries;
 	size_t pending;
@@ -530,6 +542,163 @@ sync_lost(void)
 	st.written_seq++;
 }
 
+/* Hand the deliveries of events now durable to the engine. */
+static void
+announce_durable(void)
+{
+	size_t i, k;
+
+	for (i = 0; i < st.nunannounced &&
+	    st.unannounced[i].seq <= st.durable_seq; i++) {
+		struct delivery *d;
+
+		for (d = st.unannounced[i].ev->deliveries; d != NULL;
+		    d = d->next_in_event)
+			if (d->status == STORE_PENDING && store_on_due != NULL)
+				store_on_due(d);
+	}
+	for (k = 0; i < st.nunannounced; i++, k++)
+		st.unannounced[k] = st.unannounced[i];
+	st.nunannounced = k;
+}
+
+/*
+ * The asynchronous group commit: one thread runs the fsyncs while the loop
+ * goes on reading and answering, so the disk's fsync time and the loop's
+ * work overlap instead of adding up. Jobs and results cross by pipes; only
+ * one sync runs at a time, and the synchronous path (store_sync) waits for
+ * it first, so the files are never fsynced from two threads at once.
+ */
+struct sync_job {
+	int reg_fd, jrn_fd;
+	uint8_t reg, jrn, dir;
+};
+
+static struct {
+	pthread_t thread;
+	int req[2], done[2];
+	int running;
+	int busy;
+	uint64_t seq;		/* what the running sync makes durable */
+} as = { .req = { -1, -1 }, .done = { -1, -1 } };
+
+static void *
+sync_thread(void *arg)
+{
+	struct sync_job job;
+	int r;
+
+	(void)arg;
+	while (read(as.req[0], &job, sizeof(job)) == (ssize_t)sizeof(job)) {
+		r = 0;
+		if (st.fsync_always && ((job.reg && io_fsync(job.reg_fd) != 0) ||
+		    (job.jrn && io_fsync(job.jrn_fd) != 0) ||
+		    (job.dir && fsync_dir(st.dir) != 0)))
+			r = -1;
+		if (write(as.done[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			break;
+	}
+	return NULL;
+}
+
+int
+store_sync_fd(void)
+{
+	if (as.running)
+		return as.done[0];
+	if (pipe(as.req) != 0)
+		return -1;
+	if (pipe(as.done) != 0)
+		goto fail;
+	(void)fcntl(as.req[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(as.req[1], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(as.done[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(as.done[1], F_SETFD, FD_CLOEXEC);
+	if (pthread_create(&as.thread, NULL, sync_thread, NULL) != 0)
+		goto fail;
+	as.running = 1;
+	return as.done[0];
+fail:
+	close(as.req[0]);
+	close(as.req[1]);
+	if (as.done[0] >= 0) {
+		close(as.done[0]);
+		close(as.done[1]);
+	}
+	as.req[0] = as.req[1] = as.done[0] = as.done[1] = -1;
+	return -1;
+}
+
+int
+store_sync_busy(void)
+{
+	return as.busy;
+}
+
+int
+store_sync_begin(void)
+{
+	struct sync_job job;
+
+	if (as.busy || st.written_seq == st.durable_seq)
+		return 0;
+	if (st.sync_failed || !as.running) {
+		errno = EIO;
+		return -1;
+	}
+	memset(&job, 0, sizeof(job));
+	job.reg_fd = st.reg.fd;
+	job.jrn_fd = st.jrn.fd;
+	job.reg = (uint8_t)st.reg.dirty;
+	job.jrn = (uint8_t)st.jrn.dirty;
+	job.dir = (uint8_t)(st.reg.dir_dirty || st.jrn.dir_dirty);
+	if (write(as.req[1], &job, sizeof(job)) != (ssize_t)sizeof(job))
+		return -1;
+	st.reg.dirty = st.jrn.dirty = 0;
+	st.reg.dir_dirty = st.jrn.dir_dirty = 0;
+	as.seq = st.written_seq;
+	as.busy = 1;
+	return 1;
+}
+
+int
+store_sync_end(void)
+{
+	int r;
+	ssize_t n;
+
+	if (!as.busy)
+		return 0;
+	do
+		n = read(as.done[0], &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	as.busy = 0;
+	if (n != (ssize_t)sizeof(r) || r != 0) {
+		sync_lost();
+		errno = EIO;
+		return -1;
+	}
+	if (!st.sync_failed && as.seq > st.durable_seq)
+		st.durable_seq = as.seq;
+	announce_durable();
+	return 0;
+}
+
+static void
+sync_thread_stop(void)
+{
+	if (!as.running)
+		return;
+	(void)store_sync_end();
+	close(as.req[1]);
+	pthread_join(as.thread, NULL);
+	close(as.req[0]);
+	close(as.done[0]);
+	close(as.done[1]);
+	as.req[0] = as.req[1] = as.done[0] = as.done[1] = -1;
+	as.running = 0;
+}
+
 int
 store_sync(void)
 {
@@ -542,11 +711,14 @@ store_sync(void)
 		errno = EIO;
 		return -1;
 	}
+	if (store_sync_end() != 0)
+		return -1;
 	if (sync_file(&st.reg) != 0 || sync_file(&st.jrn) != 0) {
 		sync_lost();
 		return -1;
 	}
 	st.durable_seq = seq;
+	announce_durable();
 	return 0;
 }
 
@@ -1255,6 +1427,15 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		buf_puts(b, ",\"data\":");
 		buf_append(b, data, data_len);
 	}
+	if (st.nunannounced == st.capunannounced) {
+		size_t cap = st.capunannounced ? st.capunannounced * 2 : 64;
+		struct announce *a = realloc(st.unannounced, cap * sizeof(*a));
+
+		if (a == NULL)
+			goto nomem;
+		st.unannounced = a;
+		st.capunannounced = cap;
+	}
 	off = rec_write(&st.jrn);
 	if (off < 0)
 		goto fail;
@@ -1266,9 +1447,9 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		d->next_in_event = NULL;
 		delivery_link(d);
 	}
-	for (d = ev->deliveries; d != NULL; d = d->next_in_event)
-		if (store_on_due != NULL)
-			store_on_due(d);
+	/* The engine hears of the deliveries once the event is durable. */
+	st.unannounced[st.nunannounced].ev = ev;
+	st.unannounced[st.nunannounced++].seq = st.written_seq;
 	return ev;
 nomem:
 	errno = ENOMEM;
@@ -2340,6 +2521,7 @@ store_close(void)
 {
 	size_t i;
 
+	sync_thread_stop();
 	if (st.child > 0) {
 		kill(st.child, SIGKILL);
 		waitpid(st.child, NULL, 0);
@@ -2373,6 +2555,7 @@ store_close(void)
 	free(st.clients.v);
 	free(st.deliveries.v);
 	free(st.toks);
+	free(st.unannounced);
 	buf_free(&st.rec);
 	memset(&st, 0, sizeof(st));
 	st.reg.fd = st.jrn.fd = -1;
@@ -2592,6 +2775,10 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 		errno = EBUSY;
 		return -1;
 	}
+	/* The registry's file is about to be replaced: no fsync of it may be
+	 * under way in the sync thread. */
+	if (store_sync_end() != 0)
+		return -1;
 	if (!force && (st.jrn.size < STORE_COMPACT_MIN ||
 	    st.jrn.size < 2 * last_size))
 		return 0;
@@ -2720,6 +2907,12 @@ store_compact_poll(char *err, size_t errsz)
 	if (pid == 0)
 		return 0;
 	st.child = 0;
+	/* The journal's file is about to be replaced: finish any fsync of it
+	 * in the sync thread first. */
+	if (store_sync_end() != 0) {
+		snprintf(err, errsz, "fsync failed");
+		pid = -1;
+	}
 	compact_paths(path, mappath, sizeof(path));
 	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		snprintf(err, errsz, "compaction child failed");

@@ -137,6 +137,21 @@ void store_close(void);
 uint64_t store_written_seq(void);
 uint64_t store_durable_seq(void);
 int store_sync(void);
+
+/*
+ * The same, asynchronously: the fsyncs run in a helper thread while the
+ * loop goes on. store_sync_fd starts it and returns the descriptor to poll
+ * for completion (-1: no thread; use store_sync). store_sync_begin starts a
+ * sync of what was written so far (1 started, 0 nothing to do or one is
+ * under way, -1 failed: exit). When the descriptor is readable,
+ * store_sync_end finishes it: 0, or -1 when an fsync failed (exit: contract
+ * §6). store_sync waits for a running one first. Deliveries of new events
+ * reach the engine (store_on_due) only once their event is durable.
+ */
+int store_sync_fd(void);
+int store_sync_busy(void);
+int store_sync_begin(void);
+int store_sync_end(void);
 /* 1 while writes succeed; 0 after a write failed for lack of space until a
  * later write succeeds (healthz answers 503 meanwhile). */
 int store_writable(void);
