@@ -178,6 +178,8 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static int sync_async;		/* the store's sync thread runs */
+static void sync_fatal(void);
 static struct buf log_pending;	/* lines not yet written */
 static void server_log_flush(void);
 
@@ -823,6 +825,12 @@ conn_answer(struct conn *c)
 	c->wait_seq = store_written_seq();
 	if (c->wait_seq > store_durable_seq()) {
 		conn_set_state(c, CONN_WAIT_DURABLE);
+		/* Start a sync now when none runs, rather than at the end of
+		 * the pass: the requests handled while it runs form the next
+		 * batch, so fsyncs and request handling overlap. */
+		if (sync_async && !store_sync_busy() &&
+		    store_sync_begin() < 0)
+			sync_fatal();
 		return STEP_WAIT;
 	}
 	conn_set_state(c, CONN_WRITE);
@@ -1513,7 +1521,6 @@ signals_setup(void)
  */
 static int64_t synced_at;	/* when the last group commit started */
 static struct watch sync_w;	/* the store's sync thread's answers */
-static int sync_async;		/* that thread runs: fsync off the loop */
 
 static void
 sync_fatal(void)
