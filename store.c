@@ -361,6 +361,15 @@ vec_lower(const struct vec *v, uint64_t id)
 	return lo;
 }
 
+/* The first index whose id is > after: where a page after it starts. */
+static size_t
+vec_after(const struct vec *v, uint64_t after)
+{
+	size_t i = vec_lower(v, after);
+
+	return i < v->n && *(const uint64_t *)v->v[i] == after ? i + 1 : i;
+}
+
 static void *
 vec_find(const struct vec *v, uint64_t id)
 {
@@ -920,12 +929,7 @@ store_endpoint_at(size_t i)
 size_t
 store_endpoint_after(uint64_t after)
 {
-	size_t i = vec_lower(&st.endpoints, after);
-
-	if (i < st.endpoints.n &&
-	    ((struct endpoint *)st.endpoints.v[i])->id == after)
-		i++;
-	return i;
+	return vec_after(&st.endpoints, after);
 }
 
 static off_t
@@ -1217,11 +1221,7 @@ store_event_at(size_t i)
 size_t
 store_event_after(uint64_t after)
 {
-	size_t i = vec_lower(&st.events, after);
-
-	if (i < st.events.n && ((struct event *)st.events.v[i])->id == after)
-		i++;
-	return i;
+	return vec_after(&st.events, after);
 }
 
 struct delivery *
@@ -1245,12 +1245,7 @@ store_delivery_at(size_t i)
 size_t
 store_delivery_after(uint64_t after)
 {
-	size_t i = vec_lower(&st.deliveries, after);
-
-	if (i < st.deliveries.n &&
-	    ((struct delivery *)st.deliveries.v[i])->id == after)
-		i++;
-	return i;
+	return vec_after(&st.deliveries, after);
 }
 
 size_t

@@ -358,7 +358,33 @@ class Received:
         return "<%s %s %r>" % (self.method, self.target, self.body[:60])
 
 
-class Receiver:
+class Recorded:
+    """What both receivers share: a Condition `lock` guarding the list
+    `requests` of Received, and ways to look at it."""
+
+    def got(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if path is None or
+                    r.path == path]
+
+    def wait_for(self, n, path=None, timeout=15.0):
+        """Wait until n requests (to path) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                rs = [r for r in self.requests if path is None or
+                      r.path == path]
+                if len(rs) >= n:
+                    return rs
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "%s: %d of %d requests to %s within %.0fs: %r"
+                        % (type(self).__name__, len(rs), n, path or "any path", timeout, rs))
+                self.lock.wait(left)
+
+
+class Receiver(Recorded):
     """A webhook receiver on 127.0.0.1:<free port>. Replies are scripted per
     path: on(path, r1, r2, ...) answers r1 to the first request, r2 to the
     second, and the last one from then on. Unscripted paths answer 200."""
@@ -423,27 +449,6 @@ class Receiver:
             if not rs:
                 return Reply(200)
             return rs.pop(0) if len(rs) > 1 else rs[0]
-
-    def got(self, path=None):
-        with self.lock:
-            return [r for r in self.requests if path is None or
-                    r.path == path]
-
-    def wait_for(self, n, path=None, timeout=15.0):
-        """Wait until n requests (to path) arrived; return them."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                rs = [r for r in self.requests if path is None or
-                      r.path == path]
-                if len(rs) >= n:
-                    return rs
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        "receiver: %d of %d requests to %s within %.0fs: %r"
-                        % (len(rs), n, path or "any path", timeout, rs))
-                self.lock.wait(left)
 
     def close(self):
         self.stopping.set()
@@ -620,7 +625,7 @@ def ok_reply(sock, req, n):
     return True
 
 
-class RawReceiver:
+class RawReceiver(Recorded):
     """A receiver on a plain socket, for answers no HTTP library would give.
     on(path, fn) sets how requests to path are answered: fn(sock, req, n)
     gets the socket, the Received request and n, its 1-based number among
@@ -716,27 +721,6 @@ class RawReceiver:
                 s.close()
             except OSError:
                 pass
-
-    def got(self, path=None):
-        with self.lock:
-            return [r for r in self.requests if path is None or
-                    r.path == path]
-
-    def wait_for(self, n, path=None, timeout=15.0):
-        """Wait until n requests (to path) arrived; return them."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                rs = [r for r in self.requests if path is None or
-                      r.path == path]
-                if len(rs) >= n:
-                    return rs
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        "raw receiver: %d of %d requests to %s within "
-                        "%.0fs" % (len(rs), n, path or "any path", timeout))
-                self.lock.wait(left)
 
     def close(self):
         self.stopping.set()
