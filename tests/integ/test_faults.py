@@ -180,7 +180,13 @@ def one_run(t, kind, n):
     if started:
         scenario(h, rcv, a)
     if h.running:
-        h.stop(expect=None)
+        try:
+            h.stop(expect=None)
+        except AssertionError:
+            # It may exit by itself between the check and the signal: a
+            # lazy sync of an attempt outcome can hit the fault late.
+            if h.running:
+                raise
     log = h.log()
     rc = h.proc.returncode
     # Gone mid-scenario, or failed at the final commit of the drain.
