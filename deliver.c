@@ -10,8 +10,10 @@
  * clock keeps the promised times); d->heap_index is its 1-based slot, 0 when
  * it is not in the heap. The heap is an array of pointers grown by doubling:
  * no allocation per delivery beyond the store's own struct. The store calls
- * engine_due (store_on_due) when a delivery is created or requeued and
- * engine_forget (store_on_fail) when one leaves pending without an attempt.
+ * engine_due (store_on_due) when a delivery is requeued, or once the event
+ * that created it is durable (so no receiver hears of an unacknowledged
+ * event), and engine_forget (store_on_fail) when one leaves pending without
+ * an attempt.
  * deliver_tick pops what is due and dispatches it: an attempt starts at once
  * unless its endpoint is disabled or has endpoint_concurrency attempts in
  * flight (then it waits on that endpoint's list) or max_outbound attempts are

@@ -37,7 +37,7 @@ extern int64_t server_now;
 /*
  * Log one logfmt line on stderr: "ts=... level=LEVEL msg=MSG" followed by the
  * formatted key=value pairs (the caller formats them, quoting values with
- * spaces via server_logq). Never pass secrets or tokens.
+ * spaces in double quotes). Never pass secrets or tokens.
  */
 void server_log(const char *level, const char *msg, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -48,7 +48,9 @@ struct metrics {
 	uint64_t events;			/* events accepted */
 	uint64_t delivered, failed;		/* deliveries by outcome */
 	uint64_t att_ok, att_rejected, att_retry, att_timeout, att_error;
-	uint64_t latency_le[METRICS_LATENCY_BUCKETS];	/* attempt ms */
+	/* Attempts whose ms fell in bucket i alone (above bound i-1, at most
+	 * bound i); /metrics adds them up into the cumulative buckets. */
+	uint64_t latency_le[METRICS_LATENCY_BUCKETS];
 	uint64_t latency_count;
 	double latency_sum;			/* seconds */
 	uint64_t http_by_class[6];		/* 1xx..5xx by status / 100 */

@@ -15,18 +15,6 @@
 
 static const struct http_limits t_lim = { 16384, 100 };
 
-/* A copy of n bytes in a buffer of exactly n bytes, so that AddressSanitizer
- * catches any read past the end of the input. The caller frees it. */
-static char *
-t_dup(const char *s, size_t n)
-{
-	char *p = malloc(n > 0 ? n : 1);
-
-	if (p != NULL && n > 0)
-		memcpy(p, s, n);
-	return p;
-}
-
 static int
 t_span(const char *s, size_t n, const char *lit)
 {
@@ -38,7 +26,7 @@ static int
 t_req(const char *s, size_t n, const struct http_limits *lim, int *status)
 {
 	static struct http_request req;
-	char *c = t_dup(s, n);
+	char *c = unit_dup(s, n);
 	int r;
 
 	*status = 0;
@@ -51,7 +39,7 @@ static int
 t_res(const char *s, size_t n, const struct http_limits *lim)
 {
 	static struct http_response res;
-	char *c = t_dup(s, n);
+	char *c = unit_dup(s, n);
 	int r = c == NULL ? -100 : http_parse_response(c, n, lim, &res);
 
 	free(c);
@@ -146,7 +134,7 @@ test_requests_valid(void)
 		char *c, *more;
 
 		n = strlen(t_req_ok[i].raw);
-		c = t_dup(t_req_ok[i].raw, n);
+		c = unit_dup(t_req_ok[i].raw, n);
 		memset(&req, 0xa5, sizeof(req));
 		r = http_parse_request(c, n, &t_lim, &req, &st);
 		CHECKF(r == (int)n, "valid request %zu: %d (status %d)", i, r,
@@ -675,7 +663,7 @@ test_responses(void)
 		char *c;
 
 		n = strlen(t_res_ok[i].raw);
-		c = t_dup(t_res_ok[i].raw, n);
+		c = unit_dup(t_res_ok[i].raw, n);
 		r = http_parse_response(c, n, &t_lim, &res);
 		CHECKF(r == (int)n && res.minor_version == t_res_ok[i].minor &&
 		    res.status == t_res_ok[i].status &&

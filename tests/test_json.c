@@ -11,22 +11,10 @@
 
 #define T_MAXTOK 512
 
-/* A copy of n bytes in a buffer of exactly n bytes, so that AddressSanitizer
- * catches any read past the end of the input. */
-static char *
-t_dup(const char *s, size_t n)
-{
-	char *p = malloc(n > 0 ? n : 1);
-
-	if (p != NULL && n > 0)
-		memcpy(p, s, n);
-	return p;
-}
-
 static int
 t_parse(const char *s, size_t n, struct json_tok *toks, size_t max)
 {
-	char *c = t_dup(s, n);
+	char *c = unit_dup(s, n);
 	int r;
 
 	if (c == NULL)

@@ -234,6 +234,59 @@ test_bad_event(void)
 	CHECK(store_open(tdir, 1, err, sizeof(err), NULL) == 0);
 }
 
+static int dues;
+
+static void
+count_due(struct delivery *d)
+{
+	(void)d;
+	dues++;
+}
+
+/* New events reach the engine only once durable: never when their fsync
+ * failed, so no receiver hears of an event whose 202 was withheld. */
+static void
+test_due_after_durable(void)
+{
+	char err[256];
+	uint8_t h[32] = { 5 };
+	struct client *c;
+	struct endpoint *e, *eps[1];
+
+	CHECK(reopen(err, sizeof(err)) == 0);
+	c = store_client_create("due", "d", h, "whsec_x");
+	e = c != NULL ? make_endpoint(c, "http://example.com/", "*") : NULL;
+	CHECK(e != NULL && store_sync() == 0);
+	if (e == NULL)
+		return;
+	eps[0] = e;
+	store_on_due = count_due;
+	dues = 0;
+	CHECK(store_event_create(c, "t", 1, "{}", 2, eps, 1, NULL, NULL, 0,
+	    util_wall_ms()) != NULL);
+	CHECK(dues == 0);
+	CHECK(store_sync() == 0);
+	CHECK(dues == 1);
+
+	/* The same through the sync thread. */
+	CHECK(store_sync_fd() >= 0);
+	CHECK(store_event_create(c, "t", 1, "{}", 2, eps, 1, NULL, NULL, 0,
+	    util_wall_ms()) != NULL);
+	CHECK(store_sync_begin() == 1 && store_sync_busy());
+	CHECK(dues == 1);
+	CHECK(store_sync_end() == 0 && dues == 2 && !store_sync_busy());
+
+	/* A failed fsync announces nothing, now or later. */
+	CHECK(store_event_create(c, "t", 1, "{}", 2, eps, 1, NULL, NULL, 0,
+	    util_wall_ms()) != NULL);
+	st.fault_fsync = st.n_fsync + 1;
+	CHECK(store_sync_begin() == 1);
+	CHECK(store_sync_end() == -1);
+	CHECK(store_sync() == -1 && dues == 2);
+	st.fault_fsync = 0;
+	store_on_due = NULL;
+}
+
 static void
 test_faults(void)
 {
@@ -368,6 +421,7 @@ test_store(void)
 	test_bad_event();
 	test_faults();
 	test_compaction();
+	test_due_after_durable();
 	store_close();
 	{
 		char cmd[300];

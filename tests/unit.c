@@ -9,6 +9,16 @@
 
 int unit_passed, unit_failed;
 
+char *
+unit_dup(const char *s, size_t n)
+{
+	char *p = malloc(n > 0 ? n : 1);
+
+	if (p != NULL && n > 0)
+		memcpy(p, s, n);
+	return p;
+}
+
 const char *
 unit_testdata(void)
 {

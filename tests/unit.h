@@ -6,6 +6,7 @@
 #ifndef HOOKD_TESTS_UNIT_H
 #define HOOKD_TESTS_UNIT_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 extern int unit_passed, unit_failed;
@@ -31,6 +32,10 @@ extern int unit_passed, unit_failed;
 		fputc('\n', stderr); \
 	} \
 } while (0)
+
+/* A copy of n bytes in a buffer of exactly n bytes, so that AddressSanitizer
+ * catches any read past the end of the input. The caller frees it. */
+char *unit_dup(const char *s, size_t n);
 
 /* Where ../shared/testdata is (HOOKD_TESTDATA overrides). */
 const char *unit_testdata(void);

@@ -100,6 +100,8 @@ def check_signature(req, secret, payload=None):
 class Hookd:
     """One hookd process on a fixed port and data directory."""
 
+    flags = []      # extra command-line flags (a subclass may set -v)
+
     def __init__(self, tmp, conf, admin_token="default", env=None,
                  port=None, name="hookd"):
         self.tmp = tmp
@@ -129,8 +131,8 @@ class Hookd:
         env.update(self.extra_env)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [HOOKD, "-l", "127.0.0.1:%d" % self.port, "-d", self.data,
-             "-c", self.conf_path],
+            [HOOKD] + self.flags + ["-l", "127.0.0.1:%d" % self.port,
+                                    "-d", self.data, "-c", self.conf_path],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
             cwd=self.tmp)
         log.close()

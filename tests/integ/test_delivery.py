@@ -570,19 +570,6 @@ def test_compact_keeps_pending(t):
            "after compaction and restart")
 
 
-def test_destination_not_allowed(t):
-    rcv = t.receiver()
-    h = t.hookd(allow=False)
-    h.client("acme")
-    h.endpoint("acme", "http://localhost:%d/cb" % rcv.port)
-    evt = h.event(data={}, callback="http://localhost:%d/once" % rcv.port)
-    eq(evt["deliveries"], 2, "deliveries")
-    for d in h.wait_all(evt["id"], "failed", n=2):
-        eq(d["last"]["error"], "destination not allowed", "last.error")
-    time.sleep(0.3)
-    eq(rcv.got(), [], "requests that reached the receiver")
-
-
 def test_delete_fails_pending(t):
     s = setup(t, extra=SLOW_RETRY)
     h, rcv = s.h, s.rcv

@@ -291,6 +291,9 @@ def test_fsync_failure_is_fatal_and_never_acknowledged(t):
     rc = h.proc.returncode
     check(rc != 0, "exit code %d after a failed fsync" % rc)
     check("fsync failed" in h.log(), "no 'fsync failed' in the log")
+    # The store hands an event to the engine only once it is durable: no
+    # receiver may hear of the event whose 202 was withheld.
+    eq(len(rcv.got("/cb")), 0, "deliveries of the event whose fsync failed")
     h.extra_env = {}
     h.start()
     evt = h.event(data={"after": 1})

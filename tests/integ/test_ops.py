@@ -290,22 +290,7 @@ DELIVERED_RE = re.compile(r"^%s level=info msg=delivered "
 class VerboseHookd(Hookd):
     """A hookd started with -v: its debug lines are logs too."""
 
-    def start(self, wait=True):
-        env = dict(os.environ)
-        env.pop("HOOKD_ADMIN_TOKEN", None)
-        if self.admin is not None:
-            env["HOOKD_ADMIN_TOKEN"] = self.admin
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [HOOKD, "-v", "-l", "127.0.0.1:%d" % self.port, "-d", self.data,
-             "-c", self.conf_path],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-            cwd=self.tmp)
-        log.close()
-        ALL_PROCS.append(self.proc)
-        if wait:
-            self.wait_ready()
-        return self
+    flags = ["-v"]
 
 
 def check_log_lines(text):
