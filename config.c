@@ -72,6 +72,10 @@ static const struct config_scalar {
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
 	    offsetof(struct config, idle_timeout_ms), 1, DAY },
+	/* A body trickled a byte at a time holds a connection and its
+	 * buffer; this bounds how long in all (contract §18). */
+	{ "body_timeout", CONFIG_DURATION,
+	    offsetof(struct config, body_timeout_ms), 1, HOUR },
 	/* One attempt may hold a delivery slot this long at most. */
 	{ "timeout", CONFIG_DURATION,
 	    offsetof(struct config, timeout_ms), 1, HOUR },
@@ -105,6 +109,7 @@ config_defaults(struct config *c)
 	c->max_body = 1048576;
 	c->header_timeout_ms = 10 * SEC;
 	c->idle_timeout_ms = 60 * SEC;
+	c->body_timeout_ms = 30 * SEC;
 	c->max_connections = 1024;
 	c->timeout_ms = 15 * SEC;
 	for (i = 0; i < sizeof(config_default_retry) /

@@ -38,6 +38,7 @@ struct config {
 	size_t max_body;
 	int64_t header_timeout_ms;
 	int64_t idle_timeout_ms;
+	int64_t body_timeout_ms;	/* a whole request body, in all */
 	size_t max_connections;
 	int64_t timeout_ms;		/* one delivery attempt */
 	int64_t retry_ms[CONFIG_MAX_RETRIES];	/* delays after attempts */

@@ -93,6 +93,12 @@ static volatile sig_atomic_t got_term, got_hup;
 static int draining;
 static int64_t drain_deadline;
 
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
 /* ------------------------------------------------------------------ */
 /* Logging */
 
@@ -360,6 +366,7 @@ struct conn {
 	struct conn *wprev, *wnext;	/* waiting for durability, in
 					   wait_seq order */
 	int64_t deadline;		/* closed when passed */
+	int64_t body_deadline;		/* READ_BODY: the whole body by then */
 	int head_started;		/* header_timeout is running */
 	int peer_eof;			/* the client shut down its side */
 
@@ -459,6 +466,13 @@ conn_set_state(struct conn *c, enum conn_state s)
 		    cfg->header_timeout_ms : cfg->idle_timeout_ms);
 		break;
 	case CONN_READ_BODY:
+		/* Contract §18: the body must arrive within body_timeout in
+		 * all, and without a pause of idle_timeout: a client
+		 * trickling a byte a second cannot hold us for ever. */
+		c->body_deadline = server_now + cfg->body_timeout_ms;
+		c->deadline = min64(c->body_deadline,
+		    server_now + cfg->idle_timeout_ms);
+		break;
 	case CONN_WRITE:
 		c->deadline = server_now + cfg->idle_timeout_ms;
 		break;
@@ -590,7 +604,8 @@ conn_read(struct conn *c)
 		c->head_started = 1;
 		c->deadline = server_now + server_config->header_timeout_ms;
 	} else if (c->state == CONN_READ_BODY)
-		c->deadline = server_now + server_config->idle_timeout_ms;
+		c->deadline = min64(c->body_deadline,
+		    server_now + server_config->idle_timeout_ms);
 	return 0;
 }
 
@@ -702,8 +717,61 @@ conn_parse(struct conn *c, int *status)
 	    status);
 }
 
-/* READ_HEAD: parse the head once it is complete, check the body's size,
- * and move on to the body. */
+/* The API's view of the parsed request: its body is what follows the head
+ * up to msg_len. */
+static void
+conn_api_request(const struct conn *c, struct api_request *r)
+{
+	r->method = c->req.method;
+	r->method_len = c->req.method_len;
+	r->target = c->req.target;
+	r->target_len = c->req.target_len;
+	r->headers = c->req.headers;
+	r->num_headers = c->req.num_headers;
+	r->body = c->in.data + c->head_len;
+	r->body_len = c->msg_len - c->head_len;
+}
+
+/*
+ * Contract §18: a /v1 request without a valid token is answered on its head,
+ * before a byte of its body is waited for, and gets no 100 Continue: an
+ * anonymous client cannot make us hold memory or a connection for a body
+ * nobody will read. The connection stays open only when the whole body is
+ * already here (it is skipped like any answered request's); else the body
+ * is unread and the connection closes after the answer. 0 when the request
+ * may go on, 1 when the answer is set up, -1 when the connection is gone.
+ */
+static int
+conn_refuse_anonymous(struct conn *c)
+{
+	struct api_request r;
+	const char *ctype = NULL;
+	int status, keep_alive;
+
+	conn_api_request(c, &r);	/* msg_len is head_len: no body */
+	buf_reset(&c->body);
+	status = api_auth_head(&r, &c->body, &ctype);
+	if (status == 0)
+		return 0;
+	if (c->body.oom)
+		return conn_fail(c, 500) == STEP_GONE ? -1 : 1;
+	keep_alive = c->req.keep_alive && !draining && !c->req.chunked &&
+	    (c->req.content_length <= 0 ||
+	    ((uint64_t)c->req.content_length <= server_config->max_body &&
+	    c->in.len >= c->head_len + (size_t)c->req.content_length));
+	if (keep_alive)
+		c->msg_len = c->head_len + (c->req.content_length > 0 ?
+		    (size_t)c->req.content_length : 0);
+	if (conn_respond(c, status, ctype, keep_alive) != 0) {
+		conn_close(c);
+		return -1;
+	}
+	conn_set_state(c, CONN_WRITE);
+	return 1;
+}
+
+/* READ_HEAD: parse the head once it is complete, refuse it without a valid
+ * token, check the body's size, and move on to the body. */
 static enum conn_step
 conn_head(struct conn *c)
 {
@@ -723,6 +791,10 @@ conn_head(struct conn *c)
 	c->head_len = (size_t)r;
 	c->started = server_now;
 	c->send_body = !util_span_eq(c->req.method, c->req.method_len, "HEAD");
+	c->msg_len = c->head_len;
+	r = conn_refuse_anonymous(c);
+	if (r != 0)
+		return r < 0 ? STEP_GONE : STEP_NEXT;
 	/* Refused before a byte of it is read: memory is committed only to
 	 * bodies within the limit. */
 	if (c->req.content_length > 0 &&
@@ -803,14 +875,7 @@ conn_answer(struct conn *c)
 			return conn_fail(c, 500);
 		c->parsed_cap = c->in.cap;
 	}
-	r.method = c->req.method;
-	r.method_len = c->req.method_len;
-	r.target = c->req.target;
-	r.target_len = c->req.target_len;
-	r.headers = c->req.headers;
-	r.num_headers = c->req.num_headers;
-	r.body = c->in.data + c->head_len;
-	r.body_len = c->msg_len - c->head_len;
+	conn_api_request(c, &r);
 
 	buf_reset(&c->body);
 	status = api_handle(&r, &c->body, &ctype);
@@ -1437,6 +1502,8 @@ server_reload(void)
 		list_add(changed, sizeof(changed), "header_timeout");
 	if (CHANGED(idle_timeout_ms))
 		list_add(changed, sizeof(changed), "idle_timeout");
+	if (CHANGED(body_timeout_ms))
+		list_add(changed, sizeof(changed), "body_timeout");
 	if (CHANGED(max_connections))
 		list_add(changed, sizeof(changed), "max_connections");
 	if (CHANGED(timeout_ms))
@@ -1646,12 +1713,6 @@ compact_start(void)
 		    LOGQ(q, strerror(errno)));
 	else if (r > 0 && force)
 		last_forced = server_now;
-}
-
-static int64_t
-min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
 }
 
 /* One thread, one poll(): until a drain ends. */
