@@ -87,6 +87,13 @@ static const struct config_scalar {
 	    offsetof(struct config, drain_timeout_ms), 0, HOUR },
 };
 
+/* The keys that are not in config_scalars: with it, every key there is,
+ * for the "did you mean" of an unknown one. */
+static const char *const config_other_keys[] = {
+	"listen", "data_dir", "admin_token_file", "retry_schedule",
+	"allow_destinations", "fsync", "metrics", "client", "endpoint",
+};
+
 /* Longest single delay in retry_schedule. */
 #define CONFIG_RETRY_MAX_MS (7 * DAY)
 
@@ -238,7 +245,6 @@ config_split(char *line, char **words, int max, const char **why)
 	}
 }
 
-/* Client ids (contract §3): 1-64 of [A-Za-z0-9._-]. */
 /* An events= filter list "a,b.*,*": no empty entries, '*' only last in an
  * entry, bounded like the API's filters. */
 static int
@@ -343,8 +349,18 @@ config_registration(struct config *c, char **v, int n, int line,
 			const char *eq = strchr(v[i], '=');
 			int klen = eq != NULL ? (int)(eq - v[i]) : 64;
 
-			snprintf(whybuf, whysz, "unknown %s option \"%.*s\"",
-			    v[0], klen < 64 ? klen : 64, v[i]);
+			if (eq == NULL || eq == v[i])
+				snprintf(whybuf, whysz, "%s options are "
+				    "name=value with no spaces around \"=\" "
+				    "(e.g. %s)", v[0], is_endpoint ?
+				    "method=GET events=order.*" :
+				    "name=\"Acme Store\"");
+			else
+				snprintf(whybuf, whysz, "unknown %s option "
+				    "\"%.*s\" (%s)", v[0],
+				    klen < 64 ? klen : 64, v[i], is_endpoint ?
+				    "known: method=, events=, secret=" :
+				    "known: name=");
 			*why = whybuf;
 			return -1;
 		}
@@ -421,11 +437,20 @@ config_scalar(struct config *c, const struct config_scalar *s,
 		*(size_t *)(void *)field = (size_t)u;
 		return 0;
 	}
+	if (strchr(value, ',') != NULL) {
+		snprintf(whybuf, whysz, "%s takes one duration, and a comma "
+		    "is no part of one (e.g. %s 15s; lists of durations are "
+		    "space-separated)", s->key, s->key);
+		*why = whybuf;
+		return -1;
+	}
 	if (util_parse_duration(value, strlen(value), (int64_t)s->max,
 	    &ms) != 0 || ms < (int64_t)s->min) {
-		snprintf(whybuf, whysz, "%s must be a duration "
-		    "(ms, s, m, h, d) from %llums to %llums", s->key,
-		    (unsigned long long)s->min, (unsigned long long)s->max);
+		snprintf(whybuf, whysz, "%s must be one duration, a number "
+		    "with an optional unit (ms, s, m, h, d; seconds when none) "
+		    "from %llums to %llums, e.g. %s 15s", s->key,
+		    (unsigned long long)s->min, (unsigned long long)s->max,
+		    s->key);
 		*why = whybuf;
 		return -1;
 	}
@@ -447,6 +472,128 @@ config_bool(const char *value, int *out)
 }
 
 /*
+ * The edit distance (Levenshtein: insertions, deletions, substitutions)
+ * between a and b, or CONFIG_KEY_MAX when either is longer than that, which
+ * no key is (and a long unknown word is not worth comparing).
+ */
+#define CONFIG_KEY_MAX 64
+static size_t
+config_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[CONFIG_KEY_MAX + 1], diag, up;
+
+	if (la > CONFIG_KEY_MAX || lb > CONFIG_KEY_MAX)
+		return CONFIG_KEY_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			row[j] = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < row[j])
+				row[j] = up + 1;
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The known key nearest to word, or NULL when none is near enough to be
+ * what was meant: at most a third of the key's letters (and at least one)
+ * differ. */
+static const char *
+config_nearest_key(const char *word)
+{
+	const char *best = NULL, *k;
+	size_t bestd = CONFIG_KEY_MAX, d, i, nscalars, n;
+
+	nscalars = sizeof(config_scalars) / sizeof(config_scalars[0]);
+	n = nscalars + sizeof(config_other_keys) / sizeof(config_other_keys[0]);
+	for (i = 0; i < n; i++) {
+		k = i < nscalars ? config_scalars[i].key :
+		    config_other_keys[i - nscalars];
+		d = config_distance(word, k);
+		if (d < bestd && d <= (strlen(k) < 3 ? 1 : strlen(k) / 3)) {
+			bestd = d;
+			best = k;
+		}
+	}
+	return best;
+}
+
+/* 1 when key is one whose values are never secret, so that an error may
+ * quote them: the scalars (numbers and durations). */
+static int
+config_key_is_scalar(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_scalars) / sizeof(config_scalars[0]);
+	    i++)
+		if (strcmp(key, config_scalars[i].key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * "key=value" or "key = value": contract §1 lines are `key value`. Says
+ * how to write it, quoting the value only for the scalars (a secret must
+ * not end up in an error message). 1 when the line has that mistake.
+ */
+static int
+config_equals_mistake(char **v, int n, char *whybuf, size_t whysz)
+{
+	const char *eq = strchr(v[0], '=');
+	const char *value = NULL;
+	char key[CONFIG_KEY_MAX + 1];
+	size_t klen;
+
+	if (eq != NULL) {
+		klen = (size_t)(eq - v[0]);
+		value = eq[1] != '\0' ? eq + 1 : n >= 2 ? v[1] : NULL;
+	} else if (n >= 2 && v[1][0] == '=') {
+		klen = strlen(v[0]);
+		value = v[1][1] != '\0' ? v[1] + 1 : n >= 3 ? v[2] : NULL;
+	} else
+		return 0;
+	if (klen == 0 || klen > CONFIG_KEY_MAX)
+		return 0;
+	memcpy(key, v[0], klen);
+	key[klen] = '\0';
+	if (value != NULL && config_key_is_scalar(key) && strlen(value) <= 64)
+		snprintf(whybuf, whysz, "a setting is \"key value\" with no "
+		    "\"=\": write %s %s", key, value);
+	else
+		snprintf(whybuf, whysz, "a setting is \"key value\" with no "
+		    "\"=\": write %s followed by a space and the value", key);
+	return 1;
+}
+
+/* A value list with a comma where the words should be space-separated. */
+static int
+config_comma_mistake(char **v, int n, const char *what, char *whybuf,
+    size_t whysz)
+{
+	int k;
+
+	for (k = 1; k < n; k++)
+		if (strchr(v[k], ',') != NULL) {
+			snprintf(whybuf, whysz, "%s: separate the %s with "
+			    "spaces, not commas (e.g. %s)", v[0], what,
+			    strcmp(v[0], "retry_schedule") == 0 ?
+			    "retry_schedule 1s 5s 1m" :
+			    "allow_destinations 10.0.0.0/8 192.168.0.0/16");
+			return 1;
+		}
+	return 0;
+}
+
+/*
  * Apply one line's words (v[0] is the key). Returns 0, or -1 with *why set
  * (possibly to whybuf).
  */
@@ -458,6 +605,10 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 	size_t i;
 	int k;
 
+	if (config_equals_mistake(v, n, whybuf, whysz)) {
+		*why = whybuf;
+		return -1;
+	}
 	if (strcmp(key, "client") == 0 || strcmp(key, "endpoint") == 0)
 		return config_registration(c, v, n, line, why, whybuf, whysz);
 	if (n < 2) {
@@ -467,6 +618,10 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 	}
 
 	if (strcmp(key, "retry_schedule") == 0) {
+		if (config_comma_mistake(v, n, "delays", whybuf, whysz)) {
+			*why = whybuf;
+			return -1;
+		}
 		if (n - 1 > CONFIG_MAX_RETRIES) {
 			*why = "retry_schedule has at most 32 delays";
 			return -1;
@@ -474,8 +629,9 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		for (k = 1; k < n; k++)
 			if (util_parse_duration(v[k], strlen(v[k]),
 			    CONFIG_RETRY_MAX_MS, &c->retry_ms[k - 1]) != 0) {
-				*why = "retry_schedule takes durations of at "
-				    "most 7d";
+				*why = "retry_schedule takes space-separated "
+				    "durations (ms, s, m, h, d) of at most 7d, "
+				    "e.g. retry_schedule 5s 5m 30m";
 				return -1;
 			}
 		c->nretry = (size_t)(n - 1);
@@ -486,6 +642,10 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		if (n == 2 && strcmp(v[1], "none") == 0) {
 			c->nallow = 0;
 			return 0;
+		}
+		if (config_comma_mistake(v, n, "CIDRs", whybuf, whysz)) {
+			*why = whybuf;
+			return -1;
 		}
 		if (n - 1 > CONFIG_MAX_ALLOW) {
 			*why = "allow_destinations takes at most 64 CIDRs";
@@ -505,7 +665,9 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 
 	/* The rest take exactly one value. */
 	if (n > 2) {
-		snprintf(whybuf, whysz, "%.64s takes one value", key);
+		snprintf(whybuf, whysz, "%.64s takes one value (only "
+		    "retry_schedule and allow_destinations take several)",
+		    key);
 		*why = whybuf;
 		return -1;
 	}
@@ -554,7 +716,17 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		}
 		return 0;
 	}
-	snprintf(whybuf, whysz, "unknown key \"%.64s\"", key);
+	{
+		const char *near = config_nearest_key(key);
+
+		if (near != NULL)
+			snprintf(whybuf, whysz, "unknown key \"%.64s\": did "
+			    "you mean %s?", key, near);
+		else
+			snprintf(whybuf, whysz, "unknown key \"%.64s\" (the "
+			    "keys are listed in hookd(8) and "
+			    "hookd.conf.example)", key);
+	}
 	*why = whybuf;
 	return -1;
 }
