@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -740,13 +741,16 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 	const char *why = NULL;
 	size_t cap = 0, i;
 	ssize_t len;
-	int lineno = 0, n, rc = -1;
+	int lineno = 0, n, k, rc = -1, shared = 0;
+	struct stat st;
 
 	f = fopen(path, "r");
 	if (f == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (fstat(fileno(f), &st) == 0)
+		shared = (st.st_mode & 077) != 0;
 	while ((len = getline(&line, &cap, f)) > 0) {
 		lineno++;
 		if ((size_t)len > CONFIG_LINE_MAX) {
@@ -772,6 +776,10 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 			goto fail;
 		if (n == 0)
 			continue;
+		for (k = 0; k < n && shared; k++)
+			if (strstr(words[k], "secret=") != NULL ||
+			    (k == 0 && strstr(words[0], "secret") != NULL))
+				c->file_exposes_secret = 1;
 		if (config_apply(c, words, n, lineno, &why, whybuf,
 		    sizeof(whybuf)) != 0)
 			goto fail;
@@ -788,6 +796,97 @@ out:
 	free(line);
 	fclose(f);
 	return rc;
+}
+
+int
+config_listen_is_loopback(const char *value)
+{
+	static const uint8_t mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const uint8_t *a;
+
+	if (config_listen_addr(value, &ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		a = (const uint8_t *)&((struct sockaddr_in *)(void *)&ss)->
+		    sin_addr;
+		return a[0] == 127;
+	}
+	a = ((struct sockaddr_in6 *)(void *)&ss)->sin6_addr.s6_addr;
+	if (memcmp(a, mapped, sizeof(mapped)) == 0)
+		return a[12] == 127;
+	return memcmp(a, &in6addr_loopback, 16) == 0;
+}
+
+/* A duration in its largest whole unit: "15s", "250ms", "7d". */
+static const char *
+config_fmt_duration(int64_t ms, char *out, size_t outsz)
+{
+	static const struct {
+		int64_t ms;
+		const char *unit;
+	} units[] = {
+		{ DAY, "d" }, { HOUR, "h" }, { MINUTE, "m" }, { SEC, "s" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms > 0 && ms % units[i].ms == 0) {
+			snprintf(out, outsz, "%lld%s",
+			    (long long)(ms / units[i].ms), units[i].unit);
+			return out;
+		}
+	snprintf(out, outsz, "%lldms", (long long)ms);
+	return out;
+}
+
+char *
+config_summary(const struct config *c, char *out, size_t outsz)
+{
+	char allow[CONFIG_MAX_ALLOW * 48], a[INET6_ADDRSTRLEN];
+	char t1[32], t2[32], t3[32];
+	size_t i, n = 0, clients = 0, endpoints = 0;
+
+	allow[0] = '\0';
+	for (i = 0; i < c->nallow; i++) {
+		const struct url_cidr *r = &c->allow[i];
+		int k;
+
+		if (r->family == AF_UNSPEC)
+			snprintf(a, sizeof(a), "all");
+		else if (inet_ntop(r->family, r->addr, a, sizeof(a)) == NULL)
+			snprintf(a, sizeof(a), "?");
+		if (r->family == AF_UNSPEC)
+			k = snprintf(allow + n, sizeof(allow) - n, "%s%s",
+			    n > 0 ? "," : "", a);
+		else
+			k = snprintf(allow + n, sizeof(allow) - n, "%s%s/%d",
+			    n > 0 ? "," : "", a, r->bits);
+		if (k < 0 || (size_t)k >= sizeof(allow) - n)
+			break;
+		n += (size_t)k;
+	}
+	for (i = 0; i < c->nregs; i++) {
+		if (c->regs[i].is_endpoint)
+			endpoints++;
+		else
+			clients++;
+	}
+	snprintf(out, outsz, "listen=%s data_dir=%s fsync=%s "
+	    "allow_destinations=%s metrics=%s max_body=%zu "
+	    "max_connections=%zu timeout=%s retries=%zu body_timeout=%s "
+	    "retention=%s static_clients=%zu static_endpoints=%zu",
+	    c->listen, c->data_dir, c->fsync_always ? "always" : "never",
+	    c->nallow > 0 ? allow : "none", c->metrics ? "on" : "off",
+	    c->max_body, c->max_connections,
+	    config_fmt_duration(c->timeout_ms, t1, sizeof(t1)), c->nretry,
+	    config_fmt_duration(c->body_timeout_ms, t2, sizeof(t2)),
+	    config_fmt_duration(c->retention_ms, t3, sizeof(t3)), clients,
+	    endpoints);
+	return out;
 }
 
 void

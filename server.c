@@ -71,6 +71,9 @@
 #define SERVER_LOG_LINE 2048
 /* Longest admin token read from a file. */
 #define SERVER_TOKEN_MAX 512
+/* Shortest admin token not warned about (contract §10): a guessable token
+ * is the whole API to whoever guesses it. */
+#define SERVER_TOKEN_WARN 16
 
 /* What server.h promises the other modules. */
 struct metrics metrics;
@@ -1339,6 +1342,17 @@ fail:
 	return -1;
 }
 
+/* Contract §10: warn about an admin token an attacker could guess. The
+ * token itself is never logged, only where it came from. */
+static void
+token_warn_short(const char *tok, const char *source)
+{
+	if (strlen(tok) < SERVER_TOKEN_WARN)
+		server_log("warn", "the admin token is shorter than 16 "
+		    "characters; use a long random one (openssl rand -hex 32)",
+		    "source=%s", source);
+}
+
 /*
  * The admin token (contract §1): HOOKD_ADMIN_TOKEN, else admin_token_file,
  * else DATADIR/admin.token, created on first start. 0 or -1 with err set.
@@ -1355,11 +1369,16 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
 			return -1;
 		}
+		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
 		return 0;
 	}
-	if (cfg->admin_token_file[0] != '\0')
-		return token_read(cfg->admin_token_file, tok, toksz, err,
-		    errsz);
+	if (cfg->admin_token_file[0] != '\0') {
+		if (token_read(cfg->admin_token_file, tok, toksz, err,
+		    errsz) != 0)
+			return -1;
+		token_warn_short(tok, "admin_token_file");
+		return 0;
+	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/admin.token",
 	    cfg->data_dir) >= sizeof(path)) {
 		snprintf(err, errsz, "data_dir is too long");
@@ -1801,13 +1820,31 @@ usage(FILE *f)
 	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
 	    "[-V] [-h]\n"
 	    "       hookd sign|verify ...\n"
-	    "  -l ADDR:PORT  listen here (default 127.0.0.1:8080)\n"
-	    "  -d DATADIR    data directory (default ./hookd-data)\n"
-	    "  -c CONFIG     config file\n"
-	    "  -n            check the config and exit\n"
-	    "  -v            log debug lines too\n"
-	    "  -V            print the version\n"
-	    "  -h            this help\n");
+	    "  -l ADDR:PORT    listen here (default 127.0.0.1:8080)\n"
+	    "  -d DATADIR      data directory (default ./hookd-data)\n"
+	    "  -c CONFIG       config file\n"
+	    "  -n              check the config, say what is in force, exit\n"
+	    "  -v              log debug lines too\n"
+	    "  -V, --version   print the version\n"
+	    "  -h, --help      this help\n");
+}
+
+/* Contract §10 and issue 19.8: what in the config puts tokens or secrets
+ * at risk, said at start (and by -n) without refusing to run. */
+static void
+start_warnings(const struct config *cfg)
+{
+	char q[1100];
+
+	if (!config_listen_is_loopback(cfg->listen))
+		server_log("warn", "listen is not a loopback address: tokens "
+		    "and /metrics travel in clear; put a TLS proxy in front",
+		    "listen=%s",
+		    LOGQ(q, cfg->listen));
+	if (cfg->file_exposes_secret)
+		server_log("warn", "the config file holds a secret and group "
+		    "or others may read it; chmod 600 it", "path=%s",
+		    LOGQ(q, opt_config != NULL ? opt_config : "-"));
 }
 
 /* Start in the order the modules need, serve, drain, stop. */
@@ -1868,12 +1905,34 @@ int
 main(int argc, char **argv)
 {
 	struct config flags;
-	char err[1024];
-	int ch, check_only = 0;
+	char err[1024], summary[4096];
+	int ch, i, check_only = 0;
 
 	if (argc > 1 && (strcmp(argv[1], "sign") == 0 ||
 	    strcmp(argv[1], "verify") == 0))
 		return sign_main(argc - 1, argv + 1);
+
+	/* Contract §10: the long forms of -h and -V. Only option words are
+	 * looked at, not the values of -l, -d and -c. */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("hookd %s\n", HOOKD_VERSION);
+			return 0;
+		}
+		if (strncmp(argv[i], "--", 2) == 0) {
+			fprintf(stderr, "hookd: unknown option \"%s\"\n",
+			    argv[i]);
+			usage(stderr);
+			return 1;
+		}
+		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+		    strchr("ldc", argv[i][1]) != NULL && argv[i][2] == '\0')
+			i++;
+	}
 
 	while ((ch = getopt(argc, argv, "l:d:c:nvVh")) != -1) {
 		switch (ch) {
@@ -1904,6 +1963,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "hookd: unknown command \"%s\"\n",
+		    argv[optind]);
 		usage(stderr);
 		return 1;
 	}
@@ -1927,7 +1988,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	server_config = config_now;
+	start_warnings(config_now);
 	if (check_only) {
+		printf("config ok: %s\n", config_summary(config_now, summary,
+		    sizeof(summary)));
 		config_free(config_now);
 		free(config_now);
 		return 0;

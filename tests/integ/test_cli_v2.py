@@ -111,3 +111,138 @@ def test_body_timeout_cuts_trickle(t):
     check(i < len(body) - 1, "the whole body got through")
     eq(h.api("GET", "/v1/clients/slow")[0], 404, "no client from a cut body")
     eq(h.api("GET", "/healthz", token=None)[0], 200, "hookd still serves")
+
+
+# ------------------------------------------------------- command line
+
+
+def run_hookd(t, *args, env=None):
+    e = dict(os.environ)
+    e.pop("HOOKD_ADMIN_TOKEN", None)
+    e.update(env or {})
+    return subprocess.run([HOOKD] + list(args), cwd=t.tmp, env=e,
+                          capture_output=True, text=True, timeout=10)
+
+
+def write(t, name, text, mode=0o600):
+    path = os.path.join(t.tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def test_long_help_and_version(t):
+    for args in (["--help"], ["-h"]):
+        r = run_hookd(t, *args)
+        eq(r.returncode, 0, "exit code of hookd %s" % args[0])
+        check(r.stdout.startswith("usage: hookd"), "hookd %s: usage not on "
+              "stdout: %r" % (args[0], r.stdout))
+        check("--help" in r.stdout and "--version" in r.stdout,
+              "usage does not name the long forms: %r" % r.stdout)
+        eq(r.stderr, "", "stderr of hookd %s" % args[0])
+    for args in (["--version"], ["-V"]):
+        r = run_hookd(t, *args)
+        eq(r.returncode, 0, "exit code of hookd %s" % args[0])
+        eq(r.stdout, "hookd 0.1.0\n", "hookd %s output" % args[0])
+    # The value of -c is a value, not an option, even when it looks like one.
+    r = run_hookd(t, "-n", "-c", "--help")
+    eq(r.returncode, 1, "hookd -n -c --help (a config named --help)")
+    check("--help" in r.stderr and "usage" not in r.stdout,
+          "-c's value taken for an option: %r %r" % (r.stdout, r.stderr))
+
+
+def test_unknown_command_and_option(t):
+    r = run_hookd(t, "serve")
+    eq(r.returncode, 1, "exit code of hookd serve")
+    check('unknown command "serve"' in r.stderr, "stderr: %r" % r.stderr)
+    check("usage: hookd" in r.stderr, "no usage on stderr: %r" % r.stderr)
+    eq(r.stdout, "", "stdout of an unknown command")
+    r = run_hookd(t, "--bogus")
+    eq(r.returncode, 1, "exit code of hookd --bogus")
+    check('unknown option "--bogus"' in r.stderr and "usage: hookd" in
+          r.stderr, "stderr: %r" % r.stderr)
+
+
+def test_check_prints_summary(t):
+    conf = write(t, "good.conf", "fsync never\n"
+                 "allow_destinations 10.0.0.0/8 ::1/128\n"
+                 "client acme\nclient beta\n"
+                 "endpoint acme http://example.com/cb\n")
+    r = run_hookd(t, "-n", "-c", conf, "-l", "127.0.0.1:9999", "-d", "dd")
+    eq(r.returncode, 0, "hookd -n exit code (stderr %r)" % r.stderr)
+    lines = r.stdout.splitlines()
+    eq(len(lines), 1, "one line on stdout: %r" % r.stdout)
+    check(lines[0].startswith("config ok"), "no 'config ok': %r" % lines[0])
+    for want in ("listen=127.0.0.1:9999", "data_dir=dd", "fsync=never",
+                 "allow_destinations=10.0.0.0/8,::1/128",
+                 "static_clients=2", "static_endpoints=1"):
+        check(want in lines[0], "summary %r lacks %s" % (lines[0], want))
+    check("level=warn" not in r.stderr, "warnings for a safe config: %r"
+          % r.stderr)
+    check(not os.path.exists(os.path.join(t.tmp, "dd")),
+          "hookd -n created the data directory")
+
+
+def test_warnings_at_start(t):
+    # -n says them too, without binding anything.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    conf = write(t, "open.conf", "client acme\nendpoint acme "
+                 "http://example.com/ secret=%s\n" % secret, mode=0o644)
+    r = run_hookd(t, "-n", "-c", conf, "-l", "0.0.0.0:8080")
+    eq(r.returncode, 0, "warnings do not fail -n (stderr %r)" % r.stderr)
+    warns = [l for l in r.stderr.splitlines() if "level=warn" in l]
+    check(any("loopback" in l and "TLS proxy" in l for l in warns),
+          "no warning for listen 0.0.0.0: %r" % r.stderr)
+    check(any("config file holds a secret" in l and "chmod 600" in l
+              for l in warns), "no warning for a world-readable secret: %r"
+          % r.stderr)
+    check(secret not in r.stderr, "the secret is logged")
+    # The same file at mode 0600, on loopback: no warning.
+    os.chmod(conf, 0o600)
+    r = run_hookd(t, "-n", "-c", conf, "-l", "[::1]:8080")
+    check("level=warn" not in r.stderr, "warned anyway: %r" % r.stderr)
+    # A world-readable file without secrets is no matter.
+    plain = write(t, "plain.conf", "client acme\n", mode=0o644)
+    r = run_hookd(t, "-n", "-c", plain)
+    check("level=warn" not in r.stderr, "warned for no secret: %r"
+          % r.stderr)
+    # At a real start: a short admin token is warned about (never shown).
+    h = t.hookd(admin_token="short-tok")
+    h.req(200, "GET", "/v1/clients")
+    log = h.log()
+    check("shorter than 16 characters" in log and "level=warn" in log,
+          "no warning for a 9-character admin token: %r" % log[-600:])
+    check("short-tok" not in log, "the admin token is logged")
+    h2 = t.hookd()
+    check("shorter than 16" not in h2.log(), "warned for a long token")
+    check("loopback" not in h2.log(), "warned for listen on 127.0.0.1")
+
+
+# ------------------------------------------------------- config errors
+
+# Each: config text, the line, what the reason must say.
+FIXABLE = [
+    ("retry_schedule 1s,5s\n", 1, "spaces, not commas"),
+    ("timeout 2s\nallow_destinations 10.0.0.0/8,127.0.0.0/8\n", 2,
+     "spaces, not commas"),
+    ("timeout = 15s\n", 1, 'no "=": write timeout 15s'),
+    ("# x\ntimeout=15s\n", 2, 'no "=": write timeout 15s'),
+    ("allow_destination 10.0.0.0/8\n", 1,
+     "did you mean allow_destinations?"),
+    ("body_timout 5s\n", 1, "did you mean body_timeout?"),
+    ("timeout 1s,5s\n", 1, "comma"),
+    ("xyzzy 1\n", 1, "hookd(8)"),
+]
+
+
+def test_config_errors_say_how(t):
+    for text, line, want in FIXABLE:
+        conf = write(t, "bad.conf", text)
+        r = run_hookd(t, "-n", "-c", conf)
+        eq(r.returncode, 1, "hookd -n exit code for %r" % text)
+        prefix = "%s:%d: " % (conf, line)
+        check(r.stderr.startswith(prefix), "stderr %r does not start with "
+              "%r" % (r.stderr, prefix))
+        check(want in r.stderr, "stderr %r lacks %r" % (r.stderr, want))
+        eq(r.stdout, "", "stdout for a bad config")
