@@ -2,11 +2,16 @@
 deadline, the command line (--help, --version, unknown words, -n summary),
 start-up warnings and config error messages that say how to fix them."""
 
+import http.server
 import os
+import shutil
+import socket
 import subprocess
+import sys
+import threading
 import time
 
-from .harness import HOOKD, RawConn, check, curl, eq
+from .harness import HOOKD, ROOT, RawConn, Skip, check, curl, eq
 
 
 def head_only(path, token, length, extra=""):
@@ -246,3 +251,75 @@ def test_config_errors_say_how(t):
               "%r" % (r.stderr, prefix))
         check(want in r.stderr, "stderr %r lacks %r" % (r.stderr, want))
         eq(r.stdout, "", "stdout for a bad config")
+
+
+# ------------------------------------------- newcomer's make test / make
+
+RUNNER = os.path.join(ROOT, "tests", "run_integration.py")
+NODE_TEST = "test_signing.test_node_verifies_post_delivery"
+
+
+def run_node_test_with_registry(t, registry):
+    """Run one Node interop test in a child runner, with its own empty
+    node directory and npm cache, against registry."""
+    node = os.path.join(t.tmp, "node")
+    shutil.copytree(os.path.join(ROOT, "tests", "node"), node,
+                    ignore=shutil.ignore_patterns("node_modules"))
+    env = dict(os.environ, HOOKD_NODE_DIR=node,
+               npm_config_registry=registry,
+               npm_config_cache=os.path.join(t.tmp, "npm-cache"),
+               npm_config_fetch_retries="0",
+               npm_config_fetch_timeout="20000")
+    return subprocess.run([sys.executable, RUNNER, NODE_TEST], cwd=ROOT,
+                          env=env, capture_output=True, text=True,
+                          timeout=110)
+
+
+def test_node_tests_skip_when_registry_unreachable(t):
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        raise Skip("node and npm are not installed")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()   # nothing listens there: connection refused
+    r = run_node_test_with_registry(t, "http://127.0.0.1:%d/" % port)
+    out = r.stdout + r.stderr
+    eq(r.returncode, 0, "runner exit code with the registry out of reach "
+       "(output %s)" % out[-1500:])
+    check("SKIP %s: npm cannot reach its registry" % NODE_TEST in r.stdout,
+          "no SKIP line printed: %s" % out[-1500:])
+    check("0 passed, 0 failed, 1 skipped" in r.stdout,
+          "summary does not count the skip: %s" % r.stdout[-300:])
+
+
+class _Registry404(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"error": "not found"}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_node_tests_fail_when_npm_fails_otherwise(t):
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        raise Skip("node and npm are not installed")
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry404)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        r = run_node_test_with_registry(
+            t, "http://127.0.0.1:%d/" % srv.server_address[1])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    out = r.stdout + r.stderr
+    eq(r.returncode, 1, "runner exit code when npm gets 404s (output %s)"
+       % out[-1500:])
+    check("FAIL %s: npm ci in tests/node failed" % NODE_TEST in r.stdout,
+          "not failed as an npm failure: %s" % out[-1500:])
+    check("SKIP" not in r.stdout, "a reachable registry's 404 was skipped")
