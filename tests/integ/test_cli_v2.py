@@ -323,3 +323,29 @@ def test_node_tests_fail_when_npm_fails_otherwise(t):
     check("FAIL %s: npm ci in tests/node failed" % NODE_TEST in r.stdout,
           "not failed as an npm failure: %s" % out[-1500:])
     check("SKIP" not in r.stdout, "a reachable registry's 404 was skipped")
+
+
+def test_make_clean_removes_walkthrough_leftovers(t):
+    # In a copy of the Makefile, so that the tree under test keeps its
+    # build: what make run and the README's walk-through leave behind.
+    shutil.copy(os.path.join(ROOT, "Makefile"), t.tmp)
+    left = ["hookd", "demo.conf", "hookd.log", "callback.head",
+            "callback.body", "hookd-data/admin.token",
+            "hookd-data/journal.log", "hookd-data/registry.log"]
+    kept = ["server.c", "hookd.conf.example", "README.md"]
+    for rel in left + kept:
+        path = os.path.join(t.tmp, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write("x\n")
+    r = subprocess.run(["make", "-s", "clean"], cwd=t.tmp,
+                       capture_output=True, text=True, timeout=60)
+    eq(r.returncode, 0, "make clean: %s" % r.stderr)
+    for rel in left:
+        check(not os.path.exists(os.path.join(t.tmp, rel)),
+              "make clean left %s" % rel)
+    check(not os.path.exists(os.path.join(t.tmp, "hookd-data")),
+          "make clean left hookd-data/")
+    for rel in kept:
+        check(os.path.exists(os.path.join(t.tmp, rel)),
+              "make clean removed %s" % rel)
