@@ -106,11 +106,13 @@ install: hookd
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hookd.service
 
 # Also what `make run` and the README's walk-through leave in the tree: the
-# data directory (./hookd-data: its tokens and records go too), the demo's
-# config and log, and the request the sample receiver saved.
+# data directories (./hookd-data, and ./demo-data when the walk-through ran
+# beside make run: their tokens and records go too), the demo's
+# config and log, and the last requests the sample receiver saved.
 clean:
 	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench
-	rm -f hookd-clang hookd-gcc demo.conf hookd.log callback.head callback.body
-	rm -rf tests/fuzz/bin hookd-data
+	rm -f hookd-clang hookd-gcc demo.conf hookd.log callback.head callback.body \
+		flaky.head flaky.body
+	rm -rf tests/fuzz/bin hookd-data demo-data
 
 .PHONY: all unit test check check-clang run clean fuzz fuzz-replay bench demo install

@@ -330,8 +330,10 @@ def test_make_clean_removes_walkthrough_leftovers(t):
     # build: what make run and the README's walk-through leave behind.
     shutil.copy(os.path.join(ROOT, "Makefile"), t.tmp)
     left = ["hookd", "demo.conf", "hookd.log", "callback.head",
-            "callback.body", "hookd-data/admin.token",
-            "hookd-data/journal.log", "hookd-data/registry.log"]
+            "callback.body", "flaky.head", "flaky.body",
+            "hookd-data/admin.token",
+            "hookd-data/journal.log", "hookd-data/registry.log",
+            "demo-data/admin.token"]
     kept = ["server.c", "hookd.conf.example", "README.md"]
     for rel in left + kept:
         path = os.path.join(t.tmp, rel)
