@@ -27,6 +27,10 @@
 #define CONFIG_LINE_MAX 8192	/* bytes in one line */
 #define CONFIG_MAX_WORDS 80	/* words in one line: a key, CIDRs, delays */
 #define CONFIG_MAX_REGS 10000	/* static registrations in one file */
+/* Longest word compared with the known keys for "did you mean": no key is
+ * longer, and the bound keeps the distance table on the stack, so a long
+ * word cannot cost time or memory. */
+#define CONFIG_KEY_MAX 64
 
 #define KIB ((uint64_t)1024)
 #define MIB (1024 * KIB)
@@ -474,10 +478,8 @@ config_bool(const char *value, int *out)
 
 /*
  * The edit distance (Levenshtein: insertions, deletions, substitutions)
- * between a and b, or CONFIG_KEY_MAX when either is longer than that, which
- * no key is (and a long unknown word is not worth comparing).
+ * between a and b, or CONFIG_KEY_MAX when either is longer than that.
  */
-#define CONFIG_KEY_MAX 64
 static size_t
 config_distance(const char *a, const char *b)
 {
