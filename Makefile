@@ -99,14 +99,20 @@ run: hookd
 install: hookd
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/hookd $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 hookd $(DESTDIR)$(PREFIX)/bin/hookd
+	install -s -m 0755 hookd $(DESTDIR)$(PREFIX)/bin/hookd
 	install -m 0644 hookd.8 $(DESTDIR)$(PREFIX)/share/man/man8/hookd.8
 	install -m 0644 hookd.conf.example $(DESTDIR)$(PREFIX)/share/hookd/hookd.conf.example
 	sed 's|@PREFIX@|$(PREFIX)|g' hookd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hookd.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hookd.service
 
+# Also what `make run` and the README's walk-through leave in the tree: the
+# data directories (./hookd-data, and ./demo-data when the walk-through ran
+# beside make run: their tokens and records go too), the demo's
+# config and log, and the last requests the sample receiver saved.
 clean:
 	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench
-	rm -rf tests/fuzz/bin
+	rm -f hookd-clang hookd-gcc demo.conf hookd.log callback.head callback.body \
+		flaky.head flaky.body
+	rm -rf tests/fuzz/bin hookd-data demo-data
 
 .PHONY: all unit test check check-clang run clean fuzz fuzz-replay bench demo install

@@ -2179,6 +2179,15 @@ api_match(const char *pattern, const char *path, size_t len,
 	return i == len;
 }
 
+/* 1 when path is under /v1, where every request needs a token (contract
+ * §2): the one test both api_route and api_auth_head use. */
+static int
+api_needs_auth(const char *path, size_t len)
+{
+	return len >= 3 && memcmp(path, "/v1", 3) == 0 &&
+	    (len == 3 || path[3] == '/');
+}
+
 static int
 api_route(struct api_ctx *c, const char *path, size_t len)
 {
@@ -2188,8 +2197,7 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 
 	/* Authenticate before telling known paths from unknown ones, so
 	 * that an anonymous caller learns nothing about the API. */
-	if (len >= 3 && memcmp(path, "/v1", 3) == 0 &&
-	    (len == 3 || path[3] == '/') && (st = api_auth(c)) != 0)
+	if (api_needs_auth(path, len) && (st = api_auth(c)) != 0)
 		return st;
 	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		rt = &api_routes[i];
@@ -2242,6 +2250,34 @@ api_handle(const struct api_request *r, struct buf *out,
 		status = api_nomem(c);
 	if (c->toks != c->tokstack)
 		free(c->toks);
+	free(c);
+	return status;
+}
+
+int
+api_auth_head(const struct api_request *r, struct buf *out,
+    const char **content_type)
+{
+	struct api_ctx *c;
+	const char *q = memchr(r->target, '?', r->target_len);
+	size_t plen = q != NULL ? (size_t)(q - r->target) : r->target_len;
+	int status;
+
+	*content_type = API_JSON;
+	if (!api_needs_auth(r->target, plen))
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		buf_puts(out, "{\"error\":\"out of memory\"}");
+		return 500;
+	}
+	c->r = r;
+	c->out = out;
+	c->mark = out->len;
+	c->ctype = content_type;
+	status = api_auth(c);
+	if (status != 0 && out->oom)
+		status = api_nomem(c);
 	free(c);
 	return status;
 }

@@ -36,6 +36,17 @@ void api_set_admin_token(const char *token);
 int api_handle(const struct api_request *r, struct buf *out,
     const char **content_type);
 
+/*
+ * Contract §18: authenticate a request on its head alone, before its body is
+ * read (r->body is not looked at). Returns 0 when the request may go on (it
+ * is not under /v1, or its token is valid), else the status to answer (401,
+ * or 500 when out of memory) with the JSON error appended to out and
+ * *content_type set (a static string). api_handle checks again: this only
+ * lets the caller refuse early.
+ */
+int api_auth_head(const struct api_request *r, struct buf *out,
+    const char **content_type);
+
 /* Create the static registrations of the config that are missing. Returns
  * 0, or -1 with err set to "line N: reason". */
 int api_apply_static(char *err, size_t errsz);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -26,6 +27,10 @@
 #define CONFIG_LINE_MAX 8192	/* bytes in one line */
 #define CONFIG_MAX_WORDS 80	/* words in one line: a key, CIDRs, delays */
 #define CONFIG_MAX_REGS 10000	/* static registrations in one file */
+/* Longest word compared with the known keys for "did you mean": no key is
+ * longer, and the bound keeps the distance table on the stack, so a long
+ * word cannot cost time or memory. */
+#define CONFIG_KEY_MAX 64
 
 #define KIB ((uint64_t)1024)
 #define MIB (1024 * KIB)
@@ -72,6 +77,10 @@ static const struct config_scalar {
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
 	    offsetof(struct config, idle_timeout_ms), 1, DAY },
+	/* A body trickled a byte at a time holds a connection and its
+	 * buffer; this bounds how long in all (contract §18). */
+	{ "body_timeout", CONFIG_DURATION,
+	    offsetof(struct config, body_timeout_ms), 1, HOUR },
 	/* One attempt may hold a delivery slot this long at most. */
 	{ "timeout", CONFIG_DURATION,
 	    offsetof(struct config, timeout_ms), 1, HOUR },
@@ -81,6 +90,13 @@ static const struct config_scalar {
 	    offsetof(struct config, retention_ms), 0, 3650 * DAY },
 	{ "drain_timeout", CONFIG_DURATION,
 	    offsetof(struct config, drain_timeout_ms), 0, HOUR },
+};
+
+/* The keys that are not in config_scalars: with it, every key there is,
+ * for the "did you mean" of an unknown one. */
+static const char *const config_other_keys[] = {
+	"listen", "data_dir", "admin_token_file", "retry_schedule",
+	"allow_destinations", "fsync", "metrics", "client", "endpoint",
 };
 
 /* Longest single delay in retry_schedule. */
@@ -105,6 +121,7 @@ config_defaults(struct config *c)
 	c->max_body = 1048576;
 	c->header_timeout_ms = 10 * SEC;
 	c->idle_timeout_ms = 60 * SEC;
+	c->body_timeout_ms = 30 * SEC;
 	c->max_connections = 1024;
 	c->timeout_ms = 15 * SEC;
 	for (i = 0; i < sizeof(config_default_retry) /
@@ -233,7 +250,6 @@ config_split(char *line, char **words, int max, const char **why)
 	}
 }
 
-/* Client ids (contract §3): 1-64 of [A-Za-z0-9._-]. */
 /* An events= filter list "a,b.*,*": no empty entries, '*' only last in an
  * entry, bounded like the API's filters. */
 static int
@@ -338,8 +354,18 @@ config_registration(struct config *c, char **v, int n, int line,
 			const char *eq = strchr(v[i], '=');
 			int klen = eq != NULL ? (int)(eq - v[i]) : 64;
 
-			snprintf(whybuf, whysz, "unknown %s option \"%.*s\"",
-			    v[0], klen < 64 ? klen : 64, v[i]);
+			if (eq == NULL || eq == v[i])
+				snprintf(whybuf, whysz, "%s options are "
+				    "name=value with no spaces around \"=\" "
+				    "(e.g. %s)", v[0], is_endpoint ?
+				    "method=GET events=order.*" :
+				    "name=\"Acme Store\"");
+			else
+				snprintf(whybuf, whysz, "unknown %s option "
+				    "\"%.*s\" (%s)", v[0],
+				    klen < 64 ? klen : 64, v[i], is_endpoint ?
+				    "known: method=, events=, secret=" :
+				    "known: name=");
 			*why = whybuf;
 			return -1;
 		}
@@ -416,11 +442,20 @@ config_scalar(struct config *c, const struct config_scalar *s,
 		*(size_t *)(void *)field = (size_t)u;
 		return 0;
 	}
+	if (strchr(value, ',') != NULL) {
+		snprintf(whybuf, whysz, "%s takes one duration, and a comma "
+		    "is no part of one (e.g. %s 15s; lists of durations are "
+		    "space-separated)", s->key, s->key);
+		*why = whybuf;
+		return -1;
+	}
 	if (util_parse_duration(value, strlen(value), (int64_t)s->max,
 	    &ms) != 0 || ms < (int64_t)s->min) {
-		snprintf(whybuf, whysz, "%s must be a duration "
-		    "(ms, s, m, h, d) from %llums to %llums", s->key,
-		    (unsigned long long)s->min, (unsigned long long)s->max);
+		snprintf(whybuf, whysz, "%s must be one duration, a number "
+		    "with an optional unit (ms, s, m, h, d; seconds when none) "
+		    "from %llums to %llums, e.g. %s 15s", s->key,
+		    (unsigned long long)s->min, (unsigned long long)s->max,
+		    s->key);
 		*why = whybuf;
 		return -1;
 	}
@@ -442,6 +477,126 @@ config_bool(const char *value, int *out)
 }
 
 /*
+ * The edit distance (Levenshtein: insertions, deletions, substitutions)
+ * between a and b, or CONFIG_KEY_MAX when either is longer than that.
+ */
+static size_t
+config_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[CONFIG_KEY_MAX + 1], diag, up;
+
+	if (la > CONFIG_KEY_MAX || lb > CONFIG_KEY_MAX)
+		return CONFIG_KEY_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			row[j] = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < row[j])
+				row[j] = up + 1;
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The known key nearest to word, or NULL when none is near enough to be
+ * what was meant: at most a third of the key's letters (and at least one)
+ * differ. */
+static const char *
+config_nearest_key(const char *word)
+{
+	const char *best = NULL, *k;
+	size_t bestd = CONFIG_KEY_MAX, d, i, nscalars, n;
+
+	nscalars = sizeof(config_scalars) / sizeof(config_scalars[0]);
+	n = nscalars + sizeof(config_other_keys) / sizeof(config_other_keys[0]);
+	for (i = 0; i < n; i++) {
+		k = i < nscalars ? config_scalars[i].key :
+		    config_other_keys[i - nscalars];
+		d = config_distance(word, k);
+		if (d < bestd && d <= (strlen(k) < 3 ? 1 : strlen(k) / 3)) {
+			bestd = d;
+			best = k;
+		}
+	}
+	return best;
+}
+
+/* 1 when key is one whose values are never secret, so that an error may
+ * quote them: the scalars (numbers and durations). */
+static int
+config_key_is_scalar(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_scalars) / sizeof(config_scalars[0]);
+	    i++)
+		if (strcmp(key, config_scalars[i].key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * "key=value" or "key = value": contract §1 lines are `key value`. Says
+ * how to write it, quoting the value only for the scalars (a secret must
+ * not end up in an error message). 1 when the line has that mistake.
+ */
+static int
+config_equals_mistake(char **v, int n, char *whybuf, size_t whysz)
+{
+	const char *eq = strchr(v[0], '=');
+	const char *value = NULL;
+	char key[CONFIG_KEY_MAX + 1];
+	size_t klen;
+
+	if (eq != NULL) {
+		klen = (size_t)(eq - v[0]);
+		value = eq[1] != '\0' ? eq + 1 : n >= 2 ? v[1] : NULL;
+	} else if (n >= 2 && v[1][0] == '=') {
+		klen = strlen(v[0]);
+		value = v[1][1] != '\0' ? v[1] + 1 : n >= 3 ? v[2] : NULL;
+	} else
+		return 0;
+	if (klen == 0 || klen > CONFIG_KEY_MAX)
+		return 0;
+	memcpy(key, v[0], klen);
+	key[klen] = '\0';
+	if (value != NULL && config_key_is_scalar(key) && strlen(value) <= 64)
+		snprintf(whybuf, whysz, "a setting is \"key value\" with no "
+		    "\"=\": write %s %s", key, value);
+	else
+		snprintf(whybuf, whysz, "a setting is \"key value\" with no "
+		    "\"=\": write %s followed by a space and the value", key);
+	return 1;
+}
+
+/* A value list with a comma where the words should be space-separated. */
+static int
+config_comma_mistake(char **v, int n, const char *what, char *whybuf,
+    size_t whysz)
+{
+	int k;
+
+	for (k = 1; k < n; k++)
+		if (strchr(v[k], ',') != NULL) {
+			snprintf(whybuf, whysz, "%s: separate the %s with "
+			    "spaces, not commas (e.g. %s)", v[0], what,
+			    strcmp(v[0], "retry_schedule") == 0 ?
+			    "retry_schedule 1s 5s 1m" :
+			    "allow_destinations 10.0.0.0/8 192.168.0.0/16");
+			return 1;
+		}
+	return 0;
+}
+
+/*
  * Apply one line's words (v[0] is the key). Returns 0, or -1 with *why set
  * (possibly to whybuf).
  */
@@ -453,6 +608,10 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 	size_t i;
 	int k;
 
+	if (config_equals_mistake(v, n, whybuf, whysz)) {
+		*why = whybuf;
+		return -1;
+	}
 	if (strcmp(key, "client") == 0 || strcmp(key, "endpoint") == 0)
 		return config_registration(c, v, n, line, why, whybuf, whysz);
 	if (n < 2) {
@@ -462,6 +621,10 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 	}
 
 	if (strcmp(key, "retry_schedule") == 0) {
+		if (config_comma_mistake(v, n, "delays", whybuf, whysz)) {
+			*why = whybuf;
+			return -1;
+		}
 		if (n - 1 > CONFIG_MAX_RETRIES) {
 			*why = "retry_schedule has at most 32 delays";
 			return -1;
@@ -469,8 +632,9 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		for (k = 1; k < n; k++)
 			if (util_parse_duration(v[k], strlen(v[k]),
 			    CONFIG_RETRY_MAX_MS, &c->retry_ms[k - 1]) != 0) {
-				*why = "retry_schedule takes durations of at "
-				    "most 7d";
+				*why = "retry_schedule takes space-separated "
+				    "durations (ms, s, m, h, d) of at most 7d, "
+				    "e.g. retry_schedule 5s 5m 30m";
 				return -1;
 			}
 		c->nretry = (size_t)(n - 1);
@@ -481,6 +645,10 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		if (n == 2 && strcmp(v[1], "none") == 0) {
 			c->nallow = 0;
 			return 0;
+		}
+		if (config_comma_mistake(v, n, "CIDRs", whybuf, whysz)) {
+			*why = whybuf;
+			return -1;
 		}
 		if (n - 1 > CONFIG_MAX_ALLOW) {
 			*why = "allow_destinations takes at most 64 CIDRs";
@@ -500,7 +668,9 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 
 	/* The rest take exactly one value. */
 	if (n > 2) {
-		snprintf(whybuf, whysz, "%.64s takes one value", key);
+		snprintf(whybuf, whysz, "%.64s takes one value (only "
+		    "retry_schedule and allow_destinations take several)",
+		    key);
 		*why = whybuf;
 		return -1;
 	}
@@ -549,7 +719,17 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		}
 		return 0;
 	}
-	snprintf(whybuf, whysz, "unknown key \"%.64s\"", key);
+	{
+		const char *near = config_nearest_key(key);
+
+		if (near != NULL)
+			snprintf(whybuf, whysz, "unknown key \"%.64s\": did "
+			    "you mean %s?", key, near);
+		else
+			snprintf(whybuf, whysz, "unknown key \"%.64s\" (the "
+			    "keys are listed in hookd(8) and "
+			    "hookd.conf.example)", key);
+	}
 	*why = whybuf;
 	return -1;
 }
@@ -563,13 +743,16 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 	const char *why = NULL;
 	size_t cap = 0, i;
 	ssize_t len;
-	int lineno = 0, n, rc = -1;
+	int lineno = 0, n, k, rc = -1, shared = 0;
+	struct stat st;
 
 	f = fopen(path, "r");
 	if (f == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (fstat(fileno(f), &st) == 0)
+		shared = (st.st_mode & 077) != 0;
 	while ((len = getline(&line, &cap, f)) > 0) {
 		lineno++;
 		if ((size_t)len > CONFIG_LINE_MAX) {
@@ -595,6 +778,10 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 			goto fail;
 		if (n == 0)
 			continue;
+		for (k = 0; k < n && shared; k++)
+			if (strstr(words[k], "secret=") != NULL ||
+			    (k == 0 && strstr(words[0], "secret") != NULL))
+				c->file_exposes_secret = 1;
 		if (config_apply(c, words, n, lineno, &why, whybuf,
 		    sizeof(whybuf)) != 0)
 			goto fail;
@@ -611,6 +798,97 @@ out:
 	free(line);
 	fclose(f);
 	return rc;
+}
+
+int
+config_listen_is_loopback(const char *value)
+{
+	static const uint8_t mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const uint8_t *a;
+
+	if (config_listen_addr(value, &ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		a = (const uint8_t *)&((struct sockaddr_in *)(void *)&ss)->
+		    sin_addr;
+		return a[0] == 127;
+	}
+	a = ((struct sockaddr_in6 *)(void *)&ss)->sin6_addr.s6_addr;
+	if (memcmp(a, mapped, sizeof(mapped)) == 0)
+		return a[12] == 127;
+	return memcmp(a, &in6addr_loopback, 16) == 0;
+}
+
+/* A duration in its largest whole unit: "15s", "250ms", "7d". */
+static const char *
+config_fmt_duration(int64_t ms, char *out, size_t outsz)
+{
+	static const struct {
+		int64_t ms;
+		const char *unit;
+	} units[] = {
+		{ DAY, "d" }, { HOUR, "h" }, { MINUTE, "m" }, { SEC, "s" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms > 0 && ms % units[i].ms == 0) {
+			snprintf(out, outsz, "%lld%s",
+			    (long long)(ms / units[i].ms), units[i].unit);
+			return out;
+		}
+	snprintf(out, outsz, "%lldms", (long long)ms);
+	return out;
+}
+
+char *
+config_summary(const struct config *c, char *out, size_t outsz)
+{
+	char allow[CONFIG_MAX_ALLOW * 48], a[INET6_ADDRSTRLEN];
+	char t1[32], t2[32], t3[32];
+	size_t i, n = 0, clients = 0, endpoints = 0;
+
+	allow[0] = '\0';
+	for (i = 0; i < c->nallow; i++) {
+		const struct url_cidr *r = &c->allow[i];
+		int k;
+
+		if (r->family == AF_UNSPEC)
+			snprintf(a, sizeof(a), "all");
+		else if (inet_ntop(r->family, r->addr, a, sizeof(a)) == NULL)
+			snprintf(a, sizeof(a), "?");
+		if (r->family == AF_UNSPEC)
+			k = snprintf(allow + n, sizeof(allow) - n, "%s%s",
+			    n > 0 ? "," : "", a);
+		else
+			k = snprintf(allow + n, sizeof(allow) - n, "%s%s/%d",
+			    n > 0 ? "," : "", a, r->bits);
+		if (k < 0 || (size_t)k >= sizeof(allow) - n)
+			break;
+		n += (size_t)k;
+	}
+	for (i = 0; i < c->nregs; i++) {
+		if (c->regs[i].is_endpoint)
+			endpoints++;
+		else
+			clients++;
+	}
+	snprintf(out, outsz, "listen=%s data_dir=%s fsync=%s "
+	    "allow_destinations=%s metrics=%s max_body=%zu "
+	    "max_connections=%zu timeout=%s retries=%zu body_timeout=%s "
+	    "retention=%s static_clients=%zu static_endpoints=%zu",
+	    c->listen, c->data_dir, c->fsync_always ? "always" : "never",
+	    c->nallow > 0 ? allow : "none", c->metrics ? "on" : "off",
+	    c->max_body, c->max_connections,
+	    config_fmt_duration(c->timeout_ms, t1, sizeof(t1)), c->nretry,
+	    config_fmt_duration(c->body_timeout_ms, t2, sizeof(t2)),
+	    config_fmt_duration(c->retention_ms, t3, sizeof(t3)), clients,
+	    endpoints);
+	return out;
 }
 
 void

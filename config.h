@@ -38,6 +38,7 @@ struct config {
 	size_t max_body;
 	int64_t header_timeout_ms;
 	int64_t idle_timeout_ms;
+	int64_t body_timeout_ms;	/* a whole request body, in all */
 	size_t max_connections;
 	int64_t timeout_ms;		/* one delivery attempt */
 	int64_t retry_ms[CONFIG_MAX_RETRIES];	/* delays after attempts */
@@ -53,6 +54,9 @@ struct config {
 	int metrics;
 	struct config_reg *regs;
 	size_t nregs;
+	/* Set by config_load: the file holds a secret (secret=, a *secret
+	 * key) and its mode lets group or others read it (issue 19.8). */
+	int file_exposes_secret;
 };
 
 /* Fill c with the defaults of contract §7. */
@@ -72,6 +76,18 @@ int config_set_listen(struct config *c, const char *value);
  * into ss and len. 0 or -1. */
 int config_listen_addr(const char *value, struct sockaddr_storage *ss,
     socklen_t *len);
+
+/* 1 when a valid listen value names a loopback address (127.0.0.0/8, ::1,
+ * or ::ffff:127.0.0.0/104), where tokens in clear stay on the machine. */
+int config_listen_is_loopback(const char *value);
+
+/*
+ * One line (no newline) on what c puts in force, for `hookd -n`: listen,
+ * data_dir, fsync, allow_destinations, metrics, the main limits and the
+ * number of static registrations. Never a secret. Written into out (outsz
+ * bytes, cut when too small). Returns out.
+ */
+char *config_summary(const struct config *c, char *out, size_t outsz);
 
 /* Release what config_load allocated (registrations). */
 void config_free(struct config *c);

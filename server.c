@@ -71,6 +71,9 @@
 #define SERVER_LOG_LINE 2048
 /* Longest admin token read from a file. */
 #define SERVER_TOKEN_MAX 512
+/* Shortest admin token not warned about (contract §10): a guessable token
+ * is the whole API to whoever guesses it. */
+#define SERVER_TOKEN_WARN 16
 
 /* What server.h promises the other modules. */
 struct metrics metrics;
@@ -92,6 +95,12 @@ static volatile sig_atomic_t got_term, got_hup;
 
 static int draining;
 static int64_t drain_deadline;
+
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
 
 /* ------------------------------------------------------------------ */
 /* Logging */
@@ -360,6 +369,7 @@ struct conn {
 	struct conn *wprev, *wnext;	/* waiting for durability, in
 					   wait_seq order */
 	int64_t deadline;		/* closed when passed */
+	int64_t body_deadline;		/* READ_BODY: the whole body by then */
 	int head_started;		/* header_timeout is running */
 	int peer_eof;			/* the client shut down its side */
 
@@ -459,6 +469,13 @@ conn_set_state(struct conn *c, enum conn_state s)
 		    cfg->header_timeout_ms : cfg->idle_timeout_ms);
 		break;
 	case CONN_READ_BODY:
+		/* Contract §18: the body must arrive within body_timeout in
+		 * all, and without a pause of idle_timeout: a client
+		 * trickling a byte a second cannot hold us for ever. */
+		c->body_deadline = server_now + cfg->body_timeout_ms;
+		c->deadline = min64(c->body_deadline,
+		    server_now + cfg->idle_timeout_ms);
+		break;
 	case CONN_WRITE:
 		c->deadline = server_now + cfg->idle_timeout_ms;
 		break;
@@ -590,7 +607,8 @@ conn_read(struct conn *c)
 		c->head_started = 1;
 		c->deadline = server_now + server_config->header_timeout_ms;
 	} else if (c->state == CONN_READ_BODY)
-		c->deadline = server_now + server_config->idle_timeout_ms;
+		c->deadline = min64(c->body_deadline,
+		    server_now + server_config->idle_timeout_ms);
 	return 0;
 }
 
@@ -702,8 +720,61 @@ conn_parse(struct conn *c, int *status)
 	    status);
 }
 
-/* READ_HEAD: parse the head once it is complete, check the body's size,
- * and move on to the body. */
+/* The API's view of the parsed request: its body is what follows the head
+ * up to msg_len. */
+static void
+conn_api_request(const struct conn *c, struct api_request *r)
+{
+	r->method = c->req.method;
+	r->method_len = c->req.method_len;
+	r->target = c->req.target;
+	r->target_len = c->req.target_len;
+	r->headers = c->req.headers;
+	r->num_headers = c->req.num_headers;
+	r->body = c->in.data + c->head_len;
+	r->body_len = c->msg_len - c->head_len;
+}
+
+/*
+ * Contract §18: a /v1 request without a valid token is answered on its head,
+ * before a byte of its body is waited for, and gets no 100 Continue: an
+ * anonymous client cannot make us hold memory or a connection for a body
+ * nobody will read. The connection stays open only when the whole body is
+ * already here (it is skipped like any answered request's); else the body
+ * is unread and the connection closes after the answer. 0 when the request
+ * may go on, 1 when the answer is set up, -1 when the connection is gone.
+ */
+static int
+conn_refuse_anonymous(struct conn *c)
+{
+	struct api_request r;
+	const char *ctype = NULL;
+	int status, keep_alive;
+
+	conn_api_request(c, &r);	/* msg_len is head_len: no body */
+	buf_reset(&c->body);
+	status = api_auth_head(&r, &c->body, &ctype);
+	if (status == 0)
+		return 0;
+	if (c->body.oom)
+		return conn_fail(c, 500) == STEP_GONE ? -1 : 1;
+	keep_alive = c->req.keep_alive && !draining && !c->req.chunked &&
+	    (c->req.content_length <= 0 ||
+	    ((uint64_t)c->req.content_length <= server_config->max_body &&
+	    c->in.len >= c->head_len + (size_t)c->req.content_length));
+	if (keep_alive)
+		c->msg_len = c->head_len + (c->req.content_length > 0 ?
+		    (size_t)c->req.content_length : 0);
+	if (conn_respond(c, status, ctype, keep_alive) != 0) {
+		conn_close(c);
+		return -1;
+	}
+	conn_set_state(c, CONN_WRITE);
+	return 1;
+}
+
+/* READ_HEAD: parse the head once it is complete, refuse it without a valid
+ * token, check the body's size, and move on to the body. */
 static enum conn_step
 conn_head(struct conn *c)
 {
@@ -723,6 +794,10 @@ conn_head(struct conn *c)
 	c->head_len = (size_t)r;
 	c->started = server_now;
 	c->send_body = !util_span_eq(c->req.method, c->req.method_len, "HEAD");
+	c->msg_len = c->head_len;
+	r = conn_refuse_anonymous(c);
+	if (r != 0)
+		return r < 0 ? STEP_GONE : STEP_NEXT;
 	/* Refused before a byte of it is read: memory is committed only to
 	 * bodies within the limit. */
 	if (c->req.content_length > 0 &&
@@ -803,14 +878,7 @@ conn_answer(struct conn *c)
 			return conn_fail(c, 500);
 		c->parsed_cap = c->in.cap;
 	}
-	r.method = c->req.method;
-	r.method_len = c->req.method_len;
-	r.target = c->req.target;
-	r.target_len = c->req.target_len;
-	r.headers = c->req.headers;
-	r.num_headers = c->req.num_headers;
-	r.body = c->in.data + c->head_len;
-	r.body_len = c->msg_len - c->head_len;
+	conn_api_request(c, &r);
 
 	buf_reset(&c->body);
 	status = api_handle(&r, &c->body, &ctype);
@@ -1274,6 +1342,17 @@ fail:
 	return -1;
 }
 
+/* Contract §10: warn about an admin token an attacker could guess. The
+ * token itself is never logged, only where it came from. */
+static void
+token_warn_short(const char *tok, const char *source)
+{
+	if (strlen(tok) < SERVER_TOKEN_WARN)
+		server_log("warn", "the admin token is shorter than 16 "
+		    "characters; use a long random one (openssl rand -hex 32)",
+		    "source=%s", source);
+}
+
 /*
  * The admin token (contract §1): HOOKD_ADMIN_TOKEN, else admin_token_file,
  * else DATADIR/admin.token, created on first start. 0 or -1 with err set.
@@ -1290,11 +1369,16 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
 			return -1;
 		}
+		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
 		return 0;
 	}
-	if (cfg->admin_token_file[0] != '\0')
-		return token_read(cfg->admin_token_file, tok, toksz, err,
-		    errsz);
+	if (cfg->admin_token_file[0] != '\0') {
+		if (token_read(cfg->admin_token_file, tok, toksz, err,
+		    errsz) != 0)
+			return -1;
+		token_warn_short(tok, "admin_token_file");
+		return 0;
+	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/admin.token",
 	    cfg->data_dir) >= sizeof(path)) {
 		snprintf(err, errsz, "data_dir is too long");
@@ -1437,6 +1521,8 @@ server_reload(void)
 		list_add(changed, sizeof(changed), "header_timeout");
 	if (CHANGED(idle_timeout_ms))
 		list_add(changed, sizeof(changed), "idle_timeout");
+	if (CHANGED(body_timeout_ms))
+		list_add(changed, sizeof(changed), "body_timeout");
 	if (CHANGED(max_connections))
 		list_add(changed, sizeof(changed), "max_connections");
 	if (CHANGED(timeout_ms))
@@ -1648,12 +1734,6 @@ compact_start(void)
 		last_forced = server_now;
 }
 
-static int64_t
-min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
 /* One thread, one poll(): until a drain ends. */
 static void
 server_loop(void)
@@ -1740,13 +1820,31 @@ usage(FILE *f)
 	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
 	    "[-V] [-h]\n"
 	    "       hookd sign|verify ...\n"
-	    "  -l ADDR:PORT  listen here (default 127.0.0.1:8080)\n"
-	    "  -d DATADIR    data directory (default ./hookd-data)\n"
-	    "  -c CONFIG     config file\n"
-	    "  -n            check the config and exit\n"
-	    "  -v            log debug lines too\n"
-	    "  -V            print the version\n"
-	    "  -h            this help\n");
+	    "  -l ADDR:PORT    listen here (default 127.0.0.1:8080)\n"
+	    "  -d DATADIR      data directory (default ./hookd-data)\n"
+	    "  -c CONFIG       config file\n"
+	    "  -n              check the config, say what is in force, exit\n"
+	    "  -v              log debug lines too\n"
+	    "  -V, --version   print the version\n"
+	    "  -h, --help      this help\n");
+}
+
+/* Contract §10 and issue 19.8: what in the config puts tokens or secrets
+ * at risk, said at start (and by -n) without refusing to run. */
+static void
+start_warnings(const struct config *cfg)
+{
+	char q[1100];
+
+	if (!config_listen_is_loopback(cfg->listen))
+		server_log("warn", "listen is not a loopback address: tokens "
+		    "and /metrics travel in clear; put a TLS proxy in front",
+		    "listen=%s",
+		    LOGQ(q, cfg->listen));
+	if (cfg->file_exposes_secret)
+		server_log("warn", "the config file holds a secret and group "
+		    "or others may read it; chmod 600 it", "path=%s",
+		    LOGQ(q, opt_config != NULL ? opt_config : "-"));
 }
 
 /* Start in the order the modules need, serve, drain, stop. */
@@ -1807,12 +1905,34 @@ int
 main(int argc, char **argv)
 {
 	struct config flags;
-	char err[1024];
-	int ch, check_only = 0;
+	char err[1024], summary[4096];
+	int ch, i, check_only = 0;
 
 	if (argc > 1 && (strcmp(argv[1], "sign") == 0 ||
 	    strcmp(argv[1], "verify") == 0))
 		return sign_main(argc - 1, argv + 1);
+
+	/* Contract §10: the long forms of -h and -V. Only option words are
+	 * looked at, not the values of -l, -d and -c. */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("hookd %s\n", HOOKD_VERSION);
+			return 0;
+		}
+		if (strncmp(argv[i], "--", 2) == 0) {
+			fprintf(stderr, "hookd: unknown option \"%s\"\n",
+			    argv[i]);
+			usage(stderr);
+			return 1;
+		}
+		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+		    strchr("ldc", argv[i][1]) != NULL && argv[i][2] == '\0')
+			i++;
+	}
 
 	while ((ch = getopt(argc, argv, "l:d:c:nvVh")) != -1) {
 		switch (ch) {
@@ -1843,6 +1963,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "hookd: unknown command \"%s\"\n",
+		    argv[optind]);
 		usage(stderr);
 		return 1;
 	}
@@ -1866,7 +1988,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	server_config = config_now;
+	start_warnings(config_now);
 	if (check_only) {
+		printf("config ok: %s\n", config_summary(config_now, summary,
+		    sizeof(summary)));
 		config_free(config_now);
 		free(config_now);
 		return 0;

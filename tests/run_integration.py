@@ -77,11 +77,13 @@ def log_tail(ctx, lines=25):
 def run_one(name, fn):
     tmp = tempfile.mkdtemp(prefix="hookd-it-")
     ctx = harness.Ctx(name, tmp)
-    reason = None
+    reason = skipped = None
     t0 = time.monotonic()
     signal.alarm(TEST_TIME_LIMIT)
     try:
         fn(ctx)
+    except harness.Skip as e:
+        skipped = str(e)
     except AssertionError as e:
         reason = str(e) or "assertion failed: " + \
             traceback.format_exc().strip().split("\n")[-2].strip()
@@ -98,6 +100,10 @@ def run_one(name, fn):
     if reason is None and problems:
         reason = "; ".join(problems)
     took = time.monotonic() - t0
+    if reason is None and skipped is not None:
+        print("SKIP %s: %s" % (name, skipped), flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
     if reason is None:
         print("PASS %s (%.1fs)" % (name, took), flush=True)
         for n in ctx.notes:
@@ -118,20 +124,24 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_term)
     filters = sys.argv[1:]
-    passed = failed = 0
+    passed = failed = skipped = 0
     try:
         if not os.access(harness.HOOKD, os.X_OK):
             print("FAIL setup: %s is not built (make hookd)" % harness.HOOKD)
             failed = 1
         else:
             for full, _name, fn in discover(filters):
-                if run_one(full, fn):
+                ok = run_one(full, fn)
+                if ok is None:
+                    skipped += 1
+                elif ok:
                     passed += 1
                 else:
                     failed += 1
     finally:
         kill_leftovers()
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed%s" % (passed, failed, ", %d skipped (see "
+          "SKIP lines above)" % skipped if skipped else ""))
     return 0 if failed == 0 else 1
 
 

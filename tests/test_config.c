@@ -118,6 +118,35 @@ static const struct t_row t_rows[] = {
 	    1 },
 	{ "endpoint acme http://example.com/ name=x\n",
 	    "unknown endpoint option \"name\"", 1 },
+	{ "body_timeout 1h\n", NULL, 0 },
+	{ "body_timeout 61m\n", "body_timeout", 1 },
+	{ "body_timeout 0\n", "body_timeout", 1 },
+	/* Contract §10: each error says how to write it right. */
+	{ "retry_schedule 1s,5s\n", "separate the delays with spaces, not "
+	    "commas", 1 },
+	{ "retry_schedule 1s 5s,1m\n", "not commas", 1 },
+	{ "retry_schedule soon\n", "e.g. retry_schedule 5s 5m 30m", 1 },
+	{ "allow_destinations 10.0.0.0/8,1.2.3.4/32\n", "separate the CIDRs "
+	    "with spaces, not commas", 1 },
+	{ "timeout 1s,5s\n", "a comma is no part of one", 1 },
+	{ "timeout soon\n", "e.g. timeout 15s", 1 },
+	{ "timeout 2s 3s\n", "only retry_schedule and allow_destinations", 1 },
+	{ "timeout = 15s\n", "no \"=\": write timeout 15s", 1 },
+	{ "timeout=15s\n", "no \"=\": write timeout 15s", 1 },
+	{ "timeout =15s\n", "no \"=\": write timeout 15s", 1 },
+	{ "timeout= 15s\n", "no \"=\": write timeout 15s", 1 },
+	{ "listen = 0.0.0.0:80\n", "no \"=\": write listen followed by a "
+	    "space", 1 },
+	{ "allow_destination 10.0.0.0/8\n", "unknown key "
+	    "\"allow_destination\": did you mean allow_destinations?", 1 },
+	{ "timout 2s\n", "did you mean timeout?", 1 },
+	{ "idle_timout 2s\n", "did you mean idle_timeout?", 1 },
+	{ "max_bdy 2048\n", "did you mean max_body?", 1 },
+	{ "Metrics on\n", "did you mean metrics?", 1 },
+	{ "xyzzy 1\n", "keys are listed in hookd(8)", 1 },
+	{ "endpoint acme http://example.com/ method = GET\n",
+	    "name=value with no spaces around", 1 },
+	{ "client acme Acme\n", "client options are name=value", 1 },
 };
 
 static void
@@ -144,6 +173,50 @@ t_table(void)
 	}
 }
 
+/* Edit distances, and keys too far from any known one get no guess. */
+static void
+t_nearest(void)
+{
+	static const struct {
+		const char *a, *b;
+		size_t d;
+	} rows[] = {
+		{ "", "", 0 }, { "a", "", 1 }, { "", "abc", 3 },
+		{ "kitten", "sitting", 3 }, { "timeout", "timeout", 0 },
+		{ "timout", "timeout", 1 }, { "fsnyc", "fsync", 2 },
+		{ "allow_destination", "allow_destinations", 1 },
+	};
+	static const char *const far[] = {
+		"xyzzy", "colour", "a", "bogus", "retry", "",
+	};
+	char err[512];
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		CHECKF(config_distance(rows[i].a, rows[i].b) == rows[i].d,
+		    "distance %s %s", rows[i].a, rows[i].b);
+		CHECKF(config_distance(rows[i].b, rows[i].a) == rows[i].d,
+		    "distance %s %s", rows[i].b, rows[i].a);
+	}
+	for (i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+		CHECKF(config_nearest_key(far[i]) == NULL, "a guess for %s",
+		    far[i]);
+	/* Over CONFIG_KEY_MAX: no comparison, no guess. */
+	CHECK(config_nearest_key("allow_destinationsallow_destinations"
+	    "allow_destinationsallow_destinations") == NULL);
+	/* A value after "=" is quoted only for the scalars: a secret is
+	 * never echoed into an error (and so into a log). */
+	CHECK(t_load("ops_secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+	    &c, err, sizeof(err)) == -1);
+	CHECKF(strstr(err, "whsec_") == NULL && strstr(err, "ops_secret") !=
+	    NULL, "%s", err);
+	config_free(&c);
+	CHECK(t_load("xyzzy 1\n", &c, err, sizeof(err)) == -1);
+	CHECKF(strstr(err, "did you mean") == NULL, "%s", err);
+	config_free(&c);
+}
+
 static void
 t_defaults(void)
 {
@@ -156,6 +229,7 @@ t_defaults(void)
 	CHECK(c.max_header_bytes == 16384 && c.max_headers == 100);
 	CHECK(c.max_body == 1048576 && c.max_connections == 1024);
 	CHECK(c.header_timeout_ms == 10000 && c.idle_timeout_ms == 60000);
+	CHECK(c.body_timeout_ms == 30000);
 	CHECK(c.timeout_ms == 15000);
 	CHECK(c.nretry == 7 && c.retry_ms[0] == 5000 &&
 	    c.retry_ms[6] == 36000000);
@@ -260,6 +334,7 @@ test_config(void)
 {
 	t_defaults();
 	t_table();
+	t_nearest();
 	t_values();
 	t_listen();
 	t_missing_file();

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import time
 
@@ -538,6 +539,36 @@ def check_man_page(page):
               "the man page does not describe %s" % opt)
 
 
+def elf_sections(path):
+    """The section names of a 64- or 32-bit ELF file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data[:4] == b"\x7fELF", "%s is not ELF" % path)
+    is64, end = data[4] == 2, "<" if data[5] == 1 else ">"
+    if is64:
+        shoff, = struct.unpack_from(end + "Q", data, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data,
+                                                        0x3a)
+    else:
+        shoff, = struct.unpack_from(end + "I", data, 0x20)
+        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data,
+                                                        0x2e)
+
+    def header(i):
+        o = shoff + i * shentsize
+        name, = struct.unpack_from(end + "I", data, o)
+        off, = (struct.unpack_from(end + "Q", data, o + 0x18) if is64 else
+                struct.unpack_from(end + "I", data, o + 0x10))
+        return name, off
+
+    strtab = header(shstrndx)[1]
+    names = set()
+    for i in range(shnum):
+        n = header(i)[0]
+        names.add(data[strtab + n:data.index(b"\0", strtab + n)].decode())
+    return names
+
+
 def test_make_install(t):
     dest = os.path.join(t.tmp, "dest")
     r = run(["make", "-s", "install", "DESTDIR=" + dest, "PREFIX=/usr"],
@@ -556,6 +587,11 @@ def test_make_install(t):
     r = run([os.path.join(dest, "usr/bin/hookd"), "-V"])
     check(r.returncode == 0 and r.stdout.startswith("hookd "),
           "installed hookd -V: %r" % r.stdout)
+    # The installed binary is stripped (the built one keeps -g for gdb).
+    sections = elf_sections(os.path.join(dest, "usr/bin/hookd"))
+    check(".text" in sections, "no ELF sections read: %r" % sections)
+    check(".symtab" not in sections and ".debug_info" not in sections,
+          "installed hookd is not stripped: %r" % sorted(sections))
 
     with open(os.path.join(dest, "usr/lib/systemd/system/hookd.service")) \
             as f:
