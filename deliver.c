@@ -2155,27 +2155,20 @@ body_keep(struct attempt *a, const char *p, size_t n)
 	a->body_total += n;
 }
 
-/* Retry-After as a delay in ms (seconds or an HTTP date), -1 when absent
- * or not understood. */
+/* Retry-After as a delay in ms (seconds of any size or an HTTP date in any
+ * of its three forms, contract §12), at most the 24 h cap; -1 when absent
+ * or not understood, which is then ignored. */
 static int64_t
 retry_after_ms(const struct http_response *res)
 {
 	const struct http_header *h;
-	uint64_t secs;
-	int64_t when, now;
+	int64_t ms;
 
 	h = http_find_header(res->headers, res->num_headers, "Retry-After");
-	if (h == NULL)
+	if (h == NULL || http_retry_after(h->value, h->value_len,
+	    util_wall_ms(), DELIVER_RETRY_AFTER_MAX_MS, &ms) != 0)
 		return -1;
-	/* Anything past the 24 h cap means the same; the bound keeps the
-	 * multiplication below from overflowing. */
-	if (util_parse_u64(h->value, h->value_len, 1000000000, &secs) == 0)
-		return (int64_t)secs * 1000;
-	if (util_parse_http_date(h->value, h->value_len, &when) == 0) {
-		now = util_wall_ms();
-		return when > now ? when - now : 0;
-	}
-	return -1;
+	return ms;
 }
 
 /* Take the parsed head of a's response. 0, or -1 when it is unusable. */
@@ -2203,19 +2196,29 @@ head_accept(struct attempt *a, const struct http_response *res)
 	return 0;
 }
 
-/* 1 when the bytes from a->scan on hold the end of a head. Only then is
- * the head parsed, so a receiver trickling bytes costs a scan of the new
- * ones rather than a parse of everything each time. */
+/* 1 when the bytes from a->scan on hold the end of a head: a line end
+ * followed by an empty line, LF LF or LF CR LF (bare LF line ends are
+ * accepted in responses, contract §12). Only then is the head parsed, so a
+ * receiver trickling bytes costs a scan of the new ones rather than a
+ * parse of everything each time. */
 static int
 head_complete(struct attempt *a)
 {
 	const char *p = a->in.data;
 	size_t i = a->scan;
 
-	for (; i + 4 <= a->in.len; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' &&
-		    p[i + 3] == '\n')
+	for (; i + 2 <= a->in.len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n')
 			return 1;
+		if (p[i + 1] == '\r') {
+			if (i + 3 > a->in.len)
+				break;
+			if (p[i + 2] == '\n')
+				return 1;
+		}
+	}
 	a->scan = i;
 	return 0;
 }
