@@ -2423,7 +2423,13 @@ response_input(struct attempt *a)
 		}
 		h = http_parse_response(a->in.data, a->in.len, &lim,
 		    &scratch_res);
-		/* The head's end is there, so -2 cannot be right either. */
+		/* The head's end is there, so -2 cannot be right either; a
+		 * head that ends past the limit is -1. */
+		if (h < 0 && a->in.len >= lim.max_head) {
+			attempt_fail(a, "bad response: head over 64 KiB "
+			    "(interim 1xx heads included)", RES_ERROR);
+			return 1;
+		}
 		if (h <= 0 || scratch_res.status == 101) {
 			attempt_fail(a, "bad response", RES_ERROR);
 			return 1;
