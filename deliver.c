@@ -45,8 +45,11 @@
  * Allowed addresses are tried in order until one connects.
  *
  * Connections are non-blocking with TCP_NODELAY and kept alive in pools keyed
- * by (address, port, Host). An idle pooled connection is watched for input
- * (the receiver closed it: drop it) and closed after 30 s; a pool keeps at
+ * by (address, port, Host, owner), the owner being the endpoint (or, for
+ * one-off callbacks, the client): tenants never share a connection. An
+ * idle pooled connection is watched for input (the receiver closed it, or
+ * sent what nobody asked for: drop it), is checked for unread bytes when
+ * parked and again when reused, and closed after 30 s; a pool keeps at
  * most endpoint_concurrency idle ones and all pools together max_outbound.
  * A reused connection that fails before any response byte arrives (the
  * receiver closed it as we sent) is replaced once by a fresh one; that is
