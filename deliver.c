@@ -45,8 +45,11 @@
  * Allowed addresses are tried in order until one connects.
  *
  * Connections are non-blocking with TCP_NODELAY and kept alive in pools keyed
- * by (address, port, Host). An idle pooled connection is watched for input
- * (the receiver closed it: drop it) and closed after 30 s; a pool keeps at
+ * by (address, port, Host, owner), the owner being the endpoint (or, for
+ * one-off callbacks, the client): tenants never share a connection. An
+ * idle pooled connection is watched for input (the receiver closed it, or
+ * sent what nobody asked for: drop it), is checked for unread bytes when
+ * parked and again when reused, and closed after 30 s; a pool keeps at
  * most endpoint_concurrency idle ones and all pools together max_outbound.
  * A reused connection that fails before any response byte arrives (the
  * receiver closed it as we sent) is replaced once by a fresh one; that is
@@ -104,6 +107,12 @@
  */
 /* Response head (contract §5): a receiver cannot make hookd buffer more. */
 #define DELIVER_MAX_HEAD	65536
+/* Interim (1xx) responses before the final one: their bytes count toward
+ * DELIVER_MAX_HEAD, and more than this many is "bad response". Real servers
+ * send one or two (100 Continue, 103 Early Hints); without a cap a receiver
+ * could keep an attempt busy with empty 1xx heads until its timeout, and
+ * every one costs a parse. */
+#define DELIVER_MAX_INTERIM	16
 /* Response body (contract §5): beyond it the answer is "bad response", so
  * a receiver cannot keep an attempt reading forever. */
 #define DELIVER_MAX_BODY	(1024 * 1024)
@@ -187,10 +196,15 @@ struct dns_entry {
 	struct attempt *waiters;	/* through attempt.dns_next */
 };
 
-/* Keep-alive connections to one (address, port, Host). */
+/* Keep-alive connections to one (address, port, Host) for one owner: an
+ * endpoint, or a client's one-off callbacks. Connections are never shared
+ * between owners, so one tenant's receiver can never answer (or hold an
+ * answer waiting) for another tenant's delivery. */
 struct pool {
 	struct pool *next;		/* hash chain */
 	uint32_t hash;
+	uint64_t ep;			/* the endpoint's id, 0 for one-offs */
+	char client[STORE_ID_MAX + 1];	/* the owning client's id */
 	char host[URL_HOST_MAX];
 	struct sockaddr_storage sa;	/* zero-filled, so memcmp compares */
 	socklen_t salen;
@@ -258,6 +272,8 @@ struct attempt {
 	struct buf in;
 	size_t scan;			/* where to look for the head's end */
 	int got_bytes;			/* any response byte arrived */
+	size_t head_bytes;		/* of interim heads already consumed */
+	unsigned interim;		/* interim (1xx) heads so far */
 	int status;
 	int keep_alive;
 	int64_t retry_after;		/* ms, -1 when none */
@@ -267,6 +283,10 @@ struct attempt {
 	size_t body_total;		/* decoded body bytes seen */
 	size_t body_len;		/* of them kept in body */
 	char body[STORE_ACK_MAX];
+	/* A 2xx JSON object body longer than body[], kept whole (up to
+	 * DELIVER_MAX_BODY) so that "ack": false is found anywhere in it
+	 * (contract §12); empty for every other answer. */
+	struct buf whole;
 
 	char error[128];
 };
@@ -1163,23 +1183,29 @@ dns_stop(void)
 /* ---------------------------------------------------------------------- */
 /* Connections and pools                                                  */
 
+/* The pool of a's connections to sa: keyed by address, Host and owner. */
 static struct pool *
-pool_get(const char *host, const struct sockaddr_storage *sa,
+pool_get(const struct attempt *a, const struct sockaddr_storage *sa,
     socklen_t salen)
 {
-	uint32_t h = hash_bytes(hash_bytes(2166136261u, host, strlen(host)),
-	    sa, salen);
+	const char *host = a->host, *client = a->d->event->client_id;
+	uint64_t ep = a->ep != NULL ? a->ep->id : 0;
+	uint32_t h = hash_bytes(hash_bytes(hash_bytes(hash_bytes(2166136261u,
+	    host, strlen(host)), sa, salen), client, strlen(client)), &ep,
+	    sizeof(ep));
 	struct pool **slot = &pools[h % DELIVER_POOL_BUCKETS], *p;
 
 	for (p = *slot; p != NULL; p = p->next)
-		if (p->hash == h && p->salen == salen &&
+		if (p->hash == h && p->salen == salen && p->ep == ep &&
 		    memcmp(&p->sa, sa, salen) == 0 &&
-		    strcmp(p->host, host) == 0)
+		    strcmp(p->host, host) == 0 && strcmp(p->client, client) == 0)
 			return p;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
 	p->hash = h;
+	p->ep = ep;
+	snprintf(p->client, sizeof(p->client), "%s", client);
 	snprintf(p->host, sizeof(p->host), "%s", host);
 	memcpy(&p->sa, sa, salen);
 	p->salen = salen;
@@ -1242,6 +1268,22 @@ conn_close(struct conn *c)
 	pool_release(p);
 }
 
+/* 1 when nothing is waiting unread on c and the receiver has not closed
+ * it: only then may c carry another request. A byte there now (a stray
+ * second response, the start of a close) would otherwise be read as the
+ * next delivery's answer. */
+static int
+conn_quiet(const struct conn *c)
+{
+	char b;
+	ssize_t n;
+
+	do
+		n = recv(c->w.fd, &b, 1, MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* Keep c for the next attempt to its pool, within the idle caps. */
 static void
 conn_park(struct conn *c)
@@ -1249,7 +1291,7 @@ conn_park(struct conn *c)
 	struct pool *p = c->pool;
 
 	c->att = NULL;
-	if (p->nidle >= endpoint_cap()) {
+	if (p->nidle >= endpoint_cap() || !conn_quiet(c)) {
 		conn_close(c);
 		return;
 	}
@@ -1768,7 +1810,7 @@ static struct attempt *
 attempt_alloc(void)
 {
 	struct attempt *a = spare;
-	struct buf req, in;
+	struct buf req, in, whole;
 
 	if (a == NULL)
 		return calloc(1, sizeof(*a));
@@ -1776,11 +1818,14 @@ attempt_alloc(void)
 	nspare--;
 	req = a->req;
 	in = a->in;
+	whole = a->whole;
 	memset(a, 0, sizeof(*a));
 	a->req = req;
 	a->in = in;
+	a->whole = whole;
 	buf_reset(&a->req);
 	buf_reset(&a->in);
+	buf_reset(&a->whole);
 	return a;
 }
 
@@ -1789,9 +1834,11 @@ attempt_free(struct attempt *a)
 {
 	scratch_reset(&a->req);
 	scratch_reset(&a->in);
+	scratch_reset(&a->whole);
 	if (nspare >= DELIVER_SPARE_ATTEMPTS) {
 		buf_free(&a->req);
 		buf_free(&a->in);
+		buf_free(&a->whole);
 		free(a);
 		return;
 	}
@@ -1981,6 +2028,7 @@ attempt_resolved(struct attempt *a, struct dns_entry *en)
 }
 
 static void attempt_send(struct attempt *a);
+static void attempt_answered(struct attempt *a);
 
 /*
  * Connect a to its next allowed address (contract §8: checked on the
@@ -2003,10 +2051,18 @@ attempt_connect(struct attempt *a)
 		    server_config->allow, server_config->nallow))
 			continue;
 		a->allowed++;
-		p = pool_get(a->host, &ss, len);
+		p = pool_get(a, &ss, len);
 		if (p == NULL) {
 			attempt_fail(a, "out of memory", RES_ERROR);
 			return;
+		}
+		/* Idle ones with something unread (it came since the last
+		 * poll) are closed, not reused. */
+		while (p->idle != NULL && !a->refreshed &&
+		    !conn_quiet(p->idle)) {
+			p->nconn++;	/* keep p while closing its conn */
+			conn_close(p->idle);
+			p->nconn--;
 		}
 		if (p->idle != NULL && !a->refreshed) {
 			struct conn *c = p->idle;
@@ -2050,6 +2106,9 @@ attempt_refresh(struct attempt *a)
 	buf_reset(&a->in);
 	a->scan = 0;
 	a->got_bytes = 0;
+	a->head_bytes = 0;
+	a->interim = 0;
+	a->state = ATT_SENDING;
 	a->next_addr = a->cur_addr;
 	attempt_connect(a);
 }
@@ -2065,10 +2124,28 @@ attempt_io_error(struct attempt *a, int err)
 		attempt_refresh(a);
 		return;
 	}
+	/* A receiver that answered before taking the whole request resets
+	 * the connection when it closes with our bytes unread (RFC 9112
+	 * §9.6): an answer read until then, whose body runs to the close,
+	 * is whole, and is judged (contract §12). */
+	if (a->state == ATT_BODY && a->mode == BODY_CLOSE && !a->sent_all &&
+	    (err == ECONNRESET || err == EPIPE)) {
+		attempt_answered(a);
+		return;
+	}
 	msg = errno_error(err, &r);
 	attempt_fail(a, msg, r);
 }
 
+static int attempt_read(struct attempt *a);
+
+/*
+ * Write more of a's request. Interim answers that come meanwhile are read
+ * and skipped by the caller (conn_cb), and sending goes on; a final answer
+ * ends the sending. When the receiver resets the connection as we write
+ * (it answered early and closed), what it answered is read before the
+ * reset is taken as the outcome.
+ */
 static void
 attempt_send(struct attempt *a)
 {
@@ -2089,6 +2166,13 @@ attempt_send(struct attempt *a)
 			/* Also watch for input: a receiver may answer (413)
 			 * before taking the whole body. */
 			c->w.events = POLLOUT | POLLIN;
+			return;
+		}
+		if (n < 0 && (errno == ECONNRESET || errno == EPIPE) &&
+		    !(a->reused && !a->refreshed && !a->got_bytes)) {
+			a->state = ATT_HEAD;
+			c->w.events = POLLIN;
+			(void)attempt_read(a);
 			return;
 		}
 		attempt_io_error(a, n < 0 ? errno : EPIPE);
@@ -2113,17 +2197,24 @@ attempt_answered(struct attempt *a)
 	o.body_len = a->body_len;
 	if (s >= 200 && s <= 299) {
 		o.result = RES_OK;
-		/* Only a JSON object counts as an answer; one too large to
-		 * inspect is delivered without an ack. */
-		if (a->body_total == a->body_len && a->body_len > 0 &&
-		    json_scratch_parse(a->body, a->body_len) >= 1 &&
+		/* Only a JSON object counts as an answer; "ack": false is
+		 * looked for in all of it (kept whole when longer than
+		 * body[]), and only one that fits body[] is kept as ack. */
+		const char *b = a->body;
+		size_t bl = a->body_len;
+
+		if (a->body_total > a->body_len) {
+			b = a->whole.data;
+			bl = a->whole.len == a->body_total ? a->whole.len : 0;
+		}
+		if (bl > 0 && json_scratch_parse(b, bl) >= 1 &&
 		    scratch_toks[0].type == JSON_OBJECT) {
-			int k = json_get(a->body, scratch_toks, 0, "ack");
+			int k = json_get(b, scratch_toks, 0, "ack");
 
 			if (k >= 0 && scratch_toks[k].type == JSON_FALSE) {
 				o.result = RES_RETRY;
 				o.error = "ack false";
-			} else {
+			} else if (b == a->body) {
 				o.ack = a->body + scratch_toks[0].start;
 				o.ack_len = scratch_toks[0].len;
 			}
@@ -2142,8 +2233,25 @@ attempt_answered(struct attempt *a)
 	attempt_end(a, &o, reusable);
 }
 
-/* Keep the body's first bytes (for the log and the ack), count the rest. */
-static void
+/* 1 when the body so far may be a JSON object: its first byte that is not
+ * JSON whitespace is '{'. */
+static int
+body_object(const struct attempt *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->body_len; i++)
+		if (a->body[i] != ' ' && a->body[i] != '\t' &&
+		    a->body[i] != '\r' && a->body[i] != '\n')
+			return a->body[i] == '{';
+	return 0;
+}
+
+/* Keep the body's first bytes (for the log and the ack) and count the
+ * rest; a 2xx JSON object body that outgrows them is kept whole, for the
+ * "ack": false check (at most DELIVER_MAX_BODY, checked by the caller).
+ * 0, or -1 out of memory. */
+static int
 body_keep(struct attempt *a, const char *p, size_t n)
 {
 	size_t room = sizeof(a->body) - a->body_len;
@@ -2153,29 +2261,29 @@ body_keep(struct attempt *a, const char *p, size_t n)
 	memcpy(a->body + a->body_len, p, room);
 	a->body_len += room;
 	a->body_total += n;
+	if (a->body_total == a->body_len || a->status < 200 ||
+	    a->status > 299 || !body_object(a))
+		return 0;
+	if (a->whole.len == 0 &&
+	    buf_append(&a->whole, a->body, a->body_len) != 0)
+		return -1;
+	return buf_append(&a->whole, p + room, n - room);
 }
 
-/* Retry-After as a delay in ms (seconds or an HTTP date), -1 when absent
- * or not understood. */
+/* Retry-After as a delay in ms (seconds of any size or an HTTP date in any
+ * of its three forms, contract §12), at most the 24 h cap; -1 when absent
+ * or not understood, which is then ignored. */
 static int64_t
 retry_after_ms(const struct http_response *res)
 {
 	const struct http_header *h;
-	uint64_t secs;
-	int64_t when, now;
+	int64_t ms;
 
 	h = http_find_header(res->headers, res->num_headers, "Retry-After");
-	if (h == NULL)
+	if (h == NULL || http_retry_after(h->value, h->value_len,
+	    util_wall_ms(), DELIVER_RETRY_AFTER_MAX_MS, &ms) != 0)
 		return -1;
-	/* Anything past the 24 h cap means the same; the bound keeps the
-	 * multiplication below from overflowing. */
-	if (util_parse_u64(h->value, h->value_len, 1000000000, &secs) == 0)
-		return (int64_t)secs * 1000;
-	if (util_parse_http_date(h->value, h->value_len, &when) == 0) {
-		now = util_wall_ms();
-		return when > now ? when - now : 0;
-	}
-	return -1;
+	return ms;
 }
 
 /* Take the parsed head of a's response. 0, or -1 when it is unusable. */
@@ -2203,19 +2311,29 @@ head_accept(struct attempt *a, const struct http_response *res)
 	return 0;
 }
 
-/* 1 when the bytes from a->scan on hold the end of a head. Only then is
- * the head parsed, so a receiver trickling bytes costs a scan of the new
- * ones rather than a parse of everything each time. */
+/* 1 when the bytes from a->scan on hold the end of a head: a line end
+ * followed by an empty line, LF LF or LF CR LF (bare LF line ends are
+ * accepted in responses, contract §12). Only then is the head parsed, so a
+ * receiver trickling bytes costs a scan of the new ones rather than a
+ * parse of everything each time. */
 static int
 head_complete(struct attempt *a)
 {
 	const char *p = a->in.data;
 	size_t i = a->scan;
 
-	for (; i + 4 <= a->in.len; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' &&
-		    p[i + 3] == '\n')
+	for (; i + 2 <= a->in.len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n')
 			return 1;
+		if (p[i + 1] == '\r') {
+			if (i + 3 > a->in.len)
+				break;
+			if (p[i + 2] == '\n')
+				return 1;
+		}
+	}
 	a->scan = i;
 	return 0;
 }
@@ -2235,7 +2353,8 @@ body_input(struct attempt *a)
 		break;
 	case BODY_LENGTH:
 		take = (uint64_t)n < a->remaining ? n : (size_t)a->remaining;
-		body_keep(a, p, take);
+		if (body_keep(a, p, take) != 0)
+			goto oom;
 		a->remaining -= take;
 		extra = n - take;
 		done = a->remaining == 0;
@@ -2249,7 +2368,8 @@ body_input(struct attempt *a)
 				attempt_fail(a, "bad response", RES_ERROR);
 				return 1;
 			}
-			body_keep(a, p, len);
+			if (body_keep(a, p, len) != 0)
+				goto oom;
 			if (r >= 0) {
 				done = 1;
 				extra = (size_t)r;
@@ -2257,7 +2377,8 @@ body_input(struct attempt *a)
 		}
 		break;
 	case BODY_CLOSE:
-		body_keep(a, p, n);
+		if (body_keep(a, p, n) != 0)
+			goto oom;
 		break;
 	}
 	buf_reset(&a->in);
@@ -2278,31 +2399,52 @@ body_input(struct attempt *a)
 		return 1;
 	}
 	return 0;
+oom:
+	attempt_fail(a, "out of memory", RES_ERROR);
+	return 1;
 }
 
 /* New response bytes in a->in. 1 when the attempt ended. */
 static int
 response_input(struct attempt *a)
 {
-	while (a->state == ATT_HEAD) {
+	/* While sending too: interim answers are skipped whenever they
+	 * come (contract §12). */
+	while (a->state == ATT_HEAD || a->state == ATT_SENDING) {
+		struct http_limits lim = response_limits;
 		int h;
 
+		/* Interim heads count toward the head limit. */
+		lim.max_head = DELIVER_MAX_HEAD - a->head_bytes;
 		if (!head_complete(a)) {
-			if (a->in.len >= DELIVER_MAX_HEAD) {
-				attempt_fail(a, "bad response", RES_ERROR);
+			if (a->in.len >= lim.max_head) {
+				attempt_fail(a, "bad response: head over 64 KiB "
+				    "(interim 1xx heads included)", RES_ERROR);
 				return 1;
 			}
 			return 0;
 		}
-		h = http_parse_response(a->in.data, a->in.len,
-		    &response_limits, &scratch_res);
-		/* The head's end is there, so -2 cannot be right either. */
+		h = http_parse_response(a->in.data, a->in.len, &lim,
+		    &scratch_res);
+		/* The head's end is there, so -2 cannot be right either; a
+		 * head that ends past the limit is -1. */
+		if (h < 0 && a->in.len >= lim.max_head) {
+			attempt_fail(a, "bad response: head over 64 KiB "
+			    "(interim 1xx heads included)", RES_ERROR);
+			return 1;
+		}
 		if (h <= 0 || scratch_res.status == 101) {
 			attempt_fail(a, "bad response", RES_ERROR);
 			return 1;
 		}
 		if (scratch_res.status < 200) {
 			/* 100 Continue and other interim answers. */
+			if (++a->interim > DELIVER_MAX_INTERIM) {
+				attempt_fail(a, "bad response: more than 16 "
+				    "interim (1xx) responses", RES_ERROR);
+				return 1;
+			}
+			a->head_bytes += (size_t)h;
 			buf_consume(&a->in, (size_t)h);
 			a->scan = 0;
 			continue;
@@ -2336,7 +2478,9 @@ attempt_eof(struct attempt *a)
 	attempt_fail(a, "bad response", RES_ERROR);
 }
 
-static void
+/* Read what a's connection has. 1 when a is done with that connection
+ * (the attempt ended, or moved to a fresh one), 0 when it waits for more. */
+static int
 attempt_read(struct attempt *a)
 {
 	int i;
@@ -2347,7 +2491,7 @@ attempt_read(struct attempt *a)
 
 		if (buf_reserve(&a->in, DELIVER_READ_CHUNK) != 0) {
 			attempt_fail(a, "out of memory", RES_ERROR);
-			return;
+			return 1;
 		}
 		room = a->in.cap - a->in.len - 1;
 		n = read(a->conn->w.fd, a->in.data + a->in.len, room);
@@ -2355,24 +2499,25 @@ attempt_read(struct attempt *a)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
+				return 0;
 			attempt_io_error(a, errno);
-			return;
+			return 1;
 		}
 		if (n == 0) {
 			attempt_eof(a);
-			return;
+			return 1;
 		}
 		a->got_bytes = 1;
 		a->in.len += (size_t)n;
 		a->in.data[a->in.len] = '\0';
 		if (response_input(a))
-			return;
+			return 1;
 		/* A short read drained the socket: poll reports what comes
 		 * next, which saves a read() that would say EAGAIN. */
 		if ((size_t)n < room)
-			return;
+			return 0;
 	}
+	return 0;
 }
 
 /* The loop's callback for every outbound connection. */
@@ -2404,18 +2549,22 @@ conn_cb(struct watch *w, short revents)
 		break;
 	case ATT_SENDING:
 		if (revents & POLLIN) {
-			/* An early answer: read it; the request was cut
-			 * short, so the connection is not reused. */
-			a->state = ATT_HEAD;
-			w->events = POLLIN;
-			attempt_read(a);
-		} else {
-			attempt_send(a);
+			/* Interim answers are skipped and sending goes on;
+			 * a final one ends it: the request was cut short,
+			 * so the connection is not reused. */
+			if (attempt_read(a))
+				return;
+			if (a->state != ATT_SENDING) {
+				w->events = POLLIN;
+				return;
+			}
 		}
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			attempt_send(a);
 		break;
 	case ATT_HEAD:
 	case ATT_BODY:
-		attempt_read(a);
+		(void)attempt_read(a);
 		break;
 	case ATT_RESOLVING:
 		break;
@@ -2562,6 +2711,7 @@ deliver_shutdown(void)
 		spare = a->next;
 		buf_free(&a->req);
 		buf_free(&a->in);
+		buf_free(&a->whole);
 		free(a);
 	}
 	nspare = 0;

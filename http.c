@@ -157,6 +157,19 @@ http_crlf(const char **pp, const char *end)
 	return 0;
 }
 
+/* A line end at *pp: CRLF, or, when lf_ok, also a bare LF (RFC 9112 §2.2
+ * lets a recipient take one as a line terminator; hookd does so only for
+ * responses). A bare CR stays an error. */
+static int
+http_eol(const char **pp, const char *end, int lf_ok)
+{
+	if (lf_ok && *pp < end && **pp == '\n') {
+		(*pp)++;
+		return 0;
+	}
+	return http_crlf(pp, end);
+}
+
 /*
  * "HTTP/" DIGIT "." DIGIT at *pp. Returns the minor version (0 or 1) and
  * steps over it, HTTP_UNSUP for any other well-formed version (HTTP/2.0,
@@ -185,6 +198,12 @@ http_parse_version(const char **pp, const char *end)
 /* What the framing and connection headers say, taken in line by line. */
 struct http_facts {
 	int request, minor;	/* what is being parsed */
+	/* A response's head is read tolerantly (RFC 9112 §2.2, §5.2): bare
+	 * LF line ends are accepted and obsolete folds are overwritten with
+	 * spaces through fold, the writable alias of the bytes at base. NULL
+	 * for a request, whose parse stays strict. */
+	char *fold;
+	const char *base;
 	const struct http_header *cl, *te;
 	int64_t content_length;	/* -1 when absent */
 	int hosts, chunked, close, keep_alive, expect_continue;
@@ -330,6 +349,13 @@ http_fact(struct http_facts *f, const struct http_header *x)
  * how requests are smuggled (RFC 9112 §5.1, §5.2). Values end in CRLF only;
  * a bare CR or LF, NUL or another control byte is refused. Returns a status
  * (> 0) when http_fact refuses a line.
+ *
+ * A response (f->fold set) is read as RFC 9112 lets a user agent read it:
+ * a bare LF ends a line too, and a line starting with SP or HTAB after a
+ * field continues that field's value: the line end before it is
+ * overwritten with spaces (§5.2), so the value is one span and a re-parse
+ * of the same bytes gives the same result. A field is taken in only once
+ * the byte after its line end shows it is not folded.
  */
 static int
 http_parse_fields(const char **pp, const char *end, struct http_header *h,
@@ -346,8 +372,8 @@ http_parse_fields(const char **pp, const char *end, struct http_header *h,
 	for (;;) {
 		if (p == end)
 			break;
-		if (*p == '\r') {
-			if ((r = http_crlf(&p, end)) != 0)
+		if (*p == '\r' || (f->fold != NULL && *p == '\n')) {
+			if ((r = http_eol(&p, end, f->fold != NULL)) != 0)
 				return r;
 			*pp = p;
 			*num = n;
@@ -367,10 +393,23 @@ http_parse_fields(const char **pp, const char *end, struct http_header *h,
 		while (p < end && (*p == ' ' || *p == '\t'))
 			p++;
 		value = p;
-		p = http_skip_value(p, end);
-		vend = p;
-		if ((r = http_crlf(&p, end)) != 0)
-			return r;
+		for (;;) {
+			p = http_skip_value(p, end);
+			vend = p;
+			if ((r = http_eol(&p, end, f->fold != NULL)) != 0)
+				return r;
+			if (f->fold == NULL)
+				break;
+			if (p == end)
+				return HTTP_MORE;
+			if (*p != ' ' && *p != '\t')
+				break;
+			memset(f->fold + (vend - f->base), ' ',
+			    (size_t)(p - vend));
+		}
+		/* A value that began on a folded line: its spaces now lead. */
+		while (value < vend && (*value == ' ' || *value == '\t'))
+			value++;
 		while (vend > value && (vend[-1] == ' ' || vend[-1] == '\t'))
 			vend--;
 		h[n].value = value;
@@ -477,6 +516,8 @@ http_parse_request(const char *buf, size_t len,
 
 	f.request = 1;
 	f.minor = req->minor_version;
+	f.fold = NULL;
+	f.base = buf;
 	r = http_parse_fields(&p, end, req->headers, max_headers,
 	    &req->num_headers, &f);
 	if (r > 0 || r == HTTP_MANY) {
@@ -511,7 +552,7 @@ bad:
 }
 
 int
-http_parse_response(const char *buf, size_t len,
+http_parse_response(char *buf, size_t len,
     const struct http_limits *lim, struct http_response *res)
 {
 	size_t max_head = lim->max_head < INT_MAX ? lim->max_head : INT_MAX;
@@ -549,10 +590,12 @@ http_parse_response(const char *buf, size_t len,
 		p = http_skip_value(p, end);
 	}
 	res->reason_len = (size_t)(p - res->reason);
-	if ((r = http_crlf(&p, end)) != 0)
+	if ((r = http_eol(&p, end, 1)) != 0)
 		goto fail;
 	f.request = 0;
 	f.minor = res->minor_version;
+	f.fold = buf;
+	f.base = buf;
 	r = http_parse_fields(&p, end, res->headers, max_headers,
 	    &res->num_headers, &f);
 	if (r > 0)
@@ -568,6 +611,33 @@ fail:
 	if (r != HTTP_MORE || len >= max_head)
 		return -1;
 	return -2;
+}
+
+int
+http_retry_after(const char *v, size_t n, int64_t now_ms, int64_t max_ms,
+    int64_t *ms)
+{
+	int64_t when, secs = 0;
+	size_t i;
+
+	if (n > 0 && v[0] >= '0' && v[0] <= '9') {
+		/* delay-seconds = 1*DIGIT, of any length: counted until the
+		 * cap is reached, so a huge number means "as long as
+		 * allowed" rather than "absent". */
+		for (i = 0; i < n; i++) {
+			if (v[i] < '0' || v[i] > '9')
+				return -1;
+			if (secs <= max_ms / 1000)
+				secs = secs * 10 + (v[i] - '0');
+		}
+		*ms = secs > max_ms / 1000 ? max_ms : secs * 1000;
+		return 0;
+	}
+	if (util_parse_http_date_at(v, n, now_ms, &when) != 0)
+		return -1;
+	when = when > now_ms ? when - now_ms : 0;
+	*ms = when < max_ms ? when : max_ms;
+	return 0;
 }
 
 /* Decoder states, in the order a chunk goes through them. The size line

@@ -78,9 +78,25 @@ int http_parse_request(const char *buf, size_t len,
  * again. Body framing (content_length, chunked) is as sent: the caller
  * decides that HEAD answers, 1xx, 204 and 304 have no body and that without
  * either the body runs until the connection closes.
+ * Tolerant where RFC 9112 lets a user agent be (contract §12), strict
+ * otherwise: a bare LF ends a line as CRLF does (§2.2), and an obsolete
+ * line fold in a field value (a line end followed by SP or HTAB, §5.2) is
+ * overwritten with spaces in buf, which is why buf is writable; parsing
+ * the same bytes again gives the same answer. Framing rules stay those of
+ * the request parser (one Content-Length value, chunked last, no bare CR).
  */
-int http_parse_response(const char *buf, size_t len,
+int http_parse_response(char *buf, size_t len,
     const struct http_limits *lim, struct http_response *res);
+
+/*
+ * A Retry-After value (RFC 9110 §10.2.3) as a delay in ms from now_ms (epoch
+ * ms), at most max_ms: delay-seconds of any length (a number past max_ms is
+ * max_ms, not an error) or an HTTP date in any of its three forms (see
+ * util_parse_http_date_at; a past date is 0). 0 ok, -1 when the value is
+ * neither, and is to be ignored.
+ */
+int http_retry_after(const char *v, size_t n, int64_t now_ms, int64_t max_ms,
+    int64_t *ms);
 
 /* State of a chunked body decoder; zero it before the first call. */
 struct http_chunked {

@@ -245,29 +245,100 @@ util_parse_time(const char *s, size_t len, int64_t *ms)
 	return 0;
 }
 
-int
-util_parse_http_date(const char *s, size_t len, int64_t *ms)
+/* Index of the three-letter name at s in names (n names of 3), or -1. */
+static int
+name3(const char *names, int n, const char *s)
 {
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	int d, y, h, mi, sec, mo;
+	int i;
 
-	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
-	if (len != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' ||
-	    s[11] != ' ' || s[16] != ' ' || s[19] != ':' || s[22] != ':' ||
-	    memcmp(s + 25, " GMT", 4) != 0)
+	for (i = 0; i < n; i++)
+		if (memcmp(names + i * 3, s, 3) == 0)
+			return i;
+	return -1;
+}
+
+static const char util_months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+static const char util_wdays[] = "MonTueWedThuFriSatSun";
+
+/* "hh:mm:ss" at s. 0 ok, -1 not a time of day. */
+static int
+time_of_day(const char *s, int *h, int *mi, int *sec)
+{
+	if (s[2] != ':' || s[5] != ':' || digits(s, 2, h) ||
+	    digits(s + 3, 2, mi) || digits(s + 6, 2, sec))
 		return -1;
-	if (digits(s + 5, 2, &d) || digits(s + 12, 4, &y) ||
-	    digits(s + 17, 2, &h) || digits(s + 20, 2, &mi) ||
-	    digits(s + 23, 2, &sec))
-		return -1;
-	for (mo = 0; mo < 12; mo++)
-		if (memcmp(months + mo * 3, s + 8, 3) == 0)
-			break;
-	if (mo == 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	return *h > 23 || *mi > 59 || *sec > 60 ? -1 : 0;
+}
+
+int
+util_parse_http_date_at(const char *s, size_t len, int64_t now_ms,
+    int64_t *ms)
+{
+	static const char *const long_days[] = { "Monday", "Tuesday",
+	    "Wednesday", "Thursday", "Friday", "Saturday", "Sunday" };
+	int d, y, h, mi, sec, mo;
+	size_t i, dl = 0;
+	const char *t;
+
+	if (len == 29 && s[3] == ',') {
+		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+		if (name3(util_wdays, 7, s) < 0 || s[4] != ' ' ||
+		    s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+		    memcmp(s + 25, " GMT", 4) != 0 || digits(s + 5, 2, &d) ||
+		    digits(s + 12, 4, &y) ||
+		    time_of_day(s + 17, &h, &mi, &sec) != 0)
+			return -1;
+		mo = name3(util_months, 12, s + 8);
+	} else if (len == 24 && s[3] == ' ') {
+		/* asctime: "Sun Nov  6 08:49:37 1994", day padded by SP. */
+		if (name3(util_wdays, 7, s) < 0 || s[7] != ' ' ||
+		    s[10] != ' ' || s[19] != ' ' ||
+		    digits(s + 20, 4, &y) ||
+		    time_of_day(s + 11, &h, &mi, &sec) != 0)
+			return -1;
+		if (s[8] == ' ' ? digits(s + 9, 1, &d) : digits(s + 8, 2, &d))
+			return -1;
+		mo = name3(util_months, 12, s + 4);
+	} else {
+		/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
+		for (i = 0; i < 7; i++) {
+			dl = strlen(long_days[i]);
+			if (len == dl + 24 && memcmp(s, long_days[i], dl) == 0)
+				break;
+		}
+		if (i == 7)
+			return -1;
+		t = s + dl;
+		if (t[0] != ',' || t[1] != ' ' || t[4] != '-' || t[8] != '-' ||
+		    t[11] != ' ' || memcmp(t + 20, " GMT", 4) != 0 ||
+		    digits(t + 2, 2, &d) || digits(t + 9, 2, &y) ||
+		    time_of_day(t + 12, &h, &mi, &sec) != 0)
+			return -1;
+		mo = name3(util_months, 12, t + 5);
+		/* RFC 9110 §5.6.7: a two-digit year more than 50 years in the
+		 * future means the latest past year with those digits. */
+		{
+			int64_t days = now_ms / 86400000;
+			int64_t cy = 1970 + days / 366;	/* a lower bound */
+
+			while (days_from_civil(cy + 1, 1, 1) <= days)
+				cy++;
+			y += (int)(cy - cy % 100);
+			if (y > cy + 50)
+				y -= 100;
+		}
+	}
+	if (mo < 0 || d < 1 || d > 31)
 		return -1;
 	*ms = (days_from_civil(y, mo + 1, d) * 86400 + h * 3600 + mi * 60 +
 	    sec) * 1000;
 	return 0;
+}
+
+int
+util_parse_http_date(const char *s, size_t len, int64_t *ms)
+{
+	return util_parse_http_date_at(s, len, util_wall_ms(), ms);
 }
 
 int

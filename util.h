@@ -45,7 +45,14 @@ char *util_fmt_time(int64_t ms, char out[UTIL_TIME_MAX]);
 /* Parse RFC 3339 ("...Z" or "+hh:mm", fraction optional) into epoch ms.
  * 0 ok, -1 not a valid time. */
 int util_parse_time(const char *s, size_t len, int64_t *ms);
-/* Parse an HTTP date (IMF-fixdate) into epoch ms. 0 ok, -1 invalid. */
+/* Parse an HTTP date into epoch ms, in any of the three forms a recipient
+ * must accept (RFC 9110 §5.6.7): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",
+ * RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" (its two-digit year is the one
+ * nearest now_ms that is not more than 50 years ahead of it), asctime
+ * "Sun Nov  6 08:49:37 1994". 0 ok, -1 invalid. */
+int util_parse_http_date_at(const char *s, size_t len, int64_t now_ms,
+    int64_t *ms);
+/* The same, with the year of two-digit dates judged from the clock now. */
 int util_parse_http_date(const char *s, size_t len, int64_t *ms);
 
 /* Parse an unsigned decimal of exactly len bytes, no sign, no spaces, within

@@ -46,12 +46,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (res.status == 429 || res.status == 503) {
 		const struct http_header *h = http_find_header(res.headers,
 		    res.num_headers, "Retry-After");
-		uint64_t secs;
-		int64_t when;
+		int64_t ms;
 
-		if (h != NULL && util_parse_u64(h->value, h->value_len,
-		    1000000000, &secs) != 0)
-			(void)util_parse_http_date(h->value, h->value_len, &when);
+		if (h != NULL && http_retry_after(h->value, h->value_len,
+		    1795881600000LL, 86400000, &ms) == 0 &&
+		    (ms < 0 || ms > 86400000))
+			abort();
 	}
 	if (res.chunked && res.status >= 200 && res.status != 204 &&
 	    res.status != 304) {

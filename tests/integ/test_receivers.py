@@ -155,8 +155,6 @@ HOSTILE = {
     "/trickle-body": (lambda sock: (sock.sendall(
         b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"),
         trickle(b"x" * 20)(sock)), SLOW),
-    "/obs-fold": (send_then_hold(b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n"
-                                 b"Content-Length: 0\r\n\r\n"), BAD),
     "/nul-in-header": (send_then_hold(b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n"
                                       b"Content-Length: 0\r\n\r\n"), BAD),
 }
@@ -215,7 +213,9 @@ def test_hostile_receivers_fail_classified_and_retried(t):
                                 "200): %r" % (path, d["attempts"], log))
                 continue
             first = log[0]
-            if first["error"] not in want:
+            # "bad response" may say more after a colon.
+            if not any(first["error"] == w or (first["error"] or "")
+                       .startswith(w + ": ") for w in want):
                 problems.append("%s: first attempt %s/%r, want error in %s"
                                 % (path, first["status"], first["error"],
                                    want))
