@@ -106,15 +106,6 @@ static const char *const api_status_names[] = {
 	[STORE_FAILED] = "failed",
 };
 
-/* Headers hookd sets itself (contract §4) or that frame the request: an
- * endpoint may not replace them, or it could forge signatures or smuggle. */
-static const char *const api_reserved_headers[] = {
-	"webhook-id", "webhook-timestamp", "webhook-signature",
-	"hookd-event-type", "hookd-attempt", "user-agent", "content-type",
-	"content-length", "host", "connection", "transfer-encoding", "te",
-	"upgrade", "trailer", "expect",
-};
-
 /* ---- answers ---- */
 
 static int api_errorf(struct api_ctx *c, int status, const char *fmt, ...)
@@ -280,18 +271,6 @@ api_kv_id(struct buf *b, const char *key, enum store_kind k, uint64_t id)
 
 /* ---- the request: query string, headers, token ---- */
 
-static int
-api_hex(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode n bytes into out (outsz with the NUL). '+' is kept as it is:
  * it means a space only in HTML forms, and a callbackURL may contain one.
@@ -308,8 +287,9 @@ api_pct_decode(const char *s, size_t n, char *out, size_t outsz)
 		if (ch == '%') {
 			int hi, lo;
 
-			if (n - i < 3 || (hi = api_hex(s[i + 1])) < 0 ||
-			    (lo = api_hex(s[i + 2])) < 0)
+			if (n - i < 3 ||
+			    (hi = util_hex_digit((unsigned char)s[i + 1], 0)) < 0 ||
+			    (lo = util_hex_digit((unsigned char)s[i + 2], 0)) < 0)
 				return -1;
 			ch = (char)(hi * 16 + lo);
 			i += 2;
@@ -618,44 +598,15 @@ api_secret_ok(const char *s, size_t n)
 	return ok;
 }
 
-/* RFC 9110 tchar: what a header name may hold. */
-static int
-api_tchar(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
 /* NULL when name (n bytes) may be an endpoint's extra header. */
 static const char *
 api_header_name_problem(const char *name, size_t n)
 {
-	size_t i;
-
 	if (n == 0 || n > API_HEADER_NAME_MAX)
 		return "headers: a name is empty or too long";
-	for (i = 0; i < n; i++)
-		if (!api_tchar(name[i]))
-			return "headers: a name is not an HTTP token";
-	for (i = 0; i < sizeof(api_reserved_headers) /
-	    sizeof(api_reserved_headers[0]); i++)
-		if (util_span_ieq(name, n, api_reserved_headers[i]))
-			return "headers: a name is one hookd sets itself";
+	if (!http_name_ok(name, n))
+		return "headers: a name is not an HTTP token";
 	return NULL;
-}
-
-/* Header values: no control characters (CR and LF would inject headers,
- * NUL and the rest are refused by receivers or cut strings). */
-static int
-api_header_value_ok(const char *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return 0;
-	return 1;
 }
 
 /* ---- looking things up from the path ---- */
@@ -1495,13 +1446,18 @@ api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
 		return api_error(c, 422, "headers: a name is too long");
 	if ((why = api_header_name_problem(names[nnames], (size_t)nl)) != NULL)
 		return api_error(c, 422, why);
+	/* Refused here, not dropped at delivery: the same list decides. */
+	if (http_header_reserved(names[nnames], (size_t)nl))
+		return api_errorf(c, 422, "headers: \"%s\" is set by hookd "
+		    "itself or is a hop-by-hop or framing header; an endpoint "
+		    "cannot send it", names[nnames]);
 	for (j = 0; j < nnames; j++)
 		if (util_span_ieq(names[nnames], (size_t)nl, names[j]))
 			return api_error(c, 422, "headers: a name is repeated");
 	if (c->toks[k + 1].type != JSON_STRING)
 		return api_error(c, 422, "headers: values must be strings");
 	vl = api_str(c, (int)k + 1, value, sizeof(value));
-	if (vl < 0 || !api_header_value_ok(value, (size_t)vl))
+	if (vl < 0 || !http_value_ok(value, (size_t)vl))
 		return api_errorf(c, 422, "headers: values must be at most %d "
 		    "bytes without control characters", API_HEADER_VALUE_MAX);
 	api_sep(hb);

@@ -449,28 +449,13 @@ json_scratch_parse(const char *s, size_t len)
 	return json_parse(s, len, scratch_toks, scratch_ntoks);
 }
 
-/* A logfmt value: bare when it holds no space, '=' or '"', else quoted with
- * '"' and '\' escaped. Truncated to fit out. */
+/* A NUL-terminated string (NULL as "") as a logfmt value: util_logq, so
+ * that a receiver's or resolver's text cannot forge a key or a line. */
 static const char *
 logq(char *out, size_t outsz, const char *s)
 {
-	size_t i, o = 0;
-
-	if (s == NULL)
-		s = "";
-	if (s[0] != '\0' && strpbrk(s, " =\"\\") == NULL) {
-		snprintf(out, outsz, "%s", s);
-		return out;
-	}
-	out[o++] = '"';
-	for (i = 0; s[i] != '\0' && o + 4 < outsz; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			out[o++] = '\\';
-		out[o++] = s[i];
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
+	return util_logq(out, outsz, s != NULL ? s : "",
+	    s != NULL ? strlen(s) : 0);
 }
 
 /* Error text and result for a socket errno. */
@@ -1334,49 +1319,6 @@ conn_open(struct attempt *a, struct pool *p)
 /* ---------------------------------------------------------------------- */
 /* Building the request                                                   */
 
-/* RFC 9110 token characters, for extra header names. */
-static int
-is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* Header values may hold visible characters, spaces and tabs: CR, LF, NUL
- * and other controls would let a value inject headers or a request. */
-static int
-header_value_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* Headers hookd sets itself or that frame the message: endpoint headers
- * cannot replace them (contract §4) nor break the framing. */
-static int
-header_reserved(const char *name)
-{
-	static const char *const names[] = {
-		"host", "user-agent", "content-type", "content-length",
-		"transfer-encoding", "connection", "keep-alive", "te",
-		"trailer", "upgrade", "expect", "proxy-connection",
-	};
-	size_t i, n = strlen(name);
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (util_span_ieq(name, n, names[i]))
-			return 1;
-	return (n >= 8 && util_span_ieq(name, 8, "webhook-")) ||
-	    (n >= 6 && util_span_ieq(name, 6, "hookd-"));
-}
-
 /* Append the endpoint's extra headers (a JSON object's text). Members that
  * are not safe header lines are skipped: the API validates them, this is
  * the last line of defence against header injection. */
@@ -1384,7 +1326,7 @@ static void
 put_extra_headers(struct buf *b, const char *json)
 {
 	char name[DELIVER_HEADER_NAME_MAX];
-	int n, m, i, k, v, nlen, j;
+	int n, m, i, k, v, nlen;
 
 	n = json_scratch_parse(json, strlen(json));
 	if (n < 1 || scratch_toks[0].type != JSON_OBJECT)
@@ -1393,19 +1335,16 @@ put_extra_headers(struct buf *b, const char *json)
 	for (m = 0; m < (int)scratch_toks[0].size; m++) {
 		const char *val;
 		size_t vlen;
-		int ok = 1;
 
 		k = i;
 		v = i + 1;
 		i = (int)scratch_toks[v].next;
 		nlen = json_str(json, &scratch_toks[k], name, sizeof(name));
-		if (nlen < 1)
-			continue;
-		/* Checked to the decoded length: a \u0000 is no tchar. */
-		for (j = 0; j < nlen; j++)
-			if (!is_tchar((unsigned char)name[j]))
-				ok = 0;
-		if (!ok || header_reserved(name))
+		/* Checked to the decoded length: a \u0000 is no tchar. The
+		 * same rules as the API's, so nothing it accepted is dropped
+		 * here. */
+		if (nlen < 1 || !http_name_ok(name, (size_t)nlen) ||
+		    http_header_reserved(name, (size_t)nlen))
 			continue;
 		switch (scratch_toks[v].type) {
 		case JSON_STRING:
@@ -1424,7 +1363,7 @@ put_extra_headers(struct buf *b, const char *json)
 		default:
 			continue;
 		}
-		if (!header_value_ok(val, vlen))
+		if (!http_value_ok(val, vlen))
 			continue;
 		buf_puts(b, name);
 		buf_append(b, ": ", 2);
@@ -1570,7 +1509,7 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	buf_printf(b, "webhook-id: %s\r\nwebhook-timestamp: %lld\r\n"
 	    "webhook-signature: %s%s%s\r\n", id, (long long)ts, sig,
 	    sig2[0] != '\0' ? " " : "", sig2);
-	if (ev->type != NULL && header_value_ok(ev->type, strlen(ev->type)))
+	if (ev->type != NULL && http_value_ok(ev->type, strlen(ev->type)))
 		buf_printf(b, "hookd-event-type: %s\r\n", ev->type);
 	buf_printf(b, "hookd-attempt: %u\r\n", a->number);
 	if (e != NULL && e->headers != NULL)

@@ -288,14 +288,11 @@ store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id)
 	if (len != n + 16 || memcmp(s, id_prefix[k], n) != 0)
 		return -1;
 	for (i = n; i < len; i++) {
-		char c = s[i];
+		int d = util_hex_digit((unsigned char)s[i], 1);
 
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else
+		if (d < 0)
 			return -1;
+		v = v << 4 | (uint64_t)d;
 	}
 	*id = v;
 	return 0;
@@ -405,14 +402,9 @@ unhex32(const char *s, size_t len, uint8_t out[32])
 	if (len != 64)
 		return -1;
 	for (i = 0; i < 64; i++) {
-		char c = s[i];
-		int v;
+		int v = util_hex_digit((unsigned char)s[i], 1);
 
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
+		if (v < 0)
 			return -1;
 		if (i % 2 == 0)
 			out[i / 2] = (uint8_t)(v << 4);
@@ -2338,9 +2330,8 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 			r.off = base + (off_t)pos;
 			want = 0;
 			for (cut = 0; cut < 8 && len >= 10; cut++) {
-				char c = line[cut];
-				int v = c >= '0' && c <= '9' ? c - '0' :
-				    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+				int v = util_hex_digit((unsigned char)line[cut],
+				    1);
 
 				if (v < 0)
 					break;

@@ -41,8 +41,7 @@ url_is_digit(unsigned char c)
 static int
 url_is_hexdig(unsigned char c)
 {
-	return url_is_digit(c) || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
+	return util_hex_digit(c, 0) >= 0;
 }
 
 /* RFC 3986 unreserved: the bytes url_encode leaves alone. */
