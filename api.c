@@ -368,7 +368,8 @@ api_is_admin(const char *tok, size_t n)
 }
 
 /* Authenticate (contract §2): 0 with c->client set (NULL for the admin),
- * or the 401 answer. */
+ * or the 401 answer, which says whether the header is missing, malformed or
+ * carries a token hookd does not know (contract §11), never the token. */
 static int
 api_auth(struct api_ctx *c)
 {
@@ -377,13 +378,20 @@ api_auth(struct api_ctx *c)
 	size_t n, i = 6;
 	uint8_t hash[32];
 
-	if (h == NULL || h->value_len <= 7 ||
+	if (h == NULL)
+		return api_error(c, 401, "missing Authorization header: send "
+		    "\"Authorization: Bearer <token>\"");
+	if (h->value_len <= 7 ||
 	    !util_span_ieq(h->value, 6, "bearer") || h->value[6] != ' ')
-		return api_error(c, 401, "unauthorized");
+		return api_error(c, 401, "malformed Authorization header: it "
+		    "must be \"Bearer <token>\"");
 	while (i < h->value_len && h->value[i] == ' ')
 		i++;
 	tok = h->value + i;
 	n = h->value_len - i;
+	if (n == 0)
+		return api_error(c, 401, "malformed Authorization header: it "
+		    "must be \"Bearer <token>\"");
 	if (api_is_admin(tok, n)) {
 		c->client = NULL;
 		return 0;
@@ -392,7 +400,8 @@ api_auth(struct api_ctx *c)
 	c->client = store_client_by_token(hash);
 	api_wipe(hash, sizeof(hash));
 	if (c->client == NULL)
-		return api_error(c, 401, "unauthorized");
+		return api_error(c, 401, "unknown token: it is neither the "
+		    "admin token nor a client's current token");
 	return 0;
 }
 
@@ -615,7 +624,10 @@ api_header_name_problem(const char *name, size_t n)
 static struct client *
 api_path_client(const struct api_ctx *c)
 {
-	return store_client_find(c->seg, c->seg_len);
+	struct client *cl = store_client_find(c->seg, c->seg_len);
+
+	/* A client token sees only its own client (contract §11). */
+	return cl != NULL && api_sees(c, cl->id) ? cl : NULL;
 }
 
 static struct endpoint *
@@ -1262,6 +1274,31 @@ api_client_rotate(struct api_ctx *c)
 	return st;
 }
 
+/* Contract §11: a new client secret; one-off callbacks carry signatures by
+ * both for 24 h, as after an endpoint's rotate-secret. */
+static int
+api_client_rotate_secret(struct api_ctx *c)
+{
+	struct client *cl = api_path_client(c);
+	char secret[SIGN_SECRET_MAX];
+	int st;
+
+	if (cl == NULL)
+		return api_not_found(c);
+	if (sign_secret_new(secret) != 0)
+		return api_error(c, 500, "no randomness");
+	if (store_client_rotate(cl, secret, util_wall_ms()) != 0) {
+		st = api_store_error(c);
+	} else {
+		buf_puts(c->out, "{");
+		api_kv_str(c->out, "secret", secret);
+		buf_puts(c->out, "}");
+		st = api_done(c, 200);
+	}
+	api_wipe(secret, sizeof(secret));
+	return st;
+}
+
 /* ---- /v1/endpoints ---- */
 
 enum {
@@ -1442,8 +1479,9 @@ api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
 	int nl, vl;
 
 	nl = api_str(c, (int)k, names[nnames], API_HEADER_NAME_MAX + 1);
-	if (nl < 0)
-		return api_error(c, 422, "headers: a name is too long");
+	if (nl < 0)	/* too long, or a NUL: no tchar either way */
+		return api_errorf(c, 422, "headers: a name must be an HTTP "
+		    "token of at most %d characters", API_HEADER_NAME_MAX);
 	if ((why = api_header_name_problem(names[nnames], (size_t)nl)) != NULL)
 		return api_error(c, 422, why);
 	/* Refused here, not dropped at delivery: the same list decides. */
@@ -2079,37 +2117,115 @@ api_metrics(struct api_ctx *c)
 
 enum api_role { API_OPEN, API_ANY, API_ADMIN };
 
+/* The query parameters each route takes (NULL-terminated lists). */
+static const char *const api_q_none[] = { NULL };
+static const char *const api_q_page[] = { "limit", "after", NULL };
+static const char *const api_q_endpoints[] = { "client", "limit", "after",
+	NULL };
+static const char *const api_q_events[] = { "client", "type", "limit",
+	"after", NULL };
+static const char *const api_q_deliveries[] = { "client", "endpoint",
+	"event", "status", "limit", "after", NULL };
+static const char *const api_q_post_event[] = { "callbackURL", NULL };
+
 struct api_route {
 	const char *method;
 	const char *pattern;		/* '*' matches one non-empty segment */
 	enum api_role role;
 	int (*fn)(struct api_ctx *c);
+	const char *const *params;	/* the query parameters it takes */
+	const char *admin_what;		/* API_ADMIN: "only the admin may ..." */
 };
 
 static const struct api_route api_routes[] = {
-	{ "GET", "/healthz", API_OPEN, api_healthz },
-	{ "GET", "/metrics", API_OPEN, api_metrics },
-	{ "GET", "/v1/clients", API_ADMIN, api_clients_list },
-	{ "POST", "/v1/clients", API_ADMIN, api_clients_create },
-	{ "GET", "/v1/clients/*", API_ADMIN, api_client_get },
-	{ "DELETE", "/v1/clients/*", API_ADMIN, api_client_delete },
-	{ "POST", "/v1/clients/*/rotate-token", API_ADMIN, api_client_rotate },
-	{ "GET", "/v1/endpoints", API_ANY, api_endpoints_list },
-	{ "POST", "/v1/endpoints", API_ANY, api_endpoints_create },
-	{ "GET", "/v1/endpoints/*", API_ANY, api_endpoint_get },
-	{ "PATCH", "/v1/endpoints/*", API_ANY, api_endpoint_patch },
-	{ "DELETE", "/v1/endpoints/*", API_ANY, api_endpoint_delete },
+	{ "GET", "/healthz", API_OPEN, api_healthz, api_q_none, NULL },
+	{ "GET", "/metrics", API_OPEN, api_metrics, api_q_none, NULL },
+	{ "GET", "/v1/clients", API_ADMIN, api_clients_list, api_q_page,
+	    "list clients" },
+	{ "POST", "/v1/clients", API_ADMIN, api_clients_create, api_q_none,
+	    "create clients" },
+	{ "GET", "/v1/clients/*", API_ANY, api_client_get, api_q_none, NULL },
+	{ "DELETE", "/v1/clients/*", API_ADMIN, api_client_delete, api_q_none,
+	    "delete clients" },
+	{ "POST", "/v1/clients/*/rotate-token", API_ADMIN, api_client_rotate,
+	    api_q_none, "rotate a client's token" },
+	{ "POST", "/v1/clients/*/rotate-secret", API_ADMIN,
+	    api_client_rotate_secret, api_q_none, "rotate a client's secret" },
+	{ "GET", "/v1/endpoints", API_ANY, api_endpoints_list,
+	    api_q_endpoints, NULL },
+	{ "POST", "/v1/endpoints", API_ANY, api_endpoints_create, api_q_none,
+	    NULL },
+	{ "GET", "/v1/endpoints/*", API_ANY, api_endpoint_get, api_q_none,
+	    NULL },
+	{ "PATCH", "/v1/endpoints/*", API_ANY, api_endpoint_patch, api_q_none,
+	    NULL },
+	{ "DELETE", "/v1/endpoints/*", API_ANY, api_endpoint_delete,
+	    api_q_none, NULL },
 	{ "POST", "/v1/endpoints/*/rotate-secret", API_ANY,
-	    api_endpoint_rotate },
-	{ "POST", "/v1/endpoints/*/replay", API_ANY, api_endpoint_replay },
-	{ "GET", "/v1/events", API_ANY, api_events_list },
-	{ "POST", "/v1/events", API_ADMIN, api_events_create },
-	{ "GET", "/v1/events/*", API_ANY, api_event_get },
-	{ "GET", "/v1/deliveries", API_ANY, api_deliveries_list },
-	{ "GET", "/v1/deliveries/*", API_ANY, api_delivery_get },
-	{ "POST", "/v1/deliveries/*/retry", API_ANY, api_delivery_retry },
-	{ "POST", "/v1/compact", API_ADMIN, api_compact },
+	    api_endpoint_rotate, api_q_none, NULL },
+	{ "POST", "/v1/endpoints/*/replay", API_ANY, api_endpoint_replay,
+	    api_q_none, NULL },
+	{ "GET", "/v1/events", API_ANY, api_events_list, api_q_events, NULL },
+	{ "POST", "/v1/events", API_ADMIN, api_events_create,
+	    api_q_post_event, "post events" },
+	{ "GET", "/v1/events/*", API_ANY, api_event_get, api_q_none, NULL },
+	{ "GET", "/v1/deliveries", API_ANY, api_deliveries_list,
+	    api_q_deliveries, NULL },
+	{ "GET", "/v1/deliveries/*", API_ANY, api_delivery_get, api_q_none,
+	    NULL },
+	{ "POST", "/v1/deliveries/*/retry", API_ANY, api_delivery_retry,
+	    api_q_none, NULL },
+	{ "POST", "/v1/compact", API_ADMIN, api_compact, api_q_none,
+	    "start a compaction" },
 };
+
+/*
+ * Contract §11: a query parameter the route does not take is refused (400)
+ * instead of ignored, since a misspelt ?callbackUrl= or ?staus= would
+ * otherwise silently do something other than asked. The answer names it
+ * and the nearest known one. Returns 0 or the 400 answer.
+ */
+static int
+api_check_params(struct api_ctx *c, const char *const *known)
+{
+	const char *p = c->query, *end;
+	size_t nknown = 0;
+
+	if (p == NULL)
+		return 0;
+	while (known[nknown] != NULL)
+		nknown++;
+	end = p + c->query_len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		size_t nlen = (size_t)((eq != NULL ? eq : stop) - p), k;
+		int near;
+
+		for (k = 0; k < nknown; k++)
+			if (util_span_eq(p, nlen, known[k]))
+				break;
+		if (nlen > 0 && k == nknown) {
+			/* Named only when it is a plain word of the shape of
+			 * an id: errors do not echo arbitrary request data. */
+			if (!store_client_id_ok(p, nlen))
+				return api_error(c, 400, nknown == 0 ?
+				    "unknown query parameter: this path takes "
+				    "none" : "unknown query parameter");
+			near = util_nearest(p, nlen, known, nknown);
+			if (near >= 0)
+				return api_errorf(c, 400, "unknown query "
+				    "parameter \"%.*s\" (did you mean %s?)",
+				    (int)nlen, p, known[near]);
+			return api_errorf(c, 400, "unknown query parameter "
+			    "\"%.*s\"%s", (int)nlen, p, nknown == 0 ?
+			    ": this path takes none" : "");
+		}
+		p = stop + 1;
+	}
+	return 0;
+}
 
 /* 1 when path matches pattern; the '*' segment goes to *seg. */
 static int
@@ -2161,7 +2277,10 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 		return known ? api_error(c, 405, "method not allowed") :
 		    api_not_found(c);
 	if (hit->role == API_ADMIN && c->client != NULL)
-		return api_error(c, 403, "forbidden");
+		return api_errorf(c, 403, "forbidden: only the admin may %s",
+		    hit->admin_what);
+	if ((st = api_check_params(c, hit->params)) != 0)
+		return st;
 	return hit->fn(c);
 }
 

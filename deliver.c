@@ -1384,8 +1384,9 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	struct event *ev = d->event;
 	struct endpoint *e = d->endpoint;
 	struct buf *b = &a->req;
-	const char *tmpl, *secret, *data, *url, *uerr, *payload;
+	const char *tmpl, *secret, *data, *url, *uerr, *payload, *prev = NULL;
 	char id[STORE_XID_MAX], sig[SIGN_SIG_MAX], sig2[SIGN_SIG_MAX];
+	int64_t prev_until = 0;
 	char missing[64];
 	size_t dlen, ulen, plen, qlen, qstart;
 	int get = 0, templated;
@@ -1396,6 +1397,8 @@ request_build(struct attempt *a, char *err, size_t errsz)
 		tmpl = e->url;
 		get = e->method_get;
 		secret = e->secret;
+		prev = e->prev_secret;
+		prev_until = e->prev_until;
 	} else if (d->url != NULL) {
 		/* A one-off is signed with its client's secret. */
 		if (ev->client == NULL) {
@@ -1404,6 +1407,8 @@ request_build(struct attempt *a, char *err, size_t errsz)
 		}
 		tmpl = d->url;
 		secret = ev->client->secret;
+		prev = ev->client->prev_secret;
+		prev_until = ev->client->prev_until;
 	} else {
 		snprintf(err, errsz, "endpoint deleted");
 		return -1;
@@ -1483,9 +1488,11 @@ request_build(struct attempt *a, char *err, size_t errsz)
 		snprintf(err, errsz, "invalid secret");
 		return -1;
 	}
+	/* Within 24 h of a rotation, the previous secret signs too: the
+	 * endpoint's, or for a one-off the client's. */
 	sig2[0] = '\0';
-	if (e != NULL && e->prev_secret[0] != '\0' && a->at < e->prev_until &&
-	    sign_webhook(e->prev_secret, id, ts, payload, plen, sig2) != 0)
+	if (prev != NULL && prev[0] != '\0' && a->at < prev_until &&
+	    sign_webhook(prev, id, ts, payload, plen, sig2) != 0)
 		sig2[0] = '\0';
 
 	scratch_reset(b);
@@ -1512,6 +1519,14 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	if (ev->type != NULL && http_value_ok(ev->type, strlen(ev->type)))
 		buf_printf(b, "hookd-event-type: %s\r\n", ev->type);
 	buf_printf(b, "hookd-attempt: %u\r\n", a->number);
+	/* Contract §11: which secret signed it; one-offs (the client's
+	 * secret) carry none. */
+	if (e != NULL) {
+		char epid[STORE_XID_MAX];
+
+		store_fmt_id(STORE_EP, e->id, epid);
+		buf_printf(b, "hookd-endpoint: %s\r\n", epid);
+	}
 	if (e != NULL && e->headers != NULL)
 		put_extra_headers(b, e->headers);
 	buf_append(b, "\r\n", 2);

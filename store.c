@@ -840,6 +840,10 @@ client_record(const struct client *c)
 	hex32(c->token_hash, hex);
 	rec_str("token_sha256", hex);
 	rec_str("secret", c->secret);
+	if (c->prev_secret[0] != '\0') {
+		rec_str("prev_secret", c->prev_secret);
+		rec_num("prev_until", c->prev_until);
+	}
 	rec_num("created", c->created_at);
 	rec_num("updated", c->updated_at);
 	return rec_write(&st.reg);
@@ -1110,6 +1114,28 @@ store_endpoint_disable(struct endpoint *e, const char *reason)
 	e->updated_at = n.updated_at;
 	if (reason != NULL)
 		fail_pending_of(e, NULL, reason);
+	return 0;
+}
+
+int
+store_client_rotate(struct client *c, const char *secret, int64_t now)
+{
+	struct client n = *c;
+
+	if (strlen(secret) >= sizeof(n.secret)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(n.prev_secret, c->secret, sizeof(n.prev_secret));
+	memcpy(n.secret, secret, strlen(secret) + 1);
+	n.prev_until = now + STORE_ROTATE_MS;
+	n.updated_at = now;
+	if (client_record(&n) < 0)
+		return -1;
+	memcpy(c->prev_secret, n.prev_secret, sizeof(c->prev_secret));
+	memcpy(c->secret, n.secret, sizeof(c->secret));
+	c->prev_until = n.prev_until;
+	c->updated_at = now;
 	return 0;
 }
 
@@ -1970,6 +1996,12 @@ replay_client(struct replay *r)
 		client_free(c);
 		return replay_fail(r, "bad client record");
 	}
+	/* Absent before client secrets could be rotated: then none. */
+	if (get_str(r, "prev_secret", c->prev_secret,
+	    sizeof(c->prev_secret)) != 0 || get_num(r, "prev_until", &v) != 0)
+		c->prev_secret[0] = '\0';
+	else
+		c->prev_until = v;
 	if (get_num(r, "created", &v) == 0)
 		c->created_at = v;
 	if (get_num(r, "updated", &v) == 0)

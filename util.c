@@ -425,3 +425,53 @@ util_logq(char *out, size_t outsz, const char *s, size_t len)
 	out[o] = '\0';
 	return out;
 }
+
+static int
+util_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int
+util_nearest(const char *word, size_t len, const char *const *list,
+    size_t n)
+{
+	size_t row[UTIL_NEAREST_MAX + 1];
+	size_t i, j, k, best = (size_t)-1;
+	int at = -1;
+
+	if (len > UTIL_NEAREST_MAX)
+		return -1;
+	for (k = 0; k < n; k++) {
+		size_t m = strlen(list[k]), diag, longer, limit;
+
+		if (m > UTIL_NEAREST_MAX)
+			continue;
+		/* Levenshtein distance, one row at a time. */
+		for (j = 0; j <= m; j++)
+			row[j] = j;
+		for (i = 1; i <= len; i++) {
+			diag = row[0];
+			row[0] = i;
+			for (j = 1; j <= m; j++) {
+				size_t up = row[j], d = diag + (util_lower(
+				    (unsigned char)word[i - 1]) != util_lower(
+				    (unsigned char)list[k][j - 1]));
+
+				if (up + 1 < d)
+					d = up + 1;
+				if (row[j - 1] + 1 < d)
+					d = row[j - 1] + 1;
+				diag = up;
+				row[j] = d;
+			}
+		}
+		longer = len > m ? len : m;
+		limit = longer / 3 > 1 ? longer / 3 : 1;
+		if (row[m] <= limit && row[m] < best) {
+			best = row[m];
+			at = (int)k;
+		}
+	}
+	return at;
+}

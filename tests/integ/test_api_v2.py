@@ -1,0 +1,172 @@
+"""The API's validations and amendments of contract §11 and §18: one policy
+for header names, client secrets, refused query parameters, templates and
+duplicates, destination classes, 401/403 reasons, per-client limits."""
+
+import json
+import socket
+import time
+import urllib.parse
+
+from .harness import check, check_signature, eq, wait_until
+
+
+def error(h, expect, method, path, body=None, **kw):
+    """The request's {"error": ...} text, asserting its status; then that
+    the server still answers."""
+    status, data, _ = h.api(method, path, body, **kw)
+    check(status == expect, "%s %s: status %d, want %d; body %r"
+          % (method, path, status, expect, data))
+    check(isinstance(data, dict) and isinstance(data.get("error"), str),
+          "error body %r" % (data,))
+    eq(h.api("GET", "/healthz", token=None)[0], 200, "healthz after")
+    return data["error"]
+
+
+def test_reserved_headers_refused(t):
+    h = t.hookd()
+    h.client("acme")
+    for name in ("Keep-Alive", "Proxy-Connection", "Webhook-Foo",
+                 "Hookd-Foo", "hookd-endpoint", "Host", "User-Agent",
+                 "Content-Type", "Transfer-Encoding", "TE", "Upgrade"):
+        msg = error(h, 422, "POST", "/v1/endpoints",
+                    {"client": "acme", "url": "http://127.0.0.1:9/x",
+                     "headers": {name: "v"}})
+        eq(msg, 'headers: "%s" is set by hookd itself or is a hop-by-hop '
+           'or framing header; an endpoint cannot send it' % name,
+           "error for " + name)
+    ep = h.endpoint("acme", "http://127.0.0.1:9/x",
+                    headers={"X-Api-Key": "k"})
+    msg = error(h, 422, "PATCH", "/v1/endpoints/" + ep["id"],
+                {"headers": {"keep-alive": "timeout=5"}})
+    check('"keep-alive"' in msg, msg)
+    # A NUL in a name is no token, decoded or not.
+    msg = error(h, 422, "POST", "/v1/endpoints",
+                '{"client": "acme", "url": "http://127.0.0.1:9/x", '
+                '"headers": {"X-A\\u0000b": "v"}}')
+    eq(msg, "headers: a name must be an HTTP token of at most 64 "
+       "characters", "NUL in a name")
+
+
+def test_accepted_headers_are_sent(t):
+    """What registration accepts, delivery sends (the same rules)."""
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    h.endpoint("acme", r.url("/in"),
+               headers={"X-Api-Key": "k", "X-Tab": "a\tb",
+                        "x_under~": "1"})
+    h.event("acme", data={"a": 1})
+    got = r.wait_for(1)[0]
+    eq(got.headers.get("x-api-key"), "k", "X-Api-Key")
+    eq(got.headers.get("x-tab"), "a\tb", "X-Tab")
+    eq(got.headers.get("x_under~"), "1", "x_under~")
+
+
+def test_endpoint_header_and_oneoff(t):
+    """Endpoint deliveries carry hookd-endpoint; one-offs do not."""
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    ep = h.endpoint("acme", r.url("/ep"))
+    h.event("acme", data={"a": 1}, callback=r.url("/one"))
+    r.wait_for(2)
+    eq(r.got("/ep")[0].headers.get("hookd-endpoint"), ep["id"],
+       "hookd-endpoint on an endpoint delivery")
+    eq(r.got("/one")[0].headers.get("hookd-endpoint"), None,
+       "hookd-endpoint on a one-off")
+
+
+def test_client_reads_itself(t):
+    h = t.hookd()
+    a = h.client("acme")
+    b = h.client("other")
+    got = h.req(200, "GET", "/v1/clients/acme", token=a["token"])
+    eq(got["id"], "acme", "id")
+    eq(got["secret"], a["secret"], "secret")
+    check("token" not in got, "no token in %r" % got)
+    # Another client's id is not found, as every other object (no 403).
+    msg = error(h, 404, "GET", "/v1/clients/other", token=a["token"])
+    eq(msg, "not found", "another client")
+    error(h, 404, "GET", "/v1/clients/nobody", token=a["token"])
+    # The rest of /v1/clients stays the admin's.
+    msg = error(h, 403, "GET", "/v1/clients", token=a["token"])
+    eq(msg, "forbidden: only the admin may list clients", "403 list")
+    msg = error(h, 403, "POST", "/v1/clients/acme/rotate-secret",
+                token=b["token"])
+    eq(msg, "forbidden: only the admin may rotate a client's secret",
+       "403 rotate-secret")
+
+
+def test_client_secret_rotation(t):
+    h = t.hookd()
+    r = t.receiver()
+    a = h.client("acme")
+    old = a["secret"]
+    got = h.req(200, "POST", "/v1/clients/acme/rotate-secret")
+    new = got["secret"]
+    check(new.startswith("whsec_") and new != old, "new secret %r" % new)
+    eq(list(got), ["secret"], "answer members")
+    eq(h.req(200, "GET", "/v1/clients/acme")["secret"], new, "GET secret")
+
+    def both(req):
+        sigs = req.headers["webhook-signature"].split(" ")
+        eq(len(sigs), 2, "two signatures")
+        check_signature(req, new)
+        check_signature(req, old)
+
+    h.event("acme", data={"n": 1}, callback=r.url("/one"))
+    both(r.wait_for(1)[0])
+    # The previous secret survives a restart.
+    h.restart()
+    h.event("acme", data={"n": 2}, callback=r.url("/one"))
+    both(r.wait_for(2)[1])
+    error(h, 404, "POST", "/v1/clients/nobody/rotate-secret")
+
+
+def test_auth_reasons(t):
+    h = t.hookd()
+    h.client("acme")
+    eq(error(h, 401, "GET", "/v1/endpoints", token=None),
+       'missing Authorization header: send "Authorization: Bearer <token>"',
+       "missing")
+    for bad in ("Basic abc", "Bearer", "Bearer    ", "bearer:x", "token"):
+        eq(error(h, 401, "GET", "/v1/endpoints", token=None,
+                 headers={"Authorization": bad}),
+           'malformed Authorization header: it must be "Bearer <token>"',
+           "malformed %r" % bad)
+    eq(error(h, 401, "GET", "/v1/endpoints", token="hkc_nope"),
+       "unknown token: it is neither the admin token nor a client's "
+       "current token", "unknown")
+    tok = h.client("b")["token"]
+    eq(error(h, 403, "POST", "/v1/events", {"client": "b", "type": "x",
+             "data": {}}, token=tok),
+       "forbidden: only the admin may post events", "403 events")
+    eq(error(h, 403, "POST", "/v1/clients", {"id": "z"}, token=tok),
+       "forbidden: only the admin may create clients", "403 create")
+    eq(error(h, 403, "POST", "/v1/compact", token=tok),
+       "forbidden: only the admin may start a compaction", "403 compact")
+
+
+def test_unknown_query_parameter(t):
+    h = t.hookd()
+    h.client("acme")
+    body = {"client": "acme", "type": "a", "data": {}}
+    eq(error(h, 400, "POST", "/v1/events?callbackUrl=http%3A%2F%2Fx%2F",
+             body),
+       'unknown query parameter "callbackUrl" (did you mean callbackURL?)',
+       "callbackUrl")
+    eq(error(h, 400, "GET", "/v1/deliveries?staus=failed"),
+       'unknown query parameter "staus" (did you mean status?)', "staus")
+    eq(error(h, 400, "GET", "/v1/endpoints?limt=5"),
+       'unknown query parameter "limt" (did you mean limit?)', "limt")
+    eq(error(h, 400, "GET", "/v1/events?zzzzzz=1"),
+       'unknown query parameter "zzzzzz"', "no near one")
+    eq(error(h, 400, "GET", "/v1/clients/acme?x=1"),
+       'unknown query parameter "x": this path takes none', "none taken")
+    eq(error(h, 400, "GET", "/healthz?x=1", token=None),
+       'unknown query parameter "x": this path takes none', "healthz")
+    eq(error(h, 400, "GET", "/v1/events?a%0Ab=1"),
+       "unknown query parameter", "odd name not echoed")
+    # Known ones still work; nothing was created by the refused post.
+    h.req(200, "GET", "/v1/deliveries?status=failed&limit=5")
+    eq(h.req(200, "GET", "/v1/events")["data"], [], "no event created")
