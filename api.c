@@ -577,22 +577,42 @@ api_type_ok(const char *s, size_t n, int filter)
 	return 1;
 }
 
-/* A callback URL (contract §3): NULL when acceptable, else the reason. A
- * literal address is checked against §8 now; names are checked after each
- * resolution by the delivery engine. */
+/* A callback URL (contract §3): NULL when acceptable, else the reason
+ * (static, or in buf). A literal address is checked against §8 now, and
+ * localhost by name; other names are checked after each resolution by the
+ * delivery engine. */
 static const char *
-api_url_problem(const char *s, size_t n)
+api_url_problem(const char *s, size_t n, char *buf, size_t bufsz)
 {
 	struct sockaddr_storage ss;
 	struct url u;
 	const char *why = "url: invalid";
+	const struct url_cidr *allow = server_config->allow;
+	size_t nallow = server_config->nallow;
 
-	if (url_parse(s, n, &u, &why) != 0)
+	if (url_parse(s, n, &u, &why) != 0 ||
+	    url_template_check(s, n, &why) != 0)
 		return why;
-	if (url_host_literal(u.host, &ss) == 0 &&
-	    !url_addr_allowed((const struct sockaddr *)(const void *)&ss,
-	    server_config->allow, server_config->nallow))
-		return "destination not allowed";
+	if (url_host_literal(u.host, &ss) == 0) {
+		if (url_denied_error((const struct sockaddr *)(const void *)&ss,
+		    NULL, allow, nallow, buf, bufsz))
+			return buf;
+	} else if (url_host_is_localhost(u.host)) {
+		/* Contract §11 and §8: a name that resolves only to denied
+		 * addresses is refused now, but resolving would block the
+		 * loop; localhost needs no resolver (RFC 6761). Refused when
+		 * neither 127.0.0.1 nor ::1 is allowed. Other names meet the
+		 * connect-time check, which is the guard in any case. */
+		struct sockaddr_storage v6;
+
+		if (url_host_literal("127.0.0.1", &ss) == 0 &&
+		    url_host_literal("::1", &v6) == 0 &&
+		    url_addr_denied((const struct sockaddr *)(const void *)&v6,
+		    allow, nallow) != NULL &&
+		    url_denied_error((const struct sockaddr *)(const void *)&ss,
+		    u.host, allow, nallow, buf, bufsz))
+			return buf;
+	}
 	return NULL;
 }
 
@@ -703,7 +723,10 @@ api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
 		json_put_cstr(b, e->events[i]);
 	}
 	buf_puts(b, "]");
-	api_kv_raw(b, "headers", e->headers);
+	/* Extra headers often hold credentials: like the secret, they are
+	 * shown for one endpoint, not in lists (contract §19.8). */
+	if (with_secret)
+		api_kv_raw(b, "headers", e->headers);
 	api_kv_str(b, "description", e->description);
 	if (with_secret)
 		api_kv_str(b, "secret", e->secret);
@@ -716,8 +739,8 @@ api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
 /*
  * The URL an endpoint delivery goes to (contract §4): the template filled
  * from the event's data and, for GET, the data's query string appended. When
- * a member is missing (the delivery fails with "template: missing ...") or
- * the data cannot be read, the template itself. 0, or -1 out of memory.
+ * a member is missing or a dot segment (the delivery fails with "template:
+ * ...") or the data cannot be read, the template itself. 0, or -1 out of memory.
  */
 static int
 api_sent_url(struct buf *u, const struct endpoint *e, struct event *ev)
@@ -735,7 +758,7 @@ api_sent_url(struct buf *u, const struct endpoint *e, struct event *ev)
 		goto raw;
 	rc = url_expand(u, e->url, strlen(e->url), json, toks, 0, missing,
 	    sizeof(missing));
-	if (rc == -1)
+	if (rc == -1 || rc == -3)	/* the delivery failed on it */
 		goto raw;
 	if (rc == 0 && e->method_get) {
 		at = u->len;
@@ -1417,11 +1440,12 @@ api_ep_url(struct api_ctx *c, struct api_draft *d, int idx)
 {
 	char url[URL_MAX + 1];
 	const char *why;
+	char wbuf[API_ERR_MAX];
 	int n = api_str(c, idx, url, sizeof(url));
 
 	if (n < 0)
 		return api_error(c, 422, "url: too long");
-	if ((why = api_url_problem(url, (size_t)n)) != NULL)
+	if ((why = api_url_problem(url, (size_t)n, wbuf, sizeof(wbuf))) != NULL)
 		return api_error(c, 422, why);
 	if (api_draft_set(&d->e.url, url, (size_t)n) != 0)
 		return api_nomem(c);
@@ -1596,6 +1620,37 @@ api_ep_apply(struct api_ctx *c, struct api_draft *d, const int *idx)
 	return 0;
 }
 
+/* Contract §11: another endpoint (not self) of the draft's client with its
+ * method and URL, or NULL. A second one would deliver every event twice. */
+static const struct endpoint *
+api_ep_duplicate(const struct endpoint *draft, const struct endpoint *self)
+{
+	size_t i, n = store_endpoint_count();
+
+	for (i = 0; i < n; i++) {
+		const struct endpoint *e = store_endpoint_at(i);
+
+		if (e != self && e->client == draft->client &&
+		    e->method_get == draft->method_get &&
+		    strcmp(e->url, draft->url) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The 409 answer naming the existing endpoint. */
+static int
+api_ep_conflict(struct api_ctx *c, const struct endpoint *e)
+{
+	api_rewind(c);
+	buf_puts(c->out, "{");
+	api_kv_str(c->out, "error", "an endpoint of this client with this "
+	    "method and url exists");
+	api_kv_id(c->out, "id", STORE_EP, e->id);
+	buf_puts(c->out, "}");
+	return 409;
+}
+
 /* The owner of a new endpoint: the admin names it; a client token implies
  * its own and naming any other is answered as if it did not exist. */
 static int
@@ -1637,6 +1692,7 @@ api_endpoints_create(struct api_ctx *c)
 {
 	struct api_draft d;
 	struct endpoint *e;
+	const struct endpoint *dup;
 	int idx[EP_NFIELDS], st;
 
 	if ((st = api_body(c, api_ep_create_fields, EP_NFIELDS, idx)) != 0)
@@ -1645,6 +1701,10 @@ api_endpoints_create(struct api_ctx *c)
 	if ((st = api_ep_owner(c, &d, idx[EP_CLIENT])) != 0 ||
 	    (st = api_ep_apply(c, &d, idx)) != 0)
 		goto done;
+	if ((dup = api_ep_duplicate(&d.e, NULL)) != NULL) {
+		st = api_ep_conflict(c, dup);
+		goto done;
+	}
 	if (d.e.nevents == 0 && api_draft_add_filter(&d, "*", 1) != 0) {
 		st = api_nomem(c);
 		goto done;
@@ -1679,6 +1739,7 @@ static int
 api_endpoint_patch(struct api_ctx *c)
 {
 	struct endpoint *e = api_path_endpoint(c);
+	const struct endpoint *dup;
 	struct api_draft d;
 	int idx[EP_NFIELDS], st, was_enabled;
 
@@ -1693,6 +1754,10 @@ api_endpoint_patch(struct api_ctx *c)
 	}
 	if ((st = api_ep_apply(c, &d, idx)) != 0)
 		goto done;
+	if ((dup = api_ep_duplicate(&d.e, e)) != NULL) {
+		st = api_ep_conflict(c, dup);
+		goto done;
+	}
 	was_enabled = e->enabled;
 	if (store_endpoint_update(e, &d.e) != 0) {
 		st = api_store_error(c);
@@ -1852,7 +1917,10 @@ api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 	if (n == -2)
 		return st;
 	if (n >= 0) {
-		if ((why = api_url_problem(ne->callback, (size_t)n)) != NULL)
+		char wbuf[API_ERR_MAX];
+
+		if ((why = api_url_problem(ne->callback, (size_t)n, wbuf,
+		    sizeof(wbuf))) != NULL)
 			return api_errorf(c, 422, "callbackURL: %s", why);
 		ne->has_callback = 1;
 	}
@@ -2416,7 +2484,9 @@ api_static_endpoint(const struct config_reg *g)
 
 	if (cl == NULL)
 		return "no such client";
-	if ((why = api_url_problem(g->url, n)) != NULL)
+	static char wbuf[API_ERR_MAX];	/* the answer outlives the call */
+
+	if ((why = api_url_problem(g->url, n, wbuf, sizeof(wbuf))) != NULL)
 		return why;
 	if (g->secret != NULL && !api_secret_ok(g->secret, strlen(g->secret)))
 		return "secret must be whsec_ followed by the base64 of 24 to "

@@ -1441,6 +1441,10 @@ request_build(struct attempt *a, char *err, size_t errsz)
 			snprintf(err, errsz, "template: missing %s", missing);
 			return -1;
 		}
+		if (rc == -3) {
+			snprintf(err, errsz, "template: dot segment");
+			return -1;
+		}
 		if (rc != 0) {
 			snprintf(err, errsz, "out of memory");
 			return -2;
@@ -1979,7 +1983,16 @@ attempt_connect(struct attempt *a)
 		a->last_errno = err;
 	}
 	if (a->allowed == 0) {
-		attempt_fail(a, "destination not allowed", RES_REJECT);
+		/* Name the class of the first address and the way out. */
+		struct sockaddr_storage ss;
+
+		(void)addr_to_sockaddr(&a->addr[0], a->port, &ss);
+		if (a->naddr == 0 || url_denied_error((const struct sockaddr *)
+		    (void *)&ss, NULL, server_config->allow,
+		    server_config->nallow, a->error, sizeof(a->error)) == 0)
+			snprintf(a->error, sizeof(a->error),
+			    "destination not allowed");
+		attempt_fail(a, a->error, RES_REJECT);
 	} else {
 		enum result r;
 		const char *msg = errno_error(a->last_errno, &r);

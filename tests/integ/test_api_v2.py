@@ -170,3 +170,128 @@ def test_unknown_query_parameter(t):
     # Known ones still work; nothing was created by the refused post.
     h.req(200, "GET", "/v1/deliveries?status=failed&limit=5")
     eq(h.req(200, "GET", "/v1/events")["data"], [], "no event created")
+
+
+def test_unbalanced_template_refused(t):
+    h = t.hookd()
+    h.client("acme")
+    for url, want in (
+            ("http://127.0.0.1:9/{refId", "url: unbalanced { in a template "
+             "(no } after it)"),
+            ("http://127.0.0.1:9/refId}", "url: unbalanced } in a template "
+             "(no { before it)"),
+            ("http://127.0.0.1:9/{a{b}}", "url: unbalanced { in a template "
+             "(a {name} cannot hold another {)")):
+        eq(error(h, 422, "POST", "/v1/endpoints",
+                 {"client": "acme", "url": url}), want, url)
+    ep = h.endpoint("acme", "http://127.0.0.1:9/{refId}")
+    eq(error(h, 422, "PATCH", "/v1/endpoints/" + ep["id"],
+             {"url": "http://127.0.0.1:9/{x"}),
+       "url: unbalanced { in a template (no } after it)", "PATCH")
+    eq(error(h, 422, "POST", "/v1/events?callbackURL=" +
+             urllib.parse.quote("http://127.0.0.1:9/}", safe=""),
+             {"client": "acme", "type": "a", "data": {}}),
+       "callbackURL: url: unbalanced } in a template (no { before it)",
+       "callbackURL")
+
+
+def test_duplicate_endpoint_409(t):
+    h = t.hookd()
+    a = h.client("acme")
+    h.client("other")
+    url = "http://127.0.0.1:9/cb/{refId}"
+    first = h.endpoint("acme", url)
+    status, body, _ = h.api("POST", "/v1/endpoints",
+                            {"url": url, "events": ["x"]}, token=a["token"])
+    eq(status, 409, "second endpoint, same method and url")
+    eq(body, {"error": "an endpoint of this client with this method and "
+              "url exists", "id": first["id"]}, "409 body")
+    # Another method, or another client, is another endpoint.
+    get = h.endpoint("acme", url, method="GET")
+    h.endpoint("other", url)
+    # PATCH into a duplicate is refused the same way; onto itself is fine.
+    status, body, _ = h.api("PATCH", "/v1/endpoints/" + get["id"],
+                            {"method": "POST"})
+    eq((status, body.get("id")), (409, first["id"]), "PATCH duplicate")
+    h.req(200, "PATCH", "/v1/endpoints/" + first["id"], {"url": url})
+    eq(len(h.req(200, "GET", "/v1/endpoints?client=acme")["data"]), 2,
+       "endpoints of acme")
+
+
+def test_destination_class_named(t):
+    h = t.hookd(allow=False)
+    h.client("acme")
+    cases = (
+        ("http://127.0.0.1:9/", "127.0.0.1 is loopback"),
+        ("http://[::1]:9/", "::1 is loopback"),
+        ("http://10.0.0.1/", "10.0.0.1 is private"),
+        ("http://169.254.169.254/latest", "169.254.169.254 is link-local"),
+        ("http://100.64.0.1/", "100.64.0.1 is CGNAT"),
+        ("http://224.0.0.1/", "224.0.0.1 is multicast"),
+        ("http://240.0.0.1/", "240.0.0.1 is reserved"),
+        ("http://192.0.2.1/", "192.0.2.1 is documentation"),
+        ("http://localhost:9/", "localhost is loopback"),
+        ("http://api.localhost:9/", "api.localhost is loopback"),
+        ("http://LOCALHOST/", "localhost is loopback"),
+    )
+    for url, what in cases:
+        eq(error(h, 422, "POST", "/v1/endpoints",
+                 {"client": "acme", "url": url}),
+           "destination not allowed: %s; allow_destinations opens it"
+           % what, url)
+    eq(error(h, 422, "POST", "/v1/events?callbackURL=" +
+             urllib.parse.quote("http://localhost/x", safe=""),
+             {"client": "acme", "type": "a", "data": {}}),
+       "callbackURL: destination not allowed: localhost is loopback; "
+       "allow_destinations opens it", "callbackURL")
+    # A name not under .localhost is left to the connect-time check.
+    h.endpoint("acme", "http://mylocalhost.example/", enabled=False)
+
+
+def test_localhost_accepted_when_allowed(t):
+    h = t.hookd()          # allow_destinations 127.0.0.0/8
+    r = t.receiver()
+    h.client("acme")
+    port = int(r.url("/").split(":")[2].split("/")[0])
+    h.endpoint("acme", "http://localhost:%d/cb" % port)
+    h.event("acme", data={})
+    eq(r.wait_for(1)[0].target, "/cb", "delivered to localhost")
+
+
+def test_underscore_host(t):
+    h = t.hookd()
+    h.client("acme")
+    ep = h.endpoint("acme", "http://hook_receiver:8080/in", enabled=False)
+    eq(ep["url"], "http://hook_receiver:8080/in", "url kept")
+    h.req(201, "POST", "/v1/endpoints",
+          {"client": "acme", "url": "http://a_b.example/x", "enabled": False})
+
+
+def test_dot_segment_fails_delivery(t):
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    h.endpoint("acme", r.url("/orders/{refId}/cb"))
+    for v in (".", ".."):
+        evt = h.event("acme", data={"refId": v})
+        d = h.wait_all(evt["id"], "failed", n=1)[0]
+        eq((d["last"]["error"], d["attempts"]),
+           ("template: dot segment", 0), "delivery of refId %r" % v)
+    evt = h.event("acme", data={"refId": "..."})
+    h.wait_all(evt["id"], "delivered", n=1)
+    eq([x.target for x in r.got()], ["/orders/.../cb"], "what arrived")
+
+
+def test_headers_only_on_single_get(t):
+    h = t.hookd()
+    a = h.client("acme")
+    ep = h.endpoint("acme", "http://127.0.0.1:9/x",
+                    headers={"X-Api-Key": "secret-k"}, enabled=False)
+    eq(ep["headers"], {"X-Api-Key": "secret-k"}, "in the creation answer")
+    one = h.req(200, "GET", "/v1/endpoints/" + ep["id"], token=a["token"])
+    eq(one["headers"], {"X-Api-Key": "secret-k"}, "single GET")
+    for tok in ("admin", a["token"]):
+        lst = h.req(200, "GET", "/v1/endpoints", token=tok)["data"]
+        eq(len(lst), 1, "listed")
+        check("headers" not in lst[0] and "secret" not in lst[0],
+              "list item %r" % lst[0])
