@@ -32,10 +32,16 @@
 #define API_LIST_DEFAULT 100
 #define API_LIST_MAX 1000
 /* Extra headers of an endpoint go out with every attempt: receivers commonly
- * refuse request heads over 8 KiB, and a large set would bloat the registry. */
-#define API_MAX_HEADERS 32
+ * refuse request heads over 8 KiB, and a large set would bloat the registry.
+ * Their number is max_endpoint_headers (at most HTTP_MAX_HEADERS); their
+ * lines ("name: value" and CRLF) at most API_HEADERS_BYTES_MAX in all. */
 #define API_HEADER_NAME_MAX 64
 #define API_HEADER_VALUE_MAX 1024
+#define API_HEADERS_BYTES_MAX 8192
+/* A list page stops growing past this much JSON, "next" set: limit=1000
+ * items with 1 KiB logs or large headers must not build an answer of
+ * unbounded size in memory. */
+#define API_PAGE_BYTES_MAX (4u << 20)
 /* Client names and endpoint descriptions are stored in the registry and
  * echoed in every listing: a bound keeps one request from bloating both. */
 #define API_NAME_MAX 256
@@ -1032,7 +1038,8 @@ api_list_run(struct api_ctx *c, const struct api_list *l, size_t start,
 		item = l->at(newest_first ? start - 1 - i : start + i);
 		if (!l->keep(c, item))
 			continue;
-		if (shown == limit) {
+		if (shown == limit || (shown > 0 &&
+		    b->len - c->mark > API_PAGE_BYTES_MAX)) {
 			more = 1;
 			break;
 		}
@@ -1495,7 +1502,7 @@ api_ep_events(struct api_ctx *c, struct api_draft *d, int idx)
  * the names seen so far (for refusing repeats). 0 or the 422 answer. */
 static int
 api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
-    char names[][API_HEADER_NAME_MAX + 1], size_t nnames)
+    char names[][API_HEADER_NAME_MAX + 1], size_t nnames, size_t *bytes)
 {
 	char value[API_HEADER_VALUE_MAX + 1];
 	const char *why;
@@ -1522,6 +1529,10 @@ api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
 	if (vl < 0 || !http_value_ok(value, (size_t)vl))
 		return api_errorf(c, 422, "headers: values must be at most %d "
 		    "bytes without control characters", API_HEADER_VALUE_MAX);
+	*bytes += (size_t)nl + 2 + (size_t)vl + 2;	/* "n: v" CRLF */
+	if (*bytes > API_HEADERS_BYTES_MAX)
+		return api_errorf(c, 422, "headers: at most %d bytes in all "
+		    "(max_endpoint_headers)", API_HEADERS_BYTES_MAX);
 	api_sep(hb);
 	json_put_str(hb, names[nnames], (size_t)nl);
 	buf_puts(hb, ":");
@@ -1534,20 +1545,21 @@ api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
 static int
 api_ep_headers(struct api_ctx *c, struct api_draft *d, int idx)
 {
-	char names[API_MAX_HEADERS][API_HEADER_NAME_MAX + 1];
+	char names[HTTP_MAX_HEADERS][API_HEADER_NAME_MAX + 1];
 	const struct json_tok *obj = &c->toks[idx];
+	size_t bytes = 0;
 	struct buf hb = {0};
 	size_t m, k = (size_t)idx + 1;
 	int st = 0;
 
 	if (obj->type == JSON_NULL)
 		return api_draft_set(&d->e.headers, NULL, 0);
-	if (obj->size > API_MAX_HEADERS)
-		return api_errorf(c, 422, "headers: at most %d",
-		    API_MAX_HEADERS);
+	if (obj->size > server_config->max_endpoint_headers)
+		return api_errorf(c, 422, "headers: at most %zu "
+		    "(max_endpoint_headers)", server_config->max_endpoint_headers);
 	buf_puts(&hb, "{");
 	for (m = 0; m < obj->size && st == 0; m++) {
-		st = api_ep_header(c, k, &hb, names, m);
+		st = api_ep_header(c, k, &hb, names, m, &bytes);
 		k = c->toks[k + 1].next;
 	}
 	buf_puts(&hb, "}");
@@ -1638,6 +1650,17 @@ api_ep_duplicate(const struct endpoint *draft, const struct endpoint *self)
 	return NULL;
 }
 
+/* How many endpoints cl has. */
+static size_t
+api_ep_count(const struct client *cl)
+{
+	size_t i, n = store_endpoint_count(), k = 0;
+
+	for (i = 0; i < n; i++)
+		k += store_endpoint_at(i)->client == cl;
+	return k;
+}
+
 /* The 409 answer naming the existing endpoint. */
 static int
 api_ep_conflict(struct api_ctx *c, const struct endpoint *e)
@@ -1703,6 +1726,12 @@ api_endpoints_create(struct api_ctx *c)
 		goto done;
 	if ((dup = api_ep_duplicate(&d.e, NULL)) != NULL) {
 		st = api_ep_conflict(c, dup);
+		goto done;
+	}
+	if (api_ep_count(d.e.client) >= server_config->max_endpoints_per_client) {
+		st = api_errorf(c, 422, "client %s has %zu endpoints already "
+		    "(max_endpoints_per_client)", d.e.client->id,
+		    server_config->max_endpoints_per_client);
 		goto done;
 	}
 	if (d.e.nevents == 0 && api_draft_add_filter(&d, "*", 1) != 0) {
@@ -1811,6 +1840,31 @@ static const struct api_field api_replay_fields[] = {
 	{ "since", API_T_STR, 1 },
 };
 
+/*
+ * Contract §18: retry and replay calls of one client (whoever makes them)
+ * are counted per minute; past max_retries_per_minute they are answered 429,
+ * so one tenant cannot keep the journal and the engine busy requeueing.
+ * 0, or the 429 answer.
+ */
+static int
+api_retry_rate(struct api_ctx *c, struct client *cl)
+{
+	int64_t minute = util_mono_ms() / 60000;
+
+	if (cl == NULL)
+		return 0;
+	if (cl->retry_minute != minute) {
+		cl->retry_minute = minute;
+		cl->retry_calls = 0;
+	}
+	if (cl->retry_calls >= server_config->max_retries_per_minute)
+		return api_errorf(c, 429, "too many retry and replay calls for "
+		    "client %s: at most %zu a minute (max_retries_per_minute)",
+		    cl->id, server_config->max_retries_per_minute);
+	cl->retry_calls++;
+	return 0;
+}
+
 static int
 api_endpoint_replay(struct api_ctx *c)
 {
@@ -1824,7 +1878,8 @@ api_endpoint_replay(struct api_ctx *c)
 
 	if (e == NULL)
 		return api_not_found(c);
-	if ((st = api_body(c, api_replay_fields, 1, idx)) != 0)
+	if ((st = api_body(c, api_replay_fields, 1, idx)) != 0 ||
+	    (st = api_retry_rate(c, e->client)) != 0)
 		return st;
 	t = &c->toks[idx[0]];
 	/* The raw span is the text: a time needs no escapes, and one with
@@ -2052,9 +2107,12 @@ static int
 api_delivery_retry(struct api_ctx *c)
 {
 	struct delivery *d = api_path_delivery(c);
+	int st;
 
 	if (d == NULL)
 		return api_not_found(c);
+	if ((st = api_retry_rate(c, d->event->client)) != 0)
+		return st;
 	if (d->url == NULL && d->endpoint == NULL)
 		return api_error(c, 409, "its endpoint was deleted");
 	if (d->status != STORE_PENDING &&

@@ -68,6 +68,17 @@ static const struct config_scalar {
 	    offsetof(struct config, endpoint_concurrency), 1, 1024 },
 	{ "max_outbound", CONFIG_SIZE,
 	    offsetof(struct config, max_outbound), 1, 65536 },
+	/* Per-client limits (contract §18): one tenant cannot fill the
+	 * registry, make every delivery's head huge, or keep the engine and
+	 * the journal busy with retry and replay calls. */
+	{ "max_endpoints_per_client", CONFIG_SIZE,
+	    offsetof(struct config, max_endpoints_per_client), 1, 100000 },
+	/* At most HTTP_MAX_HEADERS: more would not fit a receiver's parser. */
+	{ "max_endpoint_headers", CONFIG_SIZE,
+	    offsetof(struct config, max_endpoint_headers), 0,
+	    HTTP_MAX_HEADERS },
+	{ "max_retries_per_minute", CONFIG_SIZE,
+	    offsetof(struct config, max_retries_per_minute), 1, 1000000 },
 	{ "header_timeout", CONFIG_DURATION,
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
@@ -114,6 +125,9 @@ config_defaults(struct config *c)
 	c->disable_after_ms = 5 * DAY;
 	c->endpoint_concurrency = 8;
 	c->max_outbound = 256;
+	c->max_endpoints_per_client = 100;
+	c->max_endpoint_headers = 16;
+	c->max_retries_per_minute = 600;
 	c->retention_ms = 7 * DAY;
 	c->drain_timeout_ms = 5 * SEC;
 	c->fsync_always = 1;

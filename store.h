@@ -48,6 +48,10 @@ struct client {
 	char prev_secret[SIGN_SECRET_MAX];	/* "" when none */
 	int64_t prev_until;		/* prev_secret signs until then (ms) */
 	int64_t created_at, updated_at;	/* epoch ms */
+	/* Memory only: the API's count of retry and replay calls in the
+	 * current minute (max_retries_per_minute). */
+	int64_t retry_minute;		/* monotonic ms / 60000 */
+	size_t retry_calls;
 };
 
 struct endpoint {

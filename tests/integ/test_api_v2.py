@@ -3,11 +3,12 @@ for header names, client secrets, refused query parameters, templates and
 duplicates, destination classes, 401/403 reasons, per-client limits."""
 
 import json
+import subprocess
 import socket
 import time
 import urllib.parse
 
-from .harness import check, check_signature, eq, wait_until
+from .harness import HOOKD, check, check_signature, eq, wait_until
 
 
 def error(h, expect, method, path, body=None, **kw):
@@ -295,3 +296,63 @@ def test_headers_only_on_single_get(t):
         eq(len(lst), 1, "listed")
         check("headers" not in lst[0] and "secret" not in lst[0],
               "list item %r" % lst[0])
+
+
+def test_per_client_limits(t):
+    h = t.hookd("max_endpoints_per_client 2\nmax_endpoint_headers 3\n"
+                "max_retries_per_minute 3\n")
+    a = h.client("acme")
+    h.client("other")
+    e1 = h.endpoint("acme", "http://127.0.0.1:9/1", enabled=False)
+    h.endpoint("acme", "http://127.0.0.1:9/2", enabled=False)
+    eq(error(h, 422, "POST", "/v1/endpoints",
+             {"url": "http://127.0.0.1:9/3"}, token=a["token"]),
+       "client acme has 2 endpoints already (max_endpoints_per_client)",
+       "third endpoint")
+    h.endpoint("other", "http://127.0.0.1:9/3", enabled=False)
+    # Headers: a count, and 8 KiB in all.
+    eq(error(h, 422, "PATCH", "/v1/endpoints/" + e1["id"],
+             {"headers": {"A": "1", "B": "2", "C": "3", "D": "4"}}),
+       "headers: at most 3 (max_endpoint_headers)", "4 headers")
+    big = {"X-%d" % i: "v" * 1000 for i in range(3)}
+    h.req(200, "PATCH", "/v1/endpoints/" + e1["id"], {"headers": big})
+    h2 = t.hookd("max_endpoint_headers 16\n")
+    h2.client("acme")
+    eq(error(h2, 422, "POST", "/v1/endpoints",
+             {"client": "acme", "url": "http://127.0.0.1:9/x",
+              "headers": {"X-%d" % i: "v" * 1000 for i in range(9)}}),
+       "headers: at most 8192 bytes in all (max_endpoint_headers)",
+       "9 KB of headers")
+    # Retry and replay calls: 3 a minute for acme, whoever calls.
+    evt = h.event("acme", data={}, callback="http://127.0.0.1:9/cb")
+    dl = h.deliveries_of(evt["id"])
+    check(dl, "deliveries of the event")
+    did = dl[0]["id"]
+    h.req(202, "POST", "/v1/deliveries/%s/retry" % did)
+    h.req(202, "POST", "/v1/deliveries/%s/retry" % did, token=a["token"])
+    h.req(202, "POST", "/v1/endpoints/%s/replay" % e1["id"],
+          {"since": "2020-01-01T00:00:00Z"})
+    want = ("too many retry and replay calls for client acme: at most 3 a "
+            "minute (max_retries_per_minute)")
+    eq(error(h, 429, "POST", "/v1/deliveries/%s/retry" % did), want,
+       "fourth retry")
+    eq(error(h, 429, "POST", "/v1/endpoints/%s/replay" % e1["id"],
+             {"since": "2020-01-01T00:00:00Z"}, token=a["token"]), want,
+       "replay over the limit")
+
+
+def test_limit_keys_checked(t):
+    h = t.hookd(start=False)
+    for line, key in (("max_endpoints_per_client 0", "max_endpoints_per_client"),
+                      ("max_endpoint_headers 129", "max_endpoint_headers"),
+                      ("max_retries_per_minute x", "max_retries_per_minute")):
+        h.write_conf(line + "\n")
+        p = subprocess.run([HOOKD, "-n", "-c", h.conf_path], capture_output=True,
+                           text=True, timeout=20)
+        eq(p.returncode, 1, line)
+        check(key in p.stderr, "%r names %s: %r" % (line, key, p.stderr))
+    h.write_conf("max_endpoints_per_client 5\nmax_endpoint_headers 0\n"
+                 "max_retries_per_minute 1000000\n")
+    p = subprocess.run([HOOKD, "-n", "-c", h.conf_path], capture_output=True,
+                       text=True, timeout=20)
+    eq(p.returncode, 0, "valid limits: %r" % p.stderr)
