@@ -746,7 +746,8 @@ api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
  * The URL an endpoint delivery goes to (contract §4): the template filled
  * from the event's data and, for GET, the data's query string appended. When
  * a member is missing or a dot segment (the delivery fails with "template:
- * ...") or the data cannot be read, the template itself. 0, or -1 out of memory.
+ * ...") or the data cannot be read, the template itself. 0, or -1 out of
+ * memory.
  */
 static int
 api_sent_url(struct buf *u, const struct endpoint *e, struct event *ev)
@@ -1304,20 +1305,26 @@ api_client_rotate(struct api_ctx *c)
 	return st;
 }
 
-/* Contract §11: a new client secret; one-off callbacks carry signatures by
- * both for 24 h, as after an endpoint's rotate-secret. */
+/*
+ * Answer 200 {"secret"} with a new secret for the client cl or, when cl is
+ * NULL, the endpoint e; the previous one signs too for 24 h (contract §4,
+ * §11: an endpoint's deliveries, or the client's one-off callbacks). 404
+ * when both are NULL.
+ */
 static int
-api_client_rotate_secret(struct api_ctx *c)
+api_rotate_secret(struct api_ctx *c, struct client *cl, struct endpoint *e)
 {
-	struct client *cl = api_path_client(c);
 	char secret[SIGN_SECRET_MAX];
-	int st;
+	int64_t now = util_wall_ms();
+	int st, rc;
 
-	if (cl == NULL)
+	if (cl == NULL && e == NULL)
 		return api_not_found(c);
 	if (sign_secret_new(secret) != 0)
 		return api_error(c, 500, "no randomness");
-	if (store_client_rotate(cl, secret, util_wall_ms()) != 0) {
+	rc = cl != NULL ? store_client_rotate(cl, secret, now) :
+	    store_endpoint_rotate(e, secret, now);
+	if (rc != 0) {
 		st = api_store_error(c);
 	} else {
 		buf_puts(c->out, "{");
@@ -1327,6 +1334,12 @@ api_client_rotate_secret(struct api_ctx *c)
 	}
 	api_wipe(secret, sizeof(secret));
 	return st;
+}
+
+static int
+api_client_rotate_secret(struct api_ctx *c)
+{
+	return api_rotate_secret(c, api_path_client(c), NULL);
 }
 
 /* ---- /v1/endpoints ---- */
@@ -1816,24 +1829,7 @@ api_endpoint_delete(struct api_ctx *c)
 static int
 api_endpoint_rotate(struct api_ctx *c)
 {
-	struct endpoint *e = api_path_endpoint(c);
-	char secret[SIGN_SECRET_MAX];
-	int st;
-
-	if (e == NULL)
-		return api_not_found(c);
-	if (sign_secret_new(secret) != 0)
-		return api_error(c, 500, "no randomness");
-	if (store_endpoint_rotate(e, secret, util_wall_ms()) != 0) {
-		st = api_store_error(c);
-	} else {
-		buf_puts(c->out, "{");
-		api_kv_str(c->out, "secret", secret);
-		buf_puts(c->out, "}");
-		st = api_done(c, 200);
-	}
-	api_wipe(secret, sizeof(secret));
-	return st;
+	return api_rotate_secret(c, NULL, api_path_endpoint(c));
 }
 
 static const struct api_field api_replay_fields[] = {

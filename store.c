@@ -1117,25 +1117,34 @@ store_endpoint_disable(struct endpoint *e, const char *reason)
 	return 0;
 }
 
+/* Set a rotation on a copy: the new secret, the old one kept as previous
+ * for STORE_ROTATE_MS. 0, or -1 (EINVAL) when the new one does not fit. */
+static int
+secret_rotate(char secret[SIGN_SECRET_MAX], char prev[SIGN_SECRET_MAX],
+    int64_t *prev_until, const char *new_secret, int64_t now)
+{
+	if (strlen(new_secret) >= SIGN_SECRET_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(prev, secret, SIGN_SECRET_MAX);
+	memcpy(secret, new_secret, strlen(new_secret) + 1);
+	*prev_until = now + STORE_ROTATE_MS;
+	return 0;
+}
+
 int
 store_client_rotate(struct client *c, const char *secret, int64_t now)
 {
 	struct client n = *c;
 
-	if (strlen(secret) >= sizeof(n.secret)) {
-		errno = EINVAL;
+	if (secret_rotate(n.secret, n.prev_secret, &n.prev_until, secret,
+	    now) != 0)
 		return -1;
-	}
-	memcpy(n.prev_secret, c->secret, sizeof(n.prev_secret));
-	memcpy(n.secret, secret, strlen(secret) + 1);
-	n.prev_until = now + STORE_ROTATE_MS;
 	n.updated_at = now;
 	if (client_record(&n) < 0)
 		return -1;
-	memcpy(c->prev_secret, n.prev_secret, sizeof(c->prev_secret));
-	memcpy(c->secret, n.secret, sizeof(c->secret));
-	c->prev_until = n.prev_until;
-	c->updated_at = now;
+	*c = n;		/* the same name pointer: a shallow copy is whole */
 	return 0;
 }
 
@@ -1144,13 +1153,9 @@ store_endpoint_rotate(struct endpoint *e, const char *secret, int64_t now)
 {
 	struct endpoint n = *e;
 
-	if (strlen(secret) >= sizeof(n.secret)) {
-		errno = EINVAL;
+	if (secret_rotate(n.secret, n.prev_secret, &n.prev_until, secret,
+	    now) != 0)
 		return -1;
-	}
-	memcpy(n.prev_secret, e->secret, sizeof(n.prev_secret));
-	memcpy(n.secret, secret, strlen(secret) + 1);
-	n.prev_until = now + STORE_ROTATE_MS;
 	n.updated_at = now;
 	if (endpoint_record(&n) < 0)
 		return -1;

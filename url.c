@@ -710,7 +710,8 @@ static const struct url_range url_deny4[] = {
  * 6to4 2002::/16) are judged by that address instead.
  */
 static const struct url_range url_deny6[] = {
-	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, "private" },	/* NAT64 local-use */
+	/* NAT64 local-use */
+	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, "private" },
 	{ { 0x01, 0x00 }, 64, "reserved" },		/* discard-only */
 	{ { 0x01, 0x00, 0, 0, 0, 0, 0, 0x01 }, 64, "reserved" },	/* dummy prefix */
 	{ { 0x20, 0x01, 0x00, 0x00 }, 23, "reserved" },	/* IETF protocol assignments:
