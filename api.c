@@ -32,10 +32,16 @@
 #define API_LIST_DEFAULT 100
 #define API_LIST_MAX 1000
 /* Extra headers of an endpoint go out with every attempt: receivers commonly
- * refuse request heads over 8 KiB, and a large set would bloat the registry. */
-#define API_MAX_HEADERS 32
+ * refuse request heads over 8 KiB, and a large set would bloat the registry.
+ * Their number is max_endpoint_headers (at most HTTP_MAX_HEADERS); their
+ * lines ("name: value" and CRLF) at most API_HEADERS_BYTES_MAX in all. */
 #define API_HEADER_NAME_MAX 64
 #define API_HEADER_VALUE_MAX 1024
+#define API_HEADERS_BYTES_MAX 8192
+/* A list page stops growing past this much JSON, "next" set: limit=1000
+ * items with 1 KiB logs or large headers must not build an answer of
+ * unbounded size in memory. */
+#define API_PAGE_BYTES_MAX (4u << 20)
 /* Client names and endpoint descriptions are stored in the registry and
  * echoed in every listing: a bound keeps one request from bloating both. */
 #define API_NAME_MAX 256
@@ -104,15 +110,6 @@ static const char *const api_status_names[] = {
 	[STORE_PENDING] = "pending",
 	[STORE_DELIVERED] = "delivered",
 	[STORE_FAILED] = "failed",
-};
-
-/* Headers hookd sets itself (contract §4) or that frame the request: an
- * endpoint may not replace them, or it could forge signatures or smuggle. */
-static const char *const api_reserved_headers[] = {
-	"webhook-id", "webhook-timestamp", "webhook-signature",
-	"hookd-event-type", "hookd-attempt", "user-agent", "content-type",
-	"content-length", "host", "connection", "transfer-encoding", "te",
-	"upgrade", "trailer", "expect",
 };
 
 /* ---- answers ---- */
@@ -280,18 +277,6 @@ api_kv_id(struct buf *b, const char *key, enum store_kind k, uint64_t id)
 
 /* ---- the request: query string, headers, token ---- */
 
-static int
-api_hex(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode n bytes into out (outsz with the NUL). '+' is kept as it is:
  * it means a space only in HTML forms, and a callbackURL may contain one.
@@ -308,8 +293,9 @@ api_pct_decode(const char *s, size_t n, char *out, size_t outsz)
 		if (ch == '%') {
 			int hi, lo;
 
-			if (n - i < 3 || (hi = api_hex(s[i + 1])) < 0 ||
-			    (lo = api_hex(s[i + 2])) < 0)
+			if (n - i < 3 ||
+			    (hi = util_hex_digit((unsigned char)s[i + 1], 0)) < 0 ||
+			    (lo = util_hex_digit((unsigned char)s[i + 2], 0)) < 0)
 				return -1;
 			ch = (char)(hi * 16 + lo);
 			i += 2;
@@ -388,7 +374,8 @@ api_is_admin(const char *tok, size_t n)
 }
 
 /* Authenticate (contract §2): 0 with c->client set (NULL for the admin),
- * or the 401 answer. */
+ * or the 401 answer, which says whether the header is missing, malformed or
+ * carries a token hookd does not know (contract §11), never the token. */
 static int
 api_auth(struct api_ctx *c)
 {
@@ -397,13 +384,20 @@ api_auth(struct api_ctx *c)
 	size_t n, i = 6;
 	uint8_t hash[32];
 
-	if (h == NULL || h->value_len <= 7 ||
+	if (h == NULL)
+		return api_error(c, 401, "missing Authorization header: send "
+		    "\"Authorization: Bearer <token>\"");
+	if (h->value_len <= 7 ||
 	    !util_span_ieq(h->value, 6, "bearer") || h->value[6] != ' ')
-		return api_error(c, 401, "unauthorized");
+		return api_error(c, 401, "malformed Authorization header: it "
+		    "must be \"Bearer <token>\"");
 	while (i < h->value_len && h->value[i] == ' ')
 		i++;
 	tok = h->value + i;
 	n = h->value_len - i;
+	if (n == 0)
+		return api_error(c, 401, "malformed Authorization header: it "
+		    "must be \"Bearer <token>\"");
 	if (api_is_admin(tok, n)) {
 		c->client = NULL;
 		return 0;
@@ -412,7 +406,8 @@ api_auth(struct api_ctx *c)
 	c->client = store_client_by_token(hash);
 	api_wipe(hash, sizeof(hash));
 	if (c->client == NULL)
-		return api_error(c, 401, "unauthorized");
+		return api_error(c, 401, "unknown token: it is neither the "
+		    "admin token nor a client's current token");
 	return 0;
 }
 
@@ -588,22 +583,42 @@ api_type_ok(const char *s, size_t n, int filter)
 	return 1;
 }
 
-/* A callback URL (contract §3): NULL when acceptable, else the reason. A
- * literal address is checked against §8 now; names are checked after each
- * resolution by the delivery engine. */
+/* A callback URL (contract §3): NULL when acceptable, else the reason
+ * (static, or in buf). A literal address is checked against §8 now, and
+ * localhost by name; other names are checked after each resolution by the
+ * delivery engine. */
 static const char *
-api_url_problem(const char *s, size_t n)
+api_url_problem(const char *s, size_t n, char *buf, size_t bufsz)
 {
 	struct sockaddr_storage ss;
 	struct url u;
 	const char *why = "url: invalid";
+	const struct url_cidr *allow = server_config->allow;
+	size_t nallow = server_config->nallow;
 
-	if (url_parse(s, n, &u, &why) != 0)
+	if (url_parse(s, n, &u, &why) != 0 ||
+	    url_template_check(s, n, &why) != 0)
 		return why;
-	if (url_host_literal(u.host, &ss) == 0 &&
-	    !url_addr_allowed((const struct sockaddr *)(const void *)&ss,
-	    server_config->allow, server_config->nallow))
-		return "destination not allowed";
+	if (url_host_literal(u.host, &ss) == 0) {
+		if (url_denied_error((const struct sockaddr *)(const void *)&ss,
+		    NULL, allow, nallow, buf, bufsz))
+			return buf;
+	} else if (url_host_is_localhost(u.host)) {
+		/* Contract §11 and §8: a name that resolves only to denied
+		 * addresses is refused now, but resolving would block the
+		 * loop; localhost needs no resolver (RFC 6761). Refused when
+		 * neither 127.0.0.1 nor ::1 is allowed. Other names meet the
+		 * connect-time check, which is the guard in any case. */
+		struct sockaddr_storage v6;
+
+		if (url_host_literal("127.0.0.1", &ss) == 0 &&
+		    url_host_literal("::1", &v6) == 0 &&
+		    url_addr_denied((const struct sockaddr *)(const void *)&v6,
+		    allow, nallow) != NULL &&
+		    url_denied_error((const struct sockaddr *)(const void *)&ss,
+		    u.host, allow, nallow, buf, bufsz))
+			return buf;
+	}
 	return NULL;
 }
 
@@ -618,44 +633,15 @@ api_secret_ok(const char *s, size_t n)
 	return ok;
 }
 
-/* RFC 9110 tchar: what a header name may hold. */
-static int
-api_tchar(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
 /* NULL when name (n bytes) may be an endpoint's extra header. */
 static const char *
 api_header_name_problem(const char *name, size_t n)
 {
-	size_t i;
-
 	if (n == 0 || n > API_HEADER_NAME_MAX)
 		return "headers: a name is empty or too long";
-	for (i = 0; i < n; i++)
-		if (!api_tchar(name[i]))
-			return "headers: a name is not an HTTP token";
-	for (i = 0; i < sizeof(api_reserved_headers) /
-	    sizeof(api_reserved_headers[0]); i++)
-		if (util_span_ieq(name, n, api_reserved_headers[i]))
-			return "headers: a name is one hookd sets itself";
+	if (!http_name_ok(name, n))
+		return "headers: a name is not an HTTP token";
 	return NULL;
-}
-
-/* Header values: no control characters (CR and LF would inject headers,
- * NUL and the rest are refused by receivers or cut strings). */
-static int
-api_header_value_ok(const char *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return 0;
-	return 1;
 }
 
 /* ---- looking things up from the path ---- */
@@ -664,7 +650,10 @@ api_header_value_ok(const char *v, size_t n)
 static struct client *
 api_path_client(const struct api_ctx *c)
 {
-	return store_client_find(c->seg, c->seg_len);
+	struct client *cl = store_client_find(c->seg, c->seg_len);
+
+	/* A client token sees only its own client (contract §11). */
+	return cl != NULL && api_sees(c, cl->id) ? cl : NULL;
 }
 
 static struct endpoint *
@@ -740,7 +729,10 @@ api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
 		json_put_cstr(b, e->events[i]);
 	}
 	buf_puts(b, "]");
-	api_kv_raw(b, "headers", e->headers);
+	/* Extra headers often hold credentials: like the secret, they are
+	 * shown for one endpoint, not in lists (contract §19.8). */
+	if (with_secret)
+		api_kv_raw(b, "headers", e->headers);
 	api_kv_str(b, "description", e->description);
 	if (with_secret)
 		api_kv_str(b, "secret", e->secret);
@@ -753,8 +745,9 @@ api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
 /*
  * The URL an endpoint delivery goes to (contract §4): the template filled
  * from the event's data and, for GET, the data's query string appended. When
- * a member is missing (the delivery fails with "template: missing ...") or
- * the data cannot be read, the template itself. 0, or -1 out of memory.
+ * a member is missing or a dot segment (the delivery fails with "template:
+ * ...") or the data cannot be read, the template itself. 0, or -1 out of
+ * memory.
  */
 static int
 api_sent_url(struct buf *u, const struct endpoint *e, struct event *ev)
@@ -772,7 +765,7 @@ api_sent_url(struct buf *u, const struct endpoint *e, struct event *ev)
 		goto raw;
 	rc = url_expand(u, e->url, strlen(e->url), json, toks, 0, missing,
 	    sizeof(missing));
-	if (rc == -1)
+	if (rc == -1 || rc == -3)	/* the delivery failed on it */
 		goto raw;
 	if (rc == 0 && e->method_get) {
 		at = u->len;
@@ -1046,7 +1039,8 @@ api_list_run(struct api_ctx *c, const struct api_list *l, size_t start,
 		item = l->at(newest_first ? start - 1 - i : start + i);
 		if (!l->keep(c, item))
 			continue;
-		if (shown == limit) {
+		if (shown == limit || (shown > 0 &&
+		    b->len - c->mark > API_PAGE_BYTES_MAX)) {
 			more = 1;
 			break;
 		}
@@ -1311,6 +1305,43 @@ api_client_rotate(struct api_ctx *c)
 	return st;
 }
 
+/*
+ * Answer 200 {"secret"} with a new secret for the client cl or, when cl is
+ * NULL, the endpoint e; the previous one signs too for 24 h (contract §4,
+ * §11: an endpoint's deliveries, or the client's one-off callbacks). 404
+ * when both are NULL.
+ */
+static int
+api_rotate_secret(struct api_ctx *c, struct client *cl, struct endpoint *e)
+{
+	char secret[SIGN_SECRET_MAX];
+	int64_t now = util_wall_ms();
+	int st, rc;
+
+	if (cl == NULL && e == NULL)
+		return api_not_found(c);
+	if (sign_secret_new(secret) != 0)
+		return api_error(c, 500, "no randomness");
+	rc = cl != NULL ? store_client_rotate(cl, secret, now) :
+	    store_endpoint_rotate(e, secret, now);
+	if (rc != 0) {
+		st = api_store_error(c);
+	} else {
+		buf_puts(c->out, "{");
+		api_kv_str(c->out, "secret", secret);
+		buf_puts(c->out, "}");
+		st = api_done(c, 200);
+	}
+	api_wipe(secret, sizeof(secret));
+	return st;
+}
+
+static int
+api_client_rotate_secret(struct api_ctx *c)
+{
+	return api_rotate_secret(c, api_path_client(c), NULL);
+}
+
 /* ---- /v1/endpoints ---- */
 
 enum {
@@ -1429,11 +1460,12 @@ api_ep_url(struct api_ctx *c, struct api_draft *d, int idx)
 {
 	char url[URL_MAX + 1];
 	const char *why;
+	char wbuf[API_ERR_MAX];
 	int n = api_str(c, idx, url, sizeof(url));
 
 	if (n < 0)
 		return api_error(c, 422, "url: too long");
-	if ((why = api_url_problem(url, (size_t)n)) != NULL)
+	if ((why = api_url_problem(url, (size_t)n, wbuf, sizeof(wbuf))) != NULL)
 		return api_error(c, 422, why);
 	if (api_draft_set(&d->e.url, url, (size_t)n) != 0)
 		return api_nomem(c);
@@ -1483,7 +1515,7 @@ api_ep_events(struct api_ctx *c, struct api_draft *d, int idx)
  * the names seen so far (for refusing repeats). 0 or the 422 answer. */
 static int
 api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
-    char names[][API_HEADER_NAME_MAX + 1], size_t nnames)
+    char names[][API_HEADER_NAME_MAX + 1], size_t nnames, size_t *bytes)
 {
 	char value[API_HEADER_VALUE_MAX + 1];
 	const char *why;
@@ -1491,19 +1523,29 @@ api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
 	int nl, vl;
 
 	nl = api_str(c, (int)k, names[nnames], API_HEADER_NAME_MAX + 1);
-	if (nl < 0)
-		return api_error(c, 422, "headers: a name is too long");
+	if (nl < 0)	/* too long, or a NUL: no tchar either way */
+		return api_errorf(c, 422, "headers: a name must be an HTTP "
+		    "token of at most %d characters", API_HEADER_NAME_MAX);
 	if ((why = api_header_name_problem(names[nnames], (size_t)nl)) != NULL)
 		return api_error(c, 422, why);
+	/* Refused here, not dropped at delivery: the same list decides. */
+	if (http_header_reserved(names[nnames], (size_t)nl))
+		return api_errorf(c, 422, "headers: \"%s\" is set by hookd "
+		    "itself or is a hop-by-hop or framing header; an endpoint "
+		    "cannot send it", names[nnames]);
 	for (j = 0; j < nnames; j++)
 		if (util_span_ieq(names[nnames], (size_t)nl, names[j]))
 			return api_error(c, 422, "headers: a name is repeated");
 	if (c->toks[k + 1].type != JSON_STRING)
 		return api_error(c, 422, "headers: values must be strings");
 	vl = api_str(c, (int)k + 1, value, sizeof(value));
-	if (vl < 0 || !api_header_value_ok(value, (size_t)vl))
+	if (vl < 0 || !http_value_ok(value, (size_t)vl))
 		return api_errorf(c, 422, "headers: values must be at most %d "
 		    "bytes without control characters", API_HEADER_VALUE_MAX);
+	*bytes += (size_t)nl + 2 + (size_t)vl + 2;	/* "n: v" CRLF */
+	if (*bytes > API_HEADERS_BYTES_MAX)
+		return api_errorf(c, 422, "headers: at most %d bytes in all "
+		    "(max_endpoint_headers)", API_HEADERS_BYTES_MAX);
 	api_sep(hb);
 	json_put_str(hb, names[nnames], (size_t)nl);
 	buf_puts(hb, ":");
@@ -1516,20 +1558,21 @@ api_ep_header(struct api_ctx *c, size_t k, struct buf *hb,
 static int
 api_ep_headers(struct api_ctx *c, struct api_draft *d, int idx)
 {
-	char names[API_MAX_HEADERS][API_HEADER_NAME_MAX + 1];
+	char names[HTTP_MAX_HEADERS][API_HEADER_NAME_MAX + 1];
 	const struct json_tok *obj = &c->toks[idx];
+	size_t bytes = 0;
 	struct buf hb = {0};
 	size_t m, k = (size_t)idx + 1;
 	int st = 0;
 
 	if (obj->type == JSON_NULL)
 		return api_draft_set(&d->e.headers, NULL, 0);
-	if (obj->size > API_MAX_HEADERS)
-		return api_errorf(c, 422, "headers: at most %d",
-		    API_MAX_HEADERS);
+	if (obj->size > server_config->max_endpoint_headers)
+		return api_errorf(c, 422, "headers: at most %zu "
+		    "(max_endpoint_headers)", server_config->max_endpoint_headers);
 	buf_puts(&hb, "{");
 	for (m = 0; m < obj->size && st == 0; m++) {
-		st = api_ep_header(c, k, &hb, names, m);
+		st = api_ep_header(c, k, &hb, names, m, &bytes);
 		k = c->toks[k + 1].next;
 	}
 	buf_puts(&hb, "}");
@@ -1602,6 +1645,48 @@ api_ep_apply(struct api_ctx *c, struct api_draft *d, const int *idx)
 	return 0;
 }
 
+/* Contract §11: another endpoint (not self) of the draft's client with its
+ * method and URL, or NULL. A second one would deliver every event twice. */
+static const struct endpoint *
+api_ep_duplicate(const struct endpoint *draft, const struct endpoint *self)
+{
+	size_t i, n = store_endpoint_count();
+
+	for (i = 0; i < n; i++) {
+		const struct endpoint *e = store_endpoint_at(i);
+
+		if (e != self && e->client == draft->client &&
+		    e->method_get == draft->method_get &&
+		    strcmp(e->url, draft->url) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* How many endpoints cl has. */
+static size_t
+api_ep_count(const struct client *cl)
+{
+	size_t i, n = store_endpoint_count(), k = 0;
+
+	for (i = 0; i < n; i++)
+		k += store_endpoint_at(i)->client == cl;
+	return k;
+}
+
+/* The 409 answer naming the existing endpoint. */
+static int
+api_ep_conflict(struct api_ctx *c, const struct endpoint *e)
+{
+	api_rewind(c);
+	buf_puts(c->out, "{");
+	api_kv_str(c->out, "error", "an endpoint of this client with this "
+	    "method and url exists");
+	api_kv_id(c->out, "id", STORE_EP, e->id);
+	buf_puts(c->out, "}");
+	return 409;
+}
+
 /* The owner of a new endpoint: the admin names it; a client token implies
  * its own and naming any other is answered as if it did not exist. */
 static int
@@ -1643,6 +1728,7 @@ api_endpoints_create(struct api_ctx *c)
 {
 	struct api_draft d;
 	struct endpoint *e;
+	const struct endpoint *dup;
 	int idx[EP_NFIELDS], st;
 
 	if ((st = api_body(c, api_ep_create_fields, EP_NFIELDS, idx)) != 0)
@@ -1651,6 +1737,16 @@ api_endpoints_create(struct api_ctx *c)
 	if ((st = api_ep_owner(c, &d, idx[EP_CLIENT])) != 0 ||
 	    (st = api_ep_apply(c, &d, idx)) != 0)
 		goto done;
+	if ((dup = api_ep_duplicate(&d.e, NULL)) != NULL) {
+		st = api_ep_conflict(c, dup);
+		goto done;
+	}
+	if (api_ep_count(d.e.client) >= server_config->max_endpoints_per_client) {
+		st = api_errorf(c, 422, "client %s has %zu endpoints already "
+		    "(max_endpoints_per_client)", d.e.client->id,
+		    server_config->max_endpoints_per_client);
+		goto done;
+	}
 	if (d.e.nevents == 0 && api_draft_add_filter(&d, "*", 1) != 0) {
 		st = api_nomem(c);
 		goto done;
@@ -1685,6 +1781,7 @@ static int
 api_endpoint_patch(struct api_ctx *c)
 {
 	struct endpoint *e = api_path_endpoint(c);
+	const struct endpoint *dup;
 	struct api_draft d;
 	int idx[EP_NFIELDS], st, was_enabled;
 
@@ -1699,6 +1796,10 @@ api_endpoint_patch(struct api_ctx *c)
 	}
 	if ((st = api_ep_apply(c, &d, idx)) != 0)
 		goto done;
+	if ((dup = api_ep_duplicate(&d.e, e)) != NULL) {
+		st = api_ep_conflict(c, dup);
+		goto done;
+	}
 	was_enabled = e->enabled;
 	if (store_endpoint_update(e, &d.e) != 0) {
 		st = api_store_error(c);
@@ -1728,29 +1829,37 @@ api_endpoint_delete(struct api_ctx *c)
 static int
 api_endpoint_rotate(struct api_ctx *c)
 {
-	struct endpoint *e = api_path_endpoint(c);
-	char secret[SIGN_SECRET_MAX];
-	int st;
-
-	if (e == NULL)
-		return api_not_found(c);
-	if (sign_secret_new(secret) != 0)
-		return api_error(c, 500, "no randomness");
-	if (store_endpoint_rotate(e, secret, util_wall_ms()) != 0) {
-		st = api_store_error(c);
-	} else {
-		buf_puts(c->out, "{");
-		api_kv_str(c->out, "secret", secret);
-		buf_puts(c->out, "}");
-		st = api_done(c, 200);
-	}
-	api_wipe(secret, sizeof(secret));
-	return st;
+	return api_rotate_secret(c, NULL, api_path_endpoint(c));
 }
 
 static const struct api_field api_replay_fields[] = {
 	{ "since", API_T_STR, 1 },
 };
+
+/*
+ * Contract §18: retry and replay calls of one client (whoever makes them)
+ * are counted per minute; past max_retries_per_minute they are answered 429,
+ * so one tenant cannot keep the journal and the engine busy requeueing.
+ * 0, or the 429 answer.
+ */
+static int
+api_retry_rate(struct api_ctx *c, struct client *cl)
+{
+	int64_t minute = util_mono_ms() / 60000;
+
+	if (cl == NULL)
+		return 0;
+	if (cl->retry_minute != minute) {
+		cl->retry_minute = minute;
+		cl->retry_calls = 0;
+	}
+	if (cl->retry_calls >= server_config->max_retries_per_minute)
+		return api_errorf(c, 429, "too many retry and replay calls for "
+		    "client %s: at most %zu a minute (max_retries_per_minute)",
+		    cl->id, server_config->max_retries_per_minute);
+	cl->retry_calls++;
+	return 0;
+}
 
 static int
 api_endpoint_replay(struct api_ctx *c)
@@ -1765,7 +1874,8 @@ api_endpoint_replay(struct api_ctx *c)
 
 	if (e == NULL)
 		return api_not_found(c);
-	if ((st = api_body(c, api_replay_fields, 1, idx)) != 0)
+	if ((st = api_body(c, api_replay_fields, 1, idx)) != 0 ||
+	    (st = api_retry_rate(c, e->client)) != 0)
 		return st;
 	t = &c->toks[idx[0]];
 	/* The raw span is the text: a time needs no escapes, and one with
@@ -1858,7 +1968,10 @@ api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 	if (n == -2)
 		return st;
 	if (n >= 0) {
-		if ((why = api_url_problem(ne->callback, (size_t)n)) != NULL)
+		char wbuf[API_ERR_MAX];
+
+		if ((why = api_url_problem(ne->callback, (size_t)n, wbuf,
+		    sizeof(wbuf))) != NULL)
 			return api_errorf(c, 422, "callbackURL: %s", why);
 		ne->has_callback = 1;
 	}
@@ -1990,9 +2103,12 @@ static int
 api_delivery_retry(struct api_ctx *c)
 {
 	struct delivery *d = api_path_delivery(c);
+	int st;
 
 	if (d == NULL)
 		return api_not_found(c);
+	if ((st = api_retry_rate(c, d->event->client)) != 0)
+		return st;
 	if (d->url == NULL && d->endpoint == NULL)
 		return api_error(c, 409, "its endpoint was deleted");
 	if (d->status != STORE_PENDING &&
@@ -2123,37 +2239,115 @@ api_metrics(struct api_ctx *c)
 
 enum api_role { API_OPEN, API_ANY, API_ADMIN };
 
+/* The query parameters each route takes (NULL-terminated lists). */
+static const char *const api_q_none[] = { NULL };
+static const char *const api_q_page[] = { "limit", "after", NULL };
+static const char *const api_q_endpoints[] = { "client", "limit", "after",
+	NULL };
+static const char *const api_q_events[] = { "client", "type", "limit",
+	"after", NULL };
+static const char *const api_q_deliveries[] = { "client", "endpoint",
+	"event", "status", "limit", "after", NULL };
+static const char *const api_q_post_event[] = { "callbackURL", NULL };
+
 struct api_route {
 	const char *method;
 	const char *pattern;		/* '*' matches one non-empty segment */
 	enum api_role role;
 	int (*fn)(struct api_ctx *c);
+	const char *const *params;	/* the query parameters it takes */
+	const char *admin_what;		/* API_ADMIN: "only the admin may ..." */
 };
 
 static const struct api_route api_routes[] = {
-	{ "GET", "/healthz", API_OPEN, api_healthz },
-	{ "GET", "/metrics", API_OPEN, api_metrics },
-	{ "GET", "/v1/clients", API_ADMIN, api_clients_list },
-	{ "POST", "/v1/clients", API_ADMIN, api_clients_create },
-	{ "GET", "/v1/clients/*", API_ADMIN, api_client_get },
-	{ "DELETE", "/v1/clients/*", API_ADMIN, api_client_delete },
-	{ "POST", "/v1/clients/*/rotate-token", API_ADMIN, api_client_rotate },
-	{ "GET", "/v1/endpoints", API_ANY, api_endpoints_list },
-	{ "POST", "/v1/endpoints", API_ANY, api_endpoints_create },
-	{ "GET", "/v1/endpoints/*", API_ANY, api_endpoint_get },
-	{ "PATCH", "/v1/endpoints/*", API_ANY, api_endpoint_patch },
-	{ "DELETE", "/v1/endpoints/*", API_ANY, api_endpoint_delete },
+	{ "GET", "/healthz", API_OPEN, api_healthz, api_q_none, NULL },
+	{ "GET", "/metrics", API_OPEN, api_metrics, api_q_none, NULL },
+	{ "GET", "/v1/clients", API_ADMIN, api_clients_list, api_q_page,
+	    "list clients" },
+	{ "POST", "/v1/clients", API_ADMIN, api_clients_create, api_q_none,
+	    "create clients" },
+	{ "GET", "/v1/clients/*", API_ANY, api_client_get, api_q_none, NULL },
+	{ "DELETE", "/v1/clients/*", API_ADMIN, api_client_delete, api_q_none,
+	    "delete clients" },
+	{ "POST", "/v1/clients/*/rotate-token", API_ADMIN, api_client_rotate,
+	    api_q_none, "rotate a client's token" },
+	{ "POST", "/v1/clients/*/rotate-secret", API_ADMIN,
+	    api_client_rotate_secret, api_q_none, "rotate a client's secret" },
+	{ "GET", "/v1/endpoints", API_ANY, api_endpoints_list,
+	    api_q_endpoints, NULL },
+	{ "POST", "/v1/endpoints", API_ANY, api_endpoints_create, api_q_none,
+	    NULL },
+	{ "GET", "/v1/endpoints/*", API_ANY, api_endpoint_get, api_q_none,
+	    NULL },
+	{ "PATCH", "/v1/endpoints/*", API_ANY, api_endpoint_patch, api_q_none,
+	    NULL },
+	{ "DELETE", "/v1/endpoints/*", API_ANY, api_endpoint_delete,
+	    api_q_none, NULL },
 	{ "POST", "/v1/endpoints/*/rotate-secret", API_ANY,
-	    api_endpoint_rotate },
-	{ "POST", "/v1/endpoints/*/replay", API_ANY, api_endpoint_replay },
-	{ "GET", "/v1/events", API_ANY, api_events_list },
-	{ "POST", "/v1/events", API_ADMIN, api_events_create },
-	{ "GET", "/v1/events/*", API_ANY, api_event_get },
-	{ "GET", "/v1/deliveries", API_ANY, api_deliveries_list },
-	{ "GET", "/v1/deliveries/*", API_ANY, api_delivery_get },
-	{ "POST", "/v1/deliveries/*/retry", API_ANY, api_delivery_retry },
-	{ "POST", "/v1/compact", API_ADMIN, api_compact },
+	    api_endpoint_rotate, api_q_none, NULL },
+	{ "POST", "/v1/endpoints/*/replay", API_ANY, api_endpoint_replay,
+	    api_q_none, NULL },
+	{ "GET", "/v1/events", API_ANY, api_events_list, api_q_events, NULL },
+	{ "POST", "/v1/events", API_ADMIN, api_events_create,
+	    api_q_post_event, "post events" },
+	{ "GET", "/v1/events/*", API_ANY, api_event_get, api_q_none, NULL },
+	{ "GET", "/v1/deliveries", API_ANY, api_deliveries_list,
+	    api_q_deliveries, NULL },
+	{ "GET", "/v1/deliveries/*", API_ANY, api_delivery_get, api_q_none,
+	    NULL },
+	{ "POST", "/v1/deliveries/*/retry", API_ANY, api_delivery_retry,
+	    api_q_none, NULL },
+	{ "POST", "/v1/compact", API_ADMIN, api_compact, api_q_none,
+	    "start a compaction" },
 };
+
+/*
+ * Contract §11: a query parameter the route does not take is refused (400)
+ * instead of ignored, since a misspelt ?callbackUrl= or ?staus= would
+ * otherwise silently do something other than asked. The answer names it
+ * and the nearest known one. Returns 0 or the 400 answer.
+ */
+static int
+api_check_params(struct api_ctx *c, const char *const *known)
+{
+	const char *p = c->query, *end;
+	size_t nknown = 0;
+
+	if (p == NULL)
+		return 0;
+	while (known[nknown] != NULL)
+		nknown++;
+	end = p + c->query_len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		size_t nlen = (size_t)((eq != NULL ? eq : stop) - p), k;
+		int near;
+
+		for (k = 0; k < nknown; k++)
+			if (util_span_eq(p, nlen, known[k]))
+				break;
+		if (nlen > 0 && k == nknown) {
+			/* Named only when it is a plain word of the shape of
+			 * an id: errors do not echo arbitrary request data. */
+			if (!store_client_id_ok(p, nlen))
+				return api_error(c, 400, nknown == 0 ?
+				    "unknown query parameter: this path takes "
+				    "none" : "unknown query parameter");
+			near = util_nearest(p, nlen, known, nknown);
+			if (near >= 0)
+				return api_errorf(c, 400, "unknown query "
+				    "parameter \"%.*s\" (did you mean %s?)",
+				    (int)nlen, p, known[near]);
+			return api_errorf(c, 400, "unknown query parameter "
+			    "\"%.*s\"%s", (int)nlen, p, nknown == 0 ?
+			    ": this path takes none" : "");
+		}
+		p = stop + 1;
+	}
+	return 0;
+}
 
 /* 1 when path matches pattern; the '*' segment goes to *seg. */
 static int
@@ -2213,7 +2407,10 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 		return known ? api_error(c, 405, "method not allowed") :
 		    api_not_found(c);
 	if (hit->role == API_ADMIN && c->client != NULL)
-		return api_error(c, 403, "forbidden");
+		return api_errorf(c, 403, "forbidden: only the admin may %s",
+		    hit->admin_what);
+	if ((st = api_check_params(c, hit->params)) != 0)
+		return st;
 	return hit->fn(c);
 }
 
@@ -2377,7 +2574,9 @@ api_static_endpoint(const struct config_reg *g)
 
 	if (cl == NULL)
 		return "no such client";
-	if ((why = api_url_problem(g->url, n)) != NULL)
+	static char wbuf[API_ERR_MAX];	/* the answer outlives the call */
+
+	if ((why = api_url_problem(g->url, n, wbuf, sizeof(wbuf))) != NULL)
 		return why;
 	if (g->secret != NULL && !api_secret_ok(g->secret, strlen(g->secret)))
 		return "secret must be whsec_ followed by the base64 of 24 to "

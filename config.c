@@ -73,6 +73,17 @@ static const struct config_scalar {
 	    offsetof(struct config, endpoint_concurrency), 1, 1024 },
 	{ "max_outbound", CONFIG_SIZE,
 	    offsetof(struct config, max_outbound), 1, 65536 },
+	/* Per-client limits (contract §18): one tenant cannot fill the
+	 * registry, make every delivery's head huge, or keep the engine and
+	 * the journal busy with retry and replay calls. */
+	{ "max_endpoints_per_client", CONFIG_SIZE,
+	    offsetof(struct config, max_endpoints_per_client), 1, 100000 },
+	/* At most HTTP_MAX_HEADERS: more would not fit a receiver's parser. */
+	{ "max_endpoint_headers", CONFIG_SIZE,
+	    offsetof(struct config, max_endpoint_headers), 0,
+	    HTTP_MAX_HEADERS },
+	{ "max_retries_per_minute", CONFIG_SIZE,
+	    offsetof(struct config, max_retries_per_minute), 1, 1000000 },
 	{ "header_timeout", CONFIG_DURATION,
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
@@ -131,6 +142,9 @@ config_defaults(struct config *c)
 	c->disable_after_ms = 5 * DAY;
 	c->endpoint_concurrency = 8;
 	c->max_outbound = 256;
+	c->max_endpoints_per_client = 100;
+	c->max_endpoint_headers = 16;
+	c->max_retries_per_minute = 600;
 	c->retention_ms = 7 * DAY;
 	c->drain_timeout_ms = 5 * SEC;
 	c->fsync_always = 1;
@@ -476,57 +490,23 @@ config_bool(const char *value, int *out)
 	return 0;
 }
 
-/*
- * The edit distance (Levenshtein: insertions, deletions, substitutions)
- * between a and b, or CONFIG_KEY_MAX when either is longer than that.
- */
-static size_t
-config_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t row[CONFIG_KEY_MAX + 1], diag, up;
-
-	if (la > CONFIG_KEY_MAX || lb > CONFIG_KEY_MAX)
-		return CONFIG_KEY_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		diag = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			up = row[j];
-			row[j] = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < row[j])
-				row[j] = up + 1;
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-/* The known key nearest to word, or NULL when none is near enough to be
- * what was meant: at most a third of the key's letters (and at least one)
- * differ. */
+/* The known key nearest to word (util_nearest: the one "did you mean"
+ * rule), or NULL when none is near enough to be what was meant. */
 static const char *
 config_nearest_key(const char *word)
 {
-	const char *best = NULL, *k;
-	size_t bestd = CONFIG_KEY_MAX, d, i, nscalars, n;
+	enum { NSCALARS = sizeof(config_scalars) / sizeof(config_scalars[0]),
+	    NOTHER = sizeof(config_other_keys) / sizeof(config_other_keys[0]) };
+	const char *keys[NSCALARS + NOTHER];
+	size_t i;
+	int at;
 
-	nscalars = sizeof(config_scalars) / sizeof(config_scalars[0]);
-	n = nscalars + sizeof(config_other_keys) / sizeof(config_other_keys[0]);
-	for (i = 0; i < n; i++) {
-		k = i < nscalars ? config_scalars[i].key :
-		    config_other_keys[i - nscalars];
-		d = config_distance(word, k);
-		if (d < bestd && d <= (strlen(k) < 3 ? 1 : strlen(k) / 3)) {
-			bestd = d;
-			best = k;
-		}
-	}
-	return best;
+	for (i = 0; i < NSCALARS; i++)
+		keys[i] = config_scalars[i].key;
+	for (i = 0; i < NOTHER; i++)
+		keys[NSCALARS + i] = config_other_keys[i];
+	at = util_nearest(word, strlen(word), keys, NSCALARS + NOTHER);
+	return at < 0 ? NULL : keys[at];
 }
 
 /* 1 when key is one whose values are never secret, so that an error may

@@ -46,6 +46,9 @@ struct config {
 	int64_t disable_after_ms;
 	size_t endpoint_concurrency;
 	size_t max_outbound;
+	size_t max_endpoints_per_client;	/* contract §18 */
+	size_t max_endpoint_headers;
+	size_t max_retries_per_minute;
 	int64_t retention_ms;
 	int64_t drain_timeout_ms;
 	int fsync_always;		/* fsync always (1) or never (0) */

@@ -469,28 +469,13 @@ json_scratch_parse(const char *s, size_t len)
 	return json_parse(s, len, scratch_toks, scratch_ntoks);
 }
 
-/* A logfmt value: bare when it holds no space, '=' or '"', else quoted with
- * '"' and '\' escaped. Truncated to fit out. */
+/* A NUL-terminated string (NULL as "") as a logfmt value: util_logq, so
+ * that a receiver's or resolver's text cannot forge a key or a line. */
 static const char *
 logq(char *out, size_t outsz, const char *s)
 {
-	size_t i, o = 0;
-
-	if (s == NULL)
-		s = "";
-	if (s[0] != '\0' && strpbrk(s, " =\"\\") == NULL) {
-		snprintf(out, outsz, "%s", s);
-		return out;
-	}
-	out[o++] = '"';
-	for (i = 0; s[i] != '\0' && o + 4 < outsz; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			out[o++] = '\\';
-		out[o++] = s[i];
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
+	return util_logq(out, outsz, s != NULL ? s : "",
+	    s != NULL ? strlen(s) : 0);
 }
 
 /* Error text and result for a socket errno. */
@@ -1376,49 +1361,6 @@ conn_open(struct attempt *a, struct pool *p)
 /* ---------------------------------------------------------------------- */
 /* Building the request                                                   */
 
-/* RFC 9110 token characters, for extra header names. */
-static int
-is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* Header values may hold visible characters, spaces and tabs: CR, LF, NUL
- * and other controls would let a value inject headers or a request. */
-static int
-header_value_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* Headers hookd sets itself or that frame the message: endpoint headers
- * cannot replace them (contract §4) nor break the framing. */
-static int
-header_reserved(const char *name)
-{
-	static const char *const names[] = {
-		"host", "user-agent", "content-type", "content-length",
-		"transfer-encoding", "connection", "keep-alive", "te",
-		"trailer", "upgrade", "expect", "proxy-connection",
-	};
-	size_t i, n = strlen(name);
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (util_span_ieq(name, n, names[i]))
-			return 1;
-	return (n >= 8 && util_span_ieq(name, 8, "webhook-")) ||
-	    (n >= 6 && util_span_ieq(name, 6, "hookd-"));
-}
-
 /* Append the endpoint's extra headers (a JSON object's text). Members that
  * are not safe header lines are skipped: the API validates them, this is
  * the last line of defence against header injection. */
@@ -1426,7 +1368,7 @@ static void
 put_extra_headers(struct buf *b, const char *json)
 {
 	char name[DELIVER_HEADER_NAME_MAX];
-	int n, m, i, k, v, nlen, j;
+	int n, m, i, k, v, nlen;
 
 	n = json_scratch_parse(json, strlen(json));
 	if (n < 1 || scratch_toks[0].type != JSON_OBJECT)
@@ -1435,19 +1377,16 @@ put_extra_headers(struct buf *b, const char *json)
 	for (m = 0; m < (int)scratch_toks[0].size; m++) {
 		const char *val;
 		size_t vlen;
-		int ok = 1;
 
 		k = i;
 		v = i + 1;
 		i = (int)scratch_toks[v].next;
 		nlen = json_str(json, &scratch_toks[k], name, sizeof(name));
-		if (nlen < 1)
-			continue;
-		/* Checked to the decoded length: a \u0000 is no tchar. */
-		for (j = 0; j < nlen; j++)
-			if (!is_tchar((unsigned char)name[j]))
-				ok = 0;
-		if (!ok || header_reserved(name))
+		/* Checked to the decoded length: a \u0000 is no tchar. The
+		 * same rules as the API's, so nothing it accepted is dropped
+		 * here. */
+		if (nlen < 1 || !http_name_ok(name, (size_t)nlen) ||
+		    http_header_reserved(name, (size_t)nlen))
 			continue;
 		switch (scratch_toks[v].type) {
 		case JSON_STRING:
@@ -1466,7 +1405,7 @@ put_extra_headers(struct buf *b, const char *json)
 		default:
 			continue;
 		}
-		if (!header_value_ok(val, vlen))
+		if (!http_value_ok(val, vlen))
 			continue;
 		buf_puts(b, name);
 		buf_append(b, ": ", 2);
@@ -1487,8 +1426,9 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	struct event *ev = d->event;
 	struct endpoint *e = d->endpoint;
 	struct buf *b = &a->req;
-	const char *tmpl, *secret, *data, *url, *uerr, *payload;
+	const char *tmpl, *secret, *data, *url, *uerr, *payload, *prev = NULL;
 	char id[STORE_XID_MAX], sig[SIGN_SIG_MAX], sig2[SIGN_SIG_MAX];
+	int64_t prev_until = 0;
 	char missing[64];
 	size_t dlen, ulen, plen, qlen, qstart;
 	int get = 0, templated;
@@ -1499,6 +1439,8 @@ request_build(struct attempt *a, char *err, size_t errsz)
 		tmpl = e->url;
 		get = e->method_get;
 		secret = e->secret;
+		prev = e->prev_secret;
+		prev_until = e->prev_until;
 	} else if (d->url != NULL) {
 		/* A one-off is signed with its client's secret. */
 		if (ev->client == NULL) {
@@ -1507,6 +1449,8 @@ request_build(struct attempt *a, char *err, size_t errsz)
 		}
 		tmpl = d->url;
 		secret = ev->client->secret;
+		prev = ev->client->prev_secret;
+		prev_until = ev->client->prev_until;
 	} else {
 		snprintf(err, errsz, "endpoint deleted");
 		return -1;
@@ -1537,6 +1481,10 @@ request_build(struct attempt *a, char *err, size_t errsz)
 		    0, missing, sizeof(missing));
 		if (rc == -1) {
 			snprintf(err, errsz, "template: missing %s", missing);
+			return -1;
+		}
+		if (rc == -3) {
+			snprintf(err, errsz, "template: dot segment");
 			return -1;
 		}
 		if (rc != 0) {
@@ -1586,9 +1534,11 @@ request_build(struct attempt *a, char *err, size_t errsz)
 		snprintf(err, errsz, "invalid secret");
 		return -1;
 	}
+	/* Within 24 h of a rotation, the previous secret signs too: the
+	 * endpoint's, or for a one-off the client's. */
 	sig2[0] = '\0';
-	if (e != NULL && e->prev_secret[0] != '\0' && a->at < e->prev_until &&
-	    sign_webhook(e->prev_secret, id, ts, payload, plen, sig2) != 0)
+	if (prev != NULL && prev[0] != '\0' && a->at < prev_until &&
+	    sign_webhook(prev, id, ts, payload, plen, sig2) != 0)
 		sig2[0] = '\0';
 
 	scratch_reset(b);
@@ -1612,9 +1562,17 @@ request_build(struct attempt *a, char *err, size_t errsz)
 	buf_printf(b, "webhook-id: %s\r\nwebhook-timestamp: %lld\r\n"
 	    "webhook-signature: %s%s%s\r\n", id, (long long)ts, sig,
 	    sig2[0] != '\0' ? " " : "", sig2);
-	if (ev->type != NULL && header_value_ok(ev->type, strlen(ev->type)))
+	if (ev->type != NULL && http_value_ok(ev->type, strlen(ev->type)))
 		buf_printf(b, "hookd-event-type: %s\r\n", ev->type);
 	buf_printf(b, "hookd-attempt: %u\r\n", a->number);
+	/* Contract §11: which secret signed it; one-offs (the client's
+	 * secret) carry none. */
+	if (e != NULL) {
+		char epid[STORE_XID_MAX];
+
+		store_fmt_id(STORE_EP, e->id, epid);
+		buf_printf(b, "hookd-endpoint: %s\r\n", epid);
+	}
 	if (e != NULL && e->headers != NULL)
 		put_extra_headers(b, e->headers);
 	buf_append(b, "\r\n", 2);
@@ -2081,7 +2039,16 @@ attempt_connect(struct attempt *a)
 		a->last_errno = err;
 	}
 	if (a->allowed == 0) {
-		attempt_fail(a, "destination not allowed", RES_REJECT);
+		/* Name the class of the first address and the way out. */
+		struct sockaddr_storage ss;
+
+		(void)addr_to_sockaddr(&a->addr[0], a->port, &ss);
+		if (a->naddr == 0 || url_denied_error((const struct sockaddr *)
+		    (void *)&ss, NULL, server_config->allow,
+		    server_config->nallow, a->error, sizeof(a->error)) == 0)
+			snprintf(a->error, sizeof(a->error),
+			    "destination not allowed");
+		attempt_fail(a, a->error, RES_REJECT);
 	} else {
 		enum result r;
 		const char *msg = errno_error(a->last_errno, &r);

@@ -36,7 +36,7 @@ enum {
 	C_TOKEN = 1,	/* tchar (RFC 9110 §5.6.2) */
 	C_VALUE = 2,	/* field-vchar, SP or HTAB: VCHAR and obs-text */
 	C_TARGET = 4,	/* VCHAR: a request-target byte */
-	C_HEX = 8	/* HEXDIG */
+	C_HEX = 8	/* HEXDIG (its value: util_hex_digit) */
 };
 
 static const unsigned char http_class[256] = {
@@ -695,8 +695,7 @@ http_decode_chunked(struct http_chunked *d, char *buf, size_t *len)
 		switch (st) {
 		case CH_SIZE:
 			if (HTTP_IS(c, C_HEX)) {
-				unsigned v = c <= '9' ? c - '0' :
-				    (c | 0x20) - 'a' + 10;
+				uint64_t v = (uint64_t)util_hex_digit(c, 0);
 
 				if (d->ext_len > HTTP_CHUNK_DIGITS_MAX ||
 				    d->remaining > (uint64_t)INT64_MAX >> 4)
@@ -811,6 +810,42 @@ http_chunked_announced(const struct http_chunked *d)
 {
 	/* In the trailers remaining counts trailer bytes, not body. */
 	return d->state < CH_TRAILER ? d->remaining : 0;
+}
+
+int
+http_name_ok(const char *name, size_t n)
+{
+	return n > 0 && http_skip_token(name, name + n) == name + n;
+}
+
+int
+http_value_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!HTTP_IS(v[i], C_VALUE))
+			return 0;
+	return 1;
+}
+
+int
+http_header_reserved(const char *name, size_t n)
+{
+	/* Hop-by-hop (RFC 9110 §7.6.1) and framing fields first, then the
+	 * ones hookd writes on every delivery. */
+	static const char *const names[] = {
+		"connection", "keep-alive", "proxy-connection", "te",
+		"trailer", "transfer-encoding", "upgrade", "content-length",
+		"expect", "host", "user-agent", "content-type",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (util_span_ieq(name, n, names[i]))
+			return 1;
+	return (n >= 8 && util_span_ieq(name, 8, "webhook-")) ||
+	    (n >= 6 && util_span_ieq(name, 6, "hookd-"));
 }
 
 const struct http_header *

@@ -132,6 +132,26 @@ uint64_t http_chunked_announced(const struct http_chunked *d);
 const struct http_header *http_find_header(const struct http_header *h,
     size_t n, const char *name);
 
+/*
+ * The one set of header rules of hookd (RFC 9110 §5.1, §5.5), used by the
+ * parsers, the API's checks of endpoint headers, delivery and hookd verify:
+ * http_name_ok: 1 when name[0..n) is a field name: one or more tchars
+ * (NUL is none). http_value_ok: 1 when v[0..n) is a field value: visible
+ * characters, obs-text, spaces and tabs; CR, LF, NUL and other controls
+ * would inject a header or a request.
+ */
+int http_name_ok(const char *name, size_t n);
+int http_value_ok(const char *v, size_t n);
+
+/*
+ * 1 when the header named name (n bytes, any case) is one an endpoint may not
+ * add to its deliveries (contract §4, §11): hop-by-hop and framing headers
+ * (they would break or smuggle the request), webhook-* and hookd-* (hookd's
+ * own, so a signature cannot be forged), user-agent, content-type, host.
+ * The API refuses these at registration and delivery leaves them out.
+ */
+int http_header_reserved(const char *name, size_t n);
+
 /* The reason phrase for a status code ("Unknown" when there is none). */
 const char *http_reason(int status);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "util.h"
 
 /*
  * Limits. JSON_MAX_DEPTH (json.h) bounds the explicit stack below, so hostile
@@ -103,14 +104,11 @@ json_hex4(const unsigned char *p, size_t n)
 	if (n < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		unsigned char c = p[i];
+		int d = util_hex_digit(p[i], 0);
 
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (c - '0');
-		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-			v = v * 16 + ((c | 0x20) - 'a' + 10);
-		else
+		if (d < 0)
 			return -1;
+		v = v * 16 + d;
 	}
 	return v;
 }

@@ -105,69 +105,8 @@ min64(int64_t a, int64_t b)
 /* ------------------------------------------------------------------ */
 /* Logging */
 
-/*
- * Write s (len bytes) into out as a logfmt value: bare when it holds only
- * safe characters, else double-quoted with '"' and '\' escaped and every
- * control or non-ASCII byte as \xNN, so that no value can forge another key
- * or another line. Cut with "..." when out is too small. Returns out.
- */
-static char *
-logq(char *out, size_t outsz, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0, limit;
-	int bare = len > 0 && len < outsz;
-
-	for (i = 0; i < len && bare; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch <= ' ' || ch >= 0x7f || ch == '"' || ch == '=' ||
-		    ch == '\\')
-			bare = 0;
-	}
-	if (bare) {
-		memcpy(out, s, len);
-		out[len] = '\0';
-		return out;
-	}
-	if (outsz < 8) {
-		out[0] = '\0';
-		return out;
-	}
-	limit = outsz - 5;	/* room for `..."` and the NUL */
-	out[o++] = '"';
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		char esc[4];
-		size_t n = 1;
-
-		esc[0] = (char)ch;
-		if (ch == '"' || ch == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)ch;
-			n = 2;
-		} else if (ch < ' ' || ch >= 0x7f) {
-			esc[0] = '\\';
-			esc[1] = 'x';
-			esc[2] = hex[ch >> 4];
-			esc[3] = hex[ch & 15];
-			n = 4;
-		}
-		if (o + n > limit) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(out + o, esc, n);
-		o += n;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
-
-/* A NUL-terminated string as a logfmt value (see logq). */
-#define LOGQ(buf, s) logq((buf), sizeof(buf), (s), strlen(s))
+/* A NUL-terminated string as a logfmt value (see util_logq). */
+#define LOGQ(buf, s) util_logq((buf), sizeof(buf), (s), strlen(s))
 
 /* write(2) all of p, retrying on EINTR and short writes. 0 or -1. */
 static int
@@ -923,8 +862,8 @@ conn_log_request(const struct conn *c)
 	q = memchr(c->req.target, '?', c->req.target_len);
 	plen = q != NULL ? (size_t)(q - c->req.target) : c->req.target_len;
 	server_log("debug", "request", "method=%s path=%s status=%d ms=%lld",
-	    logq(m, sizeof(m), c->req.method, c->req.method_len),
-	    logq(p, sizeof(p), c->req.target, plen), c->status,
+	    util_logq(m, sizeof(m), c->req.method, c->req.method_len),
+	    util_logq(p, sizeof(p), c->req.target, plen), c->status,
 	    (long long)(server_now - c->started));
 }
 

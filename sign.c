@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "sign.h"
 #include "util.h"
 
@@ -611,15 +612,6 @@ sign_read_all(int fd, struct buf *b, size_t max)
 	}
 }
 
-/* An RFC 9110 token character, as header names are made of. */
-static int
-sign_tchar(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch != '\0' && strchr("!#$%&'*+-.^_`|~",
-	    ch) != NULL);
-}
-
 /*
  * Pick webhook-id, -timestamp and -signature out of a header dump: lines
  * "Name: value" ending in LF or CRLF, names case-insensitive. Lines that are
@@ -653,10 +645,7 @@ sign_parse_head(const char *p, size_t n, struct sign_hdrs *h)
 		if (colon == NULL || colon == line)
 			continue;
 		nlen = (size_t)(colon - line);
-		for (vs = 0; vs < nlen && sign_tchar((unsigned char)line[vs]);
-		    vs++)
-			;
-		if (vs < nlen)
+		if (!http_name_ok(line, nlen))
 			continue;
 		seen = 1;
 		vs = nlen + 1;

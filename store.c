@@ -288,14 +288,11 @@ store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id)
 	if (len != n + 16 || memcmp(s, id_prefix[k], n) != 0)
 		return -1;
 	for (i = n; i < len; i++) {
-		char c = s[i];
+		int d = util_hex_digit((unsigned char)s[i], 1);
 
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else
+		if (d < 0)
 			return -1;
+		v = v << 4 | (uint64_t)d;
 	}
 	*id = v;
 	return 0;
@@ -405,14 +402,9 @@ unhex32(const char *s, size_t len, uint8_t out[32])
 	if (len != 64)
 		return -1;
 	for (i = 0; i < 64; i++) {
-		char c = s[i];
-		int v;
+		int v = util_hex_digit((unsigned char)s[i], 1);
 
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
+		if (v < 0)
 			return -1;
 		if (i % 2 == 0)
 			out[i / 2] = (uint8_t)(v << 4);
@@ -848,6 +840,10 @@ client_record(const struct client *c)
 	hex32(c->token_hash, hex);
 	rec_str("token_sha256", hex);
 	rec_str("secret", c->secret);
+	if (c->prev_secret[0] != '\0') {
+		rec_str("prev_secret", c->prev_secret);
+		rec_num("prev_until", c->prev_until);
+	}
 	rec_num("created", c->created_at);
 	rec_num("updated", c->updated_at);
 	return rec_write(&st.reg);
@@ -1121,18 +1117,45 @@ store_endpoint_disable(struct endpoint *e, const char *reason)
 	return 0;
 }
 
+/* Set a rotation on a copy: the new secret, the old one kept as previous
+ * for STORE_ROTATE_MS. 0, or -1 (EINVAL) when the new one does not fit. */
+static int
+secret_rotate(char secret[SIGN_SECRET_MAX], char prev[SIGN_SECRET_MAX],
+    int64_t *prev_until, const char *new_secret, int64_t now)
+{
+	if (strlen(new_secret) >= SIGN_SECRET_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(prev, secret, SIGN_SECRET_MAX);
+	memcpy(secret, new_secret, strlen(new_secret) + 1);
+	*prev_until = now + STORE_ROTATE_MS;
+	return 0;
+}
+
+int
+store_client_rotate(struct client *c, const char *secret, int64_t now)
+{
+	struct client n = *c;
+
+	if (secret_rotate(n.secret, n.prev_secret, &n.prev_until, secret,
+	    now) != 0)
+		return -1;
+	n.updated_at = now;
+	if (client_record(&n) < 0)
+		return -1;
+	*c = n;		/* the same name pointer: a shallow copy is whole */
+	return 0;
+}
+
 int
 store_endpoint_rotate(struct endpoint *e, const char *secret, int64_t now)
 {
 	struct endpoint n = *e;
 
-	if (strlen(secret) >= sizeof(n.secret)) {
-		errno = EINVAL;
+	if (secret_rotate(n.secret, n.prev_secret, &n.prev_until, secret,
+	    now) != 0)
 		return -1;
-	}
-	memcpy(n.prev_secret, e->secret, sizeof(n.prev_secret));
-	memcpy(n.secret, secret, strlen(secret) + 1);
-	n.prev_until = now + STORE_ROTATE_MS;
 	n.updated_at = now;
 	if (endpoint_record(&n) < 0)
 		return -1;
@@ -1978,6 +2001,12 @@ replay_client(struct replay *r)
 		client_free(c);
 		return replay_fail(r, "bad client record");
 	}
+	/* Absent before client secrets could be rotated: then none. */
+	if (get_str(r, "prev_secret", c->prev_secret,
+	    sizeof(c->prev_secret)) != 0 || get_num(r, "prev_until", &v) != 0)
+		c->prev_secret[0] = '\0';
+	else
+		c->prev_until = v;
 	if (get_num(r, "created", &v) == 0)
 		c->created_at = v;
 	if (get_num(r, "updated", &v) == 0)
@@ -2338,9 +2367,8 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 			r.off = base + (off_t)pos;
 			want = 0;
 			for (cut = 0; cut < 8 && len >= 10; cut++) {
-				char c = line[cut];
-				int v = c >= '0' && c <= '9' ? c - '0' :
-				    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+				int v = util_hex_digit((unsigned char)line[cut],
+				    1);
 
 				if (v < 0)
 					break;

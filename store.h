@@ -45,7 +45,13 @@ struct client {
 	char *name;
 	uint8_t token_hash[32];		/* SHA-256 of the client token */
 	char secret[SIGN_SECRET_MAX];	/* signs one-off callbacks */
+	char prev_secret[SIGN_SECRET_MAX];	/* "" when none */
+	int64_t prev_until;		/* prev_secret signs until then (ms) */
 	int64_t created_at, updated_at;	/* epoch ms */
+	/* Memory only: the API's count of retry and replay calls in the
+	 * current minute (max_retries_per_minute). */
+	int64_t retry_minute;		/* monotonic ms / 60000 */
+	size_t retry_calls;
 };
 
 struct endpoint {
@@ -182,6 +188,9 @@ size_t store_client_after(const char *after, size_t len);
 struct client *store_client_create(const char *id, const char *name,
     const uint8_t token_hash[32], const char *secret);
 int store_client_set_token(struct client *c, const uint8_t token_hash[32]);
+/* New client secret (one-off callbacks); the old one keeps signing until
+ * now + 24 h, as store_endpoint_rotate. 0, or -1 with errno set. */
+int store_client_rotate(struct client *c, const char *secret, int64_t now);
 /* Deletes its endpoints and fails its pending deliveries ("client deleted";
  * the engine is told through store_on_fail). */
 int store_client_delete(struct client *c);

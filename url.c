@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 /*
@@ -41,8 +42,7 @@ url_is_digit(unsigned char c)
 static int
 url_is_hexdig(unsigned char c)
 {
-	return url_is_digit(c) || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
+	return util_hex_digit(c, 0) >= 0;
 }
 
 /* RFC 3986 unreserved: the bytes url_encode leaves alone. */
@@ -153,9 +153,10 @@ url_label_is_number(const char *s, size_t len)
 }
 
 /*
- * A registered name: labels of letters, digits and inner hyphens (RFC 1123),
- * separated by single dots, none empty (so no trailing dot), within the RFC
- * 1035 lengths. 0 or -1.
+ * A registered name: labels of letters, digits, underscores and inner
+ * hyphens (RFC 3986 reg-name, as container and service names use them:
+ * "hook_receiver"), separated by single dots, none empty (so no trailing
+ * dot), within the RFC 1035 lengths. 0 or -1.
  */
 static int
 url_check_reg_name(const char *s, size_t len)
@@ -170,7 +171,8 @@ url_check_reg_name(const char *s, size_t len)
 		if (i < len && s[i] != '.') {
 			unsigned char c = (unsigned char)s[i];
 
-			if (!url_is_alpha(c) && !url_is_digit(c) && c != '-')
+			if (!url_is_alpha(c) && !url_is_digit(c) && c != '-' &&
+			    c != '_')
 				return -1;
 			continue;
 		}
@@ -361,6 +363,43 @@ url_parse(const char *s, size_t len, struct url *u, const char **err)
 }
 
 int
+url_template_check(const char *s, size_t len, const char **err)
+{
+	size_t i;
+	int open = 0;
+
+	/* A stray brace would be sent as it is, or swallow text up to the
+	 * next one: either way not what the registrant meant. */
+	for (i = 0; i < len; i++) {
+		if (s[i] == '{') {
+			if (open) {
+				*err = "url: unbalanced { in a template (a "
+				    "{name} cannot hold another {)";
+				return -1;
+			}
+			open = 1;
+		} else if (s[i] == '}') {
+			if (!open) {
+				*err = "url: unbalanced } in a template (no { "
+				    "before it)";
+				return -1;
+			}
+			if (s[i - 1] == '{') {
+				*err = "url: empty {} in a template (write "
+				    "{name})";
+				return -1;
+			}
+			open = 0;
+		}
+	}
+	if (open) {
+		*err = "url: unbalanced { in a template (no } after it)";
+		return -1;
+	}
+	return 0;
+}
+
+int
 url_encode(struct buf *out, const char *s, size_t n)
 {
 	char *p;
@@ -433,7 +472,7 @@ url_expand(struct buf *out, const char *url, size_t len,
     char *missing, size_t missing_sz)
 {
 	struct buf scratch = {0};
-	size_t i = 0, start = out->len;
+	size_t i = 0, start = out->len, vstart;
 	int rc = 0;
 
 	while (i < len) {
@@ -479,8 +518,16 @@ url_expand(struct buf *out, const char *url, size_t len,
 			break;
 		}
 		/* Fails only for lack of memory: json_parse's strings decode. */
+		vstart = out->len;
 		if (url_encode_value(out, &scratch, json, &toks[v]) != 0) {
 			rc = -2;
+			break;
+		}
+		/* "." and ".." are left as they are by percent-encoding and
+		 * would move the request to another path (RFC 3986 §5.2.4). */
+		if (util_span_eq(out->data + vstart, out->len - vstart, ".") ||
+		    util_span_eq(out->data + vstart, out->len - vstart, "..")) {
+			rc = -3;
 			break;
 		}
 		i += n + 2;
@@ -488,7 +535,7 @@ url_expand(struct buf *out, const char *url, size_t len,
 	if (out->oom || scratch.oom)
 		rc = -2;
 	buf_free(&scratch);
-	if (rc == -1 && out->data != NULL) {
+	if ((rc == -1 || rc == -3) && out->data != NULL) {
 		out->len = start;
 		out->data[start] = '\0';
 	}
@@ -626,6 +673,7 @@ url_allowed_by(const uint8_t *addr, int family, const struct url_cidr *allow,
 struct url_range {
 	uint8_t addr[16];
 	int bits;
+	const char *cls;	/* the class named in "destination not allowed" */
 };
 
 /*
@@ -636,21 +684,21 @@ struct url_range {
  * are not listed except as part of 192.0.0.0/24, which is refused whole.
  */
 static const struct url_range url_deny4[] = {
-	{ { 0, 0, 0, 0 }, 8 },		/* "this network" */
-	{ { 10, 0, 0, 0 }, 8 },		/* RFC 1918 */
-	{ { 100, 64, 0, 0 }, 10 },	/* CGNAT, RFC 6598 */
-	{ { 127, 0, 0, 0 }, 8 },	/* loopback */
-	{ { 169, 254, 0, 0 }, 16 },	/* link-local, cloud metadata */
-	{ { 172, 16, 0, 0 }, 12 },	/* RFC 1918 */
-	{ { 192, 0, 0, 0 }, 24 },	/* IETF protocol assignments */
-	{ { 192, 0, 2, 0 }, 24 },	/* TEST-NET-1 */
-	{ { 192, 88, 99, 0 }, 24 },	/* 6to4 relay anycast (deprecated) */
-	{ { 192, 168, 0, 0 }, 16 },	/* RFC 1918 */
-	{ { 198, 18, 0, 0 }, 15 },	/* benchmarking */
-	{ { 198, 51, 100, 0 }, 24 },	/* TEST-NET-2 */
-	{ { 203, 0, 113, 0 }, 24 },	/* TEST-NET-3 */
-	{ { 224, 0, 0, 0 }, 4 },	/* multicast */
-	{ { 240, 0, 0, 0 }, 4 },	/* reserved, and broadcast */
+	{ { 0, 0, 0, 0 }, 8, "unspecified" },		/* "this network" */
+	{ { 10, 0, 0, 0 }, 8, "private" },		/* RFC 1918 */
+	{ { 100, 64, 0, 0 }, 10, "CGNAT" },	/* CGNAT, RFC 6598 */
+	{ { 127, 0, 0, 0 }, 8, "loopback" },	/* loopback */
+	{ { 169, 254, 0, 0 }, 16, "link-local" },	/* link-local, cloud metadata */
+	{ { 172, 16, 0, 0 }, 12, "private" },	/* RFC 1918 */
+	{ { 192, 0, 0, 0 }, 24, "reserved" },	/* IETF protocol assignments */
+	{ { 192, 0, 2, 0 }, 24, "documentation" },	/* TEST-NET-1 */
+	{ { 192, 88, 99, 0 }, 24, "reserved" },	/* 6to4 relay anycast (deprecated) */
+	{ { 192, 168, 0, 0 }, 16, "private" },	/* RFC 1918 */
+	{ { 198, 18, 0, 0 }, 15, "benchmarking" },	/* benchmarking */
+	{ { 198, 51, 100, 0 }, 24, "documentation" },	/* TEST-NET-2 */
+	{ { 203, 0, 113, 0 }, 24, "documentation" },	/* TEST-NET-3 */
+	{ { 224, 0, 0, 0 }, 4, "multicast" },	/* multicast */
+	{ { 240, 0, 0, 0 }, 4, "reserved" },	/* reserved, and broadcast */
 };
 
 /*
@@ -662,48 +710,54 @@ static const struct url_range url_deny4[] = {
  * 6to4 2002::/16) are judged by that address instead.
  */
 static const struct url_range url_deny6[] = {
-	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48 },	/* NAT64 local-use */
-	{ { 0x01, 0x00 }, 64 },		/* discard-only */
-	{ { 0x01, 0x00, 0, 0, 0, 0, 0, 0x01 }, 64 },	/* dummy prefix */
-	{ { 0x20, 0x01, 0x00, 0x00 }, 23 },	/* IETF protocol assignments:
+	/* NAT64 local-use */
+	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, "private" },
+	{ { 0x01, 0x00 }, 64, "reserved" },		/* discard-only */
+	{ { 0x01, 0x00, 0, 0, 0, 0, 0, 0x01 }, 64, "reserved" },	/* dummy prefix */
+	{ { 0x20, 0x01, 0x00, 0x00 }, 23, "reserved" },	/* IETF protocol assignments:
 						   Teredo, benchmarking,
 						   ORCHID, AS112, ... */
-	{ { 0x20, 0x01, 0x0d, 0xb8 }, 32 },	/* documentation */
-	{ { 0x3f, 0xff }, 20 },		/* documentation */
-	{ { 0x5f, 0x00 }, 16 },		/* SRv6 SIDs */
-	{ { 0xfc, 0x00 }, 7 },		/* unique local */
-	{ { 0xfe, 0x80 }, 10 },		/* link-local */
-	{ { 0xfe, 0xc0 }, 10 },		/* site-local (deprecated) */
-	{ { 0xff, 0x00 }, 8 },		/* multicast */
+	{ { 0x20, 0x01, 0x0d, 0xb8 }, 32, "documentation" },	/* documentation */
+	{ { 0x3f, 0xff }, 20, "documentation" },		/* documentation */
+	{ { 0x5f, 0x00 }, 16, "reserved" },		/* SRv6 SIDs */
+	{ { 0xfc, 0x00 }, 7, "private" },		/* unique local */
+	{ { 0xfe, 0x80 }, 10, "link-local" },		/* link-local */
+	{ { 0xfe, 0xc0 }, 10, "private" },		/* site-local (deprecated) */
+	{ { 0xff, 0x00 }, 8, "multicast" },		/* multicast */
 };
 
-static int
+/* The class of the first range of r holding a, or NULL. */
+static const char *
 url_in_ranges(const uint8_t *a, const struct url_range *r, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (url_prefix_match(a, r[i].addr, r[i].bits))
-			return 1;
-	return 0;
+			return r[i].cls;
+	return NULL;
 }
 
-static int
+static const char *
 url_v4_denied(const uint8_t a[4])
 {
 	return url_in_ranges(a, url_deny4,
 	    sizeof(url_deny4) / sizeof(url_deny4[0]));
 }
 
-static int
+static const char *
 url_v6_denied(const uint8_t a[16])
 {
 	static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
-	static const uint8_t zero[12];
+	static const uint8_t zero[15];
+	const char *cls;
 
+	/* ::1 and :: by their own names, not as the 0.0.0.0/8 they embed. */
+	if (memcmp(a, zero, 15) == 0)
+		return a[15] == 1 ? "loopback" : "unspecified";
 	/* IPv4-compatible (deprecated) ::a.b.c.d: stacks with automatic
 	 * tunnelling send it to the embedded IPv4 address, so it is judged as
-	 * that address; :: and ::1 fall in 0.0.0.0/8 and are refused. */
+	 * that address. */
 	if (memcmp(a, zero, 12) == 0)
 		return url_v4_denied(a + 12);
 	/* NAT64 well-known prefix: the translator connects to the embedded
@@ -715,14 +769,15 @@ url_v6_denied(const uint8_t a[16])
 	 * hosts reachable while 2002:7f00:1:: and 2002:a00:1:: stay refused. */
 	if (a[0] == 0x20 && a[1] == 0x02)
 		return url_v4_denied(a + 2);
-	if (url_in_ranges(a, url_deny6,
-	    sizeof(url_deny6) / sizeof(url_deny6[0])))
-		return 1;
-	return (a[0] & 0xe0) != 0x20;	/* outside 2000::/3: reserved */
+	if ((cls = url_in_ranges(a, url_deny6,
+	    sizeof(url_deny6) / sizeof(url_deny6[0]))) != NULL)
+		return cls;
+	/* Outside 2000::/3: reserved. */
+	return (a[0] & 0xe0) != 0x20 ? "reserved" : NULL;
 }
 
-int
-url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
+const char *
+url_addr_denied(const struct sockaddr *sa, const struct url_cidr *allow,
     size_t nallow)
 {
 	static const uint8_t mapped[12] = {
@@ -731,27 +786,71 @@ url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
 	const uint8_t *a;
 
 	if (sa == NULL)
-		return 0;
+		return "unspecified";
 	if (sa->sa_family == AF_INET) {
 		a = (const uint8_t *)&((const struct sockaddr_in *)
 		    (const void *)sa)->sin_addr;
 		if (url_allowed_by(a, AF_INET, allow, nallow))
-			return 1;
-		return !url_v4_denied(a);
+			return NULL;
+		return url_v4_denied(a);
 	}
 	if (sa->sa_family != AF_INET6)
-		return 0;
+		return "not an IP address";
 	a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
 	if (url_allowed_by(a, AF_INET6, allow, nallow))
-		return 1;
+		return NULL;
 	/* IPv4-mapped: a dual-stack socket connects to the IPv4 address
 	 * itself, so it is judged, and allowed, exactly as that address. The
 	 * other embedding forms reach a different machine (a translator or a
 	 * relay) and are not exempted by IPv4 allow entries. */
 	if (memcmp(a, mapped, 12) == 0) {
 		if (url_allowed_by(a + 12, AF_INET, allow, nallow))
-			return 1;
-		return !url_v4_denied(a + 12);
+			return NULL;
+		return url_v4_denied(a + 12);
 	}
-	return !url_v6_denied(a);
+	return url_v6_denied(a);
+}
+
+int
+url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
+    size_t nallow)
+{
+	return url_addr_denied(sa, allow, nallow) == NULL;
+}
+
+int
+url_denied_error(const struct sockaddr *sa, const char *what,
+    const struct url_cidr *allow, size_t nallow, char *out, size_t outsz)
+{
+	const char *cls = url_addr_denied(sa, allow, nallow);
+	char text[INET6_ADDRSTRLEN] = "?";
+
+	if (cls == NULL)
+		return 0;
+	if (what == NULL) {
+		const void *p = sa->sa_family == AF_INET ?
+		    (const void *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr :
+		    (const void *)&((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr;
+
+		if (inet_ntop(sa->sa_family, p, text, sizeof(text)) == NULL)
+			snprintf(text, sizeof(text), "?");
+		what = text;
+	}
+	/* Truncation only shortens the message. */
+	(void)snprintf(out, outsz, "destination not allowed: %s is %s; "
+	    "allow_destinations opens it", what, cls);
+	return 1;
+}
+
+int
+url_host_is_localhost(const char *host)
+{
+	size_t n = strlen(host);
+
+	/* RFC 6761 §6.3: these names are loopback, and resolvers must say
+	 * so without asking anyone. */
+	return util_span_ieq(host, n, "localhost") ||
+	    (n > 10 && util_span_ieq(host + n - 10, 10, ".localhost"));
 }

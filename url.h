@@ -36,12 +36,17 @@ struct url {
  */
 int url_parse(const char *s, size_t len, struct url *u, const char **err);
 
+/* Templates of len bytes: every '{' closed by a '}' before the next '{',
+ * no '}' without its '{', no empty "{}". 0, or -1 with *err set (static). */
+int url_template_check(const char *s, size_t len, const char **err);
+
 /*
  * Append url (len bytes) to out with every {name} replaced by the
  * percent-encoded top-level member name of the JSON object toks[obj] of
  * json: strings unquoted, numbers and booleans as written, other values as
  * their JSON text. Returns 0, -1 when a member is missing (its name copied to
- * missing, NUL-terminated, truncated to missing_sz), -2 out of memory.
+ * missing, NUL-terminated, truncated to missing_sz), -2 out of memory, -3
+ * when a value is "." or ".." (a dot segment, which would change the path).
  */
 int url_expand(struct buf *out, const char *url, size_t len,
     const char *json, const struct json_tok *toks, int obj,
@@ -80,6 +85,22 @@ int url_cidr_parse(const char *s, size_t len, struct url_cidr *c);
  */
 int url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
     size_t nallow);
+
+/* The class of a denied sa ("loopback", "private", "link-local", "CGNAT",
+ * "multicast", "reserved", "documentation", "benchmarking", "unspecified")
+ * by the rules of url_addr_allowed; NULL when sa is allowed. Static. */
+const char *url_addr_denied(const struct sockaddr *sa,
+    const struct url_cidr *allow, size_t nallow);
+
+/* When sa is denied: 1, with out set to "destination not allowed: WHAT is
+ * CLASS; allow_destinations opens it" (WHAT: what, or the address when
+ * what is NULL), truncated to outsz. 0 when sa is allowed. */
+int url_denied_error(const struct sockaddr *sa, const char *what,
+    const struct url_cidr *allow, size_t nallow, char *out, size_t outsz);
+
+/* 1 when host is "localhost" or ends in ".localhost": loopback by name
+ * alone (RFC 6761 §6.3), so it is judged without a resolver. */
+int url_host_is_localhost(const char *host);
 
 /* For an IP-literal host: fill ss with the address (port left 0) and return
  * 0; -1 when host is not a literal. */

@@ -428,3 +428,121 @@ util_strndup(const char *s, size_t len)
 	p[len] = '\0';
 	return p;
 }
+
+int
+util_hex_digit(int c, int lower_only)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (!lower_only && c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+util_logq(char *out, size_t outsz, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0, limit;
+	int bare = len > 0 && len < outsz;
+
+	for (i = 0; i < len && bare; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch <= ' ' || ch >= 0x7f || ch == '"' || ch == '=' ||
+		    ch == '\\')
+			bare = 0;
+	}
+	if (bare) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return out;
+	}
+	if (outsz < 8) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return out;
+	}
+	limit = outsz - 5;	/* room for `..."` and the NUL */
+	out[o++] = '"';
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char esc[4];
+		size_t n = 1;
+
+		esc[0] = (char)ch;
+		if (ch == '"' || ch == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)ch;
+			n = 2;
+		} else if (ch < ' ' || ch >= 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[ch >> 4];
+			esc[3] = hex[ch & 15];
+			n = 4;
+		}
+		if (o + n > limit) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, esc, n);
+		o += n;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+static int
+util_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int
+util_nearest(const char *word, size_t len, const char *const *list,
+    size_t n)
+{
+	size_t row[UTIL_NEAREST_MAX + 1];
+	size_t i, j, k, best = (size_t)-1;
+	int at = -1;
+
+	if (len > UTIL_NEAREST_MAX)
+		return -1;
+	for (k = 0; k < n; k++) {
+		size_t m = strlen(list[k]), diag, longer, limit;
+
+		if (m > UTIL_NEAREST_MAX)
+			continue;
+		/* Levenshtein distance, one row at a time. */
+		for (j = 0; j <= m; j++)
+			row[j] = j;
+		for (i = 1; i <= len; i++) {
+			diag = row[0];
+			row[0] = i;
+			for (j = 1; j <= m; j++) {
+				size_t up = row[j], d = diag + (util_lower(
+				    (unsigned char)word[i - 1]) != util_lower(
+				    (unsigned char)list[k][j - 1]));
+
+				if (up + 1 < d)
+					d = up + 1;
+				if (row[j - 1] + 1 < d)
+					d = row[j - 1] + 1;
+				diag = up;
+				row[j] = d;
+			}
+		}
+		longer = len > m ? len : m;
+		limit = longer / 3 > 1 ? longer / 3 : 1;
+		if (row[m] <= limit && row[m] < best) {
+			best = row[m];
+			at = (int)k;
+		}
+	}
+	return at;
+}

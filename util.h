@@ -71,4 +71,30 @@ int util_span_eq(const char *s, size_t len, const char *lit);
 /* Copy a span into a NUL-terminated heap string. NULL when out of memory. */
 char *util_strndup(const char *s, size_t len);
 
+/* Longest word util_nearest compares: the distance costs len * len steps. */
+#define UTIL_NEAREST_MAX 64
+
+/* The index of the word of list (n NUL-terminated words) nearest to
+ * word[0..len) by case-insensitive edit distance, when it is near enough to
+ * be a slip of the keyboard (at most a third of the longer word, at least 1;
+ * a different case alone always is); -1 when none is, or word is longer than
+ * UTIL_NEAREST_MAX. For "did you mean ...?" in errors. */
+int util_nearest(const char *word, size_t len, const char *const *list,
+    size_t n);
+
+/* The value (0-15) of the hex digit c, or -1 when c is none. lower_only
+ * refuses 'A'-'F': hookd's own hex (ids, checksums, hashes) is lower case,
+ * and a second spelling would be a second name for one record. The one hex
+ * decoder of hookd: every parser of hex digits calls it. */
+int util_hex_digit(int c, int lower_only);
+
+/*
+ * Write s (len bytes) into out (outsz bytes with the NUL) as a logfmt value:
+ * bare when it holds only safe characters, else double-quoted with '"' and
+ * '\' escaped and every control or non-ASCII byte as \xNN, so that no value
+ * can forge another key or another log line. Cut with "..." when out is too
+ * small (outsz under 8 gives ""). Returns out.
+ */
+char *util_logq(char *out, size_t outsz, const char *s, size_t len);
+
 #endif

@@ -1281,9 +1281,69 @@ test_llhttp(void)
 	}
 }
 
+/* The one set of header rules: names, values and the reserved list that
+ * both the API and delivery call (contract §11). */
+static void
+test_header_rules(void)
+{
+	static const struct {
+		const char *s;
+		size_t n;	/* 0: strlen */
+		int name_ok, value_ok, reserved;
+	} t[] = {
+		{ "X-Api-Key", 0, 1, 1, 0 },
+		{ "x_trace!#$%&'*+-.^`|~", 0, 1, 1, 0 },
+		{ "", 0, 0, 1, 0 },
+		{ "X Api", 0, 0, 1, 0 },
+		{ "X:Api", 0, 0, 1, 0 },
+		{ "X\0Api", 5, 0, 0, 0 },	/* NUL: neither name nor value */
+		{ "a\tb", 0, 0, 1, 0 },	/* tab: a value, not a name */
+		{ "a\rb", 0, 0, 0, 0 },
+		{ "a\nb", 0, 0, 0, 0 },
+		{ "a\x7f", 0, 0, 0, 0 },
+		{ "caf\xc3\xa9", 0, 0, 1, 0 },	/* obs-text value */
+		{ "(x)", 0, 0, 1, 0 },
+		{ "Host", 0, 1, 1, 1 },
+		{ "Content-Length", 0, 1, 1, 1 },
+		{ "TRANSFER-ENCODING", 0, 1, 1, 1 },
+		{ "Connection", 0, 1, 1, 1 },
+		{ "Keep-Alive", 0, 1, 1, 1 },
+		{ "Proxy-Connection", 0, 1, 1, 1 },
+		{ "TE", 0, 1, 1, 1 },
+		{ "Trailer", 0, 1, 1, 1 },
+		{ "Upgrade", 0, 1, 1, 1 },
+		{ "Expect", 0, 1, 1, 1 },
+		{ "User-Agent", 0, 1, 1, 1 },
+		{ "content-type", 0, 1, 1, 1 },
+		{ "webhook-signature", 0, 1, 1, 1 },
+		{ "Webhook-Foo", 0, 1, 1, 1 },
+		{ "webhook-", 0, 1, 1, 1 },
+		{ "Hookd-Foo", 0, 1, 1, 1 },
+		{ "hookd-endpoint", 0, 1, 1, 1 },
+		{ "webhook", 0, 1, 1, 0 },
+		{ "hookd", 0, 1, 1, 0 },
+		{ "X-Webhook-Id", 0, 1, 1, 0 },
+		{ "Hostname", 0, 1, 1, 0 },
+		{ "Content-Type-X", 0, 1, 1, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = t[i].n != 0 ? t[i].n : strlen(t[i].s);
+		char *s = unit_dup(t[i].s, n);
+
+		CHECKF(http_name_ok(s, n) == t[i].name_ok, "name %zu", i);
+		CHECKF(http_value_ok(s, n) == t[i].value_ok, "value %zu", i);
+		CHECKF(http_header_reserved(s, n) == t[i].reserved,
+		    "reserved %zu", i);
+		free(s);
+	}
+}
+
 void
 test_http(void)
 {
+	test_header_rules();
 	test_requests_valid();
 	test_requests_bad();
 	test_limits();

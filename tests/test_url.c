@@ -39,6 +39,10 @@ static const struct t_parse t_parse_rows[] = {
 	{ "http://example.com/a%2Fb%7e", "example.com", 80, "/a%2Fb%7e", 0,
 	    NULL },
 	{ "http://example.com/?", "example.com", 80, "/?", 0, NULL },
+	/* RFC 3986 reg-names may hold underscores (contract §11). */
+	{ "http://hook_receiver:8080/", "hook_receiver", 8080, "/", 0, NULL },
+	{ "http://a_b.com/", "a_b.com", 80, "/", 0, NULL },
+	{ "http://_a._b_/", "_a._b_", 80, "/", 0, NULL },
 	{ "http://example.com/p:@!$&'()*+,;=-._~/?q=/?", "example.com", 80,
 	    "/p:@!$&'()*+,;=-._~/?q=/?", 0, NULL },
 
@@ -115,7 +119,6 @@ static const struct t_parse t_parse_rows[] = {
 	{ "http://.a/", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://-a.com/", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://a-.com/", NULL, 0, NULL, 0, "url: invalid host" },
-	{ "http://a_b.com/", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://exa\\mple.com/", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://{host}/x", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://a.{b}.com/x", NULL, 0, NULL, 0, "url: invalid host" },
@@ -243,7 +246,8 @@ static const char t_expand_data[] =
     " \"f\": -1.5e+3, \"ok\": true, \"no\": false,"
     " \"obj\": {\"x\": [1, 2]}, \"arr\": [1,\"a\"], \"nil\": null,"
     " \"esc\": \"caf\\u00e9 \\\"q\\\"\", \"k\\/s\": \"slash\","
-    " \"empty\": \"\", \"\": \"nameless\"}";
+    " \"empty\": \"\", \"\": \"nameless\","
+    " \"dot\": \".\", \"dots\": \"..\", \"dot3\": \"...\", \"pdot\": \"%2e\"}";
 
 static const struct t_expand t_expand_rows[] = {
 	{ "http://h/cb/{refId}", 0, "http://h/cb/3283191" },
@@ -271,7 +275,104 @@ static const struct t_expand t_expand_rows[] = {
 	{ "/{REFID}", -1, "REFID" },
 	{ "/{nil}", -1, "nil" },
 	{ "/{ refId}", -1, " refId" },
+	/* Dot segments would move the request (contract §18). */
+	{ "/a/{dot}/b", -3, "?" },
+	{ "/a/{dots}/b", -3, "?" },
+	{ "/a/{dots}", -3, "?" },
+	{ "/a?x={dot}", -3, "?" },
+	{ "/a/{dot3}", 0, "/a/..." },
+	{ "/a/{pdot}", 0, "/a/%252e" },
+	{ "/a/x{dot}", -3, "?" },	/* the value, wherever it stands */
 };
+
+static int t_addr(const char *s, struct sockaddr_storage *ss);
+
+/* Templates refused at registration (contract §11). */
+static void
+t_url_template_check(void)
+{
+	static const struct {
+		const char *s;
+		const char *err;	/* NULL: accepted */
+	} t[] = {
+		{ "http://h/", NULL },
+		{ "http://h/{a}/{b}?x={c}", NULL },
+		{ "http://h/{a}{b}", NULL },
+		{ "http://h/{a", "url: unbalanced { in a template (no } after "
+		    "it)" },
+		{ "http://h/a}", "url: unbalanced } in a template (no { before "
+		    "it)" },
+		{ "http://h/{a}}", "url: unbalanced } in a template (no { "
+		    "before it)" },
+		{ "http://h/{{a}", "url: unbalanced { in a template (a {name} "
+		    "cannot hold another {)" },
+		{ "http://h/{a{b}}", "url: unbalanced { in a template (a {name} "
+		    "cannot hold another {)" },
+		{ "http://h/{}", "url: empty {} in a template (write {name})" },
+		{ "}", "url: unbalanced } in a template (no { before it)" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *err = NULL;
+		int rc = url_template_check(t[i].s, strlen(t[i].s), &err);
+
+		CHECKF(rc == (t[i].err != NULL ? -1 : 0) && (t[i].err == NULL ||
+		    (err != NULL && strcmp(err, t[i].err) == 0)), "%s: %d %s",
+		    t[i].s, rc, err != NULL ? err : "-");
+	}
+}
+
+/* The class a denied address is named by, and the message built on it. */
+static void
+t_url_denied_class(void)
+{
+	static const struct {
+		const char *addr, *cls;
+	} t[] = {
+		{ "127.0.0.1", "loopback" }, { "::1", "loopback" },
+		{ "::ffff:127.0.0.1", "loopback" }, { "10.1.2.3", "private" },
+		{ "172.16.0.1", "private" }, { "192.168.1.1", "private" },
+		{ "fd00::1", "private" }, { "169.254.169.254", "link-local" },
+		{ "fe80::1", "link-local" }, { "100.64.0.1", "CGNAT" },
+		{ "224.0.0.1", "multicast" }, { "ff02::1", "multicast" },
+		{ "240.0.0.1", "reserved" }, { "255.255.255.255", "reserved" },
+		{ "192.0.2.1", "documentation" }, { "2001:db8::1",
+		"documentation" }, { "198.18.0.1", "benchmarking" },
+		{ "0.0.0.0", "unspecified" }, { "::", "unspecified" },
+		{ "64:ff9b::a00:1", "private" }, { "2002:7f00:1::", "loopback" },
+		{ "8.8.8.8", NULL }, { "2606:4700::1111", NULL },
+	};
+	struct sockaddr_storage ss;
+	char msg[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *cls;
+
+		if (t_addr(t[i].addr, &ss) != 0)
+			continue;
+		cls = url_addr_denied((struct sockaddr *)&ss, NULL, 0);
+		CHECKF(t[i].cls == NULL ? cls == NULL : cls != NULL &&
+		    strcmp(cls, t[i].cls) == 0, "%s: %s", t[i].addr,
+		    cls != NULL ? cls : "allowed");
+	}
+	if (t_addr("10.0.0.1", &ss) == 0) {
+		CHECK(url_denied_error((struct sockaddr *)&ss, NULL, NULL, 0,
+		    msg, sizeof(msg)) == 1 && strcmp(msg, "destination not "
+		    "allowed: 10.0.0.1 is private; allow_destinations opens "
+		    "it") == 0);
+		CHECK(url_denied_error((struct sockaddr *)&ss, "db.internal",
+		    NULL, 0, msg, sizeof(msg)) == 1 && strcmp(msg, "destination "
+		    "not allowed: db.internal is private; allow_destinations "
+		    "opens it") == 0);
+	}
+	CHECK(url_host_is_localhost("localhost"));
+	CHECK(url_host_is_localhost("LocalHost"));
+	CHECK(url_host_is_localhost("a.b.localhost"));
+	CHECK(!url_host_is_localhost("localhost.example.com"));
+	CHECK(!url_host_is_localhost("mylocalhost"));
+}
 
 static void
 t_url_expand(void)
@@ -750,6 +851,8 @@ test_url(void)
 {
 	t_url_parse();
 	t_url_expand();
+	t_url_template_check();
+	t_url_denied_class();
 	t_url_query();
 	t_url_encode();
 	t_url_cidr();

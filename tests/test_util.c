@@ -6,6 +6,63 @@
 #include "../util.c"
 #include "unit.h"
 
+/* The one hex decoder: every digit, both cases, and the lower-only mode
+ * hookd's own ids and checksums use. */
+static void
+test_util_hex(void)
+{
+	static const struct {
+		int c, any, lower;
+	} t[] = {
+		{ '0', 0, 0 }, { '9', 9, 9 }, { 'a', 10, 10 }, { 'f', 15, 15 },
+		{ 'A', 10, -1 }, { 'F', 15, -1 }, { 'g', -1, -1 }, { 'G', -1, -1 },
+		{ '/', -1, -1 }, { ':', -1, -1 }, { '@', -1, -1 }, { '`', -1, -1 },
+		{ 0, -1, -1 }, { 0xff, -1, -1 }, { ' ', -1, -1 }, { 'x', -1, -1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECKF(util_hex_digit(t[i].c, 0) == t[i].any, "any %zu", i);
+		CHECKF(util_hex_digit(t[i].c, 1) == t[i].lower, "lower %zu", i);
+	}
+}
+
+/* The one log quoter: nothing a peer sends can start a line or a key. */
+static void
+test_util_logq(void)
+{
+	static const struct {
+		const char *in;
+		size_t n;	/* 0: strlen */
+		size_t outsz;
+		const char *want;
+	} t[] = {
+		{ "plain", 0, 64, "plain" },
+		{ "two words", 0, 64, "\"two words\"" },
+		{ "a=b", 0, 64, "\"a=b\"" },
+		{ "say \"hi\"", 0, 64, "\"say \\\"hi\\\"\"" },
+		{ "back\\slash", 0, 64, "\"back\\\\slash\"" },
+		{ "line\nforged=1", 0, 64, "\"line\\x0aforged=1\"" },
+		{ "cr\r", 0, 64, "\"cr\\x0d\"" },
+		{ "nul\0x", 5, 64, "\"nul\\x00x\"" },
+		{ "\x1b[31m", 0, 64, "\"\\x1b[31m\"" },
+		{ "caf\xc3\xa9", 0, 64, "\"caf\\xc3\\xa9\"" },
+		{ "", 0, 64, "\"\"" },
+		{ "0123456789 0123456789", 0, 16, "\"0123456789...\"" },
+		{ "x y", 0, 4, "" },
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = t[i].n != 0 ? t[i].n : strlen(t[i].in);
+
+		util_logq(out, t[i].outsz, t[i].in, n);
+		CHECKF(strcmp(out, t[i].want) == 0, "logq %zu: %s", i, out);
+		CHECKF(strchr(out, '\n') == NULL, "logq %zu: newline", i);
+	}
+}
+
 void
 test_util(void)
 {
@@ -57,4 +114,7 @@ test_util(void)
 
 	CHECK(util_span_ieq("Content-Length", 14, "content-length"));
 	CHECK(!util_span_ieq("Content-Lengt", 13, "content-length"));
+
+	test_util_hex();
+	test_util_logq();
 }

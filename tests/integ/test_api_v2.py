@@ -1,0 +1,358 @@
+"""The API's validations and amendments of contract §11 and §18: one policy
+for header names, client secrets, refused query parameters, templates and
+duplicates, destination classes, 401/403 reasons, per-client limits."""
+
+import json
+import subprocess
+import socket
+import time
+import urllib.parse
+
+from .harness import HOOKD, check, check_signature, eq, wait_until
+
+
+def error(h, expect, method, path, body=None, **kw):
+    """The request's {"error": ...} text, asserting its status; then that
+    the server still answers."""
+    status, data, _ = h.api(method, path, body, **kw)
+    check(status == expect, "%s %s: status %d, want %d; body %r"
+          % (method, path, status, expect, data))
+    check(isinstance(data, dict) and isinstance(data.get("error"), str),
+          "error body %r" % (data,))
+    eq(h.api("GET", "/healthz", token=None)[0], 200, "healthz after")
+    return data["error"]
+
+
+def test_reserved_headers_refused(t):
+    h = t.hookd()
+    h.client("acme")
+    for name in ("Keep-Alive", "Proxy-Connection", "Webhook-Foo",
+                 "Hookd-Foo", "hookd-endpoint", "Host", "User-Agent",
+                 "Content-Type", "Transfer-Encoding", "TE", "Upgrade"):
+        msg = error(h, 422, "POST", "/v1/endpoints",
+                    {"client": "acme", "url": "http://127.0.0.1:9/x",
+                     "headers": {name: "v"}})
+        eq(msg, 'headers: "%s" is set by hookd itself or is a hop-by-hop '
+           'or framing header; an endpoint cannot send it' % name,
+           "error for " + name)
+    ep = h.endpoint("acme", "http://127.0.0.1:9/x",
+                    headers={"X-Api-Key": "k"})
+    msg = error(h, 422, "PATCH", "/v1/endpoints/" + ep["id"],
+                {"headers": {"keep-alive": "timeout=5"}})
+    check('"keep-alive"' in msg, msg)
+    # A NUL in a name is no token, decoded or not.
+    msg = error(h, 422, "POST", "/v1/endpoints",
+                '{"client": "acme", "url": "http://127.0.0.1:9/x", '
+                '"headers": {"X-A\\u0000b": "v"}}')
+    eq(msg, "headers: a name must be an HTTP token of at most 64 "
+       "characters", "NUL in a name")
+
+
+def test_accepted_headers_are_sent(t):
+    """What registration accepts, delivery sends (the same rules)."""
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    h.endpoint("acme", r.url("/in"),
+               headers={"X-Api-Key": "k", "X-Tab": "a\tb",
+                        "x_under~": "1"})
+    h.event("acme", data={"a": 1})
+    got = r.wait_for(1)[0]
+    eq(got.headers.get("x-api-key"), "k", "X-Api-Key")
+    eq(got.headers.get("x-tab"), "a\tb", "X-Tab")
+    eq(got.headers.get("x_under~"), "1", "x_under~")
+
+
+def test_endpoint_header_and_oneoff(t):
+    """Endpoint deliveries carry hookd-endpoint; one-offs do not."""
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    ep = h.endpoint("acme", r.url("/ep"))
+    h.event("acme", data={"a": 1}, callback=r.url("/one"))
+    r.wait_for(2)
+    eq(r.got("/ep")[0].headers.get("hookd-endpoint"), ep["id"],
+       "hookd-endpoint on an endpoint delivery")
+    eq(r.got("/one")[0].headers.get("hookd-endpoint"), None,
+       "hookd-endpoint on a one-off")
+
+
+def test_client_reads_itself(t):
+    h = t.hookd()
+    a = h.client("acme")
+    b = h.client("other")
+    got = h.req(200, "GET", "/v1/clients/acme", token=a["token"])
+    eq(got["id"], "acme", "id")
+    eq(got["secret"], a["secret"], "secret")
+    check("token" not in got, "no token in %r" % got)
+    # Another client's id is not found, as every other object (no 403).
+    msg = error(h, 404, "GET", "/v1/clients/other", token=a["token"])
+    eq(msg, "not found", "another client")
+    error(h, 404, "GET", "/v1/clients/nobody", token=a["token"])
+    # The rest of /v1/clients stays the admin's.
+    msg = error(h, 403, "GET", "/v1/clients", token=a["token"])
+    eq(msg, "forbidden: only the admin may list clients", "403 list")
+    msg = error(h, 403, "POST", "/v1/clients/acme/rotate-secret",
+                token=b["token"])
+    eq(msg, "forbidden: only the admin may rotate a client's secret",
+       "403 rotate-secret")
+
+
+def test_client_secret_rotation(t):
+    h = t.hookd()
+    r = t.receiver()
+    a = h.client("acme")
+    old = a["secret"]
+    got = h.req(200, "POST", "/v1/clients/acme/rotate-secret")
+    new = got["secret"]
+    check(new.startswith("whsec_") and new != old, "new secret %r" % new)
+    eq(list(got), ["secret"], "answer members")
+    eq(h.req(200, "GET", "/v1/clients/acme")["secret"], new, "GET secret")
+
+    def both(req):
+        sigs = req.headers["webhook-signature"].split(" ")
+        eq(len(sigs), 2, "two signatures")
+        check_signature(req, new)
+        check_signature(req, old)
+
+    h.event("acme", data={"n": 1}, callback=r.url("/one"))
+    both(r.wait_for(1)[0])
+    # The previous secret survives a restart.
+    h.restart()
+    h.event("acme", data={"n": 2}, callback=r.url("/one"))
+    both(r.wait_for(2)[1])
+    error(h, 404, "POST", "/v1/clients/nobody/rotate-secret")
+
+
+def test_auth_reasons(t):
+    h = t.hookd()
+    h.client("acme")
+    eq(error(h, 401, "GET", "/v1/endpoints", token=None),
+       'missing Authorization header: send "Authorization: Bearer <token>"',
+       "missing")
+    for bad in ("Basic abc", "Bearer", "Bearer    ", "bearer:x", "token"):
+        eq(error(h, 401, "GET", "/v1/endpoints", token=None,
+                 headers={"Authorization": bad}),
+           'malformed Authorization header: it must be "Bearer <token>"',
+           "malformed %r" % bad)
+    eq(error(h, 401, "GET", "/v1/endpoints", token="hkc_nope"),
+       "unknown token: it is neither the admin token nor a client's "
+       "current token", "unknown")
+    tok = h.client("b")["token"]
+    eq(error(h, 403, "POST", "/v1/events", {"client": "b", "type": "x",
+             "data": {}}, token=tok),
+       "forbidden: only the admin may post events", "403 events")
+    eq(error(h, 403, "POST", "/v1/clients", {"id": "z"}, token=tok),
+       "forbidden: only the admin may create clients", "403 create")
+    eq(error(h, 403, "POST", "/v1/compact", token=tok),
+       "forbidden: only the admin may start a compaction", "403 compact")
+
+
+def test_unknown_query_parameter(t):
+    h = t.hookd()
+    h.client("acme")
+    body = {"client": "acme", "type": "a", "data": {}}
+    eq(error(h, 400, "POST", "/v1/events?callbackUrl=http%3A%2F%2Fx%2F",
+             body),
+       'unknown query parameter "callbackUrl" (did you mean callbackURL?)',
+       "callbackUrl")
+    eq(error(h, 400, "GET", "/v1/deliveries?staus=failed"),
+       'unknown query parameter "staus" (did you mean status?)', "staus")
+    eq(error(h, 400, "GET", "/v1/endpoints?limt=5"),
+       'unknown query parameter "limt" (did you mean limit?)', "limt")
+    eq(error(h, 400, "GET", "/v1/events?zzzzzz=1"),
+       'unknown query parameter "zzzzzz"', "no near one")
+    eq(error(h, 400, "GET", "/v1/clients/acme?x=1"),
+       'unknown query parameter "x": this path takes none', "none taken")
+    eq(error(h, 400, "GET", "/healthz?x=1", token=None),
+       'unknown query parameter "x": this path takes none', "healthz")
+    eq(error(h, 400, "GET", "/v1/events?a%0Ab=1"),
+       "unknown query parameter", "odd name not echoed")
+    # Known ones still work; nothing was created by the refused post.
+    h.req(200, "GET", "/v1/deliveries?status=failed&limit=5")
+    eq(h.req(200, "GET", "/v1/events")["data"], [], "no event created")
+
+
+def test_unbalanced_template_refused(t):
+    h = t.hookd()
+    h.client("acme")
+    for url, want in (
+            ("http://127.0.0.1:9/{refId", "url: unbalanced { in a template "
+             "(no } after it)"),
+            ("http://127.0.0.1:9/refId}", "url: unbalanced } in a template "
+             "(no { before it)"),
+            ("http://127.0.0.1:9/{a{b}}", "url: unbalanced { in a template "
+             "(a {name} cannot hold another {)")):
+        eq(error(h, 422, "POST", "/v1/endpoints",
+                 {"client": "acme", "url": url}), want, url)
+    ep = h.endpoint("acme", "http://127.0.0.1:9/{refId}")
+    eq(error(h, 422, "PATCH", "/v1/endpoints/" + ep["id"],
+             {"url": "http://127.0.0.1:9/{x"}),
+       "url: unbalanced { in a template (no } after it)", "PATCH")
+    eq(error(h, 422, "POST", "/v1/events?callbackURL=" +
+             urllib.parse.quote("http://127.0.0.1:9/}", safe=""),
+             {"client": "acme", "type": "a", "data": {}}),
+       "callbackURL: url: unbalanced } in a template (no { before it)",
+       "callbackURL")
+
+
+def test_duplicate_endpoint_409(t):
+    h = t.hookd()
+    a = h.client("acme")
+    h.client("other")
+    url = "http://127.0.0.1:9/cb/{refId}"
+    first = h.endpoint("acme", url)
+    status, body, _ = h.api("POST", "/v1/endpoints",
+                            {"url": url, "events": ["x"]}, token=a["token"])
+    eq(status, 409, "second endpoint, same method and url")
+    eq(body, {"error": "an endpoint of this client with this method and "
+              "url exists", "id": first["id"]}, "409 body")
+    # Another method, or another client, is another endpoint.
+    get = h.endpoint("acme", url, method="GET")
+    h.endpoint("other", url)
+    # PATCH into a duplicate is refused the same way; onto itself is fine.
+    status, body, _ = h.api("PATCH", "/v1/endpoints/" + get["id"],
+                            {"method": "POST"})
+    eq((status, body.get("id")), (409, first["id"]), "PATCH duplicate")
+    h.req(200, "PATCH", "/v1/endpoints/" + first["id"], {"url": url})
+    eq(len(h.req(200, "GET", "/v1/endpoints?client=acme")["data"]), 2,
+       "endpoints of acme")
+
+
+def test_destination_class_named(t):
+    h = t.hookd(allow=False)
+    h.client("acme")
+    cases = (
+        ("http://127.0.0.1:9/", "127.0.0.1 is loopback"),
+        ("http://[::1]:9/", "::1 is loopback"),
+        ("http://10.0.0.1/", "10.0.0.1 is private"),
+        ("http://169.254.169.254/latest", "169.254.169.254 is link-local"),
+        ("http://100.64.0.1/", "100.64.0.1 is CGNAT"),
+        ("http://224.0.0.1/", "224.0.0.1 is multicast"),
+        ("http://240.0.0.1/", "240.0.0.1 is reserved"),
+        ("http://192.0.2.1/", "192.0.2.1 is documentation"),
+        ("http://localhost:9/", "localhost is loopback"),
+        ("http://api.localhost:9/", "api.localhost is loopback"),
+        ("http://LOCALHOST/", "localhost is loopback"),
+    )
+    for url, what in cases:
+        eq(error(h, 422, "POST", "/v1/endpoints",
+                 {"client": "acme", "url": url}),
+           "destination not allowed: %s; allow_destinations opens it"
+           % what, url)
+    eq(error(h, 422, "POST", "/v1/events?callbackURL=" +
+             urllib.parse.quote("http://localhost/x", safe=""),
+             {"client": "acme", "type": "a", "data": {}}),
+       "callbackURL: destination not allowed: localhost is loopback; "
+       "allow_destinations opens it", "callbackURL")
+    # A name not under .localhost is left to the connect-time check.
+    h.endpoint("acme", "http://mylocalhost.example/", enabled=False)
+
+
+def test_localhost_accepted_when_allowed(t):
+    h = t.hookd()          # allow_destinations 127.0.0.0/8
+    r = t.receiver()
+    h.client("acme")
+    port = int(r.url("/").split(":")[2].split("/")[0])
+    h.endpoint("acme", "http://localhost:%d/cb" % port)
+    h.event("acme", data={})
+    eq(r.wait_for(1)[0].target, "/cb", "delivered to localhost")
+
+
+def test_underscore_host(t):
+    h = t.hookd()
+    h.client("acme")
+    ep = h.endpoint("acme", "http://hook_receiver:8080/in", enabled=False)
+    eq(ep["url"], "http://hook_receiver:8080/in", "url kept")
+    h.req(201, "POST", "/v1/endpoints",
+          {"client": "acme", "url": "http://a_b.example/x", "enabled": False})
+
+
+def test_dot_segment_fails_delivery(t):
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    h.endpoint("acme", r.url("/orders/{refId}/cb"))
+    for v in (".", ".."):
+        evt = h.event("acme", data={"refId": v})
+        d = h.wait_all(evt["id"], "failed", n=1)[0]
+        eq((d["last"]["error"], d["attempts"]),
+           ("template: dot segment", 0), "delivery of refId %r" % v)
+    evt = h.event("acme", data={"refId": "..."})
+    h.wait_all(evt["id"], "delivered", n=1)
+    eq([x.target for x in r.got()], ["/orders/.../cb"], "what arrived")
+
+
+def test_headers_only_on_single_get(t):
+    h = t.hookd()
+    a = h.client("acme")
+    ep = h.endpoint("acme", "http://127.0.0.1:9/x",
+                    headers={"X-Api-Key": "secret-k"}, enabled=False)
+    eq(ep["headers"], {"X-Api-Key": "secret-k"}, "in the creation answer")
+    one = h.req(200, "GET", "/v1/endpoints/" + ep["id"], token=a["token"])
+    eq(one["headers"], {"X-Api-Key": "secret-k"}, "single GET")
+    for tok in ("admin", a["token"]):
+        lst = h.req(200, "GET", "/v1/endpoints", token=tok)["data"]
+        eq(len(lst), 1, "listed")
+        check("headers" not in lst[0] and "secret" not in lst[0],
+              "list item %r" % lst[0])
+
+
+def test_per_client_limits(t):
+    h = t.hookd("max_endpoints_per_client 2\nmax_endpoint_headers 3\n"
+                "max_retries_per_minute 3\n")
+    a = h.client("acme")
+    h.client("other")
+    e1 = h.endpoint("acme", "http://127.0.0.1:9/1", enabled=False)
+    h.endpoint("acme", "http://127.0.0.1:9/2", enabled=False)
+    eq(error(h, 422, "POST", "/v1/endpoints",
+             {"url": "http://127.0.0.1:9/3"}, token=a["token"]),
+       "client acme has 2 endpoints already (max_endpoints_per_client)",
+       "third endpoint")
+    h.endpoint("other", "http://127.0.0.1:9/3", enabled=False)
+    # Headers: a count, and 8 KiB in all.
+    eq(error(h, 422, "PATCH", "/v1/endpoints/" + e1["id"],
+             {"headers": {"A": "1", "B": "2", "C": "3", "D": "4"}}),
+       "headers: at most 3 (max_endpoint_headers)", "4 headers")
+    big = {"X-%d" % i: "v" * 1000 for i in range(3)}
+    h.req(200, "PATCH", "/v1/endpoints/" + e1["id"], {"headers": big})
+    h2 = t.hookd("max_endpoint_headers 16\n")
+    h2.client("acme")
+    eq(error(h2, 422, "POST", "/v1/endpoints",
+             {"client": "acme", "url": "http://127.0.0.1:9/x",
+              "headers": {"X-%d" % i: "v" * 1000 for i in range(9)}}),
+       "headers: at most 8192 bytes in all (max_endpoint_headers)",
+       "9 KB of headers")
+    # Retry and replay calls: 3 a minute for acme, whoever calls.
+    evt = h.event("acme", data={}, callback="http://127.0.0.1:9/cb")
+    dl = h.deliveries_of(evt["id"])
+    check(dl, "deliveries of the event")
+    did = dl[0]["id"]
+    h.req(202, "POST", "/v1/deliveries/%s/retry" % did)
+    h.req(202, "POST", "/v1/deliveries/%s/retry" % did, token=a["token"])
+    h.req(202, "POST", "/v1/endpoints/%s/replay" % e1["id"],
+          {"since": "2020-01-01T00:00:00Z"})
+    want = ("too many retry and replay calls for client acme: at most 3 a "
+            "minute (max_retries_per_minute)")
+    eq(error(h, 429, "POST", "/v1/deliveries/%s/retry" % did), want,
+       "fourth retry")
+    eq(error(h, 429, "POST", "/v1/endpoints/%s/replay" % e1["id"],
+             {"since": "2020-01-01T00:00:00Z"}, token=a["token"]), want,
+       "replay over the limit")
+
+
+def test_limit_keys_checked(t):
+    h = t.hookd(start=False)
+    for line, key in (("max_endpoints_per_client 0", "max_endpoints_per_client"),
+                      ("max_endpoint_headers 129", "max_endpoint_headers"),
+                      ("max_retries_per_minute x", "max_retries_per_minute")):
+        h.write_conf(line + "\n")
+        p = subprocess.run([HOOKD, "-n", "-c", h.conf_path], capture_output=True,
+                           text=True, timeout=20)
+        eq(p.returncode, 1, line)
+        check(key in p.stderr, "%r names %s: %r" % (line, key, p.stderr))
+    h.write_conf("max_endpoints_per_client 5\nmax_endpoint_headers 0\n"
+                 "max_retries_per_minute 1000000\n")
+    p = subprocess.run([HOOKD, "-n", "-c", h.conf_path], capture_output=True,
+                       text=True, timeout=20)
+    eq(p.returncode, 0, "valid limits: %r" % p.stderr)
