@@ -46,7 +46,7 @@ test: hookd tests/unit
 
 # Fuzz targets: libFuzzer with clang (make fuzz), or their corpora replayed
 # under the sanitizers with any compiler (make check).
-FUZZ_TARGETS = request response chunked json url journal
+FUZZ_TARGETS = request response chunked json url journal records
 FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c
 FUZZ_TIME ?= 60
 

@@ -455,6 +455,32 @@ rec_id(const char *key, enum store_kind k, uint64_t id)
 	buf_printf(&st.rec, ",\"%s\":\"%s\"", key, x);
 }
 
+/*
+ * A JSON value that others wrote (a receiver's ack, an endpoint's headers)
+ * as member key: re-encoded compactly by json_put_json, one level less deep
+ * than the parser allows since the record adds its own; a value that is not
+ * JSON or nests deeper is kept as the string member key + "_s" instead.
+ * Either way no byte of it reaches the file except through the encoder, so
+ * no newline can split the record and no depth can make it unreadable.
+ * NULL is written as null.
+ */
+static void
+rec_json(const char *key, const char *val, size_t len)
+{
+	buf_printf(&st.rec, ",\"%s\":", key);
+	if (val == NULL) {
+		buf_puts(&st.rec, "null");
+		return;
+	}
+	if (json_put_json(&st.rec, val, len, JSON_MAX_DEPTH - 1) == 0 ||
+	    st.rec.oom)
+		return;	/* out of memory: rec_write fails the record */
+	/* Take the key back and write the string form. */
+	st.rec.len -= strlen(key) + 4;
+	buf_printf(&st.rec, ",\"%s_s\":", key);
+	json_put_str(&st.rec, val, len);
+}
+
 /* Close the record (checksum, newline) and append it to f. Returns the
  * record's offset, or -1 (errno set; nothing was added to the file). */
 static off_t
@@ -950,8 +976,9 @@ endpoint_record(const struct endpoint *e)
 			buf_puts(b, ",");
 		json_put_cstr(b, e->events[i]);
 	}
-	buf_puts(b, "],\"headers\":");
-	buf_puts(b, e->headers != NULL ? e->headers : "null");
+	buf_puts(b, "]");
+	rec_json("headers", e->headers, e->headers != NULL ?
+	    strlen(e->headers) : 0);
 	rec_str("description", e->description);
 	rec_str("secret", e->secret);
 	rec_str("prev_secret", e->prev_secret);
@@ -1303,14 +1330,6 @@ delivery_settled(struct delivery *d)
 	}
 }
 
-/* Does the payload need escaping to sit on one line? JSON allows raw CR and
- * LF only as whitespace, so a payload without them can be stored as is. */
-static int
-needs_escape(const char *p, size_t n)
-{
-	return memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL;
-}
-
 static struct delivery *
 delivery_new(struct event *ev, struct endpoint *e, const char *url)
 {
@@ -1415,13 +1434,12 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		}
 	}
 	buf_puts(b, "]");
-	if (needs_escape(data, data_len)) {
-		buf_puts(b, ",\"data_s\":");
-		json_put_str(b, data, data_len);
-	} else {
-		buf_puts(b, ",\"data\":");
-		buf_append(b, data, data_len);
-	}
+	/* The payload is kept as a string, not embedded: its bytes must go
+	 * to receivers exactly as sent, so it cannot be re-encoded, and
+	 * embedded it would sit one level deeper than the producer nested it
+	 * (a 64-deep payload would make the record unreadable). */
+	buf_puts(b, ",\"data_s\":");
+	json_put_str(b, data, data_len);
 	if (st.nunannounced == st.capunannounced) {
 		size_t cap = st.capunannounced ? st.capunannounced * 2 : 64;
 		struct announce *a = realloc(st.unannounced, cap * sizeof(*a));
@@ -1548,10 +1566,8 @@ attempt_record(const struct delivery *d, const struct store_attempt *a,
 	json_put_str(b, a->body != NULL ? a->body : "", a->body_len);
 	rec_str("state", names[a->new_status]);
 	rec_num("next", next_at);
-	if (a->ack != NULL && a->ack_len > 0) {
-		buf_puts(b, ",\"ack\":");
-		buf_append(b, a->ack, a->ack_len);
-	}
+	if (a->ack != NULL && a->ack_len > 0)
+		rec_json("ack", a->ack, a->ack_len);
 	return rec_write(&st.jrn);
 }
 
@@ -1723,6 +1739,27 @@ put_attempt(struct buf *out, const char *s, const struct json_tok *t,
 	buf_puts(out, "}");
 }
 
+/* The ack of an attempt record as JSON text: the object, or one kept as a
+ * string (rec_json) re-encoded, or null. */
+static void
+put_ack(struct buf *out, const char *s, const struct json_tok *t)
+{
+	struct buf tmp = {0};
+	int v = rget(s, t, "ack");
+
+	if (v >= 0 && t[v].type != JSON_NULL) {
+		buf_append(out, s + t[v].start, t[v].len);
+		return;
+	}
+	v = rget(s, t, "ack_s");
+	if (v < 0 || t[v].type != JSON_STRING ||
+	    json_str_buf(s, &t[v], &tmp) != 0 ||
+	    json_put_json(out, tmp.data != NULL ? tmp.data : "", tmp.len,
+	    JSON_MAX_DEPTH) != 0)
+		buf_puts(out, "null");
+	buf_free(&tmp);
+}
+
 int
 store_delivery_history(const struct delivery *d, struct buf *last,
     struct buf *ack, struct buf *log)
@@ -1750,12 +1787,7 @@ store_delivery_history(const struct delivery *d, struct buf *last,
 			goto out;
 		if (nrec == 0) {
 			put_attempt(last, rb.data + 9, toks, 0);
-			v = rget(rb.data + 9, toks, "ack");
-			if (v >= 0 && toks[v].type == JSON_OBJECT)
-				buf_append(ack, rb.data + 9 + toks[v].start,
-				    toks[v].len);
-			else
-				buf_puts(ack, "null");
+			put_ack(ack, rb.data + 9, toks);
 		}
 		no = realloc(offs, (nrec + 1) * sizeof(*offs));
 		if (no == NULL)
@@ -2036,9 +2068,12 @@ replay_endpoint(struct replay *r)
 		e->events[e->nevents++] = b.data;
 	}
 	v = rget(r->s, r->t, "headers");
-	if (v >= 0 && r->t[v].type == JSON_OBJECT &&
+	if (v >= 0 && r->t[v].type != JSON_NULL &&
 	    (e->headers = util_strndup(r->s + r->t[v].start,
 	    r->t[v].len)) == NULL)
+		goto bad;
+	if (v < 0 && rget(r->s, r->t, "headers_s") >= 0 &&
+	    (get_dup(r, "headers_s", &e->headers) != 0 || e->headers == NULL))
 		goto bad;
 	v = rget(r->s, r->t, "enabled");
 	e->enabled = v >= 0 && r->t[v].type == JSON_TRUE;
