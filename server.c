@@ -1170,15 +1170,16 @@ listen_close(void)
  * with err set; errno is ENOENT when the file does not exist.
  */
 static int
-token_read(const char *path, char *tok, size_t toksz, char *err,
-    size_t errsz)
+token_read(const char *path, int nofollow, char *tok, size_t toksz,
+    char *err, size_t errsz)
 {
 	struct stat st;
 	size_t len = 0, i;
 	ssize_t n;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY);
+	/* In the data directory no link is followed (contract §18). */
+	fd = open(path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		saved = errno;
 		err_set(err, errsz, path, strerror(errno));
@@ -1293,14 +1294,14 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 		return 0;
 	}
 	if (cfg->admin_token_file[0] != '\0')
-		return token_read(cfg->admin_token_file, tok, toksz, err,
+		return token_read(cfg->admin_token_file, 0, tok, toksz, err,
 		    errsz);
 	if ((size_t)snprintf(path, sizeof(path), "%s/admin.token",
 	    cfg->data_dir) >= sizeof(path)) {
 		snprintf(err, errsz, "data_dir is too long");
 		return -1;
 	}
-	if (token_read(path, tok, toksz, err, errsz) == 0)
+	if (token_read(path, 1, tok, toksz, err, errsz) == 0)
 		return 0;
 	if (errno != ENOENT)
 		return -1;
@@ -1760,12 +1761,16 @@ server_run(void)
 	/* Every way out (return from main, exit) writes the last lines. */
 	(void)atexit(server_log_flush);
 	server_now = util_mono_ms();
-	if (mkdir(config_now->data_dir, 0700) != 0 && errno != EEXIST) {
-		server_log("error", "cannot create data directory",
-		    "path=%s error=%s", LOGQ(q, config_now->data_dir),
-		    LOGQ(err, strerror(errno)));
-		exit(1);
-	}
+	/*
+	 * Contract §10: the lock first, so that nothing in the directory is
+	 * read or written while another hookd uses it; then the socket, so
+	 * that a taken port ends the start before the store writes anything
+	 * (a second hookd used to append its static registrations to a
+	 * registry the first was writing, which then failed its checksum).
+	 */
+	if (store_lock(config_now->data_dir, err, sizeof(err)) != 0)
+		fatal("cannot use the data directory", err);
+	listen_open(config_now->listen);
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
 		fatal("cannot open the store", err);
@@ -1782,7 +1787,9 @@ server_run(void)
 	if (deliver_init(err, sizeof(err)) != 0)
 		fatal("cannot start deliveries", err);
 	sync_setup();
-	listen_open(config_now->listen);
+	if (store_lock_note_pid() != 0)
+		server_log("warn", "cannot write the pid into the lock file",
+		    "error=%s", LOGQ(q, strerror(errno)));
 	listen_update();
 
 	server_loop();

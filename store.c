@@ -2479,13 +2479,115 @@ open_log(struct logfile *f, const char *dir, const char *name, char *err,
 		snprintf(err, errsz, "%s: path too long", dir);
 		return -1;
 	}
-	existed = stat(f->path, &sb) == 0;
-	f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	existed = lstat(f->path, &sb) == 0;
+	/* O_NOFOLLOW: a link planted in the directory must not make hookd
+	 * append to (or, compacting, replace) a file elsewhere. */
+	f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f->fd < 0 && errno == ELOOP) {
+		snprintf(err, errsz, "%s: is a symbolic link; hookd opens no "
+		    "links in its data directory (put the file itself there)",
+		    f->path);
+		return -1;
+	}
 	if (f->fd < 0) {
 		snprintf(err, errsz, "%s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	f->dir_dirty = !existed;
+	return 0;
+}
+
+/* The data directory's lock (contract §10), held until the process ends,
+ * and the directory it is for. */
+static int lock_fd = -1;
+static char lock_dir[1024];
+
+int
+store_lock(const char *dir, char *err, size_t errsz)
+{
+	char path[1100], pidtxt[32];
+	struct flock fl;
+	struct stat sb;
+	ssize_t n;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &sb) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "data directory %s is not a directory",
+		    dir);
+		return -1;
+	}
+	/* Another user who can write the directory can replace the journal
+	 * or plant links in it, and so forge deliveries and read secrets. */
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "data directory %s is owned by uid %ld, "
+		    "not by hookd's user (uid %ld): chown it, then chmod 700 %s",
+		    dir, (long)sb.st_uid, (long)geteuid(), dir);
+		return -1;
+	}
+	if ((sb.st_mode & 022) != 0) {
+		snprintf(err, errsz, "data directory %s is writable by other "
+		    "users (mode %03o): run chmod 700 %s", dir,
+		    (unsigned)(sb.st_mode & 0777), dir);
+		return -1;
+	}
+	if (snprintf(path, sizeof(path), "%s/lock", dir) >= (int)sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	if (lock_fd >= 0 && strcmp(lock_dir, dir) == 0)
+		return 0;
+	if (lock_fd >= 0)
+		close(lock_fd);		/* another directory (tests) */
+	snprintf(lock_dir, sizeof(lock_dir), "%s", dir);
+	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock_fd < 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(lock_fd, F_SETLK, &fl) == 0)
+		return 0;
+	if (errno != EACCES && errno != EAGAIN) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* The kernel knows the holder; the pid in the file is for people. */
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(lock_fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		snprintf(pidtxt, sizeof(pidtxt), "%ld", (long)fl.l_pid);
+	else if ((n = pread(lock_fd, pidtxt, sizeof(pidtxt) - 1, 0)) > 0) {
+		pidtxt[n] = '\0';
+		pidtxt[strcspn(pidtxt, "\n")] = '\0';
+	} else
+		snprintf(pidtxt, sizeof(pidtxt), "?");
+	snprintf(err, errsz, "data directory %s is in use by pid %s", dir,
+	    pidtxt);
+fail:
+	close(lock_fd);
+	lock_fd = -1;
+	return -1;
+}
+
+int
+store_lock_note_pid(void)
+{
+	char txt[32];
+	int n = snprintf(txt, sizeof(txt), "%ld\n", (long)getpid());
+
+	if (lock_fd < 0 || ftruncate(lock_fd, 0) != 0 ||
+	    pwrite(lock_fd, txt, (size_t)n, 0) != n)
+		return -1;
 	return 0;
 }
 
@@ -2516,10 +2618,8 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+	if (store_lock(dir, err, errsz) != 0)
 		return -1;
-	}
 	if (open_log(&st.reg, dir, "registry.log", err, errsz) != 0 ||
 	    replay_file(&st.reg, "registry.log", 0, err, errsz, notice) != 0 ||
 	    open_log(&st.jrn, dir, "journal.log", err, errsz) != 0 ||
@@ -2627,7 +2727,8 @@ compact_registry(void)
 	if (snprintf(tmp, sizeof(tmp), "%s.compact", st.reg.path) >=
 	    (int)sizeof(tmp))
 		return -1;
-	n.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	n.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
 	if (n.fd < 0)
 		return -1;
 	memcpy(n.path, st.reg.path, sizeof(n.path));
@@ -2697,8 +2798,10 @@ compact_child(const char *path, const char *mappath)
 	size_t chain_cap = 0, map_cap = 0;
 	int mfd;
 
-	n.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	mfd = open(mappath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	n.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	mfd = open(mappath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (n.fd < 0 || mfd < 0)
 		_exit(1);
 	for (i = 0; i < IDEM_BUCKETS; i++) {
@@ -2948,7 +3051,7 @@ store_compact_poll(char *err, size_t errsz)
 		snprintf(err, errsz, "compaction child failed");
 		goto fail;
 	}
-	mfd = open(mappath, O_RDONLY | O_CLOEXEC);
+	mfd = open(mappath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (mfd < 0 || fstat(mfd, &sb) != 0 ||
 	    (map = malloc((size_t)sb.st_size + 1)) == NULL ||
 	    read(mfd, map, (size_t)sb.st_size) != (ssize_t)sb.st_size) {
@@ -2983,7 +3086,7 @@ store_compact_poll(char *err, size_t errsz)
 		snprintf(err, errsz, "compaction map does not match");
 		goto fail;
 	}
-	n.fd = open(path, O_RDWR | O_CLOEXEC);
+	n.fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (n.fd < 0 || fstat(n.fd, &sb) != 0) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;

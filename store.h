@@ -118,7 +118,21 @@ struct store_attempt {
 	int64_t next_at;		/* when pending: the next attempt */
 };
 
-/* Open (creating, mode 0700) the data directory, replay the registry and the
+/*
+ * Take the data directory's lock (contract §10) before anything in it is read
+ * or written: creates the directory (mode 0700) when missing, refuses one
+ * that another user owns or can write ("... chmod 700 DIR"), and takes an
+ * exclusive fcntl lock on DIR/lock (opened without following links), held
+ * until the process exits. 0, or -1 with err set; when another process holds
+ * it, err is "data directory DIR is in use by pid N". Calling it again once
+ * held only repeats the directory checks.
+ */
+int store_lock(const char *dir, char *err, size_t errsz);
+/* Write this process's pid into DIR/lock (after a start that succeeded, so
+ * a failed start leaves the file as it was). 0 or -1. */
+int store_lock_note_pid(void);
+
+/* Open the data directory (store_lock first, if not yet taken), replay the registry and the
  * journal into memory, dropping a torn last record. 0, or -1 with err set to
  * "file:line: reason" (or the failing call). notice receives one line for
  * each repaired file (a dropped torn tail), may be NULL. */

@@ -51,3 +51,145 @@ def test_pretty_and_deep_acks_survive_restart(t):
               "ack and log after restart: %r" % one)
     h.restart(kill=True)
     eq(len(read_all(h)), 2, "deliveries after a second restart")
+
+
+def snapshot(d):
+    """Every file's name and bytes in a directory."""
+    out = {}
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+def run_hookd(h, *extra, timeout=20):
+    """Run hookd on h's data directory and config, in the foreground;
+    returns (exit code, stderr)."""
+    env = dict(os.environ)
+    env.pop("HOOKD_ADMIN_TOKEN", None)
+    if h.admin is not None:
+        env["HOOKD_ADMIN_TOKEN"] = h.admin
+    r = subprocess.run([HOOKD, "-d", h.data, "-c", h.conf_path] +
+                       list(extra), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, env=env,
+                       timeout=timeout)
+    return r.returncode, r.stderr
+
+
+def test_second_hookd_on_one_directory_is_refused(t):
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    h.endpoint("acme", r.url("/cb"))
+    ev = h.event("acme", data={"n": 1})
+    h.wait_all(ev["id"], n=1)
+    before = snapshot(h.data)
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    port = other.getsockname()[1]
+    other.close()
+    rc, err = run_hookd(h, "-l", "127.0.0.1:%d" % port)
+    eq(rc, 1, "exit code of the second hookd")
+    want = "data directory %s is in use by pid %d" % (h.data, h.proc.pid)
+    check(want in err, "stderr %r lacks %r" % (err, want))
+    eq(snapshot(h.data), before, "the data directory after the refusal")
+    # The first keeps serving, and its data is intact after a restart.
+    ev2 = h.event("acme", data={"n": 2})
+    h.wait_all(ev2["id"], n=1)
+    h.restart()
+    eq(len(read_all(h)), 2, "deliveries after restart")
+    with open(os.path.join(h.data, "lock")) as f:
+        eq(f.read().strip(), str(h.proc.pid), "pid in the lock file")
+
+
+def test_failed_start_writes_nothing(t):
+    conf = ('client shop name="Shop"\n'
+            'endpoint shop http://127.0.0.1:9/cb events=order.*\n')
+    h = t.hookd(conf)
+    h.stop()
+    before = snapshot(h.data)
+    check("registry.log" in before and "admin.token" not in before,
+          "files after the first run: %r" % sorted(before))
+    # A taken port: the start fails after the lock, before the store.
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        for _ in range(2):
+            rc, err = run_hookd(h, "-l", "127.0.0.1:%d"
+                                % taken.getsockname()[1])
+            eq(rc, 1, "exit code with the port taken")
+            check("Address already in use" in err, "stderr: %r" % err)
+            eq(snapshot(h.data), before, "the data directory after a "
+               "start on a taken port")
+    finally:
+        taken.close()
+    # Without HOOKD_ADMIN_TOKEN a start would generate admin.token: a
+    # failed one does not.
+    admin, h.admin = h.admin, None
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        rc, err = run_hookd(h, "-l", "127.0.0.1:%d"
+                            % taken.getsockname()[1])
+        eq(rc, 1, "exit code with the port taken")
+    finally:
+        taken.close()
+    eq(snapshot(h.data), before, "the data directory (no admin token)")
+    # A bad config fails before the directory is touched.
+    with open(h.conf_path, "a") as f:
+        f.write("no_such_key 1\n")
+    rc, err = run_hookd(h)
+    eq(rc, 1, "exit code with a bad config")
+    eq(snapshot(h.data), before, "the data directory after a bad config")
+    with open(h.conf_path, "w") as f:
+        f.write(h_conf_without_bad(h))
+    h.admin = admin
+    h.start()
+    eq([c["id"] for c in h.req(200, "GET", "/v1/clients")["data"]],
+       ["shop"], "clients after the failed starts")
+    eq(len(h.req(200, "GET", "/v1/endpoints")["data"]), 1,
+       "endpoints after the failed starts")
+
+
+def h_conf_without_bad(h):
+    with open(h.conf_path) as f:
+        return "".join(line for line in f
+                       if not line.startswith("no_such_key"))
+
+
+def test_data_directory_writable_by_others_is_refused(t):
+    h = t.hookd()
+    h.stop()
+    before = snapshot(h.data)
+    for mode in (0o770, 0o702):
+        os.chmod(h.data, mode)
+        rc, err = run_hookd(h, "-l", "127.0.0.1:0")
+        eq(rc, 1, "exit code with mode %o" % mode)
+        check("chmod 700 %s" % h.data in err, "stderr %r does not say "
+              "chmod 700" % err)
+        eq(snapshot(h.data), before, "the data directory")
+    os.chmod(h.data, 0o700)
+    h.start()
+
+
+def test_symlinked_journal_is_refused(t):
+    h = t.hookd()
+    h.client("acme")
+    h.stop()
+    journal = os.path.join(h.data, "journal.log")
+    elsewhere = os.path.join(t.tmp, "elsewhere.log")
+    os.rename(journal, elsewhere)
+    os.symlink(elsewhere, journal)
+    with open(elsewhere, "rb") as f:
+        before = f.read()
+    rc, err = run_hookd(h, "-l", "127.0.0.1:0")
+    eq(rc, 1, "exit code with a symlinked journal")
+    check("journal.log: is a symbolic link" in err, "stderr: %r" % err)
+    with open(elsewhere, "rb") as f:
+        eq(f.read(), before, "the link's target")
+    os.unlink(journal)
+    os.rename(elsewhere, journal)
+    h.start()
+    eq(len(h.req(200, "GET", "/v1/clients")["data"]), 1, "clients")
