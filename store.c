@@ -46,7 +46,7 @@ struct logfile {
 	int dir_dirty;		/* created or renamed: fsync the directory */
 };
 
-/* An Idempotency-Key's first answer. */
+/* An Idempotency-Key's first answer, and the request it answered. */
 struct idem {
 	struct idem *next;
 	char *client;
@@ -54,6 +54,8 @@ struct idem {
 	int status;
 	char *body;
 	int64_t at;
+	uint8_t req[32];	/* SHA-256 of the request (store_idem_put) */
+	int has_req;		/* 0: a record from before hashes were kept */
 };
 
 #define IDEM_BUCKETS 4096
@@ -1848,8 +1850,8 @@ idem_lookup(const char *client, const char *key, size_t len, int64_t now)
 }
 
 static int
-idem_add(const char *client, const char *key, size_t len, int status,
-    const char *body, int64_t at)
+idem_add(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at)
 {
 	struct idem *i = calloc(1, sizeof(*i));
 	uint32_t h = idem_hash(client, key, len);
@@ -1866,6 +1868,10 @@ idem_add(const char *client, const char *key, size_t len, int status,
 	}
 	i->status = status;
 	i->at = at;
+	if (req != NULL) {
+		memcpy(i->req, req, 32);
+		i->has_req = 1;
+	}
 	i->next = idem_tab[h];
 	idem_tab[h] = i;
 	return 0;
@@ -1873,32 +1879,47 @@ idem_add(const char *client, const char *key, size_t len, int status,
 
 int
 store_idem_find(const struct client *c, const char *key, size_t len,
-    int64_t now, int *status, const char **body)
+    const uint8_t req[32], int64_t now, int *status, const char **body)
 {
 	struct idem *i = idem_lookup(c->id, key, len, now);
 
 	if (i == NULL)
 		return -1;
+	if (i->has_req && !sign_equal(i->req, req, 32))
+		return 1;
 	*status = i->status;
 	*body = i->body;
 	return 0;
 }
 
-int
-store_idem_put(const struct client *c, const char *key, size_t len,
-    int status, const char *body, int64_t now)
+/* The members of an idem record after "t" (store_idem_put, compaction). */
+static void
+idem_members(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at)
 {
-	struct buf *b = rec_begin("idem");
+	char hex[65];
 
-	rec_str("client", c->id);
-	buf_puts(b, ",\"key\":");
-	json_put_str(b, key, len);
-	rec_num("at", now);
+	rec_str("client", client);
+	buf_puts(&st.rec, ",\"key\":");
+	json_put_str(&st.rec, key, len);
+	rec_num("at", at);
 	rec_num("status", status);
 	rec_str("body", body);
+	if (req != NULL) {
+		hex32(req, hex);
+		rec_str("req_sha256", hex);
+	}
+}
+
+int
+store_idem_put(const struct client *c, const char *key, size_t len,
+    const uint8_t req[32], int status, const char *body, int64_t now)
+{
+	rec_begin("idem");
+	idem_members(c->id, key, len, req, status, body, now);
 	if (rec_write(&st.jrn) < 0)
 		return -1;
-	return idem_add(c->id, key, len, status, body, now);
+	return idem_add(c->id, key, len, req, status, body, now);
 }
 
 /* ---- replay ---- */
@@ -2255,19 +2276,25 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 	if (util_span_eq(t, tl, "event"))
 		return replay_event(r);
 	if (util_span_eq(t, tl, "idem")) {
-		char cid[STORE_ID_MAX + 1];
+		char cid[STORE_ID_MAX + 1], hex[65];
 		char *key = NULL, *body = NULL;
+		uint8_t req[32];
 		int64_t status;
-		int ok;
+		int ok, has_req = 0;
 
 		ok = get_str(r, "client", cid, sizeof(cid)) == 0 &&
 		    get_dup(r, "key", &key) == 0 && key != NULL &&
 		    get_dup(r, "body", &body) == 0 && body != NULL &&
 		    get_num(r, "at", &at) == 0 &&
 		    get_num(r, "status", &status) == 0;
+		/* Without the hash (an older record) any request matches. */
+		if (ok && rget(r->s, r->t, "req_sha256") >= 0)
+			ok = has_req = get_str(r, "req_sha256", hex,
+			    sizeof(hex)) == 0 && unhex32(hex, strlen(hex),
+			    req) == 0;
 		if (ok && util_wall_ms() - at < STORE_IDEM_MS)
-			ok = idem_add(cid, key, strlen(key), (int)status, body,
-			    at) == 0;
+			ok = idem_add(cid, key, strlen(key), has_req ? req :
+			    NULL, (int)status, body, at) == 0;
 		free(key);
 		free(body);
 		return ok ? 0 : replay_fail(r, "bad idem record");
@@ -2811,11 +2838,9 @@ compact_child(const char *path, const char *mappath)
 			if (st.compact_now - k->at >= STORE_IDEM_MS)
 				continue;
 			rec_begin("idem");
-			rec_str("client", k->client);
-			rec_str("key", k->key);
-			rec_num("at", k->at);
-			rec_num("status", k->status);
-			rec_str("body", k->body);
+			idem_members(k->client, k->key, strlen(k->key),
+			    k->has_req ? k->req : NULL, k->status, k->body,
+			    k->at);
 			if (rec_write(&n) < 0)
 				_exit(1);
 		}

@@ -240,12 +240,17 @@ struct event *store_event_create(struct client *c, const char *type,
     struct endpoint **eps, size_t neps, const char *oneoff_url,
     const char *idem, size_t idem_len, int64_t now);
 /* The answer first given to an Idempotency-Key of client c within 24 h:
- * fills *status and *body (borrowed) and returns 0; -1 when none. */
+ * when req (SHA-256 of the request, as the caller defines it) matches the
+ * one stored with it, fills *status and *body (borrowed) and returns 0;
+ * 1 when the key was used with a different request (contract §11: 422);
+ * -1 when none. */
 int store_idem_find(const struct client *c, const char *key, size_t len,
-    int64_t now, int *status, const char **body);
-/* Remember the answer given to an Idempotency-Key (memory and journal). */
+    const uint8_t req[32], int64_t now, int *status, const char **body);
+/* Remember the answer given to an Idempotency-Key and the hash of the
+ * request it answered (memory and journal; kept across restarts and
+ * compactions). req may be NULL: then any request matches. */
 int store_idem_put(const struct client *c, const char *key, size_t len,
-    int status, const char *body, int64_t now);
+    const uint8_t req[32], int status, const char *body, int64_t now);
 /* The event's payload: from memory, or read back from the journal into b.
  * Returns a pointer valid until b changes or the next store call, NULL on
  * failure. */

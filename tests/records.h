@@ -31,6 +31,9 @@ struct rec_input {
 	size_t n[RF_NFIELDS];
 };
 
+/* The request hash stored with the idempotency key. */
+static const uint8_t rec_req[32] = { 1, 2, 3 };
+
 /* Set why and return -1. */
 static int
 rec_fail(char *why, size_t whysz, const char *fmt, ...)
@@ -185,7 +188,8 @@ rec_verify(const struct rec_input *in, uint64_t evid, uint64_t d1,
 	rec_norm(&want, in->p[RF_KEY], in->n[RF_KEY]);
 	key = rec_cstr(want.data != NULL ? want.data : "", want.len);
 	if (key == NULL || (key[0] != '\0' &&
-	    (store_idem_find(c, key, strlen(key), util_wall_ms(), &status,
+	    (store_idem_find(c, key, strlen(key), rec_req, util_wall_ms(),
+	    &status,
 	    &ans) != 0 || status != 202 ||
 	    !rec_same_cstr(ans, in->p[RF_ANSWER], in->n[RF_ANSWER])))) {
 		rec_fail(why, whysz, "the idempotency key or answer changed");
@@ -310,7 +314,7 @@ rec_roundtrip(const char *dir, const struct rec_input *in, char *why,
 	    (ev = store_event_create(c, in->p[RF_TYPE], in->n[RF_TYPE],
 	    in->p[RF_DATA], in->n[RF_DATA], eps, 1, s[RF_ONEOFF],
 	    in->p[RF_KEY], in->n[RF_KEY], util_wall_ms())) == NULL ||
-	    store_idem_put(c, in->p[RF_KEY], in->n[RF_KEY], 202,
+	    store_idem_put(c, in->p[RF_KEY], in->n[RF_KEY], rec_req, 202,
 	    s[RF_ANSWER], util_wall_ms()) != 0) {
 		rec_fail(why, whysz, "event writes failed");
 		goto out;

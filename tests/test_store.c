@@ -360,8 +360,8 @@ test_compaction(void)
 		a.new_status = STORE_DELIVERED;
 		store_delivery_attempted(ev->deliveries, &a);
 	}
-	CHECK(store_idem_put(c, "key-1", 5, 202, "{\"id\":\"x\"}", util_wall_ms())
-	    == 0);
+	CHECK(store_idem_put(c, "key-1", 5, h, 202, "{\"id\":\"x\"}",
+	    util_wall_ms()) == 0);
 	CHECK(store_compact_start(util_wall_ms(), 1000, 1) == 1);
 	/* Work after the fork must survive the swap. */
 	{
@@ -400,8 +400,13 @@ test_compaction(void)
 		int status;
 		const char *body;
 
+		uint8_t other[32] = { 8 };
+
 		CHECK(store_idem_find(store_client_find("comp", 4), "key-1", 5,
-		    util_wall_ms(), &status, &body) == 0 && status == 202);
+		    h, util_wall_ms(), &status, &body) == 0 && status == 202);
+		/* The request's hash survives replay and compaction. */
+		CHECK(store_idem_find(store_client_find("comp", 4), "key-1", 5,
+		    other, util_wall_ms(), &status, &body) == 1);
 	}
 	buf_free(&last);
 	buf_free(&ack);

@@ -193,3 +193,38 @@ def test_symlinked_journal_is_refused(t):
     os.rename(elsewhere, journal)
     h.start()
     eq(len(h.req(200, "GET", "/v1/clients")["data"]), 1, "clients")
+
+
+def test_idempotency_key_reused_with_another_request(t):
+    h = t.hookd()
+    r = t.receiver()
+    h.client("acme")
+    key = {"Idempotency-Key": "order-7"}
+    first = h.event(data={"n": 1}, headers=key)
+    eq(h.event(data={"n": 1}, headers=key), first, "same key, same body")
+    want = {"error": "Idempotency-Key reused with a different request"}
+    eq(h.event(data={"n": 2}, headers=key, expect=422), want,
+       "same key, another body")
+    eq(h.event(data={"n": 1}, headers=key, callback=r.url("/x"),
+               expect=422), want, "same key, another callbackURL")
+    # With a callbackURL the URL is part of the request.
+    k2 = {"Idempotency-Key": "order-8"}
+    second = h.event(data={"n": 1}, headers=k2, callback=r.url("/y"))
+    eq(h.event(data={"n": 1}, headers=k2, callback=r.url("/y")), second,
+       "same key, body and callbackURL")
+    eq(h.event(data={"n": 1}, headers=k2, callback=r.url("/z"),
+               expect=422), want, "same key, another callbackURL")
+    for how in ("restart", "compact"):
+        if how == "restart":
+            h.restart()
+        else:
+            h.req(202, "POST", "/v1/compact")
+            wait_until(lambda: "compacted" in h.log(), what="compaction")
+            h.restart()
+        eq(h.event(data={"n": 1}, headers=key), first,
+           "same key and body after " + how)
+        eq(h.event(data={"n": 2}, headers=key, expect=422), want,
+           "another body after " + how)
+        eq(h.event(data={"n": 1}, headers=k2, callback=r.url("/z"),
+                   expect=422), want, "another callbackURL after " + how)
+    eq(len(h.req(200, "GET", "/v1/events")["data"]), 2, "events created")
