@@ -1741,6 +1741,7 @@ usage(FILE *f)
 	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
 	    "[-V] [-h]\n"
 	    "       hookd sign|verify ...\n"
+	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
 	    "  -l ADDR:PORT  listen here (default 127.0.0.1:8080)\n"
 	    "  -d DATADIR    data directory (default ./hookd-data)\n"
 	    "  -c CONFIG     config file\n"
@@ -1810,6 +1811,64 @@ server_run(void)
 	return 0;
 }
 
+/* hookd check's report: one unreadable record a line. */
+static void
+check_report(const char *line)
+{
+	printf("%s\n", line);
+}
+
+/*
+ * hookd check [-d DATADIR] [-c CONFIG] [--fix] (contract §18): list the
+ * records that cannot be read; exit 1 when any, 0 when none. --fix moves
+ * them to DATADIR/damaged-<time>.log and exits 0.
+ */
+static int
+check_main(int argc, char **argv)
+{
+	struct config *c;
+	char err[1024], moved[1200];
+	int i, fix = 0, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--fix") == 0)
+			fix = 1;
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			opt_data_dir = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			opt_config = argv[++i];
+		else {
+			fprintf(stderr, "usage: hookd check [-d DATADIR] "
+			    "[-c CONFIG] [--fix]\n");
+			return 1;
+		}
+	}
+	c = config_read(err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "hookd: %s\n", err);
+		return 1;
+	}
+	r = store_check(c->data_dir, fix, check_report, moved, sizeof(moved),
+	    err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "hookd: %s\n", err);
+	else if (r == 0)
+		fprintf(stderr, "hookd: %s: every record reads back\n",
+		    c->data_dir);
+	else if (fix)
+		fprintf(stderr, "hookd: moved the records above to %s; the "
+		    "rest is kept\n", moved);
+	else
+		fprintf(stderr, "hookd: unreadable records in %s; hookd check "
+		    "--fix -d %s moves them aside\n", c->data_dir,
+		    c->data_dir);
+	config_free(c);
+	free(c);
+	if (r < 0)
+		return 1;
+	return r > 0 && !fix ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1820,6 +1879,8 @@ main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "sign") == 0 ||
 	    strcmp(argv[1], "verify") == 0))
 		return sign_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return check_main(argc - 1, argv + 1);
 
 	while ((ch = getopt(argc, argv, "l:d:c:nvVh")) != -1) {
 		switch (ch) {

@@ -71,6 +71,14 @@ struct announce {
 	uint64_t seq;		/* durable once durable_seq reaches this */
 };
 
+/* A record hookd check found unreadable. */
+struct store_bad {
+	int journal;		/* which file */
+	off_t off;		/* where its line starts */
+	size_t len;		/* its bytes, with the newline if any */
+	char why[256];		/* "file:line: reason" */
+};
+
 /* A growable array of pointers, kept in id order. */
 struct vec {
 	void **v;
@@ -100,6 +108,10 @@ static struct {
 	int64_t compact_now, compact_retention;
 	off_t fork_size;
 	size_t fork_events, fork_deliveries;
+	/* hookd check: replay notes bad records here and goes on. */
+	int checking;
+	struct store_bad *bad;
+	size_t nbad, capbad;
 	/* Fault injection (HOOKD_FAULT): */
 	long fault_write, fault_fsync, fault_rename, fault_enospc;
 	long n_write, n_fsync, n_rename;
@@ -2361,6 +2373,30 @@ replay_span(char *s, size_t len, char **fix)
 	return len;
 }
 
+/* In check mode: note the line at r->off (len bytes) as bad, with the
+ * reason replay_fail left in r->err. 0, or -1 out of memory. */
+static int
+check_note(struct replay *r, int journal, size_t len)
+{
+	struct store_bad *b;
+
+	if (st.nbad == st.capbad) {
+		size_t cap = st.capbad ? st.capbad * 2 : 16;
+
+		b = realloc(st.bad, cap * sizeof(*b));
+		if (b == NULL)
+			return -1;
+		st.bad = b;
+		st.capbad = cap;
+	}
+	b = &st.bad[st.nbad++];
+	b->journal = journal;
+	b->off = r->off;
+	b->len = len;
+	snprintf(b->why, sizeof(b->why), "%s", r->err);
+	return 0;
+}
+
 static int
 replay_file(struct logfile *f, const char *name, int journal, char *err,
     size_t errsz, void (*notice)(const char *))
@@ -2419,7 +2455,7 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 					break;
 				}
 				replay_fail(&r, "checksum mismatch");
-				goto out;
+				goto bad;
 			}
 			fix = NULL;
 			plen = journal ? replay_span(line + 9, len - 9, &fix) :
@@ -2445,12 +2481,18 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 			    (tv = json_get(line + 9, st.toks, 0, "t")) < 0 ||
 			    st.toks[tv].type != JSON_STRING) {
 				replay_fail(&r, "not a record");
-				goto out;
+				goto bad;
 			}
 			r.s = line + 9;
 			r.t = st.toks;
 			if ((journal ? replay_journal : replay_registry)(&r,
 			    line + 9 + st.toks[tv].start, st.toks[tv].len))
+				goto bad;
+			pos += len + 1;
+			continue;
+bad:
+			/* hookd check lists it and reads on; a start stops. */
+			if (!st.checking || check_note(&r, journal, len + 1))
 				goto out;
 			pos += len + 1;
 		}
@@ -2474,6 +2516,14 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 	ret = 0;
 	goto out;
 torn:
+	if (st.checking) {
+		replay_fail(&r, "torn record (an incomplete last line)");
+		if (check_note(&r, journal, (size_t)(base + (off_t)b.len -
+		    r.off)) != 0)
+			goto out;
+		ret = 0;
+		goto out;
+	}
 	{
 		char msg[1200];
 
@@ -2647,11 +2697,16 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	}
 	if (store_lock(dir, err, errsz) != 0)
 		return -1;
-	if (open_log(&st.reg, dir, "registry.log", err, errsz) != 0 ||
-	    replay_file(&st.reg, "registry.log", 0, err, errsz, notice) != 0 ||
-	    open_log(&st.jrn, dir, "journal.log", err, errsz) != 0 ||
-	    replay_file(&st.jrn, "journal.log", 1, err, errsz, notice) != 0)
+	if (open_log(&st.reg, dir, "registry.log", err, errsz) != 0)
 		return -1;
+	errno = 0;
+	if (replay_file(&st.reg, "registry.log", 0, err, errsz, notice) != 0)
+		goto damaged;
+	if (open_log(&st.jrn, dir, "journal.log", err, errsz) != 0)
+		return -1;
+	errno = 0;
+	if (replay_file(&st.jrn, "journal.log", 1, err, errsz, notice) != 0)
+		goto damaged;
 	/* Deliveries to endpoints deleted without their journal records
 	 * (a crash between the two files) are settled now. */
 	for (i = 0; i < st.deliveries.n; i++) {
@@ -2671,6 +2726,228 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 		return -1;
 	}
 	return 0;
+damaged:
+	/* A record that cannot be read (replay_fail sets EINVAL): say what
+	 * sets the files right. */
+	if (errno == EINVAL) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errsz - n, "; run hookd check --fix -d %s "
+		    "(it moves unreadable records aside)", dir);
+	}
+	return -1;
+}
+
+static off_t copy_record(struct logfile *f, off_t off, off_t prev,
+    struct buf *rb, struct json_tok **toks, size_t *ntoks);
+
+/* Move the bad records of file f (journal or registry) to dmg and rewrite
+ * f without them, attempt chains ("prev") moved to the new offsets. 0 or -1
+ * with err set. */
+static int
+check_rewrite(struct logfile *f, int journal, int dmg, char *err,
+    size_t errsz)
+{
+	struct logfile n = { .fd = -1 }, saved = st.jrn;
+	struct buf rb = {0};
+	struct json_tok *toks = NULL;
+	size_t ntoks = 0, i, nmap = 0, k;
+	off_t off = 0, *olds = NULL, *news = NULL;
+	char tmp[1200];
+	int ok = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.fix", f->path) >= (int)sizeof(tmp))
+		goto fail;
+	n.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	olds = malloc((st.nbad + 1) * sizeof(*olds));
+	if (n.fd < 0 || olds == NULL)
+		goto fail;
+	/* read_record reads the journal's descriptor: point it at f. */
+	st.jrn = *f;
+	for (i = 0; i < st.nbad; i++) {
+		const struct store_bad *b = &st.bad[i];
+
+		if (b->journal != journal)
+			continue;
+		buf_reset(&rb);
+		if (buf_reserve(&rb, b->len + 1) != 0 ||
+		    pread(f->fd, rb.data, b->len, b->off) != (ssize_t)b->len)
+			goto fail;
+		rb.len = b->len;
+		if (rb.len == 0 || rb.data[rb.len - 1] != '\n')
+			buf_append(&rb, "\n", 1);
+		if (write(dmg, rb.data, rb.len) != (ssize_t)rb.len)
+			goto fail;
+	}
+	/* Copy the good lines in order, noting each one's new offset. */
+	k = 0;
+	while (off < f->size) {
+		const struct store_bad *b = NULL;
+		off_t got, prev = -2;
+		size_t len;
+		int v;
+
+		while (k < st.nbad && (st.bad[k].journal != journal ||
+		    st.bad[k].off < off))
+			k++;
+		if (k < st.nbad && st.bad[k].off == off)
+			b = &st.bad[k];
+		if (b != NULL) {
+			off += (off_t)b->len;
+			continue;
+		}
+		buf_reset(&rb);
+		if (read_record(off, &rb, &toks, &ntoks) <= 0)
+			goto fail;
+		len = rb.len + 1;
+		v = journal ? json_get(rb.data + 9, toks, 0, "prev") : -1;
+		if (v >= 0 && rb.data[9 + toks[v].start] != '-') {
+			uint64_t u;
+			size_t lo = 0, hi = nmap;
+
+			if (util_parse_u64(rb.data + 9 + toks[v].start,
+			    toks[v].len, INT64_MAX, &u) != 0)
+				goto fail;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (olds[mid] < (off_t)u)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			/* A chain through a moved record ends there. */
+			prev = lo < nmap && olds[lo] == (off_t)u ? news[lo] : -1;
+		}
+		got = copy_record(&n, off, prev, &rb, &toks, &ntoks);
+		if (got < 0)
+			goto fail;
+		if (journal) {
+			off_t *no = realloc(news, (nmap + 1) * sizeof(*no));
+			off_t *oo;
+
+			if (no == NULL)
+				goto fail;
+			news = no;
+			oo = realloc(olds, (nmap + 1 + st.nbad) * sizeof(*oo));
+			if (oo == NULL)
+				goto fail;
+			olds = oo;
+			olds[nmap] = off;
+			news[nmap++] = got;
+		}
+		off += (off_t)len;
+	}
+	if (io_fsync(n.fd) != 0 || fsync(dmg) != 0 ||
+	    io_rename(tmp, f->path) != 0 || fsync_dir(st.dir) != 0)
+		goto fail;
+	ok = 1;
+fail:
+	if (!ok) {
+		snprintf(err, errsz, "%s: cannot rewrite: %s", f->path,
+		    strerror(errno));
+		if (n.fd >= 0)
+			unlink(tmp);
+	}
+	st.jrn = saved;
+	if (n.fd >= 0)
+		close(n.fd);
+	free(olds);
+	free(news);
+	free(toks);
+	buf_free(&rb);
+	return ok ? 0 : -1;
+}
+
+int
+store_check(const char *dir, int fix, void (*report)(const char *line),
+    char *moved, size_t movedsz, char *err, size_t errsz)
+{
+	static const char *const names[2] = { "registry.log", "journal.log" };
+	struct logfile *files[2] = { &st.reg, &st.jrn };
+	int i, dmg = -1, r = -1;
+	size_t k;
+
+	moved[0] = '\0';
+	crc_init();
+	if (store_lock(dir, err, errsz) != 0)
+		return -1;
+	if (snprintf(st.dir, sizeof(st.dir), "%s", dir) >= (int)sizeof(st.dir)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	st.ntoks = 256;
+	st.toks = malloc(st.ntoks * sizeof(*st.toks));
+	if (st.toks == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	st.checking = 1;
+	for (i = 0; i < 2; i++) {
+		struct logfile *f = files[i];
+		struct stat sb;
+
+		snprintf(f->path, sizeof(f->path), "%s/%s", dir, names[i]);
+		/* Read only: checking changes nothing. */
+		f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (f->fd < 0 && errno == ENOENT)
+			continue;
+		if (f->fd < 0 || fstat(f->fd, &sb) != 0) {
+			snprintf(err, errsz, "%s: %s", f->path,
+			    strerror(errno));
+			goto out;
+		}
+		if (replay_file(f, names[i], i, err, errsz, NULL) != 0)
+			goto out;
+		f->size = sb.st_size;	/* the torn tail too */
+	}
+	for (k = 0; k < st.nbad; k++)
+		report(st.bad[k].why);
+	r = st.nbad > 0;
+	if (!fix || st.nbad == 0)
+		goto out;
+	{
+		char path[1100], tm[UTIL_TIME_MAX];
+
+		util_fmt_time(util_wall_ms(), tm);
+		if (snprintf(path, sizeof(path), "%s/damaged-%s.log", dir,
+		    tm) >= (int)sizeof(path)) {
+			snprintf(err, errsz, "%s: path too long", dir);
+			r = -1;
+			goto out;
+		}
+		dmg = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (dmg < 0) {
+			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+			r = -1;
+			goto out;
+		}
+		snprintf(moved, movedsz, "%s", path);
+	}
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < st.nbad && st.bad[k].journal != i; k++)
+			;
+		if (k == st.nbad)
+			continue;
+		if (check_rewrite(files[i], i, dmg, err, errsz) != 0) {
+			r = -1;
+			goto out;
+		}
+	}
+	r = 1;
+out:
+	if (dmg >= 0 && close(dmg) != 0 && r == 0) {
+		snprintf(err, errsz, "%s: %s", moved, strerror(errno));
+		r = -1;
+	}
+	free(st.bad);
+	st.bad = NULL;
+	st.nbad = st.capbad = 0;
+	st.checking = 0;
+	store_close();
+	return r;
 }
 
 void

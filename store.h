@@ -138,6 +138,18 @@ int store_lock_note_pid(void);
  * each repaired file (a dropped torn tail), may be NULL. */
 int store_open(const char *dir, int fsync_always, char *err, size_t errsz,
     void (*notice)(const char *msg));
+/*
+ * hookd check (contract §18): under the data directory's lock, read both
+ * files as a start would and call report("file:line: reason") for every
+ * record that cannot be read (bad checksum, not a record, one that replay
+ * refuses, a torn last line). With fix, those records are moved to
+ * DIR/damaged-<time>.log (its path into moved) and each file is rewritten
+ * without them, attempt chains kept (written, fsync'd, renamed, directory
+ * fsync'd). Returns 1 when records were found (and, with fix, moved), 0
+ * when none, -1 with err set (I/O, lock taken). Leaves the store closed.
+ */
+int store_check(const char *dir, int fix, void (*report)(const char *line),
+    char *moved, size_t movedsz, char *err, size_t errsz);
 /* Close the files (after a final store_sync). */
 void store_close(void);
 

@@ -228,3 +228,86 @@ def test_idempotency_key_reused_with_another_request(t):
         eq(h.event(data={"n": 1}, headers=k2, callback=r.url("/z"),
                    expect=422), want, "another callbackURL after " + how)
     eq(len(h.req(200, "GET", "/v1/events")["data"]), 2, "events created")
+
+
+def damage(path, pred):
+    """Flip one byte in the JSON of the first line for which pred(line) is
+    true; return its line number (1-based)."""
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for i, line in enumerate(lines):
+        if pred(line):
+            b = bytearray(line)
+            b[20] ^= 0x01
+            lines[i] = bytes(b)
+            with open(path, "wb") as f:
+                f.write(b"\n".join(lines))
+            return i + 1
+    raise AssertionError("no line to damage in %s" % path)
+
+
+def hookd_check(h, *extra):
+    r = subprocess.run([HOOKD, "check", "-d", h.data] + list(extra),
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_check_and_fix_damaged_records(t):
+    h = t.hookd()
+    r = t.receiver()
+    r.on("/flaky", Reply(500), Reply(500), Reply(200, {"ack": True}))
+    for cid in ("acme", "beta", "gamma"):
+        h.client(cid)
+    r.on("/later", Reply(503), Reply(200, {"ack": True}))
+    h.endpoint("acme", r.url("/flaky"), events=["order.paid"])
+    ev = h.event("acme", data={"n": 1})
+    h.wait_all(ev["id"], n=1)
+    # Its attempts come after the damaged line: their chain must move.
+    ev2 = h.event("acme", type="other", data={"n": 2},
+                  callback=r.url("/later"))
+    h.wait_all(ev2["id"], n=1)
+    h.stop()
+    rc, out, err = hookd_check(h)
+    eq((rc, out), (0, ""), "check of sound files")
+    reg = os.path.join(h.data, "registry.log")
+    jrn = os.path.join(h.data, "journal.log")
+    reg_line = damage(reg, lambda line: b'"id":"beta"' in line)
+    jrn_line = damage(jrn, lambda line: b'"t":"attempt"' in line and
+                      b'"n":2' in line)
+    with open(jrn, "rb") as f:
+        njrn = f.read().count(b"\n")
+    check(1 < jrn_line < njrn, "the damaged journal line is in the middle")
+    rc, err = run_hookd(h, "-l", "127.0.0.1:0")
+    eq(rc, 1, "start with a damaged registry")
+    check("registry.log:%d: checksum mismatch" % reg_line in err and
+          "run hookd check --fix -d %s" % h.data in err,
+          "the refused start names the command: %r" % err)
+    before = snapshot(h.data)
+    rc, out, err = hookd_check(h)
+    eq(rc, 1, "exit code of check with damage")
+    eq(out.splitlines(), ["registry.log:%d: checksum mismatch" % reg_line,
+                          "journal.log:%d: checksum mismatch" % jrn_line],
+       "check's report")
+    eq(snapshot(h.data), before, "check without --fix changed files")
+    rc, out, err = hookd_check(h, "--fix")
+    eq(rc, 0, "exit code of check --fix (stderr %r)" % err)
+    moved = [n for n in os.listdir(h.data) if n.startswith("damaged-")]
+    eq(len(moved), 1, "damaged files")
+    with open(os.path.join(h.data, moved[0]), "rb") as f:
+        eq(f.read().count(b"\n"), 2, "records moved")
+    eq(hookd_check(h)[:2], (0, ""), "check after --fix")
+    h.start()
+    eq(sorted(c["id"] for c in h.req(200, "GET", "/v1/clients")["data"]),
+       ["acme", "gamma"], "clients kept")
+    ds = read_all(h)
+    eq(len(ds), 2, "deliveries kept")
+    one = h.delivery([d for d in ds if d["event"] == ev["id"]][0]["id"])
+    eq((one["status"], one["log"][-1]["status"]), ("delivered", 200),
+       "the delivery whose middle attempt was moved")
+    two = h.delivery([d for d in ds if d["event"] == ev2["id"]][0]["id"])
+    eq([a["status"] for a in two["log"]], [503, 200],
+       "the log of a delivery written after the moved record")
+    # While hookd runs, check is refused by the lock.
+    rc, out, err = hookd_check(h, "--fix")
+    eq(rc, 1, "check while hookd runs")
+    check("in use by pid %d" % h.proc.pid in err, "stderr: %r" % err)
