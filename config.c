@@ -68,6 +68,11 @@ static const struct config_scalar {
 	    offsetof(struct config, endpoint_concurrency), 1, 1024 },
 	{ "max_outbound", CONFIG_SIZE,
 	    offsetof(struct config, max_outbound), 1, 65536 },
+	/* A delivery's kept log is read back (and compacted) whole: a
+	 * receiver that fails forever must not grow it, nor the answer to
+	 * GET /v1/deliveries/{id}, without bound (contract §18). */
+	{ "max_log_attempts", CONFIG_SIZE,
+	    offsetof(struct config, max_log_attempts), 1, 1000 },
 	{ "header_timeout", CONFIG_DURATION,
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
@@ -114,6 +119,7 @@ config_defaults(struct config *c)
 	c->disable_after_ms = 5 * DAY;
 	c->endpoint_concurrency = 8;
 	c->max_outbound = 256;
+	c->max_log_attempts = 50;
 	c->retention_ms = 7 * DAY;
 	c->drain_timeout_ms = 5 * SEC;
 	c->fsync_always = 1;

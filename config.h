@@ -45,6 +45,7 @@ struct config {
 	int64_t disable_after_ms;
 	size_t endpoint_concurrency;
 	size_t max_outbound;
+	size_t max_log_attempts;	/* attempts kept in a delivery's log */
 	int64_t retention_ms;
 	int64_t drain_timeout_ms;
 	int fsync_always;		/* fsync always (1) or never (0) */

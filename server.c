@@ -1452,6 +1452,8 @@ server_reload(void)
 		list_add(changed, sizeof(changed), "endpoint_concurrency");
 	if (CHANGED(max_outbound))
 		list_add(changed, sizeof(changed), "max_outbound");
+	if (CHANGED(max_log_attempts))
+		list_add(changed, sizeof(changed), "max_log_attempts");
 	if (CHANGED(retention_ms))
 		list_add(changed, sizeof(changed), "retention");
 	if (CHANGED(drain_timeout_ms))
@@ -1468,6 +1470,7 @@ server_reload(void)
 
 	config_now = next;
 	server_config = next;
+	store_set_max_log(next->max_log_attempts);
 	server_log("info", "reloaded", "changed=%s",
 	    changed[0] != '\0' ? changed : "none");
 	if (restart[0] != '\0')
@@ -1772,6 +1775,7 @@ server_run(void)
 	if (store_lock(config_now->data_dir, err, sizeof(err)) != 0)
 		fatal("cannot use the data directory", err);
 	listen_open(config_now->listen);
+	store_set_max_log(config_now->max_log_attempts);
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
 		fatal("cannot open the store", err);

@@ -29,6 +29,10 @@
 /* A record line longer than this is corruption, not data: the largest real
  * record is an event with a max_body payload escaped (at most 6x). */
 #define STORE_LINE_MAX ((size_t)64 << 20)
+/* Attempts kept in a delivery's log unless store_set_max_log says
+ * otherwise (contract §18: max_log_attempts). */
+#define STORE_MAX_LOG_DEFAULT 50
+
 /* Free space that counts as "space returned" after a full disk: more than a
  * few blocks, so that /healthz does not flap between 200 and 503. */
 #define STORE_SPACE_MIN ((unsigned long long)1 << 20)
@@ -119,6 +123,15 @@ static struct {
 
 void (*store_on_due)(struct delivery *d);
 void (*store_on_fail)(struct delivery *d);
+
+/* Outside st, whose store_close resets it: a setting, not state. */
+static size_t store_max_log = STORE_MAX_LOG_DEFAULT;
+
+void
+store_set_max_log(size_t n)
+{
+	store_max_log = n > 0 ? n : 1;
+}
 
 /* ---- CRC-32 (IEEE 802.3, reflected), for torn and corrupt records ---- */
 
@@ -1808,7 +1821,7 @@ store_delivery_history(const struct delivery *d, struct buf *last,
 			goto out;
 		offs = no;
 		offs[nrec++] = off;
-		if (log == NULL)
+		if (log == NULL || nrec >= store_max_log)
 			break;
 		v = rget(rb.data + 9, toks, "prev");
 		if (v < 0 || rb.data[9 + toks[v].start] == '-' ||
@@ -3141,8 +3154,9 @@ compact_child(const char *path, const char *mappath)
 			size_t nc = 0, k;
 			off_t c = d->last_off, prev = -1;
 
-			/* The attempts, newest first along the chain. */
-			while (c >= 0) {
+			/* The attempts, newest first along the chain; only
+			 * the newest max_log_attempts are kept. */
+			while (c >= 0 && nc < store_max_log) {
 				int v;
 				uint64_t p;
 

@@ -291,6 +291,11 @@ int store_delivery_fail(struct delivery *d, const char *error, int64_t now);
 int store_delivery_history(const struct delivery *d, struct buf *last,
     struct buf *ack, struct buf *log);
 
+/* Keep at most n (>= 1) attempts in each delivery's log (max_log_attempts):
+ * store_delivery_history reads back only the newest n, and compaction drops
+ * older ones; a delivery's attempts count keeps counting them all. */
+void store_set_max_log(size_t n);
+
 /* The engine's hooks: called when a delivery becomes due (created, requeued)
  * or leaves pending without an attempt (failed by a delete or disable). Set
  * by the delivery engine; both may be NULL. */

@@ -311,3 +311,40 @@ def test_check_and_fix_damaged_records(t):
     rc, out, err = hookd_check(h, "--fix")
     eq(rc, 1, "check while hookd runs")
     check("in use by pid %d" % h.proc.pid in err, "stderr: %r" % err)
+
+
+def test_max_log_attempts_keeps_the_newest(t):
+    h = t.hookd("retry_schedule 100ms 100ms 100ms 100ms 100ms\n"
+                "max_log_attempts 3\n")
+    r = t.receiver()
+    r.on("/cb", Reply(500), Reply(502), Reply(503), Reply(504), Reply(429),
+         Reply(200, {"ack": True}))
+    h.client("acme")
+    h.endpoint("acme", r.url("/cb"))
+    ev = h.event("acme", data={"n": 1})
+    d = h.wait_all(ev["id"], n=1, timeout=30)[0]
+
+    def looks_right(how):
+        one = h.delivery(d["id"])
+        eq(one["attempts"], 6, "attempts counted " + how)
+        eq([a["status"] for a in one["log"]], [504, 429, 200],
+           "the kept log " + how)
+    looks_right("at once")
+    h.req(202, "POST", "/v1/compact")
+    wait_until(lambda: "compacted" in h.log(), what="compaction")
+    looks_right("after compaction")
+    h.restart()
+    looks_right("after a restart")
+    # With the default (50) a restart shows them all again only if they
+    # are still on disk: compaction dropped the older three for good.
+    with open(h.conf_path) as f:
+        conf = f.read().replace("max_log_attempts 3\n", "")
+    h.write_conf(conf)
+    h.restart()
+    eq([a["status"] for a in h.delivery(d["id"])["log"]], [504, 429, 200],
+       "the log after compaction, with the default")
+    for bad in ("0", "1001", "x"):
+        h.write_conf(conf + "max_log_attempts %s\n" % bad)
+        rc, err = run_hookd(h, "-n")
+        eq(rc, 1, "exit code of -n with max_log_attempts %s" % bad)
+        check("max_log_attempts" in err, "stderr: %r" % err)
