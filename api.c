@@ -1250,6 +1250,10 @@ api_clients_create(struct api_ctx *c)
 	}
 	if (store_client_find(id, (size_t)n) != NULL)
 		return api_error(c, 409, "a client with this id exists");
+	if (store_client_id_held(id, (size_t)n, util_wall_ms()))
+		return api_error(c, 409, "a deleted client had this id and "
+		    "its events or idempotency keys are still kept (until "
+		    "retention drops them); choose another id");
 	if (api_new_token(tok, hash) != 0 || sign_secret_new(secret) != 0)
 		return api_error(c, 500, "no randomness");
 	cl = store_client_create(id, namep, hash, secret);
@@ -2308,6 +2312,9 @@ api_static_client(const struct config_reg *g)
 		return "client name is too long";
 	if (store_client_find(g->client, n) != NULL)
 		return NULL;
+	if (store_client_id_held(g->client, n, util_wall_ms()))
+		return "a deleted client had this id and its events are still "
+		    "kept (until retention drops them); choose another id";
 	if (api_new_token(tok, hash) != 0 || sign_secret_new(secret) != 0)
 		return "no randomness";
 	if (store_client_create(g->client, g->name, hash, secret) == NULL)

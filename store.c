@@ -946,6 +946,28 @@ fail:
 }
 
 int
+store_client_id_held(const char *id, size_t len, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < st.events.n; i++) {
+		const struct event *ev = st.events.v[i];
+
+		if (util_span_eq(id, len, ev->client_id))
+			return 1;
+	}
+	for (i = 0; i < IDEM_BUCKETS; i++) {
+		const struct idem *k;
+
+		for (k = idem_tab[i]; k != NULL; k = k->next)
+			if (now - k->at < STORE_IDEM_MS &&
+			    util_span_eq(id, len, k->client))
+				return 1;
+	}
+	return 0;
+}
+
+int
 store_client_set_token(struct client *c, const uint8_t token_hash[32])
 {
 	struct client tmp = *c;

@@ -207,6 +207,11 @@ struct client *store_client_at(size_t i);	/* i-th in id order */
 size_t store_client_after(const char *after, size_t len);
 struct client *store_client_create(const char *id, const char *name,
     const uint8_t token_hash[32], const char *secret);
+/* 1 when records that name client id remain (its events, until retention
+ * compacts them away; its Idempotency-Keys, for 24 h): a deleted client's id
+ * may not be given to a new client before then, or the new one would see
+ * the old one's events, deliveries and keys (contract §18). Else 0. */
+int store_client_id_held(const char *id, size_t len, int64_t now);
 int store_client_set_token(struct client *c, const uint8_t token_hash[32]);
 /* Deletes its endpoints and fails its pending deliveries ("client deleted";
  * the engine is told through store_on_fail). */

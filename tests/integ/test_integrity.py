@@ -348,3 +348,44 @@ def test_max_log_attempts_keeps_the_newest(t):
         rc, err = run_hookd(h, "-n")
         eq(rc, 1, "exit code of -n with max_log_attempts %s" % bad)
         check("max_log_attempts" in err, "stderr: %r" % err)
+
+
+def test_deleted_client_id_is_not_reused_while_its_records_remain(t):
+    h = t.hookd("retention 0s\n")
+    r = t.receiver()
+    h.client("acme")
+    h.endpoint("acme", r.url("/cb"))
+    ev = h.event("acme", data={"n": 1},
+                 headers={"Idempotency-Key": "k-1"})
+    h.wait_all(ev["id"], n=1)
+    h.req(204, "DELETE", "/v1/clients/acme")
+    status, body, _ = h.api("POST", "/v1/clients", {"id": "acme"})
+    eq(status, 409, "recreating acme while its events remain")
+    check("deleted client had this id" in body["error"], "error: %r" % body)
+    h.restart()
+    eq(h.api("POST", "/v1/clients", {"id": "acme"})[0], 409,
+       "recreating acme after a restart")
+    # A deleted client without records frees its id at once.
+    h.client("bare")
+    h.req(204, "DELETE", "/v1/clients/bare")
+    h.client("bare")
+    # zeta: events but no idempotency key.
+    h.client("zeta")
+    h.endpoint("zeta", r.url("/z"))
+    old = h.event("zeta", data={"n": 2})
+    h.wait_all(old["id"], n=1)
+    h.req(204, "DELETE", "/v1/clients/zeta")
+    eq(h.api("POST", "/v1/clients", {"id": "zeta"})[0], 409,
+       "recreating zeta while its events remain")
+    # Once retention has compacted the events away, zeta is free; acme
+    # is still held by its idempotency key (24 h).
+    h.req(202, "POST", "/v1/compact")
+    wait_until(lambda: "events dropped" in h.log(), what="compaction")
+    eq(h.api("POST", "/v1/clients", {"id": "acme"})[0], 409,
+       "recreating acme while its idempotency key is kept")
+    tok = h.client("zeta")["token"]
+    for path in ("/v1/events", "/v1/deliveries", "/v1/endpoints"):
+        eq(h.req(200, "GET", path, token=tok)["data"], [],
+           "what the new zeta sees at " + path)
+    eq(h.api("GET", "/v1/events/" + old["id"], token=tok)[0], 404,
+       "the old zeta's event, to the new zeta")
