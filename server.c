@@ -1101,14 +1101,18 @@ listen_update(void)
 	}
 }
 
-/* Open the listening socket; on failure log and exit. */
+/* Bind the listening socket; on failure log and exit. It is bound before
+ * the store is opened, so that a taken port fails the start before anything
+ * is written (contract §10), and listens only once hookd is ready, so that a
+ * connection that succeeds finds the admin token written and the store
+ * open. */
 static void
-listen_open(const char *value)
+listen_bind(const char *value)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16], q[128];
-	int one = 1, port;
+	char addr[INET6_ADDRSTRLEN + 16];
+	int one = 1;
 
 	if (config_listen_addr(value, &ss, &len) != 0)
 		fatal("listen failed", "bad listen address");
@@ -1117,9 +1121,24 @@ listen_open(const char *value)
 	    setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) != 0 ||
 	    bind(listen_fd, (struct sockaddr *)&ss, len) != 0 ||
-	    listen(listen_fd, SERVER_BACKLOG) != 0 ||
 	    fcntl(listen_fd, F_SETFL, O_NONBLOCK) != 0 ||
 	    fcntl(listen_fd, F_SETFD, FD_CLOEXEC) != 0) {
+		err_set(addr, sizeof(addr), value, strerror(errno));
+		fatal("listen failed", addr);
+	}
+}
+
+/* Start listening on the socket listen_bind bound; on failure log and
+ * exit. */
+static void
+listen_open(const char *value)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16], q[128];
+	int port;
+
+	if (listen(listen_fd, SERVER_BACKLOG) != 0) {
 		err_set(addr, sizeof(addr), value, strerror(errno));
 		fatal("listen failed", addr);
 	}
@@ -1774,7 +1793,7 @@ server_run(void)
 	 */
 	if (store_lock(config_now->data_dir, err, sizeof(err)) != 0)
 		fatal("cannot use the data directory", err);
-	listen_open(config_now->listen);
+	listen_bind(config_now->listen);
 	store_set_max_log(config_now->max_log_attempts);
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
@@ -1795,6 +1814,7 @@ server_run(void)
 	if (store_lock_note_pid() != 0)
 		server_log("warn", "cannot write the pid into the lock file",
 		    "error=%s", LOGQ(q, strerror(errno)));
+	listen_open(config_now->listen);
 	listen_update();
 
 	server_loop();
