@@ -113,14 +113,31 @@ rec_member(const char *s, size_t len, const char *key, struct buf *out)
 	return r;
 }
 
+/* s re-encoded when it is JSON within the record's budget, else as is. */
+static int
+rec_canon(struct buf *out, const char *s)
+{
+	buf_reset(out);
+	if (json_put_json(out, s, strlen(s), JSON_MAX_DEPTH - 1) == 0)
+		return 0;
+	return buf_puts(out, s);
+}
+
 /* What the ack should read back as: re-encoded, or null. */
 static void
 rec_want_ack(struct buf *out, const char *p, size_t n)
 {
+	struct buf norm = {0};
+
 	if (json_put_json(out, p, n, JSON_MAX_DEPTH - 1) == 0)
 		return;
-	if (json_put_json(out, p, n, JSON_MAX_DEPTH) == 0)
+	/* Kept as a string: what the encoder made of it, if JSON then. */
+	if (rec_norm(&norm, p, n) == 0 && json_put_json(out, norm.data !=
+	    NULL ? norm.data : "", norm.len, JSON_MAX_DEPTH) == 0) {
+		buf_free(&norm);
 		return;
+	}
+	buf_free(&norm);
 	buf_reset(out);
 	buf_puts(out, "null");
 }
@@ -160,15 +177,20 @@ rec_verify(const struct rec_input *in, uint64_t evid, uint64_t d1,
 		rec_fail(why, whysz, "a registry string or the type changed");
 		goto out;
 	}
-	/* Headers: re-encoded when JSON within the budget, else the string. */
+	/* Headers: re-encoded when JSON within the budget, else the string
+	 * (which a later rewrite re-encodes once the encoder has made it
+	 * JSON, invalid UTF-8 replaced): compared in canonical form. */
 	key = rec_cstr(in->p[RF_HEADERS], in->n[RF_HEADERS]);
 	if (key == NULL || (json_put_json(&want, key, strlen(key),
 	    JSON_MAX_DEPTH - 1) != 0 && rec_norm(&want, key,
 	    strlen(key)) != 0) || e->headers == NULL ||
-	    strcmp(e->headers, want.data != NULL ? want.data : "") != 0) {
+	    rec_canon(&m, e->headers) != 0 || rec_canon(&b, want.data !=
+	    NULL ? want.data : "") != 0 || strcmp(m.data, b.data) != 0) {
 		rec_fail(why, whysz, "headers changed: %s", e->headers);
 		goto out;
 	}
+	buf_reset(&m);
+	buf_reset(&b);
 	free(key);
 	key = NULL;
 	data = store_event_data(ev, &b, &len);
