@@ -31,10 +31,10 @@ hookd: $(SRCS) $(HDRS)
 hookd-san: $(SRCS) $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ $(SRCS) $(LDLIBS)
 
-tests/unit: $(UNIT_SRCS) tests/unit.h $(SRCS) $(HDRS)
+tests/unit: $(UNIT_SRCS) tests/unit.h tests/records.h $(SRCS) $(HDRS)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_SRCS) $(LDLIBS)
 
-tests/unit-san: $(UNIT_SRCS) tests/unit.h $(SRCS) $(HDRS)
+tests/unit-san: $(UNIT_SRCS) tests/unit.h tests/records.h $(SRCS) $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ $(UNIT_SRCS) $(LDLIBS)
 
 unit: tests/unit
@@ -46,11 +46,11 @@ test: hookd tests/unit
 
 # Fuzz targets: libFuzzer with clang (make fuzz), or their corpora replayed
 # under the sanitizers with any compiler (make check).
-FUZZ_TARGETS = request response chunked json url journal
+FUZZ_TARGETS = request response chunked json url journal records
 FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c
 FUZZ_TIME ?= 60
 
-tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_SRCS) $(HDRS)
+tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ tests/fuzz/replay.c $< $(FUZZ_SRCS) $(LDLIBS)
 
 fuzz-replay: $(FUZZ_TARGETS:%=tests/fuzz/replay-%)

@@ -1244,6 +1244,10 @@ api_clients_create(struct api_ctx *c)
 	}
 	if (store_client_find(id, (size_t)n) != NULL)
 		return api_error(c, 409, "a client with this id exists");
+	if (store_client_id_held(id, (size_t)n, util_wall_ms()))
+		return api_error(c, 409, "a deleted client had this id and "
+		    "its events or idempotency keys are still kept (until "
+		    "retention drops them); choose another id");
 	if (api_new_token(tok, hash) != 0 || sign_secret_new(secret) != 0)
 		return api_error(c, 500, "no randomness");
 	cl = store_client_create(id, namep, hash, secret);
@@ -1918,6 +1922,7 @@ struct api_new_event {
 	int has_callback;
 	char key[STORE_IDEM_MAX + 1];
 	size_t key_len;			/* 0: no Idempotency-Key */
+	uint8_t req[32];		/* what a repeat must match (api_idem_key) */
 };
 
 /* The Idempotency-Key header: 1..255 visible ASCII (spaces inside allowed);
@@ -1938,6 +1943,23 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
 	memcpy(ne->key, h->value, h->value_len);
 	ne->key[h->value_len] = '\0';
 	ne->key_len = h->value_len;
+	/* The request a repeat must match (contract §11): the body's bytes
+	 * and the callbackURL, each with its length so that no split of the
+	 * bytes between them hashes the same. */
+	{
+		struct sha256_ctx sc;
+		uint64_t n[2];
+
+		n[0] = c->r->body_len;
+		n[1] = ne->has_callback ? strlen(ne->callback) + 1 : 0;
+		sha256_init(&sc);
+		sha256_update(&sc, n, sizeof(n));
+		sha256_update(&sc, c->r->body != NULL ? c->r->body : "",
+		    c->r->body_len);
+		if (ne->has_callback)
+			sha256_update(&sc, ne->callback, n[1] - 1);
+		sha256_final(&sc, ne->req);
+	}
 	return 0;
 bad:
 	return api_error(c, 400,
@@ -2011,8 +2033,8 @@ api_event_store(struct api_ctx *c, struct api_new_event *ne, int64_t now)
 	 * the answer only risks a duplicate event on a retry, which at least
 	 * once delivery allows; refusing the 202 would risk more. */
 	if (ne->key_len > 0 && !c->out->oom)
-		(void)store_idem_put(ne->client, ne->key, ne->key_len, 202,
-		    c->out->data + c->mark, now);
+		(void)store_idem_put(ne->client, ne->key, ne->key_len,
+		    ne->req, 202, c->out->data + c->mark, now);
 	return api_done(c, 202);
 }
 
@@ -2027,10 +2049,16 @@ api_events_create(struct api_ctx *c)
 	memset(&ne, 0, sizeof(ne));
 	if ((st = api_event_parse(c, &ne)) != 0)
 		return st;
-	if (ne.key_len > 0 && store_idem_find(ne.client, ne.key, ne.key_len,
-	    now, &status, &body) == 0) {
-		buf_puts(c->out, body);
-		return api_done(c, status);
+	if (ne.key_len > 0) {
+		st = store_idem_find(ne.client, ne.key, ne.key_len, ne.req,
+		    now, &status, &body);
+		if (st == 1)
+			return api_error(c, 422, "Idempotency-Key reused with "
+			    "a different request");
+		if (st == 0) {
+			buf_puts(c->out, body);
+			return api_done(c, status);
+		}
 	}
 	return api_event_store(c, &ne, now);
 }
@@ -2517,6 +2545,9 @@ api_static_client(const struct config_reg *g)
 		return "client name is too long";
 	if (store_client_find(g->client, n) != NULL)
 		return NULL;
+	if (store_client_id_held(g->client, n, util_wall_ms()))
+		return "a deleted client had this id and its events are still "
+		    "kept (until retention drops them); choose another id";
 	if (api_new_token(tok, hash) != 0 || sign_secret_new(secret) != 0)
 		return "no randomness";
 	if (store_client_create(g->client, g->name, hash, secret) == NULL)

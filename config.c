@@ -84,6 +84,11 @@ static const struct config_scalar {
 	    HTTP_MAX_HEADERS },
 	{ "max_retries_per_minute", CONFIG_SIZE,
 	    offsetof(struct config, max_retries_per_minute), 1, 1000000 },
+	/* A delivery's kept log is read back (and compacted) whole: a
+	 * receiver that fails forever must not grow it, nor the answer to
+	 * GET /v1/deliveries/{id}, without bound (contract §18). */
+	{ "max_log_attempts", CONFIG_SIZE,
+	    offsetof(struct config, max_log_attempts), 1, 1000 },
 	{ "header_timeout", CONFIG_DURATION,
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
@@ -145,6 +150,7 @@ config_defaults(struct config *c)
 	c->max_endpoints_per_client = 100;
 	c->max_endpoint_headers = 16;
 	c->max_retries_per_minute = 600;
+	c->max_log_attempts = 50;
 	c->retention_ms = 7 * DAY;
 	c->drain_timeout_ms = 5 * SEC;
 	c->fsync_always = 1;

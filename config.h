@@ -49,6 +49,7 @@ struct config {
 	size_t max_endpoints_per_client;	/* contract §18 */
 	size_t max_endpoint_headers;
 	size_t max_retries_per_minute;
+	size_t max_log_attempts;	/* attempts kept in a delivery's log */
 	int64_t retention_ms;
 	int64_t drain_timeout_ms;
 	int fsync_always;		/* fsync always (1) or never (0) */

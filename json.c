@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -627,4 +628,77 @@ json_put_cstr(struct buf *b, const char *s)
 	if (s == NULL)
 		return buf_append(b, "null", 4);
 	return json_put_str(b, s, strlen(s));
+}
+
+/* Re-encode the value at toks[i] at nesting depth (1 for a top-level
+ * object or array); -1 when deeper than max_depth or out of memory. */
+static int
+json_put_tok(struct buf *b, const char *s, const struct json_tok *toks,
+    uint32_t i, int depth, int max_depth, struct buf *tmp)
+{
+	const struct json_tok *t = &toks[i];
+	uint32_t k, m;
+
+	switch (t->type) {
+	case JSON_STRING:
+		/* Decoded and encoded again: the text written is the
+		 * encoder's, whatever escapes the input chose. */
+		buf_reset(tmp);
+		if (json_str_buf(s, t, tmp) != 0)
+			return -1;
+		return json_put_str(b, tmp->data != NULL ? tmp->data : "",
+		    tmp->len);
+	case JSON_ARRAY:
+	case JSON_OBJECT:
+		if (depth > max_depth)
+			return -1;
+		buf_append(b, t->type == JSON_ARRAY ? "[" : "{", 1);
+		for (k = i + 1, m = 0; m < t->size; m++) {
+			if (m > 0)
+				buf_append(b, ",", 1);
+			if (t->type == JSON_OBJECT) {
+				if (json_put_tok(b, s, toks, k, depth,
+				    max_depth, tmp) != 0)
+					return -1;
+				buf_append(b, ":", 1);
+				k++;
+			}
+			if (json_put_tok(b, s, toks, k, depth + 1, max_depth,
+			    tmp) != 0)
+				return -1;
+			k = toks[k].next;
+		}
+		buf_append(b, t->type == JSON_ARRAY ? "]" : "}", 1);
+		return b->oom ? -1 : 0;
+	default:
+		/* Numbers and literals: the parser checked their grammar,
+		 * which has no byte that needs escaping. */
+		return buf_append(b, s + t->start, t->len);
+	}
+}
+
+int
+json_put_json(struct buf *b, const char *s, size_t len, int max_depth)
+{
+	struct json_tok *toks = NULL;
+	struct buf tmp = {0};
+	size_t mark = b->len;
+	int n, r = -1;
+
+	n = json_parse(s, len, NULL, 0);
+	if (n <= 0 || (toks = malloc((size_t)n * sizeof(*toks))) == NULL ||
+	    json_parse(s, len, toks, (size_t)n) != n)
+		goto out;
+	r = json_put_tok(b, s, toks, 0, 1, max_depth, &tmp);
+out:
+	if (r != 0 && !b->oom) {
+		/* Leave b as it was, so the caller can write something
+		 * else instead. */
+		b->len = mark;
+		if (b->cap > 0)
+			b->data[mark] = '\0';
+	}
+	free(toks);
+	buf_free(&tmp);
+	return r;
 }

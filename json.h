@@ -77,5 +77,15 @@ int json_str_eq(const char *s, const struct json_tok *tok, const char *lit);
 int json_put_str(struct buf *b, const char *s, size_t n);
 /* json_put_str of a NUL-terminated string, or "null" when s is NULL. */
 int json_put_cstr(struct buf *b, const char *s);
+/*
+ * Append the JSON text s (len bytes) re-encoded compactly by this encoder:
+ * no whitespace, every string decoded and encoded again, so that no byte of
+ * s reaches b except through json_put_str. Arrays and objects may nest at
+ * most max_depth deep (a record that embeds the value adds its own levels,
+ * and what it writes must stay within JSON_MAX_DEPTH to be read back).
+ * 0, or -1 when s is not JSON, is too deep, or memory ran out (b is then
+ * left as it was unless b->oom is set). Allocates its tokens.
+ */
+int json_put_json(struct buf *b, const char *s, size_t len, int max_depth);
 
 #endif

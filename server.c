@@ -1108,14 +1108,18 @@ listen_update(void)
 	}
 }
 
-/* Open the listening socket; on failure log and exit. */
+/* Bind the listening socket; on failure log and exit. It is bound before
+ * the store is opened, so that a taken port fails the start before anything
+ * is written (contract §10), and listens only once hookd is ready, so that a
+ * connection that succeeds finds the admin token written and the store
+ * open. */
 static void
-listen_open(const char *value)
+listen_bind(const char *value)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16], q[128];
-	int one = 1, port;
+	char addr[INET6_ADDRSTRLEN + 16];
+	int one = 1;
 
 	if (config_listen_addr(value, &ss, &len) != 0)
 		fatal("listen failed", "bad listen address");
@@ -1124,9 +1128,24 @@ listen_open(const char *value)
 	    setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) != 0 ||
 	    bind(listen_fd, (struct sockaddr *)&ss, len) != 0 ||
-	    listen(listen_fd, SERVER_BACKLOG) != 0 ||
 	    fcntl(listen_fd, F_SETFL, O_NONBLOCK) != 0 ||
 	    fcntl(listen_fd, F_SETFD, FD_CLOEXEC) != 0) {
+		err_set(addr, sizeof(addr), value, strerror(errno));
+		fatal("listen failed", addr);
+	}
+}
+
+/* Start listening on the socket listen_bind bound; on failure log and
+ * exit. */
+static void
+listen_open(const char *value)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16], q[128];
+	int port;
+
+	if (listen(listen_fd, SERVER_BACKLOG) != 0) {
 		err_set(addr, sizeof(addr), value, strerror(errno));
 		fatal("listen failed", addr);
 	}
@@ -1177,15 +1196,16 @@ listen_close(void)
  * with err set; errno is ENOENT when the file does not exist.
  */
 static int
-token_read(const char *path, char *tok, size_t toksz, char *err,
-    size_t errsz)
+token_read(const char *path, int nofollow, char *tok, size_t toksz,
+    char *err, size_t errsz)
 {
 	struct stat st;
 	size_t len = 0, i;
 	ssize_t n;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY);
+	/* In the data directory no link is followed (contract §18). */
+	fd = open(path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		saved = errno;
 		err_set(err, errsz, path, strerror(errno));
@@ -1312,7 +1332,7 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 		return 0;
 	}
 	if (cfg->admin_token_file[0] != '\0') {
-		if (token_read(cfg->admin_token_file, tok, toksz, err,
+		if (token_read(cfg->admin_token_file, 0, tok, toksz, err,
 		    errsz) != 0)
 			return -1;
 		token_warn_short(tok, "admin_token_file");
@@ -1323,7 +1343,7 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 		snprintf(err, errsz, "data_dir is too long");
 		return -1;
 	}
-	if (token_read(path, tok, toksz, err, errsz) == 0)
+	if (token_read(path, 1, tok, toksz, err, errsz) == 0)
 		return 0;
 	if (errno != ENOENT)
 		return -1;
@@ -1476,6 +1496,8 @@ server_reload(void)
 		list_add(changed, sizeof(changed), "endpoint_concurrency");
 	if (CHANGED(max_outbound))
 		list_add(changed, sizeof(changed), "max_outbound");
+	if (CHANGED(max_log_attempts))
+		list_add(changed, sizeof(changed), "max_log_attempts");
 	if (CHANGED(retention_ms))
 		list_add(changed, sizeof(changed), "retention");
 	if (CHANGED(drain_timeout_ms))
@@ -1492,6 +1514,7 @@ server_reload(void)
 
 	config_now = next;
 	server_config = next;
+	store_set_max_log(next->max_log_attempts);
 	server_log("info", "reloaded", "changed=%s",
 	    changed[0] != '\0' ? changed : "none");
 	if (restart[0] != '\0')
@@ -1759,6 +1782,7 @@ usage(FILE *f)
 	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
 	    "[-V] [-h]\n"
 	    "       hookd sign|verify ...\n"
+	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
 	    "  -l ADDR:PORT    listen here (default 127.0.0.1:8080)\n"
 	    "  -d DATADIR      data directory (default ./hookd-data)\n"
 	    "  -c CONFIG       config file\n"
@@ -1797,12 +1821,17 @@ server_run(void)
 	/* Every way out (return from main, exit) writes the last lines. */
 	(void)atexit(server_log_flush);
 	server_now = util_mono_ms();
-	if (mkdir(config_now->data_dir, 0700) != 0 && errno != EEXIST) {
-		server_log("error", "cannot create data directory",
-		    "path=%s error=%s", LOGQ(q, config_now->data_dir),
-		    LOGQ(err, strerror(errno)));
-		exit(1);
-	}
+	/*
+	 * Contract §10: the lock first, so that nothing in the directory is
+	 * read or written while another hookd uses it; then the socket, so
+	 * that a taken port ends the start before the store writes anything
+	 * (a second hookd used to append its static registrations to a
+	 * registry the first was writing, which then failed its checksum).
+	 */
+	if (store_lock(config_now->data_dir, err, sizeof(err)) != 0)
+		fatal("cannot use the data directory", err);
+	listen_bind(config_now->listen);
+	store_set_max_log(config_now->max_log_attempts);
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
 		fatal("cannot open the store", err);
@@ -1819,6 +1848,9 @@ server_run(void)
 	if (deliver_init(err, sizeof(err)) != 0)
 		fatal("cannot start deliveries", err);
 	sync_setup();
+	if (store_lock_note_pid() != 0)
+		server_log("warn", "cannot write the pid into the lock file",
+		    "error=%s", LOGQ(q, strerror(errno)));
 	listen_open(config_now->listen);
 	listen_update();
 
@@ -1840,6 +1872,64 @@ server_run(void)
 	return 0;
 }
 
+/* hookd check's report: one unreadable record a line. */
+static void
+check_report(const char *line)
+{
+	printf("%s\n", line);
+}
+
+/*
+ * hookd check [-d DATADIR] [-c CONFIG] [--fix] (contract §18): list the
+ * records that cannot be read; exit 1 when any, 0 when none. --fix moves
+ * them to DATADIR/damaged-<time>.log and exits 0.
+ */
+static int
+check_main(int argc, char **argv)
+{
+	struct config *c;
+	char err[1024], moved[1200];
+	int i, fix = 0, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--fix") == 0)
+			fix = 1;
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			opt_data_dir = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			opt_config = argv[++i];
+		else {
+			fprintf(stderr, "usage: hookd check [-d DATADIR] "
+			    "[-c CONFIG] [--fix]\n");
+			return 1;
+		}
+	}
+	c = config_read(err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "hookd: %s\n", err);
+		return 1;
+	}
+	r = store_check(c->data_dir, fix, check_report, moved, sizeof(moved),
+	    err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "hookd: %s\n", err);
+	else if (r == 0)
+		fprintf(stderr, "hookd: %s: every record reads back\n",
+		    c->data_dir);
+	else if (fix)
+		fprintf(stderr, "hookd: moved the records above to %s; the "
+		    "rest is kept\n", moved);
+	else
+		fprintf(stderr, "hookd: unreadable records in %s; hookd check "
+		    "--fix -d %s moves them aside\n", c->data_dir,
+		    c->data_dir);
+	config_free(c);
+	free(c);
+	if (r < 0)
+		return 1;
+	return r > 0 && !fix ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1850,6 +1940,8 @@ main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "sign") == 0 ||
 	    strcmp(argv[1], "verify") == 0))
 		return sign_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return check_main(argc - 1, argv + 1);
 
 	/* Contract §10: the long forms of -h and -V. Only option words are
 	 * looked at, not the values of -l, -d and -c. */

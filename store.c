@@ -29,6 +29,10 @@
 /* A record line longer than this is corruption, not data: the largest real
  * record is an event with a max_body payload escaped (at most 6x). */
 #define STORE_LINE_MAX ((size_t)64 << 20)
+/* Attempts kept in a delivery's log unless store_set_max_log says
+ * otherwise (contract §18: max_log_attempts). */
+#define STORE_MAX_LOG_DEFAULT 50
+
 /* Free space that counts as "space returned" after a full disk: more than a
  * few blocks, so that /healthz does not flap between 200 and 503. */
 #define STORE_SPACE_MIN ((unsigned long long)1 << 20)
@@ -46,7 +50,7 @@ struct logfile {
 	int dir_dirty;		/* created or renamed: fsync the directory */
 };
 
-/* An Idempotency-Key's first answer. */
+/* An Idempotency-Key's first answer, and the request it answered. */
 struct idem {
 	struct idem *next;
 	char *client;
@@ -54,6 +58,8 @@ struct idem {
 	int status;
 	char *body;
 	int64_t at;
+	uint8_t req[32];	/* SHA-256 of the request (store_idem_put) */
+	int has_req;		/* 0: a record from before hashes were kept */
 };
 
 #define IDEM_BUCKETS 4096
@@ -67,6 +73,14 @@ static struct idem *idem_tab[IDEM_BUCKETS];
 struct announce {
 	struct event *ev;
 	uint64_t seq;		/* durable once durable_seq reaches this */
+};
+
+/* A record hookd check found unreadable. */
+struct store_bad {
+	int journal;		/* which file */
+	off_t off;		/* where its line starts */
+	size_t len;		/* its bytes, with the newline if any */
+	char why[256];		/* "file:line: reason" */
 };
 
 /* A growable array of pointers, kept in id order. */
@@ -98,6 +112,10 @@ static struct {
 	int64_t compact_now, compact_retention;
 	off_t fork_size;
 	size_t fork_events, fork_deliveries;
+	/* hookd check: replay notes bad records here and goes on. */
+	int checking;
+	struct store_bad *bad;
+	size_t nbad, capbad;
 	/* Fault injection (HOOKD_FAULT): */
 	long fault_write, fault_fsync, fault_rename, fault_enospc;
 	long n_write, n_fsync, n_rename;
@@ -105,6 +123,15 @@ static struct {
 
 void (*store_on_due)(struct delivery *d);
 void (*store_on_fail)(struct delivery *d);
+
+/* Outside st, whose store_close resets it: a setting, not state. */
+static size_t store_max_log = STORE_MAX_LOG_DEFAULT;
+
+void
+store_set_max_log(size_t n)
+{
+	store_max_log = n > 0 ? n : 1;
+}
 
 /* ---- CRC-32 (IEEE 802.3, reflected), for torn and corrupt records ---- */
 
@@ -445,6 +472,32 @@ rec_id(const char *key, enum store_kind k, uint64_t id)
 
 	store_fmt_id(k, id, x);
 	buf_printf(&st.rec, ",\"%s\":\"%s\"", key, x);
+}
+
+/*
+ * A JSON value that others wrote (a receiver's ack, an endpoint's headers)
+ * as member key: re-encoded compactly by json_put_json, one level less deep
+ * than the parser allows since the record adds its own; a value that is not
+ * JSON or nests deeper is kept as the string member key + "_s" instead.
+ * Either way no byte of it reaches the file except through the encoder, so
+ * no newline can split the record and no depth can make it unreadable.
+ * NULL is written as null.
+ */
+static void
+rec_json(const char *key, const char *val, size_t len)
+{
+	buf_printf(&st.rec, ",\"%s\":", key);
+	if (val == NULL) {
+		buf_puts(&st.rec, "null");
+		return;
+	}
+	if (json_put_json(&st.rec, val, len, JSON_MAX_DEPTH - 1) == 0 ||
+	    st.rec.oom)
+		return;	/* out of memory: rec_write fails the record */
+	/* Take the key back and write the string form. */
+	st.rec.len -= strlen(key) + 4;
+	buf_printf(&st.rec, ",\"%s_s\":", key);
+	json_put_str(&st.rec, val, len);
 }
 
 /* Close the record (checksum, newline) and append it to f. Returns the
@@ -889,6 +942,28 @@ fail:
 }
 
 int
+store_client_id_held(const char *id, size_t len, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < st.events.n; i++) {
+		const struct event *ev = st.events.v[i];
+
+		if (util_span_eq(id, len, ev->client_id))
+			return 1;
+	}
+	for (i = 0; i < IDEM_BUCKETS; i++) {
+		const struct idem *k;
+
+		for (k = idem_tab[i]; k != NULL; k = k->next)
+			if (now - k->at < STORE_IDEM_MS &&
+			    util_span_eq(id, len, k->client))
+				return 1;
+	}
+	return 0;
+}
+
+int
 store_client_set_token(struct client *c, const uint8_t token_hash[32])
 {
 	struct client tmp = *c;
@@ -946,8 +1021,9 @@ endpoint_record(const struct endpoint *e)
 			buf_puts(b, ",");
 		json_put_cstr(b, e->events[i]);
 	}
-	buf_puts(b, "],\"headers\":");
-	buf_puts(b, e->headers != NULL ? e->headers : "null");
+	buf_puts(b, "]");
+	rec_json("headers", e->headers, e->headers != NULL ?
+	    strlen(e->headers) : 0);
 	rec_str("description", e->description);
 	rec_str("secret", e->secret);
 	rec_str("prev_secret", e->prev_secret);
@@ -1326,14 +1402,6 @@ delivery_settled(struct delivery *d)
 	}
 }
 
-/* Does the payload need escaping to sit on one line? JSON allows raw CR and
- * LF only as whitespace, so a payload without them can be stored as is. */
-static int
-needs_escape(const char *p, size_t n)
-{
-	return memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL;
-}
-
 static struct delivery *
 delivery_new(struct event *ev, struct endpoint *e, const char *url)
 {
@@ -1438,13 +1506,12 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		}
 	}
 	buf_puts(b, "]");
-	if (needs_escape(data, data_len)) {
-		buf_puts(b, ",\"data_s\":");
-		json_put_str(b, data, data_len);
-	} else {
-		buf_puts(b, ",\"data\":");
-		buf_append(b, data, data_len);
-	}
+	/* The payload is kept as a string, not embedded: its bytes must go
+	 * to receivers exactly as sent, so it cannot be re-encoded, and
+	 * embedded it would sit one level deeper than the producer nested it
+	 * (a 64-deep payload would make the record unreadable). */
+	buf_puts(b, ",\"data_s\":");
+	json_put_str(b, data, data_len);
 	if (st.nunannounced == st.capunannounced) {
 		size_t cap = st.capunannounced ? st.capunannounced * 2 : 64;
 		struct announce *a = realloc(st.unannounced, cap * sizeof(*a));
@@ -1571,10 +1638,8 @@ attempt_record(const struct delivery *d, const struct store_attempt *a,
 	json_put_str(b, a->body != NULL ? a->body : "", a->body_len);
 	rec_str("state", names[a->new_status]);
 	rec_num("next", next_at);
-	if (a->ack != NULL && a->ack_len > 0) {
-		buf_puts(b, ",\"ack\":");
-		buf_append(b, a->ack, a->ack_len);
-	}
+	if (a->ack != NULL && a->ack_len > 0)
+		rec_json("ack", a->ack, a->ack_len);
 	return rec_write(&st.jrn);
 }
 
@@ -1746,6 +1811,27 @@ put_attempt(struct buf *out, const char *s, const struct json_tok *t,
 	buf_puts(out, "}");
 }
 
+/* The ack of an attempt record as JSON text: the object, or one kept as a
+ * string (rec_json) re-encoded, or null. */
+static void
+put_ack(struct buf *out, const char *s, const struct json_tok *t)
+{
+	struct buf tmp = {0};
+	int v = rget(s, t, "ack");
+
+	if (v >= 0 && t[v].type != JSON_NULL) {
+		buf_append(out, s + t[v].start, t[v].len);
+		return;
+	}
+	v = rget(s, t, "ack_s");
+	if (v < 0 || t[v].type != JSON_STRING ||
+	    json_str_buf(s, &t[v], &tmp) != 0 ||
+	    json_put_json(out, tmp.data != NULL ? tmp.data : "", tmp.len,
+	    JSON_MAX_DEPTH) != 0)
+		buf_puts(out, "null");
+	buf_free(&tmp);
+}
+
 int
 store_delivery_history(const struct delivery *d, struct buf *last,
     struct buf *ack, struct buf *log)
@@ -1773,19 +1859,14 @@ store_delivery_history(const struct delivery *d, struct buf *last,
 			goto out;
 		if (nrec == 0) {
 			put_attempt(last, rb.data + 9, toks, 0);
-			v = rget(rb.data + 9, toks, "ack");
-			if (v >= 0 && toks[v].type == JSON_OBJECT)
-				buf_append(ack, rb.data + 9 + toks[v].start,
-				    toks[v].len);
-			else
-				buf_puts(ack, "null");
+			put_ack(ack, rb.data + 9, toks);
 		}
 		no = realloc(offs, (nrec + 1) * sizeof(*offs));
 		if (no == NULL)
 			goto out;
 		offs = no;
 		offs[nrec++] = off;
-		if (log == NULL)
+		if (log == NULL || nrec >= store_max_log)
 			break;
 		v = rget(rb.data + 9, toks, "prev");
 		if (v < 0 || rb.data[9 + toks[v].start] == '-' ||
@@ -1839,8 +1920,8 @@ idem_lookup(const char *client, const char *key, size_t len, int64_t now)
 }
 
 static int
-idem_add(const char *client, const char *key, size_t len, int status,
-    const char *body, int64_t at)
+idem_add(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at)
 {
 	struct idem *i = calloc(1, sizeof(*i));
 	uint32_t h = idem_hash(client, key, len);
@@ -1857,6 +1938,10 @@ idem_add(const char *client, const char *key, size_t len, int status,
 	}
 	i->status = status;
 	i->at = at;
+	if (req != NULL) {
+		memcpy(i->req, req, 32);
+		i->has_req = 1;
+	}
 	i->next = idem_tab[h];
 	idem_tab[h] = i;
 	return 0;
@@ -1864,32 +1949,47 @@ idem_add(const char *client, const char *key, size_t len, int status,
 
 int
 store_idem_find(const struct client *c, const char *key, size_t len,
-    int64_t now, int *status, const char **body)
+    const uint8_t req[32], int64_t now, int *status, const char **body)
 {
 	struct idem *i = idem_lookup(c->id, key, len, now);
 
 	if (i == NULL)
 		return -1;
+	if (i->has_req && !sign_equal(i->req, req, 32))
+		return 1;
 	*status = i->status;
 	*body = i->body;
 	return 0;
 }
 
-int
-store_idem_put(const struct client *c, const char *key, size_t len,
-    int status, const char *body, int64_t now)
+/* The members of an idem record after "t" (store_idem_put, compaction). */
+static void
+idem_members(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at)
 {
-	struct buf *b = rec_begin("idem");
+	char hex[65];
 
-	rec_str("client", c->id);
-	buf_puts(b, ",\"key\":");
-	json_put_str(b, key, len);
-	rec_num("at", now);
+	rec_str("client", client);
+	buf_puts(&st.rec, ",\"key\":");
+	json_put_str(&st.rec, key, len);
+	rec_num("at", at);
 	rec_num("status", status);
 	rec_str("body", body);
+	if (req != NULL) {
+		hex32(req, hex);
+		rec_str("req_sha256", hex);
+	}
+}
+
+int
+store_idem_put(const struct client *c, const char *key, size_t len,
+    const uint8_t req[32], int status, const char *body, int64_t now)
+{
+	rec_begin("idem");
+	idem_members(c->id, key, len, req, status, body, now);
 	if (rec_write(&st.jrn) < 0)
 		return -1;
-	return idem_add(c->id, key, len, status, body, now);
+	return idem_add(c->id, key, len, req, status, body, now);
 }
 
 /* ---- replay ---- */
@@ -2065,9 +2165,12 @@ replay_endpoint(struct replay *r)
 		e->events[e->nevents++] = b.data;
 	}
 	v = rget(r->s, r->t, "headers");
-	if (v >= 0 && r->t[v].type == JSON_OBJECT &&
+	if (v >= 0 && r->t[v].type != JSON_NULL &&
 	    (e->headers = util_strndup(r->s + r->t[v].start,
 	    r->t[v].len)) == NULL)
+		goto bad;
+	if (v < 0 && rget(r->s, r->t, "headers_s") >= 0 &&
+	    (get_dup(r, "headers_s", &e->headers) != 0 || e->headers == NULL))
 		goto bad;
 	v = rget(r->s, r->t, "enabled");
 	e->enabled = v >= 0 && r->t[v].type == JSON_TRUE;
@@ -2249,19 +2352,25 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 	if (util_span_eq(t, tl, "event"))
 		return replay_event(r);
 	if (util_span_eq(t, tl, "idem")) {
-		char cid[STORE_ID_MAX + 1];
+		char cid[STORE_ID_MAX + 1], hex[65];
 		char *key = NULL, *body = NULL;
+		uint8_t req[32];
 		int64_t status;
-		int ok;
+		int ok, has_req = 0;
 
 		ok = get_str(r, "client", cid, sizeof(cid)) == 0 &&
 		    get_dup(r, "key", &key) == 0 && key != NULL &&
 		    get_dup(r, "body", &body) == 0 && body != NULL &&
 		    get_num(r, "at", &at) == 0 &&
 		    get_num(r, "status", &status) == 0;
+		/* Without the hash (an older record) any request matches. */
+		if (ok && rget(r->s, r->t, "req_sha256") >= 0)
+			ok = has_req = get_str(r, "req_sha256", hex,
+			    sizeof(hex)) == 0 && unhex32(hex, strlen(hex),
+			    req) == 0;
 		if (ok && util_wall_ms() - at < STORE_IDEM_MS)
-			ok = idem_add(cid, key, strlen(key), (int)status, body,
-			    at) == 0;
+			ok = idem_add(cid, key, strlen(key), has_req ? req :
+			    NULL, (int)status, body, at) == 0;
 		free(key);
 		free(body);
 		return ok ? 0 : replay_fail(r, "bad idem record");
@@ -2328,6 +2437,30 @@ replay_span(char *s, size_t len, char **fix)
 	return len;
 }
 
+/* In check mode: note the line at r->off (len bytes) as bad, with the
+ * reason replay_fail left in r->err. 0, or -1 out of memory. */
+static int
+check_note(struct replay *r, int journal, size_t len)
+{
+	struct store_bad *b;
+
+	if (st.nbad == st.capbad) {
+		size_t cap = st.capbad ? st.capbad * 2 : 16;
+
+		b = realloc(st.bad, cap * sizeof(*b));
+		if (b == NULL)
+			return -1;
+		st.bad = b;
+		st.capbad = cap;
+	}
+	b = &st.bad[st.nbad++];
+	b->journal = journal;
+	b->off = r->off;
+	b->len = len;
+	snprintf(b->why, sizeof(b->why), "%s", r->err);
+	return 0;
+}
+
 static int
 replay_file(struct logfile *f, const char *name, int journal, char *err,
     size_t errsz, void (*notice)(const char *))
@@ -2385,7 +2518,7 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 					break;
 				}
 				replay_fail(&r, "checksum mismatch");
-				goto out;
+				goto bad;
 			}
 			fix = NULL;
 			plen = journal ? replay_span(line + 9, len - 9, &fix) :
@@ -2411,12 +2544,18 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 			    (tv = json_get(line + 9, st.toks, 0, "t")) < 0 ||
 			    st.toks[tv].type != JSON_STRING) {
 				replay_fail(&r, "not a record");
-				goto out;
+				goto bad;
 			}
 			r.s = line + 9;
 			r.t = st.toks;
 			if ((journal ? replay_journal : replay_registry)(&r,
 			    line + 9 + st.toks[tv].start, st.toks[tv].len))
+				goto bad;
+			pos += len + 1;
+			continue;
+bad:
+			/* hookd check lists it and reads on; a start stops. */
+			if (!st.checking || check_note(&r, journal, len + 1))
 				goto out;
 			pos += len + 1;
 		}
@@ -2440,6 +2579,14 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 	ret = 0;
 	goto out;
 torn:
+	if (st.checking) {
+		replay_fail(&r, "torn record (an incomplete last line)");
+		if (check_note(&r, journal, (size_t)(base + (off_t)b.len -
+		    r.off)) != 0)
+			goto out;
+		ret = 0;
+		goto out;
+	}
 	{
 		char msg[1200];
 
@@ -2472,13 +2619,115 @@ open_log(struct logfile *f, const char *dir, const char *name, char *err,
 		snprintf(err, errsz, "%s: path too long", dir);
 		return -1;
 	}
-	existed = stat(f->path, &sb) == 0;
-	f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	existed = lstat(f->path, &sb) == 0;
+	/* O_NOFOLLOW: a link planted in the directory must not make hookd
+	 * append to (or, compacting, replace) a file elsewhere. */
+	f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f->fd < 0 && errno == ELOOP) {
+		snprintf(err, errsz, "%s: is a symbolic link; hookd opens no "
+		    "links in its data directory (put the file itself there)",
+		    f->path);
+		return -1;
+	}
 	if (f->fd < 0) {
 		snprintf(err, errsz, "%s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	f->dir_dirty = !existed;
+	return 0;
+}
+
+/* The data directory's lock (contract §10), held until the process ends,
+ * and the directory it is for. */
+static int lock_fd = -1;
+static char lock_dir[1024];
+
+int
+store_lock(const char *dir, char *err, size_t errsz)
+{
+	char path[1100], pidtxt[32];
+	struct flock fl;
+	struct stat sb;
+	ssize_t n;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &sb) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "data directory %s is not a directory",
+		    dir);
+		return -1;
+	}
+	/* Another user who can write the directory can replace the journal
+	 * or plant links in it, and so forge deliveries and read secrets. */
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "data directory %s is owned by uid %ld, "
+		    "not by hookd's user (uid %ld): chown it, then chmod 700 %s",
+		    dir, (long)sb.st_uid, (long)geteuid(), dir);
+		return -1;
+	}
+	if ((sb.st_mode & 022) != 0) {
+		snprintf(err, errsz, "data directory %s is writable by other "
+		    "users (mode %03o): run chmod 700 %s", dir,
+		    (unsigned)(sb.st_mode & 0777), dir);
+		return -1;
+	}
+	if (snprintf(path, sizeof(path), "%s/lock", dir) >= (int)sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	if (lock_fd >= 0 && strcmp(lock_dir, dir) == 0)
+		return 0;
+	if (lock_fd >= 0)
+		close(lock_fd);		/* another directory (tests) */
+	snprintf(lock_dir, sizeof(lock_dir), "%s", dir);
+	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock_fd < 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(lock_fd, F_SETLK, &fl) == 0)
+		return 0;
+	if (errno != EACCES && errno != EAGAIN) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* The kernel knows the holder; the pid in the file is for people. */
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(lock_fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		snprintf(pidtxt, sizeof(pidtxt), "%ld", (long)fl.l_pid);
+	else if ((n = pread(lock_fd, pidtxt, sizeof(pidtxt) - 1, 0)) > 0) {
+		pidtxt[n] = '\0';
+		pidtxt[strcspn(pidtxt, "\n")] = '\0';
+	} else
+		snprintf(pidtxt, sizeof(pidtxt), "?");
+	snprintf(err, errsz, "data directory %s is in use by pid %s", dir,
+	    pidtxt);
+fail:
+	close(lock_fd);
+	lock_fd = -1;
+	return -1;
+}
+
+int
+store_lock_note_pid(void)
+{
+	char txt[32];
+	int n = snprintf(txt, sizeof(txt), "%ld\n", (long)getpid());
+
+	if (lock_fd < 0 || ftruncate(lock_fd, 0) != 0 ||
+	    pwrite(lock_fd, txt, (size_t)n, 0) != n)
+		return -1;
 	return 0;
 }
 
@@ -2509,15 +2758,18 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+	if (store_lock(dir, err, errsz) != 0)
 		return -1;
-	}
-	if (open_log(&st.reg, dir, "registry.log", err, errsz) != 0 ||
-	    replay_file(&st.reg, "registry.log", 0, err, errsz, notice) != 0 ||
-	    open_log(&st.jrn, dir, "journal.log", err, errsz) != 0 ||
-	    replay_file(&st.jrn, "journal.log", 1, err, errsz, notice) != 0)
+	if (open_log(&st.reg, dir, "registry.log", err, errsz) != 0)
 		return -1;
+	errno = 0;
+	if (replay_file(&st.reg, "registry.log", 0, err, errsz, notice) != 0)
+		goto damaged;
+	if (open_log(&st.jrn, dir, "journal.log", err, errsz) != 0)
+		return -1;
+	errno = 0;
+	if (replay_file(&st.jrn, "journal.log", 1, err, errsz, notice) != 0)
+		goto damaged;
 	/* Deliveries to endpoints deleted without their journal records
 	 * (a crash between the two files) are settled now. */
 	for (i = 0; i < st.deliveries.n; i++) {
@@ -2537,6 +2789,228 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 		return -1;
 	}
 	return 0;
+damaged:
+	/* A record that cannot be read (replay_fail sets EINVAL): say what
+	 * sets the files right. */
+	if (errno == EINVAL) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errsz - n, "; run hookd check --fix -d %s "
+		    "(it moves unreadable records aside)", dir);
+	}
+	return -1;
+}
+
+static off_t copy_record(struct logfile *f, off_t off, off_t prev,
+    struct buf *rb, struct json_tok **toks, size_t *ntoks);
+
+/* Move the bad records of file f (journal or registry) to dmg and rewrite
+ * f without them, attempt chains ("prev") moved to the new offsets. 0 or -1
+ * with err set. */
+static int
+check_rewrite(struct logfile *f, int journal, int dmg, char *err,
+    size_t errsz)
+{
+	struct logfile n = { .fd = -1 }, saved = st.jrn;
+	struct buf rb = {0};
+	struct json_tok *toks = NULL;
+	size_t ntoks = 0, i, nmap = 0, k;
+	off_t off = 0, *olds = NULL, *news = NULL;
+	char tmp[1200];
+	int ok = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.fix", f->path) >= (int)sizeof(tmp))
+		goto fail;
+	n.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	olds = malloc((st.nbad + 1) * sizeof(*olds));
+	if (n.fd < 0 || olds == NULL)
+		goto fail;
+	/* read_record reads the journal's descriptor: point it at f. */
+	st.jrn = *f;
+	for (i = 0; i < st.nbad; i++) {
+		const struct store_bad *b = &st.bad[i];
+
+		if (b->journal != journal)
+			continue;
+		buf_reset(&rb);
+		if (buf_reserve(&rb, b->len + 1) != 0 ||
+		    pread(f->fd, rb.data, b->len, b->off) != (ssize_t)b->len)
+			goto fail;
+		rb.len = b->len;
+		if (rb.len == 0 || rb.data[rb.len - 1] != '\n')
+			buf_append(&rb, "\n", 1);
+		if (write(dmg, rb.data, rb.len) != (ssize_t)rb.len)
+			goto fail;
+	}
+	/* Copy the good lines in order, noting each one's new offset. */
+	k = 0;
+	while (off < f->size) {
+		const struct store_bad *b = NULL;
+		off_t got, prev = -2;
+		size_t len;
+		int v;
+
+		while (k < st.nbad && (st.bad[k].journal != journal ||
+		    st.bad[k].off < off))
+			k++;
+		if (k < st.nbad && st.bad[k].off == off)
+			b = &st.bad[k];
+		if (b != NULL) {
+			off += (off_t)b->len;
+			continue;
+		}
+		buf_reset(&rb);
+		if (read_record(off, &rb, &toks, &ntoks) <= 0)
+			goto fail;
+		len = rb.len + 1;
+		v = journal ? json_get(rb.data + 9, toks, 0, "prev") : -1;
+		if (v >= 0 && rb.data[9 + toks[v].start] != '-') {
+			uint64_t u;
+			size_t lo = 0, hi = nmap;
+
+			if (util_parse_u64(rb.data + 9 + toks[v].start,
+			    toks[v].len, INT64_MAX, &u) != 0)
+				goto fail;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (olds[mid] < (off_t)u)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			/* A chain through a moved record ends there. */
+			prev = lo < nmap && olds[lo] == (off_t)u ? news[lo] : -1;
+		}
+		got = copy_record(&n, off, prev, &rb, &toks, &ntoks);
+		if (got < 0)
+			goto fail;
+		if (journal) {
+			off_t *no = realloc(news, (nmap + 1) * sizeof(*no));
+			off_t *oo;
+
+			if (no == NULL)
+				goto fail;
+			news = no;
+			oo = realloc(olds, (nmap + 1 + st.nbad) * sizeof(*oo));
+			if (oo == NULL)
+				goto fail;
+			olds = oo;
+			olds[nmap] = off;
+			news[nmap++] = got;
+		}
+		off += (off_t)len;
+	}
+	if (io_fsync(n.fd) != 0 || fsync(dmg) != 0 ||
+	    io_rename(tmp, f->path) != 0 || fsync_dir(st.dir) != 0)
+		goto fail;
+	ok = 1;
+fail:
+	if (!ok) {
+		snprintf(err, errsz, "%s: cannot rewrite: %s", f->path,
+		    strerror(errno));
+		if (n.fd >= 0)
+			unlink(tmp);
+	}
+	st.jrn = saved;
+	if (n.fd >= 0)
+		close(n.fd);
+	free(olds);
+	free(news);
+	free(toks);
+	buf_free(&rb);
+	return ok ? 0 : -1;
+}
+
+int
+store_check(const char *dir, int fix, void (*report)(const char *line),
+    char *moved, size_t movedsz, char *err, size_t errsz)
+{
+	static const char *const names[2] = { "registry.log", "journal.log" };
+	struct logfile *files[2] = { &st.reg, &st.jrn };
+	int i, dmg = -1, r = -1;
+	size_t k;
+
+	moved[0] = '\0';
+	crc_init();
+	if (store_lock(dir, err, errsz) != 0)
+		return -1;
+	if (snprintf(st.dir, sizeof(st.dir), "%s", dir) >= (int)sizeof(st.dir)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	st.ntoks = 256;
+	st.toks = malloc(st.ntoks * sizeof(*st.toks));
+	if (st.toks == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	st.checking = 1;
+	for (i = 0; i < 2; i++) {
+		struct logfile *f = files[i];
+		struct stat sb;
+
+		snprintf(f->path, sizeof(f->path), "%s/%s", dir, names[i]);
+		/* Read only: checking changes nothing. */
+		f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (f->fd < 0 && errno == ENOENT)
+			continue;
+		if (f->fd < 0 || fstat(f->fd, &sb) != 0) {
+			snprintf(err, errsz, "%s: %s", f->path,
+			    strerror(errno));
+			goto out;
+		}
+		if (replay_file(f, names[i], i, err, errsz, NULL) != 0)
+			goto out;
+		f->size = sb.st_size;	/* the torn tail too */
+	}
+	for (k = 0; k < st.nbad; k++)
+		report(st.bad[k].why);
+	r = st.nbad > 0;
+	if (!fix || st.nbad == 0)
+		goto out;
+	{
+		char path[1100], tm[UTIL_TIME_MAX];
+
+		util_fmt_time(util_wall_ms(), tm);
+		if (snprintf(path, sizeof(path), "%s/damaged-%s.log", dir,
+		    tm) >= (int)sizeof(path)) {
+			snprintf(err, errsz, "%s: path too long", dir);
+			r = -1;
+			goto out;
+		}
+		dmg = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (dmg < 0) {
+			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+			r = -1;
+			goto out;
+		}
+		snprintf(moved, movedsz, "%s", path);
+	}
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < st.nbad && st.bad[k].journal != i; k++)
+			;
+		if (k == st.nbad)
+			continue;
+		if (check_rewrite(files[i], i, dmg, err, errsz) != 0) {
+			r = -1;
+			goto out;
+		}
+	}
+	r = 1;
+out:
+	if (dmg >= 0 && close(dmg) != 0 && r == 0) {
+		snprintf(err, errsz, "%s: %s", moved, strerror(errno));
+		r = -1;
+	}
+	free(st.bad);
+	st.bad = NULL;
+	st.nbad = st.capbad = 0;
+	st.checking = 0;
+	store_close();
+	return r;
 }
 
 void
@@ -2620,7 +3094,8 @@ compact_registry(void)
 	if (snprintf(tmp, sizeof(tmp), "%s.compact", st.reg.path) >=
 	    (int)sizeof(tmp))
 		return -1;
-	n.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	n.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
 	if (n.fd < 0)
 		return -1;
 	memcpy(n.path, st.reg.path, sizeof(n.path));
@@ -2690,8 +3165,10 @@ compact_child(const char *path, const char *mappath)
 	size_t chain_cap = 0, map_cap = 0;
 	int mfd;
 
-	n.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	mfd = open(mappath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	n.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	mfd = open(mappath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (n.fd < 0 || mfd < 0)
 		_exit(1);
 	for (i = 0; i < IDEM_BUCKETS; i++) {
@@ -2701,11 +3178,9 @@ compact_child(const char *path, const char *mappath)
 			if (st.compact_now - k->at >= STORE_IDEM_MS)
 				continue;
 			rec_begin("idem");
-			rec_str("client", k->client);
-			rec_str("key", k->key);
-			rec_num("at", k->at);
-			rec_num("status", k->status);
-			rec_str("body", k->body);
+			idem_members(k->client, k->key, strlen(k->key),
+			    k->has_req ? k->req : NULL, k->status, k->body,
+			    k->at);
 			if (rec_write(&n) < 0)
 				_exit(1);
 		}
@@ -2729,8 +3204,9 @@ compact_child(const char *path, const char *mappath)
 			size_t nc = 0, k;
 			off_t c = d->last_off, prev = -1;
 
-			/* The attempts, newest first along the chain. */
-			while (c >= 0) {
+			/* The attempts, newest first along the chain; only
+			 * the newest max_log_attempts are kept. */
+			while (c >= 0 && nc < store_max_log) {
 				int v;
 				uint64_t p;
 
@@ -2941,7 +3417,7 @@ store_compact_poll(char *err, size_t errsz)
 		snprintf(err, errsz, "compaction child failed");
 		goto fail;
 	}
-	mfd = open(mappath, O_RDONLY | O_CLOEXEC);
+	mfd = open(mappath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (mfd < 0 || fstat(mfd, &sb) != 0 ||
 	    (map = malloc((size_t)sb.st_size + 1)) == NULL ||
 	    read(mfd, map, (size_t)sb.st_size) != (ssize_t)sb.st_size) {
@@ -2976,7 +3452,7 @@ store_compact_poll(char *err, size_t errsz)
 		snprintf(err, errsz, "compaction map does not match");
 		goto fail;
 	}
-	n.fd = open(path, O_RDWR | O_CLOEXEC);
+	n.fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (n.fd < 0 || fstat(n.fd, &sb) != 0) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;

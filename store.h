@@ -124,12 +124,38 @@ struct store_attempt {
 	int64_t next_at;		/* when pending: the next attempt */
 };
 
-/* Open (creating, mode 0700) the data directory, replay the registry and the
+/*
+ * Take the data directory's lock (contract §10) before anything in it is read
+ * or written: creates the directory (mode 0700) when missing, refuses one
+ * that another user owns or can write ("... chmod 700 DIR"), and takes an
+ * exclusive fcntl lock on DIR/lock (opened without following links), held
+ * until the process exits. 0, or -1 with err set; when another process holds
+ * it, err is "data directory DIR is in use by pid N". Calling it again once
+ * held only repeats the directory checks.
+ */
+int store_lock(const char *dir, char *err, size_t errsz);
+/* Write this process's pid into DIR/lock (after a start that succeeded, so
+ * a failed start leaves the file as it was). 0 or -1. */
+int store_lock_note_pid(void);
+
+/* Open the data directory (store_lock first, if not yet taken), replay the registry and the
  * journal into memory, dropping a torn last record. 0, or -1 with err set to
  * "file:line: reason" (or the failing call). notice receives one line for
  * each repaired file (a dropped torn tail), may be NULL. */
 int store_open(const char *dir, int fsync_always, char *err, size_t errsz,
     void (*notice)(const char *msg));
+/*
+ * hookd check (contract §18): under the data directory's lock, read both
+ * files as a start would and call report("file:line: reason") for every
+ * record that cannot be read (bad checksum, not a record, one that replay
+ * refuses, a torn last line). With fix, those records are moved to
+ * DIR/damaged-<time>.log (its path into moved) and each file is rewritten
+ * without them, attempt chains kept (written, fsync'd, renamed, directory
+ * fsync'd). Returns 1 when records were found (and, with fix, moved), 0
+ * when none, -1 with err set (I/O, lock taken). Leaves the store closed.
+ */
+int store_check(const char *dir, int fix, void (*report)(const char *line),
+    char *moved, size_t movedsz, char *err, size_t errsz);
 /* Close the files (after a final store_sync). */
 void store_close(void);
 
@@ -187,6 +213,11 @@ struct client *store_client_at(size_t i);	/* i-th in id order */
 size_t store_client_after(const char *after, size_t len);
 struct client *store_client_create(const char *id, const char *name,
     const uint8_t token_hash[32], const char *secret);
+/* 1 when records that name client id remain (its events, until retention
+ * compacts them away; its Idempotency-Keys, for 24 h): a deleted client's id
+ * may not be given to a new client before then, or the new one would see
+ * the old one's events, deliveries and keys (contract §18). Else 0. */
+int store_client_id_held(const char *id, size_t len, int64_t now);
 int store_client_set_token(struct client *c, const uint8_t token_hash[32]);
 /* New client secret (one-off callbacks); the old one keeps signing until
  * now + 24 h, as store_endpoint_rotate. 0, or -1 with errno set. */
@@ -235,12 +266,17 @@ struct event *store_event_create(struct client *c, const char *type,
     struct endpoint **eps, size_t neps, const char *oneoff_url,
     const char *idem, size_t idem_len, int64_t now);
 /* The answer first given to an Idempotency-Key of client c within 24 h:
- * fills *status and *body (borrowed) and returns 0; -1 when none. */
+ * when req (SHA-256 of the request, as the caller defines it) matches the
+ * one stored with it, fills *status and *body (borrowed) and returns 0;
+ * 1 when the key was used with a different request (contract §11: 422);
+ * -1 when none. */
 int store_idem_find(const struct client *c, const char *key, size_t len,
-    int64_t now, int *status, const char **body);
-/* Remember the answer given to an Idempotency-Key (memory and journal). */
+    const uint8_t req[32], int64_t now, int *status, const char **body);
+/* Remember the answer given to an Idempotency-Key and the hash of the
+ * request it answered (memory and journal; kept across restarts and
+ * compactions). req may be NULL: then any request matches. */
 int store_idem_put(const struct client *c, const char *key, size_t len,
-    int status, const char *body, int64_t now);
+    const uint8_t req[32], int status, const char *body, int64_t now);
 /* The event's payload: from memory, or read back from the journal into b.
  * Returns a pointer valid until b changes or the next store call, NULL on
  * failure. */
@@ -268,6 +304,11 @@ int store_delivery_fail(struct delivery *d, const char *error, int64_t now);
  */
 int store_delivery_history(const struct delivery *d, struct buf *last,
     struct buf *ack, struct buf *log);
+
+/* Keep at most n (>= 1) attempts in each delivery's log (max_log_attempts):
+ * store_delivery_history reads back only the newest n, and compaction drops
+ * older ones; a delivery's attempts count keeps counting them all. */
+void store_set_max_log(size_t n);
 
 /* The engine's hooks: called when a delivery becomes due (created, requeued)
  * or leaves pending without an attempt (failed by a delete or disable). Set

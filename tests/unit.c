@@ -40,6 +40,7 @@ main(int argc, char **argv)
 		{ "sign", test_sign },
 		{ "url", test_url },
 		{ "store", test_store },
+		{ "records", test_records },
 		{ "config", test_config },
 	};
 	size_t i;

@@ -46,6 +46,7 @@ void test_http(void);
 void test_sign(void);
 void test_url(void);
 void test_store(void);
+void test_records(void);
 void test_config(void);
 
 #endif
