@@ -73,6 +73,11 @@ static const struct config_scalar {
 	    offsetof(struct config, endpoint_concurrency), 1, 1024 },
 	{ "max_outbound", CONFIG_SIZE,
 	    offsetof(struct config, max_outbound), 1, 65536 },
+	/* One client's attempts in flight: without a cap one tenant's
+	 * hanging receivers could hold every outbound slot (contract §18).
+	 * 0 (not set) means the default, config_client_inflight. */
+	{ "max_inflight_per_client", CONFIG_SIZE,
+	    offsetof(struct config, max_inflight_per_client), 1, 65536 },
 	{ "header_timeout", CONFIG_DURATION,
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
@@ -131,6 +136,7 @@ config_defaults(struct config *c)
 	c->disable_after_ms = 5 * DAY;
 	c->endpoint_concurrency = 8;
 	c->max_outbound = 256;
+	c->max_inflight_per_client = 0;	/* max_outbound / 2 */
 	c->retention_ms = 7 * DAY;
 	c->drain_timeout_ms = 5 * SEC;
 	c->fsync_always = 1;
@@ -889,6 +895,14 @@ config_summary(const struct config *c, char *out, size_t outsz)
 	    config_fmt_duration(c->retention_ms, t3, sizeof(t3)), clients,
 	    endpoints);
 	return out;
+}
+
+size_t
+config_client_inflight(const struct config *c)
+{
+	if (c->max_inflight_per_client > 0)
+		return c->max_inflight_per_client;
+	return c->max_outbound / 2 > 0 ? c->max_outbound / 2 : 1;
 }
 
 void

@@ -1537,6 +1537,8 @@ server_reload(void)
 		list_add(changed, sizeof(changed), "endpoint_concurrency");
 	if (CHANGED(max_outbound))
 		list_add(changed, sizeof(changed), "max_outbound");
+	if (CHANGED(max_inflight_per_client))
+		list_add(changed, sizeof(changed), "max_inflight_per_client");
 	if (CHANGED(retention_ms))
 		list_add(changed, sizeof(changed), "retention");
 	if (CHANGED(drain_timeout_ms))
