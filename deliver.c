@@ -16,10 +16,12 @@
  * an attempt.
  * deliver_tick pops what is due and dispatches it: an attempt starts at once
  * unless its endpoint is disabled or has endpoint_concurrency attempts in
- * flight (then it waits on that endpoint's list) or max_outbound attempts are
- * in flight in all (then it waits on the global list). When an attempt ends,
- * its endpoint's list and then the global list are pulled. Waiting lists are
- * intrusive (d->wait_next), so they cost no memory either.
+ * flight (then it waits on that endpoint's list), or its client has
+ * max_inflight_per_client in flight (then on the client's list), or
+ * max_outbound attempts are in flight in all (then on the global list).
+ * When an attempt ends, its endpoint's list, its client's and then the
+ * global list are pulled. Waiting lists are intrusive (d->wait_next), so
+ * they cost no memory either.
  *
  * An attempt. It reads the endpoint's current url, method, headers and
  * secret (so a PATCH fixes deliveries still pending), fills the URL template,
@@ -29,15 +31,19 @@
  * structures and their buffers are reused. One deadline, start + timeout,
  * covers resolving, connecting, sending and reading.
  *
- * Name resolution never blocks the loop: one resolver thread reads lookup
- * requests from a pipe, calls getaddrinfo, and writes answers to a second
- * pipe that the loop watches. Requests and answers are fixed-size records
- * copied by value (smaller than PIPE_BUF, so each write is atomic); the only
- * pointer crossing is an opaque cookie the thread never dereferences, so the
- * two threads share no memory. One thread is enough because answers are
- * cached per host (30 s, failures 5 s) and literal IP hosts skip it; the cost
- * is that one slow lookup delays the lookups queued behind it, never the
- * loop. Closing the request pipe is the stop request.
+ * Name resolution never blocks the loop: DELIVER_DNS_THREADS resolver
+ * threads read lookup requests from one pipe (one whole record each, under
+ * a lock), call getaddrinfo, and write answers to a second pipe that the
+ * loop watches. Requests and answers are fixed-size records copied by value
+ * (smaller than PIPE_BUF, so each write is atomic); the only pointer
+ * crossing is an opaque cookie the threads never dereference, so they share
+ * no memory with the loop beyond the read lock and the exit flags of the
+ * stop. Answers are cached per host (30 s, failures 5 s) and literal IP
+ * hosts skip the threads. A client has at most DELIVER_DNS_PER_CLIENT
+ * lookups with the threads; its further names wait in its own queue
+ * (struct tenant), so one client's slow names hold at most that many
+ * threads. Closing the request pipe is the stop request; a thread stuck in
+ * a lookup is not waited for past DELIVER_DNS_STOP_MS.
  *
  * Destinations are checked after resolution, on each address actually
  * connected to (no DNS rebinding): denied addresses are skipped, and when
@@ -56,7 +62,9 @@
  * not counted as an attempt.
  *
  * Isolation: everything is non-blocking and every wait is a deadline, so a
- * slow or dead receiver costs only its own endpoint's slots.
+ * slow or dead receiver costs only its own endpoint's slots, and one
+ * client's receivers and names at most its own client's share (contract
+ * §18).
  *
  * Re-entrancy: the store may call engine_forget from inside any store call
  * this file makes (disabling an endpoint fails its other deliveries). So
