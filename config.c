@@ -89,6 +89,11 @@ static const struct config_scalar {
 	 * GET /v1/deliveries/{id}, without bound (contract §18). */
 	{ "max_log_attempts", CONFIG_SIZE,
 	    offsetof(struct config, max_log_attempts), 1, 1000 },
+	/* One client's attempts in flight: without a cap one tenant's
+	 * hanging receivers could hold every outbound slot (contract §18).
+	 * 0 (not set) means the default, config_client_inflight. */
+	{ "max_inflight_per_client", CONFIG_SIZE,
+	    offsetof(struct config, max_inflight_per_client), 1, 65536 },
 	{ "header_timeout", CONFIG_DURATION,
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,
@@ -151,6 +156,7 @@ config_defaults(struct config *c)
 	c->max_endpoint_headers = 16;
 	c->max_retries_per_minute = 600;
 	c->max_log_attempts = 50;
+	c->max_inflight_per_client = 0;	/* max_outbound / 2 */
 	c->retention_ms = 7 * DAY;
 	c->drain_timeout_ms = 5 * SEC;
 	c->fsync_always = 1;
@@ -866,15 +872,25 @@ config_summary(const struct config *c, char *out, size_t outsz)
 	snprintf(out, outsz, "listen=%s data_dir=%s fsync=%s "
 	    "allow_destinations=%s metrics=%s max_body=%zu "
 	    "max_connections=%zu timeout=%s retries=%zu body_timeout=%s "
+	    "max_outbound=%zu max_inflight_per_client=%zu "
 	    "retention=%s static_clients=%zu static_endpoints=%zu",
 	    c->listen, c->data_dir, c->fsync_always ? "always" : "never",
 	    c->nallow > 0 ? allow : "none", c->metrics ? "on" : "off",
 	    c->max_body, c->max_connections,
 	    config_fmt_duration(c->timeout_ms, t1, sizeof(t1)), c->nretry,
 	    config_fmt_duration(c->body_timeout_ms, t2, sizeof(t2)),
+	    c->max_outbound, config_client_inflight(c),
 	    config_fmt_duration(c->retention_ms, t3, sizeof(t3)), clients,
 	    endpoints);
 	return out;
+}
+
+size_t
+config_client_inflight(const struct config *c)
+{
+	if (c->max_inflight_per_client > 0)
+		return c->max_inflight_per_client;
+	return c->max_outbound / 2 > 0 ? c->max_outbound / 2 : 1;
 }
 
 void

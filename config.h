@@ -50,6 +50,9 @@ struct config {
 	size_t max_endpoint_headers;
 	size_t max_retries_per_minute;
 	size_t max_log_attempts;	/* attempts kept in a delivery's log */
+	/* Attempts in flight for one client; 0 when not set: see
+	 * config_client_inflight. */
+	size_t max_inflight_per_client;
 	int64_t retention_ms;
 	int64_t drain_timeout_ms;
 	int fsync_always;		/* fsync always (1) or never (0) */
@@ -92,6 +95,14 @@ int config_listen_is_loopback(const char *value);
  * bytes, cut when too small). Returns out.
  */
 char *config_summary(const struct config *c, char *out, size_t outsz);
+
+/*
+ * The attempts one client may have in flight: max_inflight_per_client when
+ * set, else half of max_outbound (at least 1), so that one tenant's hanging
+ * receivers leave at least half of the outbound slots to the others
+ * (contract §18). A value above max_outbound caps nothing.
+ */
+size_t config_client_inflight(const struct config *c);
 
 /* Release what config_load allocated (registrations). */
 void config_free(struct config *c);

@@ -16,10 +16,12 @@
  * an attempt.
  * deliver_tick pops what is due and dispatches it: an attempt starts at once
  * unless its endpoint is disabled or has endpoint_concurrency attempts in
- * flight (then it waits on that endpoint's list) or max_outbound attempts are
- * in flight in all (then it waits on the global list). When an attempt ends,
- * its endpoint's list and then the global list are pulled. Waiting lists are
- * intrusive (d->wait_next), so they cost no memory either.
+ * flight (then it waits on that endpoint's list), or its client has
+ * max_inflight_per_client in flight (then on the client's list), or
+ * max_outbound attempts are in flight in all (then on the global list).
+ * When an attempt ends, its endpoint's list, its client's and then the
+ * global list are pulled. Waiting lists are intrusive (d->wait_next), so
+ * they cost no memory either.
  *
  * An attempt. It reads the endpoint's current url, method, headers and
  * secret (so a PATCH fixes deliveries still pending), fills the URL template,
@@ -29,15 +31,19 @@
  * structures and their buffers are reused. One deadline, start + timeout,
  * covers resolving, connecting, sending and reading.
  *
- * Name resolution never blocks the loop: one resolver thread reads lookup
- * requests from a pipe, calls getaddrinfo, and writes answers to a second
- * pipe that the loop watches. Requests and answers are fixed-size records
- * copied by value (smaller than PIPE_BUF, so each write is atomic); the only
- * pointer crossing is an opaque cookie the thread never dereferences, so the
- * two threads share no memory. One thread is enough because answers are
- * cached per host (30 s, failures 5 s) and literal IP hosts skip it; the cost
- * is that one slow lookup delays the lookups queued behind it, never the
- * loop. Closing the request pipe is the stop request.
+ * Name resolution never blocks the loop: DELIVER_DNS_THREADS resolver
+ * threads read lookup requests from one pipe (one whole record each, under
+ * a lock), call getaddrinfo, and write answers to a second pipe that the
+ * loop watches. Requests and answers are fixed-size records copied by value
+ * (smaller than PIPE_BUF, so each write is atomic); the only pointer
+ * crossing is an opaque cookie the threads never dereference, so they share
+ * no memory with the loop beyond the read lock and the exit flags of the
+ * stop. Answers are cached per host (30 s, failures 5 s) and literal IP
+ * hosts skip the threads. A client has at most DELIVER_DNS_PER_CLIENT
+ * lookups with the threads; its further names wait in its own queue
+ * (struct tenant), so one client's slow names hold at most that many
+ * threads. Closing the request pipe is the stop request; a thread stuck in
+ * a lookup is not waited for past DELIVER_DNS_STOP_MS.
  *
  * Destinations are checked after resolution, on each address actually
  * connected to (no DNS rebinding): denied addresses are skipped, and when
@@ -56,7 +62,9 @@
  * not counted as an attempt.
  *
  * Isolation: everything is non-blocking and every wait is a deadline, so a
- * slow or dead receiver costs only its own endpoint's slots.
+ * slow or dead receiver costs only its own endpoint's slots, and one
+ * client's receivers and names at most its own client's share (contract
+ * §18).
  *
  * Re-entrancy: the store may call engine_forget from inside any store call
  * this file makes (disabling an endpoint fails its other deliveries). So
@@ -152,6 +160,27 @@
 /* Scratch token arrays larger than this are released after use: one huge
  * payload should not pin its token array forever. */
 #define DELIVER_SPARE_TOKS	65536
+/*
+ * Resolver threads. getaddrinfo cannot be interrupted and may take its
+ * resolver's full timeout (glibc: 5 s per try and server, often 10-30 s in
+ * all) for a name whose DNS server does not answer, so with one thread one
+ * slow name held every lookup queued behind it. Eight threads let seven
+ * other lookups go on past a slow one; each idle thread costs a stack
+ * reserved but hardly touched, and lookups are cached, so more would buy
+ * little. A client gets at most DELIVER_DNS_PER_CLIENT lookups with the
+ * threads at once (the rest of its names wait in its own queue), so one
+ * client with many slow names holds at most two threads: it takes four such
+ * clients at once to leave none for the others (contract §18).
+ */
+#define DELIVER_DNS_THREADS	8
+#define DELIVER_DNS_PER_CLIENT	2
+/* At stop, how long to wait for the resolver threads to leave. A thread
+ * stuck in a lookup that never ends is then left behind (the process is
+ * exiting), so a hanging name cannot hang a shutdown. */
+#define DELIVER_DNS_STOP_MS	1000
+/* Hash buckets of the per-client engine state (struct tenant). */
+#define DELIVER_TENANT_BUCKETS	256
+
 /* Longest extra header name taken from an endpoint's headers. */
 #define DELIVER_HEADER_NAME_MAX	256
 
@@ -182,7 +211,12 @@ struct dns_res {
 _Static_assert(sizeof(struct dns_req) <= _POSIX_PIPE_BUF, "dns_req size");
 _Static_assert(sizeof(struct dns_res) <= _POSIX_PIPE_BUF, "dns_res size");
 
-enum dns_state { DNS_RESOLVING, DNS_OK, DNS_FAILED };
+enum dns_state {
+	DNS_QUEUED,			/* in its owner's queue, not yet asked */
+	DNS_RESOLVING,			/* with the resolver threads */
+	DNS_OK,
+	DNS_FAILED
+};
 
 /* A cached name, or one being resolved with attempts waiting for it. */
 struct dns_entry {
@@ -194,6 +228,30 @@ struct dns_entry {
 	size_t naddr;
 	struct dns_addr addr[DELIVER_DNS_MAX_ADDRS];
 	struct attempt *waiters;	/* through attempt.dns_next */
+	/* The client whose attempt asked for it while queued or resolving
+	 * ("" when none): its lookup slot is taken until the answer. An id,
+	 * not a pointer, since a lookup outlives a deleted client. */
+	char owner[STORE_ID_MAX + 1];
+	struct dns_entry *qnext;	/* in the owner's queue */
+};
+
+/*
+ * The engine's state for one client, by id: its attempts in flight
+ * (against max_inflight_per_client), the deliveries waiting for one of its
+ * slots, and its lookups with the resolver threads and queued. Kept here by
+ * id rather than in struct client, as a lookup under way outlives a deleted
+ * client. Idle ones are freed by the periodic sweep, never while a loop
+ * over them may run.
+ */
+struct tenant {
+	struct tenant *next;		/* hash chain */
+	char id[STORE_ID_MAX + 1];
+	uint32_t inflight;		/* attempts in flight */
+	struct delivery *wait_head;	/* due, held by the client's cap */
+	struct delivery *wait_tail;
+	uint32_t dns_inflight;		/* lookups with the threads */
+	struct dns_entry *dns_head;	/* lookups waiting for a slot */
+	struct dns_entry *dns_tail;
 };
 
 /* Keep-alive connections to one (address, port, Host) for one owner: an
@@ -246,6 +304,7 @@ struct attempt {
 	struct dns_entry *dns;		/* the name waited for, or NULL */
 	struct delivery *d;
 	struct endpoint *ep;		/* d's endpoint at the start, or NULL */
+	struct tenant *tn;		/* d's client's state, or NULL */
 	struct conn *conn;
 	enum att_state state;
 	unsigned number;		/* 1 for a delivery's first attempt */
@@ -325,6 +384,7 @@ static size_t heap_len, heap_cap;
 /* Values of delivery.waiting: which list it is on. */
 #define WAIT_ENDPOINT 1
 #define WAIT_GLOBAL 2
+#define WAIT_CLIENT 3
 static struct delivery *gwait_head, *gwait_tail;
 
 /* Attempts in flight, soonest deadline first. */
@@ -345,17 +405,30 @@ static struct pool *pools[DELIVER_POOL_BUCKETS];
 static struct conn *lru_head, *lru_tail;
 static size_t nidle_total;
 
+static struct tenant *tenants[DELIVER_TENANT_BUCKETS];
+/* The caps last applied: a reload that changes one sweeps the wait lists. */
+static size_t last_endpoint_cap, last_client_cap, last_outbound_cap;
+
 static struct dns_entry *dns_table[DELIVER_DNS_BUCKETS];
 static size_t dns_count;
 static int64_t dns_next_sweep;
 static int dns_req_fd = -1;		/* the loop's end of the request pipe */
-static struct watch dns_watch;		/* the loop's end of the answer pipe */
-static pthread_t dns_thread;
-static int dns_started;
-/* The thread's ends of the pipes, handed over at pthread_create. */
-static struct dns_thread_fds {
-	int in, out;
-} dns_thread_fds;
+static struct watch dns_watch = { .fd = -1 };	/* the answer pipe */
+static pthread_t dns_threads[DELIVER_DNS_THREADS];
+static size_t dns_nthreads;		/* started */
+/* The threads' ends of the pipes, shared by all of them; set before the
+ * first starts, closed at stop once every thread has left. */
+static int dns_thread_in = -1, dns_thread_out = -1;
+/* Each thread reads a whole request under this lock: with several readers
+ * on one pipe, POSIX makes writes of a record atomic but not reads. */
+static pthread_mutex_t dns_read_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Which threads have left, for the bounded wait at stop. */
+static pthread_mutex_t dns_exit_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dns_exit_cond = PTHREAD_COND_INITIALIZER;
+static int dns_exited[DELIVER_DNS_THREADS];
+/* HOOKD_FAULT dns_slow=SUFFIX: set before the threads start, read-only
+ * after ("" when not set). */
+static char dns_fault_slow[URL_HOST_MAX];
 
 static uint64_t rng_state;
 
@@ -403,6 +476,80 @@ outbound_cap(void)
 {
 	return server_config->max_outbound > 0 ?
 	    server_config->max_outbound : 1;
+}
+
+/* The attempts one client may have in flight (contract §18): its hanging
+ * receivers can never take every outbound slot from the other clients. */
+static size_t
+client_cap(void)
+{
+	return config_client_inflight(server_config);
+}
+
+static uint32_t
+hash_bytes(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ s[i]) * 16777619u;	/* FNV-1a */
+	return h;
+}
+
+/* The engine's state of client id; created when create is set. NULL when
+ * there is none, or no memory (the client is then not capped, which errs on
+ * delivering). */
+static struct tenant *
+tenant_get(const char *id, int create)
+{
+	struct tenant **slot, *t;
+
+	slot = &tenants[hash_bytes(2166136261u, id, strlen(id)) %
+	    DELIVER_TENANT_BUCKETS];
+	for (t = *slot; t != NULL; t = t->next)
+		if (strcmp(t->id, id) == 0)
+			return t;
+	if (!create || id[0] == '\0')
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->next = *slot;
+	*slot = t;
+	return t;
+}
+
+/* The state of d's client (the event keeps its id even once the client is
+ * deleted). */
+static struct tenant *
+tenant_of(const struct delivery *d)
+{
+	return tenant_get(d->event->client_id, 1);
+}
+
+/* Free the states that hold nothing; all of them when all is set (stop). */
+static void
+tenant_sweep(int all)
+{
+	size_t i;
+
+	for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
+		struct tenant **pp = &tenants[i];
+
+		while (*pp != NULL) {
+			struct tenant *t = *pp;
+
+			if (all || (t->inflight == 0 && t->wait_head == NULL &&
+			    t->dns_inflight == 0 && t->dns_head == NULL)) {
+				*pp = t->next;
+				free(t);
+			} else {
+				pp = &t->next;
+			}
+		}
+	}
 }
 
 /* A uniform double in [0, 1) from xorshift64*: jitter needs no more, and
@@ -606,14 +753,19 @@ heap_remove(struct delivery *d)
 /* ---------------------------------------------------------------------- */
 /* Wait lists                                                             */
 
+/* Append d to a wait list: its endpoint's, its client's (t) or the
+ * global one. */
 static void
-wait_push(struct delivery *d, uint8_t which)
+wait_push(struct delivery *d, uint8_t which, struct tenant *t)
 {
 	struct delivery **head = &gwait_head, **tail = &gwait_tail;
 
 	if (which == WAIT_ENDPOINT) {
 		head = &d->endpoint->wait_head;
 		tail = &d->endpoint->wait_tail;
+	} else if (which == WAIT_CLIENT) {
+		head = &t->wait_head;
+		tail = &t->wait_tail;
 	}
 	d->wait_next = NULL;
 	d->waiting = which;
@@ -658,6 +810,15 @@ wait_unlink(struct delivery *d)
 		}
 		head = &d->endpoint->wait_head;
 		tail = &d->endpoint->wait_tail;
+	} else if (d->waiting == WAIT_CLIENT) {
+		struct tenant *t = tenant_get(d->event->client_id, 0);
+
+		if (t == NULL) {
+			d->waiting = 0;
+			return;
+		}
+		head = &t->wait_head;
+		tail = &t->wait_tail;
 	}
 	for (p = *head; p != NULL && p != d; p = p->wait_next)
 		prev = p;
@@ -692,7 +853,7 @@ engine_due(struct delivery *d)
 	 * needs none. It is then attempted when a slot frees, early rather
 	 * than never. */
 	if (heap_push(d) != 0)
-		wait_push(d, WAIT_GLOBAL);
+		wait_push(d, WAIT_GLOBAL, NULL);
 }
 
 /* The in-flight attempt of d (at most max_outbound to look through). */
@@ -730,22 +891,32 @@ engine_forget(struct delivery *d)
 	}
 }
 
-/* Start d now, or put it on the wait list that holds it back. */
+/*
+ * Start d now, or put it on the wait list of the first limit that holds it
+ * back: its endpoint's (disabled, or endpoint_slots in flight), its
+ * client's (max_inflight_per_client in flight), or the global one
+ * (max_outbound). A list is pulled when a slot of its kind frees, and what
+ * is pulled is dispatched again, so a delivery moves on to the next limit
+ * that holds it; it never waits on two lists, and never fails for a limit.
+ */
 static void
 dispatch(struct delivery *d)
 {
 	struct endpoint *e = d->endpoint;
+	struct tenant *t = tenant_of(d);
 
 	if (e != NULL && (!e->enabled || e->inflight >= endpoint_slots(e)))
-		wait_push(d, WAIT_ENDPOINT);
+		wait_push(d, WAIT_ENDPOINT, NULL);
+	else if (t != NULL && t->inflight >= client_cap())
+		wait_push(d, WAIT_CLIENT, t);
 	else if (inflight_total >= outbound_cap() && e != NULL &&
 	    e->inflight > 0)
 		/* Its own attempts pull it when they end, so a busy endpoint
 		 * keeps its slots instead of queueing behind every other
 		 * endpoint's deliveries on the global list. */
-		wait_push(d, WAIT_ENDPOINT);
+		wait_push(d, WAIT_ENDPOINT, NULL);
 	else if (inflight_total >= outbound_cap())
-		wait_push(d, WAIT_GLOBAL);
+		wait_push(d, WAIT_GLOBAL, NULL);
 	else
 		attempt_start(d);
 }
@@ -755,8 +926,21 @@ pull_endpoint(struct endpoint *e)
 {
 	while (e->enabled && e->wait_head != NULL &&
 	    e->inflight < endpoint_slots(e)) {
-		struct delivery *d;
+		struct delivery *d = e->wait_head;
+		struct tenant *t = tenant_of(d);
 
+		if (t != NULL && t->inflight >= client_cap()) {
+			/* Its client has no slot. With none of the
+			 * endpoint's own attempts in flight, nothing would
+			 * pull it again: hand one delivery to the client's
+			 * list, whose turn comes when a slot of the client
+			 * frees (and whose attempt pulls this list again). */
+			if (e->inflight == 0) {
+				d = wait_pop(&e->wait_head, &e->wait_tail);
+				wait_push(d, WAIT_CLIENT, t);
+			}
+			return;
+		}
 		if (inflight_total >= outbound_cap()) {
 			/* No global slot. With none of its own attempts in
 			 * flight, nothing would pull this endpoint again:
@@ -764,12 +948,30 @@ pull_endpoint(struct endpoint *e)
 			 * comes when any slot frees. */
 			if (e->inflight == 0) {
 				d = wait_pop(&e->wait_head, &e->wait_tail);
-				wait_push(d, WAIT_GLOBAL);
+				wait_push(d, WAIT_GLOBAL, NULL);
 			}
 			return;
 		}
 		d = wait_pop(&e->wait_head, &e->wait_tail);
 		attempt_start(d);
+	}
+}
+
+/* A slot of client t may be free: dispatch what waits for one. */
+static void
+pull_client(struct tenant *t)
+{
+	while (t->wait_head != NULL && t->inflight < client_cap()) {
+		if (inflight_total >= outbound_cap()) {
+			/* As in pull_endpoint: with none of the client's
+			 * attempts in flight, the global list takes one. */
+			if (t->inflight == 0)
+				wait_push(wait_pop(&t->wait_head,
+				    &t->wait_tail), WAIT_GLOBAL, NULL);
+			return;
+		}
+		/* Goes to its endpoint's list, or starts. */
+		dispatch(wait_pop(&t->wait_head, &t->wait_tail));
 	}
 }
 
@@ -780,20 +982,24 @@ pull_global(void)
 		dispatch(wait_pop(&gwait_head, &gwait_tail));
 }
 
-/* A slot of e (may be NULL) freed: let waiting deliveries go. */
+/* A slot of e and of t (either may be NULL) freed: let waiting deliveries
+ * go. */
 static void
-pull_after(struct endpoint *e)
+pull_after(struct endpoint *e, struct tenant *t)
 {
 	if (pulling) {
 		/* An attempt started by a pull ended at once; the pull in
 		 * progress goes on, and the tick covers what it misses. */
-		if (e != NULL && e->wait_head != NULL)
+		if ((e != NULL && e->wait_head != NULL) ||
+		    (t != NULL && t->wait_head != NULL))
 			sweep_endpoints = 1;
 		return;
 	}
 	pulling = 1;
 	if (e != NULL)
 		pull_endpoint(e);
+	if (t != NULL)
+		pull_client(t);
 	pull_global();
 	pulling = 0;
 }
@@ -863,12 +1069,24 @@ addr_to_sockaddr(const struct dns_addr *x, uint16_t port,
 	}
 }
 
-/* The resolver thread: one lookup at a time, until the request pipe ends. */
+/* 1 when host ends with suffix. */
+static int
+host_has_suffix(const char *host, const char *suffix)
+{
+	size_t h = strlen(host), n = strlen(suffix);
+
+	return n > 0 && h >= n && memcmp(host + h - n, suffix, n) == 0;
+}
+
+/*
+ * A resolver thread: one lookup at a time, until the request pipe ends.
+ * arg is its index in dns_exited, set when it leaves.
+ */
 static void *
 dns_main(void *arg)
 {
-	const struct dns_thread_fds *fds = arg;
-	int in = fds->in, out = fds->out;
+	size_t self = (size_t)(uintptr_t)arg;
+	int in = dns_thread_in, out = dns_thread_out;
 	struct dns_req q;
 	struct dns_res r;
 
@@ -876,14 +1094,19 @@ dns_main(void *arg)
 		struct addrinfo hints, *res = NULL, *ai;
 		ssize_t n;
 
-		n = read(in, &q, sizeof(q));
-		if (n < 0 && errno == EINTR)
-			continue;
+		pthread_mutex_lock(&dns_read_lock);
+		do
+			n = read(in, &q, sizeof(q));
+		while (n < 0 && errno == EINTR);
+		pthread_mutex_unlock(&dns_read_lock);
 		if (n != (ssize_t)sizeof(q))
 			break;		/* end of file: the stop request */
 		q.host[sizeof(q.host) - 1] = '\0';
 		memset(&r, 0, sizeof(r));
 		r.cookie = q.cookie;
+		/* The test fault: a lookup that never answers. */
+		while (host_has_suffix(q.host, dns_fault_slow))
+			pause();
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_STREAM;
@@ -907,20 +1130,11 @@ dns_main(void *arg)
 		if (n != (ssize_t)sizeof(r))
 			break;		/* the loop closed its end */
 	}
-	close(in);
-	close(out);
+	pthread_mutex_lock(&dns_exit_lock);
+	dns_exited[self] = 1;
+	pthread_cond_broadcast(&dns_exit_cond);
+	pthread_mutex_unlock(&dns_exit_lock);
 	return NULL;
-}
-
-static uint32_t
-hash_bytes(uint32_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ s[i]) * 16777619u;	/* FNV-1a */
-	return h;
 }
 
 static struct dns_entry **
@@ -940,19 +1154,81 @@ dns_entry_fail(struct dns_entry *en, const char *reason, int64_t ttl)
 	snprintf(en->error, sizeof(en->error), "dns: %s", reason);
 }
 
-/* The entry for host: fresh from the cache, or being resolved now. NULL
- * when out of memory. */
-static struct dns_entry *
-dns_get(const char *host, int64_t now)
+/* Hand en's name to the resolver threads for client t (may be NULL),
+ * whose lookup slot it takes until the answer. */
+static void
+dns_send(struct dns_entry *en, struct tenant *t)
 {
-	struct dns_entry **slot = dns_slot(host), *en;
 	struct dns_req q;
 	ssize_t n;
+
+	en->state = DNS_RESOLVING;
+	en->naddr = 0;
+	en->qnext = NULL;
+	snprintf(en->owner, sizeof(en->owner), "%s", t != NULL ? t->id : "");
+	memset(&q, 0, sizeof(q));
+	q.cookie = en;
+	snprintf(q.host, sizeof(q.host), "%s", en->host);
+	do
+		n = write(dns_req_fd, &q, sizeof(q));
+	while (n < 0 && errno == EINTR);
+	/* The pipe is full (hundreds of names queued) or the threads are
+	 * gone: fail this name for now rather than block the loop. */
+	if (n != (ssize_t)sizeof(q)) {
+		en->owner[0] = '\0';
+		dns_entry_fail(en, "resolver busy", 0);
+		return;
+	}
+	if (t != NULL)
+		t->dns_inflight++;
+}
+
+/* Take the queued en out of its owner's queue. */
+static void
+dns_dequeue(struct dns_entry *en)
+{
+	struct tenant *t = tenant_get(en->owner, 0);
+	struct dns_entry **pp, *prev = NULL;
+
+	if (t == NULL)
+		return;
+	for (pp = &t->dns_head; *pp != NULL && *pp != en; pp = &(*pp)->qnext)
+		prev = *pp;
+	if (*pp == en) {
+		*pp = en->qnext;
+		if (t->dns_tail == en)
+			t->dns_tail = prev;
+	}
+	en->qnext = NULL;
+}
+
+/*
+ * The entry for host, asked for by client t (may be NULL): fresh from the
+ * cache, or being resolved, or queued behind t's own lookups when t has
+ * DELIVER_DNS_PER_CLIENT with the threads already. NULL when out of memory.
+ */
+static struct dns_entry *
+dns_get(const char *host, struct tenant *t, int64_t now)
+{
+	struct dns_entry **slot = dns_slot(host), *en;
 
 	for (en = *slot; en != NULL; en = en->next)
 		if (strcmp(en->host, host) == 0)
 			break;
-	if (en != NULL && (en->state == DNS_RESOLVING || en->expires > now))
+	if (en != NULL && en->state == DNS_RESOLVING)
+		return en;
+	if (en != NULL && en->state == DNS_QUEUED) {
+		/* Queued behind another client's lookups: a client with a
+		 * slot free takes it over, so that no client can hold a name
+		 * others need behind its own slow ones. */
+		if (t != NULL && strcmp(en->owner, t->id) != 0 &&
+		    t->dns_inflight < DELIVER_DNS_PER_CLIENT) {
+			dns_dequeue(en);
+			dns_send(en, t);
+		}
+		return en;
+	}
+	if (en != NULL && en->expires > now)
 		return en;
 	if (en == NULL) {
 		en = calloc(1, sizeof(*en));
@@ -963,18 +1239,19 @@ dns_get(const char *host, int64_t now)
 		*slot = en;
 		dns_count++;
 	}
-	en->state = DNS_RESOLVING;
-	en->naddr = 0;
-	memset(&q, 0, sizeof(q));
-	q.cookie = en;
-	snprintf(q.host, sizeof(q.host), "%s", host);
-	do
-		n = write(dns_req_fd, &q, sizeof(q));
-	while (n < 0 && errno == EINTR);
-	/* The pipe is full (hundreds of names queued) or the thread is
-	 * gone: fail this name for now rather than block the loop. */
-	if (n != (ssize_t)sizeof(q))
-		dns_entry_fail(en, "resolver busy", 0);
+	if (t != NULL && t->dns_inflight >= DELIVER_DNS_PER_CLIENT) {
+		en->state = DNS_QUEUED;
+		en->naddr = 0;
+		en->qnext = NULL;
+		snprintf(en->owner, sizeof(en->owner), "%s", t->id);
+		if (t->dns_tail != NULL)
+			t->dns_tail->qnext = en;
+		else
+			t->dns_head = en;
+		t->dns_tail = en;
+		return en;
+	}
+	dns_send(en, t);
 	return en;
 }
 
@@ -991,7 +1268,8 @@ dns_free_entry(struct dns_entry *en)
 	dns_count--;
 }
 
-/* Drop expired names; names being resolved stay (their answer is due). */
+/* Drop expired names; names queued or being resolved stay (their answer
+ * is due). */
 static void
 dns_sweep(int64_t now)
 {
@@ -1003,7 +1281,8 @@ dns_sweep(int64_t now)
 		while (*pp != NULL) {
 			struct dns_entry *en = *pp;
 
-			if (en->state != DNS_RESOLVING && en->expires <= now) {
+			if ((en->state == DNS_OK || en->state == DNS_FAILED) &&
+			    en->expires <= now) {
 				*pp = en->next;
 				free(en);
 				dns_count--;
@@ -1030,12 +1309,57 @@ dns_unwait(struct attempt *a)
 
 static void attempt_resolved(struct attempt *a, struct dns_entry *en);
 
+/* en is answered (or failed): the attempts waiting for it go on. */
+static void
+dns_wake(struct dns_entry *en)
+{
+	struct attempt *a;
+
+	/* Take waiters one at a time from the entry itself: an attempt that
+	 * ends here may abort others (a 410 disables their endpoint), and
+	 * those unlink themselves from this same list. */
+	while ((a = en->waiters) != NULL) {
+		en->waiters = a->dns_next;
+		a->dns = NULL;
+		a->dns_next = NULL;
+		attempt_resolved(a, en);
+	}
+}
+
+/* Send t's queued lookups while it has slots free. A queued name nobody
+ * waits for any more (its attempts timed out) is dropped, not looked up. */
+static void
+dns_pump(struct tenant *t)
+{
+	while (t->dns_head != NULL &&
+	    t->dns_inflight < DELIVER_DNS_PER_CLIENT) {
+		struct dns_entry *en = t->dns_head;
+
+		t->dns_head = en->qnext;
+		if (t->dns_head == NULL)
+			t->dns_tail = NULL;
+		en->qnext = NULL;
+		if (en->waiters == NULL) {
+			en->owner[0] = '\0';
+			dns_entry_fail(en, "not looked up", 0);
+			en->expires = 0;	/* swept; asked again */
+			continue;
+		}
+		dns_send(en, t);
+		if (en->state == DNS_FAILED)
+			dns_wake(en);
+	}
+}
+
 static void
 dns_answer(const struct dns_res *r)
 {
 	struct dns_entry *en = r->cookie;
-	struct attempt *a;
+	struct tenant *t = tenant_get(en->owner, 0);
 
+	en->owner[0] = '\0';
+	if (t != NULL && t->dns_inflight > 0)
+		t->dns_inflight--;
 	if (r->gai != 0) {
 		dns_entry_fail(en, gai_strerror(r->gai), DELIVER_DNS_NEG_TTL_MS);
 	} else if (r->naddr == 0) {
@@ -1046,15 +1370,11 @@ dns_answer(const struct dns_res *r)
 		memcpy(en->addr, r->addr, r->naddr * sizeof(r->addr[0]));
 		en->expires = util_mono_ms() + DELIVER_DNS_TTL_MS;
 	}
-	/* Take waiters one at a time from the entry itself: an attempt that
-	 * ends here may abort others (a 410 disables their endpoint), and
-	 * those unlink themselves from this same list. */
-	while ((a = en->waiters) != NULL) {
-		en->waiters = a->dns_next;
-		a->dns = NULL;
-		a->dns_next = NULL;
-		attempt_resolved(a, en);
-	}
+	/* The client's next queued name first, then the waiters (whose new
+	 * attempts queue behind it). */
+	if (t != NULL)
+		dns_pump(t);
+	dns_wake(en);
 	if (dns_count > DELIVER_DNS_CACHE_MAX)
 		dns_free_entry(en);
 }
@@ -1083,16 +1403,44 @@ dns_cb(struct watch *w, short revents)
 	}
 }
 
-/* Start the resolver thread with every signal blocked in it, so that the
- * loop thread is the one whose poll a signal interrupts, and a write to a
- * closed pipe fails with EPIPE instead of killing the process. */
+/* Read HOOKD_FAULT's dns_slow=SUFFIX (tests only, like the store's faults):
+ * a lookup of a name ending in SUFFIX never answers, as with a DNS server
+ * that does not reply, so tests can show that one client's slow names do
+ * not hold up the others' and that a stop does not wait for them. */
+static void
+dns_fault_init(void)
+{
+	const char *p = getenv("HOOKD_FAULT");
+	static const char key[] = "dns_slow=";
+	size_t k = sizeof(key) - 1;
+
+	dns_fault_slow[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (len > k && memcmp(p, key, k) == 0 &&
+		    len - k < sizeof(dns_fault_slow)) {
+			memcpy(dns_fault_slow, p + k, len - k);
+			dns_fault_slow[len - k] = '\0';
+		}
+		p = end != NULL ? end + 1 : NULL;
+	}
+}
+
+/* Start the resolver threads with every signal blocked in them, so that
+ * the loop thread is the one whose poll a signal interrupts, and a write to
+ * a closed pipe fails with EPIPE instead of killing the process. On
+ * failure, deliver_shutdown stops the threads already started. */
 static int
 dns_start(char *err, size_t errsz)
 {
 	int req[2] = { -1, -1 }, res[2] = { -1, -1 };
 	sigset_t all, old;
-	int rc;
+	size_t i;
+	int rc = 0;
 
+	dns_fault_init();
 	if (pipe(req) != 0 || pipe(res) != 0) {
 		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
 		goto fail;
@@ -1103,26 +1451,32 @@ dns_start(char *err, size_t errsz)
 		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
 		goto fail;
 	}
-	dns_thread_fds.in = req[0];
-	dns_thread_fds.out = res[1];
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&dns_thread, NULL, dns_main, &dns_thread_fds);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		snprintf(err, errsz, "resolver thread: %s", strerror(rc));
-		goto fail;
-	}
-	dns_started = 1;
-	/* From here on req[0] and res[1] belong to the thread. */
+	/* From here on req[0] and res[1] belong to the threads, the other
+	 * ends to the loop; dns_stop closes them all. */
+	dns_thread_in = req[0];
+	dns_thread_out = res[1];
 	dns_req_fd = req[1];
 	memset(&dns_watch, 0, sizeof(dns_watch));
 	dns_watch.fd = res[0];
 	dns_watch.events = POLLIN;
 	dns_watch.cb = dns_cb;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < DELIVER_DNS_THREADS && rc == 0; i++) {
+		dns_exited[i] = 0;
+		rc = pthread_create(&dns_threads[i], NULL, dns_main,
+		    (void *)(uintptr_t)i);
+		if (rc == 0)
+			dns_nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errsz, "resolver thread: %s", strerror(rc));
+		return -1;
+	}
 	if (server_watch_add(&dns_watch) != 0) {
 		snprintf(err, errsz, "resolver watch: out of memory");
-		return -1;	/* deliver_shutdown cleans up */
+		return -1;
 	}
 	return 0;
 fail:
@@ -1137,23 +1491,62 @@ fail:
 	return -1;
 }
 
-/* Stop the thread: end its request pipe, close the answer pipe (a write it
- * is blocked in fails), and wait for it. A lookup under way finishes
- * first; nothing else is waited for. */
+/*
+ * Stop the threads: end the request pipe (idle threads leave), close the
+ * answer pipe (a write one is blocked in fails), and wait up to
+ * DELIVER_DNS_STOP_MS for them. A thread still in a lookup then is left to
+ * the process's exit (getaddrinfo cannot be interrupted): a name that never
+ * answers cannot hang a stop. The threads' pipe ends stay open for such a
+ * thread; nothing else it touches is freed.
+ */
 static void
 dns_stop(void)
 {
-	size_t i;
+	size_t i, left = 0;
 
-	if (dns_started) {
+	if (dns_req_fd >= 0) {
 		close(dns_req_fd);
 		dns_req_fd = -1;
+	}
+	if (dns_watch.fd >= 0) {
 		server_watch_del(&dns_watch);
 		close(dns_watch.fd);
 		dns_watch.fd = -1;
-		pthread_join(dns_thread, NULL);
-		dns_started = 0;
 	}
+	if (dns_nthreads > 0) {
+		struct timespec until;
+		int rc = 0;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += DELIVER_DNS_STOP_MS / 1000;
+		until.tv_nsec += (DELIVER_DNS_STOP_MS % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&dns_exit_lock);
+		for (;;) {
+			for (i = 0, left = 0; i < dns_nthreads; i++)
+				left += !dns_exited[i];
+			if (left == 0 || rc == ETIMEDOUT)
+				break;
+			rc = pthread_cond_timedwait(&dns_exit_cond,
+			    &dns_exit_lock, &until);
+		}
+		for (i = 0; i < dns_nthreads; i++) {
+			if (dns_exited[i])
+				pthread_join(dns_threads[i], NULL);
+			else
+				pthread_detach(dns_threads[i]);
+		}
+		pthread_mutex_unlock(&dns_exit_lock);
+		dns_nthreads = 0;
+	}
+	if (left == 0 && dns_thread_in >= 0) {
+		close(dns_thread_in);
+		close(dns_thread_out);
+	}
+	dns_thread_in = dns_thread_out = -1;
 	for (i = 0; i < DELIVER_DNS_BUCKETS; i++) {
 		while (dns_table[i] != NULL) {
 			struct dns_entry *en = dns_table[i];
@@ -1861,6 +2254,8 @@ attempt_detach(struct attempt *a, int reusable)
 	inflight_total--;
 	if (a->ep != NULL)
 		a->ep->inflight--;
+	if (a->tn != NULL)
+		a->tn->inflight--;
 	a->d->inflight = 0;
 }
 
@@ -1879,12 +2274,13 @@ attempt_end(struct attempt *a, struct outcome *o, int reusable)
 {
 	struct delivery *d = a->d;
 	struct endpoint *e = a->ep;
+	struct tenant *t = a->tn;
 	int64_t ms = util_mono_ms() - a->start;
 
 	attempt_detach(a, reusable);
 	outcome_record(d, e, a->number, a->at, ms < 0 ? 0 : ms, o);
 	attempt_free(a);
-	pull_after(e);
+	pull_after(e, t);
 }
 
 /* End a with a transport error (no HTTP answer). */
@@ -1921,6 +2317,7 @@ attempt_start(struct delivery *d)
 	}
 	a->d = d;
 	a->ep = e;
+	a->tn = tenant_of(d);
 	a->number = (unsigned)d->attempts + 1;
 	a->at = util_wall_ms();
 	a->start = util_mono_ms();
@@ -1930,14 +2327,18 @@ attempt_start(struct delivery *d)
 	inflight_total++;
 	if (e != NULL)
 		e->inflight++;
+	if (a->tn != NULL)
+		a->tn->inflight++;
 	active_insert(a);
 
 	rc = request_build(a, a->error, sizeof(a->error));
 	if (rc == -1) {
+		struct tenant *t = a->tn;
+
 		attempt_detach(a, 0);
 		delivery_fail_now(d, a->error);
 		attempt_free(a);
-		pull_after(e);
+		pull_after(e, t);
 		return;
 	}
 	if (rc != 0) {
@@ -1955,11 +2356,12 @@ attempt_start(struct delivery *d)
 		a->naddr = 1;
 		attempt_connect(a);
 	} else {
-		struct dns_entry *en = dns_get(a->host, util_mono_ms());
+		struct dns_entry *en = dns_get(a->host, a->tn, util_mono_ms());
 
 		if (en == NULL) {
 			attempt_fail(a, "out of memory", RES_ERROR);
-		} else if (en->state == DNS_RESOLVING) {
+		} else if (en->state == DNS_RESOLVING ||
+		    en->state == DNS_QUEUED) {
 			a->state = ATT_RESOLVING;
 			a->dns = en;
 			a->dns_next = en->waiters;
@@ -2586,11 +2988,22 @@ deliver_tick(void)
 		attempt_fail(act_head, "timeout", RES_TIMEOUT);
 	while (lru_head != NULL && lru_head->idle_since + DELIVER_IDLE_MS <= now)
 		conn_close(lru_head);
-	if (now >= dns_next_sweep)
+	if (now >= dns_next_sweep) {
 		dns_sweep(now);
+		tenant_sweep(0);
+	}
 
 	if (draining)
 		goto deadlines;
+	/* A reload that raised a cap frees slots no attempt's end reports. */
+	if (endpoint_cap() != last_endpoint_cap ||
+	    client_cap() != last_client_cap ||
+	    outbound_cap() != last_outbound_cap) {
+		last_endpoint_cap = endpoint_cap();
+		last_client_cap = client_cap();
+		last_outbound_cap = outbound_cap();
+		sweep_endpoints = 1;
+	}
 	pulling = 1;
 	if (sweep_endpoints) {
 		size_t i;
@@ -2598,6 +3011,12 @@ deliver_tick(void)
 		sweep_endpoints = 0;
 		for (i = 0; i < store_endpoint_count(); i++)
 			pull_endpoint(store_endpoint_at(i));
+		for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
+			struct tenant *t;
+
+			for (t = tenants[i]; t != NULL; t = t->next)
+				pull_client(t);
+		}
 	}
 	pull_global();
 	pulling = 0;
@@ -2635,7 +3054,7 @@ deliver_now(struct delivery *d)
 void
 deliver_endpoint_enabled(struct endpoint *e)
 {
-	pull_after(e);
+	pull_after(e, NULL);
 }
 
 size_t
@@ -2666,12 +3085,21 @@ deliver_shutdown(void)
 			;
 		e->inflight = 0;
 	}
+	for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
+		struct tenant *t;
+
+		for (t = tenants[i]; t != NULL; t = t->next)
+			while ((d = wait_pop(&t->wait_head, &t->wait_tail)) !=
+			    NULL)
+				;
+	}
 	for (i = 1; i <= heap_len; i++)
 		heap[i]->heap_index = 0;
 	free(heap);
 	heap = NULL;
 	heap_len = heap_cap = 0;
 	dns_stop();
+	tenant_sweep(1);
 	while (spare != NULL) {
 		struct attempt *a = spare;
 

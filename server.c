@@ -1498,6 +1498,8 @@ server_reload(void)
 		list_add(changed, sizeof(changed), "max_outbound");
 	if (CHANGED(max_log_attempts))
 		list_add(changed, sizeof(changed), "max_log_attempts");
+	if (CHANGED(max_inflight_per_client))
+		list_add(changed, sizeof(changed), "max_inflight_per_client");
 	if (CHANGED(retention_ms))
 		list_add(changed, sizeof(changed), "retention");
 	if (CHANGED(drain_timeout_ms))

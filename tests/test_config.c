@@ -66,6 +66,10 @@ static const struct t_row t_rows[] = {
 	{ "max_body -1\n", "max_body", 1 },
 	{ "max_body 1k\n", "max_body", 1 },
 	{ "max_connections 100000\n", NULL, 0 },
+	{ "max_inflight_per_client 1\n", NULL, 0 },
+	{ "max_inflight_per_client 65536\n", NULL, 0 },
+	{ "max_inflight_per_client 0\n", "max_inflight_per_client", 1 },
+	{ "max_inflight_per_client 65537\n", "max_inflight_per_client", 1 },
 	{ "max_connections 100001\n", "max_connections", 1 },
 	{ "header_timeout 1h\n", NULL, 0 },
 	{ "header_timeout 61m\n", "header_timeout", 1 },
@@ -317,6 +321,33 @@ t_listen(void)
 	}
 }
 
+/* The default per-client cap is half of max_outbound, at least 1; a set
+ * value is taken as it is. */
+static void
+t_client_inflight(void)
+{
+	static const struct {
+		size_t max_outbound, set, want;
+	} rows[] = {
+		{ 256, 0, 128 }, { 4, 0, 2 }, { 3, 0, 1 }, { 2, 0, 1 },
+		{ 1, 0, 1 }, { 65536, 0, 32768 }, { 256, 1, 1 },
+		{ 256, 300, 300 }, { 4, 3, 3 },
+	};
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		config_defaults(&c);
+		c.max_outbound = rows[i].max_outbound;
+		c.max_inflight_per_client = rows[i].set;
+		CHECKF(config_client_inflight(&c) == rows[i].want,
+		    "max_outbound %zu, set %zu", rows[i].max_outbound,
+		    rows[i].set);
+	}
+	config_defaults(&c);
+	CHECK(c.max_inflight_per_client == 0);
+}
+
 static void
 t_missing_file(void)
 {
@@ -337,5 +368,6 @@ test_config(void)
 	t_nearest();
 	t_values();
 	t_listen();
+	t_client_inflight();
 	t_missing_file();
 }
