@@ -309,8 +309,9 @@ api_pct_decode(const char *s, size_t n, char *out, size_t outsz)
 }
 
 /*
- * The decoded value of query parameter name (the first when repeated) in
- * out: its length, -1 when absent, -2 when badly encoded or too long.
+ * The decoded value of query parameter name in out (api_check_params has
+ * refused a repeated one): its length, -1 when absent, -2 when badly encoded
+ * or too long.
  */
 static int
 api_query(const struct api_ctx *c, const char *name, char *out, size_t outsz)
@@ -1649,19 +1650,33 @@ api_ep_apply(struct api_ctx *c, struct api_draft *d, const int *idx)
 	return 0;
 }
 
-/* Contract §11: another endpoint (not self) of the draft's client with its
- * method and URL, or NULL. A second one would deliver every event twice. */
+/*
+ * Contract §11: another endpoint (not self) of the draft's client with its
+ * method and URL, or NULL. A second one would deliver every event twice.
+ * URLs are compared in their url_normalize form, since
+ * "http://EXAMPLE.com:80/d" reaches the same receiver as
+ * "http://example.com/d"; a URL that does not normalize (none that
+ * registration accepts) is compared as written.
+ */
 static const struct endpoint *
 api_ep_duplicate(const struct endpoint *draft, const struct endpoint *self)
 {
+	char want[URL_NORM_MAX], have[URL_NORM_MAX];
 	size_t i, n = store_endpoint_count();
+	const char *err;
+	int norm;
 
+	norm = url_normalize(draft->url, strlen(draft->url), want,
+	    sizeof(want), &err) == 0;
 	for (i = 0; i < n; i++) {
 		const struct endpoint *e = store_endpoint_at(i);
 
-		if (e != self && e->client == draft->client &&
-		    e->method_get == draft->method_get &&
-		    strcmp(e->url, draft->url) == 0)
+		if (e == self || e->client != draft->client ||
+		    e->method_get != draft->method_get)
+			continue;
+		if (strcmp(e->url, draft->url) == 0 ||
+		    (norm && url_normalize(e->url, strlen(e->url), have,
+		    sizeof(have), &err) == 0 && strcmp(have, want) == 0))
 			return e;
 	}
 	return NULL;
@@ -1841,17 +1856,19 @@ static const struct api_field api_replay_fields[] = {
 };
 
 /*
- * Contract §18: retry and replay calls of one client (whoever makes them)
- * are counted per minute; past max_retries_per_minute they are answered 429,
- * so one tenant cannot keep the journal and the engine busy requeueing.
- * 0, or the 429 answer.
+ * Contract §18: retry and replay calls made with the token of client cl are
+ * counted per minute; past max_retries_per_minute they are answered 429, so
+ * one tenant cannot keep the journal and the engine busy requeueing. The
+ * admin's calls are neither counted nor limited: the limit protects against
+ * a tenant, and the operator must still be able to act once a tenant has
+ * used its share. 0, or the 429 answer.
  */
 static int
 api_retry_rate(struct api_ctx *c, struct client *cl)
 {
 	int64_t minute = util_mono_ms() / 60000;
 
-	if (cl == NULL)
+	if (cl == NULL || c->client == NULL)
 		return 0;
 	if (cl->retry_minute != minute) {
 		cl->retry_minute = minute;
@@ -2333,18 +2350,26 @@ static const struct api_route api_routes[] = {
  * Contract §11: a query parameter the route does not take is refused (400)
  * instead of ignored, since a misspelt ?callbackUrl= or ?staus= would
  * otherwise silently do something other than asked. The answer names it
- * and the nearest known one. Returns 0 or the 400 answer.
+ * and the nearest known one. A known one given twice is refused too (400
+ * naming it): "?callbackURL=A&callbackURL=B" or "?limit=5&limit=6" has no
+ * one meaning, and keeping either value silently drops the other. Returns
+ * 0 or the 400 answer.
  */
 static int
 api_check_params(struct api_ctx *c, const char *const *known)
 {
 	const char *p = c->query, *end;
 	size_t nknown = 0;
+	uint32_t seen = 0;		/* bit k: known[k] was given */
 
 	if (p == NULL)
 		return 0;
 	while (known[nknown] != NULL)
 		nknown++;
+	/* The routes' lists are short; a longer one could not be tracked in
+	 * seen, and refusing every query shows that in any test of it. */
+	if (nknown > 32)
+		return api_error(c, 500, "internal: too many query parameters");
 	end = p + c->query_len;
 	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -2371,6 +2396,12 @@ api_check_params(struct api_ctx *c, const char *const *known)
 			return api_errorf(c, 400, "unknown query parameter "
 			    "\"%.*s\"%s", (int)nlen, p, nknown == 0 ?
 			    ": this path takes none" : "");
+		}
+		if (nlen > 0) {
+			if (seen & (UINT32_C(1) << k))
+				return api_errorf(c, 400, "query parameter "
+				    "\"%s\" given twice", known[k]);
+			seen |= UINT32_C(1) << k;
 		}
 		p = stop + 1;
 	}

@@ -363,6 +363,74 @@ url_parse(const char *s, size_t len, struct url *u, const char **err)
 }
 
 int
+url_normalize(const char *s, size_t len, char *out, size_t outsz,
+    const char **err)
+{
+	char v6[INET6_ADDRSTRLEN];
+	const char *host;
+	struct url u;
+	uint8_t a[16];
+	size_t i, k;
+	int n, bracket;
+
+	if (url_parse(s, len, &u, err) != 0)
+		return -1;
+	/* url_parse lowered the host; a v4 literal is a strict dotted quad
+	 * already, a v6 one may be spelt many ways ("::1", "0:0::1"). */
+	host = u.host;
+	bracket = u.is_literal && strchr(u.host, ':') != NULL;
+	if (bracket) {
+		if (url_parse_v6(u.host, strlen(u.host), a) != 0 ||
+		    inet_ntop(AF_INET6, a, v6, sizeof(v6)) == NULL) {
+			*err = "url: invalid IPv6 address";
+			return -1;
+		}
+		host = v6;
+	}
+	n = snprintf(out, outsz, "http://%s%s%s", bracket ? "[" : "", host,
+	    bracket ? "]" : "");
+	if (n < 0 || (size_t)n >= outsz)
+		goto too_long;
+	k = (size_t)n;
+	if (u.port != 80) {
+		n = snprintf(out + k, outsz - k, ":%u", (unsigned)u.port);
+		if (n < 0 || (size_t)n >= outsz - k)
+			goto too_long;
+		k += (size_t)n;
+	}
+	/* url_parse checked every escape: '%' and two hex digits. */
+	for (i = 0; i < u.path_len; i++) {
+		int hi, lo;
+
+		if (u.path[i] != '%') {
+			if (outsz - k < 2)
+				goto too_long;
+			out[k++] = u.path[i];
+			continue;
+		}
+		hi = util_hex_digit((unsigned char)u.path[i + 1], 0);
+		lo = util_hex_digit((unsigned char)u.path[i + 2], 0);
+		i += 2;
+		if (url_is_unreserved((unsigned char)(hi * 16 + lo))) {
+			if (outsz - k < 2)
+				goto too_long;
+			out[k++] = (char)(hi * 16 + lo);
+		} else {
+			if (outsz - k < 4)
+				goto too_long;
+			out[k++] = '%';
+			out[k++] = url_hex[hi];
+			out[k++] = url_hex[lo];
+		}
+	}
+	out[k] = '\0';
+	return 0;
+too_long:
+	*err = "url: too long";
+	return -1;
+}
+
+int
 url_template_check(const char *s, size_t len, const char **err)
 {
 	size_t i;

@@ -36,6 +36,27 @@ struct url {
  */
 int url_parse(const char *s, size_t len, struct url *u, const char **err);
 
+/* Room url_normalize needs for any URL url_parse accepts, with the NUL:
+ * the input, one '/' for an empty path, and an IPv6 literal whose RFC 5952
+ * text is longer than the one given ("::ffff:7f00:1" is written
+ * "::ffff:127.0.0.1"). */
+#define URL_NORM_MAX (URL_MAX + 64)
+
+/*
+ * The normal form of the callback URL s (len bytes), for telling whether two
+ * URLs name the same resource (RFC 3986 §6.2.2 and §6.2.3, RFC 9110 §4.2.3):
+ * "http://", the host in lower case (an IPv6 literal in its RFC 5952 text),
+ * the port only when it is not 80, an empty path as "/", percent-encoded
+ * unreserved characters decoded and the hex digits of every other escape in
+ * upper case. Nothing else changes: dot segments stay (hookd sends the path
+ * as written), and so does an empty query ("/d?" is not "/d"). Written
+ * NUL-terminated into out (outsz bytes; URL_NORM_MAX is always enough).
+ * Returns 0, or -1 with *err set as by url_parse ("url: too long" also when
+ * out is too small).
+ */
+int url_normalize(const char *s, size_t len, char *out, size_t outsz,
+    const char **err);
+
 /* Templates of len bytes: every '{' closed by a '}' before the next '{',
  * no '}' without its '{', no empty "{}". 0, or -1 with *err set (static). */
 int url_template_check(const char *s, size_t len, const char **err);

@@ -2,6 +2,7 @@
  * Tests of url.c: URL parsing at its limits and against SSRF spellings,
  * templates, GET query strings, CIDR parsing and the destination rules.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../url.c"
@@ -846,10 +847,99 @@ t_url_ssrf(void)
 	CHECK(url_addr_allowed(NULL, NULL, 0) == 0);
 }
 
+struct t_norm {
+	const char *s;
+	const char *norm;	/* NULL: refused with err */
+	const char *err;
+};
+
+/* Contract §11: URLs one registrant means as the same one get the same
+ * normal form, so a second endpoint for them is a duplicate (409). */
+static const struct t_norm t_norm_rows[] = {
+	{ "http://example.com/d", "http://example.com/d", NULL },
+	{ "http://example.com:80/d", "http://example.com/d", NULL },
+	{ "http://EXAMPLE.com/d", "http://example.com/d", NULL },
+	{ "HTTP://Example.COM:80/d", "http://example.com/d", NULL },
+	{ "http://example.com:00080/d", "http://example.com/d", NULL },
+	{ "http://example.com", "http://example.com/", NULL },
+	{ "http://example.com:80", "http://example.com/", NULL },
+	{ "http://example.com:8080", "http://example.com:8080/", NULL },
+	{ "http://example.com:8080/d", "http://example.com:8080/d", NULL },
+	/* Only the host and scheme are case-insensitive. */
+	{ "http://example.com/D?Q=A", "http://example.com/D?Q=A", NULL },
+	/* Escapes: hex digits in upper case, unreserved ones decoded. */
+	{ "http://example.com/a%2fb", "http://example.com/a%2Fb", NULL },
+	{ "http://example.com/a%2Fb", "http://example.com/a%2Fb", NULL },
+	{ "http://example.com/%7e%41%2d%2E%5F%30", "http://example.com/~A-._0",
+	    NULL },
+	{ "http://example.com/?q=%3d%26", "http://example.com/?q=%3D%26",
+	    NULL },
+	{ "http://example.com/%7b{id}%7d", "http://example.com/%7B{id}%7D",
+	    NULL },
+	{ "http://example.com/%25", "http://example.com/%25", NULL },
+	/* Kept as written: an empty query, dot segments, '+'. */
+	{ "http://example.com/d?", "http://example.com/d?", NULL },
+	{ "http://example.com/a/../d", "http://example.com/a/../d", NULL },
+	{ "http://example.com/a+b", "http://example.com/a+b", NULL },
+	{ "http://h_r:8080/cb/{refId}", "http://h_r:8080/cb/{refId}", NULL },
+	/* Literals: IPv4 is one spelling already, IPv6 takes RFC 5952's. */
+	{ "http://10.0.0.1:80/", "http://10.0.0.1/", NULL },
+	{ "http://[::1]/", "http://[::1]/", NULL },
+	{ "http://[0:0:0:0:0:0:0:1]:80", "http://[::1]/", NULL },
+	{ "http://[2001:DB8:0::1]:8443/x", "http://[2001:db8::1]:8443/x",
+	    NULL },
+	{ "http://[::ffff:7f00:1]/", "http://[::ffff:127.0.0.1]/", NULL },
+	{ "https://example.com/", NULL, "https needs a TLS build" },
+	{ "http://example.com/#", NULL, "url: fragments are not allowed" },
+	{ "http://example.com/%zz", NULL, "url: invalid percent-encoding" },
+};
+
+static void
+t_url_normalize(void)
+{
+	static char big[URL_MAX + 1];
+	char out[URL_NORM_MAX], small[21];
+	const char *err;
+	size_t i;
+
+	for (i = 0; i < sizeof(t_norm_rows) / sizeof(t_norm_rows[0]); i++) {
+		const struct t_norm *r = &t_norm_rows[i];
+		char *s = unit_dup(r->s, strlen(r->s));
+		int rc;
+
+		err = NULL;
+		rc = url_normalize(s, strlen(r->s), out, sizeof(out), &err);
+		if (r->norm == NULL)
+			CHECKF(rc == -1 && err != NULL &&
+			    strcmp(err, r->err) == 0, "%s: rc %d err %s", r->s,
+			    rc, err ? err : "(null)");
+		else
+			CHECKF(rc == 0 && strcmp(out, r->norm) == 0,
+			    "%s: rc %d %s (%s)", r->s, rc, rc == 0 ? out : "",
+			    err ? err : "");
+		free(s);
+	}
+
+	/* The longest URL fits in URL_NORM_MAX, even growing by a '/'. */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "http://example.com/", 19);
+	CHECK(url_normalize(big, URL_MAX, out, sizeof(out), &err) == 0 &&
+	    strlen(out) == URL_MAX);
+	/* A short out is refused, never overrun: exactly 20 bytes and the
+	 * NUL fit, one more does not. */
+	CHECK(url_normalize("http://example.com/a", 20, small, sizeof(small),
+	    &err) == 0 && strcmp(small, "http://example.com/a") == 0);
+	CHECK(url_normalize("http://example.com/ab", 21, small, sizeof(small),
+	    &err) == -1 && strcmp(err, "url: too long") == 0);
+	CHECK(url_normalize("http://example.com", 18, small, sizeof(small),
+	    &err) == 0 && strcmp(small, "http://example.com/") == 0);
+}
+
 void
 test_url(void)
 {
 	t_url_parse();
+	t_url_normalize();
 	t_url_expand();
 	t_url_template_check();
 	t_url_denied_class();

@@ -1,9 +1,10 @@
 /* Fuzz target: callback URLs. The input is a URL (or template), optionally
  * followed by a NUL and an event's JSON object (a fixed one otherwise). The
  * URL is parsed and its literal host judged, alone and under an allow list
- * made of itself; the template is filled from the event as deliver.c does,
- * and a valid template filled in must stay a valid URL; the GET query is
- * built; the input is also read as an allow-list CIDR. */
+ * made of itself; its normal form must exist exactly when it parses, and be
+ * its own normal form; the template is filled from the event as deliver.c
+ * does, and a valid template filled in must stay a valid URL; the GET query
+ * is built; the input is also read as an allow-list CIDR. */
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -43,6 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "{\"refId\":\"3283191\",\"n\":-1.5e3,\"ok\":true,\"x\":null,"
 	    "\"o\":{\"a\":[1,\"b c\"]},\"s\":\"\\u00e9/?&=#\"}";
 	static struct json_tok t[256];
+	static char norm[URL_NORM_MAX], norm2[URL_NORM_MAX];
 	const char *s = (const char *)data, *ev = fixed, *err;
 	const uint8_t *nul = memchr(data, '\0', size);
 	size_t n = nul != NULL ? (size_t)(nul - data) : size;
@@ -67,6 +69,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ok = url_parse(s, n, &u, &err) == 0;
 	if (ok && (u.host[0] == '\0' || strlen(u.host) >= URL_HOST_MAX ||
 	    u.path_len == 0 || u.path[0] != '/' || u.port == 0))
+		abort();
+	/* Every URL url_parse takes has a normal form, and the normal form
+	 * is its own (while it still fits URL_MAX). */
+	if (url_normalize(s, n, norm, sizeof(norm), &err) != (ok ? 0 : -1))
+		abort();
+	if (ok && strlen(norm) <= URL_MAX &&
+	    (url_normalize(norm, strlen(norm), norm2, sizeof(norm2),
+	    &err) != 0 || strcmp(norm, norm2) != 0))
 		abort();
 	if (ok && url_host_literal(u.host, &ss) == 0) {
 		(void)url_addr_allowed((struct sockaddr *)&ss, NULL, 0);

@@ -323,19 +323,20 @@ def test_per_client_limits(t):
               "headers": {"X-%d" % i: "v" * 1000 for i in range(9)}}),
        "headers: at most 8192 bytes in all (max_endpoint_headers)",
        "9 KB of headers")
-    # Retry and replay calls: 3 a minute for acme, whoever calls.
+    # Retry and replay calls: 3 a minute with acme's token (the admin's
+    # are not counted: test_admin_retries_not_limited).
     evt = h.event("acme", data={}, callback="http://127.0.0.1:9/cb")
     dl = h.deliveries_of(evt["id"])
     check(dl, "deliveries of the event")
     did = dl[0]["id"]
-    h.req(202, "POST", "/v1/deliveries/%s/retry" % did)
+    h.req(202, "POST", "/v1/deliveries/%s/retry" % did, token=a["token"])
     h.req(202, "POST", "/v1/deliveries/%s/retry" % did, token=a["token"])
     h.req(202, "POST", "/v1/endpoints/%s/replay" % e1["id"],
-          {"since": "2020-01-01T00:00:00Z"})
+          {"since": "2020-01-01T00:00:00Z"}, token=a["token"])
     want = ("too many retry and replay calls for client acme: at most 3 a "
             "minute (max_retries_per_minute)")
-    eq(error(h, 429, "POST", "/v1/deliveries/%s/retry" % did), want,
-       "fourth retry")
+    eq(error(h, 429, "POST", "/v1/deliveries/%s/retry" % did,
+             token=a["token"]), want, "fourth retry")
     eq(error(h, 429, "POST", "/v1/endpoints/%s/replay" % e1["id"],
              {"since": "2020-01-01T00:00:00Z"}, token=a["token"]), want,
        "replay over the limit")
@@ -356,3 +357,139 @@ def test_limit_keys_checked(t):
     p = subprocess.run([HOOKD, "-n", "-c", h.conf_path], capture_output=True,
                        text=True, timeout=20)
     eq(p.returncode, 0, "valid limits: %r" % p.stderr)
+
+
+def test_duplicate_endpoint_normalized_url(t):
+    """Contract §11, RFC 3986 §6.2.2/§6.2.3: URLs that differ only in the
+    case of scheme or host, a default port, the case of an escape's hex
+    digits, an escaped unreserved character or an empty path are the same
+    endpoint: 409 naming the first, not a second copy of every event."""
+    h = t.hookd()
+    a = h.client("acme")
+    h.client("other")
+    first = h.endpoint("acme", "http://127.0.0.1/d")
+    for url in ("http://127.0.0.1:80/d", "HTTP://127.0.0.1/d",
+                "http://127.0.0.1/%64"):
+        status, body, _ = h.api("POST", "/v1/endpoints",
+                                {"client": "acme", "url": url})
+        eq((status, body.get("id")), (409, first["id"]), url)
+    local = h.endpoint("acme", "http://localhost:8080")
+    for url in ("http://LocalHost:8080/", "http://LOCALHOST:8080"):
+        status, body, _ = h.api("POST", "/v1/endpoints", {"url": url},
+                                token=a["token"])
+        eq((status, body.get("id")), (409, local["id"]), url)
+    esc = h.endpoint("acme", "http://127.0.0.1:9/a%2fb/{refId}")
+    status, body, _ = h.api("POST", "/v1/endpoints",
+                            {"client": "acme",
+                             "url": "http://127.0.0.1:9/a%2Fb/{refId}"})
+    eq((status, body.get("id")), (409, esc["id"]), "escape hex case")
+    # Not the same: the path's case, an empty query, another port or
+    # method, an escaped slash, another client.
+    for url in ("http://127.0.0.1/D", "http://127.0.0.1/d?",
+                "http://127.0.0.1:8080/d", "http://127.0.0.1:9/a/b/{refId}"):
+        h.endpoint("acme", url)
+    h.endpoint("acme", "http://127.0.0.1:80/d", method="GET")
+    h.endpoint("other", "http://127.0.0.1:80/d")
+    # PATCH into a normalized duplicate is refused the same way.
+    other = h.endpoint("acme", "http://127.0.0.1/e")
+    status, body, _ = h.api("PATCH", "/v1/endpoints/" + other["id"],
+                            {"url": "http://127.0.0.1:80/D"})
+    eq(status, 409, "PATCH to /D: %r" % (body,))
+    status, body, _ = h.api("PATCH", "/v1/endpoints/" + other["id"],
+                            {"url": "http://127.0.0.1:80/d"})
+    eq((status, body.get("id")), (409, first["id"]), "PATCH duplicate")
+    # Each event reaches http://127.0.0.1/d once for acme: one endpoint.
+    eq(sum(1 for e in h.req(200, "GET", "/v1/endpoints?client=acme")["data"]
+           if e["url"] in ("http://127.0.0.1/d", "http://127.0.0.1:80/d",
+                           "HTTP://127.0.0.1/d", "http://127.0.0.1/%64")
+           and e["method"] == "POST"), 1, "POST endpoints for /d")
+
+
+def test_admin_retries_not_limited(t):
+    """Contract §18: max_retries_per_minute limits what a tenant does with
+    its token; the operator's (admin token) retries and replays are neither
+    refused nor counted against the client."""
+    limit = 3
+    h = t.hookd("max_retries_per_minute %d\n" % limit)
+    a = h.client("acme")
+    ep = h.endpoint("acme", "http://127.0.0.1:9/ep", enabled=False)
+    evt = h.event("acme", data={}, callback="http://127.0.0.1:9/cb")
+    did = h.deliveries_of(evt["id"])[0]["id"]
+    retry = "/v1/deliveries/%s/retry" % did
+    replay = ("/v1/endpoints/%s/replay" % ep["id"],
+              {"since": "2020-01-01T00:00:00Z"})
+    # The admin first: many calls, none refused, none counted...
+    for _ in range(2 * limit + 2):
+        h.req(202, "POST", retry)
+        h.req(202, "POST", *replay)
+    # ...so the client still has its whole share (a new minute starting
+    # meanwhile could only give it more), and then is refused.
+    ok = 0
+    while True:
+        status, body, _ = h.api("POST", retry, token=a["token"])
+        if status == 429:
+            break
+        eq(status, 202, "client retry: %r" % (body,))
+        ok += 1
+        check(ok <= 2 * limit + 2, "the client was never limited")
+    check(ok >= limit, "client retries before 429: %d, want %d" % (ok, limit))
+    eq(error(h, 429, "POST", replay[0], replay[1], token=a["token"]),
+       "too many retry and replay calls for client acme: at most %d a "
+       "minute (max_retries_per_minute)" % limit, "client replay")
+    # With the client at its limit, the admin still retries and replays.
+    h.req(202, "POST", retry)
+    h.req(202, "POST", *replay)
+
+
+def test_repeated_query_parameter_refused(t):
+    """A known query parameter given twice has no one meaning: 400 naming
+    it, on every route (one check in the query parsing), and nothing done."""
+    h = t.hookd()
+    a = h.client("acme")
+    h.client("other")
+    cb = urllib.parse.quote("http://127.0.0.1:9/a", safe="")
+    cb2 = urllib.parse.quote("http://127.0.0.1:9/b", safe="")
+    body = {"client": "acme", "type": "t", "data": {}}
+    for method, path, b, tok in (
+            ("POST", "/v1/events?callbackURL=%s&callbackURL=%s" % (cb, cb2),
+             body, "admin"),
+            ("POST", "/v1/events?callbackURL=%s&callbackURL=%s" % (cb, cb),
+             body, "admin"),
+            ("GET", "/v1/endpoints?limit=5&limit=6", None, "admin"),
+            ("GET", "/v1/endpoints?client=acme&limit=1&client=other", None,
+             "admin"),
+            ("GET", "/v1/events?client=acme&client=other", None, "admin"),
+            ("GET", "/v1/events?type=a&type=", None, a["token"]),
+            ("GET", "/v1/deliveries?status=failed&status=delivered", None,
+             a["token"]),
+            ("GET", "/v1/clients?after=a&after=b", None, "admin")):
+        name = path.split("?")[1].split("&")[-1].split("=")[0]
+        eq(error(h, 400, method, path, b, token=tok),
+           'query parameter "%s" given twice' % name, path)
+    eq(h.req(200, "GET", "/v1/events")["data"], [], "no event created")
+    # Once each is fine, and so are empty pieces between them.
+    h.req(202, "POST", "/v1/events?callbackURL=" + cb, body)
+    eq(len(h.req(200, "GET", "/v1/events?client=acme&&type=t&limit=5")
+           ["data"]), 1, "events")
+
+
+def test_idempotency_key_per_client(t):
+    """An Idempotency-Key is the producer's token within one client: the
+    same key for another client is another request (a new event), and each
+    client's repeat answers its own first answer."""
+    h = t.hookd()
+    h.client("acme")
+    h.client("other")
+    key = {"Idempotency-Key": "order-1"}
+    first = h.event("acme", data={"n": 1}, headers=key)
+    other = h.event("other", data={"n": 1}, headers=key)
+    check(other["id"] != first["id"], "a new event for the other client: "
+          "%r %r" % (first, other))
+    eq(h.event("acme", data={"n": 1}, headers=key), first, "acme repeat")
+    eq(h.event("other", data={"n": 1}, headers=key), other, "other repeat")
+    eq(len(h.req(200, "GET", "/v1/events")["data"]), 2, "events in all")
+    # The check of the request's hash is per client too.
+    eq(error(h, 422, "POST", "/v1/events",
+             {"client": "other", "type": "order.paid", "data": {"n": 2}},
+             headers=key),
+       "Idempotency-Key reused with a different request", "other, new body")
