@@ -2566,27 +2566,30 @@ attempt_answered(struct attempt *a)
 	o.body_len = a->body_len;
 	if (s >= 200 && s <= 299) {
 		o.result = RES_OK;
-		/* Only a JSON object counts as an answer; "ack": false is
-		 * looked for in all of it (kept whole when longer than
-		 * body[]), and only one that fits body[] is kept as ack. */
+		/* Only a JSON object counts as an answer. It is not one
+		 * when any top-level member "ack" is false (duplicates
+		 * too), looked for in all of the body (kept whole when
+		 * longer than body[]) at any depth (contract §5, §12).
+		 * Otherwise one that fits body[] and parses strictly is
+		 * kept as ack, all of its members re-encoded by the
+		 * store: the ack kept never says false to a delivery that
+		 * counted as delivered. */
 		const char *b = a->body;
 		size_t bl = a->body_len;
+		int f;
 
 		if (a->body_total > a->body_len) {
 			b = a->whole.data;
 			bl = a->whole.len == a->body_total ? a->whole.len : 0;
 		}
-		if (bl > 0 && json_scratch_parse(b, bl) >= 1 &&
-		    scratch_toks[0].type == JSON_OBJECT) {
-			int k = json_get(b, scratch_toks, 0, "ack");
-
-			if (k >= 0 && scratch_toks[k].type == JSON_FALSE) {
-				o.result = RES_RETRY;
-				o.error = "ack false";
-			} else if (b == a->body) {
-				o.ack = a->body + scratch_toks[0].start;
-				o.ack_len = scratch_toks[0].len;
-			}
+		f = bl > 0 ? json_member_false(b, bl, "ack") : JSON_ERR_SYNTAX;
+		if (f == 1) {
+			o.result = RES_RETRY;
+			o.error = "ack false";
+		} else if (f == 0 && b == a->body &&
+		    json_scratch_parse(b, bl) >= 1) {
+			o.ack = a->body + scratch_toks[0].start;
+			o.ack_len = scratch_toks[0].len;
 		}
 		toks_trim();
 	} else if (s == 400 || s == 413 || s == 422) {

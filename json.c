@@ -504,6 +504,114 @@ json_get(const char *s, const struct json_tok *toks, int obj, const char *key)
 	return -1;
 }
 
+/* 1 for the bytes a number or a literal (true, false, null) is made of. */
+static int
+json_scalar_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || strchr("+-.eEtruefalsn", c) != NULL;
+}
+
+/*
+ * The end of the value at pos (just past it), or JSON_BAD. A container is
+ * found by counting brackets outside strings rather than with the parser's
+ * stack, so that no depth is too deep to skip; then the value's text is
+ * parsed strictly, and only its nesting past JSON_MAX_DEPTH goes unchecked
+ * beyond the bytes and brackets counted here.
+ */
+static size_t
+json_skip_value(const char *s, size_t len, size_t pos)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t start = pos, depth = 0, end;
+	int r;
+
+	if (pos >= len)
+		return JSON_BAD;
+	if (p[pos] == '"') {
+		end = json_scan_string(p, len, pos + 1);
+		return end == JSON_BAD ? JSON_BAD : end + 1;
+	}
+	if (p[pos] != '[' && p[pos] != '{') {
+		while (pos < len && p[pos] != 0 && json_scalar_byte(p[pos]))
+			pos++;
+	} else {
+		do {
+			if (pos >= len)
+				return JSON_BAD;
+			switch (p[pos]) {
+			case '"':
+				end = json_scan_string(p, len, pos + 1);
+				if (end == JSON_BAD)
+					return JSON_BAD;
+				pos = end;
+				break;
+			case '[': case '{':
+				depth++;
+				break;
+			case ']': case '}':
+				depth--;
+				break;
+			case ' ': case '\t': case '\r': case '\n':
+			case ',': case ':':
+				break;
+			default:
+				if (p[pos] == 0 || !json_scalar_byte(p[pos]))
+					return JSON_BAD;
+				break;
+			}
+			pos++;
+		} while (depth > 0);
+	}
+	r = json_parse(s + start, pos - start, NULL, 0);
+	return r >= 1 || r == JSON_ERR_DEPTH ? pos : JSON_BAD;
+}
+
+int
+json_member_false(const char *s, size_t len, const char *key)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct json_tok k;
+	size_t pos, end, n = strlen(key);
+	int found = 0;
+
+	if (len > JSON_MAX_INPUT)
+		return JSON_ERR_SYNTAX;
+	pos = json_ws(p, len, 0);
+	if (pos >= len || p[pos] != '{')
+		return JSON_ERR_SYNTAX;
+	pos = json_ws(p, len, pos + 1);
+	if (pos < len && p[pos] == '}')
+		return json_ws(p, len, pos + 1) == len ? 0 : JSON_ERR_SYNTAX;
+	for (;;) {
+		if (pos >= len || p[pos] != '"')
+			return JSON_ERR_SYNTAX;
+		end = json_scan_string(p, len, pos + 1);
+		if (end == JSON_BAD)
+			return JSON_ERR_SYNTAX;
+		k.type = JSON_STRING;
+		k.start = (uint32_t)(pos + 1);
+		k.len = (uint32_t)(end - pos - 1);
+		pos = json_ws(p, len, end + 1);
+		if (pos >= len || p[pos] != ':')
+			return JSON_ERR_SYNTAX;
+		pos = json_ws(p, len, pos + 1);
+		end = json_skip_value(s, len, pos);
+		if (end == JSON_BAD)
+			return JSON_ERR_SYNTAX;
+		if (end - pos == 5 && memcmp(p + pos, "false", 5) == 0 &&
+		    json_tok_eq(s, &k, key, n))
+			found = 1;
+		pos = json_ws(p, len, end);
+		if (pos < len && p[pos] == ',') {
+			pos = json_ws(p, len, pos + 1);
+			continue;
+		}
+		if (pos >= len || p[pos] != '}')
+			return JSON_ERR_SYNTAX;
+		return json_ws(p, len, pos + 1) == len ? found : JSON_ERR_SYNTAX;
+	}
+}
+
 int
 json_str(const char *s, const struct json_tok *tok, char *out, size_t outsz)
 {

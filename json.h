@@ -61,6 +61,20 @@ int json_parse(const char *s, size_t len, struct json_tok *toks, size_t max);
 int json_get(const char *s, const struct json_tok *toks, int obj,
     const char *key);
 
+/*
+ * Whether the JSON object text s (len bytes) has a top-level member named key
+ * (compared after decoding escapes) whose value is false: 1 when any member of
+ * that name is false (duplicates included), 0 when none is, JSON_ERR_SYNTAX
+ * when s is not one JSON object. Unlike json_parse it has no depth limit: the
+ * members' values are skipped in one pass with a bracket count, using no
+ * stack, so a receiver's deep body is still read for its top-level members.
+ * A value nested at most JSON_MAX_DEPTH deep is checked as strictly as
+ * json_parse checks it; one nested deeper is checked for valid strings,
+ * bytes that JSON allows outside strings and balanced brackets. Allocates
+ * nothing; time is linear in len.
+ */
+int json_member_false(const char *s, size_t len, const char *key);
+
 /* Decode the string at tok (escapes resolved, UTF-8 out) into out, which
  * holds outsz bytes, NUL-terminated. Returns the decoded length, or -1 when it
  * does not fit or tok is not a string. A decoded NUL (\u0000) is kept; callers

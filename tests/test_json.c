@@ -116,7 +116,7 @@ t_suite(void)
 	struct dirent *de;
 	DIR *d;
 	int ny = 0, nn = 0, ni = 0, yfail = 0, nfail = 0, mismatch = 0;
-	int treebad = 0, rtbad = 0, prefixbad = 0;
+	int treebad = 0, rtbad = 0, prefixbad = 0, scanbad = 0;
 
 	snprintf(dir, sizeof(dir), "%s/json/test_parsing", unit_testdata());
 	d = opendir(dir);
@@ -161,6 +161,16 @@ t_suite(void)
 			mismatch++;
 		}
 		ok = rf >= 1;
+		/* The member scan and the parser agree on what is one
+		 * JSON object (nothing in the suite nests too deep for the
+		 * parser while being an object). */
+		if ((json_member_false(data, len, "ack") >= 0) !=
+		    (rc >= 1 && data[json_ws((const unsigned char *)data,
+		    len, 0)] == '{')) {
+			fprintf(stderr, "json: %s: member scan %d, parse %d\n",
+			    name, json_member_false(data, len, "ack"), rc);
+			scanbad++;
+		}
 		switch (name[0]) {
 		case 'y':
 			ny++;
@@ -213,6 +223,7 @@ t_suite(void)
 	CHECK(treebad == 0);
 	CHECKF(rtbad == 0, "%d strings did not round-trip", rtbad);
 	CHECKF(prefixbad == 0, "%d prefixes misjudged", prefixbad);
+	CHECKF(scanbad == 0, "%d member scans disagree", scanbad);
 }
 
 /* (2) Token layout: type, size, next and the exact text each span covers. */
@@ -868,6 +879,138 @@ t_mutations(void)
 	CHECK(ok > 0);
 }
 
+/* A text of pre, then n copies of open, then mid, n copies of close, post
+ * (malloc'd, length in *len), for nesting past any depth limit. */
+static char *
+t_nest(const char *pre, const char *open, const char *mid, const char *close,
+    const char *post, size_t n, size_t *len)
+{
+	size_t lp = strlen(pre), lo = strlen(open), lm = strlen(mid);
+	size_t lc = strlen(close), lq = strlen(post), i, o = 0;
+	char *s = malloc(lp + n * (lo + lc) + lm + lq + 1);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s + o, pre, lp), o += lp;
+	for (i = 0; i < n; i++)
+		memcpy(s + o, open, lo), o += lo;
+	memcpy(s + o, mid, lm), o += lm;
+	for (i = 0; i < n; i++)
+		memcpy(s + o, close, lc), o += lc;
+	memcpy(s + o, post, lq), o += lq;
+	*len = o;
+	return s;
+}
+
+/* json_member_false: any top-level member of that name being false, at
+ * any nesting of the other values; the same verdict as json_parse on what is
+ * an object. */
+static void
+t_member_false(void)
+{
+	static const struct {
+		const char *text;
+		int want;
+	} cases[] = {
+		{ "{\"ack\":false}", 1 },
+		{ " \t\r\n{ \"ack\" : false } \n", 1 },
+		{ "{\"ack\":true}", 0 },
+		{ "{}", 0 },
+		{ " { } ", 0 },
+		/* Duplicates: any false one counts, first or last. */
+		{ "{\"ack\":true,\"ack\":false}", 1 },
+		{ "{\"ack\":false,\"ack\":true}", 1 },
+		{ "{\"ack\":true,\"ack\":true}", 0 },
+		/* Only top-level members count. */
+		{ "{\"ok\":1,\"a\":{\"ack\":false}}", 0 },
+		{ "{\"a\":[\"ack\",false],\"b\":\"\\\"ack\\\":false\"}", 0 },
+		/* Keys compare decoded; values only as the literal. */
+		{ "{\"\\u0061ck\":false}", 1 },
+		{ "{\"ack \":false}", 0 },
+		{ "{\"Ack\":false}", 0 },
+		{ "{\"ack\":\"false\"}", 0 },
+		{ "{\"ack\":0}", 0 },
+		{ "{\"ack\":null}", 0 },
+		{ "{\"ack\":[false]}", 0 },
+		{ "{\"x\":{\"y\":[1,2.5e-3,\"}]\",null,true]},\"ack\":false}", 1 },
+		/* Not one JSON object. */
+		{ "", JSON_ERR_SYNTAX },
+		{ "[{\"ack\":false}]", JSON_ERR_SYNTAX },
+		{ "\"ack\"", JSON_ERR_SYNTAX },
+		{ "false", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false}{}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false} x", JSON_ERR_SYNTAX },
+		{ "{\"ack\":fals}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":falsee}", JSON_ERR_SYNTAX },
+		{ "{\"ack\" false}", JSON_ERR_SYNTAX },
+		{ "{ack:false}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":[1,]}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":[1 2]}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":[}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":\"\\x\"}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":\"\xff\"}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":[\"\xc0\xaf\"]}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":01}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":[NaN]}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":[tru]}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"a\":x}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false\f}", JSON_ERR_SYNTAX },
+	};
+	/* Nested far past JSON_MAX_DEPTH: the depth of the other values
+	 * does not hide a top-level member, nor make the body "not JSON". */
+	static const struct {
+		const char *pre, *open, *mid, *close, *post;
+		int want;
+	} deep[] = {
+		{ "{\"ack\":false,\"d\":", "[", "", "]", "}", 1 },
+		{ "{\"d\":", "[", "", "]", ",\"ack\":false}", 1 },
+		{ "{\"d\":", "{\"a\":", "1", "}", ",\"ack\":false}", 1 },
+		{ "{\"d\":", "[\"]\",", "\"[\"", "]", ",\"ack\":false}", 1 },
+		{ "{\"ack\":true,\"d\":", "[", "", "]", "}", 0 },
+		{ "{\"d\":", "{\"ack\":", "false", "}", "}", 0 },
+		/* Unbalanced or with bytes JSON does not allow. */
+		{ "{\"ack\":false,\"d\":", "[", "", "]", "]}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"d\":[", "[", "", "]", "}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"d\":", "[", "x", "]", "}", JSON_ERR_SYNTAX },
+		{ "{\"ack\":false,\"d\":", "[", "\"\xff\"", "]", "}",
+		    JSON_ERR_SYNTAX },
+	};
+	static const size_t depths[] = { JSON_MAX_DEPTH - 1, JSON_MAX_DEPTH,
+	    JSON_MAX_DEPTH + 1, 5000, 200000 };
+	size_t i, j, len;
+	char *c;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = strlen(cases[i].text);
+		c = unit_dup(cases[i].text, len);
+		r = c != NULL ? json_member_false(c, len, "ack") : -100;
+		CHECKF(r == cases[i].want, "'%s': %d, want %d", cases[i].text,
+		    r, cases[i].want);
+		/* Whatever the parser takes for an object, so does the scan. */
+		CHECKF((r >= 0) == (c != NULL && json_parse(c, len, NULL, 0) >= 1
+		    && cases[i].text[json_ws((const unsigned char *)c, len, 0)]
+		    == '{'), "'%s': scan and parse disagree", cases[i].text);
+		free(c);
+	}
+	for (i = 0; i < sizeof(deep) / sizeof(deep[0]); i++)
+		for (j = 0; j < sizeof(depths) / sizeof(depths[0]); j++) {
+			c = t_nest(deep[i].pre, deep[i].open, deep[i].mid,
+			    deep[i].close, deep[i].post, depths[j], &len);
+			r = c != NULL ? json_member_false(c, len, "ack") : -100;
+			CHECKF(r == deep[i].want, "deep %zu at %zu: %d, want %d",
+			    i, depths[j], r, deep[i].want);
+			free(c);
+		}
+	/* A NUL byte is no JSON byte, and the scan never reads past len. */
+	CHECK(json_member_false("{\"ack\":false,\"a\":[\0]}", 21, "ack") ==
+	    JSON_ERR_SYNTAX);
+	CHECK(json_member_false("{\"ack\":false}", 12, "ack") ==
+	    JSON_ERR_SYNTAX);
+}
+
 void
 test_json(void)
 {
@@ -882,4 +1025,5 @@ test_json(void)
 	t_prefixes();
 	t_encode();
 	t_mutations();
+	t_member_false();
 }

@@ -1,7 +1,10 @@
 /* Fuzz target: the JSON parser. Counting and filling agree, one token too
  * few is JSON_ERR_NOMEM, every token's span is in the input, every string
  * decodes (json_str, json_str_buf, json_str_eq agree) and survives
- * json_put_str and a parse back, and json_get finds every member key. */
+ * json_put_str and a parse back, and json_get finds every member key.
+ * json_member_false agrees with the parse: on what is one JSON object (a
+ * syntax error is never taken for one) and on its members "ack" that are
+ * false. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,10 +64,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	struct json_tok *t;
-	int need, n, i, *obj_of;
+	int need, n, i, mf, *obj_of;
 	uint32_t m, k;
 
 	need = json_parse(s, size, NULL, 0);
+	mf = json_member_false(s, size, "ack");
+	if (need == JSON_ERR_SYNTAX && mf != JSON_ERR_SYNTAX)
+		abort();
 	if (need <= 0)
 		return 0;
 	t = malloc((size_t)need * sizeof(*t));
@@ -100,6 +106,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++)
 		if (t[i].type == JSON_STRING)
 			check_string(s, t, i, obj_of[i]);
+	if (t[0].type != JSON_OBJECT) {
+		if (mf != JSON_ERR_SYNTAX)
+			abort();
+	} else {
+		int want = 0;
+
+		for (m = 0, k = 1; m < t[0].size; m++) {
+			if (json_str_eq(s, &t[k], "ack") &&
+			    t[k + 1].type == JSON_FALSE)
+				want = 1;
+			k = t[k + 1].next;
+		}
+		if (mf != want)
+			abort();
+	}
 out:
 	free(obj_of);
 	free(t);

@@ -5,6 +5,8 @@ socket buffers keep hookd mid-send when they answer, whatever the
 machine's speed."""
 
 import datetime
+import http.client
+import json
 import socket
 import threading
 import time
@@ -315,3 +317,73 @@ def test_stray_response_after_answer_not_taken_for_next(t):
     eq((d["status"], d["log"][0]["status"]), ("delivered", 200),
        "second delivery")
     eq(r.accepted, 2, "connections accepted")
+
+
+def answer_200(r, path, body):
+    """Make r answer path with 200 and body (a JSON object or not)."""
+    r.on(path, lambda s, req, n: s.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body) or True)
+
+
+def raw_ack_members(h, did):
+    """The kept ack of delivery did as the API sends it, with every member
+    in order (duplicates kept): a list of (name, value) pairs, or None."""
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    try:
+        conn.request("GET", "/v1/deliveries/" + did,
+                     headers={"Authorization": "Bearer " + h.admin})
+        raw = conn.getresponse().read()
+    finally:
+        conn.close()
+    d = json.loads(raw, object_pairs_hook=list)
+    return [v for k, v in d if k == "ack"][0]
+
+
+def test_ack_false_in_any_duplicate_member_is_not_delivered(t):
+    """A 2xx body {"ack":true,"ack":false}: retried as "ack false", as for
+    {"ack":false,"ack":true} (before: delivered, while the ack it kept read
+    as false to every reader that takes the last duplicate). An ack of
+    duplicates that are all true is delivered and kept whole."""
+    r = RawReceiver()
+    t.receivers.append(r)
+    answer_200(r, "/true-false", b'{"ack":true,"ack":false}')
+    answer_200(r, "/false-true", b'{"ack": false, "ack": true}')
+    answer_200(r, "/true-true", b'{"ack":true, "n":1, "ack":true}')
+    h = t.hookd()
+    h.client("acme")
+    for path in ("/true-false", "/false-true"):
+        did = one_delivery(h, "acme", r.url(path))
+        log = first_log(h, did)
+        eq((log["status"], log["error"]), (200, "ack false"), path)
+        d = h.delivery(did)
+        check(d["status"] != "delivered", path + " delivered")
+        eq(d["ack"], None, path + " kept an ack")
+    did = one_delivery(h, "acme", r.url("/true-true"))
+    d = h.wait_delivery(did)
+    eq(d["attempts"], 1, "an ack of true duplicates is delivered at once")
+    eq(raw_ack_members(h, did), [("ack", True), ("n", 1), ("ack", True)],
+       "the kept ack, every member")
+
+
+def test_ack_false_beside_deep_nesting_is_not_delivered(t):
+    """A 2xx body with "ack": false beside (before or after) a value nested
+    5000 deep, past the parser's depth limit: retried as "ack false"
+    (before: taken for a body that is not JSON, and delivered). The same
+    body with "ack": true is delivered, with no ack kept."""
+    deep = b"[" * 5000 + b"]" * 5000
+    r = RawReceiver()
+    t.receivers.append(r)
+    answer_200(r, "/before", b'{"ack":false,"d":' + deep + b'}')
+    answer_200(r, "/after", b'{"d":' + deep + b', "ack": false}')
+    answer_200(r, "/true", b'{"ack":true,"d":' + deep + b'}')
+    h = t.hookd()
+    h.client("acme")
+    for path in ("/before", "/after"):
+        did = one_delivery(h, "acme", r.url(path))
+        log = first_log(h, did)
+        eq((log["status"], log["error"]), (200, "ack false"), path)
+        check(h.delivery(did)["status"] != "delivered", path + " delivered")
+    did = one_delivery(h, "acme", r.url("/true"))
+    d = h.wait_delivery(did)
+    eq((d["attempts"], d["ack"]), (1, None), "deep ack true")
