@@ -90,7 +90,13 @@ def main():
     ap.add_argument("--dump")
     args = ap.parse_args()
     Handler.dump = args.dump
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    try:
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port),
+                                              Handler)
+    except OSError as e:
+        sys.exit("receiver: cannot listen on 127.0.0.1:%d: %s; stop what "
+                 "holds it (ss -ltnp 'sport = :%d') or pass --port N"
+                 % (args.port, e.strerror, args.port))
     srv.daemon_threads = True
     port = srv.server_address[1]
     if args.port_file:
