@@ -2633,10 +2633,17 @@ api_static_endpoint(const struct config_reg *g)
 	struct client *cl = store_client_find(g->client, strlen(g->client));
 	size_t n = strlen(g->url);
 	const char *why;
-
-	if (cl == NULL)
-		return "no such client";
 	static char wbuf[API_ERR_MAX];	/* the answer outlives the call */
+
+	/* The config checked the id's characters: it is safe to echo. A
+	 * client created through the API is fine too, so only the store can
+	 * tell, and -n cannot. */
+	if (cl == NULL) {
+		snprintf(wbuf, sizeof(wbuf), "no such client \"%s\": declare "
+		    "it with a client line, or create it with POST "
+		    "/v1/clients first", g->client);
+		return wbuf;
+	}
 
 	if ((why = api_url_problem(g->url, n, wbuf, sizeof(wbuf))) != NULL)
 		return why;
@@ -2684,8 +2691,7 @@ api_apply_static(char *err, size_t errsz)
 			why = pass ? api_static_endpoint(g) :
 			    api_static_client(g);
 			if (why != NULL) {
-				snprintf(err, errsz, "line %d: %s", g->line,
-				    why);
+				snprintf(err, errsz, "%d: %s", g->line, why);
 				return -1;
 			}
 		}

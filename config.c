@@ -27,6 +27,10 @@
 #define CONFIG_LINE_MAX 8192	/* bytes in one line */
 #define CONFIG_MAX_WORDS 80	/* words in one line: a key, CIDRs, delays */
 #define CONFIG_MAX_REGS 10000	/* static registrations in one file */
+/* Longest quoted word an error message echoes (util_logq's form, with its
+ * quotes): a key or option name is short, and a line of megabytes must
+ * not be echoed into a log whole. */
+#define CONFIG_QUOTE_MAX 72
 /* Longest word compared with the known keys for "did you mean": no key is
  * longer, and the bound keeps the distance table on the stack, so a long
  * word cannot cost time or memory. */
@@ -332,6 +336,28 @@ config_dup(char **dst, const char *value)
 }
 
 /*
+ * Words of the file (len bytes of s) as an error message shows them:
+ * through util_logq, the one quoter of hookd, so that invalid UTF-8 or
+ * control bytes in a broken or hostile file never reach a terminal or a log
+ * raw. in_quotes: always in double quotes, else bare when printable. Cut at
+ * CONFIG_QUOTE_MAX bytes (a key is short; a longer word is not one).
+ * Returns out (outsz bytes, at least CONFIG_QUOTE_MAX + 3).
+ */
+static const char *
+config_quote(char *out, size_t outsz, const char *s, size_t len,
+    int in_quotes)
+{
+	char q[CONFIG_QUOTE_MAX];
+
+	util_logq(q, sizeof(q), s, len);
+	if (!in_quotes || q[0] == '"')
+		snprintf(out, outsz, "%s", q);
+	else
+		snprintf(out, outsz, "\"%s\"", q);
+	return out;
+}
+
+/*
  * `client ID [name=...]` and `endpoint CLIENT URL [method=GET|POST]
  * [events=a,b] [secret=whsec_...]`. why may point into whybuf. Values are
  * never echoed back: a secret= in an error message would end up in logs.
@@ -378,7 +404,7 @@ config_registration(struct config *c, char **v, int n, int line,
 			slot = &secret;
 		if (slot == NULL) {
 			const char *eq = strchr(v[i], '=');
-			int klen = eq != NULL ? (int)(eq - v[i]) : 64;
+			char kq[CONFIG_QUOTE_MAX + 3];
 
 			if (eq == NULL || eq == v[i])
 				snprintf(whybuf, whysz, "%s options are "
@@ -388,8 +414,9 @@ config_registration(struct config *c, char **v, int n, int line,
 				    "name=\"Acme Store\"");
 			else
 				snprintf(whybuf, whysz, "unknown %s option "
-				    "\"%.*s\" (%s)", v[0],
-				    klen < 64 ? klen : 64, v[i], is_endpoint ?
+				    "%s (%s)", v[0], config_quote(kq,
+				    sizeof(kq), v[i], (size_t)(eq - v[i]), 1),
+				    is_endpoint ?
 				    "known: method=, events=, secret=" :
 				    "known: name=");
 			*why = whybuf;
@@ -419,6 +446,16 @@ config_registration(struct config *c, char **v, int n, int line,
 			return -1;
 		}
 	}
+	/* Two lines for one client: which name= holds is not clear, and the
+	 * second is most likely a copy-paste slip meant for another id. */
+	for (i = 0; !is_endpoint && (size_t)i < c->nregs; i++)
+		if (!c->regs[i].is_endpoint &&
+		    strcmp(c->regs[i].client, v[1]) == 0) {
+			snprintf(whybuf, whysz, "client \"%s\" is declared "
+			    "twice (first at line %d)", v[1], c->regs[i].line);
+			*why = whybuf;
+			return -1;
+		}
 	if (c->nregs >= CONFIG_MAX_REGS) {
 		*why = "too many static registrations";
 		return -1;
@@ -545,7 +582,8 @@ config_equals_mistake(char **v, int n, char *whybuf, size_t whysz)
 {
 	const char *eq = strchr(v[0], '=');
 	const char *value = NULL;
-	char key[CONFIG_KEY_MAX + 1];
+	char key[CONFIG_KEY_MAX + 1], kq[CONFIG_QUOTE_MAX + 3];
+	char vq[CONFIG_QUOTE_MAX + 3];
 	size_t klen;
 
 	if (eq != NULL) {
@@ -562,10 +600,13 @@ config_equals_mistake(char **v, int n, char *whybuf, size_t whysz)
 	key[klen] = '\0';
 	if (value != NULL && config_key_is_scalar(key) && strlen(value) <= 64)
 		snprintf(whybuf, whysz, "a setting is \"key value\" with no "
-		    "\"=\": write %s %s", key, value);
+		    "\"=\": write %s %s", config_quote(kq, sizeof(kq), key,
+		    klen, 0), config_quote(vq, sizeof(vq), value,
+		    strlen(value), 0));
 	else
 		snprintf(whybuf, whysz, "a setting is \"key value\" with no "
-		    "\"=\": write %s followed by a space and the value", key);
+		    "\"=\": write %s followed by a space and the value",
+		    config_quote(kq, sizeof(kq), key, klen, 0));
 	return 1;
 }
 
@@ -597,6 +638,7 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
     char *whybuf, size_t whysz)
 {
 	const char *key = v[0];
+	char kq[CONFIG_QUOTE_MAX + 3];
 	size_t i;
 	int k;
 
@@ -607,7 +649,8 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 	if (strcmp(key, "client") == 0 || strcmp(key, "endpoint") == 0)
 		return config_registration(c, v, n, line, why, whybuf, whysz);
 	if (n < 2) {
-		snprintf(whybuf, whysz, "%.64s needs a value", key);
+		snprintf(whybuf, whysz, "%s needs a value", config_quote(kq,
+		    sizeof(kq), key, strlen(key), 0));
 		*why = whybuf;
 		return -1;
 	}
@@ -650,7 +693,8 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 			if (url_cidr_parse(v[k], strlen(v[k]),
 			    &c->allow[k - 1]) != 0) {
 				snprintf(whybuf, whysz, "allow_destinations: "
-				    "\"%.64s\" is not a CIDR or all", v[k]);
+				    "%s is not a CIDR or all", config_quote(kq,
+				    sizeof(kq), v[k], strlen(v[k]), 1));
 				*why = whybuf;
 				return -1;
 			}
@@ -660,9 +704,9 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 
 	/* The rest take exactly one value. */
 	if (n > 2) {
-		snprintf(whybuf, whysz, "%.64s takes one value (only "
+		snprintf(whybuf, whysz, "%s takes one value (only "
 		    "retry_schedule and allow_destinations take several)",
-		    key);
+		    config_quote(kq, sizeof(kq), key, strlen(key), 0));
 		*why = whybuf;
 		return -1;
 	}
@@ -715,12 +759,13 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		const char *near = config_nearest_key(key);
 
 		if (near != NULL)
-			snprintf(whybuf, whysz, "unknown key \"%.64s\": did "
-			    "you mean %s?", key, near);
+			snprintf(whybuf, whysz, "unknown key %s: did you mean "
+			    "%s?", config_quote(kq, sizeof(kq), key,
+			    strlen(key), 1), near);
 		else
-			snprintf(whybuf, whysz, "unknown key \"%.64s\" (the "
-			    "keys are listed in hookd(8) and "
-			    "hookd.conf.example)", key);
+			snprintf(whybuf, whysz, "unknown key %s (the keys are "
+			    "listed in hookd(8) and hookd.conf.example)",
+			    config_quote(kq, sizeof(kq), key, strlen(key), 1));
 	}
 	*why = whybuf;
 	return -1;

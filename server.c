@@ -215,6 +215,16 @@ err_set(char *err, size_t errsz, const char *what, const char *reason)
 		err[0] = '\0';
 }
 
+/* A static registration's "LINE: reason" as "FILE:LINE: reason", the form
+ * of every config error (contract §10). */
+static void
+static_error(char *out, size_t outsz, const char *err)
+{
+	if (snprintf(out, outsz, "%s:%s", opt_config != NULL ? opt_config :
+	    "-", err) < 0)
+		out[0] = '\0';
+}
+
 /* ------------------------------------------------------------------ */
 /* Watches: the descriptors the loop polls */
 
@@ -1522,10 +1532,11 @@ server_reload(void)
 	if (restart[0] != '\0')
 		server_log("warn", "restart needed to change", "keys=%s",
 		    restart);
-	if (api_apply_static(err, sizeof(err)) != 0)
+	if (api_apply_static(err, sizeof(err)) != 0) {
+		static_error(q, sizeof(q), err);
 		server_log("error", "static registration failed",
-		    "file=%s error=%s", LOGQ(q, opt_config ? opt_config : "-"),
-		    LOGQ(qerr, err));
+		    "error=%s", LOGQ(qerr, q));
+	}
 	config_free(old);
 	free(old);
 }
@@ -1824,15 +1835,16 @@ server_run(void)
 	(void)atexit(server_log_flush);
 	server_now = util_mono_ms();
 	/*
-	 * Contract §10: the lock first, so that nothing in the directory is
-	 * read or written while another hookd uses it; then the socket, so
-	 * that a taken port ends the start before the store writes anything
-	 * (a second hookd used to append its static registrations to a
-	 * registry the first was writing, which then failed its checksum).
+	 * Contract §10: the socket first, so that a taken port ends the start
+	 * before anything is created (not even a new data directory or its
+	 * lock file); then the lock, so that nothing in the directory is read
+	 * or written while another hookd uses it (a second hookd used to
+	 * append its static registrations to a registry the first was
+	 * writing, which then failed its checksum); then the store.
 	 */
+	listen_bind(config_now->listen);
 	if (store_lock(config_now->data_dir, err, sizeof(err)) != 0)
 		fatal("cannot use the data directory", err);
-	listen_bind(config_now->listen);
 	store_set_max_log(config_now->max_log_attempts);
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
@@ -1843,8 +1855,7 @@ server_run(void)
 	api_set_admin_token(tok);
 	memset(tok, 0, sizeof(tok));
 	if (api_apply_static(err, sizeof(err)) != 0) {
-		err_set(q, sizeof(q), opt_config != NULL ? opt_config : "-",
-		    err);
+		static_error(q, sizeof(q), err);
 		fatal("static registration failed", q);
 	}
 	if (deliver_init(err, sizeof(err)) != 0)
@@ -1901,6 +1912,17 @@ check_main(int argc, char **argv)
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			opt_config = argv[++i];
 		else {
+			/* Say which word is wrong, as the start does. */
+			if (argv[i][0] == '-' && (strcmp(argv[i], "-d") == 0 ||
+			    strcmp(argv[i], "-c") == 0))
+				fprintf(stderr, "hookd: %s needs a value\n",
+				    argv[i]);
+			else if (argv[i][0] == '-')
+				fprintf(stderr, "hookd: unknown option \"%s\"\n",
+				    argv[i]);
+			else
+				fprintf(stderr, "hookd: unknown argument "
+				    "\"%s\"\n", argv[i]);
 			fprintf(stderr, "usage: hookd check [-d DATADIR] "
 			    "[-c CONFIG] [--fix]\n");
 			return 1;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -29,6 +30,9 @@
 /* A record line longer than this is corruption, not data: the largest real
  * record is an event with a max_body payload escaped (at most 6x). */
 #define STORE_LINE_MAX ((size_t)64 << 20)
+/* How much of an unreadable line hookd check reads looking for the id that
+ * a later record depends on: ids lead a record, payloads end it. */
+#define STORE_CHECK_HEAD 16384
 /* Attempts kept in a delivery's log unless store_set_max_log says
  * otherwise (contract §18: max_log_attempts). */
 #define STORE_MAX_LOG_DEFAULT 50
@@ -80,7 +84,17 @@ struct store_bad {
 	int journal;		/* which file */
 	off_t off;		/* where its line starts */
 	size_t len;		/* its bytes, with the newline if any */
+	size_t line;		/* its line number in the file */
+	size_t dep;		/* 0: unreadable itself; else the line of the
+				   unreadable record it depends on */
 	char why[256];		/* "file:line: reason" */
+};
+
+/* A delivery whose endpoint the registry does not hold and never deleted:
+ * hookd check --fix moved the endpoint aside (or the registry lost it). */
+struct store_orphan {
+	struct delivery *d;
+	uint64_t endpoint;
 };
 
 /* A growable array of pointers, kept in id order. */
@@ -116,6 +130,14 @@ static struct {
 	int checking;
 	struct store_bad *bad;
 	size_t nbad, capbad;
+	int check_fd;		/* the file being checked, to read bad lines */
+	/* Replay: endpoint ids the registry deleted (sorted once the registry
+	 * is read), and deliveries left without an endpoint it never deleted.
+	 */
+	uint64_t *gone;
+	size_t ngone, capgone;
+	struct store_orphan *orphans;
+	size_t norphans, caporphans;
 	/* Fault injection (HOOKD_FAULT): */
 	long fault_write, fault_fsync, fault_rename, fault_enospc;
 	long n_write, n_fsync, n_rename;
@@ -2002,6 +2024,8 @@ struct replay {
 	off_t off;
 	char *err;
 	size_t errsz;
+	int journal;		/* which file: 0 registry, 1 journal */
+	size_t dep;		/* checking: the line this record depends on */
 };
 
 static int
@@ -2010,6 +2034,84 @@ replay_fail(struct replay *r, const char *why)
 	snprintf(r->err, r->errsz, "%s:%zu: %s", r->file, r->line, why);
 	errno = EINVAL;
 	return -1;
+}
+
+/*
+ * Checking: the line of the unreadable record that the readable record at
+ * r->line depends on (an endpoint on its client, an attempt on its event),
+ * or 0 when none came before it in this file. The one whose text still
+ * holds needle (the quoted id) when there is one, else the nearest.
+ */
+static size_t
+check_depends(struct replay *r, const char *needle)
+{
+	/* Ids come before an event's payload: the head of a line is enough,
+	 * and a damaged line of megabytes is not read whole. */
+	char head[STORE_CHECK_HEAD + 1];
+	size_t i, k, nearest = 0, nl = strlen(needle);
+
+	for (i = st.nbad; i-- > 0;) {
+		const struct store_bad *b = &st.bad[i];
+		ssize_t got;
+
+		if (b->journal != r->journal || b->dep != 0)
+			continue;
+		if (nearest == 0)
+			nearest = b->line;
+		got = pread(st.check_fd, head, b->len < STORE_CHECK_HEAD ?
+		    b->len : STORE_CHECK_HEAD, b->off);
+		for (k = 0; got > 0 && k + nl <= (size_t)got; k++)
+			if (memcmp(head + k, needle, nl) == 0)
+				return b->line;
+	}
+	return nearest;
+}
+
+/* Fail the record at r as depending on an unreadable one when checking
+ * and there is one (the record itself reads fine), else with why. */
+static int
+replay_fail_dep(struct replay *r, const char *needle, const char *why)
+{
+	char msg[64];
+
+	if (st.checking && (r->dep = check_depends(r, needle)) != 0) {
+		snprintf(msg, sizeof(msg), "depends on line %zu", r->dep);
+		return replay_fail(r, msg);
+	}
+	return replay_fail(r, why);
+}
+
+/* Note endpoint id as deleted by the registry. 0 or -1 out of memory. */
+static int
+gone_add(uint64_t id)
+{
+	if (st.ngone == st.capgone) {
+		size_t cap = st.capgone ? st.capgone * 2 : 16;
+		uint64_t *g = realloc(st.gone, cap * sizeof(*g));
+
+		if (g == NULL)
+			return -1;
+		st.gone = g;
+		st.capgone = cap;
+	}
+	st.gone[st.ngone++] = id;
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* 1 when the registry deleted endpoint id (st.gone sorted). */
+static int
+gone_has(uint64_t id)
+{
+	return st.ngone > 0 && bsearch(&id, st.gone, st.ngone,
+	    sizeof(*st.gone), cmp_u64) != NULL;
 }
 
 static int
@@ -2139,9 +2241,17 @@ replay_endpoint(struct replay *r)
 	if (e == NULL)
 		return replay_fail(r, "out of memory");
 	if (get_xid(r, "id", STORE_EP, &e->id) != 0 ||
-	    get_str(r, "client", cid, sizeof(cid)) != 0 ||
-	    (e->client = store_client_find(cid, strlen(cid))) == NULL ||
-	    get_dup(r, "url", &e->url) != 0 || e->url == NULL ||
+	    get_str(r, "client", cid, sizeof(cid)) != 0)
+		goto bad;
+	if ((e->client = store_client_find(cid, strlen(cid))) == NULL) {
+		char needle[STORE_ID_MAX + 3];
+
+		endpoint_free_fields(e);
+		free(e);
+		snprintf(needle, sizeof(needle), "\"%s\"", cid);
+		return replay_fail_dep(r, needle, "bad endpoint record");
+	}
+	if (get_dup(r, "url", &e->url) != 0 || e->url == NULL ||
 	    get_str(r, "method", m, sizeof(m)) != 0 ||
 	    get_dup(r, "description", &e->description) != 0 ||
 	    get_str(r, "secret", e->secret, sizeof(e->secret)) != 0 ||
@@ -2223,6 +2333,8 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 			struct endpoint *e = st.endpoints.v[i];
 
 			if (e->client == c) {
+				if (gone_add(e->id) != 0)
+					return replay_fail(r, "out of memory");
 				vec_remove(&st.endpoints, i);
 				endpoint_free_fields(e);
 				free(e);
@@ -2237,6 +2349,8 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 
 		if (get_xid(r, "id", STORE_EP, &x) != 0)
 			return replay_fail(r, "bad endpoint- record");
+		if (gone_add(x) != 0)
+			return replay_fail(r, "out of memory");
 		e = store_endpoint_find(x);
 		if (e != NULL) {
 			vec_remove(&st.endpoints, vec_lower(&st.endpoints, x));
@@ -2246,6 +2360,59 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 		return 0;
 	}
 	return replay_fail(r, "unknown record type");
+}
+
+/* Note d as left without endpoint eid, which the registry never deleted.
+ * 0 or -1 out of memory. */
+static int
+orphan_add(struct delivery *d, uint64_t eid)
+{
+	if (st.norphans == st.caporphans) {
+		size_t cap = st.caporphans ? st.caporphans * 2 : 16;
+		struct store_orphan *o = realloc(st.orphans, cap * sizeof(*o));
+
+		if (o == NULL)
+			return -1;
+		st.orphans = o;
+		st.caporphans = cap;
+	}
+	st.orphans[st.norphans].d = d;
+	st.orphans[st.norphans++].endpoint = eid;
+	return 0;
+}
+
+/*
+ * Contract §18: hookd check --fix moves an endpoint whose record (or whose
+ * client's record) cannot be read, and the journal still names it. Its
+ * deliveries that are not settled end failed now, saying why, rather than
+ * staying pending for an endpoint that is not there. 0, or -1 when a record
+ * cannot be written.
+ */
+static int
+orphans_settle(void)
+{
+	char x[STORE_XID_MAX], why[160];
+	int64_t now = util_wall_ms();
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < st.norphans; i++) {
+		struct delivery *d = st.orphans[i].d;
+
+		if (d->status == STORE_DELIVERED ||
+		    (d->status == STORE_FAILED && d->last_off >= 0))
+			continue;
+		apply_state(d, STORE_PENDING, 0, d->updated_at);
+		store_fmt_id(STORE_EP, st.orphans[i].endpoint, x);
+		snprintf(why, sizeof(why), "endpoint %s is not in the registry "
+		    "(hookd check --fix moved it to damaged-*.log)", x);
+		if (store_delivery_fail(d, why, now) != 0)
+			ret = -1;
+	}
+	free(st.orphans);
+	st.orphans = NULL;
+	st.norphans = st.caporphans = 0;
+	return ret;
 }
 
 static int
@@ -2302,6 +2469,11 @@ replay_event(struct replay *r)
 				 * settle it now (open writes the record). */
 				d->status = STORE_FAILED;
 				d->next_at = 0;
+				if (!st.checking && !gone_has(eid) &&
+				    orphan_add(d, eid) != 0) {
+					free(d);
+					goto bad;
+				}
 			}
 		} else if (a->size >= 3 && r->t[i + 3].type == JSON_STRING) {
 			struct buf b = {0};
@@ -2378,8 +2550,14 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 	if (get_xid(r, "d", STORE_DLV, &id) != 0)
 		return replay_fail(r, "record without delivery id");
 	d = store_delivery_find(id);
-	if (d == NULL)
-		return replay_fail(r, "record of an unknown delivery");
+	if (d == NULL) {
+		char x[STORE_XID_MAX], needle[STORE_XID_MAX + 2];
+
+		store_fmt_id(STORE_DLV, id, x);
+		snprintf(needle, sizeof(needle), "\"%s\"", x);
+		return replay_fail_dep(r, needle,
+		    "record of an unknown delivery");
+	}
 	if (util_span_eq(t, tl, "attempt")) {
 		if (get_num(r, "n", &n) != 0 || get_num(r, "at", &at) != 0 ||
 		    get_num(r, "next", &next) != 0 ||
@@ -2457,6 +2635,8 @@ check_note(struct replay *r, int journal, size_t len)
 	b->journal = journal;
 	b->off = r->off;
 	b->len = len;
+	b->line = r->line;
+	b->dep = r->dep;
 	snprintf(b->why, sizeof(b->why), "%s", r->err);
 	return 0;
 }
@@ -2465,7 +2645,8 @@ static int
 replay_file(struct logfile *f, const char *name, int journal, char *err,
     size_t errsz, void (*notice)(const char *))
 {
-	struct replay r = { .file = name, .err = err, .errsz = errsz };
+	struct replay r = { .file = name, .err = err, .errsz = errsz,
+	    .journal = journal };
 	struct buf b = {0};
 	size_t pos = 0, cut;
 	off_t base = 0;
@@ -2498,6 +2679,7 @@ replay_file(struct logfile *f, const char *name, int journal, char *err,
 
 			r.line++;
 			r.off = base + (off_t)pos;
+			r.dep = 0;
 			want = 0;
 			for (cut = 0; cut < 8 && len >= 10; cut++) {
 				int v = util_hex_digit((unsigned char)line[cut],
@@ -2573,6 +2755,7 @@ bad:
 	if (pos < b.len) {
 		r.line++;
 		r.off = base + (off_t)pos;
+		r.dep = 0;
 		goto torn;
 	}
 	f->size = base + (off_t)pos;
@@ -2607,6 +2790,18 @@ out:
 	return ret;
 }
 
+/* Why a file of the data directory did not open (errno), into err. */
+static void
+open_error(const char *path, char *err, size_t errsz)
+{
+	if (errno == ELOOP)
+		snprintf(err, errsz, "%s: is a symbolic link; hookd opens no "
+		    "links in its data directory (put the file itself there)",
+		    path);
+	else
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+}
+
 static int
 open_log(struct logfile *f, const char *dir, const char *name, char *err,
     size_t errsz)
@@ -2623,14 +2818,8 @@ open_log(struct logfile *f, const char *dir, const char *name, char *err,
 	/* O_NOFOLLOW: a link planted in the directory must not make hookd
 	 * append to (or, compacting, replace) a file elsewhere. */
 	f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (f->fd < 0 && errno == ELOOP) {
-		snprintf(err, errsz, "%s: is a symbolic link; hookd opens no "
-		    "links in its data directory (put the file itself there)",
-		    f->path);
-		return -1;
-	}
 	if (f->fd < 0) {
-		snprintf(err, errsz, "%s: %s", f->path, strerror(errno));
+		open_error(f->path, err, errsz);
 		return -1;
 	}
 	f->dir_dirty = !existed;
@@ -2765,11 +2954,21 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	errno = 0;
 	if (replay_file(&st.reg, "registry.log", 0, err, errsz, notice) != 0)
 		goto damaged;
+	if (st.ngone > 0)
+		qsort(st.gone, st.ngone, sizeof(*st.gone), cmp_u64);
 	if (open_log(&st.jrn, dir, "journal.log", err, errsz) != 0)
 		return -1;
 	errno = 0;
 	if (replay_file(&st.jrn, "journal.log", 1, err, errsz, notice) != 0)
 		goto damaged;
+	free(st.gone);
+	st.gone = NULL;
+	st.ngone = st.capgone = 0;
+	if (orphans_settle() != 0) {
+		snprintf(err, errsz, "%s: cannot write the journal: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
 	/* Deliveries to endpoints deleted without their journal records
 	 * (a crash between the two files) are settled now. */
 	for (i = 0; i < st.deliveries.n; i++) {
@@ -2929,11 +3128,18 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 {
 	static const char *const names[2] = { "registry.log", "journal.log" };
 	struct logfile *files[2] = { &st.reg, &st.jrn };
+	struct stat dsb;
 	int i, dmg = -1, r = -1;
 	size_t k;
 
 	moved[0] = '\0';
 	crc_init();
+	/* Checking a directory that is not there creates nothing (store_lock
+	 * would create it, and a lock file in it). */
+	if (stat(dir, &dsb) != 0 && errno == ENOENT) {
+		snprintf(err, errsz, "data directory %s does not exist", dir);
+		return -1;
+	}
 	if (store_lock(dir, err, errsz) != 0)
 		return -1;
 	if (snprintf(st.dir, sizeof(st.dir), "%s", dir) >= (int)sizeof(st.dir)) {
@@ -2957,31 +3163,63 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 		if (f->fd < 0 && errno == ENOENT)
 			continue;
 		if (f->fd < 0 || fstat(f->fd, &sb) != 0) {
-			snprintf(err, errsz, "%s: %s", f->path,
-			    strerror(errno));
+			open_error(f->path, err, errsz);
 			goto out;
 		}
+		st.check_fd = f->fd;
 		if (replay_file(f, names[i], i, err, errsz, NULL) != 0)
 			goto out;
 		f->size = sb.st_size;	/* the torn tail too */
 	}
-	for (k = 0; k < st.nbad; k++)
-		report(st.bad[k].why);
+	for (k = 0; k < st.nbad; k++) {
+		const struct store_bad *b = &st.bad[k];
+		char line[300];
+
+		/* A record that reads fine but needs an unreadable one goes
+		 * with it, and is named apart so the operator sees why. */
+		if (b->dep != 0 && fix)
+			snprintf(line, sizeof(line), "%s:%zu: moved with line "
+			    "%zu: depends on it", names[b->journal], b->line,
+			    b->dep);
+		else if (b->dep != 0)
+			snprintf(line, sizeof(line), "%s:%zu: depends on line "
+			    "%zu (--fix moves it with that line)",
+			    names[b->journal], b->line, b->dep);
+		else
+			snprintf(line, sizeof(line), "%s", b->why);
+		report(line);
+	}
 	r = st.nbad > 0;
 	if (!fix || st.nbad == 0)
 		goto out;
 	{
-		char path[1100], tm[UTIL_TIME_MAX];
+		/* damaged-20261129T171146Z.log: no colons, which scp and
+		 * Windows read as something else; -2, -3... when taken. */
+		char path[1100], tm[32];
+		time_t now = (time_t)(util_wall_ms() / 1000);
+		struct tm utc;
+		int n;
 
-		util_fmt_time(util_wall_ms(), tm);
-		if (snprintf(path, sizeof(path), "%s/damaged-%s.log", dir,
-		    tm) >= (int)sizeof(path)) {
-			snprintf(err, errsz, "%s: path too long", dir);
+		if (gmtime_r(&now, &utc) == NULL ||
+		    strftime(tm, sizeof(tm), "%Y%m%dT%H%M%SZ", &utc) == 0) {
+			snprintf(err, errsz, "cannot format the time");
 			r = -1;
 			goto out;
 		}
-		dmg = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
+		for (n = 1; n < 100; n++) {
+			if ((n == 1 ? snprintf(path, sizeof(path),
+			    "%s/damaged-%s.log", dir, tm) : snprintf(path,
+			    sizeof(path), "%s/damaged-%s-%d.log", dir, tm,
+			    n)) >= (int)sizeof(path)) {
+				snprintf(err, errsz, "%s: path too long", dir);
+				r = -1;
+				goto out;
+			}
+			dmg = open(path, O_WRONLY | O_CREAT | O_EXCL |
+			    O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (dmg >= 0 || errno != EEXIST)
+				break;
+		}
 		if (dmg < 0) {
 			snprintf(err, errsz, "%s: %s", path, strerror(errno));
 			r = -1;
@@ -3053,6 +3291,8 @@ store_close(void)
 	free(st.deliveries.v);
 	free(st.toks);
 	free(st.unannounced);
+	free(st.gone);
+	free(st.orphans);
 	buf_free(&st.rec);
 	memset(&st, 0, sizeof(st));
 	st.reg.fd = st.jrn.fd = -1;

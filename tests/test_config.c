@@ -148,6 +148,16 @@ static const struct t_row t_rows[] = {
 	{ "max_bdy 2048\n", "did you mean max_body?", 1 },
 	{ "Metrics on\n", "did you mean metrics?", 1 },
 	{ "xyzzy 1\n", "keys are listed in hookd(8)", 1 },
+	/* Bytes that are not text are quoted, never echoed raw. */
+	{ "tim\xffout 15s\n", "unknown key \"tim\\xffout\"", 1 },
+	{ "\xc3( 1\n", "unknown key \"\\xc3(\"", 1 },
+	{ "ti\xffme=1\n", "write \"ti\\xffme\" followed by", 1 },
+	{ "client acme colo\xffr=red\n", "option \"colo\\xffr\"", 1 },
+	/* One client, one line: a second is refused where it stands. */
+	{ "client acme name=A\nclient beta\nclient acme\n", "client "
+	    "\"acme\" is declared twice (first at line 1)", 3 },
+	{ "client acme\nendpoint acme http://example.com/a\n"
+	    "endpoint acme http://example.com/b\n", NULL, 0 },
 	{ "endpoint acme http://example.com/ method = GET\n",
 	    "name=value with no spaces around", 1 },
 	{ "client acme Acme\n", "client options are name=value", 1 },

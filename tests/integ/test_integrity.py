@@ -5,11 +5,12 @@ checked and left untouched by a start that fails."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
 
-from .harness import HOOKD, Reply, check, eq, wait_until
+from .harness import HOOKD, SLOW_RETRY, Reply, check, eq, wait_until
 
 
 def read_all(h):
@@ -110,7 +111,7 @@ def test_failed_start_writes_nothing(t):
     before = snapshot(h.data)
     check("registry.log" in before and "admin.token" not in before,
           "files after the first run: %r" % sorted(before))
-    # A taken port: the start fails after the lock, before the store.
+    # A taken port: the start fails before the lock and the store.
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
@@ -389,3 +390,150 @@ def test_deleted_client_id_is_not_reused_while_its_records_remain(t):
            "what the new zeta sees at " + path)
     eq(h.api("GET", "/v1/events/" + old["id"], token=tok)[0], 404,
        "the old zeta's event, to the new zeta")
+
+
+def test_check_on_a_missing_directory_creates_nothing(t):
+    missing = os.path.join(t.tmp, "nonexist")
+    r = subprocess.run([HOOKD, "check", "-d", missing], capture_output=True,
+                       text=True, timeout=30)
+    eq(r.returncode, 1, "exit code of check on a missing directory")
+    check("data directory %s does not exist" % missing in r.stderr,
+          "stderr: %r" % r.stderr)
+    check("every record reads back" not in r.stderr, "stderr: %r" % r.stderr)
+    check(not os.path.exists(missing), "check created the directory")
+    r = subprocess.run([HOOKD, "check", "--bogus"], capture_output=True,
+                       text=True, timeout=30)
+    eq(r.returncode, 1, "exit code of check --bogus")
+    check('unknown option "--bogus"' in r.stderr, "stderr: %r" % r.stderr)
+
+
+def test_check_explains_a_symlinked_journal(t):
+    h = t.hookd()
+    h.client("acme")
+    h.stop()
+    journal = os.path.join(h.data, "journal.log")
+    elsewhere = os.path.join(t.tmp, "elsewhere.log")
+    os.rename(journal, elsewhere)
+    os.symlink(elsewhere, journal)
+    rc, out, err = hookd_check(h)
+    eq(rc, 1, "exit code of check with a symlinked journal")
+    check("journal.log: is a symbolic link; hookd opens no links" in err,
+          "stderr: %r" % err)
+    check("Too many levels" not in err, "stderr: %r" % err)
+
+
+def test_failed_start_on_a_new_directory_creates_nothing(t):
+    data = os.path.join(t.tmp, "fresh")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        r = subprocess.run([HOOKD, "-d", data, "-l", "127.0.0.1:%d"
+                            % taken.getsockname()[1]],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=20)
+    finally:
+        taken.close()
+    eq(r.returncode, 1, "exit code with the port taken")
+    check("Address already in use" in r.stderr, "stderr: %r" % r.stderr)
+    check(not os.path.exists(data), "the failed start created %s: %r"
+          % (data, os.listdir(data) if os.path.isdir(data) else None))
+
+
+def test_fix_names_and_keeps_the_records_that_depend_on_a_damaged_one(t):
+    h = t.hookd(SLOW_RETRY)
+    r = t.receiver()
+    r.on("/down", *[Reply(500)] * 50)
+    h.client("acme")
+    h.client("beta")
+    h.endpoint("acme", r.url("/down"))
+    h.endpoint("beta", r.url("/ok"))
+    ev = h.event("acme", data={"n": 1})
+    wait_until(lambda: len(r.got("/down")) >= 1, what="a first attempt")
+    evb = h.event("beta", data={"n": 2})
+    h.wait_all(evb["id"], n=1)
+    h.stop()
+    reg = os.path.join(h.data, "registry.log")
+    with open(reg, "rb") as f:
+        lines = f.read().split(b"\n")
+    ep_line = [i + 1 for i, line in enumerate(lines)
+               if b'"t":"endpoint"' in line and b'"client":"acme"' in line]
+    eq(len(ep_line), 1, "acme's endpoint records")
+    ep_line = ep_line[0]
+    intact = lines[ep_line - 1]
+    cl_line = damage(reg, lambda line: b'"id":"acme"' in line)
+    with open(reg, "rb") as f:
+        damaged = f.read().split(b"\n")[cl_line - 1]
+    rc, out, err = hookd_check(h)
+    eq(rc, 1, "exit code of check")
+    eq(out.splitlines(), [
+        "registry.log:%d: checksum mismatch" % cl_line,
+        "registry.log:%d: depends on line %d (--fix moves it with that "
+        "line)" % (ep_line, cl_line)], "check's report")
+    rc, out, err = hookd_check(h, "--fix")
+    eq(rc, 0, "exit code of check --fix (stderr %r)" % err)
+    eq(out.splitlines(), [
+        "registry.log:%d: checksum mismatch" % cl_line,
+        "registry.log:%d: moved with line %d: depends on it"
+        % (ep_line, cl_line)], "--fix's report")
+    moved = [n for n in os.listdir(h.data) if n.startswith("damaged-")]
+    eq(len(moved), 1, "side files: %r" % moved)
+    check(re.fullmatch(r"damaged-\d{8}T\d{6}Z\.log", moved[0]) is not None,
+          "side file name %r" % moved[0])
+    with open(os.path.join(h.data, moved[0]), "rb") as f:
+        eq(f.read().split(b"\n")[:-1], [damaged, intact],
+           "the side file: the damaged line, then its dependant, as they "
+           "were")
+    eq(hookd_check(h)[:2], (0, ""), "check after --fix")
+    h.start()
+    eq([c["id"] for c in h.req(200, "GET", "/v1/clients")["data"]],
+       ["beta"], "clients after --fix")
+    ds = h.deliveries_of(ev["id"])
+    eq(len(ds), 1, "acme's deliveries")
+    one = h.delivery(ds[0]["id"])
+    eq(one["status"], "failed", "acme's delivery after --fix")
+    check("hookd check --fix" in (one["log"][-1]["error"] or ""),
+          "the failure names the command: %r" % one["log"][-1])
+    eq(h.wait_all(evb["id"], n=1)[0]["status"], "delivered",
+       "beta's delivery")
+    # Another acme does not get the old one's records.
+    status, body, _ = h.api("POST", "/v1/clients", {"id": "acme"})
+    eq(status, 409, "recreating acme while its events remain")
+    h.restart()
+    eq(h.delivery(ds[0]["id"])["status"], "failed",
+       "acme's delivery after a restart")
+    # A second --fix of a second damage gets a name of its own.
+    h.stop()
+    damage(reg, lambda line: b'"id":"beta"' in line)
+    eq(hookd_check(h, "--fix")[0], 0, "second --fix")
+    eq(len([n for n in os.listdir(h.data) if n.startswith("damaged-")]), 2,
+       "side files after a second --fix")
+
+
+def test_static_registration_errors_name_file_and_line(t):
+    h = t.hookd()
+    h.stop()
+    conf = os.path.join(t.tmp, "st.conf")
+    with open(conf, "w") as f:
+        f.write("endpoint nosuch http://127.0.0.1:9/x\n")
+    r = subprocess.run([HOOKD, "-d", h.data, "-c", conf, "-l",
+                        "127.0.0.1:0"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20)
+    eq(r.returncode, 1, "exit code with an endpoint of no client")
+    want = ('%s:1: no such client \\"nosuch\\": declare it with a client '
+            'line, or create it with POST /v1/clients first' % conf)
+    check(want in r.stderr, "stderr %r lacks %r" % (r.stderr, want))
+    with open(conf, "w") as f:
+        f.write('client acme name="A"\n# x\nclient acme\n')
+    r = subprocess.run([HOOKD, "-n", "-c", conf], capture_output=True,
+                       text=True, timeout=20)
+    eq(r.returncode, 1, "exit code of -n with a client declared twice")
+    check('%s:3: client "acme" is declared twice (first at line 1)' % conf
+          in r.stderr, "stderr: %r" % r.stderr)
+    with open(conf, "wb") as f:
+        f.write(b"tim\xffout 15s\n")
+    r = subprocess.run([HOOKD, "-n", "-c", conf], capture_output=True,
+                       timeout=20)
+    eq(r.returncode, 1, "exit code of -n with a key of invalid UTF-8")
+    check(b'unknown key "tim\\xffout"' in r.stderr and b"\xff" not in
+          r.stderr, "stderr: %r" % r.stderr)
