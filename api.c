@@ -2563,7 +2563,7 @@ api_static_store_error(void)
 /* A client line: created with a fresh token nobody sees (the admin gets one
  * with rotate-token) when missing. NULL, or the reason it failed. */
 static const char *
-api_static_client(const struct config_reg *g)
+api_static_client(const struct config_reg *g, int apply)
 {
 	char tok[API_TOKEN_MAX], secret[SIGN_SECRET_MAX];
 	uint8_t hash[32];
@@ -2579,6 +2579,8 @@ api_static_client(const struct config_reg *g)
 	if (store_client_id_held(g->client, n, util_wall_ms()))
 		return "a deleted client had this id and its events are still "
 		    "kept (until retention drops them); choose another id";
+	if (!apply)
+		return NULL;
 	if (api_new_token(tok, hash) != 0 || sign_secret_new(secret) != 0)
 		return "no randomness";
 	if (store_client_create(g->client, g->name, hash, secret) == NULL)
@@ -2625,9 +2627,24 @@ api_static_exists(const struct client *cl, const char *url)
 	return 0;
 }
 
-/* An endpoint line: created when its client has no endpoint with that URL. */
+/* 1 when the config in force declares client id in a client line. */
+static int
+api_static_declared(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < server_config->nregs; i++)
+		if (!server_config->regs[i].is_endpoint &&
+		    strcmp(server_config->regs[i].client, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* An endpoint line: created when its client has no endpoint with that URL.
+ * Without apply, only checked: its client may then be one that a client
+ * line of the same config is about to create. */
 static const char *
-api_static_endpoint(const struct config_reg *g)
+api_static_endpoint(const struct config_reg *g, int apply)
 {
 	struct api_draft d;
 	struct client *cl = store_client_find(g->client, strlen(g->client));
@@ -2638,7 +2655,7 @@ api_static_endpoint(const struct config_reg *g)
 	/* The config checked the id's characters: it is safe to echo. A
 	 * client created through the API is fine too, so only the store can
 	 * tell, and -n cannot. */
-	if (cl == NULL) {
+	if (cl == NULL && (apply || !api_static_declared(g->client))) {
 		snprintf(wbuf, sizeof(wbuf), "no such client \"%s\": declare "
 		    "it with a client line, or create it with POST "
 		    "/v1/clients first", g->client);
@@ -2650,7 +2667,7 @@ api_static_endpoint(const struct config_reg *g)
 	if (g->secret != NULL && !api_secret_ok(g->secret, strlen(g->secret)))
 		return "secret must be whsec_ followed by the base64 of 24 to "
 		    "64 bytes";
-	if (api_static_exists(cl, g->url))
+	if (!apply || api_static_exists(cl, g->url))
 		return NULL;
 	api_draft_init(&d);
 	d.e.client = cl;
@@ -2682,14 +2699,19 @@ api_apply_static(char *err, size_t errsz)
 	size_t i;
 	int pass;
 
-	/* Clients first, so an endpoint line may come before its client. */
-	for (pass = 0; pass < 2; pass++) {
+	/*
+	 * Passes 0 and 1 check every line and write nothing, so that a bad
+	 * line leaves the registry as it was (contract §10: a failed start
+	 * writes nothing); passes 2 and 3 create what is missing. Clients
+	 * first, so an endpoint line may come before its client.
+	 */
+	for (pass = 0; pass < 4; pass++) {
 		for (i = 0; i < server_config->nregs; i++) {
 			g = &server_config->regs[i];
-			if (g->is_endpoint != pass)
+			if (g->is_endpoint != (pass & 1))
 				continue;
-			why = pass ? api_static_endpoint(g) :
-			    api_static_client(g);
+			why = (pass & 1) ? api_static_endpoint(g, pass >= 2) :
+			    api_static_client(g, pass >= 2);
 			if (why != NULL) {
 				snprintf(err, errsz, "%d: %s", g->line, why);
 				return -1;

@@ -47,9 +47,10 @@ int api_handle(const struct api_request *r, struct buf *out,
 int api_auth_head(const struct api_request *r, struct buf *out,
     const char **content_type);
 
-/* Create the static registrations of the config that are missing. Returns
- * 0, or -1 with err set to "LINE: reason" (the caller puts the config
- * file's name and a colon in front: "FILE:LINE: reason"). */
+/* Create the static registrations of the config that are missing, after
+ * checking every line first: a bad line writes nothing. Returns 0, or -1
+ * with err set to "LINE: reason" (the caller puts the config file's name
+ * and a colon in front: "FILE:LINE: reason"). */
 int api_apply_static(char *err, size_t errsz);
 
 #endif

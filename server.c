@@ -188,6 +188,34 @@ server_log_flush(void)
 	buf_reset(&log_pending);
 }
 
+/*
+ * The data directory this start created, "" when it existed before or the
+ * start is over. Contract §10: a start that fails writes nothing, so a
+ * directory made for a start that then failed (a bad static registration,
+ * no token source) is removed with the files the start put there, and
+ * nothing else: rmdir fails when anything more is in it.
+ */
+static char start_fresh_dir[1024];
+
+static void
+start_undo(void)
+{
+	static const char *const made[] = {
+		"registry.log", "journal.log", "admin.token", "lock",
+	};
+	char path[1100];
+	size_t i;
+
+	if (start_fresh_dir[0] == '\0')
+		return;
+	for (i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+		    start_fresh_dir, made[i]) < sizeof(path))
+			(void)unlink(path);
+	(void)rmdir(start_fresh_dir);
+	start_fresh_dir[0] = '\0';
+}
+
 /* Log an error and end the process (start-up failures, a failed fsync). */
 static void
 fatal(const char *msg, const char *detail)
@@ -195,6 +223,7 @@ fatal(const char *msg, const char *detail)
 	char q[1024];
 
 	server_log("error", msg, "error=%s", LOGQ(q, detail));
+	start_undo();
 	exit(1);
 }
 
@@ -1324,15 +1353,19 @@ token_warn_short(const char *tok, const char *source)
 
 /*
  * The admin token (contract §1): HOOKD_ADMIN_TOKEN, else admin_token_file,
- * else DATADIR/admin.token, created on first start. 0 or -1 with err set.
+ * else DATADIR/admin.token, made on first start. A made token is only in
+ * tok: *path_out is set to where admin_token_save must write it once the
+ * start can no longer fail (contract §10), and is "" otherwise. 0 or -1
+ * with err set.
  */
 static int
 admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
-    char *err, size_t errsz)
+    char *path_out, size_t pathsz, char *err, size_t errsz)
 {
 	const char *env = getenv("HOOKD_ADMIN_TOKEN");
-	char path[1100], msg[1200];
+	char path[1100];
 
+	path_out[0] = '\0';
 	if (env != NULL && env[0] != '\0') {
 		if ((size_t)snprintf(tok, toksz, "%s", env) >= toksz) {
 			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
@@ -1361,6 +1394,22 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 		snprintf(err, errsz, "no randomness for the admin token");
 		return -1;
 	}
+	if ((size_t)snprintf(path_out, pathsz, "%s", path) >= pathsz) {
+		snprintf(err, errsz, "data_dir is too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Write the token admin_token_setup made to path (nothing when path is
+ * ""), and say where once. 0 or -1 with err set. */
+static int
+admin_token_save(const char *path, const char *tok, char *err, size_t errsz)
+{
+	char msg[1200];
+
+	if (path[0] == '\0')
+		return 0;
 	if (token_write(path, tok, err, errsz) != 0)
 		return -1;
 	snprintf(msg, sizeof(msg), "admin token written to %s", path);
@@ -1827,7 +1876,7 @@ start_warnings(const struct config *cfg)
 static int
 server_run(void)
 {
-	char err[1024], tok[SERVER_TOKEN_MAX], q[1100];
+	char err[1024], tok[SERVER_TOKEN_MAX], q[1100], tokpath[1100];
 	struct conn *c;
 
 	signals_setup();
@@ -1843,21 +1892,30 @@ server_run(void)
 	 * writing, which then failed its checksum); then the store.
 	 */
 	listen_bind(config_now->listen);
+	if (access(config_now->data_dir, F_OK) != 0 && errno == ENOENT)
+		snprintf(start_fresh_dir, sizeof(start_fresh_dir), "%s",
+		    config_now->data_dir);
 	if (store_lock(config_now->data_dir, err, sizeof(err)) != 0)
 		fatal("cannot use the data directory", err);
+	/* The token is read (or made, in memory) before the store opens and
+	 * written only after the static registrations went in, so that
+	 * neither a bad token source nor a bad static line leaves a file
+	 * behind (contract §10). */
+	if (admin_token_setup(config_now, tok, sizeof(tok), tokpath,
+	    sizeof(tokpath), err, sizeof(err)) != 0)
+		fatal("no admin token", err);
 	store_set_max_log(config_now->max_log_attempts);
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
 		fatal("cannot open the store", err);
-	if (admin_token_setup(config_now, tok, sizeof(tok), err,
-	    sizeof(err)) != 0)
-		fatal("no admin token", err);
-	api_set_admin_token(tok);
-	memset(tok, 0, sizeof(tok));
 	if (api_apply_static(err, sizeof(err)) != 0) {
 		static_error(q, sizeof(q), err);
 		fatal("static registration failed", q);
 	}
+	if (admin_token_save(tokpath, tok, err, sizeof(err)) != 0)
+		fatal("no admin token", err);
+	api_set_admin_token(tok);
+	memset(tok, 0, sizeof(tok));
 	if (deliver_init(err, sizeof(err)) != 0)
 		fatal("cannot start deliveries", err);
 	sync_setup();
@@ -1866,6 +1924,7 @@ server_run(void)
 		    "error=%s", LOGQ(q, strerror(errno)));
 	listen_open(config_now->listen);
 	listen_update();
+	start_fresh_dir[0] = '\0';	/* started: nothing to undo */
 
 	server_loop();
 

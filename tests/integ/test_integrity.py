@@ -10,7 +10,8 @@ import socket
 import subprocess
 import time
 
-from .harness import HOOKD, SLOW_RETRY, Reply, check, eq, wait_until
+from .harness import (HOOKD, SLOW_RETRY, Reply, check, eq, free_port,
+                      wait_until)
 
 
 def read_all(h):
@@ -537,3 +538,31 @@ def test_static_registration_errors_name_file_and_line(t):
     eq(r.returncode, 1, "exit code of -n with a key of invalid UTF-8")
     check(b'unknown key "tim\\xffout"' in r.stderr and b"\xff" not in
           r.stderr, "stderr: %r" % r.stderr)
+
+
+def test_failed_static_registration_writes_nothing(t):
+    """Contract §10: a start refused for a bad static line leaves an
+    existing data directory byte-identical (no admin.token, no client from
+    an earlier good line of the same config) and creates no new one."""
+    h = t.hookd()
+    h.client("acme")
+    h.stop()
+    before = snapshot(h.data)
+    check("admin.token" not in before, "files: %r" % sorted(before))
+    with open(h.conf_path, "a") as f:
+        f.write("client fresh\nendpoint ghost http://192.0.2.1/cb\n")
+    admin, h.admin = h.admin, None      # a start would make admin.token
+    rc, err = run_hookd(h, "-l", "127.0.0.1:%d" % free_port())
+    h.admin = admin
+    eq(rc, 1, "exit code with a static endpoint of no client")
+    check('no such client \\"ghost\\"' in err, "stderr: %r" % err)
+    eq(snapshot(h.data), before, "the data directory after the refusal")
+    # A directory the failed start would have made is not left behind.
+    fresh = os.path.join(t.tmp, "fresh-static")
+    r = subprocess.run([HOOKD, "-d", fresh, "-c", h.conf_path, "-l",
+                        "127.0.0.1:%d" % free_port()],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=20)
+    eq(r.returncode, 1, "exit code on a new directory")
+    check(not os.path.exists(fresh), "the failed start left %s: %r"
+          % (fresh, os.listdir(fresh) if os.path.isdir(fresh) else None))
