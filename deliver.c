@@ -43,7 +43,11 @@
  * lookups with the threads; its further names wait in its own queue
  * (struct tenant), so one client's slow names hold at most that many
  * threads. Closing the request pipe is the stop request; a thread stuck in
- * a lookup is not waited for past DELIVER_DNS_STOP_MS.
+ * a lookup is not waited for past DELIVER_DNS_STOP_MS. The API asks the
+ * same cache when a URL is registered (deliver_host_addrs, contract §11);
+ * such a name is looked up even with no attempt waiting, and its answer
+ * runs the hook of deliver_on_lookup, with which the inbound layer runs
+ * the waiting request again (this layer does not know it).
  *
  * Destinations are checked after resolution, on each address actually
  * connected to (no DNS rebinding): denied addresses are skipped, and when
