@@ -4,6 +4,7 @@
  * events and deliveries, plus /healthz, /metrics and the static registrations.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,11 @@
 #define API_TOKEN_MAX 40
 /* Longest error reason built from a format (names only, never data). */
 #define API_ERR_MAX 256
+/* Addresses of a name judged at registration (contract §11): as many as
+ * the resolver keeps, all named in a refusal, which is therefore longer
+ * than API_ERR_MAX (a 253-byte name and eight IPv6 addresses). */
+#define API_NAME_ADDRS 8
+#define API_NAME_ERR_MAX (URL_HOST_MAX + API_NAME_ADDRS * 64 + 128)
 
 #define API_JSON "application/json"
 #define API_TEXT "text/plain"
@@ -586,8 +592,8 @@ api_type_ok(const char *s, size_t n, int filter)
 
 /* A callback URL (contract §3): NULL when acceptable, else the reason
  * (static, or in buf). A literal address is checked against §8 now, and
- * localhost by name; other names are checked after each resolution by the
- * delivery engine. */
+ * localhost by name; other names by api_url_resolves where the API
+ * registers a URL, and after each resolution by the delivery engine. */
 static const char *
 api_url_problem(const char *s, size_t n, char *buf, size_t bufsz)
 {
@@ -606,10 +612,10 @@ api_url_problem(const char *s, size_t n, char *buf, size_t bufsz)
 			return buf;
 	} else if (url_host_is_localhost(u.host)) {
 		/* Contract §11 and §8: a name that resolves only to denied
-		 * addresses is refused now, but resolving would block the
-		 * loop; localhost needs no resolver (RFC 6761). Refused when
-		 * neither 127.0.0.1 nor ::1 is allowed. Other names meet the
-		 * connect-time check, which is the guard in any case. */
+		 * addresses is refused now; localhost needs no resolver (RFC
+		 * 6761). Refused when neither 127.0.0.1 nor ::1 is allowed.
+		 * Other names are looked up by api_url_resolves, and meet
+		 * the connect-time check, which is the guard in any case. */
 		struct sockaddr_storage v6;
 
 		if (url_host_literal("127.0.0.1", &ss) == 0 &&
@@ -621,6 +627,64 @@ api_url_problem(const char *s, size_t n, char *buf, size_t bufsz)
 			return buf;
 	}
 	return NULL;
+}
+
+/*
+ * Contract §11: a host name that resolves only to denied addresses is
+ * refused at registration, not only at delivery. url (checked already by
+ * api_url_problem) is looked up through the delivery engine's resolver
+ * threads and cache, on behalf of client (its lookup slots), so the loop
+ * never blocks (§8). Returns 0 when the URL may be registered: its host
+ * is a literal or localhost (judged by name in api_url_problem), or any
+ * of its addresses is allowed, or the name does not resolve (it may be
+ * registered before it exists; the delivery then fails with "dns: ..."),
+ * or the caller stopped waiting (r->resolve_late: a slow name server
+ * cannot hold a registration; the connect-time check stays the guard).
+ * Returns 422 (answered, prefix before the reason) when every address is
+ * denied, and API_RESOLVING while the lookup is under way: the caller runs
+ * the request again when the resolver answers. Nothing may be written to
+ * the store before this check, so that the second run is the first one
+ * that counts.
+ */
+static int
+api_url_resolves(struct api_ctx *c, const char *url, const char *client,
+    const char *prefix)
+{
+	struct sockaddr_storage ss[API_NAME_ADDRS];
+	char msg[API_NAME_ERR_MAX], text[INET6_ADDRSTRLEN];
+	const char *why, *cls = NULL;
+	size_t n, i, len;
+	struct url u;
+
+	if (url_parse(url, strlen(url), &u, &why) != 0 || u.is_literal ||
+	    url_host_is_localhost(u.host))
+		return 0;
+	if (deliver_host_addrs(u.host, client, ss, API_NAME_ADDRS, &n) == 1)
+		return c->r->resolve_late ? 0 : API_RESOLVING;
+	for (i = 0; i < n; i++)
+		if (url_addr_denied((const struct sockaddr *)(const void *)
+		    &ss[i], server_config->allow, server_config->nallow) ==
+		    NULL)
+			return 0;
+	if (n == 0)
+		return 0;
+	/* Truncation only shortens the message. */
+	len = (size_t)snprintf(msg, sizeof(msg), "%sdestination not allowed: "
+	    "%s resolves only to ", prefix, u.host);
+	for (i = 0; i < n && len < sizeof(msg); i++) {
+		const struct sockaddr *sa =
+		    (const struct sockaddr *)(const void *)&ss[i];
+
+		cls = url_addr_denied(sa, server_config->allow,
+		    server_config->nallow);
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s (%s)",
+		    i > 0 ? ", " : "", url_addr_text(sa, text, sizeof(text)),
+		    cls);
+	}
+	if (len < sizeof(msg))
+		(void)snprintf(msg + len, sizeof(msg) - len,
+		    "; allow_destinations opens it");
+	return api_error(c, 422, msg);
 }
 
 /* A secret supplied by the admin: "whsec_" and base64 of 24..64 bytes. */
@@ -1766,6 +1830,8 @@ api_endpoints_create(struct api_ctx *c)
 		    server_config->max_endpoints_per_client);
 		goto done;
 	}
+	if ((st = api_url_resolves(c, d.e.url, d.e.client->id, "")) != 0)
+		goto done;
 	if (d.e.nevents == 0 && api_draft_add_filter(&d, "*", 1) != 0) {
 		st = api_nomem(c);
 		goto done;
@@ -1819,6 +1885,9 @@ api_endpoint_patch(struct api_ctx *c)
 		st = api_ep_conflict(c, dup);
 		goto done;
 	}
+	if (idx[EP_URL] >= 0 &&
+	    (st = api_url_resolves(c, d.e.url, e->client->id, "")) != 0)
+		goto done;
 	was_enabled = e->enabled;
 	if (store_endpoint_update(e, &d.e) != 0) {
 		st = api_store_error(c);
@@ -2077,6 +2146,10 @@ api_events_create(struct api_ctx *c)
 			return api_done(c, status);
 		}
 	}
+	/* After the replay of a kept answer, which needs no lookup. */
+	if (ne.has_callback && (st = api_url_resolves(c, ne.callback,
+	    ne.client->id, "callbackURL: ")) != 0)
+		return st;
 	return api_event_store(c, &ne, now);
 }
 

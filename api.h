@@ -21,7 +21,25 @@ struct api_request {
 	size_t num_headers;
 	const char *body;		/* decoded body (chunks joined) */
 	size_t body_len;
+	/* Set when the caller waited API_RESOLVE_WAIT_MS for a lookup: a
+	 * name still unresolved is then accepted (contract §11). */
+	int resolve_late;
 };
+
+/*
+ * Not an HTTP status: api_handle's answer when a registration names a host
+ * whose lookup is under way (contract §11). Nothing was written and out
+ * holds nothing to send; the caller holds the request (reads nothing more
+ * from its connection) and calls api_handle again with the same request
+ * once deliver_on_lookup's hook has run, or with resolve_late set once
+ * API_RESOLVE_WAIT_MS have passed since the first call.
+ */
+#define API_RESOLVING 1
+/* How long a registration waits for its host name's lookup. Names usually
+ * answer in milliseconds; a name server that does not answer would hold
+ * the request (and its connection) for glibc's 10-30 s, and the
+ * connect-time check guards the delivery in any case. */
+#define API_RESOLVE_WAIT_MS 2000
 
 /* Set the admin token (copied). */
 void api_set_admin_token(const char *token);

@@ -43,7 +43,11 @@
  * lookups with the threads; its further names wait in its own queue
  * (struct tenant), so one client's slow names hold at most that many
  * threads. Closing the request pipe is the stop request; a thread stuck in
- * a lookup is not waited for past DELIVER_DNS_STOP_MS.
+ * a lookup is not waited for past DELIVER_DNS_STOP_MS. The API asks the
+ * same cache when a URL is registered (deliver_host_addrs, contract §11);
+ * such a name is looked up even with no attempt waiting, and its answer
+ * runs the hook of deliver_on_lookup, with which the inbound layer runs
+ * the waiting request again (this layer does not know it).
  *
  * Destinations are checked after resolution, on each address actually
  * connected to (no DNS rebinding): denied addresses are skipped, and when
@@ -233,6 +237,10 @@ struct dns_entry {
 	 * not a pointer, since a lookup outlives a deleted client. */
 	char owner[STORE_ID_MAX + 1];
 	struct dns_entry *qnext;	/* in the owner's queue */
+	/* A registration waits for the answer (deliver_host_addrs): it is
+	 * looked up even when no attempt waits, and its answer runs the
+	 * hook of deliver_on_lookup. Cleared when answered. */
+	int asked;
 };
 
 /*
@@ -426,6 +434,10 @@ static pthread_mutex_t dns_read_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t dns_exit_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t dns_exit_cond = PTHREAD_COND_INITIALIZER;
 static int dns_exited[DELIVER_DNS_THREADS];
+/* Run on the loop thread after an answer to a name a registration asked
+ * for (deliver_on_lookup); dns_hook_due says one came in this read. */
+static void (*dns_hook)(void);
+static int dns_hook_due;
 /* HOOKD_FAULT dns_slow=SUFFIX: set before the threads start, read-only
  * after ("" when not set). */
 static char dns_fault_slow[URL_HOST_MAX];
@@ -1315,6 +1327,10 @@ dns_wake(struct dns_entry *en)
 {
 	struct attempt *a;
 
+	if (en->asked) {
+		en->asked = 0;
+		dns_hook_due = 1;
+	}
 	/* Take waiters one at a time from the entry itself: an attempt that
 	 * ends here may abort others (a 410 disables their endpoint), and
 	 * those unlink themselves from this same list. */
@@ -1327,7 +1343,8 @@ dns_wake(struct dns_entry *en)
 }
 
 /* Send t's queued lookups while it has slots free. A queued name nobody
- * waits for any more (its attempts timed out) is dropped, not looked up. */
+ * waits for any more (its attempts timed out, and no registration asked
+ * for it) is dropped, not looked up. */
 static void
 dns_pump(struct tenant *t)
 {
@@ -1339,7 +1356,7 @@ dns_pump(struct tenant *t)
 		if (t->dns_head == NULL)
 			t->dns_tail = NULL;
 		en->qnext = NULL;
-		if (en->waiters == NULL) {
+		if (en->waiters == NULL && !en->asked) {
 			en->owner[0] = '\0';
 			dns_entry_fail(en, "not looked up", 0);
 			en->expires = 0;	/* swept; asked again */
@@ -1401,6 +1418,47 @@ dns_cb(struct watch *w, short revents)
 			break;		/* EAGAIN: all read */
 		dns_answer(&r);
 	}
+	/* Once per read, not per answer: the registrations waiting are run
+	 * again by the hook, and most of them find their answer at once. */
+	if (dns_hook_due && dns_hook != NULL) {
+		dns_hook_due = 0;
+		dns_hook();
+	}
+}
+
+void
+deliver_on_lookup(void (*fn)(void))
+{
+	dns_hook = fn;
+}
+
+int
+deliver_host_addrs(const char *host, const char *client,
+    struct sockaddr_storage *ss, size_t max, size_t *n)
+{
+	struct tenant *t = client != NULL ? tenant_get(client, 1) : NULL;
+	struct dns_entry *en;
+	size_t i;
+
+	*n = 0;
+	/* Without the threads (not started, or stopping) nothing would
+	 * answer: the name is not judged now. */
+	if (dns_req_fd < 0)
+		return 0;
+	/* The same cache and per-client slots as the deliveries' lookups:
+	 * registering many slow names costs a client its own two slots, as
+	 * delivering to them would. */
+	en = dns_get(host, t, util_mono_ms());
+	if (en == NULL)
+		return 0;	/* out of memory: not judged now */
+	if (en->state == DNS_QUEUED || en->state == DNS_RESOLVING) {
+		en->asked = 1;
+		return 1;
+	}
+	for (i = 0; i < en->naddr && i < max; i++)
+		(void)addr_to_sockaddr(&en->addr[i], 0, &ss[i]);
+	*n = i;
+	return 0;
 }
 
 /* Read HOOKD_FAULT's dns_slow=SUFFIX (tests only, like the store's faults):

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "store.h"
 
@@ -34,6 +35,25 @@ void deliver_drain(void);
 
 /* Attempts in flight now (for draining and /metrics). */
 size_t deliver_inflight(void);
+
+/*
+ * Contract §11: what the resolver says of host now, for the check at
+ * registration (the connect-time check of §8 stays the guard). Returns 0
+ * with the cached addresses copied to ss[0..*n) (at most max, ports 0;
+ * *n is 0 when the name did not resolve, or could not be asked about);
+ * or 1 when the lookup is under way (started now when needed, on the
+ * resolver threads, within client's lookup slots; client may be NULL):
+ * the hook of deliver_on_lookup runs when it ends, and a call then finds
+ * the answer cached. Never blocks.
+ */
+int deliver_host_addrs(const char *host, const char *client,
+    struct sockaddr_storage *ss, size_t max, size_t *n);
+
+/* Have fn called after lookups that deliver_host_addrs was asked about
+ * have ended (NULL: none). It runs on the loop thread inside the resolver's
+ * poll callback, so it should only take note, and act after the pass's
+ * callbacks. */
+void deliver_on_lookup(void (*fn)(void));
 
 /* Stop: close every outbound connection (attempts in flight stay pending
  * and are made again after the next start) and the resolver thread. */

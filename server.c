@@ -328,6 +328,7 @@ watch_compact(void)
 enum conn_state {
 	CONN_READ_HEAD,		/* waiting for a whole request head */
 	CONN_READ_BODY,		/* head parsed, body still arriving */
+	CONN_PARKED,		/* complete; the API waits for a lookup */
 	CONN_WAIT_DURABLE,	/* answered; waiting for the group commit */
 	CONN_WRITE,		/* sending the answer */
 	CONN_CLOSE		/* answered; dropping what the client sends */
@@ -346,10 +347,12 @@ struct conn {
 	struct conn *prev, *next;	/* every connection */
 	struct conn *wprev, *wnext;	/* waiting for durability, in
 					   wait_seq order */
-	int64_t deadline;		/* closed when passed */
+	int64_t deadline;		/* closed when passed (PARKED: run
+					   again, late) */
 	int64_t body_deadline;		/* READ_BODY: the whole body by then */
 	int head_started;		/* header_timeout is running */
 	int peer_eof;			/* the client shut down its side */
+	int resolve_late;		/* PARKED past its deadline */
 
 	/* The request: in holds its bytes (and any pipelined ones after). */
 	struct buf in;
@@ -379,6 +382,10 @@ struct conn {
 static struct conn *conns;		/* every connection */
 static size_t nconns;
 static size_t nconns_busy;		/* not just lingering (CONN_CLOSE) */
+/* Requests parked for a lookup (CONN_PARKED), and whether the resolver
+ * answered one of the names they wait for since they last ran. */
+static size_t nparked;
+static int lookups_answered;
 static struct conn *wait_head, *wait_tail;	/* waiting for durability */
 
 static int listen_fd = -1;
@@ -407,6 +414,8 @@ conn_close(struct conn *c)
 {
 	if (c->state == CONN_WAIT_DURABLE)
 		wait_unlink(c);
+	if (c->state == CONN_PARKED)
+		nparked--;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -436,6 +445,8 @@ conn_set_state(struct conn *c, enum conn_state s)
 {
 	const struct config *cfg = server_config;
 
+	if (c->state == CONN_PARKED)
+		nparked--;
 	c->state = s;
 	switch (s) {
 	case CONN_READ_HEAD:
@@ -453,6 +464,16 @@ conn_set_state(struct conn *c, enum conn_state s)
 		c->body_deadline = server_now + cfg->body_timeout_ms;
 		c->deadline = min64(c->body_deadline,
 		    server_now + cfg->idle_timeout_ms);
+		break;
+	case CONN_PARKED:
+		/* Contract §11: the request is run again when the resolver
+		 * answers, and at the latest at this deadline, accepting a
+		 * name still unresolved (the connect-time check stays the
+		 * guard). Nothing is read meanwhile, and no client timeout
+		 * runs: the wait is ours. */
+		c->deadline = server_now + API_RESOLVE_WAIT_MS;
+		c->resolve_late = 0;
+		nparked++;
 		break;
 	case CONN_WRITE:
 		c->deadline = server_now + cfg->idle_timeout_ms;
@@ -488,6 +509,7 @@ conn_update_events(struct conn *c)
 		if (c->sent < c->out.len)	/* a 100 Continue */
 			ev |= POLLOUT;
 		break;
+	case CONN_PARKED:
 	case CONN_WAIT_DURABLE:
 		break;
 	case CONN_WRITE:
@@ -711,6 +733,7 @@ conn_api_request(const struct conn *c, struct api_request *r)
 	r->num_headers = c->req.num_headers;
 	r->body = c->in.data + c->head_len;
 	r->body_len = c->msg_len - c->head_len;
+	r->resolve_late = c->resolve_late;
 }
 
 /*
@@ -860,6 +883,13 @@ conn_answer(struct conn *c)
 
 	buf_reset(&c->body);
 	status = api_handle(&r, &c->body, &ctype);
+	if (status == API_RESOLVING) {
+		/* Parked until the lookup ends (parked_run); a request run
+		 * again and still waiting keeps its first deadline. */
+		if (c->state != CONN_PARKED)
+			conn_set_state(c, CONN_PARKED);
+		return STEP_WAIT;
+	}
 	if (c->body.oom)
 		return conn_fail(c, 500);
 	keep_alive = c->req.keep_alive && !draining;
@@ -968,6 +998,7 @@ conn_advance(struct conn *c)
 			if (step == STEP_NEXT)
 				step = conn_finish(c);
 			break;
+		case CONN_PARKED:
 		case CONN_WAIT_DURABLE:
 		case CONN_CLOSE:
 			step = STEP_WAIT;
@@ -1009,6 +1040,14 @@ conn_cb(struct watch *w, short revents)
 		    conn_read(c) != 0)
 			return;
 		break;
+	case CONN_PARKED:
+		/* Nothing is polled for, but a reset or hang-up is reported
+		 * anyway: nobody is left to answer, and nothing was written,
+		 * so the request is dropped (else poll would return at once
+		 * on every pass until the deadline). */
+		if (revents & (POLLHUP | POLLERR))
+			conn_close(c);
+		return;
 	case CONN_WAIT_DURABLE:
 		/* Ends in this same pass at the group commit; a dead peer is
 		 * noticed when the answer is written. */
@@ -1064,6 +1103,43 @@ conn_new(int fd)
 	conn_update_events(c);
 }
 
+/* The resolver answered a name a parked request may wait for (the hook of
+ * deliver_on_lookup): parked_run runs them after this pass's callbacks. */
+static void
+lookup_answered(void)
+{
+	lookups_answered = 1;
+}
+
+/*
+ * Run again the parked requests (contract §11): all of them after the
+ * resolver answered (each finds its answer cached, or parks again), and
+ * those past their deadline with resolve_late set, so that the API accepts
+ * a name still unresolved. Outside the callbacks, so that a request's
+ * store writes and attempts never start inside the resolver's own.
+ */
+static void
+parked_run(void)
+{
+	struct conn *c, *next;
+	enum conn_step step;
+	int answered = lookups_answered;
+
+	lookups_answered = 0;
+	for (c = conns; c != NULL && nparked > 0; c = next) {
+		next = c->next;		/* c may be freed; no other is */
+		if (c->state != CONN_PARKED ||
+		    (!answered && c->deadline > server_now))
+			continue;
+		c->resolve_late = c->deadline <= server_now;
+		step = conn_answer(c);
+		if (step == STEP_NEXT)
+			conn_advance(c);
+		else if (step == STEP_WAIT)
+			conn_update_events(c);
+	}
+}
+
 /* Close connections past their deadline (and, while draining, the idle
  * ones); count those still busy with a request; return the nearest
  * remaining deadline. */
@@ -1076,7 +1152,7 @@ conns_sweep(void)
 	nconns_busy = 0;
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->deadline <= server_now) {
+		if (c->deadline <= server_now && c->state != CONN_PARKED) {
 			server_log("debug", "connection timed out", "state=%d",
 			    (int)c->state);
 			conn_close(c);
@@ -1800,6 +1876,8 @@ server_loop(void)
 				drain_deadline = server_now;	/* twice: now */
 		}
 
+		parked_run();
+
 		/* Commit, then deliver: the store hands new events to the
 		 * engine only once they are durable, so no receiver hears of
 		 * an event whose 202 a failed fsync would withhold. */
@@ -1918,6 +1996,7 @@ server_run(void)
 	memset(tok, 0, sizeof(tok));
 	if (deliver_init(err, sizeof(err)) != 0)
 		fatal("cannot start deliveries", err);
+	deliver_on_lookup(lookup_answered);
 	sync_setup();
 	if (store_lock_note_pid() != 0)
 		server_log("warn", "cannot write the pid into the lock file",

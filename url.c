@@ -886,26 +886,32 @@ url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
 	return url_addr_denied(sa, allow, nallow) == NULL;
 }
 
+const char *
+url_addr_text(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	const void *p = sa->sa_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)
+	    (const void *)sa)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)
+	    (const void *)sa)->sin6_addr;
+
+	if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    inet_ntop(sa->sa_family, p, out, (socklen_t)outsz) == NULL)
+		(void)snprintf(out, outsz, "?");
+	return out;
+}
+
 int
 url_denied_error(const struct sockaddr *sa, const char *what,
     const struct url_cidr *allow, size_t nallow, char *out, size_t outsz)
 {
 	const char *cls = url_addr_denied(sa, allow, nallow);
-	char text[INET6_ADDRSTRLEN] = "?";
+	char text[INET6_ADDRSTRLEN];
 
 	if (cls == NULL)
 		return 0;
-	if (what == NULL) {
-		const void *p = sa->sa_family == AF_INET ?
-		    (const void *)&((const struct sockaddr_in *)
-		    (const void *)sa)->sin_addr :
-		    (const void *)&((const struct sockaddr_in6 *)
-		    (const void *)sa)->sin6_addr;
-
-		if (inet_ntop(sa->sa_family, p, text, sizeof(text)) == NULL)
-			snprintf(text, sizeof(text), "?");
-		what = text;
-	}
+	if (what == NULL)
+		what = url_addr_text(sa, text, sizeof(text));
 	/* Truncation only shortens the message. */
 	(void)snprintf(out, outsz, "destination not allowed: %s is %s; "
 	    "allow_destinations opens it", what, cls);

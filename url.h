@@ -113,6 +113,11 @@ int url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
 const char *url_addr_denied(const struct sockaddr *sa,
     const struct url_cidr *allow, size_t nallow);
 
+/* sa's address as text (inet_ntop) in out, which is returned; "?" when it
+ * is not an IPv4 or IPv6 address or out is too small (INET6_ADDRSTRLEN is
+ * enough). */
+const char *url_addr_text(const struct sockaddr *sa, char *out, size_t outsz);
+
 /* When sa is denied: 1, with out set to "destination not allowed: WHAT is
  * CLASS; allow_destinations opens it" (WHAT: what, or the address when
  * what is NULL), truncated to outsz. 0 when sa is allowed. */

@@ -8,7 +8,8 @@ import socket
 import time
 import urllib.parse
 
-from .harness import HOOKD, check, check_signature, eq, wait_until
+from .harness import (HOOKD, RawConn, Skip, check, check_signature, eq,
+                      wait_until)
 
 
 def error(h, expect, method, path, body=None, **kw):
@@ -493,3 +494,133 @@ def test_idempotency_key_per_client(t):
              {"client": "other", "type": "order.paid", "data": {"n": 2}},
              headers=key),
        "Idempotency-Key reused with a different request", "other, new body")
+# ---------------------------------------------- names judged at registration
+
+
+def loopback_names():
+    """Names of /etc/hosts, other than localhost (judged by name alone),
+    that resolve only to loopback addresses: (name, [addresses in
+    getaddrinfo's order]). Raises Skip when the machine has none."""
+    found = []
+    try:
+        with open("/etc/hosts") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        for name in line.split("#")[0].split()[1:]:
+            low = name.lower()
+            if low == "localhost" or low.endswith(".localhost") or \
+                    any(n == low for n, _ in found):
+                continue
+            try:
+                infos = socket.getaddrinfo(name, None, 0, socket.SOCK_STREAM)
+            except OSError:
+                continue
+            addrs = [i[4][0] for i in infos]
+            if addrs and all(a.startswith("127.") or a == "::1"
+                             for a in addrs):
+                found.append((low, addrs))
+    if not found:
+        raise Skip("no name other than localhost resolves only to "
+                           "loopback in /etc/hosts")
+    return found
+
+
+def refusal(name, addrs, prefix=""):
+    return ("%sdestination not allowed: %s resolves only to %s; "
+            "allow_destinations opens it"
+            % (prefix, name, ", ".join("%s (loopback)" % a for a in addrs)))
+
+
+def test_name_resolving_only_to_denied_refused(t):
+    """Contract §11: refused at registration (POST and PATCH of an
+    endpoint, ?callbackURL=), not only when delivered."""
+    name, addrs = loopback_names()[0]
+    h = t.hookd(allow=False)
+    h.client("acme")
+    eq(error(h, 422, "POST", "/v1/endpoints",
+             {"client": "acme", "url": "http://%s:9/in" % name}),
+       refusal(name, addrs), "POST /v1/endpoints")
+    ep = h.endpoint("acme", "http://93.184.216.34/in", enabled=False)
+    eq(error(h, 422, "PATCH", "/v1/endpoints/" + ep["id"],
+             {"url": "http://%s/in" % name.upper()}),
+       refusal(name, addrs), "PATCH /v1/endpoints")
+    eq(h.req(200, "GET", "/v1/endpoints/" + ep["id"])["url"],
+       "http://93.184.216.34/in", "the url after the refused PATCH")
+    eq(error(h, 422, "POST", "/v1/events?callbackURL=" +
+             urllib.parse.quote("http://%s/cb" % name, safe=""),
+             {"client": "acme", "type": "a", "data": {}}),
+       refusal(name, addrs, "callbackURL: "), "callbackURL")
+    eq(h.req(200, "GET", "/v1/events")["data"], [], "events after")
+    eq(len(h.req(200, "GET", "/v1/endpoints")["data"]), 1, "endpoints")
+
+
+def test_name_resolving_to_allowed_accepted(t):
+    name, addrs = loopback_names()[0]
+    h = t.hookd("allow_destinations 127.0.0.0/8 ::1/128\n", allow=False)
+    r = t.receiver()
+    h.client("acme")
+    port = int(r.url("/").split(":")[2].split("/")[0])
+    h.endpoint("acme", "http://%s:%d/in" % (name, port))
+    evt = h.event("acme", data={},
+                  callback="http://%s:%d/cb" % (name, port))
+    if any(a.startswith("127.") for a in addrs):   # the receiver's address
+        h.wait_all(evt["id"], "delivered", n=2)
+        eq(sorted(x.target for x in r.got()), ["/cb", "/in"],
+           "delivered through the name")
+
+
+def test_unresolvable_name_accepted(t):
+    """A name may be registered before it exists (RFC 6761: .invalid never
+    resolves); the delivery then says dns: ..."""
+    h = t.hookd(allow=False)
+    h.client("acme")
+    h.endpoint("acme", "http://nonexistent.invalid/in")
+    evt = h.event("acme", data={},
+                  callback="http://cb.nonexistent.invalid/x")
+    for d in h.wait_all(evt["id"], "failed", n=2):
+        check(d["last"]["error"].startswith("dns: "), "delivery %r" % (d,))
+
+
+def test_slow_name_accepted_after_bound(t):
+    """A lookup that never answers (HOOKD_FAULT dns_slow) holds the
+    registration for the bound only, then it is accepted; meanwhile the
+    server answers other requests, including ones that need a lookup."""
+    name, addrs = loopback_names()[0]
+    h = t.hookd(allow=False, env={"HOOKD_FAULT": "dns_slow=.slow.test"})
+    h.client("acme")
+    h.client("other")
+    # Each try is a fresh name: a fresh wait. A try can only be
+    # inconclusive (the wait ended before the other requests did), never
+    # pass wrongly.
+    for i in range(3):
+        host = "n%d.slow.test" % i
+        body = json.dumps({"client": "acme", "url": "http://%s/in" % host,
+                           "enabled": False}).encode()
+        slow = RawConn(h.port, timeout=30)
+        slow.send(b"POST /v1/endpoints HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + h.admin.encode() +
+                  b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        eq(h.api("GET", "/healthz", token=None)[0], 200, "healthz")
+        eq(error(h, 422, "POST", "/v1/endpoints",
+                 {"client": "other", "url": "http://%s/x" % name}),
+           refusal(name, addrs), "a lookup while the slow one hangs")
+        h.endpoint("other", "http://93.184.216.34/x%d" % i, enabled=False)
+        slow.sock.setblocking(False)
+        try:
+            early = slow.sock.recv(1)
+        except BlockingIOError:
+            early = b""
+        slow.sock.setblocking(True)
+        slow.buf += early
+        status, _, raw = slow.read_response()
+        slow.close()
+        eq(status, 201, "the slow name's registration: %r" % raw)
+        eq(json.loads(raw)["url"], "http://%s/in" % host, "its url")
+        if not early:
+            break
+    else:
+        raise AssertionError("the slow registration answered before the "
+                             "others three times")
