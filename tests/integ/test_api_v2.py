@@ -8,8 +8,8 @@ import socket
 import time
 import urllib.parse
 
-from .harness import (HOOKD, RawConn, Skip, check, check_signature, eq,
-                      wait_until)
+from .harness import (HOOKD, RawConn, Reply, Skip, check, check_signature,
+                      eq, wait_until)
 
 
 def error(h, expect, method, path, body=None, **kw):
@@ -624,3 +624,41 @@ def test_slow_name_accepted_after_bound(t):
     else:
         raise AssertionError("the slow registration answered before the "
                              "others three times")
+
+
+def test_list_page_cut_at_4_mib(t):
+    """Contract §18: a list page ends, with next set, once it holds 4 MiB
+    of JSON, even when limit allows more; following next reads every item
+    once. Deliveries with a long URL and a 4 KiB ack are over 6 KiB each,
+    so 800 of them (limit 1000) cannot fit one page."""
+    h = t.hookd()
+    r = t.receiver()
+    path = "/cb/" + "x" * 1900
+    ack = {"ack": True, "pad": "p" * 4050}
+    r.on(path, Reply(200, ack))
+    h.client("acme")
+    h.endpoint("acme", r.url(path))
+    n = 800
+    ids = [h.event("acme", data={"n": i})["id"] for i in range(n)]
+    wait_until(lambda: len(r.got(path)) >= n, timeout=120,
+               what="%d deliveries" % n)
+    wait_until(lambda: not h.deliveries("?status=pending&limit=1"),
+               timeout=60, what="no delivery pending")
+    seen, after, pages = [], None, []
+    while True:
+        q = "?limit=1000" + ("&after=" + after if after else "")
+        status, body, _ = h.api("GET", "/v1/deliveries" + q)
+        eq(status, 200, "list status")
+        size = len(json.dumps(body, separators=(",", ":")))
+        pages.append((len(body["data"]), size))
+        seen.extend(d["id"] for d in body["data"])
+        after = body["next"]
+        if after is None:
+            break
+        check(size <= 4 * 1024 * 1024 + 16 * 1024,
+              "a page of %d bytes (over 4 MiB and one item)" % size)
+    check(len(pages) >= 2 and pages[0][0] < n,
+          "pages (items, bytes): %r: the first page was not cut" % pages)
+    eq(len(seen), n, "deliveries read over all pages")
+    eq(len(set(seen)), n, "distinct deliveries over all pages")
+    eq(len(ids), n, "events posted")
