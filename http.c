@@ -207,6 +207,7 @@ struct http_facts {
 	const struct http_header *cl, *te;
 	int64_t content_length;	/* -1 when absent */
 	int hosts, chunked, close, keep_alive, expect_continue;
+	int auths, idem_keys;	/* request fields that must not repeat */
 };
 
 /* Call fn for each element of a comma-separated list, OWS trimmed; stops
@@ -313,6 +314,21 @@ http_fact(struct http_facts *f, const struct http_header *x)
 			(void)http_list(x->value, x->value_len,
 			    http_connection_token, f);
 		break;
+	case 13:
+		/* RFC 9110 §11.6.2: one set of credentials. Two lines are
+		 * read as the first by one reader and the last by another:
+		 * which token was checked must not depend on that. */
+		if (util_span_ieq(x->name, 13, "authorization") &&
+		    ++f->auths > 1 && f->request)
+			return 400;
+		break;
+	case 15:
+		/* One key per request (contract §3): two would make the
+		 * repeat check depend on which one is read. */
+		if (util_span_ieq(x->name, 15, "idempotency-key") &&
+		    ++f->idem_keys > 1 && f->request)
+			return 400;
+		break;
 	case 14:
 		if (!util_span_ieq(x->name, 14, "content-length"))
 			break;
@@ -369,6 +385,7 @@ http_parse_fields(const char **pp, const char *end, struct http_header *h,
 	f->content_length = -1;
 	f->hosts = f->chunked = f->close = 0;
 	f->keep_alive = f->expect_continue = 0;
+	f->auths = f->idem_keys = 0;
 	for (;;) {
 		if (p == end)
 			break;

@@ -280,6 +280,10 @@ static const struct {
 	{ S(H "Host: a\r\n\r\n"), 400 },
 	{ S(H "host: b\r\n\r\n"), 400 },
 	{ S("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), 400 },
+	/* Fields that must not repeat: which one a reader takes differs. */
+	{ S(H "Authorization: Bearer a\r\nauthorization: Bearer b\r\n\r\n"),
+	    400 },
+	{ S(H "Idempotency-Key: a\r\nIdempotency-Key: a\r\n\r\n"), 400 },
 	/* Versions. */
 	{ S("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 505 },
 	{ S("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505 },

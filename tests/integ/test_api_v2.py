@@ -662,3 +662,30 @@ def test_list_page_cut_at_4_mib(t):
     eq(len(seen), n, "deliveries read over all pages")
     eq(len(set(seen)), n, "distinct deliveries over all pages")
     eq(len(ids), n, "events posted")
+
+
+def test_repeated_authorization_refused(t):
+    """A request with two Authorization lines is 400, whichever comes
+    first: one reader takes the first, another the last, so the token that
+    was checked must not depend on that (RFC 9110 §11.6.2). Likewise two
+    Idempotency-Key lines. The server keeps answering."""
+    h = t.hookd()
+    h.client("acme")
+    for first, second in ((h.admin, "bad"), ("bad", h.admin)):
+        c = RawConn(h.port)
+        c.send(b"GET /v1/clients HTTP/1.1\r\nHost: x\r\n"
+               b"Authorization: Bearer " + first.encode() + b"\r\n"
+               b"Authorization: Bearer " + second.encode() + b"\r\n\r\n")
+        status, _, body = c.read_response()
+        eq(status, 400, "two Authorization lines (%s first)"
+           % ("the admin's" if first == h.admin else "a bad one"))
+    body = b'{"client":"acme","type":"t","data":{}}'
+    c = RawConn(h.port)
+    c.send(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n"
+           b"Authorization: Bearer " + h.admin.encode() + b"\r\n"
+           b"Idempotency-Key: k1\r\nIdempotency-Key: k2\r\n"
+           b"Content-Type: application/json\r\n"
+           b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    status, _, body = c.read_response()
+    eq(status, 400, "two Idempotency-Key lines")
+    eq(h.req(200, "GET", "/v1/events")["data"], [], "events created")
