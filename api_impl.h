@@ -1,0 +1,315 @@
+/*
+ * api_impl: what the pieces of the api module share and nothing else
+ * includes: the limits, the request context, the answer and JSON helpers of
+ * api.c, the checks of api_check.c, and the handlers the routing table names.
+ */
+#ifndef HOOKD_API_IMPL_H
+#define HOOKD_API_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "json.h"
+#include "store.h"
+#include "url.h"
+#include "util.h"
+
+/*
+ * Limits. Each bounds what one request can make hookd store, send on every
+ * delivery, or spend in one answer.
+ */
+/* Tokens parsed on the stack; larger bodies get a heap array sized by a
+ * counting pass (bounded by max_body, so a hostile body cannot ask for more
+ * than a fixed multiple of what it sent). */
+#define API_STACK_TOKS 256
+/* Lists: contract §3. A page larger than this would make one request read
+ * and serialize an unbounded slice of the journal. */
+#define API_LIST_DEFAULT 100
+#define API_LIST_MAX 1000
+/* Extra headers of an endpoint go out with every attempt: receivers commonly
+ * refuse request heads over 8 KiB, and a large set would bloat the registry.
+ * Their number is max_endpoint_headers (at most HTTP_MAX_HEADERS); their
+ * lines ("name: value" and CRLF) at most API_HEADERS_BYTES_MAX in all. */
+#define API_HEADER_NAME_MAX 64
+#define API_HEADER_VALUE_MAX 1024
+#define API_HEADERS_BYTES_MAX 8192
+/* A list page stops growing past this much JSON, "next" set: limit=1000
+ * items with 1 KiB logs or large headers must not build an answer of
+ * unbounded size in memory. */
+#define API_PAGE_BYTES_MAX (4u << 20)
+/* Client names and endpoint descriptions are stored in the registry and
+ * echoed in every listing: a bound keeps one request from bloating both. */
+#define API_NAME_MAX 256
+#define API_DESC_MAX 1024
+/* A client token is "hkc_" plus 32 characters; room for its NUL. */
+#define API_TOKEN_MAX 40
+/* Longest error reason built from a format (names only, never data). */
+#define API_ERR_MAX 256
+/* Addresses of a name judged at registration (contract §11): as many as
+ * the resolver keeps, all named in a refusal, which is therefore longer
+ * than API_ERR_MAX (a 253-byte name and eight IPv6 addresses). */
+#define API_NAME_ADDRS 8
+#define API_NAME_ERR_MAX (URL_HOST_MAX + API_NAME_ADDRS * 64 + 128)
+
+#define API_JSON "application/json"
+#define API_TEXT "text/plain"
+#define API_PROM "text/plain; version=0.0.4"
+
+/* Member types accepted by a body field (bits of enum json_type). */
+#define API_T_NULL (1u << JSON_NULL)
+#define API_T_BOOL ((1u << JSON_TRUE) | (1u << JSON_FALSE))
+#define API_T_NUM (1u << JSON_NUMBER)
+#define API_T_STR (1u << JSON_STRING)
+#define API_T_ARR (1u << JSON_ARRAY)
+#define API_T_OBJ (1u << JSON_OBJECT)
+
+/* What a body member may be: types 0 means the member is known but refused
+ * (say, "secret" in a PATCH), so the answer can say why. */
+struct api_field {
+	const char *name;
+	unsigned types;
+	int required;
+};
+
+/* List filters from the query string (contract §3). */
+#define API_F_CLIENT	1u
+#define API_F_TYPE	2u
+#define API_F_ENDPOINT	4u
+#define API_F_EVENT	8u
+#define API_F_STATUS	16u
+
+struct api_filter {
+	unsigned set;			/* API_F_ bits present */
+	char client[STORE_ID_MAX + 1];
+	char type[STORE_TYPE_MAX + 1];
+	uint64_t endpoint, event;
+	int status;
+};
+
+/* One request being answered. */
+struct api_ctx {
+	const struct api_request *r;
+	struct buf *out;
+	size_t mark;			/* out->len on entry: errors cut back to it */
+	const char **ctype;
+	struct client *client;		/* caller's client; NULL for the admin */
+	const char *query;		/* after '?', NULL when none */
+	size_t query_len;
+	const char *seg;		/* the {id} segment of the path */
+	size_t seg_len;
+	struct api_filter f;
+	const char *json;		/* the body the tokens describe */
+	struct json_tok *toks;
+	struct json_tok tokstack[API_STACK_TOKS];
+};
+
+/* ?limit= and ?after= of a list, as api_page parsed them. */
+struct api_page {
+	size_t limit;
+	int has_after;
+	char after[STORE_ID_MAX + 1];
+	size_t after_len;
+	uint64_t after_id;		/* for ep/evt/dlv lists */
+};
+
+/* How a list walks one kind of thing. */
+struct api_list {
+	void *(*at)(size_t i);
+	int (*keep)(const struct api_ctx *c, void *item);
+	int (*put)(struct api_ctx *c, void *item);	/* 0 or -1 */
+	void (*id)(void *item, char out[STORE_ID_MAX + 1]);
+};
+
+/* The names of enum store_status in answers and in ?status= (contract §3). */
+extern const char *const api_status_names[STORE_FAILED + 1];
+
+/* ---- api.c: answers ---- */
+
+/* Overwrite n bytes at p (secrets on the stack) in a way the compiler
+ * cannot drop. */
+void api_wipe(void *p, size_t n);
+
+/* Drop whatever was written to c->out for this request (a half-built answer,
+ * or an allocation failure) so that an error body can replace it. */
+void api_rewind(struct api_ctx *c);
+
+/*
+ * Replace the answer with {"error": msg} (msg is copied; a fixed reason or
+ * API member names, never request data: contract §8). Returns status, for
+ * "return api_error(c, 422, ...)". api_errorf formats the reason first (at
+ * most API_ERR_MAX bytes; longer is cut).
+ */
+int api_error(struct api_ctx *c, int status, const char *msg);
+int api_errorf(struct api_ctx *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The 404 answer. Returns 404. */
+int api_not_found(struct api_ctx *c);
+
+/* The 500 "out of memory" answer. Returns 500. */
+int api_nomem(struct api_ctx *c);
+
+/* The answer to a store mutation that returned -1, by errno: ENOSPC 503
+ * (contract §6), ENOMEM 500, ENOENT 404 (compacted away), else 500. Returns
+ * that status. */
+int api_store_error(struct api_ctx *c);
+
+/* The JSON answer in c->out is complete: sets the content type and returns
+ * status. */
+int api_done(struct api_ctx *c, int status);
+
+/* An answer without a body or content type. Returns 204. */
+int api_no_content(struct api_ctx *c);
+
+/* ---- api.c: writing JSON into a buf (allocation failures set b->oom,
+ * which api_handle answers as 500) ---- */
+
+/* A comma unless b ends in '{' or '[': members need no "first" flag. */
+void api_sep(struct buf *b);
+/* The separator and "key": (key is a literal, not escaped). */
+void api_key(struct buf *b, const char *key);
+/* "key":"s" escaped, or "key":null when s is NULL. */
+void api_kv_str(struct buf *b, const char *key, const char *s);
+/* "key":json where json is JSON text already; NULL gives null. */
+void api_kv_raw(struct buf *b, const char *key, const char *json);
+void api_kv_u64(struct buf *b, const char *key, uint64_t v);
+void api_kv_bool(struct buf *b, const char *key, int v);
+/* An RFC 3339 time from wall-clock ms; with or_null, 0 gives null. */
+void api_kv_time(struct buf *b, const char *key, int64_t ms, int or_null);
+/* An id in its external form ("ep_...", "evt_...", "dlv_..."). */
+void api_kv_id(struct buf *b, const char *key, enum store_kind k,
+    uint64_t id);
+
+/* ---- api.c: the request ---- */
+
+/*
+ * The percent-decoded value of query parameter name in out (outsz with the
+ * NUL). Returns its length, or -1 when absent; when it is badly encoded or
+ * too long, -2 with the 400 answer written and *st set to 400.
+ */
+int api_param(struct api_ctx *c, const char *name, char *out, size_t outsz,
+    int *st);
+
+/* The request header name (case-insensitive), or NULL. Points into the
+ * request. */
+const struct http_header *api_header(const struct api_ctx *c,
+    const char *name);
+
+/* 1 when the caller may see things of client client_id: the admin sees
+ * everything, a client token its own client (contract §2, §11). */
+int api_sees(const struct api_ctx *c, const char *client_id);
+
+/* JSON tokens for json[0..len): the token count n > 0 with *toks on the heap
+ * (the caller frees it), or a JSON_ERR_ code with *toks NULL. */
+int api_parse_alloc(const char *json, size_t len, struct json_tok **toks);
+
+/*
+ * Load the body as a JSON object whose members are all in the table f (nf
+ * entries) with the listed types, none repeated, the required ones present.
+ * idx[i] receives the token index of member f[i]'s value, or -1 when absent;
+ * the tokens are c->toks over c->json (freed by api_handle). Returns 0, or
+ * the 400/422 answer's status.
+ */
+int api_body(struct api_ctx *c, const struct api_field *f, size_t nf,
+    int *idx);
+
+/* Decode the string token at idx into out (outsz with the NUL): its length,
+ * or -1 when it does not fit or holds a NUL (hookd keeps C strings). */
+int api_str(const struct api_ctx *c, int idx, char *out, size_t outsz);
+
+/* ---- api.c: lists (contract §3) ---- */
+
+/* ?limit= (1..API_LIST_MAX, default API_LIST_DEFAULT) and ?after= into p;
+ * kind is the enum store_kind of the list's ids, or -1 for client ids.
+ * Returns 0, or the 400/422 answer's status. */
+int api_page(struct api_ctx *c, int kind, struct api_page *p);
+
+/* The filters named by the API_F_ bits in which, from the query into c->f.
+ * Returns 0, or the 400/422 answer's status. */
+int api_filters(struct api_ctx *c, unsigned which);
+
+/* 1 when client id is visible to the caller and within the ?client=
+ * filter. */
+int api_keep_client_id(const struct api_ctx *c, const char *id);
+
+/*
+ * Answer 200 {"data": [...], "next": ...} with up to limit items l keeps,
+ * from index start upward, or (newest_first) from start - 1 down to 0, out
+ * of count; a page also stops past API_PAGE_BYTES_MAX. "next" is the last
+ * item shown when another kept item follows, else null. Returns 200, or 500
+ * when an item cannot be read back.
+ */
+int api_list_run(struct api_ctx *c, const struct api_list *l, size_t start,
+    size_t count, int newest_first, size_t limit);
+
+/* ---- api_check.c: what the API and the static registrations accept ---- */
+
+/* 1 when s (n bytes) is an event type (filter 0) or an endpoint's event
+ * filter (filter 1: '*' allowed at the end only). */
+int api_type_ok(const char *s, size_t n, int filter);
+
+/*
+ * NULL when the callback URL s (n bytes) is acceptable (contract §3, §8:
+ * syntax, template, literal addresses and localhost against the destination
+ * rules of the config in force), else the reason: a static string, or buf
+ * (bufsz bytes) filled.
+ */
+const char *api_url_problem(const char *s, size_t n, char *buf,
+    size_t bufsz);
+
+/*
+ * Contract §11: 0 when url (checked by api_url_problem) may be registered
+ * for client; 422 answered (prefix before the reason) when its host name
+ * resolves only to denied addresses; API_RESOLVING while the lookup is under
+ * way (nothing written: the caller runs the request again).
+ */
+int api_url_resolves(struct api_ctx *c, const char *url, const char *client,
+    const char *prefix);
+
+/* 1 when s (n bytes) is a secret the admin may supply: "whsec_" and base64
+ * of 24..64 bytes. */
+int api_secret_ok(const char *s, size_t n);
+
+/* NULL when name (n bytes) may be an endpoint's extra header name, else the
+ * reason (static). */
+const char *api_header_name_problem(const char *name, size_t n);
+
+/* ---- api_registry.c ---- */
+
+/* The endpoint named by the {id} segment when the caller may see it, or
+ * NULL. */
+struct endpoint *api_path_endpoint(const struct api_ctx *c);
+
+/*
+ * The handlers the routing table of api.c names. Each answers one request
+ * (contract §3, §18) into c->out and returns the HTTP status, or
+ * API_RESOLVING; the route's method, role and query parameters have been
+ * checked, the {id} segment is c->seg.
+ */
+int api_clients_list(struct api_ctx *c);
+int api_clients_create(struct api_ctx *c);
+int api_client_get(struct api_ctx *c);
+int api_client_delete(struct api_ctx *c);
+int api_client_rotate(struct api_ctx *c);
+int api_client_rotate_secret(struct api_ctx *c);
+int api_endpoints_list(struct api_ctx *c);
+int api_endpoints_create(struct api_ctx *c);
+int api_endpoint_get(struct api_ctx *c);
+int api_endpoint_patch(struct api_ctx *c);
+int api_endpoint_delete(struct api_ctx *c);
+int api_endpoint_rotate(struct api_ctx *c);
+/* ---- api_events.c ---- */
+int api_endpoint_replay(struct api_ctx *c);
+int api_events_create(struct api_ctx *c);
+int api_events_list(struct api_ctx *c);
+int api_event_get(struct api_ctx *c);
+int api_deliveries_list(struct api_ctx *c);
+int api_delivery_get(struct api_ctx *c);
+int api_delivery_retry(struct api_ctx *c);
+/* ---- api_ops.c ---- */
+int api_healthz(struct api_ctx *c);
+int api_metrics(struct api_ctx *c);
+int api_compact(struct api_ctx *c);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * api_ops: the operations answers: GET /healthz, GET /metrics (the counters
+ * in Prometheus text, contract §3) and POST /v1/compact.
+ */
+#include <errno.h>
+
+#include "api_impl.h"
+#include "server.h"
+#include "store.h"
+
+/* ---- operations ---- */
+
+/* POST /v1/compact (an extension): start compaction now instead of waiting
+ * for the journal to double. */
+int
+api_compact(struct api_ctx *c)
+{
+	int rc = store_compact_start(util_wall_ms(),
+	    server_config->retention_ms, 1);
+
+	if (rc < 0)
+		return errno == EBUSY ?
+		    api_error(c, 409, "a compaction is running") :
+		    api_error(c, 500, "cannot start compaction");
+	buf_puts(c->out, "{");
+	api_kv_bool(c->out, "started", rc > 0);
+	buf_puts(c->out, "}");
+	return api_done(c, 202);
+}
+
+int
+api_healthz(struct api_ctx *c)
+{
+	int ok = store_writable();
+
+	*c->ctype = API_TEXT;
+	buf_puts(c->out, ok ? "ok\n" : "unavailable\n");
+	return ok ? 200 : 503;
+}
+
+/* One metric's HELP and TYPE lines. */
+static void
+api_metric_head(struct buf *b, const char *name, const char *type,
+    const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+api_metric_u64(struct buf *b, const char *name, const char *labels,
+    uint64_t v)
+{
+	buf_printf(b, "%s%s %llu\n", name, labels, (unsigned long long)v);
+}
+
+/* The latency histogram: metrics.latency_le[i] counts attempts whose
+ * duration fell in bucket i alone; Prometheus wants running totals. */
+static void
+api_metric_latency(struct buf *b)
+{
+	const char *h = "hookd_delivery_duration_seconds";
+	uint64_t sum = 0;
+	size_t i;
+
+	api_metric_head(b, h, "histogram", "Duration of delivery attempts.");
+	for (i = 0; i < METRICS_LATENCY_BUCKETS; i++) {
+		sum += metrics.latency_le[i];
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", h,
+		    (double)metrics_bounds[i] / 1000.0,
+		    (unsigned long long)sum);
+	}
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", h,
+	    (unsigned long long)metrics.latency_count);
+	buf_printf(b, "%s_sum %.6f\n", h, metrics.latency_sum);
+	buf_printf(b, "%s_count %llu\n", h,
+	    (unsigned long long)metrics.latency_count);
+}
+
+int
+api_metrics(struct api_ctx *c)
+{
+	static const char *const classes[] = {
+		"", "{code=\"1xx\"}", "{code=\"2xx\"}", "{code=\"3xx\"}",
+		"{code=\"4xx\"}", "{code=\"5xx\"}",
+	};
+	const char *dt = "hookd_deliveries_total", *at = "hookd_attempts_total";
+	struct buf *b = c->out;
+	size_t i;
+
+	if (!server_config->metrics)
+		return api_not_found(c);
+	api_metric_head(b, "hookd_events_total", "counter", "Events accepted.");
+	api_metric_u64(b, "hookd_events_total", "", metrics.events);
+	api_metric_head(b, dt, "counter", "Deliveries finished, by outcome.");
+	api_metric_u64(b, dt, "{outcome=\"delivered\"}", metrics.delivered);
+	api_metric_u64(b, dt, "{outcome=\"failed\"}", metrics.failed);
+	api_metric_head(b, at, "counter", "Delivery attempts, by result.");
+	api_metric_u64(b, at, "{result=\"ok\"}", metrics.att_ok);
+	api_metric_u64(b, at, "{result=\"rejected\"}", metrics.att_rejected);
+	api_metric_u64(b, at, "{result=\"retry\"}", metrics.att_retry);
+	api_metric_u64(b, at, "{result=\"timeout\"}", metrics.att_timeout);
+	api_metric_u64(b, at, "{result=\"error\"}", metrics.att_error);
+	api_metric_head(b, "hookd_pending_deliveries", "gauge",
+	    "Deliveries waiting to be delivered.");
+	api_metric_u64(b, "hookd_pending_deliveries", "",
+	    store_pending_count());
+	api_metric_latency(b);
+	api_metric_head(b, "hookd_http_requests_total", "counter",
+	    "API requests answered, by status class.");
+	for (i = 1; i < 6; i++)
+		api_metric_u64(b, "hookd_http_requests_total", classes[i],
+		    metrics.http_by_class[i]);
+	api_metric_head(b, "hookd_open_connections", "gauge",
+	    "Inbound connections open.");
+	api_metric_u64(b, "hookd_open_connections", "",
+	    metrics.open_connections);
+	api_metric_head(b, "hookd_journal_bytes", "gauge",
+	    "Bytes in the journal and the registry.");
+	api_metric_u64(b, "hookd_journal_bytes", "", store_journal_bytes());
+	*c->ctype = API_PROM;
+	return 200;
+}
