@@ -18,9 +18,10 @@ LDLIBS = -pthread
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-MODULES = util json http sign url config store deliver api server
+MODULES = util json http sign url config store store_file store_replay \
+	store_registry store_journal store_compact store_check deliver api server
 SRCS = $(MODULES:=.c)
-HDRS = $(MODULES:=.h)
+HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
 
 all: hookd
@@ -47,7 +48,9 @@ test: hookd tests/unit
 # Fuzz targets: libFuzzer with clang (make fuzz), or their corpora replayed
 # under the sanitizers with any compiler (make check).
 FUZZ_TARGETS = request response chunked json url journal records
-FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c
+FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c store_file.c \
+	store_replay.c store_registry.c store_journal.c store_compact.c \
+	store_check.c
 FUZZ_TIME ?= 60
 
 tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS)
