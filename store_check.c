@@ -61,7 +61,8 @@ check_rewrite(struct logfile *f, int journal, int dmg, char *err,
 		size_t len;
 		int v;
 
-		while (k < st_replay.nbad && (st_replay.bad[k].journal != journal ||
+		while (k < st_replay.nbad &&
+		    (st_replay.bad[k].journal != journal ||
 		    st_replay.bad[k].off < off))
 			k++;
 		if (k < st_replay.nbad && st_replay.bad[k].off == off)
@@ -103,7 +104,8 @@ check_rewrite(struct logfile *f, int journal, int dmg, char *err,
 			if (no == NULL)
 				goto fail;
 			news = no;
-			oo = realloc(olds, (nmap + 1 + st_replay.nbad) * sizeof(*oo));
+			oo = realloc(olds, (nmap + 1 + st_replay.nbad) *
+			    sizeof(*oo));
 			if (oo == NULL)
 				goto fail;
 			olds = oo;
@@ -153,7 +155,8 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 	}
 	if (store_lock(dir, err, errsz) != 0)
 		return -1;
-	if (snprintf(st_files.dir, sizeof(st_files.dir), "%s", dir) >= (int)sizeof(st_files.dir)) {
+	if (snprintf(st_files.dir, sizeof(st_files.dir), "%s", dir) >=
+	    (int)sizeof(st_files.dir)) {
 		snprintf(err, errsz, "%s: path too long", dir);
 		return -1;
 	}
@@ -240,7 +243,8 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 		snprintf(moved, movedsz, "%s", path);
 	}
 	for (i = 0; i < 2; i++) {
-		for (k = 0; k < st_replay.nbad && st_replay.bad[k].journal != i; k++)
+		for (k = 0; k < st_replay.nbad &&
+		    st_replay.bad[k].journal != i; k++)
 			;
 		if (k == st_replay.nbad)
 			continue;

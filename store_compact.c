@@ -283,7 +283,8 @@ compact_tail(struct logfile *n, const uint64_t *ids, const off_t *offs,
 	struct buf rb = {0};
 	struct json_tok *toks = NULL;
 	size_t ntoks = 0;
-	off_t off = st_compact.fork_size, shift = n->size - st_compact.fork_size;
+	off_t off = st_compact.fork_size;
+	off_t shift = n->size - st_compact.fork_size;
 	int ok = 0;
 
 	while (off < st_files.jrn.size) {

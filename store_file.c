@@ -89,12 +89,13 @@ io_write(struct logfile *f, const char *p, size_t n)
 	ssize_t w;
 
 	st_files.n_write++;
-	if (st_files.fault_write > 0 && st_files.n_write == st_files.fault_write) {
+	if (st_files.fault_write > 0 &&
+	    st_files.n_write == st_files.fault_write) {
 		errno = EIO;
 		return -1;
 	}
-	if (st_files.fault_enospc > 0 && st_files.n_write >= st_files.fault_enospc &&
-	    !enospc_cleared()) {
+	if (st_files.fault_enospc > 0 &&
+	    st_files.n_write >= st_files.fault_enospc && !enospc_cleared()) {
 		errno = ENOSPC;
 		return -1;
 	}
@@ -124,7 +125,8 @@ int
 io_fsync(int fd)
 {
 	st_files.n_fsync++;
-	if (st_files.fault_fsync > 0 && st_files.n_fsync == st_files.fault_fsync) {
+	if (st_files.fault_fsync > 0 &&
+	    st_files.n_fsync == st_files.fault_fsync) {
 		errno = EIO;
 		return -1;
 	}
@@ -139,7 +141,8 @@ int
 io_rename(const char *from, const char *to)
 {
 	st_files.n_rename++;
-	if (st_files.fault_rename > 0 && st_files.n_rename == st_files.fault_rename) {
+	if (st_files.fault_rename > 0 &&
+	    st_files.n_rename == st_files.fault_rename) {
 		errno = EIO;
 		return -1;
 	}
@@ -517,7 +520,8 @@ sync_thread(void *arg)
 	(void)arg;
 	while (read(as.req[0], &job, sizeof(job)) == (ssize_t)sizeof(job)) {
 		r = 0;
-		if (st_files.fsync_always && ((job.reg && io_fsync(job.reg_fd) != 0) ||
+		if (st_files.fsync_always &&
+		    ((job.reg && io_fsync(job.reg_fd) != 0) ||
 		    (job.jrn && io_fsync(job.jrn_fd) != 0) ||
 		    (job.dir && fsync_dir(st_files.dir) != 0)))
 			r = -1;
@@ -672,8 +676,8 @@ read_record(off_t off, struct buf *b, struct json_tok **toks, size_t *ntoks)
 
 		if (buf_reserve(b, 4096) != 0)
 			return -1;
-		got = pread(st_files.jrn.fd, b->data + b->len, b->cap - b->len - 1,
-		    off + (off_t)n);
+		got = pread(st_files.jrn.fd, b->data + b->len,
+		    b->cap - b->len - 1, off + (off_t)n);
 		if (got <= 0)
 			return -1;
 		b->len += (size_t)got;

@@ -226,7 +226,8 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	}
 	if (st_journal.deliveries.cap - st_journal.deliveries.n < nd) {
 		size_t cap = (st_journal.deliveries.n + nd) * 2;
-		void **v = realloc(st_journal.deliveries.v, cap * sizeof(void *));
+		void **v = realloc(st_journal.deliveries.v,
+		    cap * sizeof(void *));
 
 		if (v == NULL)
 			goto nomem;
@@ -269,8 +270,10 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	buf_puts(b, ",\"data_s\":");
 	json_put_str(b, data, data_len);
 	if (st_journal.nunannounced == st_journal.capunannounced) {
-		size_t cap = st_journal.capunannounced ? st_journal.capunannounced * 2 : 64;
-		struct announce *a = realloc(st_journal.unannounced, cap * sizeof(*a));
+		size_t cap = st_journal.capunannounced ?
+		    st_journal.capunannounced * 2 : 64;
+		struct announce *a = realloc(st_journal.unannounced,
+		    cap * sizeof(*a));
 
 		if (a == NULL)
 			goto nomem;
@@ -290,7 +293,8 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	}
 	/* The engine hears of the deliveries once the event is durable. */
 	st_journal.unannounced[st_journal.nunannounced].ev = ev;
-	st_journal.unannounced[st_journal.nunannounced++].seq = st_files.written_seq;
+	st_journal.unannounced[st_journal.nunannounced++].seq =
+	    st_files.written_seq;
 	return ev;
 nomem:
 	errno = ENOMEM;
@@ -326,7 +330,8 @@ store_event_data(struct event *ev, struct buf *b, size_t *len)
 		if (p == NULL)
 			goto out;
 		line = p;
-		r = pread(st_files.jrn.fd, line + n, cap - n, ev->off + (off_t)n);
+		r = pread(st_files.jrn.fd, line + n, cap - n,
+		    ev->off + (off_t)n);
 		if (r <= 0)
 			goto out;
 		n += (size_t)r;
@@ -702,8 +707,10 @@ static int
 orphan_add(struct delivery *d, uint64_t eid)
 {
 	if (st_journal.norphans == st_journal.caporphans) {
-		size_t cap = st_journal.caporphans ? st_journal.caporphans * 2 : 16;
-		struct store_orphan *o = realloc(st_journal.orphans, cap * sizeof(*o));
+		size_t cap = st_journal.caporphans ?
+		    st_journal.caporphans * 2 : 16;
+		struct store_orphan *o = realloc(st_journal.orphans,
+		    cap * sizeof(*o));
 
 		if (o == NULL)
 			return -1;
@@ -827,7 +834,8 @@ replay_event(struct replay *r)
 		}
 		seen_id(did);
 		if ((st_journal.deliveries.n > 0 && ((struct delivery *)
-		    st_journal.deliveries.v[st_journal.deliveries.n - 1])->id >= did) ||
+		    st_journal.deliveries.v[st_journal.deliveries.n - 1])->id >=
+		    did) ||
 		    delivery_link(d) != 0) {
 			free(d->url);
 			free(d);

@@ -100,7 +100,8 @@ store_client_after(const char *after, size_t len)
 		return 0;
 	i = client_lower(after, len);
 	if (i < st_registry.clients.n &&
-	    util_span_eq(after, len, ((struct client *)st_registry.clients.v[i])->id))
+	    util_span_eq(after, len,
+	    ((struct client *)st_registry.clients.v[i])->id))
 		i++;
 	return i;
 }
@@ -163,7 +164,8 @@ store_client_create(const char *id, const char *name,
 	memcpy(c->token_hash, token_hash, 32);
 	memcpy(c->secret, secret, strlen(secret) + 1);
 	c->created_at = c->updated_at = util_wall_ms();
-	if (vec_push(&st_registry.clients, NULL) != 0)	/* room for the insert */
+	/* Room for the insert: */
+	if (vec_push(&st_registry.clients, NULL) != 0)
 		goto fail;
 	st_registry.clients.n--;
 	if (client_record(c) < 0)
@@ -310,7 +312,8 @@ store_endpoint_create(const struct endpoint *tmpl)
 	e->created_at = e->updated_at = util_wall_ms();
 	if (endpoint_record(e) < 0)
 		goto fail;
-	vec_push(&st_registry.endpoints, e);	/* ids grow: the array stays sorted */
+	/* Ids grow: the array stays sorted. */
+	vec_push(&st_registry.endpoints, e);
 	return e;
 fail:
 	if (e != NULL) {
@@ -448,8 +451,8 @@ cmp_u64(const void *a, const void *b)
 int
 gone_has(uint64_t id)
 {
-	return st_registry.ngone > 0 && bsearch(&id, st_registry.gone, st_registry.ngone,
-	    sizeof(*st_registry.gone), cmp_u64) != NULL;
+	return st_registry.ngone > 0 && bsearch(&id, st_registry.gone,
+	    st_registry.ngone, sizeof(*st_registry.gone), cmp_u64) != NULL;
 }
 
 static int
@@ -622,7 +625,8 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 			return replay_fail(r, "out of memory");
 		e = store_endpoint_find(x);
 		if (e != NULL) {
-			vec_remove(&st_registry.endpoints, vec_lower(&st_registry.endpoints, x));
+			vec_remove(&st_registry.endpoints,
+			    vec_lower(&st_registry.endpoints, x));
 			endpoint_free_fields(e);
 			free(e);
 		}

@@ -47,8 +47,9 @@ check_depends(struct replay *r, const char *needle)
 			continue;
 		if (nearest == 0)
 			nearest = b->line;
-		got = pread(st_replay.check_fd, head, b->len < STORE_CHECK_HEAD ?
-		    b->len : STORE_CHECK_HEAD, b->off);
+		got = pread(st_replay.check_fd, head,
+		    b->len < STORE_CHECK_HEAD ? b->len : STORE_CHECK_HEAD,
+		    b->off);
 		for (k = 0; got > 0 && k + nl <= (size_t)got; k++)
 			if (memcmp(head + k, needle, nl) == 0)
 				return b->line;
@@ -266,10 +267,12 @@ replay_file(struct logfile *f, const char *name, int journal,
 			fix = NULL;
 			plen = journal ? replay_span(line + 9, len - 9, &fix) :
 			    len - 9;
-			nt = json_parse(line + 9, plen, st_replay.toks, st_replay.ntoks);
+			nt = json_parse(line + 9, plen, st_replay.toks,
+			    st_replay.ntoks);
 			if (nt == JSON_ERR_NOMEM) {
 				int need = json_parse(line + 9, plen, NULL, 0);
-				struct json_tok *t = need > 0 ? realloc(st_replay.toks,
+				struct json_tok *t = need > 0 ?
+				    realloc(st_replay.toks,
 				    (size_t)need * sizeof(*t)) : NULL;
 
 				if (t == NULL) {
@@ -284,21 +287,23 @@ replay_file(struct logfile *f, const char *name, int journal,
 			if (fix != NULL)
 				*fix = ',';
 			if (nt <= 0 || st_replay.toks[0].type != JSON_OBJECT ||
-			    (tv = json_get(line + 9, st_replay.toks, 0, "t")) < 0 ||
+			    (tv = json_get(line + 9, st_replay.toks, 0,
+			    "t")) < 0 ||
 			    st_replay.toks[tv].type != JSON_STRING) {
 				replay_fail(&r, "not a record");
 				goto bad;
 			}
 			r.s = line + 9;
 			r.t = st_replay.toks;
-			if (apply(&r,
-			    line + 9 + st_replay.toks[tv].start, st_replay.toks[tv].len))
+			if (apply(&r, line + 9 + st_replay.toks[tv].start,
+			    st_replay.toks[tv].len))
 				goto bad;
 			pos += len + 1;
 			continue;
 bad:
 			/* hookd check lists it and reads on; a start stops. */
-			if (!st_replay.checking || check_note(&r, journal, len + 1))
+			if (!st_replay.checking ||
+			    check_note(&r, journal, len + 1))
 				goto out;
 			pos += len + 1;
 		}
