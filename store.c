@@ -179,7 +179,9 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 		return -1;
 	}
 	/* Deliveries to endpoints deleted without their journal records
-	 * (a crash between the two files) are settled now. */
+	 * (a crash between the two files) are settled now: their failure
+	 * records are written and made durable below; a crash before that
+	 * repeats this at the next start. */
 	for (i = 0; i < st_journal.deliveries.n; i++) {
 		struct delivery *d = st_journal.deliveries.v[i];
 

@@ -16,7 +16,10 @@
 
 /* Move the bad records of file f (journal or registry) to dmg and rewrite
  * f without them, attempt chains ("prev") moved to the new offsets. 0 or -1
- * with err set. */
+ * with err set. The damaged file and FILE.fix are fsync'd before the rename
+ * over f, so a crash before it leaves f as it was (running --fix again
+ * moves the same records to a new damaged file), and after it f without
+ * them and the damaged file with them. */
 static int
 check_rewrite(struct logfile *f, int journal, int dmg, char *err,
     size_t errsz)

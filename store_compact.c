@@ -53,8 +53,20 @@ expired(const struct event *ev, int64_t now, int64_t retention)
 	return 1;
 }
 
+/*
+ * Crash safety of compaction: each new file is written beside the old one
+ * (.compact), fsync'd, then renamed over it, and the directory fsync'd.
+ * Before the rename the old file is whole and in use; after it the new one
+ * holds every record still needed, durable before the rename, so whichever
+ * name a power loss leaves is a whole file. Leftover .compact and .map files
+ * are never read at start and are truncated by the next compaction.
+ */
+
 /* Rewrite the registry from memory: it is small, so this is done in place
- * and synchronously. 0 or -1. */
+ * and synchronously. 0 or -1. After a crash before the rename the old
+ * registry is used; after it the new one, which has each client and
+ * endpoint's current record and no deletions (they are applied). If the
+ * directory fsync fails, nothing more is acknowledged (sync_lost). */
 static int
 compact_registry(void)
 {
@@ -96,7 +108,10 @@ fail:
 
 /* The child: write the retained records of the journal as it was at the
  * fork to path, and the new offsets (each retained event's, then each of its
- * deliveries' newest attempt) to map. Exits 0 on success. */
+ * deliveries' newest attempt) to map. Exits 0 on success. It only reads the
+ * old journal (made durable before the fork) and writes new files: a crash
+ * or kill of the child, or of the parent meanwhile, leaves the old journal
+ * whole and in use; the parent sees a failed child and removes its files. */
 static void
 compact_child(const char *path, const char *mappath)
 {
@@ -205,6 +220,10 @@ compact_paths(char *path, char *mappath, size_t sz)
 	return 0;
 }
 
+/* Steps: the registry is compacted (synchronously), everything written is
+ * made durable (the child copies from the file, not from memory), the
+ * expired events are marked, then the child is forked. A crash at any step
+ * leaves the journal as it was; see compact_registry for the registry. */
 int
 store_compact_start(int64_t now, int64_t retention_ms, int force)
 {
@@ -275,7 +294,8 @@ map_lookup(const uint64_t *ids, const off_t *offs, size_t n, uint64_t id)
 }
 
 /* Append the records written since the fork to n, with their offsets and
- * chain pointers moved to n. */
+ * chain pointers moved to n. It runs in the loop, so nothing is written to
+ * the old journal between this copy and the rename that follows. */
 static int
 compact_tail(struct logfile *n, const uint64_t *ids, const off_t *offs,
     size_t nids)
@@ -332,6 +352,13 @@ out:
 	return ok ? 0 : -1;
 }
 
+/* Steps once the child exited: read the map, append the records written
+ * since the fork (compact_tail), fsync the new file, rename it over
+ * journal.log, fsync the directory, then move every offset in memory over.
+ * A crash before the rename leaves the old journal, which holds every
+ * record (those written since the fork too); after it, the new journal
+ * holds them all except what retention dropped, fsync'd before the rename,
+ * including tail records the old file had not fsync'd yet. */
 int
 store_compact_poll(char *err, size_t errsz)
 {

@@ -727,7 +727,9 @@ orphan_add(struct delivery *d, uint64_t eid)
  * client's record) cannot be read, and the journal still names it. Its
  * deliveries that are not settled end failed now, saying why, rather than
  * staying pending for an endpoint that is not there. 0, or -1 when a record
- * cannot be written.
+ * cannot be written. After a crash while settling: the deliveries whose
+ * failure records were written are failed with an attempt record and are
+ * skipped next time; the rest are settled again at the next start.
  */
 int
 orphans_settle(void)
@@ -756,6 +758,16 @@ orphans_settle(void)
 	return ret;
 }
 
+/*
+ * An "event" record: the event, all its deliveries (endpoint ids or one-off
+ * URLs) and its payload in one line, so after a crash at any point either
+ * the event and all its deliveries exist or none does; the 202 is answered
+ * only once the line is durable, so an event lost in a crash was never
+ * acknowledged. Its deliveries start pending at its time. A delivery whose
+ * endpoint the registry deleted before the crash (gone) ends failed; one
+ * whose endpoint is missing without a deletion (hookd check --fix moved
+ * it) is noted as an orphan for orphans_settle.
+ */
 static int
 replay_event(struct replay *r)
 {
@@ -855,6 +867,17 @@ bad:
 	return replay_fail(r, "bad event record");
 }
 
+/*
+ * One journal record: event (replay_event), idem, attempt or requeue. An
+ * attempt record carries the delivery's state after it (attempts, state,
+ * next), so the newest one wins and the chain ("prev") links the older ones
+ * for the history. After a crash: an attempt whose record did not reach the
+ * disk replays as not made, and the delivery is tried again (at least once,
+ * contract §5); a requeue lost the same way leaves the delivery as its last
+ * attempt left it, and the retry or replay call was not acknowledged. An
+ * idem record older than 24 h is skipped; one lost in a crash was not
+ * acknowledged (its answer waits for the same group commit).
+ */
 int
 replay_journal(struct replay *r, const char *t, size_t tl)
 {

@@ -455,6 +455,14 @@ gone_has(uint64_t id)
 	    st_registry.ngone, sizeof(*st_registry.gone), cmp_u64) != NULL;
 }
 
+/*
+ * A "client" record: the client's whole state as of that change. A later
+ * record of the same id replaces the fields in place, so the last one wins.
+ * After a crash: every change that was acknowledged was fsync'd before its
+ * answer (group commit), so its record is here; a change whose record did
+ * not reach the disk was never acknowledged, and the client replays as it
+ * was before it. A record half written is the torn tail replay_file cut.
+ */
 static int
 replay_client(struct replay *r)
 {
@@ -501,6 +509,16 @@ replay_client(struct replay *r)
 	return 0;
 }
 
+/*
+ * An "endpoint" record: the endpoint's whole state, naming its client, which
+ * an earlier record of this file created (the registry is written in that
+ * order, and compaction keeps it). The last record of an id wins; a new id
+ * must be above the last one. After a crash, as replay_client: the endpoint
+ * is as its newest durable record says, which includes every acknowledged
+ * change. A disable written here whose journal records (the failed
+ * deliveries) were lost in the crash leaves those deliveries as the journal
+ * last said (pending), as if the disable had come after them.
+ */
 static int
 replay_endpoint(struct replay *r)
 {
@@ -582,6 +600,15 @@ bad:
 	return replay_fail(r, "bad endpoint record");
 }
 
+/*
+ * One registry record: client, endpoint, or their deletions "client-" (with
+ * its endpoints) and "endpoint-". A deletion is written to the registry
+ * before the journal hears of it (the failed deliveries), so after a crash
+ * between the two the registry has the deletion and the journal still has
+ * the deliveries pending: the ids deleted are noted (gone) and
+ * replay_event ends those deliveries as failed, and store_open writes the
+ * records that say so. Deleting what is not there is not an error.
+ */
 int
 replay_registry(struct replay *r, const char *t, size_t tl)
 {

@@ -141,11 +141,6 @@ get_xid(struct replay *r, const char *key, enum store_kind k, uint64_t *id)
 }
 
 /*
- * Read a file of records and apply each. A last line that is incomplete or
- * fails its checksum is a torn write: it is cut off (notice). Anything wrong
- * before the last line is corruption and fails the start.
- */
-/*
  * How much of journal record s[0..len) replay tokenizes. An event's payload
  * is the last member of its record (event_create writes it so) and is read
  * back only when a delivery needs it, while it is most of a journal's bytes:
@@ -202,6 +197,21 @@ check_note(struct replay *r, int journal, size_t len)
 	return 0;
 }
 
+/*
+ * Read a file of records and apply each. A last line that is incomplete or
+ * fails its checksum is a torn write: it is cut off (notice). Anything wrong
+ * before the last line is corruption and fails the start (hookd check --fix
+ * moves it aside); nothing is written then.
+ *
+ * Why only the last line can be torn: each record is one pwrite at the end
+ * of the file (io_write cuts a short one back), and a record is
+ * acknowledged only after an fsync of it. After kill -9 every record
+ * written is whole in the page cache; after a power loss the file may end
+ * in part of a record that was never acknowledged, or lose whole
+ * unacknowledged records. Cutting the tail is ftruncate then fsync: a crash
+ * during it leaves the tail, whole or cut, and the next start cuts it again.
+ * In check mode nothing is cut: the line is reported as torn.
+ */
 int
 replay_file(struct logfile *f, const char *name, int journal,
     int (*apply)(struct replay *r, const char *t, size_t tl), char *err,
