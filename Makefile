@@ -18,7 +18,9 @@ LDLIBS = -pthread
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-MODULES = util json http sign url config store deliver api api_check api_registry api_events api_ops server
+MODULES = util json http sign url config store store_file store_replay \
+	store_registry store_journal store_compact store_check deliver \
+	api api_check api_registry api_events api_ops server
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
@@ -47,7 +49,9 @@ test: hookd tests/unit
 # Fuzz targets: libFuzzer with clang (make fuzz), or their corpora replayed
 # under the sanitizers with any compiler (make check).
 FUZZ_TARGETS = request response chunked json url journal records
-FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c
+FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c store_file.c \
+	store_replay.c store_registry.c store_journal.c store_compact.c \
+	store_check.c
 FUZZ_TIME ?= 60
 
 tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS)

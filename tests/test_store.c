@@ -11,7 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../store_file.c"
+#include "../store_replay.c"
+#include "../store_registry.c"
+#include "../store_journal.c"
+#include "../store_compact.c"
 #include "../store.c"
+#include "../store_check.c"
 #include "unit.h"
 
 static char tdir[256];
@@ -279,11 +285,11 @@ test_due_after_durable(void)
 	/* A failed fsync announces nothing, now or later. */
 	CHECK(store_event_create(c, "t", 1, "{}", 2, eps, 1, NULL, NULL, 0,
 	    util_wall_ms()) != NULL);
-	st.fault_fsync = st.n_fsync + 1;
+	st_files.fault_fsync = st_files.n_fsync + 1;
 	CHECK(store_sync_begin() == 1);
 	CHECK(store_sync_end() == -1);
 	CHECK(store_sync() == -1 && dues == 2);
-	st.fault_fsync = 0;
+	st_files.fault_fsync = 0;
 	store_on_due = NULL;
 }
 
@@ -296,20 +302,20 @@ test_faults(void)
 
 	CHECK(reopen(err, sizeof(err)) == 0);
 	n = store_client_count();
-	st.fault_write = st.n_write + 1;
+	st_files.fault_write = st_files.n_write + 1;
 	errno = 0;
 	CHECK(store_client_create("faulty", "x", h, "whsec_x") == NULL);
 	CHECK(errno == EIO && store_client_count() == n);
-	st.fault_write = 0;
-	st.fault_enospc = st.n_write + 1;
+	st_files.fault_write = 0;
+	st_files.fault_enospc = st_files.n_write + 1;
 	CHECK(store_client_create("full", "x", h, "whsec_x") == NULL);
 	CHECK(errno == ENOSPC && !store_writable());
-	st.fault_enospc = 0;
+	st_files.fault_enospc = 0;
 	CHECK(store_client_create("full", "x", h, "whsec_x") != NULL);
 	CHECK(store_writable());
-	st.fault_fsync = st.n_fsync + 1;
+	st_files.fault_fsync = st_files.n_fsync + 1;
 	CHECK(store_sync() == -1);
-	st.fault_fsync = 0;
+	st_files.fault_fsync = 0;
 	/* A later fsync cannot vouch for pages the failed one dropped: the
 	 * failure sticks until the files are read again. */
 	CHECK(store_sync() == -1 && errno == EIO);

@@ -1,0 +1,877 @@
+/*
+ * store_file: the store's files and how a record reaches the disk. CRC-32,
+ * writes with fault injection (HOOKD_FAULT), ids, encoding a record line and
+ * reading one back, opening files without following links, the data
+ * directory's lock, and group commit with its sync thread.
+ */
+#include "store_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+/* Free space that counts as "space returned" after a full disk: more than a
+ * few blocks, so that /healthz does not flap between 200 and 503. */
+#define STORE_SPACE_MIN ((unsigned long long)1 << 20)
+
+struct store_files st_files = { .reg = { .fd = -1 }, .jrn = { .fd = -1 },
+    .writable = 1 };
+
+void (*file_on_durable)(void);
+
+/* ---- CRC-32 (IEEE 802.3, reflected), for torn and corrupt records ---- */
+
+static uint32_t crc_table[8][256];
+
+void
+crc_init(void)
+{
+	uint32_t i, j, c;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (j = 0; j < 8; j++)
+			c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		crc_table[0][i] = c;
+	}
+	for (i = 0; i < 256; i++)
+		for (j = 1; j < 8; j++)
+			crc_table[j][i] = (crc_table[j - 1][i] >> 8) ^
+			    crc_table[0][crc_table[j - 1][i] & 0xff];
+}
+
+uint32_t
+crc32(const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	uint32_t c = 0xffffffffu;
+
+	/* Slicing by 8: the journal replay checks every byte at start. */
+	while (n >= 8) {
+		c ^= (uint32_t)s[0] | (uint32_t)s[1] << 8 |
+		    (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+		c = crc_table[7][c & 0xff] ^ crc_table[6][(c >> 8) & 0xff] ^
+		    crc_table[5][(c >> 16) & 0xff] ^ crc_table[4][c >> 24] ^
+		    crc_table[3][s[4]] ^ crc_table[2][s[5]] ^
+		    crc_table[1][s[6]] ^ crc_table[0][s[7]];
+		s += 8;
+		n -= 8;
+	}
+	while (n-- > 0)
+		c = crc_table[0][(c ^ *s++) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+/* ---- I/O with fault injection ---- */
+
+static int
+enospc_cleared(void)
+{
+	char p[1100];
+
+	if (snprintf(p, sizeof(p), "%s/.enospc-clear", st_files.dir) >=
+	    (int)sizeof(p))
+		return 0;
+	return access(p, F_OK) == 0;
+}
+
+/* Write all of p, or fail leaving the file as it was. */
+static int
+io_write(struct logfile *f, const char *p, size_t n)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	st_files.n_write++;
+	if (st_files.fault_write > 0 &&
+	    st_files.n_write == st_files.fault_write) {
+		errno = EIO;
+		return -1;
+	}
+	if (st_files.fault_enospc > 0 &&
+	    st_files.n_write >= st_files.fault_enospc && !enospc_cleared()) {
+		errno = ENOSPC;
+		return -1;
+	}
+	while (done < n) {
+		w = pwrite(f->fd, p + done, n - done, f->size + (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : ENOSPC;
+
+			/* Cut a partial record back so that the file never
+			 * holds half a line ahead of a later whole one. */
+			if (ftruncate(f->fd, f->size) != 0) {
+				/* The next start drops the torn tail. */
+			}
+			errno = e;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	f->size += (off_t)n;
+	f->dirty = 1;
+	return 0;
+}
+
+int
+io_fsync(int fd)
+{
+	st_files.n_fsync++;
+	if (st_files.fault_fsync > 0 &&
+	    st_files.n_fsync == st_files.fault_fsync) {
+		errno = EIO;
+		return -1;
+	}
+	while (fsync(fd) != 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+int
+io_rename(const char *from, const char *to)
+{
+	st_files.n_rename++;
+	if (st_files.fault_rename > 0 &&
+	    st_files.n_rename == st_files.fault_rename) {
+		errno = EIO;
+		return -1;
+	}
+	return rename(from, to);
+}
+
+int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = io_fsync(fd);
+	if (close(fd) != 0)
+		r = -1;
+	return r;
+}
+
+long
+fault_get(const char *spec, const char *name)
+{
+	const char *p = spec;
+	size_t n = strlen(name);
+	uint64_t v;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len > n + 1 && memcmp(p, name, n) == 0 && p[n] == '=' &&
+		    util_parse_u64(p + n + 1, len - n - 1, 1000000000, &v) == 0)
+			return (long)v;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* ---- ids and small helpers ---- */
+
+static const char *const id_prefix[] = { "ep_", "evt_", "dlv_" };
+
+void
+store_fmt_id(enum store_kind k, uint64_t id, char out[STORE_XID_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(id_prefix[k]);
+	int i;
+
+	memcpy(out, id_prefix[k], n);
+	for (i = 15; i >= 0; i--) {
+		out[n + (size_t)i] = hex[id & 0xf];
+		id >>= 4;
+	}
+	out[n + 16] = '\0';
+}
+
+int
+store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id)
+{
+	size_t n = strlen(id_prefix[k]), i;
+	uint64_t v = 0;
+
+	if (len != n + 16 || memcmp(s, id_prefix[k], n) != 0)
+		return -1;
+	for (i = n; i < len; i++) {
+		int d = util_hex_digit((unsigned char)s[i], 1);
+
+		if (d < 0)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	*id = v;
+	return 0;
+}
+
+/* Ids are the creation time in ms shifted left 16 bits plus a counter, so
+ * they sort in creation order and stay unique across restarts. */
+uint64_t
+new_id(void)
+{
+	uint64_t t = (uint64_t)util_wall_ms() << 16;
+
+	st_files.last_id = t > st_files.last_id ? t : st_files.last_id + 1;
+	return st_files.last_id;
+}
+
+void
+seen_id(uint64_t id)
+{
+	if (id > st_files.last_id)
+		st_files.last_id = id;
+}
+
+int
+vec_push(struct vec *v, void *p)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		void **nv = realloc(v->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = p;
+	return 0;
+}
+
+void
+vec_remove(struct vec *v, size_t i)
+{
+	memmove(v->v + i, v->v + i + 1, (v->n - i - 1) * sizeof(*v->v));
+	v->n--;
+}
+
+/* The objects with numeric ids all start with uint64_t id, so one binary
+ * search serves endpoints, events and deliveries: the first index whose id is
+ * >= id. */
+size_t
+vec_lower(const struct vec *v, uint64_t id)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (*(const uint64_t *)v->v[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The first index whose id is > after: where a page after it starts. */
+size_t
+vec_after(const struct vec *v, uint64_t after)
+{
+	size_t i = vec_lower(v, after);
+
+	return i < v->n && *(const uint64_t *)v->v[i] == after ? i + 1 : i;
+}
+
+void *
+vec_find(const struct vec *v, uint64_t id)
+{
+	size_t i = vec_lower(v, id);
+
+	return i < v->n && *(const uint64_t *)v->v[i] == id ? v->v[i] : NULL;
+}
+
+char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? util_strndup(s, strlen(s)) : NULL;
+}
+
+void
+hex32(const uint8_t in[32], char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[64] = '\0';
+}
+
+int
+unhex32(const char *s, size_t len, uint8_t out[32])
+{
+	size_t i;
+
+	if (len != 64)
+		return -1;
+	for (i = 0; i < 64; i++) {
+		int v = util_hex_digit((unsigned char)s[i], 1);
+
+		if (v < 0)
+			return -1;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(v << 4);
+		else
+			out[i / 2] |= (uint8_t)v;
+	}
+	return 0;
+}
+
+/* ---- writing records ---- */
+
+struct buf *
+rec_begin(const char *type)
+{
+	buf_reset(&st_files.rec);
+	buf_puts(&st_files.rec, "00000000 {\"t\":");
+	json_put_cstr(&st_files.rec, type);
+	return &st_files.rec;
+}
+
+void
+rec_str(const char *key, const char *val)
+{
+	buf_printf(&st_files.rec, ",\"%s\":", key);
+	json_put_cstr(&st_files.rec, val);
+}
+
+void
+rec_num(const char *key, int64_t v)
+{
+	buf_printf(&st_files.rec, ",\"%s\":%lld", key, (long long)v);
+}
+
+void
+rec_id(const char *key, enum store_kind k, uint64_t id)
+{
+	char x[STORE_XID_MAX];
+
+	store_fmt_id(k, id, x);
+	buf_printf(&st_files.rec, ",\"%s\":\"%s\"", key, x);
+}
+
+/*
+ * A JSON value that others wrote (a receiver's ack, an endpoint's headers)
+ * as member key: re-encoded compactly by json_put_json, one level less deep
+ * than the parser allows since the record adds its own; a value that is not
+ * JSON or nests deeper is kept as the string member key + "_s" instead.
+ * Either way no byte of it reaches the file except through the encoder, so
+ * no newline can split the record and no depth can make it unreadable.
+ * NULL is written as null.
+ */
+void
+rec_json(const char *key, const char *val, size_t len)
+{
+	buf_printf(&st_files.rec, ",\"%s\":", key);
+	if (val == NULL) {
+		buf_puts(&st_files.rec, "null");
+		return;
+	}
+	if (json_put_json(&st_files.rec, val, len, JSON_MAX_DEPTH - 1) == 0 ||
+	    st_files.rec.oom)
+		return;	/* out of memory: rec_write fails the record */
+	/* Take the key back and write the string form. */
+	st_files.rec.len -= strlen(key) + 4;
+	buf_printf(&st_files.rec, ",\"%s_s\":", key);
+	json_put_str(&st_files.rec, val, len);
+}
+
+/* Close the record (checksum, newline) and append it to f. Returns the
+ * record's offset, or -1 (errno set; nothing was added to the file). */
+off_t
+rec_write(struct logfile *f)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct buf *b = &st_files.rec;
+	uint32_t c;
+	off_t off;
+	int i;
+
+	if (buf_puts(b, "}\n") != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	c = crc32(b->data + 9, b->len - 10);
+	for (i = 7; i >= 0; i--) {
+		b->data[i] = hex[c & 0xf];
+		c >>= 4;
+	}
+	off = f->size;
+	if (io_write(f, b->data, b->len) != 0) {
+		if (errno == ENOSPC)
+			st_files.writable = 0;
+		return -1;
+	}
+	st_files.writable = 1;
+	st_files.written_seq++;
+	return off;
+}
+
+/* ---- group commit ---- */
+
+uint64_t
+store_written_seq(void)
+{
+	return st_files.written_seq;
+}
+
+uint64_t
+store_durable_seq(void)
+{
+	return st_files.durable_seq;
+}
+
+/* 1 when a disk that was full has room again: free space, or in a test the
+ * fault's clear file (the real disk is not full then). */
+static int
+space_returned(void)
+{
+	struct statvfs sv;
+
+	if (st_files.fault_enospc > 0)
+		return enospc_cleared();
+	return statvfs(st_files.dir, &sv) == 0 &&
+	    (unsigned long long)sv.f_bavail * sv.f_frsize >= STORE_SPACE_MIN;
+}
+
+int
+store_writable(void)
+{
+	/* Only a write that works used to clear a full disk, so an idle
+	 * hookd answered 503 forever after space returned, and a balancer
+	 * heeding /healthz would never send that write. Look again instead;
+	 * if the space is gone by the write, it fails and we are back. */
+	if (!st_files.writable && space_returned())
+		st_files.writable = 1;
+	return st_files.writable;
+}
+
+static int
+sync_file(struct logfile *f)
+{
+	if (f->dirty) {
+		if (st_files.fsync_always && io_fsync(f->fd) != 0)
+			return -1;
+		f->dirty = 0;
+	}
+	if (f->dir_dirty) {
+		if (st_files.fsync_always && fsync_dir(st_files.dir) != 0)
+			return -1;
+		f->dir_dirty = 0;
+	}
+	return 0;
+}
+
+/* An fsync of a live file failed: every later store_sync fails, and one is
+ * made due so that the server's next commit ends the process (contract §6)
+ * even when nothing else is written. */
+void
+sync_lost(void)
+{
+	st_files.sync_failed = 1;
+	st_files.written_seq++;
+}
+
+/*
+ * The asynchronous group commit: one thread runs the fsyncs while the loop
+ * goes on reading and answering, so the disk's fsync time and the loop's
+ * work overlap instead of adding up. Jobs and results cross by pipes; only
+ * one sync runs at a time, and the synchronous path (store_sync) waits for
+ * it first, so the files are never fsynced from two threads at once.
+ */
+struct sync_job {
+	int reg_fd, jrn_fd;
+	uint8_t reg, jrn, dir;
+};
+
+static struct {
+	pthread_t thread;
+	int req[2], done[2];
+	int running;
+	int busy;
+	uint64_t seq;		/* what the running sync makes durable */
+} as = { .req = { -1, -1 }, .done = { -1, -1 } };
+
+static void *
+sync_thread(void *arg)
+{
+	struct sync_job job;
+	int r;
+
+	(void)arg;
+	while (read(as.req[0], &job, sizeof(job)) == (ssize_t)sizeof(job)) {
+		r = 0;
+		if (st_files.fsync_always &&
+		    ((job.reg && io_fsync(job.reg_fd) != 0) ||
+		    (job.jrn && io_fsync(job.jrn_fd) != 0) ||
+		    (job.dir && fsync_dir(st_files.dir) != 0)))
+			r = -1;
+		if (write(as.done[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			break;
+	}
+	return NULL;
+}
+
+int
+store_sync_fd(void)
+{
+	if (as.running)
+		return as.done[0];
+	if (pipe(as.req) != 0)
+		return -1;
+	if (pipe(as.done) != 0)
+		goto fail;
+	(void)fcntl(as.req[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(as.req[1], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(as.done[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(as.done[1], F_SETFD, FD_CLOEXEC);
+	if (pthread_create(&as.thread, NULL, sync_thread, NULL) != 0)
+		goto fail;
+	as.running = 1;
+	return as.done[0];
+fail:
+	close(as.req[0]);
+	close(as.req[1]);
+	if (as.done[0] >= 0) {
+		close(as.done[0]);
+		close(as.done[1]);
+	}
+	as.req[0] = as.req[1] = as.done[0] = as.done[1] = -1;
+	return -1;
+}
+
+int
+store_sync_busy(void)
+{
+	return as.busy;
+}
+
+int
+store_sync_begin(void)
+{
+	struct sync_job job;
+
+	if (as.busy || st_files.written_seq == st_files.durable_seq)
+		return 0;
+	if (st_files.sync_failed || !as.running) {
+		errno = EIO;
+		return -1;
+	}
+	memset(&job, 0, sizeof(job));
+	job.reg_fd = st_files.reg.fd;
+	job.jrn_fd = st_files.jrn.fd;
+	job.reg = (uint8_t)st_files.reg.dirty;
+	job.jrn = (uint8_t)st_files.jrn.dirty;
+	job.dir = (uint8_t)(st_files.reg.dir_dirty || st_files.jrn.dir_dirty);
+	if (write(as.req[1], &job, sizeof(job)) != (ssize_t)sizeof(job))
+		return -1;
+	st_files.reg.dirty = st_files.jrn.dirty = 0;
+	st_files.reg.dir_dirty = st_files.jrn.dir_dirty = 0;
+	as.seq = st_files.written_seq;
+	as.busy = 1;
+	return 1;
+}
+
+int
+store_sync_end(void)
+{
+	int r;
+	ssize_t n;
+
+	if (!as.busy)
+		return 0;
+	do
+		n = read(as.done[0], &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	as.busy = 0;
+	if (n != (ssize_t)sizeof(r) || r != 0) {
+		sync_lost();
+		errno = EIO;
+		return -1;
+	}
+	if (!st_files.sync_failed && as.seq > st_files.durable_seq)
+		st_files.durable_seq = as.seq;
+	if (file_on_durable != NULL)
+		file_on_durable();
+	return 0;
+}
+
+void
+sync_thread_stop(void)
+{
+	if (!as.running)
+		return;
+	(void)store_sync_end();
+	close(as.req[1]);
+	pthread_join(as.thread, NULL);
+	close(as.req[0]);
+	close(as.done[0]);
+	close(as.done[1]);
+	as.req[0] = as.req[1] = as.done[0] = as.done[1] = -1;
+	as.running = 0;
+}
+
+int
+store_sync(void)
+{
+	uint64_t seq = st_files.written_seq;
+
+	/* A failed fsync may have dropped the pages it was to write (Linux
+	 * marks them clean), so a later fsync that succeeds proves nothing:
+	 * once failed, every sync fails and nothing more is acknowledged. */
+	if (st_files.sync_failed) {
+		errno = EIO;
+		return -1;
+	}
+	if (store_sync_end() != 0)
+		return -1;
+	if (sync_file(&st_files.reg) != 0 || sync_file(&st_files.jrn) != 0) {
+		sync_lost();
+		return -1;
+	}
+	st_files.durable_seq = seq;
+	if (file_on_durable != NULL)
+		file_on_durable();
+	return 0;
+}
+
+/* ---- reading records back ---- */
+
+/* Find a value in a record by key; -1 when absent. */
+int
+rget(const char *s, const struct json_tok *t, const char *key)
+{
+	return json_get(s, t, 0, key);
+}
+
+/* Read the record at off into b (without its newline and checksum prefix)
+ * and parse it into toks. Returns the token count or -1. */
+int
+read_record(off_t off, struct buf *b, struct json_tok **toks, size_t *ntoks)
+{
+	size_t start = b->len, n = 0;
+	int r;
+
+	for (;;) {
+		ssize_t got;
+
+		if (buf_reserve(b, 4096) != 0)
+			return -1;
+		got = pread(st_files.jrn.fd, b->data + b->len,
+		    b->cap - b->len - 1, off + (off_t)n);
+		if (got <= 0)
+			return -1;
+		b->len += (size_t)got;
+		n += (size_t)got;
+		if (memchr(b->data + b->len - (size_t)got, '\n',
+		    (size_t)got) != NULL)
+			break;
+		if (n > STORE_LINE_MAX)
+			return -1;
+	}
+	n = (size_t)((char *)memchr(b->data + start, '\n', n) -
+	    (b->data + start));
+	b->len = start + n;
+	b->data[b->len] = '\0';
+	if (n < 10)
+		return -1;
+	r = *ntoks > 0 ? json_parse(b->data + start + 9, n - 9, *toks, *ntoks)
+	    : JSON_ERR_NOMEM;
+	if (r == JSON_ERR_NOMEM) {
+		int need = json_parse(b->data + start + 9, n - 9, NULL, 0);
+		struct json_tok *t;
+
+		if (need <= 0 || (t = realloc(*toks, (size_t)need *
+		    sizeof(*t))) == NULL)
+			return -1;
+		*toks = t;
+		*ntoks = (size_t)need;
+		r = json_parse(b->data + start + 9, n - 9, *toks, *ntoks);
+	}
+	return r;
+}
+
+/* Copy the record at off to f, with its "prev" member replaced by prev when
+ * prev != -2. Returns the new offset or -1. */
+off_t
+copy_record(struct logfile *f, off_t off, off_t prev, struct buf *rb,
+    struct json_tok **toks, size_t *ntoks)
+{
+	int v;
+
+	buf_reset(rb);
+	if (read_record(off, rb, toks, ntoks) <= 0)
+		return -1;
+	buf_reset(&st_files.rec);
+	v = prev == -2 ? -1 : json_get(rb->data + 9, *toks, 0, "prev");
+	if (v < 0) {
+		buf_append(&st_files.rec, rb->data, rb->len);
+	} else {
+		size_t at = 9 + (*toks)[v].start;
+
+		buf_append(&st_files.rec, rb->data, at);
+		buf_printf(&st_files.rec, "%lld", (long long)prev);
+		buf_append(&st_files.rec, rb->data + at + (*toks)[v].len,
+		    rb->len - at - (*toks)[v].len);
+	}
+	/* rec_write closes with "}\n": take the record's own brace off. */
+	st_files.rec.len--;
+	return rec_write(f);
+}
+
+/* ---- opening files, the lock ---- */
+
+/* Why a file of the data directory did not open (errno), into err. */
+void
+open_error(const char *path, char *err, size_t errsz)
+{
+	if (errno == ELOOP)
+		snprintf(err, errsz, "%s: is a symbolic link; hookd opens no "
+		    "links in its data directory (put the file itself there)",
+		    path);
+	else
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+}
+
+int
+open_log(struct logfile *f, const char *dir, const char *name, char *err,
+    size_t errsz)
+{
+	struct stat sb;
+	int existed;
+
+	if (snprintf(f->path, sizeof(f->path), "%s/%s", dir, name) >=
+	    (int)sizeof(f->path)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	existed = lstat(f->path, &sb) == 0;
+	/* O_NOFOLLOW: a link planted in the directory must not make hookd
+	 * append to (or, compacting, replace) a file elsewhere. */
+	f->fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f->fd < 0) {
+		open_error(f->path, err, errsz);
+		return -1;
+	}
+	f->dir_dirty = !existed;
+	return 0;
+}
+
+/* The data directory's lock (contract §10), held until the process ends,
+ * and the directory it is for. */
+static int lock_fd = -1;
+static char lock_dir[1024];
+
+int
+store_lock(const char *dir, char *err, size_t errsz)
+{
+	char path[1100], pidtxt[32];
+	struct flock fl;
+	struct stat sb;
+	ssize_t n;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &sb) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "data directory %s is not a directory",
+		    dir);
+		return -1;
+	}
+	/* Another user who can write the directory can replace the journal
+	 * or plant links in it, and so forge deliveries and read secrets. */
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errsz, "data directory %s is owned by uid %ld, "
+		    "not by hookd's user (uid %ld): chown it, then chmod 700 %s",
+		    dir, (long)sb.st_uid, (long)geteuid(), dir);
+		return -1;
+	}
+	if ((sb.st_mode & 022) != 0) {
+		snprintf(err, errsz, "data directory %s is writable by other "
+		    "users (mode %03o): run chmod 700 %s", dir,
+		    (unsigned)(sb.st_mode & 0777), dir);
+		return -1;
+	}
+	if (snprintf(path, sizeof(path), "%s/lock", dir) >= (int)sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	if (lock_fd >= 0 && strcmp(lock_dir, dir) == 0)
+		return 0;
+	if (lock_fd >= 0)
+		close(lock_fd);		/* another directory (tests) */
+	snprintf(lock_dir, sizeof(lock_dir), "%s", dir);
+	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock_fd < 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(lock_fd, F_SETLK, &fl) == 0)
+		return 0;
+	if (errno != EACCES && errno != EAGAIN) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* The kernel knows the holder; the pid in the file is for people. */
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(lock_fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		snprintf(pidtxt, sizeof(pidtxt), "%ld", (long)fl.l_pid);
+	else if ((n = pread(lock_fd, pidtxt, sizeof(pidtxt) - 1, 0)) > 0) {
+		pidtxt[n] = '\0';
+		pidtxt[strcspn(pidtxt, "\n")] = '\0';
+	} else
+		snprintf(pidtxt, sizeof(pidtxt), "?");
+	snprintf(err, errsz, "data directory %s is in use by pid %s", dir,
+	    pidtxt);
+fail:
+	close(lock_fd);
+	lock_fd = -1;
+	return -1;
+}
+
+int
+store_lock_note_pid(void)
+{
+	char txt[32];
+	int n = snprintf(txt, sizeof(txt), "%ld\n", (long)getpid());
+
+	if (lock_fd < 0 || ftruncate(lock_fd, 0) != 0 ||
+	    pwrite(lock_fd, txt, (size_t)n, 0) != n)
+		return -1;
+	return 0;
+}
+
+uint64_t
+store_journal_bytes(void)
+{
+	return (uint64_t)st_files.jrn.size + (uint64_t)st_files.reg.size;
+}

@@ -1,0 +1,286 @@
+/*
+ * store_impl.h: what the pieces of the store share, and only they include.
+ * Bottom up: store_file.c (files, records, group commit, the lock),
+ * store_replay.c (reading a file of records back), store_registry.c (clients
+ * and endpoints), store_journal.c (events, deliveries, attempts, keys),
+ * store_compact.c, then store.c and store_check.c on top. A piece calls only
+ * the pieces below it; a lower one tells an upper one something through a
+ * hook the upper one set (file_on_durable, the apply of replay_file).
+ */
+#ifndef HOOKD_STORE_IMPL_H
+#define HOOKD_STORE_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+/*
+ * Idempotency keys are remembered for 24 h (contract §3); the rotated-out
+ * secret of an endpoint keeps signing as long (contract §3).
+ */
+#define STORE_IDEM_MS (24LL * 3600 * 1000)
+#define STORE_ROTATE_MS (24LL * 3600 * 1000)
+/* A record line longer than this is corruption, not data: the largest real
+ * record is an event with a max_body payload escaped (at most 6x). */
+#define STORE_LINE_MAX ((size_t)64 << 20)
+
+#define IDEM_BUCKETS 4096
+
+/* One append-only file. */
+struct logfile {
+	int fd;
+	char path[1100];
+	off_t size;
+	int dirty;		/* written since the last fsync */
+	int dir_dirty;		/* created or renamed: fsync the directory */
+};
+
+/* An Idempotency-Key's first answer, and the request it answered. */
+struct idem {
+	struct idem *next;
+	char *client;
+	char *key;
+	int status;
+	char *body;
+	int64_t at;
+	uint8_t req[32];	/* SHA-256 of the request (store_idem_put) */
+	int has_req;		/* 0: a record from before hashes were kept */
+};
+
+/* An event whose deliveries wait for it to be durable. */
+struct announce {
+	struct event *ev;
+	uint64_t seq;		/* durable once durable_seq reaches this */
+};
+
+/* A record hookd check found unreadable. */
+struct store_bad {
+	int journal;		/* which file */
+	off_t off;		/* where its line starts */
+	size_t len;		/* its bytes, with the newline if any */
+	size_t line;		/* its line number in the file */
+	size_t dep;		/* 0: unreadable itself; else the line of the
+				   unreadable record it depends on */
+	char why[256];		/* "file:line: reason" */
+};
+
+/* A delivery whose endpoint the registry does not hold and never deleted:
+ * hookd check --fix moved the endpoint aside (or the registry lost it). */
+struct store_orphan {
+	struct delivery *d;
+	uint64_t endpoint;
+};
+
+/* A growable array of pointers, kept in id order. */
+struct vec {
+	void **v;
+	size_t n, cap;
+};
+
+/* One record being replayed: where it is, and its parsed JSON. */
+struct replay {
+	const char *file;
+	size_t line;
+	const char *s;		/* the JSON text of the record */
+	const struct json_tok *t;
+	off_t off;
+	char *err;
+	size_t errsz;
+	int journal;		/* which file: 0 registry, 1 journal */
+	size_t dep;		/* checking: the line this record depends on */
+};
+
+/* ---- state, one struct per piece; store_close resets each ---- */
+
+/* The files and what of them is durable (store_file.c). */
+struct store_files {
+	char dir[1024];
+	int fsync_always;
+	struct logfile reg, jrn;
+	uint64_t written_seq, durable_seq;
+	int writable;
+	int sync_failed;	/* an fsync of a live file failed: sync_lost */
+	struct buf rec;		/* the record being written */
+	uint64_t last_id;	/* the newest id given out or replayed */
+	/* Fault injection (HOOKD_FAULT): */
+	long fault_write, fault_fsync, fault_rename, fault_enospc;
+	long n_write, n_fsync, n_rename;
+};
+extern struct store_files st_files;
+
+/* Replay's tokens, and what hookd check notes (store_replay.c). */
+struct store_replay {
+	struct json_tok *toks;	/* the replay's token array */
+	size_t ntoks;
+	/* hookd check: replay notes bad records here and goes on. */
+	int checking;
+	struct store_bad *bad;
+	size_t nbad, capbad;
+	int check_fd;		/* the file being checked, to read bad lines */
+};
+extern struct store_replay st_replay;
+
+/* The registry in memory (store_registry.c). */
+struct store_registry {
+	struct vec clients, endpoints;
+	/* Replay: endpoint ids the registry deleted (sorted once the registry
+	 * is read, freed once the journal is). */
+	uint64_t *gone;
+	size_t ngone, capgone;
+};
+extern struct store_registry st_registry;
+
+/* The journal in memory (store_journal.c). */
+struct store_journal {
+	struct vec events, deliveries;
+	size_t pending;
+	/* Events written but not yet durable: their deliveries are handed
+	 * to the engine (store_on_due) only once they are, so no receiver
+	 * hears of an event whose 202 a failed fsync would withhold. */
+	struct announce *unannounced;
+	size_t nunannounced, capunannounced;
+	/* Replay: deliveries left without an endpoint the registry never
+	 * deleted. */
+	struct store_orphan *orphans;
+	size_t norphans, caporphans;
+};
+extern struct store_journal st_journal;
+
+/* The Idempotency-Key table (store_journal.c), outside st_journal: these
+ * 32 KiB of NULL pointers belong in .bss. */
+extern struct idem *idem_tab[IDEM_BUCKETS];
+/* Attempts kept per delivery (store_set_max_log). */
+extern size_t store_max_log;
+
+/* ---- store_file.c: checksums, I/O, ids, records, group commit ---- */
+
+/* Called after durable_seq advances (store_sync, store_sync_end); set by
+ * store_open to the journal's announce_durable. May be NULL. */
+extern void (*file_on_durable)(void);
+
+/* Fill the CRC-32 tables (idempotent). */
+void crc_init(void);
+/* CRC-32 (IEEE 802.3) of n bytes at p. */
+uint32_t crc32(const char *p, size_t n);
+/* fsync fd, retrying EINTR; counts toward HOOKD_FAULT "fsync". 0 or -1. */
+int io_fsync(int fd);
+/* rename(2), counting toward HOOKD_FAULT "rename". 0 or -1. */
+int io_rename(const char *from, const char *to);
+/* fsync the directory dir (after a create or rename). 0 or -1. */
+int fsync_dir(const char *dir);
+/* The number after "name=" in a HOOKD_FAULT spec, 0 when absent. */
+long fault_get(const char *spec, const char *name);
+/* A new id (creation ms << 16 plus a counter), greater than any seen. */
+uint64_t new_id(void);
+/* Note an id read back, so new_id stays above it. */
+void seen_id(uint64_t id);
+/* Append p to v. 0, or -1 out of memory (v unchanged). */
+int vec_push(struct vec *v, void *p);
+/* Remove the i-th element, keeping the order. */
+void vec_remove(struct vec *v, size_t i);
+/* For vecs of objects that start with uint64_t id: the first index whose id
+ * is >= id; the first whose id is > after; the object with id or NULL. */
+size_t vec_lower(const struct vec *v, uint64_t id);
+size_t vec_after(const struct vec *v, uint64_t after);
+void *vec_find(const struct vec *v, uint64_t id);
+/* A heap copy of s, NULL for NULL (or out of memory). */
+char *dup_or_null(const char *s);
+/* 32 bytes as 64 lower-case hex digits plus NUL, and back (0 or -1 when s
+ * is not 64 hex digits). */
+void hex32(const uint8_t in[32], char out[65]);
+int unhex32(const char *s, size_t len, uint8_t out[32]);
+/* Build a record in st_files.rec: rec_begin starts one of type type (and
+ * returns the buffer), the others add a member. rec_json: see its
+ * definition. */
+struct buf *rec_begin(const char *type);
+void rec_str(const char *key, const char *val);
+void rec_num(const char *key, int64_t v);
+void rec_id(const char *key, enum store_kind k, uint64_t id);
+void rec_json(const char *key, const char *val, size_t len);
+/* Close the record (checksum, newline) and append it to f. Returns its
+ * offset, or -1 (errno set; nothing was added to the file). */
+off_t rec_write(struct logfile *f);
+/* An fsync of a live file failed: nothing more is acknowledged. */
+void sync_lost(void);
+/* Stop the sync thread (after finishing a sync under way). */
+void sync_thread_stop(void);
+/* The index of member key in record s (tokens t), or -1 when absent. */
+int rget(const char *s, const struct json_tok *t, const char *key);
+/* Read the journal record at off into b and parse it into *toks (grown as
+ * needed). Returns the token count, or -1. */
+int read_record(off_t off, struct buf *b, struct json_tok **toks,
+    size_t *ntoks);
+/* Copy the journal record at off to f with its "prev" set to prev (unless
+ * prev is -2). Returns its new offset, or -1. */
+off_t copy_record(struct logfile *f, off_t off, off_t prev, struct buf *rb,
+    struct json_tok **toks, size_t *ntoks);
+/* Why path did not open (errno), into err. */
+void open_error(const char *path, char *err, size_t errsz);
+/* Open (or create) DIR/name for appending, without following links. 0, or
+ * -1 with err set. */
+int open_log(struct logfile *f, const char *dir, const char *name, char *err,
+    size_t errsz);
+
+/* ---- store_replay.c: reading a file of records back ---- */
+
+/* Set r's error to "file:line: why"; returns -1 with errno EINVAL. */
+int replay_fail(struct replay *r, const char *why);
+/* The same, but when checking and the record depends on an unreadable one
+ * (needle: the quoted id it names), "depends on line N". Returns -1. */
+int replay_fail_dep(struct replay *r, const char *needle, const char *why);
+/* Members of the record being replayed: a number; a string into out (NUL
+ * terminated); a string as a heap copy (NULL for null); an id of kind k.
+ * Each 0, or -1 when absent, of another type or too long. */
+int get_num(struct replay *r, const char *key, int64_t *out);
+int get_str(struct replay *r, const char *key, char *out, size_t outsz);
+int get_dup(struct replay *r, const char *key, char **out);
+int get_xid(struct replay *r, const char *key, enum store_kind k,
+    uint64_t *id);
+/* Read file f (named name; journal: 1 for the journal) and call apply for
+ * every whole record; a torn last record is cut off (notice). 0, or -1
+ * with err set. */
+int replay_file(struct logfile *f, const char *name, int journal,
+    int (*apply)(struct replay *r, const char *t, size_t tl), char *err,
+    size_t errsz, void (*notice)(const char *));
+
+/* ---- store_registry.c: clients and endpoints ---- */
+
+size_t client_lower(const char *id, size_t len);
+void client_free(struct client *c);
+void endpoint_free_fields(struct endpoint *e);
+/* Append a client's / an endpoint's record to the registry. Returns its
+ * offset or -1 (errno). */
+off_t client_record(const struct client *c);
+off_t endpoint_record(const struct endpoint *e);
+/* qsort/bsearch order of uint64_t. */
+int cmp_u64(const void *a, const void *b);
+/* 1 when the registry deleted endpoint id (once sorted by store_open). */
+int gone_has(uint64_t id);
+/* Apply one registry record of type t (tl bytes). 0 or -1 (r's error). */
+int replay_registry(struct replay *r, const char *t, size_t tl);
+
+/* ---- store_journal.c: events, deliveries, attempts, keys ---- */
+
+/* Hand the deliveries of events now durable to the engine. */
+void announce_durable(void);
+/* Free an event with its deliveries. */
+void event_free(struct event *ev);
+/* Write the members of an idem record after "t" into the record. */
+void idem_members(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at);
+/* End the deliveries replay left without an endpoint, writing why. 0, or
+ * -1 when a record cannot be written. */
+int orphans_settle(void);
+/* Apply one journal record of type t (tl bytes). 0 or -1 (r's error). */
+int replay_journal(struct replay *r, const char *t, size_t tl);
+
+/* ---- store_compact.c ---- */
+
+/* Kill a compaction child still running and forget it (store_close). */
+void compact_stop(void);
+
+#endif

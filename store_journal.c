@@ -1,0 +1,945 @@
+/*
+ * store_journal: events, deliveries, attempts and Idempotency-Keys, in
+ * memory and in journal.log: the records they write, reading payloads and
+ * attempt histories back, and their replay.
+ */
+#include "store_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Attempts kept in a delivery's log unless store_set_max_log says
+ * otherwise (contract §18: max_log_attempts). */
+#define STORE_MAX_LOG_DEFAULT 50
+
+struct store_journal st_journal;
+
+/* The Idempotency-Key table, outside st_journal: 32 KiB of NULL pointers,
+ * kept apart from the state that store_close resets field by field. */
+struct idem *idem_tab[IDEM_BUCKETS];
+
+void (*store_on_due)(struct delivery *d);
+void (*store_on_fail)(struct delivery *d);
+
+/* Outside st_journal, whose store_close resets it: a setting, not state. */
+size_t store_max_log = STORE_MAX_LOG_DEFAULT;
+
+void
+store_set_max_log(size_t n)
+{
+	store_max_log = n > 0 ? n : 1;
+}
+
+/* Hand the deliveries of events now durable to the engine. */
+void
+announce_durable(void)
+{
+	size_t i, k;
+
+	for (i = 0; i < st_journal.nunannounced &&
+	    st_journal.unannounced[i].seq <= st_files.durable_seq; i++) {
+		struct delivery *d;
+
+		for (d = st_journal.unannounced[i].ev->deliveries; d != NULL;
+		    d = d->next_in_event)
+			if (d->status == STORE_PENDING && store_on_due != NULL)
+				store_on_due(d);
+	}
+	for (k = 0; i < st_journal.nunannounced; i++, k++)
+		st_journal.unannounced[k] = st_journal.unannounced[i];
+	st_journal.nunannounced = k;
+}
+
+/* ---- events and deliveries ---- */
+
+struct event *
+store_event_find(uint64_t id)
+{
+	return vec_find(&st_journal.events, id);
+}
+
+size_t
+store_event_count(void)
+{
+	return st_journal.events.n;
+}
+
+struct event *
+store_event_at(size_t i)
+{
+	return i < st_journal.events.n ? st_journal.events.v[i] : NULL;
+}
+
+size_t
+store_event_after(uint64_t after)
+{
+	return vec_after(&st_journal.events, after);
+}
+
+struct delivery *
+store_delivery_find(uint64_t id)
+{
+	return vec_find(&st_journal.deliveries, id);
+}
+
+size_t
+store_delivery_count(void)
+{
+	return st_journal.deliveries.n;
+}
+
+struct delivery *
+store_delivery_at(size_t i)
+{
+	return i < st_journal.deliveries.n ? st_journal.deliveries.v[i] : NULL;
+}
+
+size_t
+store_delivery_after(uint64_t after)
+{
+	return vec_after(&st_journal.deliveries, after);
+}
+
+size_t
+store_pending_count(void)
+{
+	return st_journal.pending;
+}
+
+void
+event_free(struct event *ev)
+{
+	struct delivery *d, *next;
+
+	for (d = ev->deliveries; d != NULL; d = next) {
+		next = d->next_in_event;
+		free(d->url);
+		free(d);
+	}
+	free(ev->data);
+	free(ev);
+}
+
+/*
+ * A new event with its client id and type in the same allocation: a pending
+ * delivery's memory is mostly its event's, and an inline 65-byte id plus a
+ * separate type made a third of it (the goal is <= 256 bytes per pending
+ * delivery beyond the payload). NULL when out of memory.
+ */
+static struct event *
+event_alloc(const char *client_id, const char *type, size_t type_len)
+{
+	size_t cl = strlen(client_id);
+	struct event *ev = calloc(1, sizeof(*ev) + cl + 1 + type_len + 1);
+
+	if (ev == NULL)
+		return NULL;
+	ev->client_id = ev->strs;
+	memcpy(ev->client_id, client_id, cl + 1);
+	ev->type = ev->strs + cl + 1;
+	memcpy(ev->type, type, type_len);
+	ev->type[type_len] = '\0';
+	return ev;
+}
+
+/* A delivery left pending: the event's payload may go once none remains. */
+static void
+delivery_settled(struct delivery *d)
+{
+	struct event *ev = d->event;
+
+	st_journal.pending--;
+	if (--ev->pending == 0) {
+		free(ev->data);
+		ev->data = NULL;
+	}
+}
+
+static struct delivery *
+delivery_new(struct event *ev, struct endpoint *e, const char *url)
+{
+	struct delivery *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	if (url != NULL && (d->url = dup_or_null(url)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	d->id = new_id();
+	d->event = ev;
+	d->endpoint = e;
+	d->created_at = d->updated_at = ev->created_at;
+	d->next_at = ev->created_at;
+	d->last_off = -1;
+	return d;
+}
+
+/* Link a new delivery into its event and the indexes. */
+static int
+delivery_link(struct delivery *d)
+{
+	struct event *ev = d->event;
+	struct delivery **tail = &ev->deliveries;
+
+	if (vec_push(&st_journal.deliveries, d) != 0)
+		return -1;
+	while (*tail != NULL)
+		tail = &(*tail)->next_in_event;
+	*tail = d;
+	ev->ndeliveries++;
+	if (d->status == STORE_PENDING) {
+		ev->pending++;
+		st_journal.pending++;
+	}
+	return 0;
+}
+
+struct event *
+store_event_create(struct client *c, const char *type, size_t type_len,
+    const char *data, size_t data_len, struct endpoint **eps, size_t neps,
+    const char *oneoff_url, const char *idem, size_t idem_len, int64_t now)
+{
+	struct event *ev = event_alloc(c->id, type, type_len);
+	struct delivery *d, *list = NULL, **tail = &list;
+	size_t i, nd = neps + (oneoff_url != NULL);
+	struct buf *b;
+	off_t off;
+
+	(void)idem;
+	(void)idem_len;
+	if (ev == NULL)
+		goto nomem;
+	ev->id = new_id();
+	ev->client = c;
+	ev->created_at = now;
+	for (i = 0; i < nd; i++) {
+		d = delivery_new(ev, i < neps ? eps[i] : NULL,
+		    i < neps ? NULL : oneoff_url);
+		if (d == NULL)
+			goto nomem;
+		*tail = d;
+		tail = &d->next_in_event;
+	}
+	if (st_journal.deliveries.cap - st_journal.deliveries.n < nd) {
+		size_t cap = (st_journal.deliveries.n + nd) * 2;
+		void **v = realloc(st_journal.deliveries.v,
+		    cap * sizeof(void *));
+
+		if (v == NULL)
+			goto nomem;
+		st_journal.deliveries.v = v;
+		st_journal.deliveries.cap = cap;
+	}
+	if (vec_push(&st_journal.events, NULL) != 0)
+		goto nomem;
+	st_journal.events.n--;
+	if (nd > 0 && (ev->data = util_strndup(data, data_len)) == NULL)
+		goto nomem;
+	ev->data_len = data_len;
+
+	b = rec_begin("event");
+	rec_id("id", STORE_EVT, ev->id);
+	rec_str("client", c->id);
+	buf_puts(b, ",\"type\":");
+	json_put_str(b, type, type_len);
+	rec_num("at", now);
+	buf_puts(b, ",\"dlv\":[");
+	for (d = list; d != NULL; d = d->next_in_event) {
+		char x[STORE_XID_MAX];
+
+		store_fmt_id(STORE_DLV, d->id, x);
+		buf_printf(b, "%s[\"%s\",", d == list ? "" : ",", x);
+		if (d->endpoint != NULL) {
+			store_fmt_id(STORE_EP, d->endpoint->id, x);
+			buf_printf(b, "\"%s\"]", x);
+		} else {
+			buf_puts(b, "null,");
+			json_put_cstr(b, d->url);
+			buf_puts(b, "]");
+		}
+	}
+	buf_puts(b, "]");
+	/* The payload is kept as a string, not embedded: its bytes must go
+	 * to receivers exactly as sent, so it cannot be re-encoded, and
+	 * embedded it would sit one level deeper than the producer nested it
+	 * (a 64-deep payload would make the record unreadable). */
+	buf_puts(b, ",\"data_s\":");
+	json_put_str(b, data, data_len);
+	if (st_journal.nunannounced == st_journal.capunannounced) {
+		size_t cap = st_journal.capunannounced ?
+		    st_journal.capunannounced * 2 : 64;
+		struct announce *a = realloc(st_journal.unannounced,
+		    cap * sizeof(*a));
+
+		if (a == NULL)
+			goto nomem;
+		st_journal.unannounced = a;
+		st_journal.capunannounced = cap;
+	}
+	off = rec_write(&st_files.jrn);
+	if (off < 0)
+		goto fail;
+	ev->off = off;
+	vec_push(&st_journal.events, ev);
+	while (list != NULL) {
+		d = list;
+		list = d->next_in_event;
+		d->next_in_event = NULL;
+		delivery_link(d);
+	}
+	/* The engine hears of the deliveries once the event is durable. */
+	st_journal.unannounced[st_journal.nunannounced].ev = ev;
+	st_journal.unannounced[st_journal.nunannounced++].seq =
+	    st_files.written_seq;
+	return ev;
+nomem:
+	errno = ENOMEM;
+fail:
+	if (ev != NULL) {
+		int e = errno;
+
+		ev->deliveries = list;
+		event_free(ev);
+		errno = e;
+	}
+	return NULL;
+}
+
+const char *
+store_event_data(struct event *ev, struct buf *b, size_t *len)
+{
+	char *line = NULL;
+	size_t cap = 4096, n = 0;
+	int ntok, v;
+	const char *ret = NULL;
+	struct json_tok *toks = NULL;
+
+	if (ev->data != NULL) {
+		*len = ev->data_len;
+		return ev->data;
+	}
+	/* Read the record back: up to its newline. */
+	for (;;) {
+		char *p = realloc(line, cap);
+		ssize_t r;
+
+		if (p == NULL)
+			goto out;
+		line = p;
+		r = pread(st_files.jrn.fd, line + n, cap - n,
+		    ev->off + (off_t)n);
+		if (r <= 0)
+			goto out;
+		n += (size_t)r;
+		if (memchr(line + n - (size_t)r, '\n', (size_t)r) != NULL)
+			break;
+		if (n == cap) {
+			if (cap >= STORE_LINE_MAX)
+				goto out;
+			cap *= 2;
+		}
+	}
+	n = (size_t)((char *)memchr(line, '\n', n) - line);
+	if (n < 10)
+		goto out;
+	ntok = json_parse(line + 9, n - 9, NULL, 0);
+	if (ntok <= 0 || (toks = malloc((size_t)ntok * sizeof(*toks))) == NULL)
+		goto out;
+	json_parse(line + 9, n - 9, toks, (size_t)ntok);
+	buf_reset(b);
+	if ((v = rget(line + 9, toks, "data")) >= 0) {
+		if (buf_append(b, line + 9 + toks[v].start, toks[v].len) != 0)
+			goto out;
+	} else if ((v = rget(line + 9, toks, "data_s")) >= 0) {
+		if (json_str_buf(line + 9, &toks[v], b) != 0)
+			goto out;
+	} else
+		goto out;
+	*len = b->len;
+	ret = b->data;
+	/* Keep it while deliveries still need it: held at most once. */
+	if (ev->pending > 0 && (ev->data = util_strndup(b->data, b->len)))
+		ev->data_len = b->len;
+out:
+	free(toks);
+	free(line);
+	return ret;
+}
+
+/* Write an attempt record for d; the outcome in a. */
+static off_t
+attempt_record(const struct delivery *d, const struct store_attempt *a,
+    int attempts, int64_t next_at)
+{
+	static const char *const names[] = { "pending", "delivered", "failed" };
+	struct buf *b = rec_begin("attempt");
+
+	rec_id("d", STORE_DLV, d->id);
+	rec_num("prev", (int64_t)d->last_off);
+	rec_num("n", attempts);
+	rec_num("at", a->at);
+	if (a->status > 0)
+		rec_num("status", a->status);
+	else
+		buf_puts(b, ",\"status\":null");
+	rec_str("error", a->error);
+	rec_num("ms", a->ms);
+	buf_puts(b, ",\"body\":");
+	json_put_str(b, a->body != NULL ? a->body : "", a->body_len);
+	rec_str("state", names[a->new_status]);
+	rec_num("next", next_at);
+	if (a->ack != NULL && a->ack_len > 0)
+		rec_json("ack", a->ack, a->ack_len);
+	return rec_write(&st_files.jrn);
+}
+
+static void
+apply_state(struct delivery *d, int status, int64_t next_at, int64_t at)
+{
+	int was = d->status;
+
+	d->status = (uint8_t)status;
+	d->next_at = status == STORE_PENDING ? next_at : 0;
+	d->updated_at = at;
+	if (was == STORE_PENDING && status != STORE_PENDING)
+		delivery_settled(d);
+	else if (was != STORE_PENDING && status == STORE_PENDING) {
+		st_journal.pending++;
+		d->event->pending++;
+	}
+}
+
+int
+store_delivery_attempted(struct delivery *d, const struct store_attempt *a)
+{
+	int n = d->attempts < 255 ? d->attempts + 1 : 255;
+	off_t off = attempt_record(d, a, n, a->next_at);
+
+	/* The outcome stands in memory even when it could not be written (a
+	 * full disk): the receiver has it, and at worst a restart repeats the
+	 * attempt, which at-least-once delivery allows. */
+	d->attempts = (uint8_t)n;
+	if (off >= 0)
+		d->last_off = off;
+	apply_state(d, a->new_status, a->next_at, a->at + a->ms);
+	return off >= 0 ? 0 : -1;
+}
+
+int
+store_delivery_fail(struct delivery *d, const char *error, int64_t now)
+{
+	struct store_attempt a = { .at = now, .error = error,
+	    .new_status = STORE_FAILED };
+	off_t off;
+
+	if (d->status != STORE_PENDING)
+		return 0;
+	off = attempt_record(d, &a, d->attempts, 0);
+	if (off >= 0)
+		d->last_off = off;
+	if (store_on_fail != NULL)
+		store_on_fail(d);
+	apply_state(d, STORE_FAILED, 0, now);
+	return off >= 0 ? 0 : -1;
+}
+
+int
+store_delivery_requeue(struct delivery *d, int64_t next_at)
+{
+	if (d->event->dropping) {
+		/* Past retention and being compacted away. */
+		errno = ENOENT;
+		return -1;
+	}
+	rec_begin("requeue");
+	rec_id("d", STORE_DLV, d->id);
+	rec_num("next", next_at);
+	if (rec_write(&st_files.jrn) < 0)
+		return -1;
+	apply_state(d, STORE_PENDING, next_at, util_wall_ms());
+	if (store_on_due != NULL)
+		store_on_due(d);
+	return 0;
+}
+
+void
+store_foreach_pending(void (*fn)(struct delivery *d, void *arg), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < st_journal.deliveries.n; i++) {
+		struct delivery *d = st_journal.deliveries.v[i];
+
+		if (d->status == STORE_PENDING)
+			fn(d, arg);
+	}
+}
+
+static void
+put_member(struct buf *out, const char *s, const struct json_tok *t,
+    const char *key, const char *name)
+{
+	int v = rget(s, t, key);
+
+	buf_printf(out, "\"%s\":", name);
+	if (v < 0)
+		buf_puts(out, "null");
+	else if (t[v].type == JSON_STRING)
+		buf_append(out, s + t[v].start - 1, t[v].len + 2);
+	else
+		buf_append(out, s + t[v].start, t[v].len);
+}
+
+/* Append one attempt record as the API's attempt object. */
+static void
+put_attempt(struct buf *out, const char *s, const struct json_tok *t,
+    int with_body)
+{
+	int v = rget(s, t, "at");
+	char tm[UTIL_TIME_MAX];
+	uint64_t at = 0;
+
+	if (v >= 0)
+		util_parse_u64(s + t[v].start, t[v].len, UINT64_MAX, &at);
+	buf_printf(out, "{\"at\":\"%s\",", util_fmt_time((int64_t)at, tm));
+	put_member(out, s, t, "status", "status");
+	buf_puts(out, ",");
+	put_member(out, s, t, "error", "error");
+	buf_puts(out, ",");
+	put_member(out, s, t, "ms", "ms");
+	if (with_body) {
+		buf_puts(out, ",");
+		put_member(out, s, t, "body", "body");
+	}
+	buf_puts(out, "}");
+}
+
+/* The ack of an attempt record as JSON text: the object, or one kept as a
+ * string (rec_json) re-encoded, or null. */
+static void
+put_ack(struct buf *out, const char *s, const struct json_tok *t)
+{
+	struct buf tmp = {0};
+	int v = rget(s, t, "ack");
+
+	if (v >= 0 && t[v].type != JSON_NULL) {
+		buf_append(out, s + t[v].start, t[v].len);
+		return;
+	}
+	v = rget(s, t, "ack_s");
+	if (v < 0 || t[v].type != JSON_STRING ||
+	    json_str_buf(s, &t[v], &tmp) != 0 ||
+	    json_put_json(out, tmp.data != NULL ? tmp.data : "", tmp.len,
+	    JSON_MAX_DEPTH) != 0)
+		buf_puts(out, "null");
+	buf_free(&tmp);
+}
+
+int
+store_delivery_history(const struct delivery *d, struct buf *last,
+    struct buf *ack, struct buf *log)
+{
+	struct buf rb = {0};
+	struct json_tok *toks = NULL;
+	size_t ntoks = 0, nrec = 0, i;
+	off_t off = d->last_off, *offs = NULL;
+	int r = -1;
+
+	if (off < 0) {
+		buf_puts(last, "null");
+		buf_puts(ack, "null");
+		return 0;
+	}
+	/* Walk the chain back, newest first. */
+	while (off >= 0) {
+		int nt, v;
+		uint64_t prev;
+		off_t *no;
+
+		buf_reset(&rb);
+		nt = read_record(off, &rb, &toks, &ntoks);
+		if (nt <= 0)
+			goto out;
+		if (nrec == 0) {
+			put_attempt(last, rb.data + 9, toks, 0);
+			put_ack(ack, rb.data + 9, toks);
+		}
+		no = realloc(offs, (nrec + 1) * sizeof(*offs));
+		if (no == NULL)
+			goto out;
+		offs = no;
+		offs[nrec++] = off;
+		if (log == NULL || nrec >= store_max_log)
+			break;
+		v = rget(rb.data + 9, toks, "prev");
+		if (v < 0 || rb.data[9 + toks[v].start] == '-' ||
+		    util_parse_u64(rb.data + 9 + toks[v].start, toks[v].len,
+		    (uint64_t)off - 1, &prev) != 0)
+			break;
+		off = (off_t)prev;
+	}
+	for (i = nrec; log != NULL && i-- > 0;) {
+		buf_reset(&rb);
+		if (read_record(offs[i], &rb, &toks, &ntoks) <= 0)
+			goto out;
+		if (i + 1 < nrec)
+			buf_puts(log, ",");
+		put_attempt(log, rb.data + 9, toks, 1);
+	}
+	r = 0;
+out:
+	free(offs);
+	free(toks);
+	buf_free(&rb);
+	return r;
+}
+
+/* ---- idempotency keys ---- */
+
+static uint32_t
+idem_hash(const char *client, const char *key, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; client[i] != '\0'; i++)
+		h = (h ^ (unsigned char)client[i]) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h % IDEM_BUCKETS;
+}
+
+static struct idem *
+idem_lookup(const char *client, const char *key, size_t len, int64_t now)
+{
+	struct idem *i;
+
+	for (i = idem_tab[idem_hash(client, key, len)]; i != NULL; i = i->next)
+		if (now - i->at < STORE_IDEM_MS && strcmp(i->client, client) ==
+		    0 && util_span_eq(key, len, i->key))
+			return i;
+	return NULL;
+}
+
+static int
+idem_add(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at)
+{
+	struct idem *i = calloc(1, sizeof(*i));
+	uint32_t h = idem_hash(client, key, len);
+
+	if (i == NULL || (i->client = dup_or_null(client)) == NULL ||
+	    (i->key = util_strndup(key, len)) == NULL ||
+	    (i->body = dup_or_null(body)) == NULL) {
+		if (i != NULL) {
+			free(i->client);
+			free(i->key);
+			free(i);
+		}
+		return -1;
+	}
+	i->status = status;
+	i->at = at;
+	if (req != NULL) {
+		memcpy(i->req, req, 32);
+		i->has_req = 1;
+	}
+	i->next = idem_tab[h];
+	idem_tab[h] = i;
+	return 0;
+}
+
+int
+store_idem_find(const struct client *c, const char *key, size_t len,
+    const uint8_t req[32], int64_t now, int *status, const char **body)
+{
+	struct idem *i = idem_lookup(c->id, key, len, now);
+
+	if (i == NULL)
+		return -1;
+	if (i->has_req && !sign_equal(i->req, req, 32))
+		return 1;
+	*status = i->status;
+	*body = i->body;
+	return 0;
+}
+
+/* The members of an idem record after "t" (store_idem_put, compaction). */
+void
+idem_members(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at)
+{
+	char hex[65];
+
+	rec_str("client", client);
+	buf_puts(&st_files.rec, ",\"key\":");
+	json_put_str(&st_files.rec, key, len);
+	rec_num("at", at);
+	rec_num("status", status);
+	rec_str("body", body);
+	if (req != NULL) {
+		hex32(req, hex);
+		rec_str("req_sha256", hex);
+	}
+}
+
+int
+store_idem_put(const struct client *c, const char *key, size_t len,
+    const uint8_t req[32], int status, const char *body, int64_t now)
+{
+	rec_begin("idem");
+	idem_members(c->id, key, len, req, status, body, now);
+	if (rec_write(&st_files.jrn) < 0)
+		return -1;
+	return idem_add(c->id, key, len, req, status, body, now);
+}
+
+/* ---- replay ---- */
+
+/* Note d as left without endpoint eid, which the registry never deleted.
+ * 0 or -1 out of memory. */
+static int
+orphan_add(struct delivery *d, uint64_t eid)
+{
+	if (st_journal.norphans == st_journal.caporphans) {
+		size_t cap = st_journal.caporphans ?
+		    st_journal.caporphans * 2 : 16;
+		struct store_orphan *o = realloc(st_journal.orphans,
+		    cap * sizeof(*o));
+
+		if (o == NULL)
+			return -1;
+		st_journal.orphans = o;
+		st_journal.caporphans = cap;
+	}
+	st_journal.orphans[st_journal.norphans].d = d;
+	st_journal.orphans[st_journal.norphans++].endpoint = eid;
+	return 0;
+}
+
+/*
+ * Contract §18: hookd check --fix moves an endpoint whose record (or whose
+ * client's record) cannot be read, and the journal still names it. Its
+ * deliveries that are not settled end failed now, saying why, rather than
+ * staying pending for an endpoint that is not there. 0, or -1 when a record
+ * cannot be written. After a crash while settling: the deliveries whose
+ * failure records were written are failed with an attempt record and are
+ * skipped next time; the rest are settled again at the next start.
+ */
+int
+orphans_settle(void)
+{
+	char x[STORE_XID_MAX], why[160];
+	int64_t now = util_wall_ms();
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < st_journal.norphans; i++) {
+		struct delivery *d = st_journal.orphans[i].d;
+
+		if (d->status == STORE_DELIVERED ||
+		    (d->status == STORE_FAILED && d->last_off >= 0))
+			continue;
+		apply_state(d, STORE_PENDING, 0, d->updated_at);
+		store_fmt_id(STORE_EP, st_journal.orphans[i].endpoint, x);
+		snprintf(why, sizeof(why), "endpoint %s is not in the registry "
+		    "(hookd check --fix moved it to damaged-*.log)", x);
+		if (store_delivery_fail(d, why, now) != 0)
+			ret = -1;
+	}
+	free(st_journal.orphans);
+	st_journal.orphans = NULL;
+	st_journal.norphans = st_journal.caporphans = 0;
+	return ret;
+}
+
+/*
+ * An "event" record: the event, all its deliveries (endpoint ids or one-off
+ * URLs) and its payload in one line, so after a crash at any point either
+ * the event and all its deliveries exist or none does; the 202 is answered
+ * only once the line is durable, so an event lost in a crash was never
+ * acknowledged. Its deliveries start pending at its time. A delivery whose
+ * endpoint the registry deleted before the crash (gone) ends failed; one
+ * whose endpoint is missing without a deletion (hookd check --fix moved
+ * it) is noted as an orphan for orphans_settle.
+ */
+static int
+replay_event(struct replay *r)
+{
+	struct event *ev;
+	char cid[STORE_ID_MAX + 1], *type = NULL;
+	int v, i;
+	uint32_t k;
+	int64_t at;
+
+	if (get_str(r, "client", cid, sizeof(cid)) != 0 ||
+	    get_dup(r, "type", &type) != 0 || type == NULL) {
+		free(type);
+		return replay_fail(r, "bad event record");
+	}
+	ev = event_alloc(cid, type, strlen(type));
+	free(type);
+	if (ev == NULL)
+		return replay_fail(r, "out of memory");
+	if (get_xid(r, "id", STORE_EVT, &ev->id) != 0 ||
+	    get_num(r, "at", &at) != 0 ||
+	    (v = rget(r->s, r->t, "dlv")) < 0 || r->t[v].type != JSON_ARRAY ||
+	    (st_journal.events.n > 0 && ((struct event *)
+	    st_journal.events.v[st_journal.events.n - 1])->id >= ev->id))
+		goto bad;
+	ev->client = store_client_find(ev->client_id, strlen(ev->client_id));
+	ev->created_at = at;
+	ev->off = r->off;
+	seen_id(ev->id);
+	for (i = v + 1, k = 0; k < r->t[v].size; k++, i = (int)r->t[i].next) {
+		const struct json_tok *a = &r->t[i];
+		struct delivery *d;
+		uint64_t did, eid;
+
+		if (a->type != JSON_ARRAY || a->size < 2 ||
+		    r->t[i + 1].type != JSON_STRING ||
+		    store_parse_id(STORE_DLV, r->s + r->t[i + 1].start,
+		    r->t[i + 1].len, &did) != 0)
+			goto bad;
+		d = calloc(1, sizeof(*d));
+		if (d == NULL)
+			goto bad;
+		d->id = did;
+		d->event = ev;
+		d->created_at = d->updated_at = d->next_at = at;
+		d->last_off = -1;
+		if (r->t[i + 2].type == JSON_STRING &&
+		    store_parse_id(STORE_EP, r->s + r->t[i + 2].start,
+		    r->t[i + 2].len, &eid) == 0) {
+			d->endpoint = store_endpoint_find(eid);
+			if (d->endpoint == NULL) {
+				/* Deleted while the journal was not told:
+				 * settle it now (open writes the record). */
+				d->status = STORE_FAILED;
+				d->next_at = 0;
+				if (!st_replay.checking && !gone_has(eid) &&
+				    orphan_add(d, eid) != 0) {
+					free(d);
+					goto bad;
+				}
+			}
+		} else if (a->size >= 3 && r->t[i + 3].type == JSON_STRING) {
+			struct buf b = {0};
+
+			if (json_str_buf(r->s, &r->t[i + 3], &b) != 0 ||
+			    (d->url = util_strndup(b.data != NULL ? b.data :
+			    "", b.len)) == NULL) {
+				buf_free(&b);
+				free(d);
+				goto bad;
+			}
+			/* Its own length, not the buf's 256 bytes. */
+			buf_free(&b);
+		} else {
+			free(d);
+			goto bad;
+		}
+		seen_id(did);
+		if ((st_journal.deliveries.n > 0 && ((struct delivery *)
+		    st_journal.deliveries.v[st_journal.deliveries.n - 1])->id >=
+		    did) ||
+		    delivery_link(d) != 0) {
+			free(d->url);
+			free(d);
+			goto bad;
+		}
+	}
+	if (vec_push(&st_journal.events, ev) != 0)
+		goto bad;
+	return 0;
+bad:
+	/* The start fails, but the caller still calls store_close(), which
+	 * frees deliveries through their events: take the ones linked so far
+	 * (the last in the index) back out and free the event with them. */
+	st_journal.deliveries.n -= ev->ndeliveries;
+	st_journal.pending -= ev->pending;
+	event_free(ev);
+	return replay_fail(r, "bad event record");
+}
+
+/*
+ * One journal record: event (replay_event), idem, attempt or requeue. An
+ * attempt record carries the delivery's state after it (attempts, state,
+ * next), so the newest one wins and the chain ("prev") links the older ones
+ * for the history. After a crash: an attempt whose record did not reach the
+ * disk replays as not made, and the delivery is tried again (at least once,
+ * contract §5); a requeue lost the same way leaves the delivery as its last
+ * attempt left it, and the retry or replay call was not acknowledged. An
+ * idem record older than 24 h is skipped; one lost in a crash was not
+ * acknowledged (its answer waits for the same group commit).
+ */
+int
+replay_journal(struct replay *r, const char *t, size_t tl)
+{
+	struct delivery *d;
+	uint64_t id;
+	int64_t n, next, at;
+	char state[16];
+
+	if (util_span_eq(t, tl, "event"))
+		return replay_event(r);
+	if (util_span_eq(t, tl, "idem")) {
+		char cid[STORE_ID_MAX + 1], hex[65];
+		char *key = NULL, *body = NULL;
+		uint8_t req[32];
+		int64_t status;
+		int ok, has_req = 0;
+
+		ok = get_str(r, "client", cid, sizeof(cid)) == 0 &&
+		    get_dup(r, "key", &key) == 0 && key != NULL &&
+		    get_dup(r, "body", &body) == 0 && body != NULL &&
+		    get_num(r, "at", &at) == 0 &&
+		    get_num(r, "status", &status) == 0;
+		/* Without the hash (an older record) any request matches. */
+		if (ok && rget(r->s, r->t, "req_sha256") >= 0)
+			ok = has_req = get_str(r, "req_sha256", hex,
+			    sizeof(hex)) == 0 && unhex32(hex, strlen(hex),
+			    req) == 0;
+		if (ok && util_wall_ms() - at < STORE_IDEM_MS)
+			ok = idem_add(cid, key, strlen(key), has_req ? req :
+			    NULL, (int)status, body, at) == 0;
+		free(key);
+		free(body);
+		return ok ? 0 : replay_fail(r, "bad idem record");
+	}
+	if (get_xid(r, "d", STORE_DLV, &id) != 0)
+		return replay_fail(r, "record without delivery id");
+	d = store_delivery_find(id);
+	if (d == NULL) {
+		char x[STORE_XID_MAX], needle[STORE_XID_MAX + 2];
+
+		store_fmt_id(STORE_DLV, id, x);
+		snprintf(needle, sizeof(needle), "\"%s\"", x);
+		return replay_fail_dep(r, needle,
+		    "record of an unknown delivery");
+	}
+	if (util_span_eq(t, tl, "attempt")) {
+		if (get_num(r, "n", &n) != 0 || get_num(r, "at", &at) != 0 ||
+		    get_num(r, "next", &next) != 0 ||
+		    get_str(r, "state", state, sizeof(state)) != 0)
+			return replay_fail(r, "bad attempt record");
+		d->attempts = (uint8_t)(n > 255 ? 255 : n);
+		d->last_off = r->off;
+		apply_state(d, strcmp(state, "pending") == 0 ? STORE_PENDING :
+		    strcmp(state, "delivered") == 0 ? STORE_DELIVERED :
+		    STORE_FAILED, next, at);
+		return 0;
+	}
+	if (util_span_eq(t, tl, "requeue")) {
+		if (get_num(r, "next", &next) != 0)
+			return replay_fail(r, "bad requeue record");
+		apply_state(d, STORE_PENDING, next, next);
+		return 0;
+	}
+	return replay_fail(r, "unknown record type");
+}
