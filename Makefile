@@ -18,9 +18,9 @@ LDLIBS = -pthread
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-MODULES = util json http sign url config store webhook outbound resolve deliver api server
+MODULES = util json http sign url config store webhook outbound resolve deliver_queue deliver api server
 SRCS = $(MODULES:=.c)
-HDRS = $(MODULES:=.h)
+HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
 
 all: hookd

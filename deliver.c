@@ -50,6 +50,7 @@
  * are reached through it).
  */
 #include "deliver.h"
+#include "deliver_impl.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -76,23 +77,6 @@
  * WEBHOOK_SPARE_BUF): no malloc per attempt, yet no pinned megabyte
  * payload buffers. */
 #define DELIVER_SPARE_ATTEMPTS	64
-/* Hash buckets of the per-client engine state (struct tenant). */
-#define DELIVER_TENANT_BUCKETS	256
-
-/*
- * The engine's state for one client, by id: its attempts in flight
- * (against max_inflight_per_client) and the deliveries waiting for one of
- * its slots. Idle ones are freed by the periodic sweep, never while a loop
- * over them may run. (The client's lookups are resolve's.)
- */
-struct tenant {
-	struct tenant *next;		/* hash chain */
-	char id[STORE_ID_MAX + 1];
-	uint32_t inflight;		/* attempts in flight */
-	struct delivery *wait_head;	/* due, held by the client's cap */
-	struct delivery *wait_tail;
-};
-
 /* One attempt in flight. */
 struct attempt {
 	struct attempt *prev, *next;	/* in-flight list, by deadline */
@@ -121,20 +105,12 @@ struct outcome {
 	size_t ack_len;
 };
 
-/* Values of delivery.waiting: which list it is on. */
-#define WAIT_ENDPOINT 1
-#define WAIT_GLOBAL 2
-#define WAIT_CLIENT 3
-
 /* The engine's state: one instance, on the loop thread only. */
 struct engine {
 	/* Set by deliver_drain: no new attempts start. */
 	int draining;
-	/* The timer heap: heap[1..heap_len]. */
-	struct delivery **heap;
-	size_t heap_len, heap_cap;
-	/* Deliveries held by max_outbound. */
-	struct delivery *gwait_head, *gwait_tail;
+	/* The timer heap, the global wait list and the clients' states. */
+	struct deliver_queue q;
 	/* Attempts in flight, soonest deadline first. */
 	struct attempt *act_head, *act_tail;
 	size_t inflight_total;
@@ -149,7 +125,6 @@ struct engine {
 	int pulling;
 	/* The delivery whose outcome is being written to the store now. */
 	struct delivery *recording;
-	struct tenant *tenants[DELIVER_TENANT_BUCKETS];
 	/* The caps last applied: a reload that changes one sweeps the wait
 	 * lists. */
 	size_t last_endpoint_cap, last_client_cap, last_outbound_cap;
@@ -189,60 +164,12 @@ client_cap(void)
 	return config_client_inflight(server_config);
 }
 
-
-/* The engine's state of client id; created when create is set. NULL when
- * there is none, or no memory (the client is then not capped, which errs on
- * delivering). */
-static struct tenant *
-tenant_get(const char *id, int create)
-{
-	struct tenant **slot, *t;
-
-	slot = &eng.tenants[out_hash(2166136261u, id, strlen(id)) %
-	    DELIVER_TENANT_BUCKETS];
-	for (t = *slot; t != NULL; t = t->next)
-		if (strcmp(t->id, id) == 0)
-			return t;
-	if (!create || id[0] == '\0')
-		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return NULL;
-	snprintf(t->id, sizeof(t->id), "%s", id);
-	t->next = *slot;
-	*slot = t;
-	return t;
-}
-
 /* The state of d's client (the event keeps its id even once the client is
  * deleted). */
 static struct tenant *
 tenant_of(const struct delivery *d)
 {
-	return tenant_get(d->event->client_id, 1);
-}
-
-/* Free the states that hold nothing; all of them when all is set (stop). */
-static void
-tenant_sweep(int all)
-{
-	size_t i;
-
-	for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
-		struct tenant **pp = &eng.tenants[i];
-
-		while (*pp != NULL) {
-			struct tenant *t = *pp;
-
-			if (all || (t->inflight == 0 &&
-			    t->wait_head == NULL)) {
-				*pp = t->next;
-				free(t);
-			} else {
-				pp = &t->next;
-			}
-		}
-	}
+	return deliver_tenant_get(&eng.q, d->event->client_id, 1);
 }
 
 /* A uniform double in [0, 1) from xorshift64*: jitter needs no more, and
@@ -270,190 +197,6 @@ logq(char *out, size_t outsz, const char *s)
 }
 
 /* ---------------------------------------------------------------------- */
-/* The timer heap                                                         */
-
-/* Earlier next_at first; ties in creation order, for best-effort order. */
-static int
-heap_less(const struct delivery *a, const struct delivery *b)
-{
-	if (a->next_at != b->next_at)
-		return a->next_at < b->next_at;
-	return a->id < b->id;
-}
-
-static void
-heap_set(size_t i, struct delivery *d)
-{
-	eng.heap[i] = d;
-	d->heap_index = (uint32_t)i;
-}
-
-static void
-heap_up(size_t i)
-{
-	struct delivery *d = eng.heap[i];
-
-	while (i > 1 && heap_less(d, eng.heap[i / 2])) {
-		heap_set(i, eng.heap[i / 2]);
-		i /= 2;
-	}
-	heap_set(i, d);
-}
-
-static void
-heap_down(size_t i)
-{
-	struct delivery *d = eng.heap[i];
-
-	for (;;) {
-		size_t c = 2 * i;
-
-		if (c > eng.heap_len)
-			break;
-		if (c + 1 <= eng.heap_len && heap_less(eng.heap[c + 1], eng.heap[c]))
-			c++;
-		if (!heap_less(eng.heap[c], d))
-			break;
-		heap_set(i, eng.heap[c]);
-		i = c;
-	}
-	heap_set(i, d);
-}
-
-/* 0, or -1 out of memory (d not added). */
-static int
-heap_push(struct delivery *d)
-{
-	if (eng.heap_len + 1 >= eng.heap_cap) {
-		size_t cap = eng.heap_cap != 0 ? eng.heap_cap * 2 : 1024;
-		struct delivery **h;
-
-		/* heap_index is 32 bits wide. */
-		if (cap > UINT32_MAX)
-			return -1;
-		h = realloc(eng.heap, cap * sizeof(*h));
-		if (h == NULL)
-			return -1;
-		eng.heap = h;
-		eng.heap_cap = cap;
-	}
-	eng.heap_len++;
-	heap_set(eng.heap_len, d);
-	heap_up(eng.heap_len);
-	return 0;
-}
-
-static void
-heap_remove(struct delivery *d)
-{
-	size_t i = d->heap_index;
-	struct delivery *last;
-
-	if (i == 0 || i > eng.heap_len || eng.heap[i] != d)
-		return;
-	d->heap_index = 0;
-	last = eng.heap[eng.heap_len--];
-	if (last != d) {
-		heap_set(i, last);
-		heap_up(i);
-		heap_down(last->heap_index);
-	}
-	/* Give memory back after a large backlog has drained. */
-	if (eng.heap_cap > 4096 && eng.heap_len < eng.heap_cap / 4) {
-		struct delivery **h = realloc(eng.heap, eng.heap_cap / 2 * sizeof(*h));
-
-		if (h != NULL) {
-			eng.heap = h;
-			eng.heap_cap /= 2;
-		}
-	}
-}
-
-/* ---------------------------------------------------------------------- */
-/* Wait lists                                                             */
-
-/* Append d to a wait list: its endpoint's, its client's (t) or the
- * global one. */
-static void
-wait_push(struct delivery *d, uint8_t which, struct tenant *t)
-{
-	struct delivery **head = &eng.gwait_head, **tail = &eng.gwait_tail;
-
-	if (which == WAIT_ENDPOINT) {
-		head = &d->endpoint->wait_head;
-		tail = &d->endpoint->wait_tail;
-	} else if (which == WAIT_CLIENT) {
-		head = &t->wait_head;
-		tail = &t->wait_tail;
-	}
-	d->wait_next = NULL;
-	d->waiting = which;
-	if (*tail != NULL)
-		(*tail)->wait_next = d;
-	else
-		*head = d;
-	*tail = d;
-}
-
-static struct delivery *
-wait_pop(struct delivery **head, struct delivery **tail)
-{
-	struct delivery *d = *head;
-
-	if (d == NULL)
-		return NULL;
-	*head = d->wait_next;
-	if (*head == NULL)
-		*tail = NULL;
-	d->wait_next = NULL;
-	d->waiting = 0;
-	return d;
-}
-
-/*
- * Take d off whichever list holds it. The lists are singly linked (the
- * store's struct has one link), so this walks from the head: deliveries
- * leave a list from the head in normal operation, and only deletes and
- * disables remove from the middle.
- */
-static void
-wait_unlink(struct delivery *d)
-{
-	struct delivery **head = &eng.gwait_head, **tail = &eng.gwait_tail;
-	struct delivery *p, *prev = NULL;
-
-	if (d->waiting == WAIT_ENDPOINT) {
-		if (d->endpoint == NULL) {
-			d->waiting = 0;
-			return;
-		}
-		head = &d->endpoint->wait_head;
-		tail = &d->endpoint->wait_tail;
-	} else if (d->waiting == WAIT_CLIENT) {
-		struct tenant *t = tenant_get(d->event->client_id, 0);
-
-		if (t == NULL) {
-			d->waiting = 0;
-			return;
-		}
-		head = &t->wait_head;
-		tail = &t->wait_tail;
-	}
-	for (p = *head; p != NULL && p != d; p = p->wait_next)
-		prev = p;
-	if (p != NULL) {
-		if (prev != NULL)
-			prev->wait_next = d->wait_next;
-		else
-			*head = d->wait_next;
-		if (*tail == d)
-			*tail = prev;
-	}
-	d->wait_next = NULL;
-	d->waiting = 0;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Scheduling                                                             */
 
 /* store_on_due: (re)insert d by its next_at. Idempotent: a delivery in
@@ -464,15 +207,14 @@ engine_due(struct delivery *d)
 	if (d->status != STORE_PENDING || d->inflight || d->waiting)
 		return;
 	if (d->heap_index != 0) {
-		heap_up(d->heap_index);
-		heap_down(d->heap_index);
+		deliver_heap_fix(&eng.q, d);
 		return;
 	}
 	/* Out of memory for the heap: hold it on the global wait list, which
 	 * needs none. It is then attempted when a slot frees, early rather
 	 * than never. */
-	if (heap_push(d) != 0)
-		wait_push(d, WAIT_GLOBAL, NULL);
+	if (deliver_heap_push(&eng.q, d) != 0)
+		deliver_wait_push(&eng.q, d, WAIT_GLOBAL, NULL);
 }
 
 /* The in-flight attempt of d (at most max_outbound to look through). */
@@ -497,9 +239,9 @@ engine_forget(struct delivery *d)
 	if (d != eng.recording)
 		metrics.failed++;
 	if (d->heap_index != 0)
-		heap_remove(d);
+		deliver_heap_remove(&eng.q, d);
 	if (d->waiting)
-		wait_unlink(d);
+		deliver_wait_unlink(&eng.q, d);
 	if (d->inflight) {
 		struct attempt *a = attempt_of(d);
 
@@ -525,17 +267,17 @@ dispatch(struct delivery *d)
 	struct tenant *t = tenant_of(d);
 
 	if (e != NULL && (!e->enabled || e->inflight >= endpoint_slots(e)))
-		wait_push(d, WAIT_ENDPOINT, NULL);
+		deliver_wait_push(&eng.q, d, WAIT_ENDPOINT, NULL);
 	else if (t != NULL && t->inflight >= client_cap())
-		wait_push(d, WAIT_CLIENT, t);
+		deliver_wait_push(&eng.q, d, WAIT_CLIENT, t);
 	else if (eng.inflight_total >= outbound_cap() && e != NULL &&
 	    e->inflight > 0)
 		/* Its own attempts pull it when they end, so a busy endpoint
 		 * keeps its slots instead of queueing behind every other
 		 * endpoint's deliveries on the global list. */
-		wait_push(d, WAIT_ENDPOINT, NULL);
+		deliver_wait_push(&eng.q, d, WAIT_ENDPOINT, NULL);
 	else if (eng.inflight_total >= outbound_cap())
-		wait_push(d, WAIT_GLOBAL, NULL);
+		deliver_wait_push(&eng.q, d, WAIT_GLOBAL, NULL);
 	else
 		attempt_start(d);
 }
@@ -555,8 +297,8 @@ pull_endpoint(struct endpoint *e)
 			 * list, whose turn comes when a slot of the client
 			 * frees (and whose attempt pulls this list again). */
 			if (e->inflight == 0) {
-				d = wait_pop(&e->wait_head, &e->wait_tail);
-				wait_push(d, WAIT_CLIENT, t);
+				d = deliver_wait_pop(&e->wait_head, &e->wait_tail);
+				deliver_wait_push(&eng.q, d, WAIT_CLIENT, t);
 			}
 			return;
 		}
@@ -566,12 +308,12 @@ pull_endpoint(struct endpoint *e)
 			 * hand one delivery to the global list, whose turn
 			 * comes when any slot frees. */
 			if (e->inflight == 0) {
-				d = wait_pop(&e->wait_head, &e->wait_tail);
-				wait_push(d, WAIT_GLOBAL, NULL);
+				d = deliver_wait_pop(&e->wait_head, &e->wait_tail);
+				deliver_wait_push(&eng.q, d, WAIT_GLOBAL, NULL);
 			}
 			return;
 		}
-		d = wait_pop(&e->wait_head, &e->wait_tail);
+		d = deliver_wait_pop(&e->wait_head, &e->wait_tail);
 		attempt_start(d);
 	}
 }
@@ -585,20 +327,20 @@ pull_client(struct tenant *t)
 			/* As in pull_endpoint: with none of the client's
 			 * attempts in flight, the global list takes one. */
 			if (t->inflight == 0)
-				wait_push(wait_pop(&t->wait_head,
+				deliver_wait_push(&eng.q, deliver_wait_pop(&t->wait_head,
 				    &t->wait_tail), WAIT_GLOBAL, NULL);
 			return;
 		}
 		/* Goes to its endpoint's list, or starts. */
-		dispatch(wait_pop(&t->wait_head, &t->wait_tail));
+		dispatch(deliver_wait_pop(&t->wait_head, &t->wait_tail));
 	}
 }
 
 static void
 pull_global(void)
 {
-	while (eng.gwait_head != NULL && eng.inflight_total < outbound_cap())
-		dispatch(wait_pop(&eng.gwait_head, &eng.gwait_tail));
+	while (eng.q.gwait_head != NULL && eng.inflight_total < outbound_cap())
+		dispatch(deliver_wait_pop(&eng.q.gwait_head, &eng.q.gwait_tail));
 }
 
 /* A slot of e and of t (either may be NULL) freed: let waiting deliveries
@@ -1182,7 +924,7 @@ deliver_tick(void)
 		attempt_fail(eng.act_head, "timeout", WEBHOOK_TIMEOUT);
 	outbound_tick(now);
 	if (resolve_tick(now))
-		tenant_sweep(0);
+		deliver_tenant_sweep(&eng.q, 0);
 
 	if (eng.draining)
 		goto deadlines;
@@ -1205,25 +947,25 @@ deliver_tick(void)
 		for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
 			struct tenant *t;
 
-			for (t = eng.tenants[i]; t != NULL; t = t->next)
+			for (t = eng.q.tenants[i]; t != NULL; t = t->next)
 				pull_client(t);
 		}
 	}
 	pull_global();
 	eng.pulling = 0;
 
-	while (eng.heap_len > 0 && eng.heap[1]->next_at <= wall) {
-		struct delivery *d = eng.heap[1];
+	while (eng.q.heap_len > 0 && eng.q.heap[1]->next_at <= wall) {
+		struct delivery *d = eng.q.heap[1];
 
-		heap_remove(d);
+		deliver_heap_remove(&eng.q, d);
 		if (d->status == STORE_PENDING)
 			dispatch(d);
 	}
 
 deadlines:
-	if (eng.heap_len > 0 && !eng.draining)
-		next = now + (eng.heap[1]->next_at > wall ?
-		    eng.heap[1]->next_at - wall : 0);
+	if (eng.q.heap_len > 0 && !eng.draining)
+		next = now + (eng.q.heap[1]->next_at > wall ?
+		    eng.q.heap[1]->next_at - wall : 0);
 	if (eng.act_head != NULL &&
 	    (next < 0 || eng.act_head->deadline < next))
 		next = eng.act_head->deadline;
@@ -1252,7 +994,7 @@ deliver_now(struct delivery *d)
 	if (d->status != STORE_PENDING || d->inflight || d->waiting)
 		return;
 	if (d->heap_index != 0)
-		heap_remove(d);
+		deliver_heap_remove(&eng.q, d);
 	dispatch(d);
 }
 
@@ -1280,30 +1022,30 @@ deliver_shutdown(void)
 	while (eng.act_head != NULL)
 		attempt_abort(eng.act_head);
 	outbound_close_idle();
-	while ((d = wait_pop(&eng.gwait_head, &eng.gwait_tail)) != NULL)
+	while ((d = deliver_wait_pop(&eng.q.gwait_head, &eng.q.gwait_tail)) != NULL)
 		;
 	for (i = 0; i < store_endpoint_count(); i++) {
 		struct endpoint *e = store_endpoint_at(i);
 
-		while ((d = wait_pop(&e->wait_head, &e->wait_tail)) != NULL)
+		while ((d = deliver_wait_pop(&e->wait_head, &e->wait_tail)) != NULL)
 			;
 		e->inflight = 0;
 	}
 	for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
 		struct tenant *t;
 
-		for (t = eng.tenants[i]; t != NULL; t = t->next)
-			while ((d = wait_pop(&t->wait_head, &t->wait_tail)) !=
+		for (t = eng.q.tenants[i]; t != NULL; t = t->next)
+			while ((d = deliver_wait_pop(&t->wait_head, &t->wait_tail)) !=
 			    NULL)
 				;
 	}
-	for (i = 1; i <= eng.heap_len; i++)
-		eng.heap[i]->heap_index = 0;
-	free(eng.heap);
-	eng.heap = NULL;
-	eng.heap_len = eng.heap_cap = 0;
+	for (i = 1; i <= eng.q.heap_len; i++)
+		eng.q.heap[i]->heap_index = 0;
+	free(eng.q.heap);
+	eng.q.heap = NULL;
+	eng.q.heap_len = eng.q.heap_cap = 0;
 	resolve_stop();
-	tenant_sweep(1);
+	deliver_tenant_sweep(&eng.q, 1);
 	while (eng.spare != NULL) {
 		struct attempt *a = eng.spare;
 
@@ -1320,3 +1062,4 @@ deliver_shutdown(void)
 	eng.sweep_endpoints = 0;
 	eng.pulling = 0;
 }
+

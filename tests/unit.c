@@ -42,6 +42,7 @@ main(int argc, char **argv)
 		{ "store", test_store },
 		{ "records", test_records },
 		{ "config", test_config },
+		{ "webhook", test_webhook },
 	};
 	size_t i;
 

@@ -48,5 +48,6 @@ void test_url(void);
 void test_store(void);
 void test_records(void);
 void test_config(void);
+void test_webhook(void);
 
 #endif
