@@ -129,7 +129,7 @@ static char dns_fault_slow[URL_HOST_MAX];
  * none, or no memory (the client's lookups are then not capped, which errs
  * on delivering). */
 static struct dns_client *
-tenant_get(const char *id, int create)
+dns_client_get(const char *id, int create)
 {
 	struct dns_client **slot, *t;
 
@@ -153,7 +153,7 @@ tenant_get(const char *id, int create)
 
 /* Free the states that hold nothing; all of them when all is set (stop). */
 static void
-tenant_sweep(int all)
+dns_client_sweep(int all)
 {
 	size_t i;
 
@@ -292,7 +292,7 @@ dns_send(struct resolve_entry *en, struct dns_client *t)
 static void
 dns_dequeue(struct resolve_entry *en)
 {
-	struct dns_client *t = tenant_get(en->owner, 0);
+	struct dns_client *t = dns_client_get(en->owner, 0);
 	struct resolve_entry **pp, *prev = NULL;
 
 	if (t == NULL)
@@ -402,7 +402,7 @@ dns_sweep(int64_t now)
 struct resolve_entry *
 resolve_get(const char *host, const char *client, int64_t now)
 {
-	return dns_get(host, tenant_get(client, 1), now);
+	return dns_get(host, dns_client_get(client, 1), now);
 }
 
 int
@@ -411,7 +411,7 @@ resolve_tick(int64_t now)
 	if (now < dns_next_sweep)
 		return 0;
 	dns_sweep(now);
-	tenant_sweep(0);
+	dns_client_sweep(0);
 	return 1;
 }
 
@@ -490,7 +490,7 @@ static void
 dns_answer(const struct dns_res *r)
 {
 	struct resolve_entry *en = r->cookie;
-	struct dns_client *t = tenant_get(en->owner, 0);
+	struct dns_client *t = dns_client_get(en->owner, 0);
 
 	en->owner[0] = '\0';
 	if (t != NULL && t->dns_inflight > 0)
@@ -554,7 +554,7 @@ int
 resolve_host_addrs(const char *host, const char *client,
     struct sockaddr_storage *ss, size_t max, size_t *n)
 {
-	struct dns_client *t = tenant_get(client, 1);
+	struct dns_client *t = dns_client_get(client, 1);
 	struct resolve_entry *en;
 	size_t i;
 
@@ -733,5 +733,5 @@ resolve_stop(void)
 		}
 	}
 	dns_count = 0;
-	tenant_sweep(1);
+	dns_client_sweep(1);
 }
