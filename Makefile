@@ -19,8 +19,9 @@ SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 MODULES = util json http sign url config store store_file store_replay \
-	store_registry store_journal store_compact store_check deliver \
-	api api_check api_registry api_events api_ops server
+	store_registry store_journal store_compact store_check webhook \
+	outbound resolve deliver_queue deliver api api_check api_registry \
+	api_events api_ops server
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)

@@ -1,7 +1,8 @@
 /*
  * deliver: the delivery engine: the timer heap of pending deliveries, the
- * outbound HTTP/1.1 client with its keep-alive pools, the resolver thread,
- * the destination checks, signing, and the outcome rules of contract §5.
+ * slots per endpoint, per client and in all, the outcome of each attempt
+ * (contract §5, §12), the retry schedule and disabling. Requests are built
+ * by webhook, sent by outbound, and names looked up by resolve.
  */
 #ifndef HOOKD_DELIVER_H
 #define HOOKD_DELIVER_H

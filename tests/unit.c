@@ -43,6 +43,7 @@ main(int argc, char **argv)
 		{ "records", test_records },
 		{ "config", test_config },
 		{ "api", test_api },
+		{ "webhook", test_webhook },
 	};
 	size_t i;
 

@@ -49,5 +49,6 @@ void test_store(void);
 void test_records(void);
 void test_config(void);
 void test_api(void);
+void test_webhook(void);
 
 #endif
