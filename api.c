@@ -15,7 +15,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "json.h"
-#include "server.h"
+#include "metrics.h"
 #include "sign.h"
 #include "store.h"
 #include "url.h"
@@ -86,8 +86,8 @@ struct api_field {
 
 struct api_filter {
 	unsigned set;			/* API_F_ bits present */
-	char client[STORE_ID_MAX + 1];
-	char type[STORE_TYPE_MAX + 1];
+	char client[UTIL_ID_MAX + 1];
+	char type[UTIL_TYPE_MAX + 1];
 	uint64_t endpoint, event;
 	int status;
 };
@@ -568,7 +568,7 @@ api_str(const struct api_ctx *c, int idx, char *out, size_t outsz)
 /* ---- validation shared by the API and the static registrations ---- */
 
 /*
- * Event types and filters: 1..STORE_TYPE_MAX visible ASCII characters. The
+ * Event types and filters: 1..UTIL_TYPE_MAX visible ASCII characters. The
  * type goes out in the hookd-event-type header and into log lines, so CR,
  * LF, spaces and other controls would inject headers or fields. In a filter
  * '*' may only end it (contract §3: a trailing * matches a prefix); one
@@ -579,7 +579,7 @@ api_type_ok(const char *s, size_t n, int filter)
 {
 	size_t i;
 
-	if (n == 0 || n > STORE_TYPE_MAX)
+	if (n == 0 || n > UTIL_TYPE_MAX)
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
@@ -600,8 +600,8 @@ api_url_problem(const char *s, size_t n, char *buf, size_t bufsz)
 	struct sockaddr_storage ss;
 	struct url u;
 	const char *why = "url: invalid";
-	const struct url_cidr *allow = server_config->allow;
-	size_t nallow = server_config->nallow;
+	const struct url_cidr *allow = config_current()->allow;
+	size_t nallow = config_current()->nallow;
 
 	if (url_parse(s, n, &u, &why) != 0 ||
 	    url_template_check(s, n, &why) != 0)
@@ -663,7 +663,7 @@ api_url_resolves(struct api_ctx *c, const char *url, const char *client,
 		return c->r->resolve_late ? 0 : API_RESOLVING;
 	for (i = 0; i < n; i++)
 		if (url_addr_denied((const struct sockaddr *)(const void *)
-		    &ss[i], server_config->allow, server_config->nallow) ==
+		    &ss[i], config_current()->allow, config_current()->nallow) ==
 		    NULL)
 			return 0;
 	if (n == 0)
@@ -675,8 +675,8 @@ api_url_resolves(struct api_ctx *c, const char *url, const char *client,
 		const struct sockaddr *sa =
 		    (const struct sockaddr *)(const void *)&ss[i];
 
-		cls = url_addr_denied(sa, server_config->allow,
-		    server_config->nallow);
+		cls = url_addr_denied(sa, config_current()->allow,
+		    config_current()->nallow);
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s (%s)",
 		    i > 0 ? ", " : "", url_addr_text(sa, text, sizeof(text)),
 		    cls);
@@ -958,7 +958,7 @@ api_put_event(struct api_ctx *c, struct event *ev, int with_all)
 struct api_page {
 	size_t limit;
 	int has_after;
-	char after[STORE_ID_MAX + 1];
+	char after[UTIL_ID_MAX + 1];
 	size_t after_len;
 	uint64_t after_id;		/* for ep/evt/dlv lists */
 };
@@ -968,7 +968,7 @@ struct api_page {
 static int
 api_page(struct api_ctx *c, int kind, struct api_page *p)
 {
-	char v[STORE_ID_MAX + 1];
+	char v[UTIL_ID_MAX + 1];
 	uint64_t lim;
 	int n, st = 0;
 
@@ -1080,7 +1080,7 @@ struct api_list {
 	void *(*at)(size_t i);
 	int (*keep)(const struct api_ctx *c, void *item);
 	int (*put)(struct api_ctx *c, void *item);	/* 0 or -1 */
-	void (*id)(void *item, char out[STORE_ID_MAX + 1]);
+	void (*id)(void *item, char out[UTIL_ID_MAX + 1]);
 };
 
 /*
@@ -1093,7 +1093,7 @@ api_list_run(struct api_ctx *c, const struct api_list *l, size_t start,
     size_t count, int newest_first, size_t limit)
 {
 	struct buf *b = c->out;
-	char next[STORE_ID_MAX + 1];
+	char next[UTIL_ID_MAX + 1];
 	size_t i, todo, shown = 0;
 	void *item, *last = NULL;
 	int more = 0;
@@ -1150,9 +1150,9 @@ api_client_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_client_id(void *item, char out[STORE_ID_MAX + 1])
+api_client_id(void *item, char out[UTIL_ID_MAX + 1])
 {
-	snprintf(out, STORE_ID_MAX + 1, "%s", ((struct client *)item)->id);
+	snprintf(out, UTIL_ID_MAX + 1, "%s", ((struct client *)item)->id);
 }
 
 static void *
@@ -1175,7 +1175,7 @@ api_endpoint_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_endpoint_id(void *item, char out[STORE_ID_MAX + 1])
+api_endpoint_id(void *item, char out[UTIL_ID_MAX + 1])
 {
 	store_fmt_id(STORE_EP, ((struct endpoint *)item)->id, out);
 }
@@ -1202,7 +1202,7 @@ api_event_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_event_id(void *item, char out[STORE_ID_MAX + 1])
+api_event_id(void *item, char out[UTIL_ID_MAX + 1])
 {
 	store_fmt_id(STORE_EVT, ((struct event *)item)->id, out);
 }
@@ -1233,7 +1233,7 @@ api_delivery_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_delivery_id(void *item, char out[STORE_ID_MAX + 1])
+api_delivery_id(void *item, char out[UTIL_ID_MAX + 1])
 {
 	store_fmt_id(STORE_DLV, ((struct delivery *)item)->id, out);
 }
@@ -1289,7 +1289,7 @@ static int
 api_clients_create(struct api_ctx *c)
 {
 	int idx[CL_NFIELDS], st, n;
-	char id[STORE_ID_MAX + 1], name[API_NAME_MAX + 1];
+	char id[UTIL_ID_MAX + 1], name[API_NAME_MAX + 1];
 	char tok[API_TOKEN_MAX], secret[SIGN_SECRET_MAX];
 	const char *namep = NULL;
 	uint8_t hash[32];
@@ -1298,7 +1298,7 @@ api_clients_create(struct api_ctx *c)
 	if ((st = api_body(c, api_client_fields, CL_NFIELDS, idx)) != 0)
 		return st;
 	n = api_str(c, idx[CL_ID], id, sizeof(id));
-	if (n < 0 || !store_client_id_ok(id, (size_t)n))
+	if (n < 0 || !util_client_id_ok(id, (size_t)n))
 		return api_error(c, 422,
 		    "id must be 1-64 characters of A-Z a-z 0-9 . _ -");
 	if (idx[CL_NAME] >= 0 && c->toks[idx[CL_NAME]].type == JSON_STRING) {
@@ -1448,7 +1448,7 @@ static const struct api_field api_ep_patch_fields[EP_NFIELDS] = {
  * every string it points to (the store copies them deeply). */
 struct api_draft {
 	struct endpoint e;
-	char *events[STORE_MAX_FILTERS];
+	char *events[UTIL_MAX_FILTERS];
 };
 
 static void
@@ -1493,7 +1493,7 @@ api_draft_set(char **slot, const char *s, size_t n)
 static int
 api_draft_add_filter(struct api_draft *d, const char *s, size_t n)
 {
-	if (d->e.nevents == STORE_MAX_FILTERS ||
+	if (d->e.nevents == UTIL_MAX_FILTERS ||
 	    (d->events[d->e.nevents] = util_strndup(s, n)) == NULL)
 		return -1;
 	d->e.nevents++;
@@ -1559,13 +1559,13 @@ static int
 api_ep_events(struct api_ctx *c, struct api_draft *d, int idx)
 {
 	const struct json_tok *arr = &c->toks[idx];
-	char type[STORE_TYPE_MAX + 1];
+	char type[UTIL_TYPE_MAX + 1];
 	size_t m, i = (size_t)idx + 1;
 	int n;
 
-	if (arr->size == 0 || arr->size > STORE_MAX_FILTERS)
+	if (arr->size == 0 || arr->size > UTIL_MAX_FILTERS)
 		return api_errorf(c, 422, "events must hold 1 to %d filters",
-		    STORE_MAX_FILTERS);
+		    UTIL_MAX_FILTERS);
 	api_draft_clear_events(d);
 	for (m = 0; m < arr->size; m++, i = c->toks[i].next) {
 		if (c->toks[i].type != JSON_STRING ||
@@ -1573,7 +1573,7 @@ api_ep_events(struct api_ctx *c, struct api_draft *d, int idx)
 		    !api_type_ok(type, (size_t)n, 1))
 			return api_errorf(c, 422, "events: each filter must be "
 			    "1-%d visible ASCII characters, '*' only at the "
-			    "end", STORE_TYPE_MAX);
+			    "end", UTIL_TYPE_MAX);
 		if (api_draft_add_filter(d, type, (size_t)n) != 0)
 			return api_nomem(c);
 	}
@@ -1636,9 +1636,9 @@ api_ep_headers(struct api_ctx *c, struct api_draft *d, int idx)
 
 	if (obj->type == JSON_NULL)
 		return api_draft_set(&d->e.headers, NULL, 0);
-	if (obj->size > server_config->max_endpoint_headers)
+	if (obj->size > config_current()->max_endpoint_headers)
 		return api_errorf(c, 422, "headers: at most %zu "
-		    "(max_endpoint_headers)", server_config->max_endpoint_headers);
+		    "(max_endpoint_headers)", config_current()->max_endpoint_headers);
 	buf_puts(&hb, "{");
 	for (m = 0; m < obj->size && st == 0; m++) {
 		st = api_ep_header(c, k, &hb, names, m, &bytes);
@@ -1775,7 +1775,7 @@ api_ep_conflict(struct api_ctx *c, const struct endpoint *e)
 static int
 api_ep_owner(struct api_ctx *c, struct api_draft *d, int idx)
 {
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	int n;
 
 	if (idx < 0) {
@@ -1824,10 +1824,10 @@ api_endpoints_create(struct api_ctx *c)
 		st = api_ep_conflict(c, dup);
 		goto done;
 	}
-	if (api_ep_count(d.e.client) >= server_config->max_endpoints_per_client) {
+	if (api_ep_count(d.e.client) >= config_current()->max_endpoints_per_client) {
 		st = api_errorf(c, 422, "client %s has %zu endpoints already "
 		    "(max_endpoints_per_client)", d.e.client->id,
-		    server_config->max_endpoints_per_client);
+		    config_current()->max_endpoints_per_client);
 		goto done;
 	}
 	if ((st = api_url_resolves(c, d.e.url, d.e.client->id, "")) != 0)
@@ -1943,10 +1943,10 @@ api_retry_rate(struct api_ctx *c, struct client *cl)
 		cl->retry_minute = minute;
 		cl->retry_calls = 0;
 	}
-	if (cl->retry_calls >= server_config->max_retries_per_minute)
+	if (cl->retry_calls >= config_current()->max_retries_per_minute)
 		return api_errorf(c, 429, "too many retry and replay calls for "
 		    "client %s: at most %zu a minute (max_retries_per_minute)",
-		    cl->id, server_config->max_retries_per_minute);
+		    cl->id, config_current()->max_retries_per_minute);
 	cl->retry_calls++;
 	return 0;
 }
@@ -2001,7 +2001,7 @@ static const struct api_field api_event_fields[EV_NFIELDS] = {
 /* What POST /v1/events was asked to create, once validated. */
 struct api_new_event {
 	struct client *client;
-	char type[STORE_TYPE_MAX + 1];
+	char type[UTIL_TYPE_MAX + 1];
 	size_t type_len;
 	const struct json_tok *data;
 	char callback[URL_MAX + 1];
@@ -2056,7 +2056,7 @@ bad:
 static int
 api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 {
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	const char *why;
 	int idx[EV_NFIELDS], st = 0, n;
 
@@ -2068,7 +2068,7 @@ api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 	n = api_str(c, idx[EV_TYPE], ne->type, sizeof(ne->type));
 	if (n < 0 || !api_type_ok(ne->type, (size_t)n, 0))
 		return api_errorf(c, 422, "type must be 1-%d visible ASCII "
-		    "characters", STORE_TYPE_MAX);
+		    "characters", UTIL_TYPE_MAX);
 	ne->type_len = (size_t)n;
 	ne->data = &c->toks[idx[EV_DATA]];
 	n = api_param(c, "callbackURL", ne->callback, sizeof(ne->callback),
@@ -2248,7 +2248,7 @@ static int
 api_compact(struct api_ctx *c)
 {
 	int rc = store_compact_start(util_wall_ms(),
-	    server_config->retention_ms, 1);
+	    config_current()->retention_ms, 1);
 
 	if (rc < 0)
 		return errno == EBUSY ?
@@ -2319,7 +2319,7 @@ api_metrics(struct api_ctx *c)
 	struct buf *b = c->out;
 	size_t i;
 
-	if (!server_config->metrics)
+	if (!config_current()->metrics)
 		return api_not_found(c);
 	api_metric_head(b, "hookd_events_total", "counter", "Events accepted.");
 	api_metric_u64(b, "hookd_events_total", "", metrics.events);
@@ -2457,7 +2457,7 @@ api_check_params(struct api_ctx *c, const char *const *known)
 		if (nlen > 0 && k == nknown) {
 			/* Named only when it is a plain word of the shape of
 			 * an id: errors do not echo arbitrary request data. */
-			if (!store_client_id_ok(p, nlen))
+			if (!util_client_id_ok(p, nlen))
 				return api_error(c, 400, nknown == 0 ?
 				    "unknown query parameter: this path takes "
 				    "none" : "unknown query parameter");
@@ -2643,7 +2643,7 @@ api_static_client(const struct config_reg *g, int apply)
 	const char *why = NULL;
 	size_t n = strlen(g->client);
 
-	if (!store_client_id_ok(g->client, n))
+	if (!util_client_id_ok(g->client, n))
 		return "client id must be 1-64 characters of A-Z a-z 0-9 . _ -";
 	if (g->name != NULL && strlen(g->name) > API_NAME_MAX)
 		return "client name is too long";
@@ -2677,7 +2677,7 @@ api_static_filters(struct api_draft *d, const char *list)
 			return "events: each filter must be visible ASCII, "
 			    "'*' only at the end";
 		if (api_draft_add_filter(d, p, n) != 0)
-			return d->e.nevents == STORE_MAX_FILTERS ?
+			return d->e.nevents == UTIL_MAX_FILTERS ?
 			    "events: too many filters" : "out of memory";
 		if (comma == NULL)
 			return NULL;
@@ -2706,9 +2706,9 @@ api_static_declared(const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < server_config->nregs; i++)
-		if (!server_config->regs[i].is_endpoint &&
-		    strcmp(server_config->regs[i].client, id) == 0)
+	for (i = 0; i < config_current()->nregs; i++)
+		if (!config_current()->regs[i].is_endpoint &&
+		    strcmp(config_current()->regs[i].client, id) == 0)
 			return 1;
 	return 0;
 }
@@ -2779,8 +2779,8 @@ api_apply_static(char *err, size_t errsz)
 	 * first, so an endpoint line may come before its client.
 	 */
 	for (pass = 0; pass < 4; pass++) {
-		for (i = 0; i < server_config->nregs; i++) {
-			g = &server_config->regs[i];
+		for (i = 0; i < config_current()->nregs; i++) {
+			g = &config_current()->regs[i];
 			if (g->is_endpoint != (pass & 1))
 				continue;
 			why = (pass & 1) ? api_static_endpoint(g, pass >= 2) :

@@ -99,9 +99,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "http.h"
 #include "json.h"
-#include "server.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
 #include "sign.h"
 #include "url.h"
 
@@ -235,7 +238,7 @@ struct dns_entry {
 	/* The client whose attempt asked for it while queued or resolving
 	 * ("" when none): its lookup slot is taken until the answer. An id,
 	 * not a pointer, since a lookup outlives a deleted client. */
-	char owner[STORE_ID_MAX + 1];
+	char owner[UTIL_ID_MAX + 1];
 	struct dns_entry *qnext;	/* in the owner's queue */
 	/* A registration waits for the answer (deliver_host_addrs): it is
 	 * looked up even when no attempt waits, and its answer runs the
@@ -253,7 +256,7 @@ struct dns_entry {
  */
 struct tenant {
 	struct tenant *next;		/* hash chain */
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	uint32_t inflight;		/* attempts in flight */
 	struct delivery *wait_head;	/* due, held by the client's cap */
 	struct delivery *wait_tail;
@@ -270,7 +273,7 @@ struct pool {
 	struct pool *next;		/* hash chain */
 	uint32_t hash;
 	uint64_t ep;			/* the endpoint's id, 0 for one-offs */
-	char client[STORE_ID_MAX + 1];	/* the owning client's id */
+	char client[UTIL_ID_MAX + 1];	/* the owning client's id */
 	char host[URL_HOST_MAX];
 	struct sockaddr_storage sa;	/* zero-filled, so memcmp compares */
 	socklen_t salen;
@@ -466,8 +469,8 @@ static void conn_close(struct conn *c);
 static size_t
 endpoint_cap(void)
 {
-	return server_config->endpoint_concurrency > 0 ?
-	    server_config->endpoint_concurrency : 1;
+	return config_current()->endpoint_concurrency > 0 ?
+	    config_current()->endpoint_concurrency : 1;
 }
 
 /*
@@ -486,8 +489,8 @@ endpoint_slots(const struct endpoint *e)
 static size_t
 outbound_cap(void)
 {
-	return server_config->max_outbound > 0 ?
-	    server_config->max_outbound : 1;
+	return config_current()->max_outbound > 0 ?
+	    config_current()->max_outbound : 1;
 }
 
 /* The attempts one client may have in flight (contract §18): its hanging
@@ -495,7 +498,7 @@ outbound_cap(void)
 static size_t
 client_cap(void)
 {
-	return config_client_inflight(server_config);
+	return config_client_inflight(config_current());
 }
 
 static uint32_t
@@ -628,12 +631,12 @@ json_scratch_parse(const char *s, size_t len)
 	return json_parse(s, len, scratch_toks, scratch_ntoks);
 }
 
-/* A NUL-terminated string (NULL as "") as a logfmt value: util_logq, so
+/* A NUL-terminated string (NULL as "") as a logfmt value: log_quote, so
  * that a receiver's or resolver's text cannot forge a key or a line. */
 static const char *
 logq(char *out, size_t outsz, const char *s)
 {
-	return util_logq(out, outsz, s != NULL ? s : "",
+	return log_quote(out, outsz, s != NULL ? s : "",
 	    s != NULL ? strlen(s) : 0);
 }
 
@@ -1411,7 +1414,7 @@ dns_cb(struct watch *w, short revents)
 			/* The thread is gone (it only leaves when its pipes
 			 * fail): stop polling an end of file. Lookups then
 			 * fail as "resolver busy" and are retried. */
-			server_watch_del(w);
+			loop_watch_del(w);
 			break;
 		}
 		if (n != (ssize_t)sizeof(r))
@@ -1532,7 +1535,7 @@ dns_start(char *err, size_t errsz)
 		snprintf(err, errsz, "resolver thread: %s", strerror(rc));
 		return -1;
 	}
-	if (server_watch_add(&dns_watch) != 0) {
+	if (loop_watch_add(&dns_watch) != 0) {
 		snprintf(err, errsz, "resolver watch: out of memory");
 		return -1;
 	}
@@ -1567,7 +1570,7 @@ dns_stop(void)
 		dns_req_fd = -1;
 	}
 	if (dns_watch.fd >= 0) {
-		server_watch_del(&dns_watch);
+		loop_watch_del(&dns_watch);
 		close(dns_watch.fd);
 		dns_watch.fd = -1;
 	}
@@ -1697,7 +1700,7 @@ conn_close(struct conn *c)
 
 	if (c->idle)
 		idle_unlink(c);
-	server_watch_del(&c->w);
+	loop_watch_del(&c->w);
 	close(c->w.fd);
 	p->nconn--;
 	free(c);
@@ -1795,7 +1798,7 @@ conn_open(struct attempt *a, struct pool *p)
 	c->w.fd = fd;
 	c->w.events = POLLOUT;	/* writable: connected or failed */
 	c->w.cb = conn_cb;
-	if (server_watch_add(&c->w) != 0) {
+	if (loop_watch_add(&c->w) != 0) {
 		close(fd);
 		free(c);
 		return ENOMEM;
@@ -2047,7 +2050,7 @@ request_build(struct attempt *a, char *err, size_t errsz)
 static int64_t
 retry_delay(unsigned n, int64_t retry_after)
 {
-	double base = (double)server_config->retry_ms[n - 1];
+	double base = (double)config_current()->retry_ms[n - 1];
 	int64_t delay = (int64_t)(base * (0.8 + 0.4 * rng_unit()));
 
 	/* Retry-After wins when longer, up to a day (contract §5). */
@@ -2118,7 +2121,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	sa.ack_len = o->ack_len;
 	if (o->result == RES_OK) {
 		sa.new_status = STORE_DELIVERED;
-	} else if (o->result == RES_REJECT || n > server_config->nretry) {
+	} else if (o->result == RES_REJECT || n > config_current()->nretry) {
 		sa.new_status = STORE_FAILED;
 	} else {
 		sa.new_status = STORE_PENDING;
@@ -2138,15 +2141,15 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		logq(eq + 7, sizeof(eq) - 7, o->error);
 	}
 	if (sa.new_status == STORE_DELIVERED)
-		server_log("info", "delivered",
+		log_line("info", "delivered",
 		    "delivery=%s status=%d ms=%lld attempt=%u", xid, o->status,
 		    (long long)ms, n);
 	else if (sa.new_status == STORE_PENDING)
-		server_log("info", "retry", "delivery=%s status=%d%s ms=%lld "
+		log_line("info", "retry", "delivery=%s status=%d%s ms=%lld "
 		    "attempt=%u next_in_ms=%lld", xid, o->status, eq,
 		    (long long)ms, n, (long long)(sa.next_at - now));
 	else
-		server_log("warn", "failed", "delivery=%s status=%d%s ms=%lld "
+		log_line("warn", "failed", "delivery=%s status=%d%s ms=%lld "
 		    "attempt=%u", xid, o->status, eq, (long long)ms, n);
 
 	recording = d;
@@ -2158,7 +2161,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		 * which receivers deduplicate on webhook-id. A delivery that
 		 * stays pending waits a little longer, so a full disk does
 		 * not speed up retries. */
-		server_log("error", "store write failed", "delivery=%s error=%s",
+		log_line("error", "store write failed", "delivery=%s error=%s",
 		    xid, logq(eq, sizeof(eq), strerror(errno)));
 		if (d->status == STORE_PENDING)
 			d->next_at = (d->next_at > now ? d->next_at : now) +
@@ -2171,12 +2174,12 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	if (e != NULL) {
 		store_endpoint_note(e, o->result == RES_OK, now);
 		if (o->disable || (e->failing_since != 0 &&
-		    now - e->failing_since >= server_config->disable_after_ms)) {
+		    now - e->failing_since >= config_current()->disable_after_ms)) {
 			store_fmt_id(STORE_EP, e->id, xid);
-			server_log("warn", "endpoint disabled", "endpoint=%s "
+			log_line("warn", "endpoint disabled", "endpoint=%s "
 			    "reason=%s", xid, o->disable ? "gone" : "failing");
 			if (store_endpoint_disable(e, "endpoint disabled") != 0)
-				server_log("error", "store write failed",
+				log_line("error", "store write failed",
 				    "endpoint=%s error=%s", xid,
 				    logq(eq, sizeof(eq), strerror(errno)));
 		}
@@ -2198,7 +2201,7 @@ delivery_fail_now(struct delivery *d, const char *error)
 	rc = store_delivery_fail(d, error, now);
 	recording = NULL;
 	if (rc != 0) {
-		server_log("error", "store write failed", "delivery=%s error=%s",
+		log_line("error", "store write failed", "delivery=%s error=%s",
 		    xid, logq(eq, sizeof(eq), strerror(errno)));
 		/* Still pending in memory: look at it again later. */
 		if (d->status == STORE_PENDING) {
@@ -2208,7 +2211,7 @@ delivery_fail_now(struct delivery *d, const char *error)
 		}
 	}
 	metrics.failed++;
-	server_log("warn", "failed", "delivery=%s error=%s attempt=0", xid,
+	log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
 	    logq(eq, sizeof(eq), error));
 }
 
@@ -2379,7 +2382,7 @@ attempt_start(struct delivery *d)
 	a->number = (unsigned)d->attempts + 1;
 	a->at = util_wall_ms();
 	a->start = util_mono_ms();
-	a->deadline = a->start + server_config->timeout_ms;
+	a->deadline = a->start + config_current()->timeout_ms;
 	a->retry_after = -1;
 	d->inflight = 1;
 	inflight_total++;
@@ -2466,7 +2469,7 @@ attempt_connect(struct attempt *a)
 		a->cur_addr = a->next_addr++;
 		len = addr_to_sockaddr(&a->addr[a->cur_addr], a->port, &ss);
 		if (!url_addr_allowed((const struct sockaddr *)(void *)&ss,
-		    server_config->allow, server_config->nallow))
+		    config_current()->allow, config_current()->nallow))
 			continue;
 		a->allowed++;
 		p = pool_get(a, &ss, len);
@@ -2504,8 +2507,8 @@ attempt_connect(struct attempt *a)
 
 		(void)addr_to_sockaddr(&a->addr[0], a->port, &ss);
 		if (a->naddr == 0 || url_denied_error((const struct sockaddr *)
-		    (void *)&ss, NULL, server_config->allow,
-		    server_config->nallow, a->error, sizeof(a->error)) == 0)
+		    (void *)&ss, NULL, config_current()->allow,
+		    config_current()->nallow, a->error, sizeof(a->error)) == 0)
 			snprintf(a->error, sizeof(a->error),
 			    "destination not allowed");
 		attempt_fail(a, a->error, RES_REJECT);

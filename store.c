@@ -819,24 +819,6 @@ client_lower(const char *id, size_t len)
 	return lo;
 }
 
-int
-store_client_id_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > STORE_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 struct client *
 store_client_find(const char *id, size_t len)
 {
@@ -939,7 +921,7 @@ store_client_create(const char *id, const char *name,
 {
 	struct client *c = calloc(1, sizeof(*c));
 
-	if (c == NULL || strlen(id) > STORE_ID_MAX ||
+	if (c == NULL || strlen(id) > UTIL_ID_MAX ||
 	    strlen(secret) >= sizeof(c->secret))
 		goto fail;
 	memcpy(c->id, id, strlen(id) + 1);
@@ -2186,7 +2168,7 @@ get_xid(struct replay *r, const char *key, enum store_kind k, uint64_t *id)
 static int
 replay_client(struct replay *r)
 {
-	char id[STORE_ID_MAX + 1], hex[65];
+	char id[UTIL_ID_MAX + 1], hex[65];
 	struct client *c, *old;
 	int64_t v;
 
@@ -2233,7 +2215,7 @@ static int
 replay_endpoint(struct replay *r)
 {
 	struct endpoint *e, *old;
-	char cid[STORE_ID_MAX + 1], m[8];
+	char cid[UTIL_ID_MAX + 1], m[8];
 	int v, i;
 	int64_t n;
 
@@ -2244,7 +2226,7 @@ replay_endpoint(struct replay *r)
 	    get_str(r, "client", cid, sizeof(cid)) != 0)
 		goto bad;
 	if ((e->client = store_client_find(cid, strlen(cid))) == NULL) {
-		char needle[STORE_ID_MAX + 3];
+		char needle[UTIL_ID_MAX + 3];
 
 		endpoint_free_fields(e);
 		free(e);
@@ -2313,7 +2295,7 @@ bad:
 static int
 replay_registry(struct replay *r, const char *t, size_t tl)
 {
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	uint64_t x;
 
 	if (util_span_eq(t, tl, "client"))
@@ -2419,7 +2401,7 @@ static int
 replay_event(struct replay *r)
 {
 	struct event *ev;
-	char cid[STORE_ID_MAX + 1], *type = NULL;
+	char cid[UTIL_ID_MAX + 1], *type = NULL;
 	int v, i;
 	uint32_t k;
 	int64_t at;
@@ -2524,7 +2506,7 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 	if (util_span_eq(t, tl, "event"))
 		return replay_event(r);
 	if (util_span_eq(t, tl, "idem")) {
-		char cid[STORE_ID_MAX + 1], hex[65];
+		char cid[UTIL_ID_MAX + 1], hex[65];
 		char *key = NULL, *body = NULL;
 		uint8_t req[32];
 		int64_t status;
