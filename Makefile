@@ -1,7 +1,7 @@
 # hookd: plain make, no configure. libc and POSIX only.
 #   make            build ./hookd
 #   make run        build and start hookd with the defaults
-#   make test       unit tests and integration tests
+#   make test       the layer check, unit tests and integration tests
 #   make check      the same under AddressSanitizer + UBSan
 CC ?= cc
 PREFIX ?= /usr/local
@@ -18,10 +18,10 @@ LDLIBS = -pthread
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-MODULES = util json http sign url config store store_file store_replay \
-	store_registry store_journal store_compact store_check webhook \
-	outbound resolve deliver_queue deliver api api_check api_registry \
-	api_events api_ops server
+MODULES = util log loop metrics json http sign url config store store_file \
+	store_replay store_registry store_journal store_compact store_check \
+	webhook outbound resolve deliver_queue deliver api api_check \
+	api_registry api_events api_ops server cli main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
@@ -43,7 +43,13 @@ tests/unit-san: $(UNIT_SRCS) tests/unit.h tests/records.h $(SRCS) $(HDRS)
 unit: tests/unit
 	./tests/unit
 
-test: hookd tests/unit
+# The layer table and its check (a file includes no header of a layer above
+# its own), and the check's own test on a planted violation.
+layers:
+	sh tests/layers.sh --self-test
+	sh tests/layers.sh
+
+test: hookd tests/unit layers
 	./tests/unit
 	python3 tests/run_integration.py
 
@@ -120,4 +126,4 @@ clean:
 		flaky.head flaky.body
 	rm -rf tests/fuzz/bin hookd-data demo-data
 
-.PHONY: all unit test check check-clang run clean fuzz fuzz-replay bench demo install
+.PHONY: all unit layers test check check-clang run clean fuzz fuzz-replay bench demo install

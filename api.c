@@ -476,7 +476,7 @@ api_str(const struct api_ctx *c, int idx, char *out, size_t outsz)
 int
 api_page(struct api_ctx *c, int kind, struct api_page *p)
 {
-	char v[STORE_ID_MAX + 1];
+	char v[UTIL_ID_MAX + 1];
 	uint64_t lim;
 	int n, st = 0;
 
@@ -593,7 +593,7 @@ api_list_run(struct api_ctx *c, const struct api_list *l, size_t start,
     size_t count, int newest_first, size_t limit)
 {
 	struct buf *b = c->out;
-	char next[STORE_ID_MAX + 1];
+	char next[UTIL_ID_MAX + 1];
 	size_t i, todo, shown = 0;
 	void *item, *last = NULL;
 	int more = 0;
@@ -730,7 +730,7 @@ api_check_params(struct api_ctx *c, const char *const *known)
 		if (nlen > 0 && k == nknown) {
 			/* Named only when it is a plain word of the shape of
 			 * an id: errors do not echo arbitrary request data. */
-			if (!store_client_id_ok(p, nlen))
+			if (!util_client_id_ok(p, nlen))
 				return api_error(c, 400, nknown == 0 ?
 				    "unknown query parameter: this path takes "
 				    "none" : "unknown query parameter");

@@ -11,14 +11,14 @@
 #include "api_impl.h"
 #include "deliver.h"
 #include "http.h"
-#include "server.h"
+#include "config.h"
 #include "sign.h"
 #include "url.h"
 
 /* ---- validation shared by the API and the static registrations ---- */
 
 /*
- * Event types and filters: 1..STORE_TYPE_MAX visible ASCII characters. The
+ * Event types and filters: 1..UTIL_TYPE_MAX visible ASCII characters. The
  * type goes out in the hookd-event-type header and into log lines, so CR,
  * LF, spaces and other controls would inject headers or fields. In a filter
  * '*' may only end it (contract §3: a trailing * matches a prefix); one
@@ -29,7 +29,7 @@ api_type_ok(const char *s, size_t n, int filter)
 {
 	size_t i;
 
-	if (n == 0 || n > STORE_TYPE_MAX)
+	if (n == 0 || n > UTIL_TYPE_MAX)
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
@@ -50,8 +50,8 @@ api_url_problem(const char *s, size_t n, char *buf, size_t bufsz)
 	struct sockaddr_storage ss;
 	struct url u;
 	const char *why = "url: invalid";
-	const struct url_cidr *allow = server_config->allow;
-	size_t nallow = server_config->nallow;
+	const struct url_cidr *allow = config_current()->allow;
+	size_t nallow = config_current()->nallow;
 
 	if (url_parse(s, n, &u, &why) != 0 ||
 	    url_template_check(s, n, &why) != 0)
@@ -113,7 +113,7 @@ api_url_resolves(struct api_ctx *c, const char *url, const char *client,
 		return c->r->resolve_late ? 0 : API_RESOLVING;
 	for (i = 0; i < n; i++)
 		if (url_addr_denied((const struct sockaddr *)(const void *)
-		    &ss[i], server_config->allow, server_config->nallow) ==
+		    &ss[i], config_current()->allow, config_current()->nallow) ==
 		    NULL)
 			return 0;
 	if (n == 0)
@@ -125,8 +125,8 @@ api_url_resolves(struct api_ctx *c, const char *url, const char *client,
 		const struct sockaddr *sa =
 		    (const struct sockaddr *)(const void *)&ss[i];
 
-		cls = url_addr_denied(sa, server_config->allow,
-		    server_config->nallow);
+		cls = url_addr_denied(sa, config_current()->allow,
+		    config_current()->nallow);
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s (%s)",
 		    i > 0 ? ", " : "", url_addr_text(sa, text, sizeof(text)),
 		    cls);

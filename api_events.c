@@ -9,7 +9,8 @@
 #include "api_impl.h"
 #include "deliver.h"
 #include "json.h"
-#include "server.h"
+#include "config.h"
+#include "metrics.h"
 #include "sign.h"
 #include "store.h"
 #include "url.h"
@@ -214,7 +215,7 @@ api_event_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_event_id(void *item, char out[STORE_ID_MAX + 1])
+api_event_id(void *item, char out[UTIL_ID_MAX + 1])
 {
 	store_fmt_id(STORE_EVT, ((struct event *)item)->id, out);
 }
@@ -245,7 +246,7 @@ api_delivery_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_delivery_id(void *item, char out[STORE_ID_MAX + 1])
+api_delivery_id(void *item, char out[UTIL_ID_MAX + 1])
 {
 	store_fmt_id(STORE_DLV, ((struct delivery *)item)->id, out);
 }
@@ -282,10 +283,10 @@ api_retry_rate(struct api_ctx *c, struct client *cl)
 		cl->retry_minute = minute;
 		cl->retry_calls = 0;
 	}
-	if (cl->retry_calls >= server_config->max_retries_per_minute)
+	if (cl->retry_calls >= config_current()->max_retries_per_minute)
 		return api_errorf(c, 429, "too many retry and replay calls for "
 		    "client %s: at most %zu a minute (max_retries_per_minute)",
-		    cl->id, server_config->max_retries_per_minute);
+		    cl->id, config_current()->max_retries_per_minute);
 	cl->retry_calls++;
 	return 0;
 }
@@ -341,7 +342,7 @@ static const struct api_field api_event_fields[EV_NFIELDS] = {
 /* What POST /v1/events was asked to create, once validated. */
 struct api_new_event {
 	struct client *client;
-	char type[STORE_TYPE_MAX + 1];
+	char type[UTIL_TYPE_MAX + 1];
 	size_t type_len;
 	const struct json_tok *data;
 	char callback[URL_MAX + 1];
@@ -396,7 +397,7 @@ bad:
 static int
 api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 {
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	const char *why;
 	int idx[EV_NFIELDS], st = 0, n;
 
@@ -408,7 +409,7 @@ api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 	n = api_str(c, idx[EV_TYPE], ne->type, sizeof(ne->type));
 	if (n < 0 || !api_type_ok(ne->type, (size_t)n, 0))
 		return api_errorf(c, 422, "type must be 1-%d visible ASCII "
-		    "characters", STORE_TYPE_MAX);
+		    "characters", UTIL_TYPE_MAX);
 	ne->type_len = (size_t)n;
 	ne->data = &c->toks[idx[EV_DATA]];
 	n = api_param(c, "callbackURL", ne->callback, sizeof(ne->callback),

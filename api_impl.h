@@ -81,8 +81,8 @@ struct api_field {
 
 struct api_filter {
 	unsigned set;			/* API_F_ bits present */
-	char client[STORE_ID_MAX + 1];
-	char type[STORE_TYPE_MAX + 1];
+	char client[UTIL_ID_MAX + 1];
+	char type[UTIL_TYPE_MAX + 1];
 	uint64_t endpoint, event;
 	int status;
 };
@@ -108,7 +108,7 @@ struct api_ctx {
 struct api_page {
 	size_t limit;
 	int has_after;
-	char after[STORE_ID_MAX + 1];
+	char after[UTIL_ID_MAX + 1];
 	size_t after_len;
 	uint64_t after_id;		/* for ep/evt/dlv lists */
 };
@@ -118,7 +118,7 @@ struct api_list {
 	void *(*at)(size_t i);
 	int (*keep)(const struct api_ctx *c, void *item);
 	int (*put)(struct api_ctx *c, void *item);	/* 0 or -1 */
-	void (*id)(void *item, char out[STORE_ID_MAX + 1]);
+	void (*id)(void *item, char out[UTIL_ID_MAX + 1]);
 };
 
 /* The names of enum store_status in answers and in ?status= (contract §3). */

@@ -5,7 +5,8 @@
 #include <errno.h>
 
 #include "api_impl.h"
-#include "server.h"
+#include "config.h"
+#include "metrics.h"
 #include "store.h"
 
 /* ---- operations ---- */
@@ -16,7 +17,7 @@ int
 api_compact(struct api_ctx *c)
 {
 	int rc = store_compact_start(util_wall_ms(),
-	    server_config->retention_ms, 1);
+	    config_current()->retention_ms, 1);
 
 	if (rc < 0)
 		return errno == EBUSY ?
@@ -87,7 +88,7 @@ api_metrics(struct api_ctx *c)
 	struct buf *b = c->out;
 	size_t i;
 
-	if (!server_config->metrics)
+	if (!config_current()->metrics)
 		return api_not_found(c);
 	api_metric_head(b, "hookd_events_total", "counter", "Events accepted.");
 	api_metric_u64(b, "hookd_events_total", "", metrics.events);

@@ -13,7 +13,6 @@
 #include "config.h"
 #include "deliver.h"
 #include "http.h"
-#include "server.h"
 #include "sign.h"
 #include "store.h"
 #include "url.h"
@@ -116,9 +115,9 @@ api_client_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_client_id(void *item, char out[STORE_ID_MAX + 1])
+api_client_id(void *item, char out[UTIL_ID_MAX + 1])
 {
-	snprintf(out, STORE_ID_MAX + 1, "%s", ((struct client *)item)->id);
+	snprintf(out, UTIL_ID_MAX + 1, "%s", ((struct client *)item)->id);
 }
 
 static void *
@@ -141,7 +140,7 @@ api_endpoint_put(struct api_ctx *c, void *item)
 }
 
 static void
-api_endpoint_id(void *item, char out[STORE_ID_MAX + 1])
+api_endpoint_id(void *item, char out[UTIL_ID_MAX + 1])
 {
 	store_fmt_id(STORE_EP, ((struct endpoint *)item)->id, out);
 }
@@ -191,7 +190,7 @@ int
 api_clients_create(struct api_ctx *c)
 {
 	int idx[CL_NFIELDS], st, n;
-	char id[STORE_ID_MAX + 1], name[API_NAME_MAX + 1];
+	char id[UTIL_ID_MAX + 1], name[API_NAME_MAX + 1];
 	char tok[API_TOKEN_MAX], secret[SIGN_SECRET_MAX];
 	const char *namep = NULL;
 	uint8_t hash[32];
@@ -200,7 +199,7 @@ api_clients_create(struct api_ctx *c)
 	if ((st = api_body(c, api_client_fields, CL_NFIELDS, idx)) != 0)
 		return st;
 	n = api_str(c, idx[CL_ID], id, sizeof(id));
-	if (n < 0 || !store_client_id_ok(id, (size_t)n))
+	if (n < 0 || !util_client_id_ok(id, (size_t)n))
 		return api_error(c, 422,
 		    "id must be 1-64 characters of A-Z a-z 0-9 . _ -");
 	if (idx[CL_NAME] >= 0 && c->toks[idx[CL_NAME]].type == JSON_STRING) {
@@ -350,7 +349,7 @@ static const struct api_field api_ep_patch_fields[EP_NFIELDS] = {
  * every string it points to (the store copies them deeply). */
 struct api_draft {
 	struct endpoint e;
-	char *events[STORE_MAX_FILTERS];
+	char *events[UTIL_MAX_FILTERS];
 };
 
 static void
@@ -395,7 +394,7 @@ api_draft_set(char **slot, const char *s, size_t n)
 static int
 api_draft_add_filter(struct api_draft *d, const char *s, size_t n)
 {
-	if (d->e.nevents == STORE_MAX_FILTERS ||
+	if (d->e.nevents == UTIL_MAX_FILTERS ||
 	    (d->events[d->e.nevents] = util_strndup(s, n)) == NULL)
 		return -1;
 	d->e.nevents++;
@@ -461,13 +460,13 @@ static int
 api_ep_events(struct api_ctx *c, struct api_draft *d, int idx)
 {
 	const struct json_tok *arr = &c->toks[idx];
-	char type[STORE_TYPE_MAX + 1];
+	char type[UTIL_TYPE_MAX + 1];
 	size_t m, i = (size_t)idx + 1;
 	int n;
 
-	if (arr->size == 0 || arr->size > STORE_MAX_FILTERS)
+	if (arr->size == 0 || arr->size > UTIL_MAX_FILTERS)
 		return api_errorf(c, 422, "events must hold 1 to %d filters",
-		    STORE_MAX_FILTERS);
+		    UTIL_MAX_FILTERS);
 	api_draft_clear_events(d);
 	for (m = 0; m < arr->size; m++, i = c->toks[i].next) {
 		if (c->toks[i].type != JSON_STRING ||
@@ -475,7 +474,7 @@ api_ep_events(struct api_ctx *c, struct api_draft *d, int idx)
 		    !api_type_ok(type, (size_t)n, 1))
 			return api_errorf(c, 422, "events: each filter must be "
 			    "1-%d visible ASCII characters, '*' only at the "
-			    "end", STORE_TYPE_MAX);
+			    "end", UTIL_TYPE_MAX);
 		if (api_draft_add_filter(d, type, (size_t)n) != 0)
 			return api_nomem(c);
 	}
@@ -538,9 +537,9 @@ api_ep_headers(struct api_ctx *c, struct api_draft *d, int idx)
 
 	if (obj->type == JSON_NULL)
 		return api_draft_set(&d->e.headers, NULL, 0);
-	if (obj->size > server_config->max_endpoint_headers)
+	if (obj->size > config_current()->max_endpoint_headers)
 		return api_errorf(c, 422, "headers: at most %zu "
-		    "(max_endpoint_headers)", server_config->max_endpoint_headers);
+		    "(max_endpoint_headers)", config_current()->max_endpoint_headers);
 	buf_puts(&hb, "{");
 	for (m = 0; m < obj->size && st == 0; m++) {
 		st = api_ep_header(c, k, &hb, names, m, &bytes);
@@ -677,7 +676,7 @@ api_ep_conflict(struct api_ctx *c, const struct endpoint *e)
 static int
 api_ep_owner(struct api_ctx *c, struct api_draft *d, int idx)
 {
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	int n;
 
 	if (idx < 0) {
@@ -726,10 +725,10 @@ api_endpoints_create(struct api_ctx *c)
 		st = api_ep_conflict(c, dup);
 		goto done;
 	}
-	if (api_ep_count(d.e.client) >= server_config->max_endpoints_per_client) {
+	if (api_ep_count(d.e.client) >= config_current()->max_endpoints_per_client) {
 		st = api_errorf(c, 422, "client %s has %zu endpoints already "
 		    "(max_endpoints_per_client)", d.e.client->id,
-		    server_config->max_endpoints_per_client);
+		    config_current()->max_endpoints_per_client);
 		goto done;
 	}
 	if ((st = api_url_resolves(c, d.e.url, d.e.client->id, "")) != 0)
@@ -841,7 +840,7 @@ api_static_client(const struct config_reg *g, int apply)
 	const char *why = NULL;
 	size_t n = strlen(g->client);
 
-	if (!store_client_id_ok(g->client, n))
+	if (!util_client_id_ok(g->client, n))
 		return "client id must be 1-64 characters of A-Z a-z 0-9 . _ -";
 	if (g->name != NULL && strlen(g->name) > API_NAME_MAX)
 		return "client name is too long";
@@ -875,7 +874,7 @@ api_static_filters(struct api_draft *d, const char *list)
 			return "events: each filter must be visible ASCII, "
 			    "'*' only at the end";
 		if (api_draft_add_filter(d, p, n) != 0)
-			return d->e.nevents == STORE_MAX_FILTERS ?
+			return d->e.nevents == UTIL_MAX_FILTERS ?
 			    "events: too many filters" : "out of memory";
 		if (comma == NULL)
 			return NULL;
@@ -904,9 +903,9 @@ api_static_declared(const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < server_config->nregs; i++)
-		if (!server_config->regs[i].is_endpoint &&
-		    strcmp(server_config->regs[i].client, id) == 0)
+	for (i = 0; i < config_current()->nregs; i++)
+		if (!config_current()->regs[i].is_endpoint &&
+		    strcmp(config_current()->regs[i].client, id) == 0)
 			return 1;
 	return 0;
 }
@@ -977,8 +976,8 @@ api_apply_static(char *err, size_t errsz)
 	 * first, so an endpoint line may come before its client.
 	 */
 	for (pass = 0; pass < 4; pass++) {
-		for (i = 0; i < server_config->nregs; i++) {
-			g = &server_config->regs[i];
+		for (i = 0; i < config_current()->nregs; i++) {
+			g = &config_current()->regs[i];
 			if (g->is_endpoint != (pass & 1))
 				continue;
 			why = (pass & 1) ? api_static_endpoint(g, pass >= 2) :

@@ -1,7 +1,8 @@
 /*
  * config: hookd's settings: the defaults of contract §7, the config file (one
  * `key value...` per line, `#` comments) and the static registrations it
- * declares. Every value is range-checked here so the rest can trust it.
+ * declares, the flags laid over it, and the settings in force. Every value is
+ * range-checked here so the rest can trust it.
  */
 #include "config.h"
 
@@ -15,8 +16,8 @@
 #include <netinet/in.h>
 
 #include "http.h"
+#include "log.h"
 #include "sign.h"
-#include "store.h"
 #include "util.h"
 
 /*
@@ -27,7 +28,7 @@
 #define CONFIG_LINE_MAX 8192	/* bytes in one line */
 #define CONFIG_MAX_WORDS 80	/* words in one line: a key, CIDRs, delays */
 #define CONFIG_MAX_REGS 10000	/* static registrations in one file */
-/* Longest quoted word an error message echoes (util_logq's form, with its
+/* Longest quoted word an error message echoes (log_quote's form, with its
  * quotes): a key or option name is short, and a line of megabytes must
  * not be echoed into a log whole. */
 #define CONFIG_QUOTE_MAX 72
@@ -292,10 +293,10 @@ config_valid_events(const char *s)
 		size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
 		const char *star = memchr(s, '*', len);
 
-		if (len == 0 || len > STORE_TYPE_MAX ||
+		if (len == 0 || len > UTIL_TYPE_MAX ||
 		    (star != NULL && star != s + len - 1))
 			return 0;
-		if (++n > STORE_MAX_FILTERS)
+		if (++n > UTIL_MAX_FILTERS)
 			return 0;
 		if (end == NULL)
 			return 1;
@@ -337,7 +338,7 @@ config_dup(char **dst, const char *value)
 
 /*
  * Words of the file (len bytes of s) as an error message shows them:
- * through util_logq, the one quoter of hookd, so that invalid UTF-8 or
+ * through log_quote, the one quoter of hookd, so that invalid UTF-8 or
  * control bytes in a broken or hostile file never reach a terminal or a log
  * raw. in_quotes: always in double quotes, else bare when printable. Cut at
  * CONFIG_QUOTE_MAX bytes (a key is short; a longer word is not one).
@@ -349,7 +350,7 @@ config_quote(char *out, size_t outsz, const char *s, size_t len,
 {
 	char q[CONFIG_QUOTE_MAX];
 
-	util_logq(q, sizeof(q), s, len);
+	log_quote(q, sizeof(q), s, len);
 	if (!in_quotes || q[0] == '"')
 		snprintf(out, outsz, "%s", q);
 	else
@@ -379,7 +380,7 @@ config_registration(struct config *c, char **v, int n, int line,
 		    "client needs an ID";
 		return -1;
 	}
-	if (!store_client_id_ok(v[1], strlen(v[1]))) {
+	if (!util_client_id_ok(v[1], strlen(v[1]))) {
 		*why = "client id must be 1-64 of A-Z a-z 0-9 . _ -";
 		return -1;
 	}
@@ -948,4 +949,55 @@ config_free(struct config *c)
 	free(c->regs);
 	c->regs = NULL;
 	c->nregs = 0;
+}
+
+/* What config_current returns: main sets it at start and on SIGHUP. */
+static const struct config *config_in_force;
+
+const struct config *
+config_current(void)
+{
+	return config_in_force;
+}
+
+void
+config_set_current(const struct config *c)
+{
+	config_in_force = c;
+}
+
+int
+config_apply_flags(struct config *c, const char *listen, const char *data_dir)
+{
+	if (listen != NULL && config_set_listen(c, listen) != 0)
+		return -1;
+	if (data_dir != NULL && (data_dir[0] == '\0' ||
+	    (size_t)snprintf(c->data_dir, sizeof(c->data_dir), "%s",
+	    data_dir) >= sizeof(c->data_dir)))
+		return -1;
+	return 0;
+}
+
+struct config *
+config_read(const char *path, const char *listen, const char *data_dir,
+    char *err, size_t errsz)
+{
+	struct config *c = malloc(sizeof(*c));
+
+	if (c == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	config_defaults(c);
+	if (path != NULL && config_load(c, path, err, errsz) != 0)
+		goto fail;
+	if (config_apply_flags(c, listen, data_dir) != 0) {
+		snprintf(err, errsz, "bad -l or -d value");
+		goto fail;
+	}
+	return c;
+fail:
+	config_free(c);
+	free(c);
+	return NULL;
 }

@@ -107,4 +107,31 @@ size_t config_client_inflight(const struct config *c);
 /* Release what config_load allocated (registrations). */
 void config_free(struct config *c);
 
+/*
+ * Lay the command-line flags over c: listen (-l, "ADDR:PORT") and data_dir
+ * (-d, 1 to sizeof(c->data_dir) - 1 bytes); NULL leaves a setting as it is.
+ * Flags win over the file, at start and on every reload. 0, or -1 when a
+ * value is invalid (c may then hold part of it).
+ */
+int config_apply_flags(struct config *c, const char *listen,
+    const char *data_dir);
+
+/*
+ * A new config: the defaults, then the file at path (none when NULL), then
+ * the flags (config_apply_flags). The caller owns the result and releases
+ * it with config_free and free. NULL with the reason in err (errsz bytes):
+ * the file's "file:line: reason", "bad -l or -d value" or "out of memory".
+ */
+struct config *config_read(const char *path, const char *listen,
+    const char *data_dir, char *err, size_t errsz);
+
+/*
+ * The settings in force: what config_set_current was last given (NULL
+ * before). Replaced on SIGHUP, between loop passes: a pointer kept across
+ * passes may dangle, so read it again each time.
+ */
+const struct config *config_current(void);
+/* Put c in force (c stays the caller's, and must outlive its use). */
+void config_set_current(const struct config *c);
+
 #endif

@@ -61,7 +61,9 @@
 
 #include "outbound.h"
 #include "resolve.h"
-#include "server.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
 #include "sign.h"
 #include "url.h"
 #include "webhook.h"
@@ -161,7 +163,7 @@ endpoint_slots(const struct endpoint *e)
 static size_t
 client_cap(void)
 {
-	return config_client_inflight(server_config);
+	return config_client_inflight(config_current());
 }
 
 /* The state of d's client (the event keeps its id even once the client is
@@ -187,12 +189,12 @@ rng_unit(void)
 	    9007199254740992.0;
 }
 
-/* A NUL-terminated string (NULL as "") as a logfmt value: util_logq, so
+/* A NUL-terminated string (NULL as "") as a logfmt value: log_quote, so
  * that a receiver's or resolver's text cannot forge a key or a line. */
 static const char *
 logq(char *out, size_t outsz, const char *s)
 {
-	return util_logq(out, outsz, s != NULL ? s : "",
+	return log_quote(out, outsz, s != NULL ? s : "",
 	    s != NULL ? strlen(s) : 0);
 }
 
@@ -372,7 +374,7 @@ pull_after(struct endpoint *e, struct tenant *t)
 static int64_t
 retry_delay(unsigned n, int64_t retry_after)
 {
-	return webhook_retry_delay(server_config->retry_ms[n - 1], rng_unit(),
+	return webhook_retry_delay(config_current()->retry_ms[n - 1], rng_unit(),
 	    retry_after);
 }
 
@@ -435,7 +437,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	sa.ack = o->ack;
 	sa.ack_len = o->ack_len;
 	sa.new_status = (uint8_t)webhook_next_status(o->result, n,
-	    server_config->nretry);
+	    config_current()->nretry);
 	if (sa.new_status == STORE_PENDING)
 		sa.next_at = now + retry_delay(n, o->retry_after);
 	metrics_attempt(o->result, ms);
@@ -452,15 +454,15 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		logq(eq + 7, sizeof(eq) - 7, o->error);
 	}
 	if (sa.new_status == STORE_DELIVERED)
-		server_log("info", "delivered",
+		log_line("info", "delivered",
 		    "delivery=%s status=%d ms=%lld attempt=%u", xid, o->status,
 		    (long long)ms, n);
 	else if (sa.new_status == STORE_PENDING)
-		server_log("info", "retry", "delivery=%s status=%d%s ms=%lld "
+		log_line("info", "retry", "delivery=%s status=%d%s ms=%lld "
 		    "attempt=%u next_in_ms=%lld", xid, o->status, eq,
 		    (long long)ms, n, (long long)(sa.next_at - now));
 	else
-		server_log("warn", "failed", "delivery=%s status=%d%s ms=%lld "
+		log_line("warn", "failed", "delivery=%s status=%d%s ms=%lld "
 		    "attempt=%u", xid, o->status, eq, (long long)ms, n);
 
 	eng.recording = d;
@@ -472,7 +474,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		 * which receivers deduplicate on webhook-id. A delivery that
 		 * stays pending waits a little longer, so a full disk does
 		 * not speed up retries. */
-		server_log("error", "store write failed", "delivery=%s error=%s",
+		log_line("error", "store write failed", "delivery=%s error=%s",
 		    xid, logq(eq, sizeof(eq), strerror(errno)));
 		if (d->status == STORE_PENDING)
 			d->next_at = (d->next_at > now ? d->next_at : now) +
@@ -485,12 +487,12 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	if (e != NULL) {
 		store_endpoint_note(e, o->result == WEBHOOK_OK, now);
 		if (o->disable || (e->failing_since != 0 &&
-		    now - e->failing_since >= server_config->disable_after_ms)) {
+		    now - e->failing_since >= config_current()->disable_after_ms)) {
 			store_fmt_id(STORE_EP, e->id, xid);
-			server_log("warn", "endpoint disabled", "endpoint=%s "
+			log_line("warn", "endpoint disabled", "endpoint=%s "
 			    "reason=%s", xid, o->disable ? "gone" : "failing");
 			if (store_endpoint_disable(e, "endpoint disabled") != 0)
-				server_log("error", "store write failed",
+				log_line("error", "store write failed",
 				    "endpoint=%s error=%s", xid,
 				    logq(eq, sizeof(eq), strerror(errno)));
 		}
@@ -512,7 +514,7 @@ delivery_fail_now(struct delivery *d, const char *error)
 	rc = store_delivery_fail(d, error, now);
 	eng.recording = NULL;
 	if (rc != 0) {
-		server_log("error", "store write failed", "delivery=%s error=%s",
+		log_line("error", "store write failed", "delivery=%s error=%s",
 		    xid, logq(eq, sizeof(eq), strerror(errno)));
 		/* Still pending in memory: look at it again later. */
 		if (d->status == STORE_PENDING) {
@@ -522,7 +524,7 @@ delivery_fail_now(struct delivery *d, const char *error)
 		}
 	}
 	metrics.failed++;
-	server_log("warn", "failed", "delivery=%s error=%s attempt=0", xid,
+	log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
 	    logq(eq, sizeof(eq), error));
 }
 
@@ -805,7 +807,7 @@ attempt_start(struct delivery *d)
 	a->number = (unsigned)d->attempts + 1;
 	a->at = util_wall_ms();
 	a->start = util_mono_ms();
-	a->deadline = a->start + server_config->timeout_ms;
+	a->deadline = a->start + config_current()->timeout_ms;
 	a->x.retry_after = -1;
 	a->x.ep = e != NULL ? e->id : 0;
 	a->x.client = d->event->client_id;

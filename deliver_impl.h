@@ -30,7 +30,7 @@
  */
 struct tenant {
 	struct tenant *next;		/* hash chain */
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	uint32_t inflight;		/* attempts in flight */
 	struct delivery *wait_head;	/* due, held by the client's cap */
 	struct delivery *wait_tail;

@@ -18,7 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "config.h"
+#include "loop.h"
 #include "webhook.h"
 
 #ifndef MSG_NOSIGNAL
@@ -68,7 +69,7 @@ struct out_pool {
 	struct out_pool *next;		/* hash chain */
 	uint32_t hash;
 	uint64_t ep;			/* the endpoint's id, 0 for one-offs */
-	char client[STORE_ID_MAX + 1];	/* the owning client's id */
+	char client[UTIL_ID_MAX + 1];	/* the owning client's id */
 	char host[URL_HOST_MAX];
 	struct sockaddr_storage sa;	/* zero-filled, so memcmp compares */
 	socklen_t salen;
@@ -104,15 +105,15 @@ static void out_conn_park(struct out_conn *c);
 size_t
 outbound_endpoint_cap(void)
 {
-	return server_config->endpoint_concurrency > 0 ?
-	    server_config->endpoint_concurrency : 1;
+	return config_current()->endpoint_concurrency > 0 ?
+	    config_current()->endpoint_concurrency : 1;
 }
 
 size_t
 outbound_cap(void)
 {
-	return server_config->max_outbound > 0 ?
-	    server_config->max_outbound : 1;
+	return config_current()->max_outbound > 0 ?
+	    config_current()->max_outbound : 1;
 }
 
 uint32_t
@@ -293,7 +294,7 @@ out_conn_close(struct out_conn *c)
 
 	if (c->idle)
 		out_idle_unlink(c);
-	server_watch_del(&c->w);
+	loop_watch_del(&c->w);
 	close(c->w.fd);
 	p->nconn--;
 	free(c);
@@ -391,7 +392,7 @@ out_conn_open(struct out_exchange *x, struct out_pool *p)
 	c->w.fd = fd;
 	c->w.events = POLLOUT;	/* writable: connected or failed */
 	c->w.cb = out_conn_cb;
-	if (server_watch_add(&c->w) != 0) {
+	if (loop_watch_add(&c->w) != 0) {
 		close(fd);
 		free(c);
 		return ENOMEM;
@@ -438,7 +439,7 @@ out_connect(struct out_exchange *x)
 		x->cur_addr = x->next_addr++;
 		len = out_addr_to_sockaddr(&x->addr[x->cur_addr], x->port, &ss);
 		if (!url_addr_allowed((const struct sockaddr *)(void *)&ss,
-		    server_config->allow, server_config->nallow))
+		    config_current()->allow, config_current()->nallow))
 			continue;
 		x->allowed++;
 		p = out_pool_get(x, &ss, len);
@@ -476,8 +477,8 @@ out_connect(struct out_exchange *x)
 
 		(void)out_addr_to_sockaddr(&x->addr[0], x->port, &ss);
 		if (x->naddr == 0 || url_denied_error((const struct sockaddr *)
-		    (void *)&ss, NULL, server_config->allow,
-		    server_config->nallow, x->error, sizeof(x->error)) == 0)
+		    (void *)&ss, NULL, config_current()->allow,
+		    config_current()->nallow, x->error, sizeof(x->error)) == 0)
 			snprintf(x->error, sizeof(x->error),
 			    "destination not allowed");
 		out_fail(x, x->error, OUT_DENIED);

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "loop.h"
 #include "util.h"
 
 /* Answers are cached this long: a burst to one host costs one lookup, and a
@@ -92,7 +92,7 @@ _Static_assert(sizeof(struct dns_res) <= _POSIX_PIPE_BUF, "dns_res size");
  * periodic sweep. */
 struct dns_client {
 	struct dns_client *next;	/* hash chain */
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	uint32_t dns_inflight;		/* lookups with the threads */
 	struct resolve_entry *dns_head;	/* lookups waiting for a slot */
 	struct resolve_entry *dns_tail;
@@ -529,7 +529,7 @@ dns_cb(struct watch *w, short revents)
 			/* The thread is gone (it only leaves when its pipes
 			 * fail): stop polling an end of file. Lookups then
 			 * fail as "resolver busy" and are retried. */
-			server_watch_del(w);
+			loop_watch_del(w);
 			break;
 		}
 		if (n != (ssize_t)sizeof(r))
@@ -650,7 +650,7 @@ resolve_start(char *err, size_t errsz)
 		snprintf(err, errsz, "resolver thread: %s", strerror(rc));
 		return -1;
 	}
-	if (server_watch_add(&dns_watch) != 0) {
+	if (loop_watch_add(&dns_watch) != 0) {
 		snprintf(err, errsz, "resolver watch: out of memory");
 		return -1;
 	}
@@ -686,7 +686,7 @@ resolve_stop(void)
 		dns_req_fd = -1;
 	}
 	if (dns_watch.fd >= 0) {
-		server_watch_del(&dns_watch);
+		loop_watch_del(&dns_watch);
 		close(dns_watch.fd);
 		dns_watch.fd = -1;
 	}

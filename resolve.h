@@ -38,7 +38,7 @@ struct resolve_entry {
 	/* The client whose lookup asked for it while queued or resolving
 	 * ("" when none): its lookup slot is taken until the answer. An id,
 	 * not a pointer, since a lookup outlives a deleted client. */
-	char owner[STORE_ID_MAX + 1];
+	char owner[UTIL_ID_MAX + 1];
 	struct resolve_entry *qnext;	/* in the owner's queue */
 	/* A registration waits for the answer (resolve_host_addrs): it is
 	 * looked up even when no attempt waits, and its answer runs the

@@ -1,7 +1,7 @@
 /*
- * server: main, options, signals, the poll() loop, inbound connections. This
- * header is what the loop offers the modules that share it (api, deliver): fd
- * watches, logging and the metrics counters.
+ * server: the inbound side: the listening socket and the accepted
+ * connections (read, parse, hand to the API, wait for durability, write),
+ * and the group commit their answers wait for. Driven by main.
  */
 #ifndef HOOKD_SERVER_H
 #define HOOKD_SERVER_H
@@ -9,55 +9,60 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+/*
+ * Bind the listening socket to value ("ADDR:PORT" or "[V6]:PORT"), without
+ * listening yet. It is bound before the store is opened, so that a taken
+ * port fails the start before anything is written (contract §10), and
+ * listens (server_listen) only once hookd is ready, so that a connection
+ * that succeeds finds the admin token written and the store open. 0, or -1
+ * with the reason in err (errsz bytes).
+ */
+int server_listen_bind(const char *value, char *err, size_t errsz);
 
 /*
- * A file descriptor the loop polls. The owner embeds it in its own state,
- * sets fd, events (POLLIN/POLLOUT) and cb, and adds it; cb runs with the
- * revents poll reported (POLLHUP/POLLERR included). The loop's slot is its
- * own business. A watch may be removed (and freed) from inside any callback.
+ * Listen on the socket server_listen_bind bound, log the address actually
+ * bound ("listening", port 0 picks one) and start accepting. 0, or -1 with
+ * the reason in err (errsz bytes).
  */
-struct watch {
-	int fd;
-	short events;
-	void (*cb)(struct watch *w, short revents);
-	size_t slot;
-};
+int server_listen(const char *value, char *err, size_t errsz);
 
-/* Start watching w. 0, or -1 when out of memory. */
-int server_watch_add(struct watch *w);
-/* Stop watching w (safe when it is not watched). */
-void server_watch_del(struct watch *w);
+/* Hook the inbound side to the engine's lookups and the store's sync
+ * thread (without one, every fsync runs in the loop). After deliver_init. */
+void server_start(void);
 
-/* The settings in force (replaced on SIGHUP). */
-extern const struct config *server_config;
-/* CLOCK_MONOTONIC ms read once at the top of this loop pass. */
-extern int64_t server_now;
+/* Run again the requests parked for a lookup that was answered or whose
+ * deadline passed (contract §11). Once a pass, after the callbacks. */
+void server_parked_run(void);
 
 /*
- * Log one logfmt line on stderr: "ts=... level=LEVEL msg=MSG" followed by the
- * formatted key=value pairs (the caller formats them, quoting values with
- * spaces in double quotes). Never pass secrets or tokens.
+ * Group commit: all set syncs whatever was written, now (at exit); else a
+ * sync starts when an answer waits, or when the oldest unsynced write is a
+ * little old. Then every answer the durable writes cover goes out. A failed
+ * fsync is never acknowledged: it is logged and the process exits 1, and the
+ * next start recovers from the files (contract §6).
  */
-void server_log(const char *level, const char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void server_commit(int all);
 
-/* Counters for /metrics (contract §3). */
-#define METRICS_LATENCY_BUCKETS 12
-struct metrics {
-	uint64_t events;			/* events accepted */
-	uint64_t delivered, failed;		/* deliveries by outcome */
-	uint64_t att_ok, att_rejected, att_retry, att_timeout, att_error;
-	/* Attempts whose ms fell in bucket i alone (above bound i-1, at most
-	 * bound i); /metrics adds them up into the cumulative buckets. */
-	uint64_t latency_le[METRICS_LATENCY_BUCKETS];
-	uint64_t latency_count;
-	double latency_sum;			/* seconds */
-	uint64_t http_by_class[6];		/* 1xx..5xx by status / 100 */
-	uint64_t open_connections;
-};
-extern struct metrics metrics;
-/* Upper bounds (ms) of the latency histogram buckets. */
-extern const int64_t metrics_bounds[METRICS_LATENCY_BUCKETS];
+/*
+ * Once a pass, after the engine: close connections past their deadline
+ * (while draining, the idle ones too), poll the listener only while a
+ * connection could be taken. Returns the nearest inbound deadline (loop
+ * ms: connections, a paused accept, a lazy sync; loop_now when an answer
+ * waits for a sync that can start now).
+ */
+int64_t server_tick(void);
+
+/* Connections busy with a request (not idle, not lingering after their
+ * answer), as counted by the last server_tick. */
+size_t server_busy(void);
+/* Connections open. */
+size_t server_nconns(void);
+
+/* Start draining: close the listener, answer without keep-alive, and let
+ * server_tick close idle connections. */
+void server_drain(void);
+
+/* Close every connection (at exit, after the last commit). */
+void server_close_all(void);
 
 #endif

@@ -74,9 +74,15 @@ int sign_webhook(const char *secret, const char *id, int64_t timestamp,
  * randomness), NUL-terminated in out (outsz >= strlen(prefix) + 33). */
 int sign_token_new(const char *prefix, char *out, size_t outsz);
 
-/* `hookd sign ...` and `hookd verify ...`: argv[0] is "sign" or "verify".
- * Reads the payload from standard input, prints to stdout/stderr, and
- * returns the process exit code. */
-int sign_main(int argc, char **argv);
+/* Clear n bytes of key material at p through a volatile pointer, so that
+ * the compiler cannot drop the stores as dead. */
+void sign_wipe(void *p, size_t n);
+
+/* The Standard Webhooks signature over "<id>.<timestamp>.<payload>" with an
+ * already decoded key (klen bytes, as sign_secret_key gives), "v1,<base64>"
+ * NUL-terminated into out. 0 ok, -1 when the timestamp does not format. */
+int sign_compute(const uint8_t *key, size_t klen, const char *id,
+    size_t idlen, int64_t timestamp, const void *payload, size_t plen,
+    char out[SIGN_SIG_MAX]);
 
 #endif

@@ -14,13 +14,6 @@
 #include "sign.h"
 #include "util.h"
 
-/* Client ids are chosen by the admin: 1..64 of [A-Za-z0-9._-]. */
-#define STORE_ID_MAX 64
-/* Longest event type accepted: types are matched against endpoint filters,
- * and a bound keeps a hostile producer from bloating every delivery. */
-#define STORE_TYPE_MAX 128
-/* Most entries in an endpoint's events filter. */
-#define STORE_MAX_FILTERS 64
 /* Longest Idempotency-Key (contract §3). */
 #define STORE_IDEM_MAX 255
 /* How much of a receiver's response body an attempt keeps (contract §3). */
@@ -41,7 +34,7 @@ enum store_status {
 };
 
 struct client {
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	char *name;
 	uint8_t token_hash[32];		/* SHA-256 of the client token */
 	char secret[SIGN_SECRET_MAX];	/* signs one-off callbacks */
@@ -198,10 +191,6 @@ int store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id);
  * the write succeeded; -1 means nothing changed (errno: ENOSPC or EIO for
  * the file, ENOMEM). Strings are copied.
  */
-
-/* 1 when s (n bytes) is a valid client id: 1..64 of [A-Za-z0-9._-], since
- * ids appear in URLs, file records and log lines. */
-int store_client_id_ok(const char *s, size_t n);
 
 /* Clients, kept sorted by id. */
 struct client *store_client_find(const char *id, size_t len);

@@ -772,7 +772,7 @@ static int
 replay_event(struct replay *r)
 {
 	struct event *ev;
-	char cid[STORE_ID_MAX + 1], *type = NULL;
+	char cid[UTIL_ID_MAX + 1], *type = NULL;
 	int v, i;
 	uint32_t k;
 	int64_t at;
@@ -889,7 +889,7 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 	if (util_span_eq(t, tl, "event"))
 		return replay_event(r);
 	if (util_span_eq(t, tl, "idem")) {
-		char cid[STORE_ID_MAX + 1], hex[65];
+		char cid[UTIL_ID_MAX + 1], hex[65];
 		char *key = NULL, *body = NULL;
 		uint8_t req[32];
 		int64_t status;

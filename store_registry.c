@@ -33,24 +33,6 @@ client_lower(const char *id, size_t len)
 	return lo;
 }
 
-int
-store_client_id_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > STORE_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 struct client *
 store_client_find(const char *id, size_t len)
 {
@@ -154,7 +136,7 @@ store_client_create(const char *id, const char *name,
 {
 	struct client *c = calloc(1, sizeof(*c));
 
-	if (c == NULL || strlen(id) > STORE_ID_MAX ||
+	if (c == NULL || strlen(id) > UTIL_ID_MAX ||
 	    strlen(secret) >= sizeof(c->secret))
 		goto fail;
 	memcpy(c->id, id, strlen(id) + 1);
@@ -466,7 +448,7 @@ gone_has(uint64_t id)
 static int
 replay_client(struct replay *r)
 {
-	char id[STORE_ID_MAX + 1], hex[65];
+	char id[UTIL_ID_MAX + 1], hex[65];
 	struct client *c, *old;
 	int64_t v;
 
@@ -523,7 +505,7 @@ static int
 replay_endpoint(struct replay *r)
 {
 	struct endpoint *e, *old;
-	char cid[STORE_ID_MAX + 1], m[8];
+	char cid[UTIL_ID_MAX + 1], m[8];
 	int v, i;
 	int64_t n;
 
@@ -534,7 +516,7 @@ replay_endpoint(struct replay *r)
 	    get_str(r, "client", cid, sizeof(cid)) != 0)
 		goto bad;
 	if ((e->client = store_client_find(cid, strlen(cid))) == NULL) {
-		char needle[STORE_ID_MAX + 3];
+		char needle[UTIL_ID_MAX + 3];
 
 		endpoint_free_fields(e);
 		free(e);
@@ -612,7 +594,7 @@ bad:
 int
 replay_registry(struct replay *r, const char *t, size_t tl)
 {
-	char id[STORE_ID_MAX + 1];
+	char id[UTIL_ID_MAX + 1];
 	uint64_t x;
 
 	if (util_span_eq(t, tl, "client"))

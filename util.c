@@ -1,14 +1,17 @@
 /*
  * util: growable buffers, clocks, RFC 3339 and HTTP dates, and the
- * range-checked number parsing that replaces atoi everywhere in hookd.
+ * range-checked number parsing that replaces atoi everywhere in hookd, the
+ * client-id rule, and the write that does not stop short.
  */
 #include "util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int
 buf_reserve(struct buf *b, size_t n)
@@ -441,60 +444,41 @@ util_hex_digit(int c, int lower_only)
 	return -1;
 }
 
-char *
-util_logq(char *out, size_t outsz, const char *s, size_t len)
+int
+util_client_id_ok(const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0, limit;
-	int bare = len > 0 && len < outsz;
+	size_t i;
 
-	for (i = 0; i < len && bare; i++) {
-		unsigned char ch = (unsigned char)s[i];
+	if (n == 0 || n > UTIL_ID_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
 
-		if (ch <= ' ' || ch >= 0x7f || ch == '"' || ch == '=' ||
-		    ch == '\\')
-			bare = 0;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		    ch == '-'))
+			return 0;
 	}
-	if (bare) {
-		memcpy(out, s, len);
-		out[len] = '\0';
-		return out;
-	}
-	if (outsz < 8) {
-		if (outsz > 0)
-			out[0] = '\0';
-		return out;
-	}
-	limit = outsz - 5;	/* room for `..."` and the NUL */
-	out[o++] = '"';
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		char esc[4];
-		size_t n = 1;
+	return 1;
+}
 
-		esc[0] = (char)ch;
-		if (ch == '"' || ch == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)ch;
-			n = 2;
-		} else if (ch < ' ' || ch >= 0x7f) {
-			esc[0] = '\\';
-			esc[1] = 'x';
-			esc[2] = hex[ch >> 4];
-			esc[3] = hex[ch & 15];
-			n = 4;
+int
+util_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
 		}
-		if (o + n > limit) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(out + o, esc, n);
-		o += n;
+		p += w;
+		n -= (size_t)w;
 	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
+	return 0;
 }
 
 static int

@@ -88,13 +88,21 @@ int util_nearest(const char *word, size_t len, const char *const *list,
  * decoder of hookd: every parser of hex digits calls it. */
 int util_hex_digit(int c, int lower_only);
 
-/*
- * Write s (len bytes) into out (outsz bytes with the NUL) as a logfmt value:
- * bare when it holds only safe characters, else double-quoted with '"' and
- * '\' escaped and every control or non-ASCII byte as \xNN, so that no value
- * can forge another key or another log line. Cut with "..." when out is too
- * small (outsz under 8 gives ""). Returns out.
- */
-char *util_logq(char *out, size_t outsz, const char *s, size_t len);
+/* Client ids are chosen by the admin: 1..64 of [A-Za-z0-9._-]. */
+#define UTIL_ID_MAX 64
+/* Longest event type accepted: types are matched against endpoint filters,
+ * and a bound keeps a hostile producer from bloating every delivery. */
+#define UTIL_TYPE_MAX 128
+/* Most entries in an endpoint's events filter. */
+#define UTIL_MAX_FILTERS 64
+/* 1 when s (n bytes) is a valid client id: 1..UTIL_ID_MAX of
+ * [A-Za-z0-9._-], since ids appear in URLs, file records, config lines and
+ * log lines. The one rule for client ids: the store, the API and the config
+ * all call it. */
+int util_client_id_ok(const char *s, size_t n);
+
+/* write(2) all n bytes of buf to fd, retrying on EINTR and short writes.
+ * 0, or -1 with errno set. */
+int util_write_all(int fd, const void *buf, size_t n);
 
 #endif

@@ -13,10 +13,7 @@
 #include "http.h"
 #include "sign.h"
 #include "store.h"
-
-#ifndef HOOKD_VERSION
-#define HOOKD_VERSION "dev"
-#endif
+#include "version.h"
 
 void
 webhook_buf_reset(struct buf *b)

@@ -1,9 +1,10 @@
 /*
  * Tests of sign.c: published vectors for SHA-256 (FIPS 180-4), HMAC-SHA256
  * (RFC 4231), base64 (RFC 4648) and Standard Webhooks, then secrets, tokens
- * and the `hookd sign` / `hookd verify` commands run in-process.
+ * and the `hookd sign` / `hookd verify` commands (cli.c) run in-process.
  */
 #include "../sign.c"
+#include "../cli.c"
 
 #include <stdlib.h>
 
@@ -432,7 +433,7 @@ t_slurp(const char *path, char *out, size_t outsz)
 }
 
 /*
- * Run sign_main with args (NULL-terminated) and stdin from payload;
+ * Run cli_sign_main with args (NULL-terminated) and stdin from payload;
  * stdout and stderr land in out and err. Returns the exit code.
  */
 static int
@@ -462,7 +463,7 @@ t_run(const char *const *args, const void *payload, size_t plen, char *out,
 		dup2(fd[i], i);
 		close(fd[i]);
 	}
-	rc = sign_main(argc, argv);
+	rc = cli_sign_main(argc, argv);
 	fflush(stdout);
 	fflush(stderr);
 	for (i = 0; i < 3; i++) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../util.c"
+#include "../log.c"
 #include "unit.h"
 
 /* The one hex decoder: every digit, both cases, and the lower-only mode
@@ -57,7 +58,7 @@ test_util_logq(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		size_t n = t[i].n != 0 ? t[i].n : strlen(t[i].in);
 
-		util_logq(out, t[i].outsz, t[i].in, n);
+		log_quote(out, t[i].outsz, t[i].in, n);
 		CHECKF(strcmp(out, t[i].want) == 0, "logq %zu: %s", i, out);
 		CHECKF(strchr(out, '\n') == NULL, "logq %zu: newline", i);
 	}

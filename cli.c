@@ -1,0 +1,548 @@
+/*
+ * cli: the subcommands of hookd that are not the daemon: `hookd sign` and
+ * `hookd verify` (Standard Webhooks signatures for receivers, on top of
+ * sign.c) and `hookd check` (the data directory's unreadable records).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "http.h"
+#include "sign.h"
+#include "store.h"
+#include "util.h"
+
+/* ------------------------------------------------------------------ */
+/* hookd sign / hookd verify */
+
+/*
+ * Limits of the command-line tools.
+ * SIGN_CLI_PAYLOAD_MAX: standard input is read whole; the cap makes a
+ *   mistaken `< /dev/zero` or an endless pipe fail instead of eating memory.
+ *   It is far above max_body, so every real delivery fits.
+ * SIGN_CLI_HEADERS_MAX: the same for --headers; a captured request with its
+ *   body still fits.
+ */
+#define SIGN_CLI_PAYLOAD_MAX (64u * 1024 * 1024)
+#define SIGN_CLI_HEADERS_MAX (4u * 1024 * 1024)
+/* Default --tolerance, the Standard Webhooks' five minutes: a captured
+ * delivery cannot be replayed to the receiver later than this. */
+#define SIGN_CLI_TOLERANCE 300
+
+static const char sign_usage[] =
+    "usage: hookd sign --secret whsec_... --id ID [--timestamp UNIX] < PAYLOAD\n"
+    "       hookd verify --secret whsec_... [--id ID] [--timestamp UNIX]\n"
+    "                    [--signature \"v1,... v1,...\"] [--headers FILE]\n"
+    "                    [--tolerance SECONDS] [--now UNIX] < PAYLOAD\n"
+    "\n"
+    "The payload is standard input, byte for byte: the body of a POST\n"
+    "delivery, or for a GET delivery the query string without '?', e.g.\n"
+    "  printf %s 'success=true&refId=3283191' | hookd verify ...\n"
+    "\n"
+    "sign prints the webhook-id, webhook-timestamp and webhook-signature\n"
+    "headers (timestamp defaults to now).\n"
+    "verify takes webhook-id, webhook-timestamp and webhook-signature from\n"
+    "--headers FILE (a header dump, as from `curl -D` or a copied request\n"
+    "head) and/or the flags, which win. It prints \"valid\" and exits 0, or\n"
+    "\"invalid: REASON\" and exits 1. The timestamp must be within\n"
+    "--tolerance seconds (default 300) of now (--now overrides, for tests).\n"
+    "Any other error exits 1 too.\n";
+
+enum {
+	SIGN_OPT_SECRET,
+	SIGN_OPT_ID,
+	SIGN_OPT_TIMESTAMP,
+	SIGN_OPT_SIGNATURE,
+	SIGN_OPT_HEADERS,
+	SIGN_OPT_TOLERANCE,
+	SIGN_OPT_NOW,
+	SIGN_OPT_COUNT
+};
+
+static const char *const sign_opt_names[SIGN_OPT_COUNT] = {
+	"secret", "id", "timestamp", "signature", "headers", "tolerance", "now"
+};
+
+/* The three headers verify reads, in the order of their HDR_ index. */
+enum { SIGN_HDR_ID, SIGN_HDR_TIMESTAMP, SIGN_HDR_SIGNATURE, SIGN_HDR_COUNT };
+
+static const char *const sign_hdr_names[SIGN_HDR_COUNT] = {
+	"webhook-id", "webhook-timestamp", "webhook-signature"
+};
+
+struct sign_hdrs {
+	const char *v[SIGN_HDR_COUNT];
+	size_t len[SIGN_HDR_COUNT];
+	int count[SIGN_HDR_COUNT];
+};
+
+static int
+sign_cli_fail(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "hookd %s: %s\n", cmd, msg);
+	return 1;
+}
+
+static int
+sign_cli_usage(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "hookd %s: %s\n%s", cmd, msg, sign_usage);
+	return 1;
+}
+
+/* Flush stdout and turn a failed write (full disk, closed pipe) into exit 1
+ * rather than a silent success. */
+static int
+sign_cli_done(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fputs("hookd: cannot write standard output\n", stderr);
+		return 1;
+	}
+	return rc;
+}
+
+/* Read all of fd into b, at most max bytes. 0 ok, -1 error (with errno) or
+ * too long (errno EFBIG). */
+static int
+sign_read_all(int fd, struct buf *b, size_t max)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (b->len > max) {
+			errno = EFBIG;
+			return -1;
+		}
+		if (buf_reserve(b, 65536) != 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		r = read(fd, b->data + b->len, 65536);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		b->len += (size_t)r;
+		b->data[b->len] = '\0';
+	}
+}
+
+/*
+ * Pick webhook-id, -timestamp and -signature out of a header dump: lines
+ * "Name: value" ending in LF or CRLF, names case-insensitive. Lines that are
+ * not headers (the status or request line) are skipped; the first empty line
+ * after a header ends the head, so a request body pasted below cannot
+ * supply headers. Values are spans into p; repeats are counted.
+ */
+static void
+sign_parse_head(const char *p, size_t n, struct sign_hdrs *h)
+{
+	size_t i = 0;
+	int seen = 0;
+
+	memset(h, 0, sizeof(*h));
+	while (i < n) {
+		const char *line = p + i, *nl, *colon;
+		size_t len, nlen, vs, ve;
+		int k;
+
+		nl = memchr(line, '\n', n - i);
+		len = nl != NULL ? (size_t)(nl - line) : n - i;
+		i += len + (nl != NULL);
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		if (len == 0) {
+			if (seen)
+				return;
+			continue;
+		}
+		colon = memchr(line, ':', len);
+		if (colon == NULL || colon == line)
+			continue;
+		nlen = (size_t)(colon - line);
+		if (!http_name_ok(line, nlen))
+			continue;
+		seen = 1;
+		vs = nlen + 1;
+		while (vs < len && (line[vs] == ' ' || line[vs] == '\t'))
+			vs++;
+		ve = len;
+		while (ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'))
+			ve--;
+		for (k = 0; k < SIGN_HDR_COUNT; k++) {
+			if (!util_span_ieq(line, nlen, sign_hdr_names[k]))
+				continue;
+			h->v[k] = line + vs;
+			h->len[k] = ve - vs;
+			h->count[k]++;
+		}
+	}
+}
+
+/* Parse argv[1..] into opts (allowed: a bitmask of SIGN_OPT_). 0 ok, 1 -h
+ * seen, -1 bad usage with the reason in *why. */
+static int
+sign_parse_args(int argc, char **argv, unsigned allowed,
+    const char *opts[SIGN_OPT_COUNT], const char **why)
+{
+	int i, k;
+
+	for (k = 0; k < SIGN_OPT_COUNT; k++)
+		opts[k] = NULL;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *val, *eq;
+		size_t nlen;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return 1;
+		if (strncmp(a, "--", 2) != 0) {
+			*why = "unexpected argument";
+			return -1;
+		}
+		a += 2;
+		eq = strchr(a, '=');
+		nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		for (k = 0; k < SIGN_OPT_COUNT; k++)
+			if ((allowed & (1u << k)) &&
+			    util_span_eq(a, nlen, sign_opt_names[k]))
+				break;
+		if (k == SIGN_OPT_COUNT) {
+			*why = "unknown option";
+			return -1;
+		}
+		if (eq != NULL) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			*why = "option needs a value";
+			return -1;
+		}
+		/* A repeated flag is refused rather than silently using one of
+		 * them: which one wins would be a guess. */
+		if (opts[k] != NULL) {
+			*why = "option given twice";
+			return -1;
+		}
+		opts[k] = val;
+	}
+	return 0;
+}
+
+/* Parse a Unix time or a count of seconds, 0..INT64_MAX. */
+static int
+sign_parse_secs(const char *s, size_t len, int64_t *out)
+{
+	uint64_t v;
+
+	if (util_parse_u64(s, len, INT64_MAX, &v) != 0)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+static int
+sign_cmd_sign(const char *opts[SIGN_OPT_COUNT])
+{
+	uint8_t key[SIGN_SECRET_MAX_BYTES];
+	char sig[SIGN_SIG_MAX];
+	struct buf in = {0};
+	const char *id = opts[SIGN_OPT_ID], *s;
+	int64_t ts;
+	int klen, rc;
+
+	if (opts[SIGN_OPT_SECRET] == NULL || id == NULL)
+		return sign_cli_usage("sign", "--secret and --id are required");
+	/* The id is printed as a header value: a control character or space
+	 * in it would break or forge the header lines. */
+	for (s = id; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
+			break;
+	if (*id == '\0' || *s != '\0')
+		return sign_cli_fail("sign", "--id must be printable, no spaces");
+	if (opts[SIGN_OPT_TIMESTAMP] == NULL)
+		ts = util_wall_ms() / 1000;
+	else if (sign_parse_secs(opts[SIGN_OPT_TIMESTAMP],
+	    strlen(opts[SIGN_OPT_TIMESTAMP]), &ts) != 0)
+		return sign_cli_usage("sign", "bad --timestamp");
+	klen = sign_secret_key(opts[SIGN_OPT_SECRET],
+	    strlen(opts[SIGN_OPT_SECRET]), 0, key);
+	if (klen < 0)
+		return sign_cli_fail("sign", "--secret is not a valid secret");
+	if (sign_read_all(STDIN_FILENO, &in, SIGN_CLI_PAYLOAD_MAX) != 0) {
+		sign_wipe(key, sizeof(key));
+		buf_free(&in);
+		return sign_cli_fail("sign", errno == EFBIG ?
+		    "payload too large" : "cannot read standard input");
+	}
+	rc = sign_compute(key, (size_t)klen, id, strlen(id), ts, in.data,
+	    in.len, sig);
+	sign_wipe(key, sizeof(key));
+	buf_free(&in);
+	if (rc != 0)
+		return sign_cli_fail("sign", "cannot sign");
+	printf("webhook-id: %s\nwebhook-timestamp: %lld\n"
+	    "webhook-signature: %s\n", id, (long long)ts, sig);
+	return sign_cli_done(0);
+}
+
+/* Print the verdict on stdout: it is the command's answer, not an error. */
+static int
+sign_verdict(const char *reason)
+{
+	if (reason == NULL) {
+		puts("valid");
+		return sign_cli_done(0);
+	}
+	printf("invalid: %s\n", reason);
+	return sign_cli_done(1);
+}
+
+/* Whether any "v1,..." in the space-separated list equals want. */
+static int
+sign_match_any(const char *list, size_t len, const char *want, int *saw_v1)
+{
+	size_t i = 0, wlen = strlen(want);
+	int ok = 0;
+
+	*saw_v1 = 0;
+	while (i < len) {
+		size_t s, e;
+
+		while (i < len && list[i] == ' ')
+			i++;
+		s = i;
+		while (i < len && list[i] != ' ')
+			i++;
+		e = i;
+		if (e - s < 3 || memcmp(list + s, "v1,", 3) != 0)
+			continue;
+		*saw_v1 = 1;
+		/* Lengths are public (every v1 signature has the same), the
+		 * bytes are compared in constant time. */
+		if (e - s == wlen && sign_equal(list + s, want, wlen))
+			ok = 1;
+	}
+	return ok;
+}
+
+static int
+sign_cmd_verify(const char *opts[SIGN_OPT_COUNT])
+{
+	static const char *const missing[SIGN_HDR_COUNT] = {
+		"missing webhook-id", "missing webhook-timestamp",
+		"missing webhook-signature"
+	};
+	static const char *const repeated[SIGN_HDR_COUNT] = {
+		"repeated webhook-id header",
+		"repeated webhook-timestamp header",
+		"repeated webhook-signature header"
+	};
+	static const int flag_of[SIGN_HDR_COUNT] = {
+		SIGN_OPT_ID, SIGN_OPT_TIMESTAMP, SIGN_OPT_SIGNATURE
+	};
+	uint8_t key[SIGN_SECRET_MAX_BYTES];
+	char want[SIGN_SIG_MAX];
+	struct buf in = {0}, head = {0};
+	struct sign_hdrs h;
+	const char *reason = NULL;
+	int64_t now, tol = SIGN_CLI_TOLERANCE, ts = 0;
+	int klen, k, rc, saw_v1 = 0;
+
+	memset(&h, 0, sizeof(h));
+	if (opts[SIGN_OPT_SECRET] == NULL)
+		return sign_cli_usage("verify", "--secret is required");
+	if (opts[SIGN_OPT_TOLERANCE] != NULL &&
+	    sign_parse_secs(opts[SIGN_OPT_TOLERANCE],
+	    strlen(opts[SIGN_OPT_TOLERANCE]), &tol) != 0)
+		return sign_cli_usage("verify", "bad --tolerance");
+	if (opts[SIGN_OPT_NOW] == NULL)
+		now = util_wall_ms() / 1000;
+	else if (sign_parse_secs(opts[SIGN_OPT_NOW],
+	    strlen(opts[SIGN_OPT_NOW]), &now) != 0)
+		return sign_cli_usage("verify", "bad --now");
+	if (opts[SIGN_OPT_HEADERS] != NULL) {
+		int fd, err;
+
+		do
+			fd = open(opts[SIGN_OPT_HEADERS], O_RDONLY | O_CLOEXEC);
+		while (fd < 0 && errno == EINTR);
+		if (fd < 0)
+			return sign_cli_fail("verify", "cannot open --headers");
+		rc = sign_read_all(fd, &head, SIGN_CLI_HEADERS_MAX);
+		err = errno;
+		(void)close(fd);
+		if (rc != 0) {
+			buf_free(&head);
+			return sign_cli_fail("verify", err == EFBIG ?
+			    "--headers file too large" :
+			    "cannot read --headers");
+		}
+		sign_parse_head(head.data, head.len, &h);
+	}
+	for (k = 0; k < SIGN_HDR_COUNT; k++) {
+		const char *f = opts[flag_of[k]];
+
+		if (f != NULL) {
+			h.v[k] = f;
+			h.len[k] = strlen(f);
+			h.count[k] = 1;
+		}
+	}
+	klen = sign_secret_key(opts[SIGN_OPT_SECRET],
+	    strlen(opts[SIGN_OPT_SECRET]), 0, key);
+	if (klen < 0) {
+		buf_free(&head);
+		return sign_cli_fail("verify", "--secret is not a valid secret");
+	}
+	if (sign_read_all(STDIN_FILENO, &in, SIGN_CLI_PAYLOAD_MAX) != 0) {
+		sign_wipe(key, sizeof(key));
+		buf_free(&head);
+		buf_free(&in);
+		return sign_cli_fail("verify", errno == EFBIG ?
+		    "payload too large" : "cannot read standard input");
+	}
+
+	/* Checks in the reference libraries' order: headers, the time window,
+	 * then the signature. */
+	for (k = 0; k < SIGN_HDR_COUNT && reason == NULL; k++) {
+		if (h.count[k] == 0 || h.len[k] == 0)
+			reason = missing[k];
+		else if (h.count[k] > 1)
+			reason = repeated[k];
+	}
+	if (reason == NULL && sign_parse_secs(h.v[SIGN_HDR_TIMESTAMP],
+	    h.len[SIGN_HDR_TIMESTAMP], &ts) != 0)
+		reason = "bad webhook-timestamp";
+	/* Both values are in 0..INT64_MAX, so the differences cannot
+	 * overflow. */
+	if (reason == NULL && now - ts > tol)
+		reason = "timestamp too old";
+	if (reason == NULL && ts - now > tol)
+		reason = "timestamp in the future";
+	if (reason == NULL && sign_compute(key, (size_t)klen,
+	    h.v[SIGN_HDR_ID], h.len[SIGN_HDR_ID], ts, in.data, in.len,
+	    want) != 0)
+		reason = "cannot compute the signature";
+	if (reason == NULL && !sign_match_any(h.v[SIGN_HDR_SIGNATURE],
+	    h.len[SIGN_HDR_SIGNATURE], want, &saw_v1))
+		reason = saw_v1 ? "no signature matches" : "no v1 signature";
+	sign_wipe(key, sizeof(key));
+	sign_wipe(want, sizeof(want));
+	buf_free(&head);
+	buf_free(&in);
+	return sign_verdict(reason);
+}
+
+int
+cli_sign_main(int argc, char **argv)
+{
+	const char *opts[SIGN_OPT_COUNT], *why = "";
+	const char *cmd;
+	unsigned allowed;
+	int rc;
+
+	if (argc < 1 || argv[0] == NULL) {
+		fputs(sign_usage, stderr);
+		return 1;
+	}
+	cmd = argv[0];
+	if (strcmp(cmd, "sign") == 0) {
+		allowed = 1u << SIGN_OPT_SECRET | 1u << SIGN_OPT_ID |
+		    1u << SIGN_OPT_TIMESTAMP;
+	} else if (strcmp(cmd, "verify") == 0) {
+		allowed = (1u << SIGN_OPT_COUNT) - 1;
+	} else {
+		fputs(sign_usage, stderr);
+		return 1;
+	}
+	rc = sign_parse_args(argc, argv, allowed, opts, &why);
+	if (rc == 1) {
+		fputs(sign_usage, stdout);
+		return sign_cli_done(0);
+	}
+	if (rc != 0)
+		return sign_cli_usage(cmd, why);
+	if (strcmp(cmd, "sign") == 0)
+		return sign_cmd_sign(opts);
+	return sign_cmd_verify(opts);
+}
+
+/* ------------------------------------------------------------------ */
+/* hookd check */
+
+/* hookd check's report: one unreadable record a line. */
+static void
+check_report(const char *line)
+{
+	printf("%s\n", line);
+}
+
+int
+cli_check_main(int argc, char **argv)
+{
+	const char *opt_config = NULL, *opt_data_dir = NULL;
+	struct config *c;
+	char err[1024], moved[1200];
+	int i, fix = 0, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--fix") == 0)
+			fix = 1;
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			opt_data_dir = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			opt_config = argv[++i];
+		else {
+			/* Say which word is wrong, as the start does. */
+			if (argv[i][0] == '-' && (strcmp(argv[i], "-d") == 0 ||
+			    strcmp(argv[i], "-c") == 0))
+				fprintf(stderr, "hookd: %s needs a value\n",
+				    argv[i]);
+			else if (argv[i][0] == '-')
+				fprintf(stderr, "hookd: unknown option \"%s\"\n",
+				    argv[i]);
+			else
+				fprintf(stderr, "hookd: unknown argument "
+				    "\"%s\"\n", argv[i]);
+			fprintf(stderr, "usage: hookd check [-d DATADIR] "
+			    "[-c CONFIG] [--fix]\n");
+			return 1;
+		}
+	}
+	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "hookd: %s\n", err);
+		return 1;
+	}
+	r = store_check(c->data_dir, fix, check_report, moved, sizeof(moved),
+	    err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "hookd: %s\n", err);
+	else if (r == 0)
+		fprintf(stderr, "hookd: %s: every record reads back\n",
+		    c->data_dir);
+	else if (fix)
+		fprintf(stderr, "hookd: moved the records above to %s; the "
+		    "rest is kept\n", moved);
+	else
+		fprintf(stderr, "hookd: unreadable records in %s; hookd check "
+		    "--fix -d %s moves them aside\n", c->data_dir,
+		    c->data_dir);
+	config_free(c);
+	free(c);
+	if (r < 0)
+		return 1;
+	return r > 0 && !fix ? 1 : 0;
+}
+

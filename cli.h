@@ -1,0 +1,23 @@
+/*
+ * cli: the subcommands of the hookd command line other than the daemon.
+ * Each takes argv with argv[0] the subcommand's name, prints to stdout and
+ * stderr, and returns the process's exit code. Only main includes this.
+ */
+#ifndef HOOKD_CLI_H
+#define HOOKD_CLI_H
+
+/* `hookd sign ...` and `hookd verify ...`: argv[0] is "sign" or "verify".
+ * Reads the payload from standard input (at most 64 MiB), prints the
+ * webhook-* headers (sign) or "valid" / "invalid: REASON" (verify). Returns
+ * 0, or 1 on an invalid signature or any error (said on stderr). */
+int cli_sign_main(int argc, char **argv);
+
+/*
+ * `hookd check [-d DATADIR] [-c CONFIG] [--fix]` (contract §18): list the
+ * records of the data directory that cannot be read, one a line on stdout.
+ * Returns 1 when any (or on an error), 0 when none; with --fix they are
+ * moved to DATADIR/damaged-<time>.log and 0 is returned.
+ */
+int cli_check_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,801 @@
+/*
+ * main: the top of hookd: options, the start-up order (bind, lock, token,
+ * store, static registrations, engine, listen), the admin token, signals,
+ * reload on SIGHUP, the loop's pass order, drain and the exit codes. The
+ * subcommands are in cli.c. Nothing includes a header of main.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "cli.h"
+#include "config.h"
+#include "deliver.h"
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+#include "sign.h"
+#include "store.h"
+#include "util.h"
+#include "version.h"
+
+/*
+ * The limits of main (the configurable ones are in config.c, the inbound
+ * ones in server.c).
+ */
+/* The poll timeout's ceiling: signals, compaction and drain are looked at
+ * least this often (a signal may land just before poll() blocks). */
+#define MAIN_HOUSEKEEPING_MS 1000
+#define MAIN_COMPACT_EVERY_MS (60 * 1000)
+#define MAIN_COMPACT_FORCE_MS (60 * 60 * 1000)
+/* Longest admin token read from a file. */
+#define MAIN_TOKEN_MAX 512
+/* Shortest admin token not warned about (contract §10): a guessable token
+ * is the whole API to whoever guesses it. */
+#define MAIN_TOKEN_WARN 16
+
+/* The command line, kept for SIGHUP: flags win over the file each time. */
+static const char *opt_config;
+static const char *opt_listen;
+static const char *opt_data_dir;
+
+static struct config *config_now;	/* what config_current() returns */
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static int draining;
+static int64_t drain_deadline;
+
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * The data directory this start created, "" when it existed before or the
+ * start is over. Contract §10: a start that fails writes nothing, so a
+ * directory made for a start that then failed (a bad static registration,
+ * no token source) is removed with the files the start put there, and
+ * nothing else: rmdir fails when anything more is in it.
+ */
+static char start_fresh_dir[1024];
+
+static void
+start_undo(void)
+{
+	static const char *const made[] = {
+		"registry.log", "journal.log", "admin.token", "lock",
+	};
+	char path[1100];
+	size_t i;
+
+	if (start_fresh_dir[0] == '\0')
+		return;
+	for (i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+		    start_fresh_dir, made[i]) < sizeof(path))
+			(void)unlink(path);
+	(void)rmdir(start_fresh_dir);
+	start_fresh_dir[0] = '\0';
+}
+
+/* Log an error and end the process (start-up failures, a failed fsync). */
+static void
+fatal(const char *msg, const char *detail)
+{
+	char q[1024];
+
+	log_line("error", msg, "error=%s", LOG_QUOTE(q, detail));
+	start_undo();
+	exit(1);
+}
+
+/* store_open's report of a repaired file (a torn tail dropped). */
+static void
+store_notice(const char *msg)
+{
+	char q[1024];
+
+	log_line("warn", "store repaired", "detail=%s", LOG_QUOTE(q, msg));
+}
+
+/* "what: reason" into err; a long path is cut, which a message survives. */
+static void
+err_set(char *err, size_t errsz, const char *what, const char *reason)
+{
+	if (snprintf(err, errsz, "%s: %s", what, reason) < 0)
+		err[0] = '\0';
+}
+
+/* A static registration's "LINE: reason" as "FILE:LINE: reason", the form
+ * of every config error (contract §10). */
+static void
+static_error(char *out, size_t outsz, const char *err)
+{
+	if (snprintf(out, outsz, "%s:%s", opt_config != NULL ? opt_config :
+	    "-", err) < 0)
+		out[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* The admin token */
+
+/*
+ * Read a token file: one line, printable, trailing newline trimmed. 0, -1
+ * with err set; errno is ENOENT when the file does not exist.
+ */
+static int
+token_read(const char *path, int nofollow, char *tok, size_t toksz,
+    char *err, size_t errsz)
+{
+	struct stat st;
+	size_t len = 0, i;
+	ssize_t n;
+	int fd, saved;
+
+	/* In the data directory no link is followed (contract §18). */
+	fd = open(path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		saved = errno;
+		err_set(err, errsz, path, strerror(errno));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+		char q[1100];
+
+		log_line("warn", "admin token file is readable by others",
+		    "path=%s", LOG_QUOTE(q, path));
+	}
+	for (;;) {
+		n = read(fd, tok + len, toksz - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == toksz - 1)
+			break;
+	}
+	saved = errno;
+	close(fd);
+	if (n < 0) {
+		err_set(err, errsz, path, strerror(saved));
+		errno = EIO;
+		return -1;
+	}
+	while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' ||
+	    tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+		len--;
+	tok[len] = '\0';
+	for (i = 0; i < len; i++)
+		if (tok[i] <= ' ' || tok[i] == 0x7f)
+			break;
+	if (len == 0 || i < len || len >= toksz - 2) {
+		snprintf(err, errsz, "%s: not a token (one line of at most "
+		    "%zu printable characters)", path, toksz - 3);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* fsync the directory holding path, so a new name in it is durable. */
+static int
+fsync_dir_of(const char *path)
+{
+	char dir[1100];
+	const char *slash = strrchr(path, '/');
+	int fd, rc;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	fd = open(dir, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Write a new token to path (0600) atomically and durably: a temporary
+ * file, fsync, rename, fsync of the directory. 0 or -1 with err set. */
+static int
+token_write(const char *path, const char *tok, char *err, size_t errsz)
+{
+	char tmp[1100];
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		goto fail;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		goto fail;
+	if (util_write_all(fd, tok, strlen(tok)) != 0 ||
+	    util_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0 ||
+	    fsync_dir_of(path) != 0)
+		goto fail;
+	return 0;
+fail:
+	err_set(err, errsz, path, strerror(errno));
+	return -1;
+}
+
+/* Contract §10: warn about an admin token an attacker could guess. The
+ * token itself is never logged, only where it came from. */
+static void
+token_warn_short(const char *tok, const char *source)
+{
+	if (strlen(tok) < MAIN_TOKEN_WARN)
+		log_line("warn", "the admin token is shorter than 16 "
+		    "characters; use a long random one (openssl rand -hex 32)",
+		    "source=%s", source);
+}
+
+/*
+ * The admin token (contract §1): HOOKD_ADMIN_TOKEN, else admin_token_file,
+ * else DATADIR/admin.token, made on first start. A made token is only in
+ * tok: *path_out is set to where admin_token_save must write it once the
+ * start can no longer fail (contract §10), and is "" otherwise. 0 or -1
+ * with err set.
+ */
+static int
+admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
+    char *path_out, size_t pathsz, char *err, size_t errsz)
+{
+	const char *env = getenv("HOOKD_ADMIN_TOKEN");
+	char path[1100];
+
+	path_out[0] = '\0';
+	if (env != NULL && env[0] != '\0') {
+		if ((size_t)snprintf(tok, toksz, "%s", env) >= toksz) {
+			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
+			return -1;
+		}
+		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
+		return 0;
+	}
+	if (cfg->admin_token_file[0] != '\0') {
+		if (token_read(cfg->admin_token_file, 0, tok, toksz, err,
+		    errsz) != 0)
+			return -1;
+		token_warn_short(tok, "admin_token_file");
+		return 0;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/admin.token",
+	    cfg->data_dir) >= sizeof(path)) {
+		snprintf(err, errsz, "data_dir is too long");
+		return -1;
+	}
+	if (token_read(path, 1, tok, toksz, err, errsz) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	if (sign_token_new("hka_", tok, toksz) != 0) {
+		snprintf(err, errsz, "no randomness for the admin token");
+		return -1;
+	}
+	if ((size_t)snprintf(path_out, pathsz, "%s", path) >= pathsz) {
+		snprintf(err, errsz, "data_dir is too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Write the token admin_token_setup made to path (nothing when path is
+ * ""), and say where once. 0 or -1 with err set. */
+static int
+admin_token_save(const char *path, const char *tok, char *err, size_t errsz)
+{
+	char msg[1200];
+
+	if (path[0] == '\0')
+		return 0;
+	if (token_write(path, tok, err, errsz) != 0)
+		return -1;
+	snprintf(msg, sizeof(msg), "admin token written to %s", path);
+	log_line("info", msg, NULL);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration: load, flags, reload */
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static int
+regs_differ(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (a->nregs != b->nregs)
+		return 1;
+	for (i = 0; i < a->nregs; i++) {
+		const struct config_reg *x = &a->regs[i], *y = &b->regs[i];
+
+		if (x->is_endpoint != y->is_endpoint ||
+		    x->method_get != y->method_get ||
+		    str_differs(x->client, y->client) ||
+		    str_differs(x->name, y->name) ||
+		    str_differs(x->url, y->url) ||
+		    str_differs(x->events, y->events) ||
+		    str_differs(x->secret, y->secret))
+			return 1;
+	}
+	return 0;
+}
+
+/* Append key to a comma-separated list. */
+static void
+list_add(char *list, size_t sz, const char *key)
+{
+	size_t n = strlen(list);
+
+	snprintf(list + n, sz - n, "%s%s", n > 0 ? "," : "", key);
+}
+
+/*
+ * SIGHUP: read the file again (and the flags); on error keep what runs.
+ * listen, data_dir, fsync and admin_token_file are bound at start: a
+ * change to them is reported and waits for a restart.
+ */
+static void
+main_reload(void)
+{
+	struct config *next, *old = config_now;
+	char err[1024], changed[512] = "", restart[128] = "";
+	char q[1100], qerr[1100];
+
+	next = config_read(opt_config, opt_listen, opt_data_dir, err,
+	    sizeof(err));
+	if (next == NULL) {
+		log_line("error", "reload failed", "error=%s", LOG_QUOTE(q, err));
+		return;
+	}
+
+	if (strcmp(old->listen, next->listen) != 0)
+		list_add(restart, sizeof(restart), "listen");
+	if (strcmp(old->data_dir, next->data_dir) != 0)
+		list_add(restart, sizeof(restart), "data_dir");
+	if (old->fsync_always != next->fsync_always)
+		list_add(restart, sizeof(restart), "fsync");
+	if (strcmp(old->admin_token_file, next->admin_token_file) != 0)
+		list_add(restart, sizeof(restart), "admin_token_file");
+	memcpy(next->listen, old->listen, sizeof(next->listen));
+	memcpy(next->data_dir, old->data_dir, sizeof(next->data_dir));
+	memcpy(next->admin_token_file, old->admin_token_file,
+	    sizeof(next->admin_token_file));
+	next->fsync_always = old->fsync_always;
+
+#define CHANGED(f) (memcmp(&old->f, &next->f, sizeof(old->f)) != 0)
+	if (CHANGED(max_header_bytes))
+		list_add(changed, sizeof(changed), "max_header_bytes");
+	if (CHANGED(max_headers))
+		list_add(changed, sizeof(changed), "max_headers");
+	if (CHANGED(max_body))
+		list_add(changed, sizeof(changed), "max_body");
+	if (CHANGED(header_timeout_ms))
+		list_add(changed, sizeof(changed), "header_timeout");
+	if (CHANGED(idle_timeout_ms))
+		list_add(changed, sizeof(changed), "idle_timeout");
+	if (CHANGED(body_timeout_ms))
+		list_add(changed, sizeof(changed), "body_timeout");
+	if (CHANGED(max_connections))
+		list_add(changed, sizeof(changed), "max_connections");
+	if (CHANGED(timeout_ms))
+		list_add(changed, sizeof(changed), "timeout");
+	if (old->nretry != next->nretry ||
+	    memcmp(old->retry_ms, next->retry_ms,
+	    next->nretry * sizeof(next->retry_ms[0])) != 0)
+		list_add(changed, sizeof(changed), "retry_schedule");
+	if (CHANGED(disable_after_ms))
+		list_add(changed, sizeof(changed), "disable_after");
+	if (CHANGED(endpoint_concurrency))
+		list_add(changed, sizeof(changed), "endpoint_concurrency");
+	if (CHANGED(max_outbound))
+		list_add(changed, sizeof(changed), "max_outbound");
+	if (CHANGED(max_log_attempts))
+		list_add(changed, sizeof(changed), "max_log_attempts");
+	if (CHANGED(max_inflight_per_client))
+		list_add(changed, sizeof(changed), "max_inflight_per_client");
+	if (CHANGED(retention_ms))
+		list_add(changed, sizeof(changed), "retention");
+	if (CHANGED(drain_timeout_ms))
+		list_add(changed, sizeof(changed), "drain_timeout");
+	if (old->nallow != next->nallow ||
+	    memcmp(old->allow, next->allow,
+	    next->nallow * sizeof(next->allow[0])) != 0)
+		list_add(changed, sizeof(changed), "allow_destinations");
+	if (CHANGED(metrics))
+		list_add(changed, sizeof(changed), "metrics");
+	if (regs_differ(old, next))
+		list_add(changed, sizeof(changed), "registrations");
+#undef CHANGED
+
+	config_now = next;
+	config_set_current(next);
+	store_set_max_log(next->max_log_attempts);
+	log_line("info", "reloaded", "changed=%s",
+	    changed[0] != '\0' ? changed : "none");
+	if (restart[0] != '\0')
+		log_line("warn", "restart needed to change", "keys=%s",
+		    restart);
+	if (api_apply_static(err, sizeof(err)) != 0) {
+		static_error(q, sizeof(q), err);
+		log_line("error", "static registration failed",
+		    "error=%s", LOG_QUOTE(qerr, q));
+	}
+	config_free(old);
+	free(old);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals, the loop, start and stop */
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+/* No SA_RESTART: a signal interrupts poll() so it is seen at once. */
+static void
+signals_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static void
+drain_begin(void)
+{
+	draining = 1;
+	deliver_drain();
+	drain_deadline = loop_now + config_current()->drain_timeout_ms;
+	server_drain();
+	log_line("info", "draining", "connections=%zu deliveries=%zu",
+	    server_nconns(), deliver_inflight());
+}
+
+/* Fold in a finished compaction and say what it did. */
+static void
+compact_poll(void)
+{
+	char err[512], q[600];
+	int r = store_compact_poll(err, sizeof(err));
+
+	if (r > 0)
+		log_line("info", "compacted", "detail=%s", LOG_QUOTE(q, err));
+	else if (r < 0)
+		log_line("error", "compaction failed", "error=%s",
+		    LOG_QUOTE(q, err));
+}
+
+/*
+ * Called once a minute. The store compacts when its journal has doubled;
+ * forcing one every retention period (between a minute and an hour) also
+ * drops expired records from a journal that grows slowly.
+ */
+static void
+compact_start(void)
+{
+	static int64_t last_forced;
+	int64_t every = config_current()->retention_ms;
+	int force, r;
+	char q[256];
+
+	if (every < MAIN_COMPACT_EVERY_MS)
+		every = MAIN_COMPACT_EVERY_MS;
+	if (every > MAIN_COMPACT_FORCE_MS)
+		every = MAIN_COMPACT_FORCE_MS;
+	if (last_forced == 0)
+		last_forced = loop_now;
+	force = loop_now - last_forced >= every;
+	r = store_compact_start(util_wall_ms(), config_current()->retention_ms,
+	    force);
+	if (r < 0 && errno != EBUSY)
+		log_line("warn", "compaction not started", "error=%s",
+		    LOG_QUOTE(q, strerror(errno)));
+	else if (r > 0 && force)
+		last_forced = loop_now;
+}
+
+/* One thread, one poll(): until a drain ends. */
+static void
+main_loop(void)
+{
+	int64_t next_compact = loop_now + MAIN_COMPACT_EVERY_MS;
+	int64_t next, deliver_next, server_next;
+	int timeout = 0;
+
+	for (;;) {
+		if (loop_pass(timeout) != 0)
+			fatal("poll failed", strerror(errno));
+
+		if (got_hup) {
+			got_hup = 0;
+			if (!draining)
+				main_reload();
+		}
+		if (got_term) {
+			got_term = 0;
+			if (!draining)
+				drain_begin();
+			else
+				drain_deadline = loop_now;	/* twice: now */
+		}
+
+		server_parked_run();
+
+		/* Commit, then deliver: the store hands new events to the
+		 * engine only once they are durable, so no receiver hears of
+		 * an event whose 202 a failed fsync would withhold. */
+		server_commit(0);
+		deliver_next = deliver_tick();
+		compact_poll();
+		if (!draining && loop_now >= next_compact) {
+			next_compact = loop_now + MAIN_COMPACT_EVERY_MS;
+			compact_start();
+		}
+		server_next = server_tick();
+
+		/* Lingering connections have had their answers. */
+		if (draining && ((server_busy() == 0 &&
+		    deliver_inflight() == 0) || loop_now >= drain_deadline))
+			return;
+
+		next = min64(loop_now + MAIN_HOUSEKEEPING_MS, server_next);
+		next = min64(next, next_compact);
+		if (deliver_next >= 0)
+			next = min64(next, deliver_next);
+		if (draining)
+			next = min64(next, drain_deadline);
+		timeout = next <= loop_now ? 0 : (int)(next - loop_now);
+		log_flush();
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
+	    "[-V] [-h]\n"
+	    "       hookd sign|verify ...\n"
+	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
+	    "  -l ADDR:PORT    listen here (default 127.0.0.1:8080)\n"
+	    "  -d DATADIR      data directory (default ./hookd-data)\n"
+	    "  -c CONFIG       config file\n"
+	    "  -n              check the config, say what is in force, exit\n"
+	    "  -v              log debug lines too\n"
+	    "  -V, --version   print the version\n"
+	    "  -h, --help      this help\n");
+}
+
+/* Contract §10 and issue 19.8: what in the config puts tokens or secrets
+ * at risk, said at start (and by -n) without refusing to run. */
+static void
+start_warnings(const struct config *cfg)
+{
+	char q[1100];
+
+	if (!config_listen_is_loopback(cfg->listen))
+		log_line("warn", "listen is not a loopback address: tokens "
+		    "and /metrics travel in clear; put a TLS proxy in front",
+		    "listen=%s",
+		    LOG_QUOTE(q, cfg->listen));
+	if (cfg->file_exposes_secret)
+		log_line("warn", "the config file holds a secret and group "
+		    "or others may read it; chmod 600 it", "path=%s",
+		    LOG_QUOTE(q, opt_config != NULL ? opt_config : "-"));
+}
+
+/* Start in the order the modules need, serve, drain, stop. */
+static int
+main_run(void)
+{
+	char err[1024], tok[MAIN_TOKEN_MAX], q[1100], tokpath[1100];
+
+	signals_setup();
+	/* Every way out (return from main, exit) writes the last lines. */
+	(void)atexit(log_flush);
+	loop_init();
+	/*
+	 * Contract §10: the socket first, so that a taken port ends the start
+	 * before anything is created (not even a new data directory or its
+	 * lock file); then the lock, so that nothing in the directory is read
+	 * or written while another hookd uses it (a second hookd used to
+	 * append its static registrations to a registry the first was
+	 * writing, which then failed its checksum); then the store.
+	 */
+	if (server_listen_bind(config_now->listen, err, sizeof(err)) != 0)
+		fatal("listen failed", err);
+	if (access(config_now->data_dir, F_OK) != 0 && errno == ENOENT)
+		snprintf(start_fresh_dir, sizeof(start_fresh_dir), "%s",
+		    config_now->data_dir);
+	if (store_lock(config_now->data_dir, err, sizeof(err)) != 0)
+		fatal("cannot use the data directory", err);
+	/* The token is read (or made, in memory) before the store opens and
+	 * written only after the static registrations went in, so that
+	 * neither a bad token source nor a bad static line leaves a file
+	 * behind (contract §10). */
+	if (admin_token_setup(config_now, tok, sizeof(tok), tokpath,
+	    sizeof(tokpath), err, sizeof(err)) != 0)
+		fatal("no admin token", err);
+	store_set_max_log(config_now->max_log_attempts);
+	if (store_open(config_now->data_dir, config_now->fsync_always, err,
+	    sizeof(err), store_notice) != 0)
+		fatal("cannot open the store", err);
+	if (api_apply_static(err, sizeof(err)) != 0) {
+		static_error(q, sizeof(q), err);
+		fatal("static registration failed", q);
+	}
+	if (admin_token_save(tokpath, tok, err, sizeof(err)) != 0)
+		fatal("no admin token", err);
+	api_set_admin_token(tok);
+	memset(tok, 0, sizeof(tok));
+	if (deliver_init(err, sizeof(err)) != 0)
+		fatal("cannot start deliveries", err);
+	server_start();
+	if (store_lock_note_pid() != 0)
+		log_line("warn", "cannot write the pid into the lock file",
+		    "error=%s", LOG_QUOTE(q, strerror(errno)));
+	if (server_listen(config_now->listen, err, sizeof(err)) != 0)
+		fatal("listen failed", err);
+	start_fresh_dir[0] = '\0';	/* started: nothing to undo */
+
+	main_loop();
+
+	/* Contract §1: everything acknowledged is made durable before
+	 * exit; attempts still in flight are made again after a start. */
+	server_commit(1);
+	deliver_shutdown();
+	server_commit(1);
+	store_close();
+	server_close_all();
+	log_line("info", "stopped", NULL);
+	config_free(config_now);
+	free(config_now);
+	loop_free();
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config flags;
+	char err[1024], summary[4096];
+	int ch, i, check_only = 0;
+
+	if (argc > 1 && (strcmp(argv[1], "sign") == 0 ||
+	    strcmp(argv[1], "verify") == 0))
+		return cli_sign_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return cli_check_main(argc - 1, argv + 1);
+
+	/* Contract §10: the long forms of -h and -V. Only option words are
+	 * looked at, not the values of -l, -d and -c. */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("hookd %s\n", HOOKD_VERSION);
+			return 0;
+		}
+		if (strncmp(argv[i], "--", 2) == 0) {
+			fprintf(stderr, "hookd: unknown option \"%s\"\n",
+			    argv[i]);
+			usage(stderr);
+			return 1;
+		}
+		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+		    strchr("ldc", argv[i][1]) != NULL && argv[i][2] == '\0')
+			i++;
+	}
+
+	while ((ch = getopt(argc, argv, "l:d:c:nvVh")) != -1) {
+		switch (ch) {
+		case 'l':
+			opt_listen = optarg;
+			break;
+		case 'd':
+			opt_data_dir = optarg;
+			break;
+		case 'c':
+			opt_config = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		case 'V':
+			printf("hookd %s\n", HOOKD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "hookd: unknown command \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	/* The flags alone are checked first: a bad one is a usage error. */
+	config_defaults(&flags);
+	if (opt_listen != NULL && config_set_listen(&flags, opt_listen) != 0) {
+		fprintf(stderr, "hookd: -l wants IPV4:PORT or [IPV6]:PORT\n");
+		usage(stderr);
+		return 1;
+	}
+	if (config_apply_flags(&flags, opt_listen, opt_data_dir) != 0) {
+		fprintf(stderr, "hookd: -d wants a path of 1 to %zu bytes\n",
+		    sizeof(flags.data_dir) - 1);
+		usage(stderr);
+		return 1;
+	}
+
+	config_now = config_read(opt_config, opt_listen, opt_data_dir, err,
+	    sizeof(err));
+	if (config_now == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	config_set_current(config_now);
+	start_warnings(config_now);
+	if (check_only) {
+		printf("config ok: %s\n", config_summary(config_now, summary,
+		    sizeof(summary)));
+		config_free(config_now);
+		free(config_now);
+		return 0;
+	}
+	return main_run();
+}

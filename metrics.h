@@ -1,0 +1,30 @@
+/*
+ * metrics: the counters behind /metrics (contract §3), bumped by the engine
+ * and the API and read by the API's /metrics handler, and the latency
+ * histogram's bucket bounds.
+ */
+#ifndef HOOKD_METRICS_H
+#define HOOKD_METRICS_H
+
+#include <stdint.h>
+
+/* Counters for /metrics (contract §3). */
+#define METRICS_LATENCY_BUCKETS 12
+struct metrics {
+	uint64_t events;			/* events accepted */
+	uint64_t delivered, failed;		/* deliveries by outcome */
+	uint64_t att_ok, att_rejected, att_retry, att_timeout, att_error;
+	/* Attempts whose ms fell in bucket i alone (above bound i-1, at most
+	 * bound i); /metrics adds them up into the cumulative buckets. */
+	uint64_t latency_le[METRICS_LATENCY_BUCKETS];
+	uint64_t latency_count;
+	double latency_sum;			/* seconds */
+	uint64_t http_by_class[6];		/* 1xx..5xx by status / 100 */
+	uint64_t open_connections;
+};
+/* The counters of this process (zero at start; one thread writes them). */
+extern struct metrics metrics;
+/* Upper bounds (ms) of the latency histogram buckets, ascending. */
+extern const int64_t metrics_bounds[METRICS_LATENCY_BUCKETS];
+
+#endif
