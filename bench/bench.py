@@ -445,7 +445,9 @@ def bench_isolation():
     ports = [int(hole.stdout.readline()) for _ in range(100)]
     # Short timeouts and retries keep the dead endpoints busy for the whole
     # run: connect, send, time out, wait, again.
-    conf = "timeout 1s\nretry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n"
+    # One client holds all 101 endpoints: past the per-client default.
+    conf = ("timeout 1s\nretry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n"
+            "max_endpoints_per_client 1000\n")
     dead_event = EVENT.replace('"type":"t"', '"type":"dead"')
 
     def with_dead(h):
