@@ -249,8 +249,13 @@ int replay_file(struct logfile *f, const char *name, int journal,
 
 /* ---- store_registry.c: clients and endpoints ---- */
 
+/* The index in st_registry.clients of the first client whose id (len
+ * bytes) is >= id, by byte order: where id is or would be inserted. */
 size_t client_lower(const char *id, size_t len);
+/* Free a client and its name (NULL is fine); it must not be in the table. */
 void client_free(struct client *c);
+/* Free what an endpoint points to (url, filters, headers, description) and
+ * set those fields NULL; the struct itself stays the caller's. */
 void endpoint_free_fields(struct endpoint *e);
 /* Append a client's / an endpoint's record to the registry. Returns its
  * offset or -1 (errno). */
