@@ -194,8 +194,11 @@ char *dup_or_null(const char *s);
 void hex32(const uint8_t in[32], char out[65]);
 int unhex32(const char *s, size_t len, uint8_t out[32]);
 /* Build a record in st_files.rec: rec_begin starts one of type type (and
- * returns the buffer), the others add a member. rec_json: see its
- * definition. */
+ * returns the buffer), the others add a member (key is a literal, not
+ * escaped): a string (NULL: null), a number, an id in its external form,
+ * and JSON text re-encoded by json_put_json (or kept as the string member
+ * key + "_s" when it is not JSON or nests too deep). None reports a
+ * failure: an allocation failure sets rec.oom and rec_write fails. */
 struct buf *rec_begin(const char *type);
 void rec_str(const char *key, const char *val);
 void rec_num(const char *key, int64_t v);
