@@ -12,6 +12,8 @@
 #include "http.h"
 #include "util.h"
 
+/* One request as the inbound side parsed it; every pointer is the
+ * caller's and only read while api_handle or api_auth_head runs. */
 struct api_request {
 	const char *method;
 	size_t method_len;
@@ -41,7 +43,9 @@ struct api_request {
  * connect-time check guards the delivery in any case. */
 #define API_RESOLVE_WAIT_MS 2000
 
-/* Set the admin token (copied). */
+/* Set the admin token (copied; a previous copy is wiped), once at start.
+ * NULL, or no memory for the copy, leaves no admin token: every admin
+ * request is then refused with 401. */
 void api_set_admin_token(const char *token);
 
 /*

@@ -173,6 +173,7 @@ void api_key(struct buf *b, const char *key);
 void api_kv_str(struct buf *b, const char *key, const char *s);
 /* "key":json where json is JSON text already; NULL gives null. */
 void api_kv_raw(struct buf *b, const char *key, const char *json);
+/* "key":v as a decimal number, and "key":true or false. */
 void api_kv_u64(struct buf *b, const char *key, uint64_t v);
 void api_kv_bool(struct buf *b, const char *key, int v);
 /* An RFC 3339 time from wall-clock ms; with or_null, 0 gives null. */

@@ -1,7 +1,8 @@
 /*
  * server: the inbound side (contract §7): the listener, accepted connections
  * advanced through explicit states in a switch (read, parse, hand to the
- * API, wait for the group commit, write), their limits and timeouts.
+ * API, wait for the group commit, write), their limits and timeouts, the
+ * requests parked for a lookup (§11), and the group commit itself.
  */
 #include "server.h"
 

@@ -1,7 +1,8 @@
 /*
  * sign: SHA-256, HMAC-SHA256 and base64 written here, the random secrets
- * hookd hands out, and Standard Webhooks signatures; also the `hookd sign`
- * and `hookd verify` commands.
+ * and tokens hookd hands out, and Standard Webhooks signatures. No I/O but
+ * reading randomness; the `hookd sign` and `hookd verify` commands are in
+ * cli.c.
  */
 #ifndef HOOKD_SIGN_H
 #define HOOKD_SIGN_H
@@ -16,6 +17,10 @@ struct sha256_ctx {
 	size_t fill;
 };
 
+/* SHA-256 (FIPS 180-4): init a caller-owned context, feed it n bytes at a
+ * time (any n, any number of calls), and final writes the 32-byte digest
+ * (the context must be initialised again before reuse). sha256 is the three
+ * in one call. None can fail; nothing is allocated. */
 void sha256_init(struct sha256_ctx *c);
 void sha256_update(struct sha256_ctx *c, const void *p, size_t n);
 void sha256_final(struct sha256_ctx *c, uint8_t out[32]);
@@ -26,6 +31,10 @@ struct hmac_sha256_ctx {
 	struct sha256_ctx outer;
 };
 
+/* HMAC-SHA256 (RFC 2104) with a key of klen bytes (any length; a key over
+ * 64 bytes is hashed first), in the same three steps as sha256 and in one
+ * call. The context holds state derived from the key, which final does not
+ * clear (sign_wipe it when that matters). None can fail. */
 void hmac_sha256_init(struct hmac_sha256_ctx *c, const void *key, size_t klen);
 void hmac_sha256_update(struct hmac_sha256_ctx *c, const void *p, size_t n);
 void hmac_sha256_final(struct hmac_sha256_ctx *c, uint8_t out[32]);
@@ -71,7 +80,9 @@ int sign_webhook(const char *secret, const char *id, int64_t timestamp,
     const void *payload, size_t plen, char out[SIGN_SIG_MAX]);
 
 /* A random token: prefix then 32 URL-safe characters (24 bytes of
- * randomness), NUL-terminated in out (outsz >= strlen(prefix) + 33). */
+ * randomness, RFC 4648 §5 alphabet, no padding), NUL-terminated in out.
+ * 0, or -1 when outsz < strlen(prefix) + 33 or no randomness could be
+ * read. */
 int sign_token_new(const char *prefix, char *out, size_t outsz);
 
 /* Clear n bytes of key material at p through a volatile pointer, so that

@@ -174,6 +174,7 @@ int store_sync(void);
  * reach the engine (store_on_due) only once their event is durable.
  */
 int store_sync_fd(void);
+/* 1 while a sync started by store_sync_begin has not been ended. */
 int store_sync_busy(void);
 int store_sync_begin(void);
 int store_sync_end(void);
@@ -188,8 +189,13 @@ int store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id);
 
 /*
  * Every mutation below writes its record first and changes memory only when
- * the write succeeded; -1 means nothing changed (errno: ENOSPC or EIO for
- * the file, ENOMEM). Strings are copied.
+ * the write succeeded; -1 (or NULL from a create) means nothing changed
+ * (errno: ENOSPC or EIO for the file, ENOMEM). Strings are copied. The
+ * objects returned are the store's, valid until they are deleted or
+ * compacted away; lookups return NULL when there is none. Times are epoch
+ * ms unless said otherwise. The ..._count / ..._at / ..._after triples walk
+ * a kind in its order for list pages: how many there are, the i-th (NULL
+ * past the end), and the index of the first one after a page's last id.
  */
 
 /* Clients, kept sorted by id. */
@@ -200,6 +206,8 @@ size_t store_client_count(void);
 struct client *store_client_at(size_t i);	/* i-th in id order */
 /* Index of the first client with id > after (0 when after is NULL). */
 size_t store_client_after(const char *after, size_t len);
+/* A new client (id already checked by util_client_id_ok; name may be NULL;
+ * the token only as its SHA-256). The client, or NULL with errno. */
 struct client *store_client_create(const char *id, const char *name,
     const uint8_t token_hash[32], const char *secret);
 /* 1 when records that name client id remain (its events, until retention
@@ -207,6 +215,8 @@ struct client *store_client_create(const char *id, const char *name,
  * may not be given to a new client before then, or the new one would see
  * the old one's events, deliveries and keys (contract §18). Else 0. */
 int store_client_id_held(const char *id, size_t len, int64_t now);
+/* Replace the client's token (its SHA-256): the old token stops working
+ * at once. 0 or -1. */
 int store_client_set_token(struct client *c, const uint8_t token_hash[32]);
 /* New client secret (one-off callbacks); the old one keeps signing until
  * now + 24 h, as store_endpoint_rotate. 0, or -1 with errno set. */
@@ -221,9 +231,10 @@ size_t store_endpoint_count(void);
 struct endpoint *store_endpoint_at(size_t i);
 size_t store_endpoint_after(uint64_t after);	/* first index with id > */
 /* Create from a filled template (id, times, runtime fields are set here;
- * the pointers are copied deeply). */
+ * the pointers are copied deeply). The endpoint, or NULL with errno. */
 struct endpoint *store_endpoint_create(const struct endpoint *tmpl);
-/* Replace the mutable fields of e with those of tmpl (deep copies). */
+/* Replace the mutable fields of e with those of tmpl (deep copies). 0 or
+ * -1 (e unchanged). */
 int store_endpoint_update(struct endpoint *e, const struct endpoint *tmpl);
 /* Deletes e and fails its pending deliveries ("endpoint deleted"). */
 int store_endpoint_delete(struct endpoint *e);
@@ -248,7 +259,9 @@ size_t store_event_after(uint64_t after);
  * Create an event and one delivery for each endpoint in eps and, when
  * oneoff_url is not NULL, a one-off delivery to that URL; all in one record,
  * so they are durable together. idem (may be NULL) is the Idempotency-Key,
- * with the answer to replay (status, body) kept for 24 h.
+ * with the answer to replay (status, body) kept for 24 h. The event, or
+ * NULL with errno; its deliveries reach the engine (store_on_due) once the
+ * record is durable.
  */
 struct event *store_event_create(struct client *c, const char *type,
     size_t type_len, const char *data, size_t data_len,
@@ -276,13 +289,16 @@ struct delivery *store_delivery_find(uint64_t id);
 size_t store_delivery_count(void);
 struct delivery *store_delivery_at(size_t i);
 size_t store_delivery_after(uint64_t after);
+/* Deliveries still pending (for /metrics). */
 size_t store_pending_count(void);
-/* Record an attempt's outcome and apply a->new_status / a->next_at. */
+/* Record an attempt's outcome and apply a->new_status / a->next_at. 0 or
+ * -1. */
 int store_delivery_attempted(struct delivery *d, const struct store_attempt *a);
 /* Set a delivery pending again with its next attempt at next_at (retry,
- * replay). */
+ * replay); the engine hears of it through store_on_due. 0 or -1. */
 int store_delivery_requeue(struct delivery *d, int64_t next_at);
-/* End a pending delivery as failed with error (no attempt made). */
+/* End a pending delivery as failed with error (no attempt made). 0 or
+ * -1. */
 int store_delivery_fail(struct delivery *d, const char *error, int64_t now);
 /*
  * Read back the newest attempt (log == NULL), or every attempt oldest first,
@@ -324,7 +340,7 @@ int store_compact_start(int64_t now, int64_t retention_ms, int force);
  * nothing to do, -1 when it failed (err says why; the old files stay). */
 int store_compact_poll(char *err, size_t errsz);
 
-/* Size in bytes of the journal and the registry, for /metrics. */
+/* Size in bytes of the journal and the registry together, for /metrics. */
 uint64_t store_journal_bytes(void);
 
 /* Fault injection for tests (contract §6, issue 5): HOOKD_FAULT in the

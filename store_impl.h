@@ -194,8 +194,11 @@ char *dup_or_null(const char *s);
 void hex32(const uint8_t in[32], char out[65]);
 int unhex32(const char *s, size_t len, uint8_t out[32]);
 /* Build a record in st_files.rec: rec_begin starts one of type type (and
- * returns the buffer), the others add a member. rec_json: see its
- * definition. */
+ * returns the buffer), the others add a member (key is a literal, not
+ * escaped): a string (NULL: null), a number, an id in its external form,
+ * and JSON text re-encoded by json_put_json (or kept as the string member
+ * key + "_s" when it is not JSON or nests too deep). None reports a
+ * failure: an allocation failure sets rec.oom and rec_write fails. */
 struct buf *rec_begin(const char *type);
 void rec_str(const char *key, const char *val);
 void rec_num(const char *key, int64_t v);
@@ -249,8 +252,13 @@ int replay_file(struct logfile *f, const char *name, int journal,
 
 /* ---- store_registry.c: clients and endpoints ---- */
 
+/* The index in st_registry.clients of the first client whose id (len
+ * bytes) is >= id, by byte order: where id is or would be inserted. */
 size_t client_lower(const char *id, size_t len);
+/* Free a client and its name (NULL is fine); it must not be in the table. */
 void client_free(struct client *c);
+/* Free what an endpoint points to (url, filters, headers, description) and
+ * set those fields NULL; the struct itself stays the caller's. */
 void endpoint_free_fields(struct endpoint *e);
 /* Append a client's / an endpoint's record to the registry. Returns its
  * offset or -1 (errno). */

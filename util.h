@@ -1,6 +1,8 @@
 /*
- * util: the small pieces every module shares: a growable byte buffer, clocks
- * and RFC 3339 times, range-checked number and duration parsing.
+ * util: the small pieces every module shares: a growable byte buffer, clocks,
+ * RFC 3339 and HTTP dates, range-checked number and duration parsing, the
+ * one hex-digit decoder, the client-id rule and a write that does not stop
+ * short.
  */
 #ifndef HOOKD_UTIL_H
 #define HOOKD_UTIL_H
@@ -21,9 +23,10 @@ struct buf {
 int buf_reserve(struct buf *b, size_t n);
 /* Append n bytes. 0 ok, -1 out of memory. */
 int buf_append(struct buf *b, const void *p, size_t n);
-/* Append a NUL-terminated string. */
+/* Append a NUL-terminated string. 0 ok, -1 out of memory (b->oom set). */
 int buf_puts(struct buf *b, const char *s);
-/* Append printf-formatted text. */
+/* Append printf-formatted text. 0 ok, -1 out of memory (b->oom set) or a
+ * format error (b left as it was). */
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Drop the first n bytes (n <= len). */
