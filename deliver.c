@@ -20,8 +20,9 @@
  * flight (then it waits on that endpoint's list), or its client has
  * max_inflight_per_client in flight (then on the client's list), or
  * max_outbound attempts are in flight in all (then on the global list).
- * When an attempt ends, its endpoint's list, its client's and then the
- * global list are pulled. Waiting lists are intrusive (d->wait_next), so
+ * When an attempt ends, the global list is pulled first (the starved
+ * deliveries: nothing of their endpoint or client is in flight), then its
+ * endpoint's list and its client's. Waiting lists are intrusive (d->wait_next), so
  * they cost no memory either.
  *
  * An attempt. It reads the endpoint's current url, method, headers and
@@ -345,8 +346,18 @@ pull_global(void)
 		dispatch(deliver_wait_pop(&eng.q.gwait_head, &eng.q.gwait_tail));
 }
 
-/* A slot of e and of t (either may be NULL) freed: let waiting deliveries
- * go. */
+/*
+ * A slot of e and of t (either may be NULL) freed: let waiting deliveries
+ * go. The global list goes first: it holds the deliveries whose endpoint
+ * and client have nothing in flight to pull them (contract §5, §18). Were
+ * e's and t's own lists first, a freed slot would go back to the client
+ * that held it, and two clients with hanging receivers would keep every
+ * slot until all their attempts and retries were done. What e's and t's
+ * lists cannot start then stays theirs (their other attempts pull it) or
+ * is handed to the global list (when none is in flight), so nothing is
+ * stuck; the global list is pulled again for slots that an attempt ending
+ * at once gave back meanwhile.
+ */
 static void
 pull_after(struct endpoint *e, struct tenant *t)
 {
@@ -359,6 +370,7 @@ pull_after(struct endpoint *e, struct tenant *t)
 		return;
 	}
 	eng.pulling = 1;
+	pull_global();
 	if (e != NULL)
 		pull_endpoint(e);
 	if (t != NULL)
@@ -940,6 +952,9 @@ deliver_tick(void)
 		eng.sweep_endpoints = 1;
 	}
 	eng.pulling = 1;
+	/* The global list first, as in pull_after; again after the sweep
+	 * for what it handed over. */
+	pull_global();
 	if (eng.sweep_endpoints) {
 		size_t i;
 

@@ -2,8 +2,9 @@
  * resolve: the resolver threads, the cache of their answers and each
  * client's lookup slots (contract §18), and the HOOKD_FAULT dns_slow fault.
  *
- * Name resolution never blocks the loop: RESOLVE_THREADS resolver
- * threads read lookup requests from one pipe (one whole record each, under
+ * Name resolution never blocks the loop: resolver threads (RESOLVE_THREADS
+ * at the start, more while every one is busy, up to RESOLVE_THREADS_MAX)
+ * read lookup requests from one pipe (one whole record each, under
  * a lock), call getaddrinfo, and write answers to a second pipe that the
  * loop watches. Requests and answers are fixed-size records copied by value
  * (smaller than PIPE_BUF, so each write is atomic); the only pointer
@@ -12,7 +13,8 @@
  * stop. Answers are cached per host (30 s, failures 5 s). A client has at
  * most RESOLVE_PER_CLIENT lookups with the threads; its further names wait
  * in its own queue (struct dns_client), so one client's slow names hold at
- * most that many threads. Closing the request pipe is the stop request; a
+ * most that many threads, and the others' lookups get threads of their
+ * own. Closing the request pipe is the stop request; a
  * thread stuck in a lookup is not waited for past RESOLVE_STOP_MS. The API
  * asks the same cache when a URL is registered (resolve_host_addrs,
  * contract §11); such a name is looked up even with nobody waiting, and its
@@ -52,15 +54,20 @@
  * Resolver threads. getaddrinfo cannot be interrupted and may take its
  * resolver's full timeout (glibc: 5 s per try and server, often 10-30 s in
  * all) for a name whose DNS server does not answer, so with one thread one
- * slow name held every lookup queued behind it. Eight threads let seven
- * other lookups go on past a slow one; each idle thread costs a stack
- * reserved but hardly touched, and lookups are cached, so more would buy
- * little. A client gets at most RESOLVE_PER_CLIENT lookups with the
- * threads at once (the rest of its names wait in its own queue), so one
- * client with many slow names holds at most two threads: it takes four such
- * clients at once to leave none for the others (contract §18).
+ * slow name held every lookup queued behind it. RESOLVE_THREADS start with
+ * hookd; lookups are cached, so they are enough while names answer. A
+ * client gets at most RESOLVE_PER_CLIENT lookups with the threads at once
+ * (the rest of its names wait in its own queue), so one client with many
+ * slow names holds at most two threads. When every thread is busy and a
+ * lookup waits for one, another thread starts, up to RESOLVE_THREADS_MAX:
+ * with a fixed eight, four clients with names that never answer held every
+ * thread and stopped all other lookups (contract §18); now it takes more
+ * than RESOLVE_THREADS_MAX / RESOLVE_PER_CLIENT such clients at once. The
+ * maximum bounds what those clients can cost (a thread's stack is reserved
+ * but hardly touched); threads started stay, idle, until the stop.
  */
 #define RESOLVE_THREADS	8
+#define RESOLVE_THREADS_MAX	64
 #define RESOLVE_PER_CLIENT	2
 /* At stop, how long to wait for the resolver threads to leave. A thread
  * stuck in a lookup that never ends is then left behind (the process is
@@ -104,8 +111,11 @@ static size_t dns_count;
 static int64_t dns_next_sweep;
 static int dns_req_fd = -1;		/* the loop's end of the request pipe */
 static struct watch dns_watch = { .fd = -1 };	/* the answer pipe */
-static pthread_t dns_threads[RESOLVE_THREADS];
+static pthread_t dns_threads[RESOLVE_THREADS_MAX];
 static size_t dns_nthreads;		/* started */
+/* Lookups written to the request pipe and not yet answered: those with a
+ * thread and those waiting in the pipe for one. */
+static size_t dns_busy;
 /* The threads' ends of the pipes, shared by all of them; set before the
  * first starts, closed at stop once every thread has left. */
 static int dns_thread_in = -1, dns_thread_out = -1;
@@ -115,7 +125,7 @@ static pthread_mutex_t dns_read_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Which threads have left, for the bounded wait at stop. */
 static pthread_mutex_t dns_exit_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t dns_exit_cond = PTHREAD_COND_INITIALIZER;
-static int dns_exited[RESOLVE_THREADS];
+static int dns_exited[RESOLVE_THREADS_MAX];
 /* Run on the loop thread after an answer to a name a registration asked
  * for (resolve_on_lookup); dns_hook_due says one came in this read. */
 static void (*dns_hook)(void);
@@ -242,6 +252,34 @@ dns_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Start one more resolver thread, with every signal blocked in it, so that
+ * the loop thread is the one whose poll a signal interrupts, and a write to
+ * a closed pipe fails with EPIPE instead of killing the process. 0, or the
+ * error number of pthread_create (nothing started).
+ */
+static int
+dns_thread_add(void)
+{
+	sigset_t all, old;
+	size_t i = dns_nthreads;
+	int rc;
+
+	if (i >= RESOLVE_THREADS_MAX)
+		return EAGAIN;
+	pthread_mutex_lock(&dns_exit_lock);
+	dns_exited[i] = 0;
+	pthread_mutex_unlock(&dns_exit_lock);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&dns_threads[i], NULL, dns_main,
+	    (void *)(uintptr_t)i);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		dns_nthreads++;
+	return rc;
+}
+
 static struct resolve_entry **
 dns_slot(const char *host)
 {
@@ -286,6 +324,11 @@ dns_send(struct resolve_entry *en, struct dns_client *t)
 	}
 	if (t != NULL)
 		t->dns_inflight++;
+	/* Every thread busy: this lookup would wait in the pipe behind
+	 * lookups that may never end, so another thread takes it. When none
+	 * can start, it waits for the first thread that frees. */
+	if (++dns_busy > dns_nthreads && dns_nthreads < RESOLVE_THREADS_MAX)
+		(void)dns_thread_add();
 }
 
 /* Take the queued en out of its owner's queue. */
@@ -495,6 +538,8 @@ dns_answer(const struct dns_res *r)
 	en->owner[0] = '\0';
 	if (t != NULL && t->dns_inflight > 0)
 		t->dns_inflight--;
+	if (dns_busy > 0)
+		dns_busy--;
 	if (r->gai != 0) {
 		dns_entry_fail(en, gai_strerror(r->gai), RESOLVE_NEG_TTL_MS);
 	} else if (r->naddr == 0) {
@@ -604,15 +649,12 @@ dns_fault_init(void)
 	}
 }
 
-/* Start the resolver threads with every signal blocked in them, so that
- * the loop thread is the one whose poll a signal interrupts, and a write to
- * a closed pipe fails with EPIPE instead of killing the process. On
+/* Start the first RESOLVE_THREADS resolver threads (dns_thread_add). On
  * failure, resolve_stop stops the threads already started. */
 int
 resolve_start(char *err, size_t errsz)
 {
 	int req[2] = { -1, -1 }, res[2] = { -1, -1 };
-	sigset_t all, old;
 	size_t i;
 	int rc = 0;
 
@@ -636,16 +678,9 @@ resolve_start(char *err, size_t errsz)
 	dns_watch.fd = res[0];
 	dns_watch.events = POLLIN;
 	dns_watch.cb = dns_cb;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < RESOLVE_THREADS && rc == 0; i++) {
-		dns_exited[i] = 0;
-		rc = pthread_create(&dns_threads[i], NULL, dns_main,
-		    (void *)(uintptr_t)i);
-		if (rc == 0)
-			dns_nthreads++;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	dns_busy = 0;
+	for (i = 0; i < RESOLVE_THREADS && rc == 0; i++)
+		rc = dns_thread_add();
 	if (rc != 0) {
 		snprintf(err, errsz, "resolver thread: %s", strerror(rc));
 		return -1;
@@ -719,6 +754,7 @@ resolve_stop(void)
 		pthread_mutex_unlock(&dns_exit_lock);
 		dns_nthreads = 0;
 	}
+	dns_busy = 0;
 	if (left == 0 && dns_thread_in >= 0) {
 		close(dns_thread_in);
 		close(dns_thread_out);

@@ -175,3 +175,77 @@ def test_name_queued_by_a_slow_client_is_not_held_from_others(t):
     # A's own delivery to localhost got the same answer.
     b.wait_for(1, path="/a", timeout=30)
     eq(len(pending(h, "slow")), 2, "the slow client's pending deliveries")
+
+
+def test_freed_slot_goes_to_a_starved_client_first(t):
+    # max_outbound 6, so each client's cap is 3. Clients a and b each post
+    # 12 one-off callbacks to a receiver that accepts and never answers:
+    # their first six attempts take every slot, the rest wait in their
+    # own clients' lists. Client c's callback then waits on the global
+    # list. When an attempt ends (timeout 2s), the freed slot must go to
+    # c first, not back to a or b: otherwise c waits behind all 24 of
+    # their deliveries and every retry (contract §5, §18; issue 19).
+    from .harness import Receiver
+    h = t.hookd("max_outbound 6\n")
+    release = threading.Event()
+    hang = RawReceiver()
+    t.receivers.append(hang)
+    for cid in ("a", "b"):
+        h.client(cid)
+        for i in range(12):
+            path = "/hang/%s/%d" % (cid, i)
+            hang.on(path, hang_until(release))
+            h.event(client=cid, data={"i": i}, callback=hang.url(path))
+    hang.wait_for(6, timeout=30)
+    fast = Receiver()
+    t.receivers.append(fast)
+    h.client("c")
+    h.event(client="c", data={"n": 1}, callback=fast.url("/c"))
+    seen = wait_until(lambda: fast.got("/c") and [len(hang.got())],
+                      timeout=120, interval=0.02,
+                      what="client c's callback")[0]
+    check(seen < 12, "client c's callback waited for %d attempts to the "
+          "hanging receiver (the first freed slots go to c)" % seen)
+    release.set()
+
+
+def test_many_clients_with_slow_names_leave_lookups_to_others(t):
+    # Five clients with three never-resolving callback names each: ten
+    # lookups stuck in getaddrinfo, two per client, more than the eight
+    # resolver threads hookd starts with. The pool grows, so client f's
+    # lookup of localhost (resolved from /etc/hosts) still runs.
+    h = t.hookd(LONG, env=SLOW_ENV)
+    posts = []
+    for k in range(5):
+        cid = "slow%d" % k
+        h.client(cid)
+        for i in range(3):
+            posts.append((cid, "http://n%d%s:9/cb" % (i, "." + cid + SLOW)))
+    errors = []
+
+    def post(cid, url):
+        try:
+            h.event(client=cid, data={"n": 1}, callback=url)
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+    # A callback name is looked up while its request waits (at most 2 s),
+    # so the fifteen go at once.
+    threads = [threading.Thread(target=post, args=p) for p in posts]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    eq(errors, [], "posting the slow clients' callbacks")
+    b = RawReceiver()
+    t.receivers.append(b)
+    h.client("f")
+    evt = h.event(client="f", data={"n": 2},
+                  callback="http://localhost:%d/f" % b.port)["id"]
+    h.wait_all(evt, "delivered", n=1, timeout=60)
+    eq(len(b.got("/f")), 1, "requests to client f's receiver")
+    for k in range(5):
+        eq(len(pending(h, "slow%d" % k)), 3,
+           "client slow%d's pending deliveries" % k)
+    # A stop does not wait for the lookups that never answer.
+    h.stop(expect=0, timeout=20)
+    check("stopped" in h.log(), "hookd logged its stop")
