@@ -365,7 +365,7 @@ static void
 main_reload(void)
 {
 	struct config *next, *old = config_now;
-	char err[1024], changed[512] = "", restart[128] = "";
+	char err[1024], changed[1024] = "", restart[128] = "";
 	char q[1100], qerr[1100];
 
 	next = config_read(opt_config, opt_listen, opt_data_dir, err,
@@ -389,50 +389,20 @@ main_reload(void)
 	    sizeof(next->admin_token_file));
 	next->fsync_always = old->fsync_always;
 
-#define CHANGED(f) (memcmp(&old->f, &next->f, sizeof(old->f)) != 0)
-	if (CHANGED(max_header_bytes))
-		list_add(changed, sizeof(changed), "max_header_bytes");
-	if (CHANGED(max_headers))
-		list_add(changed, sizeof(changed), "max_headers");
-	if (CHANGED(max_body))
-		list_add(changed, sizeof(changed), "max_body");
-	if (CHANGED(header_timeout_ms))
-		list_add(changed, sizeof(changed), "header_timeout");
-	if (CHANGED(idle_timeout_ms))
-		list_add(changed, sizeof(changed), "idle_timeout");
-	if (CHANGED(body_timeout_ms))
-		list_add(changed, sizeof(changed), "body_timeout");
-	if (CHANGED(max_connections))
-		list_add(changed, sizeof(changed), "max_connections");
-	if (CHANGED(timeout_ms))
-		list_add(changed, sizeof(changed), "timeout");
+	/* Every scalar key, from the config's own table (none forgotten). */
+	config_changed_scalars(old, next, changed, sizeof(changed));
 	if (old->nretry != next->nretry ||
 	    memcmp(old->retry_ms, next->retry_ms,
 	    next->nretry * sizeof(next->retry_ms[0])) != 0)
 		list_add(changed, sizeof(changed), "retry_schedule");
-	if (CHANGED(disable_after_ms))
-		list_add(changed, sizeof(changed), "disable_after");
-	if (CHANGED(endpoint_concurrency))
-		list_add(changed, sizeof(changed), "endpoint_concurrency");
-	if (CHANGED(max_outbound))
-		list_add(changed, sizeof(changed), "max_outbound");
-	if (CHANGED(max_log_attempts))
-		list_add(changed, sizeof(changed), "max_log_attempts");
-	if (CHANGED(max_inflight_per_client))
-		list_add(changed, sizeof(changed), "max_inflight_per_client");
-	if (CHANGED(retention_ms))
-		list_add(changed, sizeof(changed), "retention");
-	if (CHANGED(drain_timeout_ms))
-		list_add(changed, sizeof(changed), "drain_timeout");
 	if (old->nallow != next->nallow ||
 	    memcmp(old->allow, next->allow,
 	    next->nallow * sizeof(next->allow[0])) != 0)
 		list_add(changed, sizeof(changed), "allow_destinations");
-	if (CHANGED(metrics))
+	if (old->metrics != next->metrics)
 		list_add(changed, sizeof(changed), "metrics");
 	if (regs_differ(old, next))
 		list_add(changed, sizeof(changed), "registrations");
-#undef CHANGED
 
 	config_now = next;
 	config_set_current(next);

@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 
-from .harness import HOOKD, ROOT, RawConn, Skip, check, curl, eq
+from .harness import (HOOKD, ROOT, RawConn, Skip, check, curl, eq,
+                      wait_until)
 
 
 def head_only(path, token, length, extra=""):
@@ -351,3 +352,78 @@ def test_make_clean_removes_walkthrough_leftovers(t):
     for rel in kept:
         check(os.path.exists(os.path.join(t.tmp, rel)),
               "make clean removed %s" % rel)
+
+
+# ------------------------------------------- SIGHUP names every changed key
+
+
+def scalar_keys():
+    """The scalar keys of config.c's own table, so that a key added there
+    is covered here without a second list."""
+    import re
+    with open(os.path.join(ROOT, "config.c")) as f:
+        src = f.read()
+    table = src[src.index("config_scalars[] = {"):]
+    table = table[:table.index("\n};")]
+    return re.findall(r'\{ "(\w+)", CONFIG_(?:SIZE|DURATION)', table)
+
+
+# A value for each scalar key that differs from the default and from
+# BASE_CONF, within its bounds.
+RELOAD_VALUES = {
+    "max_header_bytes": "20000", "max_headers": "50",
+    "max_body": "2000000", "max_connections": "500",
+    "endpoint_concurrency": "4", "max_outbound": "100",
+    "max_endpoints_per_client": "50", "max_endpoint_headers": "8",
+    "max_retries_per_minute": "300", "max_log_attempts": "20",
+    "max_inflight_per_client": "5", "header_timeout": "7s",
+    "idle_timeout": "50s", "body_timeout": "20s", "timeout": "3s",
+    "disable_after": "2d", "retention": "3d", "drain_timeout": "3s",
+}
+
+
+def test_sighup_logs_every_changed_scalar_key(t):
+    import re
+    import signal
+    keys = scalar_keys()
+    check(len(keys) >= 18, "scalar keys read from config.c: %r" % keys)
+    for k in keys:
+        check(k in RELOAD_VALUES, "no reload test value for key %s" % k)
+    h = t.hookd()
+    base = h_conf_text(h)
+    done = 0
+    # One key at a time: the reload line names exactly that key.
+    for k in keys:
+        h.write_conf(base + "%s %s\n" % (k, RELOAD_VALUES[k]))
+        h.proc.send_signal(signal.SIGHUP)
+        done += 1
+        lines = wait_until(lambda: [x for x in h.log().split("\n")
+                                    if " msg=reloaded " in x][done - 1:],
+                           10, what="reload line %d" % done)
+        m = re.search(r" changed=(\S+)", lines[0])
+        check(m, "no changed= in %r" % lines[0])
+        eq(m.group(1), k, "changed keys after changing %s" % k)
+        h.write_conf(base)
+        h.proc.send_signal(signal.SIGHUP)
+        done += 1
+        lines = wait_until(lambda: [x for x in h.log().split("\n")
+                                    if " msg=reloaded " in x][done - 1:],
+                           10, what="reload line %d" % done)
+        eq(re.search(r" changed=(\S+)", lines[0]).group(1), k,
+           "changed keys after changing %s back" % k)
+    # All at once: all named, none cut off.
+    h.write_conf(base + "".join("%s %s\n" % (k, RELOAD_VALUES[k])
+                                for k in keys))
+    h.proc.send_signal(signal.SIGHUP)
+    done += 1
+    lines = wait_until(lambda: [x for x in h.log().split("\n")
+                                if " msg=reloaded " in x][done - 1:],
+                       10, what="reload line %d" % done)
+    eq(sorted(re.search(r" changed=(\S+)", lines[0]).group(1).split(",")),
+       sorted(keys), "changed keys after changing all")
+    eq(h.api("GET", "/healthz", token=None)[0], 200, "/healthz")
+
+
+def h_conf_text(h):
+    with open(h.conf_path) as f:
+        return f.read()
