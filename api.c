@@ -411,10 +411,59 @@ api_unknown_member(struct api_ctx *c, const struct api_field *f, size_t nf)
 }
 
 /*
+ * The 400 for an empty body on a route that takes members (issue 9.5): it
+ * says what is needed, from the route's own table f (nf entries): the
+ * required members with their types, or the members allowed when none is
+ * required.
+ */
+static int
+api_body_needed(struct api_ctx *c, const struct api_field *f, size_t nf)
+{
+	char need[API_ERR_MAX - 40], words[80];
+	size_t i, k = 0;
+	int any_required = 0;
+
+	for (i = 0; i < nf; i++)
+		if (f[i].types != 0 && f[i].required)
+			any_required = 1;
+	need[0] = '\0';
+	for (i = 0; i < nf && k < sizeof(need); i++) {
+		if (f[i].types == 0 || (any_required && !f[i].required))
+			continue;
+		if (any_required) {
+			api_type_words(f[i].types, words, sizeof(words));
+			k += (size_t)snprintf(need + k, sizeof(need) - k,
+			    "%s\"%s\": <%s>", k > 0 ? ", " : "", f[i].name,
+			    words);
+		} else
+			k += (size_t)snprintf(need + k, sizeof(need) - k,
+			    "%s%s", k > 0 ? ", " : "", f[i].name);
+	}
+	if (any_required)
+		return api_errorf(c, 400, "a JSON body is needed: {%s}", need);
+	return api_errorf(c, 400, "a JSON body is needed: an object with "
+	    "any of %s", need);
+}
+
+/* 1 when the body is empty or only JSON whitespace (RFC 8259 ws). */
+static int
+api_body_is_empty(const struct api_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->r->body_len; i++)
+		if (strchr(" \t\r\n", c->r->body[i]) == NULL ||
+		    c->r->body[i] == '\0')
+			return 0;
+	return 1;
+}
+
+/*
  * Load the body as a JSON object whose members are all in the table f (nf
  * entries) with the listed types, none repeated, the required ones present.
  * idx[i] receives the token index of member f[i]'s value, or -1 when absent.
- * Returns 0, or the 400/422 answer.
+ * Returns 0, or the 400/422 answer; an empty body is a 400 that names what
+ * the table needs.
  */
 int
 api_body(struct api_ctx *c, const struct api_field *f, size_t nf, int *idx)
@@ -424,6 +473,8 @@ api_body(struct api_ctx *c, const struct api_field *f, size_t nf, int *idx)
 	size_t i, k, m;
 	int st;
 
+	if (nf > 0 && api_body_is_empty(c))
+		return api_body_needed(c, f, nf);
 	if ((st = api_parse_body(c)) != 0)
 		return st;
 	t = c->toks;

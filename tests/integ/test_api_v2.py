@@ -689,3 +689,24 @@ def test_repeated_authorization_refused(t):
     status, _, body = c.read_response()
     eq(status, 400, "two Idempotency-Key lines")
     eq(h.req(200, "GET", "/v1/events")["data"], [], "events created")
+
+
+def test_empty_body_says_what_is_needed(t):
+    # Issue 9.5: a route that takes members answers an empty body with
+    # what it needs, from the route's field table.
+    h = t.hookd()
+    h.client("acme")
+    ep = h.endpoint("acme", "http://127.0.0.1:9/x")["id"]
+    for body in (None, b"", b" \r\n"):
+        kw = {} if body is not None else {"headers": {
+            "Content-Type": "application/json"}}
+        msg = error(h, 400, "POST", "/v1/endpoints/%s/replay" % ep, body,
+                    **kw)
+        eq(msg, 'a JSON body is needed: {"since": <a string>}',
+           "replay with body %r" % (body,))
+    msg = error(h, 400, "POST", "/v1/clients", b"")
+    check(msg.startswith('a JSON body is needed: {"id": <a string>'),
+          "client create with no body: %r" % msg)
+    # A body that is there but broken keeps its own message.
+    eq(error(h, 400, "POST", "/v1/endpoints/%s/replay" % ep, b"{"),
+       "body is not valid JSON", "a broken body")
