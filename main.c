@@ -249,6 +249,37 @@ token_warn_short(const char *tok, const char *source)
 }
 
 /*
+ * The admin token an operator gave (contract §1): HOOKD_ADMIN_TOKEN, else
+ * the file named by admin_token_file, read into tok and warned about when
+ * short (token_warn_short). Both the start and `hookd -n` call this, so
+ * that -n warns exactly as a start does. 1 when a token was given, 0 when
+ * neither is set (DATADIR/admin.token is then the source), -1 with err set.
+ */
+static int
+admin_token_given(const struct config *cfg, char *tok, size_t toksz,
+    char *err, size_t errsz)
+{
+	const char *env = getenv("HOOKD_ADMIN_TOKEN");
+
+	if (env != NULL && env[0] != '\0') {
+		if ((size_t)snprintf(tok, toksz, "%s", env) >= toksz) {
+			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
+			return -1;
+		}
+		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
+		return 1;
+	}
+	if (cfg->admin_token_file[0] != '\0') {
+		if (token_read(cfg->admin_token_file, 0, tok, toksz, err,
+		    errsz) != 0)
+			return -1;
+		token_warn_short(tok, "admin_token_file");
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * The admin token (contract §1): HOOKD_ADMIN_TOKEN, else admin_token_file,
  * else DATADIR/admin.token, made on first start. A made token is only in
  * tok: *path_out is set to where admin_token_save must write it once the
@@ -259,25 +290,12 @@ static int
 admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
     char *path_out, size_t pathsz, char *err, size_t errsz)
 {
-	const char *env = getenv("HOOKD_ADMIN_TOKEN");
 	char path[1100];
+	int given;
 
 	path_out[0] = '\0';
-	if (env != NULL && env[0] != '\0') {
-		if ((size_t)snprintf(tok, toksz, "%s", env) >= toksz) {
-			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
-			return -1;
-		}
-		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
-		return 0;
-	}
-	if (cfg->admin_token_file[0] != '\0') {
-		if (token_read(cfg->admin_token_file, 0, tok, toksz, err,
-		    errsz) != 0)
-			return -1;
-		token_warn_short(tok, "admin_token_file");
-		return 0;
-	}
+	if ((given = admin_token_given(cfg, tok, toksz, err, errsz)) != 0)
+		return given < 0 ? -1 : 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/admin.token",
 	    cfg->data_dir) >= sizeof(path)) {
 		snprintf(err, errsz, "data_dir is too long");
@@ -761,11 +779,29 @@ main(int argc, char **argv)
 	config_set_current(config_now);
 	start_warnings(config_now);
 	if (check_only) {
-		printf("config ok: %s\n", config_summary(config_now, summary,
-		    sizeof(summary)));
+		char tok[MAIN_TOKEN_MAX], q[1100];
+		int st = 0;
+
+		/* The checks a start makes that need no store or socket: the
+		 * static endpoint lines (their destinations), and the admin
+		 * token given, warned about when short (never printed). */
+		if (api_check_static(err, sizeof(err)) != 0) {
+			static_error(q, sizeof(q), err);
+			fprintf(stderr, "%s\n", q);
+			st = 1;
+		} else if (admin_token_given(config_now, tok, sizeof(tok),
+		    err, sizeof(err)) < 0) {
+			fprintf(stderr, "no admin token: %s\n", err);
+			st = 1;
+		}
+		memset(tok, 0, sizeof(tok));
+		log_flush();
+		if (st == 0)
+			printf("config ok: %s\n", config_summary(config_now,
+			    summary, sizeof(summary)));
 		config_free(config_now);
 		free(config_now);
-		return 0;
+		return st;
 	}
 	return main_run();
 }

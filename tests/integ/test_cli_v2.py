@@ -427,3 +427,64 @@ def test_sighup_logs_every_changed_scalar_key(t):
 def h_conf_text(h):
     with open(h.conf_path) as f:
         return f.read()
+
+
+# ----------------------------------------- -n makes the start's own checks
+
+
+def test_check_warns_about_short_admin_token(t):
+    conf = write(t, "n.conf", "client a\n")
+    short_msg = "the admin token is shorter than 16 characters"
+    r = run_hookd(t, "-n", "-c", conf, env={"HOOKD_ADMIN_TOKEN": "short"})
+    eq(r.returncode, 0, "-n with a short env token: %r" % r.stderr)
+    check(short_msg in r.stderr and "source=HOOKD_ADMIN_TOKEN" in r.stderr,
+          "no short-token warning from -n: %r" % r.stderr)
+    check("short" not in r.stderr.replace("shorter", ""),
+          "the token is printed: %r" % r.stderr)
+    write(t, "tok", "tiny-token\n")
+    conf = write(t, "f.conf", "admin_token_file tok\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 0, "-n with a short token file: %r" % r.stderr)
+    check(short_msg in r.stderr and "source=admin_token_file" in r.stderr,
+          "no short-token warning for the file: %r" % r.stderr)
+    check("tiny-token" not in r.stderr + r.stdout, "the token is printed")
+    # A long token: no warning.
+    r = run_hookd(t, "-n", "-c", conf,
+                  env={"HOOKD_ADMIN_TOKEN": "x" * 40})
+    check(short_msg not in r.stderr, "warning for a long token: %r"
+          % r.stderr)
+    # A token file that is not there: the start would fail, so -n does.
+    conf = write(t, "m.conf", "admin_token_file missing-tok\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 1, "-n with a missing token file: %r" % r.stdout)
+    check("missing-tok" in r.stderr and "config ok" not in r.stdout,
+          "-n with a missing token file: %r" % r.stderr)
+
+
+def test_check_refuses_static_endpoint_destination(t):
+    conf = write(t, "d.conf", "client a\n"
+                 "endpoint a http://127.0.0.1:9/x\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 1, "-n on a loopback static endpoint: %r" % r.stdout)
+    eq(r.stderr.strip(), "%s:2: destination not allowed: 127.0.0.1 is "
+       "loopback; allow_destinations opens it" % conf, "-n error")
+    # The start refuses it with the same message.
+    r2 = subprocess.run([HOOKD, "-c", conf, "-l", "127.0.0.1:0", "-d",
+                         os.path.join(t.tmp, "dd")], cwd=t.tmp,
+                        capture_output=True, text=True, timeout=20)
+    eq(r2.returncode, 1, "start on a loopback static endpoint")
+    check("d.conf:2: destination not allowed: 127.0.0.1 is loopback"
+          in r2.stderr, "start error: %r" % r2.stderr)
+    # Opened by allow_destinations: accepted by both.
+    conf = write(t, "o.conf", "allow_destinations 127.0.0.0/8\nclient a\n"
+                 "endpoint a http://127.0.0.1:9/x\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 0, "-n with loopback allowed: %r" % r.stderr)
+    check(r.stdout.startswith("config ok:"), "-n output %r" % r.stdout)
+    # The IPv6 literal and a name (localhost) by class too.
+    conf = write(t, "v6.conf", "client a\nendpoint a http://[::1]:9/x\n"
+                 "endpoint a http://localhost:9/y\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 1, "-n on [::1]")
+    check(":2: destination not allowed: ::1 is loopback" in r.stderr,
+          "-n error for [::1]: %r" % r.stderr)
