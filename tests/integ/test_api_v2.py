@@ -710,3 +710,24 @@ def test_empty_body_says_what_is_needed(t):
     # A body that is there but broken keeps its own message.
     eq(error(h, 400, "POST", "/v1/endpoints/%s/replay" % ep, b"{"),
        "body is not valid JSON", "a broken body")
+
+
+def test_query_parameter_names_are_percent_decoded(t):
+    # Contract §11: a refused parameter is named, in its decoded form; a
+    # known name written with escapes is that name.
+    h = t.hookd()
+    h.client("acme")
+    for i in range(3):
+        h.event(client="acme", data={"i": i})
+    st, data, _ = h.api("GET", "/v1/events?%6cimit=2")
+    eq(st, 200, "?%%6cimit=2: %r" % (data,))
+    eq(len(data["data"]), 2, "events with ?%6cimit=2")
+    eq(error(h, 400, "GET", "/v1/events?%6cimt=2"),
+       'unknown query parameter "limt" (did you mean limit?)',
+       "a misspelt escaped name")
+    eq(error(h, 400, "GET", "/v1/events?limit=2&%6c%69mit=3"),
+       'query parameter "limit" given twice', "plain and escaped limit")
+    # Not a plain word once decoded, or not decodable: not echoed.
+    for q in ("%3Cb%3E=1", "%zz=1", "a%00b=1"):
+        eq(error(h, 400, "GET", "/v1/events?" + q),
+           "unknown query parameter", "name %s" % q)
