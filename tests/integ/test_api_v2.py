@@ -731,3 +731,30 @@ def test_query_parameter_names_are_percent_decoded(t):
     for q in ("%3Cb%3E=1", "%zz=1", "a%00b=1"):
         eq(error(h, 400, "GET", "/v1/events?" + q),
            "unknown query parameter", "name %s" % q)
+
+
+def test_log_says_status_none_without_an_answer(t):
+    # An attempt with no HTTP answer (connection refused) has status null
+    # in the API; the log says status=none, never status=0.
+    import re
+    h = t.hookd()
+    h.client("acme")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()       # nothing listens there: refused
+    evt = h.event(client="acme", data={},
+                  callback="http://127.0.0.1:%d/x" % port)["id"]
+    d = h.wait_all(evt, "failed", n=1, timeout=30)[0]
+    st, full, _ = h.api("GET", "/v1/deliveries/" + d["id"])
+    eq(st, 200, "delivery")
+    check(len(full["log"]) == full["attempts"] and
+          all(a["status"] is None for a in full["log"]),
+          "API statuses %r" % full["log"])
+    lines = [x for x in h.log().split("\n")
+             if "delivery=" + d["id"] in x and
+             (" msg=retry " in x or " msg=failed " in x)]
+    eq(len(lines), full["attempts"], "attempt lines: %r" % lines)
+    for line in lines:
+        check(re.search(r" status=none ", line) and " status=0" not in line,
+              "log line %r" % line)
