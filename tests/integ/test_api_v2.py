@@ -758,3 +758,19 @@ def test_log_says_status_none_without_an_answer(t):
     for line in lines:
         check(re.search(r" status=none ", line) and " status=0" not in line,
               "log line %r" % line)
+
+
+def test_fqdn_localhost_is_loopback_by_class(t):
+    # "LOCALHOST." is the fully qualified localhost: loopback, named by
+    # class, not an invalid host; opened by allow_destinations like it.
+    h = t.hookd(allow=False)
+    h.client("acme")
+    msg = error(h, 422, "POST", "/v1/endpoints",
+                {"client": "acme", "url": "http://LOCALHOST.:9/x"})
+    check("destination not allowed: localhost. is loopback" in msg,
+          "error for LOCALHOST.: %r" % msg)
+    h2 = t.hookd()
+    h2.client("acme")
+    st, data, _ = h2.api("POST", "/v1/endpoints",
+                         {"client": "acme", "url": "http://localhost.:9/x"})
+    eq(st, 201, "localhost. with loopback allowed: %r" % (data,))
