@@ -453,12 +453,11 @@ def test_check_warns_about_short_admin_token(t):
                   env={"HOOKD_ADMIN_TOKEN": "x" * 40})
     check(short_msg not in r.stderr, "warning for a long token: %r"
           % r.stderr)
-    # A token file that is not there: the start would fail, so -n does.
+    # A token file that is not there (it may exist only on the machine
+    # the config is for): not judged by -n.
     conf = write(t, "m.conf", "admin_token_file missing-tok\n")
     r = run_hookd(t, "-n", "-c", conf)
-    eq(r.returncode, 1, "-n with a missing token file: %r" % r.stdout)
-    check("missing-tok" in r.stderr and "config ok" not in r.stdout,
-          "-n with a missing token file: %r" % r.stderr)
+    eq(r.returncode, 0, "-n with a missing token file: %r" % r.stderr)
 
 
 def test_check_refuses_static_endpoint_destination(t):
