@@ -218,6 +218,23 @@ api_pct_decode(const char *s, size_t n, char *out, size_t outsz)
 	return (int)k;
 }
 
+/* Longest query parameter name decoded for matching: every known name is
+ * shorter, so a longer one is unknown whatever it holds, and the bound keeps
+ * the decoded copy on the stack. */
+#define API_QNAME_MAX 64
+
+/*
+ * A query parameter's name, percent-decoded (RFC 3986 §2.1: "%6cimit" and
+ * "limit" are the same name to hookd, which matches and echoes the decoded
+ * form), into out (API_QNAME_MAX + 1 bytes). Its length, or -1 when badly
+ * encoded or longer than API_QNAME_MAX.
+ */
+static int
+api_query_name(const char *p, size_t nlen, char *out)
+{
+	return api_pct_decode(p, nlen, out, API_QNAME_MAX + 1);
+}
+
 /*
  * The decoded value of query parameter name in out (api_check_params has
  * refused a repeated one): its length, -1 when absent, -2 when badly encoded
@@ -236,8 +253,10 @@ api_query(const struct api_ctx *c, const char *name, char *out, size_t outsz)
 		const char *stop = amp != NULL ? amp : end;
 		const char *eq = memchr(p, '=', (size_t)(stop - p));
 		const char *nend = eq != NULL ? eq : stop;
+		char qn[API_QNAME_MAX + 1];
+		int qlen = api_query_name(p, (size_t)(nend - p), qn);
 
-		if (util_span_eq(p, (size_t)(nend - p), name)) {
+		if (qlen >= 0 && util_span_eq(qn, (size_t)qlen, name)) {
 			const char *v = eq != NULL ? eq + 1 : stop;
 			int n = api_pct_decode(v, (size_t)(stop - v), out,
 			    outsz);
@@ -411,10 +430,59 @@ api_unknown_member(struct api_ctx *c, const struct api_field *f, size_t nf)
 }
 
 /*
+ * The 400 for an empty body on a route that takes members (issue 9.5): it
+ * says what is needed, from the route's own table f (nf entries): the
+ * required members with their types, or the members allowed when none is
+ * required.
+ */
+static int
+api_body_needed(struct api_ctx *c, const struct api_field *f, size_t nf)
+{
+	char need[API_ERR_MAX - 40], words[80];
+	size_t i, k = 0;
+	int any_required = 0;
+
+	for (i = 0; i < nf; i++)
+		if (f[i].types != 0 && f[i].required)
+			any_required = 1;
+	need[0] = '\0';
+	for (i = 0; i < nf && k < sizeof(need); i++) {
+		if (f[i].types == 0 || (any_required && !f[i].required))
+			continue;
+		if (any_required) {
+			api_type_words(f[i].types, words, sizeof(words));
+			k += (size_t)snprintf(need + k, sizeof(need) - k,
+			    "%s\"%s\": <%s>", k > 0 ? ", " : "", f[i].name,
+			    words);
+		} else
+			k += (size_t)snprintf(need + k, sizeof(need) - k,
+			    "%s%s", k > 0 ? ", " : "", f[i].name);
+	}
+	if (any_required)
+		return api_errorf(c, 400, "a JSON body is needed: {%s}", need);
+	return api_errorf(c, 400, "a JSON body is needed: an object with "
+	    "any of %s", need);
+}
+
+/* 1 when the body is empty or only JSON whitespace (RFC 8259 ws). */
+static int
+api_body_is_empty(const struct api_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->r->body_len; i++)
+		if (strchr(" \t\r\n", c->r->body[i]) == NULL ||
+		    c->r->body[i] == '\0')
+			return 0;
+	return 1;
+}
+
+/*
  * Load the body as a JSON object whose members are all in the table f (nf
  * entries) with the listed types, none repeated, the required ones present.
  * idx[i] receives the token index of member f[i]'s value, or -1 when absent.
- * Returns 0, or the 400/422 answer.
+ * Returns 0, or the 400/422 answer; an empty body is a 400 that names what
+ * the table needs.
  */
 int
 api_body(struct api_ctx *c, const struct api_field *f, size_t nf, int *idx)
@@ -424,6 +492,8 @@ api_body(struct api_ctx *c, const struct api_field *f, size_t nf, int *idx)
 	size_t i, k, m;
 	int st;
 
+	if (nf > 0 && api_body_is_empty(c))
+		return api_body_needed(c, f, nf);
 	if ((st = api_parse_body(c)) != 0)
 		return st;
 	t = c->toks;
@@ -696,7 +766,8 @@ static const struct api_route api_routes[] = {
  * Contract §11: a query parameter the route does not take is refused (400)
  * instead of ignored, since a misspelt ?callbackUrl= or ?staus= would
  * otherwise silently do something other than asked. The answer names it
- * and the nearest known one. A known one given twice is refused too (400
+ * and the nearest known one. Names are percent-decoded before they are
+ * matched or named (?%6cimit=5 is ?limit=5). A known one given twice is refused too (400
  * naming it): "?callbackURL=A&callbackURL=B" or "?limit=5&limit=6" has no
  * one meaning, and keeping either value silently drops the other. Returns
  * 0 or the 400 answer.
@@ -721,29 +792,36 @@ api_check_params(struct api_ctx *c, const char *const *known)
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *stop = amp != NULL ? amp : end;
 		const char *eq = memchr(p, '=', (size_t)(stop - p));
-		size_t nlen = (size_t)((eq != NULL ? eq : stop) - p), k;
-		int near;
+		size_t rawlen = (size_t)((eq != NULL ? eq : stop) - p), k;
+		size_t nlen = 0;
+		char name[API_QNAME_MAX + 1];
+		int near, dlen = api_query_name(p, rawlen, name);
 
-		for (k = 0; k < nknown; k++)
-			if (util_span_eq(p, nlen, known[k]))
+		/* The name is matched and echoed decoded; one that does not
+		 * decode (or is too long to be any known name) is unknown and
+		 * never echoed. */
+		if (dlen >= 0)
+			nlen = (size_t)dlen;
+		for (k = 0; k < nknown && dlen >= 0; k++)
+			if (util_span_eq(name, nlen, known[k]))
 				break;
-		if (nlen > 0 && k == nknown) {
+		if (rawlen > 0 && (dlen < 0 || k == nknown)) {
 			/* Named only when it is a plain word of the shape of
 			 * an id: errors do not echo arbitrary request data. */
-			if (!util_client_id_ok(p, nlen))
+			if (dlen <= 0 || !util_client_id_ok(name, nlen))
 				return api_error(c, 400, nknown == 0 ?
 				    "unknown query parameter: this path takes "
 				    "none" : "unknown query parameter");
-			near = util_nearest(p, nlen, known, nknown);
+			near = util_nearest(name, nlen, known, nknown);
 			if (near >= 0)
 				return api_errorf(c, 400, "unknown query "
-				    "parameter \"%.*s\" (did you mean %s?)",
-				    (int)nlen, p, known[near]);
+				    "parameter \"%s\" (did you mean %s?)",
+				    name, known[near]);
 			return api_errorf(c, 400, "unknown query parameter "
-			    "\"%.*s\"%s", (int)nlen, p, nknown == 0 ?
+			    "\"%s\"%s", name, nknown == 0 ?
 			    ": this path takes none" : "");
 		}
-		if (nlen > 0) {
+		if (rawlen > 0) {
 			if (seen & (UINT32_C(1) << k))
 				return api_errorf(c, 400, "query parameter "
 				    "\"%s\" given twice", known[k]);

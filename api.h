@@ -69,6 +69,13 @@ int api_handle(const struct api_request *r, struct buf *out,
 int api_auth_head(const struct api_request *r, struct buf *out,
     const char **content_type);
 
+/* What `hookd -n` can check of the static endpoint lines of the config in
+ * force without the store (the same checks a start makes on them, apart
+ * from whether their client exists): the URL with its literal-address
+ * destination rule, and the secret. Writes nothing. Returns 0, or -1 with
+ * err set to "LINE: reason" (as api_apply_static). */
+int api_check_static(char *err, size_t errsz);
+
 /* Create the static registrations of the config that are missing, after
  * checking every line first: a bad line writes nothing. Returns 0, or -1
  * with err set to "LINE: reason" (the caller puts the config file's name

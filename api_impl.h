@@ -210,7 +210,9 @@ int api_parse_alloc(const char *json, size_t len, struct json_tok **toks);
  * entries) with the listed types, none repeated, the required ones present.
  * idx[i] receives the token index of member f[i]'s value, or -1 when absent;
  * the tokens are c->toks over c->json (freed by api_handle). Returns 0, or
- * the 400/422 answer's status.
+ * the 400/422 answer's status; an empty body (or only whitespace) is a 400
+ * "a JSON body is needed: {...}" naming the table's required members
+ * (issue 9.5).
  */
 int api_body(struct api_ctx *c, const struct api_field *f, size_t nf,
     int *idx);

@@ -910,6 +910,24 @@ api_static_declared(const char *id)
 	return 0;
 }
 
+/* What an endpoint line is checked for without the store: its URL (the
+ * literal-address destination rule of api_url_problem, the one the API
+ * applies) and its secret. NULL, or the reason (static, or in buf). */
+static const char *
+api_static_endpoint_form(const struct config_reg *g, char *buf,
+    size_t bufsz)
+{
+	const char *why;
+
+	if ((why = api_url_problem(g->url, strlen(g->url), buf, bufsz)) !=
+	    NULL)
+		return why;
+	if (g->secret != NULL && !api_secret_ok(g->secret, strlen(g->secret)))
+		return "secret must be whsec_ followed by the base64 of 24 to "
+		    "64 bytes";
+	return NULL;
+}
+
 /* An endpoint line: created when its client has no endpoint with that URL.
  * Without apply, only checked: its client may then be one that a client
  * line of the same config is about to create. */
@@ -932,11 +950,8 @@ api_static_endpoint(const struct config_reg *g, int apply)
 		return wbuf;
 	}
 
-	if ((why = api_url_problem(g->url, n, wbuf, sizeof(wbuf))) != NULL)
+	if ((why = api_static_endpoint_form(g, wbuf, sizeof(wbuf))) != NULL)
 		return why;
-	if (g->secret != NULL && !api_secret_ok(g->secret, strlen(g->secret)))
-		return "secret must be whsec_ followed by the base64 of 24 to "
-		    "64 bytes";
 	if (!apply || api_static_exists(cl, g->url))
 		return NULL;
 	api_draft_init(&d);
@@ -959,6 +974,27 @@ api_static_endpoint(const struct config_reg *g, int apply)
 done:
 	api_draft_free(&d);
 	return why;
+}
+
+int
+api_check_static(char *err, size_t errsz)
+{
+	const struct config_reg *g;
+	const char *why;
+	char buf[API_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < config_current()->nregs; i++) {
+		g = &config_current()->regs[i];
+		if (!g->is_endpoint)
+			continue;
+		if ((why = api_static_endpoint_form(g, buf, sizeof(buf))) !=
+		    NULL) {
+			snprintf(err, errsz, "%d: %s", g->line, why);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int

@@ -559,6 +559,34 @@ config_nearest_key(const char *word)
 	return at < 0 ? NULL : keys[at];
 }
 
+size_t
+config_changed_scalars(const struct config *a, const struct config *b,
+    char *list, size_t listsz)
+{
+	size_t i, n = 0, len;
+	int w;
+
+	for (i = 0; i < sizeof(config_scalars) / sizeof(config_scalars[0]);
+	    i++) {
+		const struct config_scalar *s = &config_scalars[i];
+		size_t width = s->type == CONFIG_SIZE ? sizeof(size_t) :
+		    sizeof(int64_t);
+
+		if (memcmp((const char *)a + s->off, (const char *)b + s->off,
+		    width) == 0)
+			continue;
+		n++;
+		len = strlen(list);
+		if (len >= listsz)
+			continue;
+		w = snprintf(list + len, listsz - len, "%s%s",
+		    len > 0 ? "," : "", s->key);
+		if (w < 0 || (size_t)w >= listsz - len)
+			list[len] = '\0';	/* no half key */
+	}
+	return n;
+}
+
 /* 1 when key is one whose values are never secret, so that an error may
  * quote them: the scalars (numbers and durations). */
 static int

@@ -104,6 +104,17 @@ char *config_summary(const struct config *c, char *out, size_t outsz);
  */
 size_t config_client_inflight(const struct config *c);
 
+/*
+ * Append to list (a NUL-terminated comma-separated list, listsz bytes) the
+ * name of every scalar key (every key of the config's table of numbers and
+ * durations) whose value differs between a and b, in table order, so that a
+ * key added to the table is reported without a second list to keep. A name
+ * that does not fit whole is left out. Returns the number of keys that
+ * differ.
+ */
+size_t config_changed_scalars(const struct config *a, const struct config *b,
+    char *list, size_t listsz);
+
 /* Release what config_load allocated (registrations). */
 void config_free(struct config *c);
 

@@ -434,7 +434,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
     int64_t at, int64_t ms, const struct outcome *o)
 {
 	struct store_attempt sa;
-	char xid[STORE_XID_MAX], eq[160];
+	char xid[STORE_XID_MAX], eq[160], stq[16];
 	int64_t now = util_wall_ms();
 	int rc;
 
@@ -465,17 +465,23 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		memcpy(eq, " error=", 7);
 		logq(eq + 7, sizeof(eq) - 7, o->error);
 	}
+	/* status=none when no HTTP answer came (the API's null), never a
+	 * status=0 that reads like a number a receiver sent. */
+	if (o->status > 0)
+		snprintf(stq, sizeof(stq), "%d", o->status);
+	else
+		memcpy(stq, "none", 5);
 	if (sa.new_status == STORE_DELIVERED)
 		log_line("info", "delivered",
-		    "delivery=%s status=%d ms=%lld attempt=%u", xid, o->status,
+		    "delivery=%s status=%s ms=%lld attempt=%u", xid, stq,
 		    (long long)ms, n);
 	else if (sa.new_status == STORE_PENDING)
-		log_line("info", "retry", "delivery=%s status=%d%s ms=%lld "
-		    "attempt=%u next_in_ms=%lld", xid, o->status, eq,
+		log_line("info", "retry", "delivery=%s status=%s%s ms=%lld "
+		    "attempt=%u next_in_ms=%lld", xid, stq, eq,
 		    (long long)ms, n, (long long)(sa.next_at - now));
 	else
-		log_line("warn", "failed", "delivery=%s status=%d%s ms=%lld "
-		    "attempt=%u", xid, o->status, eq, (long long)ms, n);
+		log_line("warn", "failed", "delivery=%s status=%s%s ms=%lld "
+		    "attempt=%u", xid, stq, eq, (long long)ms, n);
 
 	eng.recording = d;
 	rc = store_delivery_attempted(d, &sa);

@@ -249,6 +249,37 @@ token_warn_short(const char *tok, const char *source)
 }
 
 /*
+ * The admin token an operator gave (contract §1): HOOKD_ADMIN_TOKEN, else
+ * the file named by admin_token_file, read into tok and warned about when
+ * short (token_warn_short). Both the start and `hookd -n` call this, so
+ * that -n warns exactly as a start does. 1 when a token was given, 0 when
+ * neither is set (DATADIR/admin.token is then the source), -1 with err set.
+ */
+static int
+admin_token_given(const struct config *cfg, char *tok, size_t toksz,
+    char *err, size_t errsz)
+{
+	const char *env = getenv("HOOKD_ADMIN_TOKEN");
+
+	if (env != NULL && env[0] != '\0') {
+		if ((size_t)snprintf(tok, toksz, "%s", env) >= toksz) {
+			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
+			return -1;
+		}
+		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
+		return 1;
+	}
+	if (cfg->admin_token_file[0] != '\0') {
+		if (token_read(cfg->admin_token_file, 0, tok, toksz, err,
+		    errsz) != 0)
+			return -1;
+		token_warn_short(tok, "admin_token_file");
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * The admin token (contract §1): HOOKD_ADMIN_TOKEN, else admin_token_file,
  * else DATADIR/admin.token, made on first start. A made token is only in
  * tok: *path_out is set to where admin_token_save must write it once the
@@ -259,25 +290,12 @@ static int
 admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
     char *path_out, size_t pathsz, char *err, size_t errsz)
 {
-	const char *env = getenv("HOOKD_ADMIN_TOKEN");
 	char path[1100];
+	int given;
 
 	path_out[0] = '\0';
-	if (env != NULL && env[0] != '\0') {
-		if ((size_t)snprintf(tok, toksz, "%s", env) >= toksz) {
-			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
-			return -1;
-		}
-		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
-		return 0;
-	}
-	if (cfg->admin_token_file[0] != '\0') {
-		if (token_read(cfg->admin_token_file, 0, tok, toksz, err,
-		    errsz) != 0)
-			return -1;
-		token_warn_short(tok, "admin_token_file");
-		return 0;
-	}
+	if ((given = admin_token_given(cfg, tok, toksz, err, errsz)) != 0)
+		return given < 0 ? -1 : 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/admin.token",
 	    cfg->data_dir) >= sizeof(path)) {
 		snprintf(err, errsz, "data_dir is too long");
@@ -365,7 +383,7 @@ static void
 main_reload(void)
 {
 	struct config *next, *old = config_now;
-	char err[1024], changed[512] = "", restart[128] = "";
+	char err[1024], changed[1024] = "", restart[128] = "";
 	char q[1100], qerr[1100];
 
 	next = config_read(opt_config, opt_listen, opt_data_dir, err,
@@ -389,50 +407,20 @@ main_reload(void)
 	    sizeof(next->admin_token_file));
 	next->fsync_always = old->fsync_always;
 
-#define CHANGED(f) (memcmp(&old->f, &next->f, sizeof(old->f)) != 0)
-	if (CHANGED(max_header_bytes))
-		list_add(changed, sizeof(changed), "max_header_bytes");
-	if (CHANGED(max_headers))
-		list_add(changed, sizeof(changed), "max_headers");
-	if (CHANGED(max_body))
-		list_add(changed, sizeof(changed), "max_body");
-	if (CHANGED(header_timeout_ms))
-		list_add(changed, sizeof(changed), "header_timeout");
-	if (CHANGED(idle_timeout_ms))
-		list_add(changed, sizeof(changed), "idle_timeout");
-	if (CHANGED(body_timeout_ms))
-		list_add(changed, sizeof(changed), "body_timeout");
-	if (CHANGED(max_connections))
-		list_add(changed, sizeof(changed), "max_connections");
-	if (CHANGED(timeout_ms))
-		list_add(changed, sizeof(changed), "timeout");
+	/* Every scalar key, from the config's own table (none forgotten). */
+	config_changed_scalars(old, next, changed, sizeof(changed));
 	if (old->nretry != next->nretry ||
 	    memcmp(old->retry_ms, next->retry_ms,
 	    next->nretry * sizeof(next->retry_ms[0])) != 0)
 		list_add(changed, sizeof(changed), "retry_schedule");
-	if (CHANGED(disable_after_ms))
-		list_add(changed, sizeof(changed), "disable_after");
-	if (CHANGED(endpoint_concurrency))
-		list_add(changed, sizeof(changed), "endpoint_concurrency");
-	if (CHANGED(max_outbound))
-		list_add(changed, sizeof(changed), "max_outbound");
-	if (CHANGED(max_log_attempts))
-		list_add(changed, sizeof(changed), "max_log_attempts");
-	if (CHANGED(max_inflight_per_client))
-		list_add(changed, sizeof(changed), "max_inflight_per_client");
-	if (CHANGED(retention_ms))
-		list_add(changed, sizeof(changed), "retention");
-	if (CHANGED(drain_timeout_ms))
-		list_add(changed, sizeof(changed), "drain_timeout");
 	if (old->nallow != next->nallow ||
 	    memcmp(old->allow, next->allow,
 	    next->nallow * sizeof(next->allow[0])) != 0)
 		list_add(changed, sizeof(changed), "allow_destinations");
-	if (CHANGED(metrics))
+	if (old->metrics != next->metrics)
 		list_add(changed, sizeof(changed), "metrics");
 	if (regs_differ(old, next))
 		list_add(changed, sizeof(changed), "registrations");
-#undef CHANGED
 
 	config_now = next;
 	config_set_current(next);
@@ -791,11 +779,30 @@ main(int argc, char **argv)
 	config_set_current(config_now);
 	start_warnings(config_now);
 	if (check_only) {
-		printf("config ok: %s\n", config_summary(config_now, summary,
-		    sizeof(summary)));
+		char tok[MAIN_TOKEN_MAX], q[1100];
+		int st = 0;
+
+		/* The checks a start makes that need no store or socket: the
+		 * static endpoint lines (their destinations), and the admin
+		 * token given, warned about when short (never printed). A
+		 * token file that cannot be read here is not an error: -n
+		 * may check a config meant for another machine, where the
+		 * file exists (as a client the store holds, -n cannot know). */
+		if (api_check_static(err, sizeof(err)) != 0) {
+			static_error(q, sizeof(q), err);
+			fprintf(stderr, "%s\n", q);
+			st = 1;
+		} else
+			(void)admin_token_given(config_now, tok, sizeof(tok),
+			    err, sizeof(err));
+		memset(tok, 0, sizeof(tok));
+		log_flush();
+		if (st == 0)
+			printf("config ok: %s\n", config_summary(config_now,
+			    summary, sizeof(summary)));
 		config_free(config_now);
 		free(config_now);
-		return 0;
+		return st;
 	}
 	return main_run();
 }

@@ -155,14 +155,17 @@ url_label_is_number(const char *s, size_t len)
 /*
  * A registered name: labels of letters, digits, underscores and inner
  * hyphens (RFC 3986 reg-name, as container and service names use them:
- * "hook_receiver"), separated by single dots, none empty (so no trailing
- * dot), within the RFC 1035 lengths. 0 or -1.
+ * "hook_receiver"), separated by single dots, none empty, within the RFC
+ * 1035 lengths. One trailing dot is allowed: "example.com." is the fully
+ * qualified form of the same name (RFC 1034 §3.1). 0 or -1.
  */
 static int
 url_check_reg_name(const char *s, size_t len)
 {
 	size_t i, start = 0;
 
+	if (len > 1 && s[len - 1] == '.')
+		len--;
 	if (len == 0 || len > URL_NAME_MAX)
 		return -1;
 	for (i = 0; i <= len; i++) {
@@ -233,6 +236,7 @@ url_parse_authority(const char *s, size_t len, struct url *u,
 	} else {
 		const char *colon = memchr(s, ':', len);
 		const char *last;
+		size_t nlen;
 
 		host = s;
 		hlen = colon != NULL ? (size_t)(colon - s) : len;
@@ -248,10 +252,14 @@ url_parse_authority(const char *s, size_t len, struct url *u,
 			*err = "url: invalid host";
 			return -1;
 		}
-		last = host + hlen;
+		/* The last label is the one before a trailing dot: "1.2.3.4."
+		 * is a number to resolvers too, so it is held to the dotted
+		 * quad rule (and, with its dot, refused by it). */
+		nlen = host[hlen - 1] == '.' ? hlen - 1 : hlen;
+		last = host + nlen;
 		while (last > host && last[-1] != '.')
 			last--;
-		if (url_label_is_number(last, hlen - (size_t)(last - host))) {
+		if (url_label_is_number(last, nlen - (size_t)(last - host))) {
 			if (url_parse_v4(host, hlen, a) != 0) {
 				*err = "url: numeric host is not a dotted quad";
 				return -1;
@@ -923,6 +931,9 @@ url_host_is_localhost(const char *host)
 {
 	size_t n = strlen(host);
 
+	/* "localhost." is the same name, fully qualified. */
+	if (n > 1 && host[n - 1] == '.')
+		n--;
 	/* RFC 6761 §6.3: these names are loopback, and resolvers must say
 	 * so without asking anyone. */
 	return util_span_ieq(host, n, "localhost") ||

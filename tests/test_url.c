@@ -43,6 +43,11 @@ static const struct t_parse t_parse_rows[] = {
 	/* RFC 3986 reg-names may hold underscores (contract §11). */
 	{ "http://hook_receiver:8080/", "hook_receiver", 8080, "/", 0, NULL },
 	{ "http://a_b.com/", "a_b.com", 80, "/", 0, NULL },
+	/* RFC 3986 §3.2.2 reg-name: the fully qualified form, one trailing
+	 * dot, kept as written (lower-cased). */
+	{ "http://example.com./x", "example.com.", 80, "/x", 0, NULL },
+	{ "http://LOCALHOST.:9/", "localhost.", 9, "/", 0, NULL },
+	{ "http://h.:80", "h.", 80, "/", 0, NULL },
 	{ "http://_a._b_/", "_a._b_", 80, "/", 0, NULL },
 	{ "http://example.com/p:@!$&'()*+,;=-._~/?q=/?", "example.com", 80,
 	    "/p:@!$&'()*+,;=-._~/?q=/?", 0, NULL },
@@ -114,8 +119,15 @@ static const struct t_parse t_parse_rows[] = {
 	    "url: numeric host is not a dotted quad" },
 	{ "http://foo.0x/", NULL, 0, NULL, 0,
 	    "url: numeric host is not a dotted quad" },
-	{ "http://127.0.0.1./", NULL, 0, NULL, 0, "url: invalid host" },
-	{ "http://example.com./", NULL, 0, NULL, 0, "url: invalid host" },
+	/* One trailing dot is the fully qualified form of a name; a number
+	 * before it is still held to the dotted quad rule. */
+	{ "http://127.0.0.1./", NULL, 0, NULL, 0,
+	    "url: numeric host is not a dotted quad" },
+	{ "http://foo.123./", NULL, 0, NULL, 0,
+	    "url: numeric host is not a dotted quad" },
+	{ "http://example.com../", NULL, 0, NULL, 0, "url: invalid host" },
+	{ "http://./", NULL, 0, NULL, 0, "url: invalid host" },
+	{ "http://a-./", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://a..b/", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://.a/", NULL, 0, NULL, 0, "url: invalid host" },
 	{ "http://-a.com/", NULL, 0, NULL, 0, "url: invalid host" },
@@ -373,6 +385,11 @@ t_url_denied_class(void)
 	CHECK(url_host_is_localhost("a.b.localhost"));
 	CHECK(!url_host_is_localhost("localhost.example.com"));
 	CHECK(!url_host_is_localhost("mylocalhost"));
+	/* The fully qualified forms are the same names. */
+	CHECK(url_host_is_localhost("localhost."));
+	CHECK(url_host_is_localhost("a.localhost."));
+	CHECK(!url_host_is_localhost("localhost.."));
+	CHECK(!url_host_is_localhost("."));
 }
 
 static void

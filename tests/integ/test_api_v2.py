@@ -689,3 +689,88 @@ def test_repeated_authorization_refused(t):
     status, _, body = c.read_response()
     eq(status, 400, "two Idempotency-Key lines")
     eq(h.req(200, "GET", "/v1/events")["data"], [], "events created")
+
+
+def test_empty_body_says_what_is_needed(t):
+    # Issue 9.5: a route that takes members answers an empty body with
+    # what it needs, from the route's field table.
+    h = t.hookd()
+    h.client("acme")
+    ep = h.endpoint("acme", "http://127.0.0.1:9/x")["id"]
+    for body in (None, b"", b" \r\n"):
+        kw = {} if body is not None else {"headers": {
+            "Content-Type": "application/json"}}
+        msg = error(h, 400, "POST", "/v1/endpoints/%s/replay" % ep, body,
+                    **kw)
+        eq(msg, 'a JSON body is needed: {"since": <a string>}',
+           "replay with body %r" % (body,))
+    msg = error(h, 400, "POST", "/v1/clients", b"")
+    check(msg.startswith('a JSON body is needed: {"id": <a string>'),
+          "client create with no body: %r" % msg)
+    # A body that is there but broken keeps its own message.
+    eq(error(h, 400, "POST", "/v1/endpoints/%s/replay" % ep, b"{"),
+       "body is not valid JSON", "a broken body")
+
+
+def test_query_parameter_names_are_percent_decoded(t):
+    # Contract §11: a refused parameter is named, in its decoded form; a
+    # known name written with escapes is that name.
+    h = t.hookd()
+    h.client("acme")
+    for i in range(3):
+        h.event(client="acme", data={"i": i})
+    st, data, _ = h.api("GET", "/v1/events?%6cimit=2")
+    eq(st, 200, "?%%6cimit=2: %r" % (data,))
+    eq(len(data["data"]), 2, "events with ?%6cimit=2")
+    eq(error(h, 400, "GET", "/v1/events?%6cimt=2"),
+       'unknown query parameter "limt" (did you mean limit?)',
+       "a misspelt escaped name")
+    eq(error(h, 400, "GET", "/v1/events?limit=2&%6c%69mit=3"),
+       'query parameter "limit" given twice', "plain and escaped limit")
+    # Not a plain word once decoded, or not decodable: not echoed.
+    for q in ("%3Cb%3E=1", "%zz=1", "a%00b=1"):
+        eq(error(h, 400, "GET", "/v1/events?" + q),
+           "unknown query parameter", "name %s" % q)
+
+
+def test_log_says_status_none_without_an_answer(t):
+    # An attempt with no HTTP answer (connection refused) has status null
+    # in the API; the log says status=none, never status=0.
+    import re
+    h = t.hookd()
+    h.client("acme")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()       # nothing listens there: refused
+    evt = h.event(client="acme", data={},
+                  callback="http://127.0.0.1:%d/x" % port)["id"]
+    d = h.wait_all(evt, "failed", n=1, timeout=30)[0]
+    st, full, _ = h.api("GET", "/v1/deliveries/" + d["id"])
+    eq(st, 200, "delivery")
+    check(len(full["log"]) == full["attempts"] and
+          all(a["status"] is None for a in full["log"]),
+          "API statuses %r" % full["log"])
+    lines = [x for x in h.log().split("\n")
+             if "delivery=" + d["id"] in x and
+             (" msg=retry " in x or " msg=failed " in x)]
+    eq(len(lines), full["attempts"], "attempt lines: %r" % lines)
+    for line in lines:
+        check(re.search(r" status=none ", line) and " status=0" not in line,
+              "log line %r" % line)
+
+
+def test_fqdn_localhost_is_loopback_by_class(t):
+    # "LOCALHOST." is the fully qualified localhost: loopback, named by
+    # class, not an invalid host; opened by allow_destinations like it.
+    h = t.hookd(allow=False)
+    h.client("acme")
+    msg = error(h, 422, "POST", "/v1/endpoints",
+                {"client": "acme", "url": "http://LOCALHOST.:9/x"})
+    check("destination not allowed: localhost. is loopback" in msg,
+          "error for LOCALHOST.: %r" % msg)
+    h2 = t.hookd()
+    h2.client("acme")
+    st, data, _ = h2.api("POST", "/v1/endpoints",
+                         {"client": "acme", "url": "http://localhost.:9/x"})
+    eq(st, 201, "localhost. with loopback allowed: %r" % (data,))

@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 
-from .harness import HOOKD, ROOT, RawConn, Skip, check, curl, eq
+from .harness import (HOOKD, ROOT, RawConn, Skip, check, curl, eq,
+                      wait_until)
 
 
 def head_only(path, token, length, extra=""):
@@ -351,3 +352,138 @@ def test_make_clean_removes_walkthrough_leftovers(t):
     for rel in kept:
         check(os.path.exists(os.path.join(t.tmp, rel)),
               "make clean removed %s" % rel)
+
+
+# ------------------------------------------- SIGHUP names every changed key
+
+
+def scalar_keys():
+    """The scalar keys of config.c's own table, so that a key added there
+    is covered here without a second list."""
+    import re
+    with open(os.path.join(ROOT, "config.c")) as f:
+        src = f.read()
+    table = src[src.index("config_scalars[] = {"):]
+    table = table[:table.index("\n};")]
+    return re.findall(r'\{ "(\w+)", CONFIG_(?:SIZE|DURATION)', table)
+
+
+# A value for each scalar key that differs from the default and from
+# BASE_CONF, within its bounds.
+RELOAD_VALUES = {
+    "max_header_bytes": "20000", "max_headers": "50",
+    "max_body": "2000000", "max_connections": "500",
+    "endpoint_concurrency": "4", "max_outbound": "100",
+    "max_endpoints_per_client": "50", "max_endpoint_headers": "8",
+    "max_retries_per_minute": "300", "max_log_attempts": "20",
+    "max_inflight_per_client": "5", "header_timeout": "7s",
+    "idle_timeout": "50s", "body_timeout": "20s", "timeout": "3s",
+    "disable_after": "2d", "retention": "3d", "drain_timeout": "3s",
+}
+
+
+def test_sighup_logs_every_changed_scalar_key(t):
+    import re
+    import signal
+    keys = scalar_keys()
+    check(len(keys) >= 18, "scalar keys read from config.c: %r" % keys)
+    for k in keys:
+        check(k in RELOAD_VALUES, "no reload test value for key %s" % k)
+    h = t.hookd()
+    base = h_conf_text(h)
+    done = 0
+    # One key at a time: the reload line names exactly that key.
+    for k in keys:
+        h.write_conf(base + "%s %s\n" % (k, RELOAD_VALUES[k]))
+        h.proc.send_signal(signal.SIGHUP)
+        done += 1
+        lines = wait_until(lambda: [x for x in h.log().split("\n")
+                                    if " msg=reloaded " in x][done - 1:],
+                           10, what="reload line %d" % done)
+        m = re.search(r" changed=(\S+)", lines[0])
+        check(m, "no changed= in %r" % lines[0])
+        eq(m.group(1), k, "changed keys after changing %s" % k)
+        h.write_conf(base)
+        h.proc.send_signal(signal.SIGHUP)
+        done += 1
+        lines = wait_until(lambda: [x for x in h.log().split("\n")
+                                    if " msg=reloaded " in x][done - 1:],
+                           10, what="reload line %d" % done)
+        eq(re.search(r" changed=(\S+)", lines[0]).group(1), k,
+           "changed keys after changing %s back" % k)
+    # All at once: all named, none cut off.
+    h.write_conf(base + "".join("%s %s\n" % (k, RELOAD_VALUES[k])
+                                for k in keys))
+    h.proc.send_signal(signal.SIGHUP)
+    done += 1
+    lines = wait_until(lambda: [x for x in h.log().split("\n")
+                                if " msg=reloaded " in x][done - 1:],
+                       10, what="reload line %d" % done)
+    eq(sorted(re.search(r" changed=(\S+)", lines[0]).group(1).split(",")),
+       sorted(keys), "changed keys after changing all")
+    eq(h.api("GET", "/healthz", token=None)[0], 200, "/healthz")
+
+
+def h_conf_text(h):
+    with open(h.conf_path) as f:
+        return f.read()
+
+
+# ----------------------------------------- -n makes the start's own checks
+
+
+def test_check_warns_about_short_admin_token(t):
+    conf = write(t, "n.conf", "client a\n")
+    short_msg = "the admin token is shorter than 16 characters"
+    r = run_hookd(t, "-n", "-c", conf, env={"HOOKD_ADMIN_TOKEN": "short"})
+    eq(r.returncode, 0, "-n with a short env token: %r" % r.stderr)
+    check(short_msg in r.stderr and "source=HOOKD_ADMIN_TOKEN" in r.stderr,
+          "no short-token warning from -n: %r" % r.stderr)
+    check("short" not in r.stderr.replace("shorter", ""),
+          "the token is printed: %r" % r.stderr)
+    write(t, "tok", "tiny-token\n")
+    conf = write(t, "f.conf", "admin_token_file tok\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 0, "-n with a short token file: %r" % r.stderr)
+    check(short_msg in r.stderr and "source=admin_token_file" in r.stderr,
+          "no short-token warning for the file: %r" % r.stderr)
+    check("tiny-token" not in r.stderr + r.stdout, "the token is printed")
+    # A long token: no warning.
+    r = run_hookd(t, "-n", "-c", conf,
+                  env={"HOOKD_ADMIN_TOKEN": "x" * 40})
+    check(short_msg not in r.stderr, "warning for a long token: %r"
+          % r.stderr)
+    # A token file that is not there (it may exist only on the machine
+    # the config is for): not judged by -n.
+    conf = write(t, "m.conf", "admin_token_file missing-tok\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 0, "-n with a missing token file: %r" % r.stderr)
+
+
+def test_check_refuses_static_endpoint_destination(t):
+    conf = write(t, "d.conf", "client a\n"
+                 "endpoint a http://127.0.0.1:9/x\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 1, "-n on a loopback static endpoint: %r" % r.stdout)
+    eq(r.stderr.strip(), "%s:2: destination not allowed: 127.0.0.1 is "
+       "loopback; allow_destinations opens it" % conf, "-n error")
+    # The start refuses it with the same message.
+    r2 = subprocess.run([HOOKD, "-c", conf, "-l", "127.0.0.1:0", "-d",
+                         os.path.join(t.tmp, "dd")], cwd=t.tmp,
+                        capture_output=True, text=True, timeout=20)
+    eq(r2.returncode, 1, "start on a loopback static endpoint")
+    check("d.conf:2: destination not allowed: 127.0.0.1 is loopback"
+          in r2.stderr, "start error: %r" % r2.stderr)
+    # Opened by allow_destinations: accepted by both.
+    conf = write(t, "o.conf", "allow_destinations 127.0.0.0/8\nclient a\n"
+                 "endpoint a http://127.0.0.1:9/x\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 0, "-n with loopback allowed: %r" % r.stderr)
+    check(r.stdout.startswith("config ok:"), "-n output %r" % r.stdout)
+    # The IPv6 literal and a name (localhost) by class too.
+    conf = write(t, "v6.conf", "client a\nendpoint a http://[::1]:9/x\n"
+                 "endpoint a http://localhost:9/y\n")
+    r = run_hookd(t, "-n", "-c", conf)
+    eq(r.returncode, 1, "-n on [::1]")
+    check(":2: destination not allowed: ::1 is loopback" in r.stderr,
+          "-n error for [::1]: %r" % r.stderr)
