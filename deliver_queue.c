@@ -20,7 +20,7 @@ deliver_tenant_get(struct deliver_queue *q, const char *id, int create)
 {
 	struct tenant **slot, *t;
 
-	slot = &q->tenants[out_hash(2166136261u, id, strlen(id)) %
+	slot = &q->tenants[util_hash(UTIL_HASH_START, id, strlen(id)) %
 	    DELIVER_TENANT_BUCKETS];
 	for (t = *slot; t != NULL; t = t->next)
 		if (strcmp(t->id, id) == 0)

@@ -8,7 +8,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -116,33 +115,6 @@ outbound_cap(void)
 	    config_current()->max_outbound : 1;
 }
 
-uint32_t
-out_hash(uint32_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ s[i]) * 16777619u;	/* FNV-1a */
-	return h;
-}
-
-int
-out_fd_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	return 0;
-}
-
-int
-out_fd_cloexec(int fd)
-{
-	return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
-}
-
 int
 out_addr_from_sockaddr(const struct sockaddr_storage *ss, struct out_addr *x)
 {
@@ -223,7 +195,7 @@ out_pool_get(const struct out_exchange *x, const struct sockaddr_storage *sa,
 {
 	const char *host = x->host, *client = x->client;
 	uint64_t ep = x->ep;
-	uint32_t h = out_hash(out_hash(out_hash(out_hash(2166136261u,
+	uint32_t h = util_hash(util_hash(util_hash(util_hash(UTIL_HASH_START,
 	    host, strlen(host)), sa, salen), client, strlen(client)), &ep,
 	    sizeof(ep));
 	struct out_pool **slot = &pools[h % OUT_POOL_BUCKETS], *p;
@@ -371,7 +343,7 @@ out_conn_open(struct out_exchange *x, struct out_pool *p)
 	fd = socket(p->sa.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		return errno;
-	if (out_fd_cloexec(fd) != 0 || out_fd_nonblock(fd) != 0) {
+	if (util_fd_cloexec(fd) != 0 || util_fd_nonblock(fd) != 0) {
 		err = errno;
 		close(fd);
 		return err;

@@ -149,12 +149,4 @@ int out_addr_from_sockaddr(const struct sockaddr_storage *ss,
 socklen_t out_addr_to_sockaddr(const struct out_addr *x, uint16_t port,
     struct sockaddr_storage *ss);
 
-/* Set O_NONBLOCK, or FD_CLOEXEC, on fd. 0, or -1 with errno. */
-int out_fd_nonblock(int fd);
-int out_fd_cloexec(int fd);
-
-/* FNV-1a of n bytes at p, continuing from h (start with 2166136261u): the
- * hash of the engine's, the pools' and the resolver's tables. */
-uint32_t out_hash(uint32_t h, const void *p, size_t n);
-
 #endif

@@ -145,7 +145,7 @@ dns_client_get(const char *id, int create)
 
 	if (id == NULL)
 		return NULL;
-	slot = &clients[out_hash(2166136261u, id, strlen(id)) %
+	slot = &clients[util_hash(UTIL_HASH_START, id, strlen(id)) %
 	    RESOLVE_CLIENT_BUCKETS];
 	for (t = *slot; t != NULL; t = t->next)
 		if (strcmp(t->id, id) == 0)
@@ -283,7 +283,7 @@ dns_thread_add(void)
 static struct resolve_entry **
 dns_slot(const char *host)
 {
-	uint32_t h = out_hash(2166136261u, host, strlen(host));
+	uint32_t h = util_hash(UTIL_HASH_START, host, strlen(host));
 
 	return &dns_table[h % RESOLVE_BUCKETS];
 }
@@ -663,9 +663,9 @@ resolve_start(char *err, size_t errsz)
 		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (out_fd_cloexec(req[0]) != 0 || out_fd_cloexec(req[1]) != 0 ||
-	    out_fd_cloexec(res[0]) != 0 || out_fd_cloexec(res[1]) != 0 ||
-	    out_fd_nonblock(req[1]) != 0 || out_fd_nonblock(res[0]) != 0) {
+	if (util_fd_cloexec(req[0]) != 0 || util_fd_cloexec(req[1]) != 0 ||
+	    util_fd_cloexec(res[0]) != 0 || util_fd_cloexec(res[1]) != 0 ||
+	    util_fd_nonblock(req[1]) != 0 || util_fd_nonblock(res[0]) != 0) {
 		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
 		goto fail;
 	}

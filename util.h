@@ -104,6 +104,22 @@ int util_hex_digit(int c, int lower_only);
  * all call it. */
 int util_client_id_ok(const char *s, size_t n);
 
+/* The seed of util_hash: FNV-1a's 32-bit offset basis. */
+#define UTIL_HASH_START 2166136261u
+/* FNV-1a of n bytes at p, continuing from h (start with UTIL_HASH_START):
+ * the one hash of hookd's in-memory tables (the engine's and resolver's
+ * clients, the keep-alive pools, the resolver cache, Idempotency-Keys). Not
+ * for anything an attacker must not predict collisions of beyond a chain
+ * walk; every table bounds its chains' work by its own limits. */
+uint32_t util_hash(uint32_t h, const void *p, size_t n);
+
+/* Set O_NONBLOCK on fd, keeping its other status flags. 0, or -1 with
+ * errno. */
+int util_fd_nonblock(int fd);
+/* Set FD_CLOEXEC on fd, so a forked child (the compaction) or an exec does
+ * not inherit it. 0, or -1 with errno. */
+int util_fd_cloexec(int fd);
+
 /* write(2) all n bytes of buf to fd, retrying on EINTR and short writes.
  * 0, or -1 with errno set. */
 int util_write_all(int fd, const void *buf, size_t n);

@@ -1,7 +1,9 @@
 /*
  * Tests of util.c: buffers, times, numbers and durations at their limits.
  */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../util.c"
 #include "../log.c"
@@ -64,6 +66,53 @@ test_util_logq(void)
 	}
 }
 
+/* util_hash is FNV-1a: the published 32-bit test vectors, and a hash
+ * continued over two pieces equals the hash of the whole. */
+static void
+test_util_hash(void)
+{
+	static const struct {
+		const char *in;
+		uint32_t want;
+	} t[] = {
+		{ "", 0x811c9dc5u },
+		{ "a", 0xe40c292cu },
+		{ "foobar", 0xbf9cf968u },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF(util_hash(UTIL_HASH_START, t[i].in, strlen(t[i].in)) ==
+		    t[i].want, "%s", t[i].in);
+	CHECK(util_hash(util_hash(UTIL_HASH_START, "foo", 3), "bar", 3) ==
+	    util_hash(UTIL_HASH_START, "foobar", 6));
+}
+
+/* util_fd_nonblock and util_fd_cloexec set their flag and keep the others;
+ * both fail with -1 on a closed descriptor. */
+static void
+test_util_fd(void)
+{
+	int p[2], fl;
+
+	if (pipe(p) != 0) {
+		CHECK(!"pipe");
+		return;
+	}
+	CHECK(fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_APPEND) == 0);
+	CHECK(util_fd_nonblock(p[1]) == 0);
+	fl = fcntl(p[1], F_GETFL);
+	CHECK((fl & O_NONBLOCK) != 0 && (fl & O_APPEND) != 0);
+	CHECK((fcntl(p[0], F_GETFL) & O_NONBLOCK) == 0);
+	CHECK(util_fd_cloexec(p[0]) == 0);
+	CHECK((fcntl(p[0], F_GETFD) & FD_CLOEXEC) != 0);
+	CHECK((fcntl(p[1], F_GETFD) & FD_CLOEXEC) == 0);
+	close(p[0]);
+	close(p[1]);
+	CHECK(util_fd_nonblock(p[0]) == -1);
+	CHECK(util_fd_cloexec(p[0]) == -1);
+}
+
 void
 test_util(void)
 {
@@ -118,4 +167,6 @@ test_util(void)
 
 	test_util_hex();
 	test_util_logq();
+	test_util_hash();
+	test_util_fd();
 }
