@@ -956,17 +956,15 @@ deliver_tick(void)
 	 * for what it handed over. */
 	pull_global();
 	if (eng.sweep_endpoints) {
+		struct tenant *t;
 		size_t i;
 
 		eng.sweep_endpoints = 0;
 		for (i = 0; i < store_endpoint_count(); i++)
 			pull_endpoint(store_endpoint_at(i));
-		for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
-			struct tenant *t;
-
-			for (t = eng.q.tenants[i]; t != NULL; t = t->next)
-				pull_client(t);
-		}
+		for (t = deliver_tenant_next(&eng.q, NULL); t != NULL;
+		    t = deliver_tenant_next(&eng.q, t))
+			pull_client(t);
 	}
 	pull_global();
 	eng.pulling = 0;
@@ -1032,6 +1030,7 @@ deliver_shutdown(void)
 {
 	size_t i;
 	struct delivery *d;
+	struct tenant *t;
 
 	store_on_due = NULL;
 	store_on_fail = NULL;
@@ -1048,14 +1047,11 @@ deliver_shutdown(void)
 			;
 		e->inflight = 0;
 	}
-	for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
-		struct tenant *t;
-
-		for (t = eng.q.tenants[i]; t != NULL; t = t->next)
-			while ((d = deliver_wait_pop(&t->wait_head, &t->wait_tail)) !=
-			    NULL)
-				;
-	}
+	for (t = deliver_tenant_next(&eng.q, NULL); t != NULL;
+	    t = deliver_tenant_next(&eng.q, t))
+		while ((d = deliver_wait_pop(&t->wait_head, &t->wait_tail)) !=
+		    NULL)
+			;
 	for (i = 1; i <= eng.q.heap_len; i++)
 		eng.q.heap[i]->heap_index = 0;
 	free(eng.q.heap);

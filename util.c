@@ -493,6 +493,73 @@ util_hash(uint32_t h, const void *p, size_t n)
 	return h;
 }
 
+static size_t
+util_clients_bucket(const char *id)
+{
+	return util_hash(UTIL_HASH_START, id, strlen(id)) % UTIL_CLIENT_BUCKETS;
+}
+
+struct util_client *
+util_clients_get(struct util_clients *tab, const char *id, size_t size)
+{
+	struct util_client **slot, *c;
+
+	if (id == NULL)
+		return NULL;
+	slot = &tab->bucket[util_clients_bucket(id)];
+	for (c = *slot; c != NULL; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	if (size < sizeof(*c) || id[0] == '\0')
+		return NULL;
+	c = calloc(1, size);
+	if (c == NULL)
+		return NULL;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->next = *slot;
+	*slot = c;
+	return c;
+}
+
+struct util_client *
+util_clients_next(const struct util_clients *tab,
+    const struct util_client *prev)
+{
+	size_t i = 0;
+
+	if (prev != NULL) {
+		if (prev->next != NULL)
+			return prev->next;
+		i = util_clients_bucket(prev->id) + 1;
+	}
+	for (; i < UTIL_CLIENT_BUCKETS; i++)
+		if (tab->bucket[i] != NULL)
+			return tab->bucket[i];
+	return NULL;
+}
+
+void
+util_clients_sweep(struct util_clients *tab,
+    int (*idle)(const struct util_client *c))
+{
+	size_t i;
+
+	for (i = 0; i < UTIL_CLIENT_BUCKETS; i++) {
+		struct util_client **pp = &tab->bucket[i];
+
+		while (*pp != NULL) {
+			struct util_client *c = *pp;
+
+			if (idle == NULL || idle(c)) {
+				*pp = c->next;
+				free(c);
+			} else {
+				pp = &c->next;
+			}
+		}
+	}
+}
+
 int
 util_fd_nonblock(int fd)
 {

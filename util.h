@@ -104,6 +104,43 @@ int util_hex_digit(int c, int lower_only);
  * all call it. */
 int util_client_id_ok(const char *s, size_t n);
 
+/* Hash buckets of a table keyed by client id (struct util_clients): a
+ * client's entry is found in a short chain with thousands of clients. */
+#define UTIL_CLIENT_BUCKETS 256
+
+/* An entry of a table keyed by client id: the first member of its owner's
+ * per-client struct (the engine's struct tenant, the resolver's struct
+ * dns_client), which a pointer to the entry converts back to. */
+struct util_client {
+	struct util_client *next;	/* hash chain */
+	char id[UTIL_ID_MAX + 1];
+};
+
+/* Per-client states by client id, for state kept by id rather than in the
+ * store's struct client (an event keeps its client's id once the client is
+ * deleted). Zero-initialised, it is empty. Not thread-safe. */
+struct util_clients {
+	struct util_client *bucket[UTIL_CLIENT_BUCKETS];
+};
+
+/* The entry of client id in tab; when there is none and size > 0, a new
+ * one of size bytes (at least sizeof(struct util_client), zeroed, its id
+ * set), owned by tab until util_clients_sweep frees it. NULL when id is
+ * NULL, when there is none and size is 0 or id is "", or out of memory. */
+struct util_client *util_clients_get(struct util_clients *tab, const char *id,
+    size_t size);
+
+/* The entry after prev in tab (the first when prev is NULL), in no
+ * particular order; NULL after the last. Entries added while walking may
+ * or may not be visited; none may be freed. */
+struct util_client *util_clients_next(const struct util_clients *tab,
+    const struct util_client *prev);
+
+/* Free the entries for which idle returns 1 (they hold nothing); every
+ * entry when idle is NULL (at stop). */
+void util_clients_sweep(struct util_clients *tab,
+    int (*idle)(const struct util_client *c));
+
 /* The seed of util_hash: FNV-1a's 32-bit offset basis. */
 #define UTIL_HASH_START 2166136261u
 /* FNV-1a of n bytes at p, continuing from h (start with UTIL_HASH_START):
