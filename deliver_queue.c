@@ -6,9 +6,7 @@
  */
 #include "deliver_impl.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 
 /* The engine's state of client id; created when create is set. NULL when
