@@ -851,7 +851,7 @@ attempt_start(struct delivery *d)
 		struct sockaddr_storage ss;
 
 		if (url_host_literal(a->x.host, &ss) != 0 ||
-		    out_addr_from_sockaddr(&ss, &a->x.addr[0]) != 0) {
+		    url_addr_from_sockaddr(&ss, &a->x.addr[0]) != 0) {
 			attempt_fail(a, "invalid url", WEBHOOK_ERROR);
 			return;
 		}

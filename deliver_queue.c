@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 
-
 /* The engine's state of client id; created when create is set. NULL when
  * there is none, or no memory (the client is then not capped, which errs on
  * delivering). */

@@ -6,7 +6,6 @@
  */
 #include "outbound.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -113,51 +112,6 @@ outbound_cap(void)
 {
 	return config_current()->max_outbound > 0 ?
 	    config_current()->max_outbound : 1;
-}
-
-int
-out_addr_from_sockaddr(const struct sockaddr_storage *ss, struct out_addr *x)
-{
-	memset(x, 0, sizeof(*x));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin =
-		    (const struct sockaddr_in *)(const void *)ss;
-
-		x->family = AF_INET;
-		memcpy(x->addr, &sin->sin_addr, 4);
-		return 0;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-		    (const struct sockaddr_in6 *)(const void *)ss;
-
-		x->family = AF_INET6;
-		memcpy(x->addr, &sin6->sin6_addr, 16);
-		return 0;
-	}
-	return -1;
-}
-
-socklen_t
-out_addr_to_sockaddr(const struct out_addr *x, uint16_t port,
-    struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (x->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		memcpy(&sin->sin_addr, x->addr, 4);
-		return (socklen_t)sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		memcpy(&sin6->sin6_addr, x->addr, 16);
-		return (socklen_t)sizeof(*sin6);
-	}
 }
 
 /* Error text and result for a socket errno. */
@@ -409,7 +363,7 @@ out_connect(struct out_exchange *x)
 		int err;
 
 		x->cur_addr = x->next_addr++;
-		len = out_addr_to_sockaddr(&x->addr[x->cur_addr], x->port, &ss);
+		len = url_addr_to_sockaddr(&x->addr[x->cur_addr], x->port, &ss);
 		if (!url_addr_allowed((const struct sockaddr *)(void *)&ss,
 		    config_current()->allow, config_current()->nallow))
 			continue;
@@ -447,7 +401,7 @@ out_connect(struct out_exchange *x)
 		/* Name the class of the first address and the way out. */
 		struct sockaddr_storage ss;
 
-		(void)out_addr_to_sockaddr(&x->addr[0], x->port, &ss);
+		(void)url_addr_to_sockaddr(&x->addr[0], x->port, &ss);
 		if (x->naddr == 0 || url_denied_error((const struct sockaddr *)
 		    (void *)&ss, NULL, config_current()->allow,
 		    config_current()->nallow, x->error, sizeof(x->error)) == 0)

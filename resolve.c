@@ -84,7 +84,7 @@ struct dns_res {
 	void *cookie;
 	int gai;			/* getaddrinfo's result */
 	size_t naddr;
-	struct out_addr addr[OUT_MAX_ADDRS];
+	struct url_addr addr[URL_MAX_ADDRS];
 };
 
 /* POSIX promises atomic pipe writes up to _POSIX_PIPE_BUF bytes: each record
@@ -202,14 +202,14 @@ dns_main(void *arg)
 		hints.ai_socktype = SOCK_STREAM;
 		r.gai = getaddrinfo(q.host, NULL, &hints, &res);
 		for (ai = r.gai == 0 ? res : NULL; ai != NULL &&
-		    r.naddr < OUT_MAX_ADDRS; ai = ai->ai_next) {
+		    r.naddr < URL_MAX_ADDRS; ai = ai->ai_next) {
 			struct sockaddr_storage ss;
 
 			if (ai->ai_addrlen > sizeof(ss))
 				continue;
 			memset(&ss, 0, sizeof(ss));
 			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-			if (out_addr_from_sockaddr(&ss, &r.addr[r.naddr]) == 0)
+			if (url_addr_from_sockaddr(&ss, &r.addr[r.naddr]) == 0)
 				r.naddr++;
 		}
 		if (res != NULL)
@@ -594,7 +594,7 @@ resolve_host_addrs(const char *host, const char *client,
 		return 1;
 	}
 	for (i = 0; i < en->naddr && i < max; i++)
-		(void)out_addr_to_sockaddr(&en->addr[i], 0, &ss[i]);
+		(void)url_addr_to_sockaddr(&en->addr[i], 0, &ss[i]);
 	*n = i;
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * util: the small pieces every module shares: a growable byte buffer, clocks,
  * RFC 3339 and HTTP dates, range-checked number and duration parsing, the
- * one hex-digit decoder, the client-id rule and a write that does not stop
- * short.
+ * one hex-digit decoder, the client-id rule, the table of per-client states
+ * by id, the one hash (FNV-1a), non-blocking and close-on-exec descriptors
+ * and a write that does not stop short.
  */
 #ifndef HOOKD_UTIL_H
 #define HOOKD_UTIL_H
