@@ -857,7 +857,7 @@ attempt_start(struct delivery *d)
 		struct sockaddr_storage ss;
 
 		if (url_host_literal(a->x.host, &ss) != 0 ||
-		    out_addr_from_sockaddr(&ss, &a->x.addr[0]) != 0) {
+		    url_addr_from_sockaddr(&ss, &a->x.addr[0]) != 0) {
 			attempt_fail(a, "invalid url", WEBHOOK_ERROR);
 			return;
 		}
@@ -962,17 +962,15 @@ deliver_tick(void)
 	 * for what it handed over. */
 	pull_global();
 	if (eng.sweep_endpoints) {
+		struct tenant *t;
 		size_t i;
 
 		eng.sweep_endpoints = 0;
 		for (i = 0; i < store_endpoint_count(); i++)
 			pull_endpoint(store_endpoint_at(i));
-		for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
-			struct tenant *t;
-
-			for (t = eng.q.tenants[i]; t != NULL; t = t->next)
-				pull_client(t);
-		}
+		for (t = deliver_tenant_next(&eng.q, NULL); t != NULL;
+		    t = deliver_tenant_next(&eng.q, t))
+			pull_client(t);
 	}
 	pull_global();
 	eng.pulling = 0;
@@ -1038,6 +1036,7 @@ deliver_shutdown(void)
 {
 	size_t i;
 	struct delivery *d;
+	struct tenant *t;
 
 	store_on_due = NULL;
 	store_on_fail = NULL;
@@ -1054,14 +1053,11 @@ deliver_shutdown(void)
 			;
 		e->inflight = 0;
 	}
-	for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
-		struct tenant *t;
-
-		for (t = eng.q.tenants[i]; t != NULL; t = t->next)
-			while ((d = deliver_wait_pop(&t->wait_head, &t->wait_tail)) !=
-			    NULL)
-				;
-	}
+	for (t = deliver_tenant_next(&eng.q, NULL); t != NULL;
+	    t = deliver_tenant_next(&eng.q, t))
+		while ((d = deliver_wait_pop(&t->wait_head, &t->wait_tail)) !=
+		    NULL)
+			;
 	for (i = 1; i <= eng.q.heap_len; i++)
 		eng.q.heap[i]->heap_index = 0;
 	free(eng.q.heap);

@@ -12,9 +12,6 @@
 
 #include "store.h"
 
-/* Hash buckets of the per-client engine state (struct tenant). */
-#define DELIVER_TENANT_BUCKETS	256
-
 /* Values of delivery.waiting: which list it is on. */
 #define WAIT_ENDPOINT 1
 #define WAIT_GLOBAL 2
@@ -29,8 +26,7 @@
  * lookups are resolve's.)
  */
 struct tenant {
-	struct tenant *next;		/* hash chain */
-	char id[UTIL_ID_MAX + 1];
+	struct util_client c;		/* first: the table's entry, by id */
 	uint32_t inflight;		/* attempts in flight */
 	struct delivery *wait_head;	/* due, held by the client's cap */
 	struct delivery *wait_tail;
@@ -44,7 +40,7 @@ struct deliver_queue {
 	size_t heap_len, heap_cap;
 	/* Deliveries held by max_outbound. */
 	struct delivery *gwait_head, *gwait_tail;
-	struct tenant *tenants[DELIVER_TENANT_BUCKETS];
+	struct util_clients tenants;
 };
 
 /* Add d to the heap by its next_at (earlier first, ties by id). 0, or -1
@@ -80,5 +76,9 @@ struct tenant *deliver_tenant_get(struct deliver_queue *q, const char *id,
 /* Free the client states that hold nothing; all of them when all is set
  * (stop). */
 void deliver_tenant_sweep(struct deliver_queue *q, int all);
+
+/* The client state after t (the first when t is NULL), in no particular
+ * order; NULL after the last. The sweep must not run while walking. */
+struct tenant *deliver_tenant_next(struct deliver_queue *q, struct tenant *t);
 
 #endif

@@ -6,11 +6,7 @@
  */
 #include "deliver_impl.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#include "outbound.h"
 
 /* The engine's state of client id; created when create is set. NULL when
  * there is none, or no memory (the client is then not capped, which errs on
@@ -18,46 +14,31 @@
 struct tenant *
 deliver_tenant_get(struct deliver_queue *q, const char *id, int create)
 {
-	struct tenant **slot, *t;
-
-	slot = &q->tenants[out_hash(2166136261u, id, strlen(id)) %
-	    DELIVER_TENANT_BUCKETS];
-	for (t = *slot; t != NULL; t = t->next)
-		if (strcmp(t->id, id) == 0)
-			return t;
-	if (!create || id[0] == '\0')
-		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return NULL;
-	snprintf(t->id, sizeof(t->id), "%s", id);
-	t->next = *slot;
-	*slot = t;
-	return t;
+	return (struct tenant *)(void *)util_clients_get(&q->tenants, id,
+	    create ? sizeof(struct tenant) : 0);
 }
 
+struct tenant *
+deliver_tenant_next(struct deliver_queue *q, struct tenant *t)
+{
+	return (struct tenant *)(void *)util_clients_next(&q->tenants,
+	    t != NULL ? &t->c : NULL);
+}
+
+/* 1 when the state of c holds nothing: no attempt, no waiting delivery. */
+static int
+tenant_idle(const struct util_client *c)
+{
+	const struct tenant *t = (const struct tenant *)(const void *)c;
+
+	return t->inflight == 0 && t->wait_head == NULL;
+}
 
 /* Free the states that hold nothing; all of them when all is set (stop). */
 void
 deliver_tenant_sweep(struct deliver_queue *q, int all)
 {
-	size_t i;
-
-	for (i = 0; i < DELIVER_TENANT_BUCKETS; i++) {
-		struct tenant **pp = &q->tenants[i];
-
-		while (*pp != NULL) {
-			struct tenant *t = *pp;
-
-			if (all || (t->inflight == 0 &&
-			    t->wait_head == NULL)) {
-				*pp = t->next;
-				free(t);
-			} else {
-				pp = &t->next;
-			}
-		}
-	}
+	util_clients_sweep(&q->tenants, all ? NULL : tenant_idle);
 }
 
 

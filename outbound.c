@@ -6,9 +6,7 @@
  */
 #include "outbound.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -116,78 +114,6 @@ outbound_cap(void)
 	    config_current()->max_outbound : 1;
 }
 
-uint32_t
-out_hash(uint32_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ s[i]) * 16777619u;	/* FNV-1a */
-	return h;
-}
-
-int
-out_fd_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	return 0;
-}
-
-int
-out_fd_cloexec(int fd)
-{
-	return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
-}
-
-int
-out_addr_from_sockaddr(const struct sockaddr_storage *ss, struct out_addr *x)
-{
-	memset(x, 0, sizeof(*x));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin =
-		    (const struct sockaddr_in *)(const void *)ss;
-
-		x->family = AF_INET;
-		memcpy(x->addr, &sin->sin_addr, 4);
-		return 0;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-		    (const struct sockaddr_in6 *)(const void *)ss;
-
-		x->family = AF_INET6;
-		memcpy(x->addr, &sin6->sin6_addr, 16);
-		return 0;
-	}
-	return -1;
-}
-
-socklen_t
-out_addr_to_sockaddr(const struct out_addr *x, uint16_t port,
-    struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (x->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		memcpy(&sin->sin_addr, x->addr, 4);
-		return (socklen_t)sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		memcpy(&sin6->sin6_addr, x->addr, 16);
-		return (socklen_t)sizeof(*sin6);
-	}
-}
-
 /* Error text and result for a socket errno. */
 static const char *
 out_errno_error(int err, enum out_result *r)
@@ -223,7 +149,7 @@ out_pool_get(const struct out_exchange *x, const struct sockaddr_storage *sa,
 {
 	const char *host = x->host, *client = x->client;
 	uint64_t ep = x->ep;
-	uint32_t h = out_hash(out_hash(out_hash(out_hash(2166136261u,
+	uint32_t h = util_hash(util_hash(util_hash(util_hash(UTIL_HASH_START,
 	    host, strlen(host)), sa, salen), client, strlen(client)), &ep,
 	    sizeof(ep));
 	struct out_pool **slot = &pools[h % OUT_POOL_BUCKETS], *p;
@@ -371,7 +297,7 @@ out_conn_open(struct out_exchange *x, struct out_pool *p)
 	fd = socket(p->sa.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		return errno;
-	if (out_fd_cloexec(fd) != 0 || out_fd_nonblock(fd) != 0) {
+	if (util_fd_cloexec(fd) != 0 || util_fd_nonblock(fd) != 0) {
 		err = errno;
 		close(fd);
 		return err;
@@ -437,7 +363,7 @@ out_connect(struct out_exchange *x)
 		int err;
 
 		x->cur_addr = x->next_addr++;
-		len = out_addr_to_sockaddr(&x->addr[x->cur_addr], x->port, &ss);
+		len = url_addr_to_sockaddr(&x->addr[x->cur_addr], x->port, &ss);
 		if (!url_addr_allowed((const struct sockaddr *)(void *)&ss,
 		    config_current()->allow, config_current()->nallow))
 			continue;
@@ -475,7 +401,7 @@ out_connect(struct out_exchange *x)
 		/* Name the class of the first address and the way out. */
 		struct sockaddr_storage ss;
 
-		(void)out_addr_to_sockaddr(&x->addr[0], x->port, &ss);
+		(void)url_addr_to_sockaddr(&x->addr[0], x->port, &ss);
 		if (x->naddr == 0 || url_denied_error((const struct sockaddr *)
 		    (void *)&ss, NULL, config_current()->allow,
 		    config_current()->nallow, x->error, sizeof(x->error)) == 0)

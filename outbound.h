@@ -16,16 +16,6 @@
 #include "url.h"
 #include "util.h"
 
-/* Addresses kept per name: enough to fall back, and keeps the resolver's
- * answer record small enough for an atomic pipe write. */
-#define OUT_MAX_ADDRS		8
-
-/* One address to connect to, without a port. */
-struct out_addr {
-	int family;			/* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-};
-
 /* How an exchange ended. */
 enum out_result {
 	OUT_ANSWER,			/* a whole response: see the fields */
@@ -65,7 +55,7 @@ struct out_exchange {
 	uint16_t port;
 	uint64_t ep;			/* owning endpoint's id, 0: one-off */
 	const char *client;		/* owning client's id (pool key) */
-	struct out_addr addr[OUT_MAX_ADDRS];
+	struct url_addr addr[URL_MAX_ADDRS];
 	size_t naddr;
 	struct buf req;			/* the whole request */
 	/* How it ended; error is a static string or x->error. */
@@ -138,23 +128,5 @@ size_t outbound_cap(void);
 
 /* Close every idle connection (at stop; busy ones go with out_release). */
 void outbound_close_idle(void);
-
-/* The address in ss (AF_INET or AF_INET6) as x. 0, or -1 for another
- * family. */
-int out_addr_from_sockaddr(const struct sockaddr_storage *ss,
-    struct out_addr *x);
-
-/* Fill ss from x and port (zeroed first, so pools can memcmp it); returns
- * its length. */
-socklen_t out_addr_to_sockaddr(const struct out_addr *x, uint16_t port,
-    struct sockaddr_storage *ss);
-
-/* Set O_NONBLOCK, or FD_CLOEXEC, on fd. 0, or -1 with errno. */
-int out_fd_nonblock(int fd);
-int out_fd_cloexec(int fd);
-
-/* FNV-1a of n bytes at p, continuing from h (start with 2166136261u): the
- * hash of the engine's, the pools' and the resolver's tables. */
-uint32_t out_hash(uint32_t h, const void *p, size_t n);
 
 #endif

@@ -73,8 +73,6 @@
  * stuck in a lookup that never ends is then left behind (the process is
  * exiting), so a hanging name cannot hang a shutdown. */
 #define RESOLVE_STOP_MS	1000
-/* Hash buckets of the per-client lookup state (struct dns_client). */
-#define RESOLVE_CLIENT_BUCKETS	256
 
 /* The records crossing the resolver pipes, copied by value. */
 struct dns_req {
@@ -86,7 +84,7 @@ struct dns_res {
 	void *cookie;
 	int gai;			/* getaddrinfo's result */
 	size_t naddr;
-	struct out_addr addr[OUT_MAX_ADDRS];
+	struct url_addr addr[URL_MAX_ADDRS];
 };
 
 /* POSIX promises atomic pipe writes up to _POSIX_PIPE_BUF bytes: each record
@@ -98,14 +96,13 @@ _Static_assert(sizeof(struct dns_res) <= _POSIX_PIPE_BUF, "dns_res size");
  * RESOLVE_PER_CLIENT) and those queued. Idle ones are freed by the
  * periodic sweep. */
 struct dns_client {
-	struct dns_client *next;	/* hash chain */
-	char id[UTIL_ID_MAX + 1];
+	struct util_client c;		/* first: the table's entry, by id */
 	uint32_t dns_inflight;		/* lookups with the threads */
 	struct resolve_entry *dns_head;	/* lookups waiting for a slot */
 	struct resolve_entry *dns_tail;
 };
 
-static struct dns_client *clients[RESOLVE_CLIENT_BUCKETS];
+static struct util_clients clients;
 static struct resolve_entry *dns_table[RESOLVE_BUCKETS];
 static size_t dns_count;
 static int64_t dns_next_sweep;
@@ -141,47 +138,25 @@ static char dns_fault_slow[URL_HOST_MAX];
 static struct dns_client *
 dns_client_get(const char *id, int create)
 {
-	struct dns_client **slot, *t;
+	return (struct dns_client *)(void *)util_clients_get(&clients, id,
+	    create ? sizeof(struct dns_client) : 0);
+}
 
-	if (id == NULL)
-		return NULL;
-	slot = &clients[out_hash(2166136261u, id, strlen(id)) %
-	    RESOLVE_CLIENT_BUCKETS];
-	for (t = *slot; t != NULL; t = t->next)
-		if (strcmp(t->id, id) == 0)
-			return t;
-	if (!create || id[0] == '\0')
-		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return NULL;
-	snprintf(t->id, sizeof(t->id), "%s", id);
-	t->next = *slot;
-	*slot = t;
-	return t;
+/* 1 when the state of c holds nothing: no lookup with the threads or
+ * waiting. */
+static int
+dns_client_idle(const struct util_client *c)
+{
+	const struct dns_client *t = (const struct dns_client *)(const void *)c;
+
+	return t->dns_inflight == 0 && t->dns_head == NULL;
 }
 
 /* Free the states that hold nothing; all of them when all is set (stop). */
 static void
 dns_client_sweep(int all)
 {
-	size_t i;
-
-	for (i = 0; i < RESOLVE_CLIENT_BUCKETS; i++) {
-		struct dns_client **pp = &clients[i];
-
-		while (*pp != NULL) {
-			struct dns_client *t = *pp;
-
-			if (all || (t->dns_inflight == 0 &&
-			    t->dns_head == NULL)) {
-				*pp = t->next;
-				free(t);
-			} else {
-				pp = &t->next;
-			}
-		}
-	}
+	util_clients_sweep(&clients, all ? NULL : dns_client_idle);
 }
 
 /* 1 when host ends with suffix. */
@@ -227,14 +202,14 @@ dns_main(void *arg)
 		hints.ai_socktype = SOCK_STREAM;
 		r.gai = getaddrinfo(q.host, NULL, &hints, &res);
 		for (ai = r.gai == 0 ? res : NULL; ai != NULL &&
-		    r.naddr < OUT_MAX_ADDRS; ai = ai->ai_next) {
+		    r.naddr < URL_MAX_ADDRS; ai = ai->ai_next) {
 			struct sockaddr_storage ss;
 
 			if (ai->ai_addrlen > sizeof(ss))
 				continue;
 			memset(&ss, 0, sizeof(ss));
 			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-			if (out_addr_from_sockaddr(&ss, &r.addr[r.naddr]) == 0)
+			if (url_addr_from_sockaddr(&ss, &r.addr[r.naddr]) == 0)
 				r.naddr++;
 		}
 		if (res != NULL)
@@ -283,7 +258,7 @@ dns_thread_add(void)
 static struct resolve_entry **
 dns_slot(const char *host)
 {
-	uint32_t h = out_hash(2166136261u, host, strlen(host));
+	uint32_t h = util_hash(UTIL_HASH_START, host, strlen(host));
 
 	return &dns_table[h % RESOLVE_BUCKETS];
 }
@@ -308,7 +283,7 @@ dns_send(struct resolve_entry *en, struct dns_client *t)
 	en->state = RESOLVE_RESOLVING;
 	en->naddr = 0;
 	en->qnext = NULL;
-	snprintf(en->owner, sizeof(en->owner), "%s", t != NULL ? t->id : "");
+	snprintf(en->owner, sizeof(en->owner), "%s", t != NULL ? t->c.id : "");
 	memset(&q, 0, sizeof(q));
 	q.cookie = en;
 	snprintf(q.host, sizeof(q.host), "%s", en->host);
@@ -369,7 +344,7 @@ dns_get(const char *host, struct dns_client *t, int64_t now)
 		/* Queued behind another client's lookups: a client with a
 		 * slot free takes it over, so that no client can hold a name
 		 * others need behind its own slow ones. */
-		if (t != NULL && strcmp(en->owner, t->id) != 0 &&
+		if (t != NULL && strcmp(en->owner, t->c.id) != 0 &&
 		    t->dns_inflight < RESOLVE_PER_CLIENT) {
 			dns_dequeue(en);
 			dns_send(en, t);
@@ -391,7 +366,7 @@ dns_get(const char *host, struct dns_client *t, int64_t now)
 		en->state = RESOLVE_QUEUED;
 		en->naddr = 0;
 		en->qnext = NULL;
-		snprintf(en->owner, sizeof(en->owner), "%s", t->id);
+		snprintf(en->owner, sizeof(en->owner), "%s", t->c.id);
 		if (t->dns_tail != NULL)
 			t->dns_tail->qnext = en;
 		else
@@ -619,7 +594,7 @@ resolve_host_addrs(const char *host, const char *client,
 		return 1;
 	}
 	for (i = 0; i < en->naddr && i < max; i++)
-		(void)out_addr_to_sockaddr(&en->addr[i], 0, &ss[i]);
+		(void)url_addr_to_sockaddr(&en->addr[i], 0, &ss[i]);
 	*n = i;
 	return 0;
 }
@@ -663,9 +638,9 @@ resolve_start(char *err, size_t errsz)
 		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (out_fd_cloexec(req[0]) != 0 || out_fd_cloexec(req[1]) != 0 ||
-	    out_fd_cloexec(res[0]) != 0 || out_fd_cloexec(res[1]) != 0 ||
-	    out_fd_nonblock(req[1]) != 0 || out_fd_nonblock(res[0]) != 0) {
+	if (util_fd_cloexec(req[0]) != 0 || util_fd_cloexec(req[1]) != 0 ||
+	    util_fd_cloexec(res[0]) != 0 || util_fd_cloexec(res[1]) != 0 ||
+	    util_fd_nonblock(req[1]) != 0 || util_fd_nonblock(res[0]) != 0) {
 		snprintf(err, errsz, "resolver pipe: %s", strerror(errno));
 		goto fail;
 	}

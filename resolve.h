@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "outbound.h"
 #include "store.h"
 #include "url.h"
 
@@ -33,7 +32,7 @@ struct resolve_entry {
 	int64_t expires;		/* monotonic ms */
 	char error[96];			/* "dns: ..." when failed */
 	size_t naddr;
-	struct out_addr addr[OUT_MAX_ADDRS];
+	struct url_addr addr[URL_MAX_ADDRS];
 	struct resolve_wait *waiters;	/* through resolve_wait.next */
 	/* The client whose lookup asked for it while queued or resolving
 	 * ("" when none): its lookup slot is taken until the answer. An id,

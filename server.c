@@ -7,7 +7,6 @@
 #include "server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -812,7 +811,7 @@ conn_new(int fd)
 	struct conn *c;
 	int one = 1;
 
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+	if (util_fd_nonblock(fd) != 0) {
 		close(fd);
 		return;
 	}
@@ -993,8 +992,8 @@ server_listen_bind(const char *value, char *err, size_t errsz)
 	    setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) != 0 ||
 	    bind(listen_fd, (struct sockaddr *)&ss, len) != 0 ||
-	    fcntl(listen_fd, F_SETFL, O_NONBLOCK) != 0 ||
-	    fcntl(listen_fd, F_SETFD, FD_CLOEXEC) != 0) {
+	    util_fd_nonblock(listen_fd) != 0 ||
+	    util_fd_cloexec(listen_fd) != 0) {
 		err_set(addr, sizeof(addr), value, strerror(errno));
 		snprintf(err, errsz, "%s", addr);
 		return -1;

@@ -540,10 +540,10 @@ store_sync_fd(void)
 		return -1;
 	if (pipe(as.done) != 0)
 		goto fail;
-	(void)fcntl(as.req[0], F_SETFD, FD_CLOEXEC);
-	(void)fcntl(as.req[1], F_SETFD, FD_CLOEXEC);
-	(void)fcntl(as.done[0], F_SETFD, FD_CLOEXEC);
-	(void)fcntl(as.done[1], F_SETFD, FD_CLOEXEC);
+	(void)util_fd_cloexec(as.req[0]);
+	(void)util_fd_cloexec(as.req[1]);
+	(void)util_fd_cloexec(as.done[0]);
+	(void)util_fd_cloexec(as.done[1]);
 	if (pthread_create(&as.thread, NULL, sync_thread, NULL) != 0)
 		goto fail;
 	as.running = 1;

@@ -603,15 +603,11 @@ out:
 static uint32_t
 idem_hash(const char *client, const char *key, size_t len)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
+	uint32_t h = util_hash(UTIL_HASH_START, client, strlen(client));
 
-	for (i = 0; client[i] != '\0'; i++)
-		h = (h ^ (unsigned char)client[i]) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)key[i]) * 16777619u;
-	return h % IDEM_BUCKETS;
+	/* 0xff, which no client id holds, ends the id. */
+	h = util_hash(h, "\xff", 1);
+	return util_hash(h, key, len) % IDEM_BUCKETS;
 }
 
 static struct idem *

@@ -939,3 +939,48 @@ url_host_is_localhost(const char *host)
 	return util_span_ieq(host, n, "localhost") ||
 	    (n > 10 && util_span_ieq(host + n - 10, 10, ".localhost"));
 }
+
+int
+url_addr_from_sockaddr(const struct sockaddr_storage *ss, struct url_addr *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin =
+		    (const struct sockaddr_in *)(const void *)ss;
+
+		x->family = AF_INET;
+		memcpy(x->addr, &sin->sin_addr, 4);
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)(const void *)ss;
+
+		x->family = AF_INET6;
+		memcpy(x->addr, &sin6->sin6_addr, 16);
+		return 0;
+	}
+	return -1;
+}
+
+socklen_t
+url_addr_to_sockaddr(const struct url_addr *x, uint16_t port,
+    struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (x->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, x->addr, 4);
+		return (socklen_t)sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, x->addr, 16);
+		return (socklen_t)sizeof(*sin6);
+	}
+}

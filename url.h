@@ -1,7 +1,8 @@
 /*
  * url: callback URLs (parsing http:// URLs, filling {name} templates from an
  * event's data, building GET query strings) and the destination rules of
- * contract §8 that keep hookd from being used to reach internal networks.
+ * contract §8 that keep hookd from being used to reach internal networks,
+ * and the addresses a name resolves to with their sockaddr form.
  */
 #ifndef HOOKD_URL_H
 #define HOOKD_URL_H
@@ -131,5 +132,27 @@ int url_host_is_localhost(const char *host);
 /* For an IP-literal host: fill ss with the address (port left 0) and return
  * 0; -1 when host is not a literal. */
 int url_host_literal(const char *host, struct sockaddr_storage *ss);
+
+/* Addresses kept per name: enough to fall back, and keeps the resolver's
+ * answer record small enough for an atomic pipe write. */
+#define URL_MAX_ADDRS		8
+
+/* One address to connect to, without a port: what the resolver answers
+ * and an outbound exchange tries in turn. */
+struct url_addr {
+	int family;			/* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+};
+
+/* The address in ss (AF_INET or AF_INET6) as x (zeroed first). 0, or -1
+ * for another family. */
+int url_addr_from_sockaddr(const struct sockaddr_storage *ss,
+    struct url_addr *x);
+
+/* Fill ss from x and port (in host order; ss zeroed first, so pools can
+ * memcmp it); returns its length. x's family is AF_INET or AF_INET6
+ * (anything else is taken as AF_INET6). */
+socklen_t url_addr_to_sockaddr(const struct url_addr *x, uint16_t port,
+    struct sockaddr_storage *ss);
 
 #endif

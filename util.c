@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,6 +480,100 @@ util_write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+uint32_t
+util_hash(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ s[i]) * 16777619u;	/* FNV-1a's 32-bit prime */
+	return h;
+}
+
+static size_t
+util_clients_bucket(const char *id)
+{
+	return util_hash(UTIL_HASH_START, id, strlen(id)) % UTIL_CLIENT_BUCKETS;
+}
+
+struct util_client *
+util_clients_get(struct util_clients *tab, const char *id, size_t size)
+{
+	struct util_client **slot, *c;
+
+	if (id == NULL)
+		return NULL;
+	slot = &tab->bucket[util_clients_bucket(id)];
+	for (c = *slot; c != NULL; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	if (size < sizeof(*c) || id[0] == '\0')
+		return NULL;
+	c = calloc(1, size);
+	if (c == NULL)
+		return NULL;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->next = *slot;
+	*slot = c;
+	return c;
+}
+
+struct util_client *
+util_clients_next(const struct util_clients *tab,
+    const struct util_client *prev)
+{
+	size_t i = 0;
+
+	if (prev != NULL) {
+		if (prev->next != NULL)
+			return prev->next;
+		i = util_clients_bucket(prev->id) + 1;
+	}
+	for (; i < UTIL_CLIENT_BUCKETS; i++)
+		if (tab->bucket[i] != NULL)
+			return tab->bucket[i];
+	return NULL;
+}
+
+void
+util_clients_sweep(struct util_clients *tab,
+    int (*idle)(const struct util_client *c))
+{
+	size_t i;
+
+	for (i = 0; i < UTIL_CLIENT_BUCKETS; i++) {
+		struct util_client **pp = &tab->bucket[i];
+
+		while (*pp != NULL) {
+			struct util_client *c = *pp;
+
+			if (idle == NULL || idle(c)) {
+				*pp = c->next;
+				free(c);
+			} else {
+				pp = &c->next;
+			}
+		}
+	}
+}
+
+int
+util_fd_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+int
+util_fd_cloexec(int fd)
+{
+	return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
 }
 
 static int

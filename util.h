@@ -1,8 +1,9 @@
 /*
  * util: the small pieces every module shares: a growable byte buffer, clocks,
  * RFC 3339 and HTTP dates, range-checked number and duration parsing, the
- * one hex-digit decoder, the client-id rule and a write that does not stop
- * short.
+ * one hex-digit decoder, the client-id rule, the table of per-client states
+ * by id, the one hash (FNV-1a), non-blocking and close-on-exec descriptors
+ * and a write that does not stop short.
  */
 #ifndef HOOKD_UTIL_H
 #define HOOKD_UTIL_H
@@ -103,6 +104,59 @@ int util_hex_digit(int c, int lower_only);
  * log lines. The one rule for client ids: the store, the API and the config
  * all call it. */
 int util_client_id_ok(const char *s, size_t n);
+
+/* Hash buckets of a table keyed by client id (struct util_clients): a
+ * client's entry is found in a short chain with thousands of clients. */
+#define UTIL_CLIENT_BUCKETS 256
+
+/* An entry of a table keyed by client id: the first member of its owner's
+ * per-client struct (the engine's struct tenant, the resolver's struct
+ * dns_client), which a pointer to the entry converts back to. */
+struct util_client {
+	struct util_client *next;	/* hash chain */
+	char id[UTIL_ID_MAX + 1];
+};
+
+/* Per-client states by client id, for state kept by id rather than in the
+ * store's struct client (an event keeps its client's id once the client is
+ * deleted). Zero-initialised, it is empty. Not thread-safe. */
+struct util_clients {
+	struct util_client *bucket[UTIL_CLIENT_BUCKETS];
+};
+
+/* The entry of client id in tab; when there is none and size > 0, a new
+ * one of size bytes (at least sizeof(struct util_client), zeroed, its id
+ * set), owned by tab until util_clients_sweep frees it. NULL when id is
+ * NULL, when there is none and size is 0 or id is "", or out of memory. */
+struct util_client *util_clients_get(struct util_clients *tab, const char *id,
+    size_t size);
+
+/* The entry after prev in tab (the first when prev is NULL), in no
+ * particular order; NULL after the last. Entries added while walking may
+ * or may not be visited; none may be freed. */
+struct util_client *util_clients_next(const struct util_clients *tab,
+    const struct util_client *prev);
+
+/* Free the entries for which idle returns 1 (they hold nothing); every
+ * entry when idle is NULL (at stop). */
+void util_clients_sweep(struct util_clients *tab,
+    int (*idle)(const struct util_client *c));
+
+/* The seed of util_hash: FNV-1a's 32-bit offset basis. */
+#define UTIL_HASH_START 2166136261u
+/* FNV-1a of n bytes at p, continuing from h (start with UTIL_HASH_START):
+ * the one hash of hookd's in-memory tables (the engine's and resolver's
+ * clients, the keep-alive pools, the resolver cache, Idempotency-Keys). Not
+ * for anything an attacker must not predict collisions of beyond a chain
+ * walk; every table bounds its chains' work by its own limits. */
+uint32_t util_hash(uint32_t h, const void *p, size_t n);
+
+/* Set O_NONBLOCK on fd, keeping its other status flags. 0, or -1 with
+ * errno. */
+int util_fd_nonblock(int fd);
+/* Set FD_CLOEXEC on fd, so a forked child (the compaction) or an exec does
+ * not inherit it. 0, or -1 with errno. */
+int util_fd_cloexec(int fd);
 
 /* write(2) all n bytes of buf to fd, retrying on EINTR and short writes.
  * 0, or -1 with errno set. */

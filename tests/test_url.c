@@ -952,6 +952,48 @@ t_url_normalize(void)
 	    &err) == 0 && strcmp(small, "http://example.com/") == 0);
 }
 
+/* url_addr_from_sockaddr and url_addr_to_sockaddr: an IP literal's
+ * address survives the round trip with the port set, and a family other
+ * than IPv4 or IPv6 is refused. */
+static void
+t_url_addr_sockaddr(void)
+{
+	static const struct {
+		const char *host;
+		uint16_t port;
+		int family;
+		socklen_t len;
+	} t[] = {
+		{ "192.0.2.7", 8080, AF_INET, sizeof(struct sockaddr_in) },
+		{ "0.0.0.0", 1, AF_INET, sizeof(struct sockaddr_in) },
+		{ "2001:db8::1", 443, AF_INET6, sizeof(struct sockaddr_in6) },
+		{ "::1", 65535, AF_INET6, sizeof(struct sockaddr_in6) },
+	};
+	struct sockaddr_storage in, out, want;
+	struct url_addr a;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECKF(url_host_literal(t[i].host, &in) == 0, "%s", t[i].host);
+		memset(&a, 0xaa, sizeof(a));
+		CHECKF(url_addr_from_sockaddr(&in, &a) == 0, "%s", t[i].host);
+		CHECKF(a.family == t[i].family, "%s", t[i].host);
+		CHECKF(url_addr_to_sockaddr(&a, t[i].port, &out) == t[i].len,
+		    "%s", t[i].host);
+		want = in;
+		if (t[i].family == AF_INET)
+			((struct sockaddr_in *)(void *)&want)->sin_port =
+			    htons(t[i].port);
+		else
+			((struct sockaddr_in6 *)(void *)&want)->sin6_port =
+			    htons(t[i].port);
+		CHECKF(memcmp(&out, &want, t[i].len) == 0, "%s", t[i].host);
+	}
+	memset(&in, 0, sizeof(in));
+	in.ss_family = AF_UNIX;
+	CHECK(url_addr_from_sockaddr(&in, &a) == -1);
+}
+
 void
 test_url(void)
 {
@@ -965,4 +1007,5 @@ test_url(void)
 	t_url_cidr();
 	t_url_host_literal();
 	t_url_ssrf();
+	t_url_addr_sockaddr();
 }

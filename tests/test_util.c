@@ -1,7 +1,9 @@
 /*
  * Tests of util.c: buffers, times, numbers and durations at their limits.
  */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../util.c"
 #include "../log.c"
@@ -64,6 +66,138 @@ test_util_logq(void)
 	}
 }
 
+/* util_hash is FNV-1a: the published 32-bit test vectors, and a hash
+ * continued over two pieces equals the hash of the whole. */
+static void
+test_util_hash(void)
+{
+	static const struct {
+		const char *in;
+		uint32_t want;
+	} t[] = {
+		{ "", 0x811c9dc5u },
+		{ "a", 0xe40c292cu },
+		{ "foobar", 0xbf9cf968u },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF(util_hash(UTIL_HASH_START, t[i].in, strlen(t[i].in)) ==
+		    t[i].want, "%s", t[i].in);
+	CHECK(util_hash(util_hash(UTIL_HASH_START, "foo", 3), "bar", 3) ==
+	    util_hash(UTIL_HASH_START, "foobar", 6));
+}
+
+/* util_fd_nonblock and util_fd_cloexec set their flag and keep the others;
+ * both fail with -1 on a closed descriptor. */
+static void
+test_util_fd(void)
+{
+	int p[2], fl;
+
+	if (pipe(p) != 0) {
+		CHECK(!"pipe");
+		return;
+	}
+	CHECK(fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_APPEND) == 0);
+	CHECK(util_fd_nonblock(p[1]) == 0);
+	fl = fcntl(p[1], F_GETFL);
+	CHECK((fl & O_NONBLOCK) != 0 && (fl & O_APPEND) != 0);
+	CHECK((fcntl(p[0], F_GETFL) & O_NONBLOCK) == 0);
+	CHECK(util_fd_cloexec(p[0]) == 0);
+	CHECK((fcntl(p[0], F_GETFD) & FD_CLOEXEC) != 0);
+	CHECK((fcntl(p[1], F_GETFD) & FD_CLOEXEC) == 0);
+	close(p[0]);
+	close(p[1]);
+	CHECK(util_fd_nonblock(p[0]) == -1);
+	CHECK(util_fd_cloexec(p[0]) == -1);
+}
+
+/* A per-client state as the engine and the resolver keep them: the
+ * table's entry first, then the owner's payload. */
+struct test_client {
+	struct util_client c;
+	int busy;
+};
+
+static int
+test_client_idle(const struct util_client *c)
+{
+	return ((const struct test_client *)(const void *)c)->busy == 0;
+}
+
+/* util_clients: get creates only when asked, finds again by id, refuses
+ * NULL and ""; next walks every entry once; sweep frees the idle ones, or
+ * all. */
+static void
+test_util_clients(void)
+{
+	static const struct {
+		const char *id;
+		size_t size;	/* what get is asked to create, 0 none */
+		int found;	/* an entry comes back */
+		size_t count;	/* entries in the table after it */
+	} t[] = {
+		{ "acme", 0, 0, 0 },
+		{ "acme", sizeof(struct test_client), 1, 1 },
+		{ "acme", 0, 1, 1 },
+		{ "acme", sizeof(struct test_client), 1, 1 },
+		{ "beta", sizeof(struct test_client), 1, 2 },
+		{ "", sizeof(struct test_client), 0, 2 },
+		{ NULL, sizeof(struct test_client), 0, 2 },
+		{ "c", sizeof(struct util_client) - 1, 0, 2 },
+		{ "c", sizeof(struct test_client), 1, 3 },
+	};
+	struct util_clients tab;
+	struct util_client *c, *acme = NULL;
+	struct test_client *tc;
+	size_t i, n;
+	char id[16];
+
+	memset(&tab, 0, sizeof(tab));
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		c = util_clients_get(&tab, t[i].id, t[i].size);
+		CHECKF((c != NULL) == t[i].found, "row %zu", i);
+		if (c != NULL)
+			CHECKF(strcmp(c->id, t[i].id) == 0, "row %zu", i);
+		if (c != NULL && strcmp(t[i].id, "acme") == 0) {
+			CHECKF(acme == NULL || acme == c, "row %zu", i);
+			acme = c;
+		}
+		n = 0;
+		for (c = util_clients_next(&tab, NULL); c != NULL;
+		    c = util_clients_next(&tab, c))
+			n++;
+		CHECKF(n == t[i].count, "row %zu: %zu entries", i, n);
+	}
+	/* Many entries, so that chains and empty buckets both occur. */
+	for (i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "client-%zu", i);
+		tc = (struct test_client *)(void *)util_clients_get(&tab, id,
+		    sizeof(*tc));
+		CHECK(tc != NULL && tc->busy == 0);
+		if (tc != NULL)
+			tc->busy = (int)(i % 2);
+	}
+	n = 0;
+	for (c = util_clients_next(&tab, NULL); c != NULL;
+	    c = util_clients_next(&tab, c))
+		n++;
+	CHECK(n == 1003);
+	util_clients_sweep(&tab, test_client_idle);
+	n = 0;
+	for (c = util_clients_next(&tab, NULL); c != NULL;
+	    c = util_clients_next(&tab, c)) {
+		CHECK(test_client_idle(c) == 0);
+		n++;
+	}
+	CHECK(n == 500);
+	CHECK(util_clients_get(&tab, "client-1", 0) != NULL);
+	CHECK(util_clients_get(&tab, "client-2", 0) == NULL);
+	util_clients_sweep(&tab, NULL);
+	CHECK(util_clients_next(&tab, NULL) == NULL);
+}
+
 void
 test_util(void)
 {
@@ -118,4 +252,7 @@ test_util(void)
 
 	test_util_hex();
 	test_util_logq();
+	test_util_hash();
+	test_util_fd();
+	test_util_clients();
 }
