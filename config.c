@@ -786,7 +786,7 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 
 	f = fopen(path, "r");
 	if (f == NULL) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fileno(f), &st) == 0)
@@ -825,7 +825,7 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 			goto fail;
 	}
 	if (ferror(f)) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		goto out;
 	}
 	rc = 0;

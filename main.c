@@ -52,12 +52,6 @@ static volatile sig_atomic_t got_term, got_hup;
 static int draining;
 static int64_t drain_deadline;
 
-static int64_t
-min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
 /*
  * The data directory this start created, "" when it existed before or the
  * start is over. Contract §10: a start that fails writes nothing, so a
@@ -106,14 +100,6 @@ store_notice(const char *msg)
 	log_line("warn", "store repaired", "detail=%s", LOG_QUOTE(q, msg));
 }
 
-/* "what: reason" into err; a long path is cut, which a message survives. */
-static void
-err_set(char *err, size_t errsz, const char *what, const char *reason)
-{
-	if (snprintf(err, errsz, "%s: %s", what, reason) < 0)
-		err[0] = '\0';
-}
-
 /* A static registration's "LINE: reason" as "FILE:LINE: reason", the form
  * of every config error (contract §10). */
 static void
@@ -144,7 +130,7 @@ token_read(const char *path, int nofollow, char *tok, size_t toksz,
 	fd = open(path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		saved = errno;
-		err_set(err, errsz, path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		errno = saved;
 		return -1;
 	}
@@ -167,7 +153,7 @@ token_read(const char *path, int nofollow, char *tok, size_t toksz,
 	saved = errno;
 	close(fd);
 	if (n < 0) {
-		err_set(err, errsz, path, strerror(saved));
+		util_err_set(err, errsz, path, strerror(saved));
 		errno = EIO;
 		return -1;
 	}
@@ -233,7 +219,7 @@ token_write(const char *path, const char *tok, char *err, size_t errsz)
 		goto fail;
 	return 0;
 fail:
-	err_set(err, errsz, path, strerror(errno));
+	util_err_set(err, errsz, path, strerror(errno));
 	return -1;
 }
 
@@ -583,12 +569,12 @@ main_loop(void)
 		    deliver_inflight() == 0) || loop_now >= drain_deadline))
 			return;
 
-		next = min64(loop_now + MAIN_HOUSEKEEPING_MS, server_next);
-		next = min64(next, next_compact);
+		next = util_min64(loop_now + MAIN_HOUSEKEEPING_MS, server_next);
+		next = util_min64(next, next_compact);
 		if (deliver_next >= 0)
-			next = min64(next, deliver_next);
+			next = util_min64(next, deliver_next);
 		if (draining)
-			next = min64(next, drain_deadline);
+			next = util_min64(next, drain_deadline);
 		timeout = next <= loop_now ? 0 : (int)(next - loop_now);
 		log_flush();
 	}

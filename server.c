@@ -61,12 +61,6 @@ static int draining;		/* server_drain: no keep-alive, no accept */
 static int sync_async;		/* the store's sync thread runs */
 static void sync_fatal(void);
 
-static int64_t
-min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
 /* ------------------------------------------------------------------ */
 /* Inbound connections */
 
@@ -207,7 +201,7 @@ conn_set_state(struct conn *c, enum conn_state s)
 		 * all, and without a pause of idle_timeout: a client
 		 * trickling a byte a second cannot hold us for ever. */
 		c->body_deadline = loop_now + cfg->body_timeout_ms;
-		c->deadline = min64(c->body_deadline,
+		c->deadline = util_min64(c->body_deadline,
 		    loop_now + cfg->idle_timeout_ms);
 		break;
 	case CONN_PARKED:
@@ -352,7 +346,7 @@ conn_read(struct conn *c)
 		c->head_started = 1;
 		c->deadline = loop_now + config_current()->header_timeout_ms;
 	} else if (c->state == CONN_READ_BODY)
-		c->deadline = min64(c->body_deadline,
+		c->deadline = util_min64(c->body_deadline,
 		    loop_now + config_current()->idle_timeout_ms);
 	return 0;
 }
@@ -968,14 +962,6 @@ listen_update(void)
 	}
 }
 
-/* "what: reason" into err; a long path is cut, which a message survives. */
-static void
-err_set(char *err, size_t errsz, const char *what, const char *reason)
-{
-	if (snprintf(err, errsz, "%s: %s", what, reason) < 0)
-		err[0] = '\0';
-}
-
 int
 server_listen_bind(const char *value, char *err, size_t errsz)
 {
@@ -995,7 +981,7 @@ server_listen_bind(const char *value, char *err, size_t errsz)
 	    bind(listen_fd, (struct sockaddr *)&ss, len) != 0 ||
 	    fcntl(listen_fd, F_SETFL, O_NONBLOCK) != 0 ||
 	    fcntl(listen_fd, F_SETFD, FD_CLOEXEC) != 0) {
-		err_set(addr, sizeof(addr), value, strerror(errno));
+		util_err_set(addr, sizeof(addr), value, strerror(errno));
 		snprintf(err, errsz, "%s", addr);
 		return -1;
 	}
@@ -1011,7 +997,7 @@ server_listen(const char *value, char *err, size_t errsz)
 	int port;
 
 	if (listen(listen_fd, SERVER_BACKLOG) != 0) {
-		err_set(addr, sizeof(addr), value, strerror(errno));
+		util_err_set(addr, sizeof(addr), value, strerror(errno));
 		snprintf(err, errsz, "%s", addr);
 		return -1;
 	}
@@ -1155,12 +1141,12 @@ server_tick(void)
 
 	listen_update();
 	if (accept_paused_until > loop_now)
-		next = min64(next, accept_paused_until);
+		next = util_min64(next, accept_paused_until);
 	/* Answers released by the commit may have written again; writes no
 	 * answer waits for are synced a little later. */
 	if (store_written_seq() > store_durable_seq() && !store_sync_busy())
 		next = wait_head != NULL ? loop_now :
-		    min64(next, synced_at + SERVER_LAZY_SYNC_MS);
+		    util_min64(next, synced_at + SERVER_LAZY_SYNC_MS);
 	return next;
 }
 

@@ -239,7 +239,7 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 				break;
 		}
 		if (dmg < 0) {
-			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+			util_err_set(err, errsz, path, strerror(errno));
 			r = -1;
 			goto out;
 		}
@@ -259,7 +259,7 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 	r = 1;
 out:
 	if (dmg >= 0 && close(dmg) != 0 && r == 0) {
-		snprintf(err, errsz, "%s: %s", moved, strerror(errno));
+		util_err_set(err, errsz, moved, strerror(errno));
 		r = -1;
 	}
 	free(st_replay.bad);

@@ -431,7 +431,7 @@ store_compact_poll(char *err, size_t errsz)
 	}
 	n.fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (n.fd < 0 || fstat(n.fd, &sb) != 0) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		goto fail;
 	}
 	memcpy(n.path, st_files.jrn.path, sizeof(n.path));

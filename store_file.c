@@ -749,7 +749,7 @@ open_error(const char *path, char *err, size_t errsz)
 		    "links in its data directory (put the file itself there)",
 		    path);
 	else
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 }
 
 int
@@ -790,11 +790,11 @@ store_lock(const char *dir, char *err, size_t errsz)
 	ssize_t n;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		util_err_set(err, errsz, dir, strerror(errno));
 		return -1;
 	}
 	if (stat(dir, &sb) != 0) {
-		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		util_err_set(err, errsz, dir, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
@@ -827,7 +827,7 @@ store_lock(const char *dir, char *err, size_t errsz)
 	snprintf(lock_dir, sizeof(lock_dir), "%s", dir);
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lock_fd < 0) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		return -1;
 	}
 	memset(&fl, 0, sizeof(fl));
@@ -836,7 +836,7 @@ store_lock(const char *dir, char *err, size_t errsz)
 	if (fcntl(lock_fd, F_SETLK, &fl) == 0)
 		return 0;
 	if (errno != EACCES && errno != EAGAIN) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		goto fail;
 	}
 	/* The kernel knows the holder; the pid in the file is for people. */

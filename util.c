@@ -462,6 +462,19 @@ util_client_id_ok(const char *s, size_t n)
 	return 1;
 }
 
+int64_t
+util_min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+void
+util_err_set(char *err, size_t errsz, const char *what, const char *reason)
+{
+	if (snprintf(err, errsz, "%s: %s", what, reason) < 0)
+		err[0] = '\0';
+}
+
 int
 util_write_all(int fd, const void *buf, size_t n)
 {

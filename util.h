@@ -104,6 +104,15 @@ int util_hex_digit(int c, int lower_only);
  * all call it. */
 int util_client_id_ok(const char *s, size_t n);
 
+/* The smaller of a and b (deadlines in milliseconds, mostly). */
+int64_t util_min64(int64_t a, int64_t b);
+
+/* "what: reason" into err (errsz bytes, NUL-terminated), the form of every
+ * error about a file or an address; a long what is cut, which the message
+ * survives. err is "" when the text cannot be formatted. */
+void util_err_set(char *err, size_t errsz, const char *what,
+    const char *reason);
+
 /* write(2) all n bytes of buf to fd, retrying on EINTR and short writes.
  * 0, or -1 with errno set. */
 int util_write_all(int fd, const void *buf, size_t n);

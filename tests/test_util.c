@@ -64,6 +64,50 @@ test_util_logq(void)
 	}
 }
 
+/* The smaller of two deadlines, at the ends of the range too. */
+static void
+test_util_min64(void)
+{
+	static const struct {
+		int64_t a, b, want;
+	} t[] = {
+		{ 1, 2, 1 }, { 2, 1, 1 }, { 5, 5, 5 }, { -1, 0, -1 },
+		{ INT64_MAX, 7, 7 }, { INT64_MIN, INT64_MAX, INT64_MIN },
+		{ INT64_MAX, INT64_MAX, INT64_MAX },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF(util_min64(t[i].a, t[i].b) == t[i].want, "min64 %zu", i);
+}
+
+/* "what: reason", cut to the buffer and always NUL-terminated. */
+static void
+test_util_err_set(void)
+{
+	static const struct {
+		const char *what, *reason;
+		size_t errsz;
+		const char *want;
+	} t[] = {
+		{ "/d/journal.log", "Permission denied", 64,
+		    "/d/journal.log: Permission denied" },
+		{ "", "x", 64, ": x" },
+		{ "a", "", 64, "a: " },
+		{ "/a/very/long/path", "No such file", 10, "/a/very/l" },
+		{ "ab", "cd", 7, "ab: cd" },
+		{ "ab", "cd", 1, "" },
+	};
+	char err[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(err, 'Z', sizeof(err));
+		util_err_set(err, t[i].errsz, t[i].what, t[i].reason);
+		CHECKF(strcmp(err, t[i].want) == 0, "err_set %zu: %s", i, err);
+	}
+}
+
 void
 test_util(void)
 {
@@ -117,5 +161,7 @@ test_util(void)
 	CHECK(!util_span_ieq("Content-Lengt", 13, "content-length"));
 
 	test_util_hex();
+	test_util_min64();
+	test_util_err_set();
 	test_util_logq();
 }
