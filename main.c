@@ -173,56 +173,6 @@ token_read(const char *path, int nofollow, char *tok, size_t toksz,
 	return 0;
 }
 
-/* fsync the directory holding path, so a new name in it is durable. */
-static int
-fsync_dir_of(const char *path)
-{
-	char dir[1100];
-	const char *slash = strrchr(path, '/');
-	int fd, rc;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if ((size_t)(slash - path) >= sizeof(dir))
-		return -1;
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
-		    (int)(slash - path), path);
-	fd = open(dir, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Write a new token to path (0600) atomically and durably: a temporary
- * file, fsync, rename, fsync of the directory. 0 or -1 with err set. */
-static int
-token_write(const char *path, const char *tok, char *err, size_t errsz)
-{
-	char tmp[1100];
-	int fd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		goto fail;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		goto fail;
-	if (util_write_all(fd, tok, strlen(tok)) != 0 ||
-	    util_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0 ||
-	    fsync_dir_of(path) != 0)
-		goto fail;
-	return 0;
-fail:
-	util_err_set(err, errsz, path, strerror(errno));
-	return -1;
-}
-
 /* Contract §10: warn about an admin token an attacker could guess. The
  * token itself is never logged, only where it came from. */
 static void
@@ -289,12 +239,23 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 static int
 admin_token_save(const char *path, const char *tok, char *err, size_t errsz)
 {
-	char msg[1200];
+	char msg[1200], line[MAIN_TOKEN_MAX + 1];
+	int n;
 
 	if (path[0] == '\0')
 		return 0;
-	if (token_write(path, tok, err, errsz) != 0)
+	/* tok came from a buffer of MAIN_TOKEN_MAX bytes, so its line fits. */
+	n = snprintf(line, sizeof(line), "%s\n", tok);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		errno = EOVERFLOW;
+	else if (util_write_file_durable(path, line, (size_t)n, 0600) == 0)
+		n = 0;
+	if (n != 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		sign_wipe(line, sizeof(line));
 		return -1;
+	}
+	sign_wipe(line, sizeof(line));
 	snprintf(msg, sizeof(msg), "admin token written to %s", path);
 	log_line("info", msg, NULL);
 	return 0;

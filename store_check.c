@@ -117,8 +117,9 @@ check_rewrite(struct logfile *f, int journal, int dmg, char *err,
 		}
 		off += (off_t)len;
 	}
-	if (io_fsync(n.fd) != 0 || fsync(dmg) != 0 ||
-	    io_rename(tmp, f->path) != 0 || fsync_dir(st_files.dir) != 0)
+	if (io_fsync(n.fd) != 0 || util_fsync(dmg) != 0 ||
+	    io_rename(tmp, f->path) != 0 ||
+	    util_fsync_dir(st_files.dir, io_fsync) != 0)
 		goto fail;
 	ok = 1;
 fail:

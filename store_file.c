@@ -130,11 +130,7 @@ io_fsync(int fd)
 		errno = EIO;
 		return -1;
 	}
-	while (fsync(fd) != 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return 0;
+	return util_fsync(fd);
 }
 
 int
@@ -147,20 +143,6 @@ io_rename(const char *from, const char *to)
 		return -1;
 	}
 	return rename(from, to);
-}
-
-int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = io_fsync(fd);
-	if (close(fd) != 0)
-		r = -1;
-	return r;
 }
 
 long
@@ -474,7 +456,8 @@ sync_file(struct logfile *f)
 		f->dirty = 0;
 	}
 	if (f->dir_dirty) {
-		if (st_files.fsync_always && fsync_dir(st_files.dir) != 0)
+		if (st_files.fsync_always &&
+		    util_fsync_dir(st_files.dir, io_fsync) != 0)
 			return -1;
 		f->dir_dirty = 0;
 	}
@@ -523,7 +506,7 @@ sync_thread(void *arg)
 		if (st_files.fsync_always &&
 		    ((job.reg && io_fsync(job.reg_fd) != 0) ||
 		    (job.jrn && io_fsync(job.jrn_fd) != 0) ||
-		    (job.dir && fsync_dir(st_files.dir) != 0)))
+		    (job.dir && util_fsync_dir(st_files.dir, io_fsync) != 0)))
 			r = -1;
 		if (write(as.done[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			break;

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,6 +493,71 @@ util_write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int
+util_fsync(int fd)
+{
+	while (fsync(fd) != 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int
+util_fsync_dir(const char *dir, int (*fsync_fn)(int fd))
+{
+	int fd, rc, e;
+
+	do
+		fd = open(dir, O_RDONLY | O_DIRECTORY);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -1;
+	rc = (fsync_fn != NULL ? fsync_fn : util_fsync)(fd);
+	e = errno;
+	if (close(fd) != 0 && rc == 0)
+		return -1;
+	errno = e;
+	return rc;
+}
+
+int
+util_write_file_durable(const char *path, const void *data, size_t n,
+    unsigned mode)
+{
+	char tmp[UTIL_PATH_MAX], dir[UTIL_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, e;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	do
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -1;
+	if (util_write_all(fd, data, n) != 0 || util_fsync(fd) != 0) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		e = errno;
+		goto fail;
+	}
+	return util_fsync_dir(dir, NULL);
+fail:
+	unlink(tmp);
+	errno = e;
+	return -1;
 }
 
 static int

@@ -117,4 +117,26 @@ void util_err_set(char *err, size_t errsz, const char *what,
  * 0, or -1 with errno set. */
 int util_write_all(int fd, const void *buf, size_t n);
 
+/* fsync(2) fd, retrying on EINTR. 0, or -1 with errno set. */
+int util_fsync(int fd);
+
+/* fsync the directory dir (opened O_DIRECTORY, so a file by that name is
+ * refused with ENOTDIR), so that a name created or renamed in it is durable.
+ * fsync_fn does the fsync (the store passes its fault-counting one); NULL is
+ * util_fsync. 0, or -1 with errno set (a failed close counts). */
+int util_fsync_dir(const char *dir, int (*fsync_fn)(int fd));
+
+/* Longest path util_write_file_durable takes (its temporary name adds
+ * ".tmp"); the data directory is at most 1023 bytes (config.h). */
+#define UTIL_PATH_MAX 1100
+
+/* Replace the file at path with the n bytes at data, atomically and
+ * durably: path.tmp created with mode (truncated if it was left over),
+ * written, fsynced, closed, renamed over path, then the directory holding
+ * path fsynced. Every step retries EINTR and checks close(2). For small
+ * files (the admin token). 0, or -1 with errno set (ENAMETOOLONG when path
+ * is UTIL_PATH_MAX - 4 bytes or longer) and path.tmp removed. */
+int util_write_file_durable(const char *path, const void *data, size_t n,
+    unsigned mode);
+
 #endif

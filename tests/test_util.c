@@ -1,7 +1,11 @@
 /*
  * Tests of util.c: buffers, times, numbers and durations at their limits.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../util.c"
 #include "../log.c"
@@ -108,6 +112,99 @@ test_util_err_set(void)
 	}
 }
 
+static int t_fsyncs;
+
+/* A counting fsync, as the store's io_fsync counts for fault injection. */
+static int
+t_count_fsync(int fd)
+{
+	t_fsyncs++;
+	return util_fsync(fd);
+}
+
+/* The one durable small-file writer and the one directory fsync, in a
+ * fresh directory: replacing, refusing, and leaving no .tmp behind. */
+static void
+test_util_durable(void)
+{
+	static const struct {
+		const char *name;	/* under the test directory */
+		const char *data;
+		int want_errno;		/* 0: written */
+	} t[] = {
+		{ "/token", "abc\n", 0 },
+		{ "/token", "replaced\n", 0 },
+		{ "/empty", "", 0 },
+		{ "/no/such/dir/token", "x", ENOENT },
+		{ "/file/token", "x", ENOTDIR },
+	};
+	static const struct {
+		const char *name;	/* under the test directory */
+		int counted, want_errno;
+	} d[] = {
+		{ "", 0, 0 }, { "", 1, 0 }, { "/file", 0, ENOTDIR },
+		{ "/missing", 1, ENOENT },
+	};
+	char dir[] = "/tmp/hookd-unit-XXXXXX", path[UTIL_PATH_MAX * 2];
+	char got[64];
+	struct stat st;
+	size_t i;
+	ssize_t n;
+	int fd, rc;
+
+	if (mkdtemp(dir) == NULL) {
+		CHECKF(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/file", dir);
+	CHECK(util_write_file_durable(path, "f", 1, 0600) == 0);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, t[i].name);
+		errno = 0;
+		rc = util_write_file_durable(path, t[i].data,
+		    strlen(t[i].data), 0600);
+		CHECKF(rc == (t[i].want_errno ? -1 : 0) &&
+		    (rc == 0 || errno == t[i].want_errno), "write %zu: %d %s",
+		    i, rc, strerror(errno));
+		if (rc != 0)
+			continue;
+		CHECKF(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+		    "mode %zu", i);
+		fd = open(path, O_RDONLY);
+		n = fd >= 0 ? read(fd, got, sizeof(got) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		CHECKF(n == (ssize_t)strlen(t[i].data) &&
+		    memcmp(got, t[i].data, (size_t)n) == 0, "content %zu", i);
+		snprintf(path, sizeof(path), "%s%s.tmp", dir, t[i].name);
+		CHECKF(access(path, F_OK) != 0, "tmp left %zu", i);
+	}
+	/* A path whose temporary name does not fit. */
+	memset(path, 'a', UTIL_PATH_MAX);
+	path[0] = '/';
+	path[UTIL_PATH_MAX] = '\0';
+	errno = 0;
+	CHECK(util_write_file_durable(path, "x", 1, 0600) == -1 &&
+	    errno == ENAMETOOLONG);
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, d[i].name);
+		t_fsyncs = 0;
+		errno = 0;
+		rc = util_fsync_dir(path, d[i].counted ? t_count_fsync : NULL);
+		CHECKF(rc == (d[i].want_errno ? -1 : 0) &&
+		    (rc == 0 || errno == d[i].want_errno), "dir %zu: %s", i,
+		    strerror(errno));
+		CHECKF(t_fsyncs == (d[i].counted && rc == 0), "count %zu", i);
+	}
+	snprintf(path, sizeof(path), "%s/token", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/empty", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	unlink(path);
+	CHECKF(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
+}
+
 void
 test_util(void)
 {
@@ -163,5 +260,6 @@ test_util(void)
 	test_util_hex();
 	test_util_min64();
 	test_util_err_set();
+	test_util_durable();
 	test_util_logq();
 }
