@@ -171,13 +171,12 @@ static const char *const id_prefix[] = { "ep_", "evt_", "dlv_" };
 void
 store_fmt_id(enum store_kind k, uint64_t id, char out[STORE_XID_MAX])
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t n = strlen(id_prefix[k]);
 	int i;
 
 	memcpy(out, id_prefix[k], n);
 	for (i = 15; i >= 0; i--) {
-		out[n + (size_t)i] = hex[id & 0xf];
+		out[n + (size_t)i] = util_hex_char((unsigned)id);
 		id >>= 4;
 	}
 	out[n + 16] = '\0';
@@ -288,12 +287,11 @@ dup_or_null(const char *s)
 void
 hex32(const uint8_t in[32], char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	int i;
 
 	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 0xf];
+		out[2 * i] = util_hex_char(in[i] >> 4);
+		out[2 * i + 1] = util_hex_char(in[i]);
 	}
 	out[64] = '\0';
 }
@@ -382,7 +380,6 @@ rec_json(const char *key, const char *val, size_t len)
 off_t
 rec_write(struct logfile *f)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct buf *b = &st_files.rec;
 	uint32_t c;
 	off_t off;
@@ -394,7 +391,7 @@ rec_write(struct logfile *f)
 	}
 	c = crc32(b->data + 9, b->len - 10);
 	for (i = 7; i >= 0; i--) {
-		b->data[i] = hex[c & 0xf];
+		b->data[i] = util_hex_char(c);
 		c >>= 4;
 	}
 	off = f->size;

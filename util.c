@@ -445,6 +445,12 @@ util_hex_digit(int c, int lower_only)
 	return -1;
 }
 
+char
+util_hex_char(unsigned v)
+{
+	return "0123456789abcdef"[v & 0xf];
+}
+
 int
 util_client_id_ok(const char *s, size_t n)
 {

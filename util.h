@@ -91,6 +91,11 @@ int util_nearest(const char *word, size_t len, const char *const *list,
  * decoder of hookd: every parser of hex digits calls it. */
 int util_hex_digit(int c, int lower_only);
 
+/* The lowercase hex digit ('0'..'9', 'a'..'f') of the low 4 bits of v: the
+ * one encoder for JSON \u escapes, log quoting, ids and checksums (url.c
+ * writes RFC 3986's uppercase). */
+char util_hex_char(unsigned v);
+
 /* Client ids are chosen by the admin: 1..64 of [A-Za-z0-9._-]. */
 #define UTIL_ID_MAX 64
 /* Longest event type accepted: types are matched against endpoint filters,

@@ -32,6 +32,28 @@ test_util_hex(void)
 	}
 }
 
+/* The one hex encoder: lowercase, the low 4 bits only, and the inverse
+ * of the decoder's lower-only mode. */
+static void
+test_util_hex_char(void)
+{
+	static const struct {
+		unsigned v;
+		char want;
+	} t[] = {
+		{ 0, '0' }, { 9, '9' }, { 10, 'a' }, { 15, 'f' }, { 16, '0' },
+		{ 0x1a, 'a' }, { 0xff, 'f' }, { 0x7f, 'f' }, { 0xfffffff3u, '3' },
+	};
+	unsigned v;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF(util_hex_char(t[i].v) == t[i].want, "hex_char %zu", i);
+	for (v = 0; v < 16; v++)
+		CHECKF(util_hex_digit(util_hex_char(v), 1) == (int)v,
+		    "round trip %u", v);
+}
+
 /* The one log quoter: nothing a peer sends can start a line or a key. */
 static void
 test_util_logq(void)
@@ -258,6 +280,7 @@ test_util(void)
 	CHECK(!util_span_ieq("Content-Lengt", 13, "content-length"));
 
 	test_util_hex();
+	test_util_hex_char();
 	test_util_min64();
 	test_util_err_set();
 	test_util_durable();
