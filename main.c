@@ -91,6 +91,14 @@ fatal(const char *msg, const char *detail)
 	exit(1);
 }
 
+/* server_on_sync_fail's callback: a group commit's fsync failed, so nothing
+ * more may be acknowledged; the next start recovers from the files. */
+static void
+main_sync_failed(int err)
+{
+	fatal("fsync failed", strerror(err));
+}
+
 /* store_open's report of a repaired file (a torn tail dropped). */
 static void
 store_notice(const char *msg)
@@ -622,6 +630,7 @@ main_run(void)
 	memset(tok, 0, sizeof(tok));
 	if (deliver_init(err, sizeof(err)) != 0)
 		fatal("cannot start deliveries", err);
+	server_on_sync_fail(main_sync_failed);
 	server_start();
 	if (store_lock_note_pid() != 0)
 		log_line("warn", "cannot write the pid into the lock file",

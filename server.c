@@ -59,7 +59,7 @@
 
 static int draining;		/* server_drain: no keep-alive, no accept */
 static int sync_async;		/* the store's sync thread runs */
-static void sync_fatal(void);
+static void sync_failed(void);
 
 /* ------------------------------------------------------------------ */
 /* Inbound connections */
@@ -645,7 +645,7 @@ conn_answer(struct conn *c)
 		 * batch, so fsyncs and request handling overlap. */
 		if (sync_async && !store_sync_busy() &&
 		    store_sync_begin() < 0)
-			sync_fatal();
+			sync_failed();
 		return STEP_WAIT;
 	}
 	conn_set_state(c, CONN_WRITE);
@@ -1046,20 +1046,28 @@ listen_close(void)
 
 /*
  * Group commit: one fsync for everything written this pass, then every
- * answer it covers goes out. A failed fsync is never acknowledged: exit,
- * and the next start recovers from the files (contract §6).
+ * answer it covers goes out. A failed fsync is never acknowledged: it goes
+ * up to main's callback, which logs it and exits, and the next start
+ * recovers from the files (contract §6).
  */
 static int64_t synced_at;	/* when the last group commit started */
 static struct watch sync_w;	/* the store's sync thread's answers */
+static void (*sync_fail_cb)(int err);
 
-static void
-sync_fatal(void)
+void
+server_on_sync_fail(void (*fn)(int err))
 {
-	char q[256];
+	sync_fail_cb = fn;
+}
 
-	log_line("error", "fsync failed", "error=%s",
-	    LOG_QUOTE(q, strerror(errno)));
-	exit(1);
+/* A group commit's fsync failed (errno says why): tell main. */
+static void
+sync_failed(void)
+{
+	int e = errno;
+
+	if (sync_fail_cb != NULL)
+		sync_fail_cb(e);
 }
 
 /* Send the answers whose writes are durable now. */
@@ -1087,11 +1095,11 @@ server_commit(int all)
 	    wait_head != NULL || loop_now - synced_at >= SERVER_LAZY_SYNC_MS)) {
 		if (all || !sync_async) {
 			if (store_sync() != 0)
-				sync_fatal();
+				sync_failed();
 			synced_at = loop_now;
 		} else if (!store_sync_busy()) {
 			if (store_sync_begin() < 0)
-				sync_fatal();
+				sync_failed();
 			synced_at = loop_now;
 		}
 	}
@@ -1106,7 +1114,7 @@ sync_done(struct watch *w, short revents)
 	(void)w;
 	(void)revents;
 	if (store_sync_end() != 0)
-		sync_fatal();
+		sync_failed();
 	server_commit(0);
 }
 
