@@ -27,16 +27,6 @@ const char *const api_status_names[STORE_FAILED + 1] = {
 
 /* ---- answers ---- */
 
-/* Overwrite secrets on the stack once they are no longer needed. */
-void
-api_wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
 /* Drop whatever was written for this request (a half-built answer, or an
  * allocation failure) so that an error body can replace it. */
 void
@@ -334,7 +324,7 @@ api_auth(struct api_ctx *c)
 	}
 	sha256(tok, n, hash);
 	c->client = store_client_by_token(hash);
-	api_wipe(hash, sizeof(hash));
+	sign_wipe(hash, sizeof(hash));
 	if (c->client == NULL)
 		return api_error(c, 401, "unknown token: it is neither the "
 		    "admin token nor a client's current token");
@@ -897,40 +887,67 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 	return hit->fn(c);
 }
 
-int
-api_handle(const struct api_request *r, struct buf *out,
-    const char **content_type)
+/* The length of r's target up to its '?' (all of it when none). */
+static size_t
+api_path_len(const struct api_request *r)
+{
+	const char *q = memchr(r->target, '?', r->target_len);
+
+	return q != NULL ? (size_t)(q - r->target) : r->target_len;
+}
+
+/* A request context for r answering into out, on the heap (it holds the
+ * small-body token array, several KiB, and the loop's stack is not ours to
+ * spend): errors cut back to out's length now, *content_type is set to
+ * JSON, and the query string after the path of plen bytes is split off.
+ * Free it with api_ctx_free. NULL when out of memory, with the error body
+ * written to out (answer 500). */
+static struct api_ctx *
+api_ctx_new(const struct api_request *r, struct buf *out,
+    const char **content_type, size_t plen)
 {
 	struct api_ctx *c;
-	const char *q;
-	size_t plen;
-	int status;
 
-	/* The context holds the small-body token array: on the heap, since
-	 * it is several KiB and the loop's stack is not ours to spend. */
+	*content_type = API_JSON;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		*content_type = API_JSON;
 		buf_puts(out, "{\"error\":\"out of memory\"}");
-		return 500;
+		return NULL;
 	}
 	c->r = r;
 	c->out = out;
 	c->mark = out->len;
 	c->ctype = content_type;
-	*content_type = API_JSON;
-	q = memchr(r->target, '?', r->target_len);
-	plen = q != NULL ? (size_t)(q - r->target) : r->target_len;
-	if (q != NULL) {
-		c->query = q + 1;
+	if (plen < r->target_len) {
+		c->query = r->target + plen + 1;
 		c->query_len = r->target_len - plen - 1;
 	}
-	status = api_route(c, r->target, plen);
-	if (out->oom)
-		status = api_nomem(c);
+	return c;
+}
+
+/* Free c and the token array a large body took. */
+static void
+api_ctx_free(struct api_ctx *c)
+{
 	if (c->toks != c->tokstack)
 		free(c->toks);
 	free(c);
+}
+
+int
+api_handle(const struct api_request *r, struct buf *out,
+    const char **content_type)
+{
+	struct api_ctx *c;
+	size_t plen = api_path_len(r);
+	int status;
+
+	if ((c = api_ctx_new(r, out, content_type, plen)) == NULL)
+		return 500;
+	status = api_route(c, r->target, plen);
+	if (out->oom)
+		status = api_nomem(c);
+	api_ctx_free(c);
 	return status;
 }
 
@@ -939,26 +956,18 @@ api_auth_head(const struct api_request *r, struct buf *out,
     const char **content_type)
 {
 	struct api_ctx *c;
-	const char *q = memchr(r->target, '?', r->target_len);
-	size_t plen = q != NULL ? (size_t)(q - r->target) : r->target_len;
+	size_t plen = api_path_len(r);
 	int status;
 
 	*content_type = API_JSON;
 	if (!api_needs_auth(r->target, plen))
 		return 0;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		buf_puts(out, "{\"error\":\"out of memory\"}");
+	if ((c = api_ctx_new(r, out, content_type, plen)) == NULL)
 		return 500;
-	}
-	c->r = r;
-	c->out = out;
-	c->mark = out->len;
-	c->ctype = content_type;
 	status = api_auth(c);
 	if (status != 0 && out->oom)
 		status = api_nomem(c);
-	free(c);
+	api_ctx_free(c);
 	return status;
 }
 
@@ -966,7 +975,7 @@ void
 api_set_admin_token(const char *token)
 {
 	if (api_admin != NULL) {
-		api_wipe(api_admin, api_admin_len);
+		sign_wipe(api_admin, api_admin_len);
 		free(api_admin);
 	}
 	api_admin = NULL;

@@ -144,7 +144,7 @@ api_secret_ok(const char *s, size_t n)
 	uint8_t key[SIGN_SECRET_MAX_BYTES];
 	int ok = n < SIGN_SECRET_MAX && sign_secret_key(s, n, 1, key) >= 0;
 
-	api_wipe(key, sizeof(key));
+	sign_wipe(key, sizeof(key));
 	return ok;
 }
 

@@ -126,10 +126,6 @@ extern const char *const api_status_names[STORE_FAILED + 1];
 
 /* ---- api.c: answers ---- */
 
-/* Overwrite n bytes at p (secrets on the stack) in a way the compiler
- * cannot drop. */
-void api_wipe(void *p, size_t n);
-
 /* Drop whatever was written to c->out for this request (a half-built answer,
  * or an allocation failure) so that an error body can replace it. */
 void api_rewind(struct api_ctx *c);

@@ -223,8 +223,8 @@ api_clients_create(struct api_ctx *c)
 		api_put_client(c->out, cl, tok, 1);
 		st = api_done(c, 201);
 	}
-	api_wipe(tok, sizeof(tok));
-	api_wipe(secret, sizeof(secret));
+	sign_wipe(tok, sizeof(tok));
+	sign_wipe(secret, sizeof(secret));
 	return st;
 }
 
@@ -271,7 +271,7 @@ api_client_rotate(struct api_ctx *c)
 		buf_puts(c->out, "}");
 		st = api_done(c, 200);
 	}
-	api_wipe(tok, sizeof(tok));
+	sign_wipe(tok, sizeof(tok));
 	return st;
 }
 
@@ -302,7 +302,7 @@ api_rotate_secret(struct api_ctx *c, struct client *cl, struct endpoint *e)
 		buf_puts(c->out, "}");
 		st = api_done(c, 200);
 	}
-	api_wipe(secret, sizeof(secret));
+	sign_wipe(secret, sizeof(secret));
 	return st;
 }
 
@@ -374,8 +374,8 @@ api_draft_free(struct api_draft *d)
 	free(d->e.url);
 	free(d->e.headers);
 	free(d->e.description);
-	api_wipe(d->e.secret, sizeof(d->e.secret));
-	api_wipe(d->e.prev_secret, sizeof(d->e.prev_secret));
+	sign_wipe(d->e.secret, sizeof(d->e.secret));
+	sign_wipe(d->e.prev_secret, sizeof(d->e.prev_secret));
 }
 
 /* Replace the string in *slot with a copy of s (n bytes), or NULL. */
@@ -581,12 +581,12 @@ api_ep_secret(struct api_ctx *c, struct api_draft *d, int idx)
 	int n = api_str(c, idx, secret, sizeof(secret));
 
 	if (n < 0 || !api_secret_ok(secret, (size_t)n)) {
-		api_wipe(secret, sizeof(secret));
+		sign_wipe(secret, sizeof(secret));
 		return api_error(c, 422, "secret must be whsec_ followed by "
 		    "the base64 of 24 to 64 bytes");
 	}
 	memcpy(d->e.secret, secret, (size_t)n + 1);
-	api_wipe(secret, sizeof(secret));
+	sign_wipe(secret, sizeof(secret));
 	return 0;
 }
 
@@ -855,8 +855,8 @@ api_static_client(const struct config_reg *g, int apply)
 		return "no randomness";
 	if (store_client_create(g->client, g->name, hash, secret) == NULL)
 		why = api_static_store_error();
-	api_wipe(tok, sizeof(tok));
-	api_wipe(secret, sizeof(secret));
+	sign_wipe(tok, sizeof(tok));
+	sign_wipe(secret, sizeof(secret));
 	return why;
 }
 

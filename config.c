@@ -814,7 +814,7 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 
 	f = fopen(path, "r");
 	if (f == NULL) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fileno(f), &st) == 0)
@@ -853,7 +853,7 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 			goto fail;
 	}
 	if (ferror(f)) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -869,24 +869,12 @@ out:
 int
 config_listen_is_loopback(const char *value)
 {
-	static const uint8_t mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
 	struct sockaddr_storage ss;
 	socklen_t len;
-	const uint8_t *a;
 
 	if (config_listen_addr(value, &ss, &len) != 0)
 		return 0;
-	if (ss.ss_family == AF_INET) {
-		a = (const uint8_t *)&((struct sockaddr_in *)(void *)&ss)->
-		    sin_addr;
-		return a[0] == 127;
-	}
-	a = ((struct sockaddr_in6 *)(void *)&ss)->sin6_addr.s6_addr;
-	if (memcmp(a, mapped, sizeof(mapped)) == 0)
-		return a[12] == 127;
-	return memcmp(a, &in6addr_loopback, 16) == 0;
+	return url_addr_is_loopback((const struct sockaddr *)(void *)&ss);
 }
 
 /* A duration in its largest whole unit: "15s", "250ms", "7d". */

@@ -662,7 +662,6 @@ json_str_eq(const char *s, const struct json_tok *tok, const char *lit)
 int
 json_put_str(struct buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run, k;
 	char esc[6];
@@ -714,8 +713,8 @@ json_put_str(struct buf *b, const char *s, size_t n)
 				esc[1] = 'u';
 				esc[2] = '0';
 				esc[3] = '0';
-				esc[4] = hex[p[i] >> 4];
-				esc[5] = hex[p[i] & 0xf];
+				esc[4] = util_hex_char(p[i] >> 4);
+				esc[5] = util_hex_char(p[i]);
 				k = 6;
 				break;
 			}

@@ -91,7 +91,6 @@ log_flush(void)
 char *
 log_quote(char *out, size_t outsz, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0, limit;
 	int bare = len > 0 && len < outsz;
 
@@ -127,8 +126,8 @@ log_quote(char *out, size_t outsz, const char *s, size_t len)
 		} else if (ch < ' ' || ch >= 0x7f) {
 			esc[0] = '\\';
 			esc[1] = 'x';
-			esc[2] = hex[ch >> 4];
-			esc[3] = hex[ch & 15];
+			esc[2] = util_hex_char(ch >> 4);
+			esc[3] = util_hex_char(ch);
 			n = 4;
 		}
 		if (o + n > limit) {

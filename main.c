@@ -52,12 +52,6 @@ static volatile sig_atomic_t got_term, got_hup;
 static int draining;
 static int64_t drain_deadline;
 
-static int64_t
-min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
 /*
  * The data directory this start created, "" when it existed before or the
  * start is over. Contract §10: a start that fails writes nothing, so a
@@ -97,6 +91,14 @@ fatal(const char *msg, const char *detail)
 	exit(1);
 }
 
+/* server_on_sync_fail's callback: a group commit's fsync failed, so nothing
+ * more may be acknowledged; the next start recovers from the files. */
+static void
+main_sync_failed(int err)
+{
+	fatal("fsync failed", strerror(err));
+}
+
 /* store_open's report of a repaired file (a torn tail dropped). */
 static void
 store_notice(const char *msg)
@@ -104,14 +106,6 @@ store_notice(const char *msg)
 	char q[1024];
 
 	log_line("warn", "store repaired", "detail=%s", LOG_QUOTE(q, msg));
-}
-
-/* "what: reason" into err; a long path is cut, which a message survives. */
-static void
-err_set(char *err, size_t errsz, const char *what, const char *reason)
-{
-	if (snprintf(err, errsz, "%s: %s", what, reason) < 0)
-		err[0] = '\0';
 }
 
 /* A static registration's "LINE: reason" as "FILE:LINE: reason", the form
@@ -144,7 +138,7 @@ token_read(const char *path, int nofollow, char *tok, size_t toksz,
 	fd = open(path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		saved = errno;
-		err_set(err, errsz, path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		errno = saved;
 		return -1;
 	}
@@ -167,7 +161,7 @@ token_read(const char *path, int nofollow, char *tok, size_t toksz,
 	saved = errno;
 	close(fd);
 	if (n < 0) {
-		err_set(err, errsz, path, strerror(saved));
+		util_err_set(err, errsz, path, strerror(saved));
 		errno = EIO;
 		return -1;
 	}
@@ -185,56 +179,6 @@ token_read(const char *path, int nofollow, char *tok, size_t toksz,
 		return -1;
 	}
 	return 0;
-}
-
-/* fsync the directory holding path, so a new name in it is durable. */
-static int
-fsync_dir_of(const char *path)
-{
-	char dir[1100];
-	const char *slash = strrchr(path, '/');
-	int fd, rc;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if ((size_t)(slash - path) >= sizeof(dir))
-		return -1;
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
-		    (int)(slash - path), path);
-	fd = open(dir, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Write a new token to path (0600) atomically and durably: a temporary
- * file, fsync, rename, fsync of the directory. 0 or -1 with err set. */
-static int
-token_write(const char *path, const char *tok, char *err, size_t errsz)
-{
-	char tmp[1100];
-	int fd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		goto fail;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		goto fail;
-	if (util_write_all(fd, tok, strlen(tok)) != 0 ||
-	    util_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0 ||
-	    fsync_dir_of(path) != 0)
-		goto fail;
-	return 0;
-fail:
-	err_set(err, errsz, path, strerror(errno));
-	return -1;
 }
 
 /* Contract §10: warn about an admin token an attacker could guess. The
@@ -321,12 +265,23 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 static int
 admin_token_save(const char *path, const char *tok, char *err, size_t errsz)
 {
-	char msg[1200];
+	char msg[1200], line[MAIN_TOKEN_MAX + 1];
+	int n;
 
 	if (path[0] == '\0')
 		return 0;
-	if (token_write(path, tok, err, errsz) != 0)
+	/* tok came from a buffer of MAIN_TOKEN_MAX bytes, so its line fits. */
+	n = snprintf(line, sizeof(line), "%s\n", tok);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		errno = EOVERFLOW;
+	else if (util_write_file_durable(path, line, (size_t)n, 0600) == 0)
+		n = 0;
+	if (n != 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		sign_wipe(line, sizeof(line));
 		return -1;
+	}
+	sign_wipe(line, sizeof(line));
 	snprintf(msg, sizeof(msg), "admin token written to %s", path);
 	log_line("info", msg, NULL);
 	return 0;
@@ -571,12 +526,12 @@ main_loop(void)
 		    deliver_inflight() == 0) || loop_now >= drain_deadline))
 			return;
 
-		next = min64(loop_now + MAIN_HOUSEKEEPING_MS, server_next);
-		next = min64(next, next_compact);
+		next = util_min64(loop_now + MAIN_HOUSEKEEPING_MS, server_next);
+		next = util_min64(next, next_compact);
 		if (deliver_next >= 0)
-			next = min64(next, deliver_next);
+			next = util_min64(next, deliver_next);
 		if (draining)
-			next = min64(next, drain_deadline);
+			next = util_min64(next, drain_deadline);
 		timeout = next <= loop_now ? 0 : (int)(next - loop_now);
 		log_flush();
 	}
@@ -663,6 +618,7 @@ main_run(void)
 	memset(tok, 0, sizeof(tok));
 	if (deliver_init(err, sizeof(err)) != 0)
 		fatal("cannot start deliveries", err);
+	server_on_sync_fail(main_sync_failed);
 	server_start();
 	if (store_lock_note_pid() != 0)
 		log_line("warn", "cannot write the pid into the lock file",

@@ -58,13 +58,7 @@
 
 static int draining;		/* server_drain: no keep-alive, no accept */
 static int sync_async;		/* the store's sync thread runs */
-static void sync_fatal(void);
-
-static int64_t
-min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
+static void sync_failed(void);
 
 /* ------------------------------------------------------------------ */
 /* Inbound connections */
@@ -206,7 +200,7 @@ conn_set_state(struct conn *c, enum conn_state s)
 		 * all, and without a pause of idle_timeout: a client
 		 * trickling a byte a second cannot hold us for ever. */
 		c->body_deadline = loop_now + cfg->body_timeout_ms;
-		c->deadline = min64(c->body_deadline,
+		c->deadline = util_min64(c->body_deadline,
 		    loop_now + cfg->idle_timeout_ms);
 		break;
 	case CONN_PARKED:
@@ -351,7 +345,7 @@ conn_read(struct conn *c)
 		c->head_started = 1;
 		c->deadline = loop_now + config_current()->header_timeout_ms;
 	} else if (c->state == CONN_READ_BODY)
-		c->deadline = min64(c->body_deadline,
+		c->deadline = util_min64(c->body_deadline,
 		    loop_now + config_current()->idle_timeout_ms);
 	return 0;
 }
@@ -650,7 +644,7 @@ conn_answer(struct conn *c)
 		 * batch, so fsyncs and request handling overlap. */
 		if (sync_async && !store_sync_busy() &&
 		    store_sync_begin() < 0)
-			sync_fatal();
+			sync_failed();
 		return STEP_WAIT;
 	}
 	conn_set_state(c, CONN_WRITE);
@@ -967,14 +961,6 @@ listen_update(void)
 	}
 }
 
-/* "what: reason" into err; a long path is cut, which a message survives. */
-static void
-err_set(char *err, size_t errsz, const char *what, const char *reason)
-{
-	if (snprintf(err, errsz, "%s: %s", what, reason) < 0)
-		err[0] = '\0';
-}
-
 int
 server_listen_bind(const char *value, char *err, size_t errsz)
 {
@@ -994,7 +980,7 @@ server_listen_bind(const char *value, char *err, size_t errsz)
 	    bind(listen_fd, (struct sockaddr *)&ss, len) != 0 ||
 	    util_fd_nonblock(listen_fd) != 0 ||
 	    util_fd_cloexec(listen_fd) != 0) {
-		err_set(addr, sizeof(addr), value, strerror(errno));
+		util_err_set(addr, sizeof(addr), value, strerror(errno));
 		snprintf(err, errsz, "%s", addr);
 		return -1;
 	}
@@ -1010,7 +996,7 @@ server_listen(const char *value, char *err, size_t errsz)
 	int port;
 
 	if (listen(listen_fd, SERVER_BACKLOG) != 0) {
-		err_set(addr, sizeof(addr), value, strerror(errno));
+		util_err_set(addr, sizeof(addr), value, strerror(errno));
 		snprintf(err, errsz, "%s", addr);
 		return -1;
 	}
@@ -1059,20 +1045,28 @@ listen_close(void)
 
 /*
  * Group commit: one fsync for everything written this pass, then every
- * answer it covers goes out. A failed fsync is never acknowledged: exit,
- * and the next start recovers from the files (contract §6).
+ * answer it covers goes out. A failed fsync is never acknowledged: it goes
+ * up to main's callback, which logs it and exits, and the next start
+ * recovers from the files (contract §6).
  */
 static int64_t synced_at;	/* when the last group commit started */
 static struct watch sync_w;	/* the store's sync thread's answers */
+static void (*sync_fail_cb)(int err);
 
-static void
-sync_fatal(void)
+void
+server_on_sync_fail(void (*fn)(int err))
 {
-	char q[256];
+	sync_fail_cb = fn;
+}
 
-	log_line("error", "fsync failed", "error=%s",
-	    LOG_QUOTE(q, strerror(errno)));
-	exit(1);
+/* A group commit's fsync failed (errno says why): tell main. */
+static void
+sync_failed(void)
+{
+	int e = errno;
+
+	if (sync_fail_cb != NULL)
+		sync_fail_cb(e);
 }
 
 /* Send the answers whose writes are durable now. */
@@ -1100,11 +1094,11 @@ server_commit(int all)
 	    wait_head != NULL || loop_now - synced_at >= SERVER_LAZY_SYNC_MS)) {
 		if (all || !sync_async) {
 			if (store_sync() != 0)
-				sync_fatal();
+				sync_failed();
 			synced_at = loop_now;
 		} else if (!store_sync_busy()) {
 			if (store_sync_begin() < 0)
-				sync_fatal();
+				sync_failed();
 			synced_at = loop_now;
 		}
 	}
@@ -1119,7 +1113,7 @@ sync_done(struct watch *w, short revents)
 	(void)w;
 	(void)revents;
 	if (store_sync_end() != 0)
-		sync_fatal();
+		sync_failed();
 	server_commit(0);
 }
 
@@ -1154,12 +1148,12 @@ server_tick(void)
 
 	listen_update();
 	if (accept_paused_until > loop_now)
-		next = min64(next, accept_paused_until);
+		next = util_min64(next, accept_paused_until);
 	/* Answers released by the commit may have written again; writes no
 	 * answer waits for are synced a little later. */
 	if (store_written_seq() > store_durable_seq() && !store_sync_busy())
 		next = wait_head != NULL ? loop_now :
-		    min64(next, synced_at + SERVER_LAZY_SYNC_MS);
+		    util_min64(next, synced_at + SERVER_LAZY_SYNC_MS);
 	return next;
 }
 

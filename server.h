@@ -38,10 +38,18 @@ void server_parked_run(void);
  * Group commit: all set syncs whatever was written, now (at exit); else a
  * sync starts when an answer waits, or when the oldest unsynced write is a
  * little old. Then every answer the durable writes cover goes out. A failed
- * fsync is never acknowledged: it is logged and the process exits 1, and the
- * next start recovers from the files (contract §6).
+ * fsync is never acknowledged: it goes to the server_on_sync_fail callback
+ * (main logs it and exits 1), and the next start recovers from the files
+ * (contract §6).
  */
 void server_commit(int all);
+
+/* Register fn, called with errno when a group commit's fsync fails. Only
+ * main exits, so fn is main's: it logs "fsync failed" and exits 1. Were fn
+ * to return (or none set), the answers waiting for that commit would never
+ * go out: the store fails every sync after a failed one. Set before the
+ * first server_commit. */
+void server_on_sync_fail(void (*fn)(int err));
 
 /*
  * Once a pass, after the engine: close connections past their deadline

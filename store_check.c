@@ -117,8 +117,9 @@ check_rewrite(struct logfile *f, int journal, int dmg, char *err,
 		}
 		off += (off_t)len;
 	}
-	if (io_fsync(n.fd) != 0 || fsync(dmg) != 0 ||
-	    io_rename(tmp, f->path) != 0 || fsync_dir(st_files.dir) != 0)
+	if (io_fsync(n.fd) != 0 || util_fsync(dmg) != 0 ||
+	    io_rename(tmp, f->path) != 0 ||
+	    util_fsync_dir(st_files.dir, io_fsync) != 0)
 		goto fail;
 	ok = 1;
 fail:
@@ -239,7 +240,7 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 				break;
 		}
 		if (dmg < 0) {
-			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+			util_err_set(err, errsz, path, strerror(errno));
 			r = -1;
 			goto out;
 		}
@@ -259,7 +260,7 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 	r = 1;
 out:
 	if (dmg >= 0 && close(dmg) != 0 && r == 0) {
-		snprintf(err, errsz, "%s: %s", moved, strerror(errno));
+		util_err_set(err, errsz, moved, strerror(errno));
 		r = -1;
 	}
 	free(st_replay.bad);

@@ -94,7 +94,7 @@ compact_registry(void)
 	/* Renamed: the new file is the registry now, whatever the directory
 	 * fsync says; going back to old.fd would append to an unlinked file.
 	 * If the rename may not be durable, nothing more is acknowledged. */
-	if (fsync_dir(st_files.dir) != 0)
+	if (util_fsync_dir(st_files.dir, io_fsync) != 0)
 		sync_lost();
 	close(old.fd);
 	st_files.reg.dirty = 0;
@@ -431,7 +431,7 @@ store_compact_poll(char *err, size_t errsz)
 	}
 	n.fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (n.fd < 0 || fstat(n.fd, &sb) != 0) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		goto fail;
 	}
 	memcpy(n.path, st_files.jrn.path, sizeof(n.path));
@@ -443,7 +443,7 @@ store_compact_poll(char *err, size_t errsz)
 		goto fail;
 	}
 	/* Renamed: from here on n is the journal (as in compact_registry). */
-	if (fsync_dir(st_files.dir) != 0)
+	if (util_fsync_dir(st_files.dir, io_fsync) != 0)
 		sync_lost();
 	/* The new file is the journal now: move every offset over. */
 	for (i = 0, k = 0, j = 0; i < st_journal.events.n; i++) {

@@ -130,11 +130,7 @@ io_fsync(int fd)
 		errno = EIO;
 		return -1;
 	}
-	while (fsync(fd) != 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return 0;
+	return util_fsync(fd);
 }
 
 int
@@ -147,20 +143,6 @@ io_rename(const char *from, const char *to)
 		return -1;
 	}
 	return rename(from, to);
-}
-
-int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = io_fsync(fd);
-	if (close(fd) != 0)
-		r = -1;
-	return r;
 }
 
 long
@@ -189,13 +171,12 @@ static const char *const id_prefix[] = { "ep_", "evt_", "dlv_" };
 void
 store_fmt_id(enum store_kind k, uint64_t id, char out[STORE_XID_MAX])
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t n = strlen(id_prefix[k]);
 	int i;
 
 	memcpy(out, id_prefix[k], n);
 	for (i = 15; i >= 0; i--) {
-		out[n + (size_t)i] = hex[id & 0xf];
+		out[n + (size_t)i] = util_hex_char((unsigned)id);
 		id >>= 4;
 	}
 	out[n + 16] = '\0';
@@ -306,12 +287,11 @@ dup_or_null(const char *s)
 void
 hex32(const uint8_t in[32], char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	int i;
 
 	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 0xf];
+		out[2 * i] = util_hex_char(in[i] >> 4);
+		out[2 * i + 1] = util_hex_char(in[i]);
 	}
 	out[64] = '\0';
 }
@@ -400,7 +380,6 @@ rec_json(const char *key, const char *val, size_t len)
 off_t
 rec_write(struct logfile *f)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct buf *b = &st_files.rec;
 	uint32_t c;
 	off_t off;
@@ -412,7 +391,7 @@ rec_write(struct logfile *f)
 	}
 	c = crc32(b->data + 9, b->len - 10);
 	for (i = 7; i >= 0; i--) {
-		b->data[i] = hex[c & 0xf];
+		b->data[i] = util_hex_char(c);
 		c >>= 4;
 	}
 	off = f->size;
@@ -474,7 +453,8 @@ sync_file(struct logfile *f)
 		f->dirty = 0;
 	}
 	if (f->dir_dirty) {
-		if (st_files.fsync_always && fsync_dir(st_files.dir) != 0)
+		if (st_files.fsync_always &&
+		    util_fsync_dir(st_files.dir, io_fsync) != 0)
 			return -1;
 		f->dir_dirty = 0;
 	}
@@ -523,7 +503,7 @@ sync_thread(void *arg)
 		if (st_files.fsync_always &&
 		    ((job.reg && io_fsync(job.reg_fd) != 0) ||
 		    (job.jrn && io_fsync(job.jrn_fd) != 0) ||
-		    (job.dir && fsync_dir(st_files.dir) != 0)))
+		    (job.dir && util_fsync_dir(st_files.dir, io_fsync) != 0)))
 			r = -1;
 		if (write(as.done[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			break;
@@ -749,7 +729,7 @@ open_error(const char *path, char *err, size_t errsz)
 		    "links in its data directory (put the file itself there)",
 		    path);
 	else
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 }
 
 int
@@ -790,11 +770,11 @@ store_lock(const char *dir, char *err, size_t errsz)
 	ssize_t n;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		util_err_set(err, errsz, dir, strerror(errno));
 		return -1;
 	}
 	if (stat(dir, &sb) != 0) {
-		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		util_err_set(err, errsz, dir, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
@@ -827,7 +807,7 @@ store_lock(const char *dir, char *err, size_t errsz)
 	snprintf(lock_dir, sizeof(lock_dir), "%s", dir);
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lock_fd < 0) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		return -1;
 	}
 	memset(&fl, 0, sizeof(fl));
@@ -836,7 +816,7 @@ store_lock(const char *dir, char *err, size_t errsz)
 	if (fcntl(lock_fd, F_SETLK, &fl) == 0)
 		return 0;
 	if (errno != EACCES && errno != EAGAIN) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		util_err_set(err, errsz, path, strerror(errno));
 		goto fail;
 	}
 	/* The kernel knows the holder; the pid in the file is for people. */

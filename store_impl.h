@@ -166,12 +166,11 @@ extern void (*file_on_durable)(void);
 void crc_init(void);
 /* CRC-32 (IEEE 802.3) of n bytes at p. */
 uint32_t crc32(const char *p, size_t n);
-/* fsync fd, retrying EINTR; counts toward HOOKD_FAULT "fsync". 0 or -1. */
+/* util_fsync, counting toward HOOKD_FAULT "fsync" (the directory fsyncs
+ * too: util_fsync_dir(st_files.dir, io_fsync)). 0 or -1. */
 int io_fsync(int fd);
 /* rename(2), counting toward HOOKD_FAULT "rename". 0 or -1. */
 int io_rename(const char *from, const char *to);
-/* fsync the directory dir (after a create or rename). 0 or -1. */
-int fsync_dir(const char *dir);
 /* The number after "name=" in a HOOKD_FAULT spec, 0 when absent. */
 long fault_get(const char *spec, const char *name);
 /* A new id (creation ms << 16 plus a counter), greater than any seen. */

@@ -852,13 +852,16 @@ url_v6_denied(const uint8_t a[16])
 	return (a[0] & 0xe0) != 0x20 ? "reserved" : NULL;
 }
 
+/* The first 96 bits of an IPv4-mapped IPv6 address, ::ffff:0:0/96
+ * (RFC 4291 §2.5.5.2). */
+static const uint8_t url_mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
 const char *
 url_addr_denied(const struct sockaddr *sa, const struct url_cidr *allow,
     size_t nallow)
 {
-	static const uint8_t mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
 	const uint8_t *a;
 
 	if (sa == NULL)
@@ -879,12 +882,30 @@ url_addr_denied(const struct sockaddr *sa, const struct url_cidr *allow,
 	 * itself, so it is judged, and allowed, exactly as that address. The
 	 * other embedding forms reach a different machine (a translator or a
 	 * relay) and are not exempted by IPv4 allow entries. */
-	if (memcmp(a, mapped, 12) == 0) {
+	if (memcmp(a, url_mapped, 12) == 0) {
 		if (url_allowed_by(a + 12, AF_INET, allow, nallow))
 			return NULL;
 		return url_v4_denied(a + 12);
 	}
 	return url_v6_denied(a);
+}
+
+int
+url_addr_is_loopback(const struct sockaddr *sa)
+{
+	const uint8_t *a;
+
+	if (sa->sa_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+		return a[0] == 127;
+	}
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	if (memcmp(a, url_mapped, sizeof(url_mapped)) == 0)
+		return a[12] == 127;
+	return memcmp(a, &in6addr_loopback, 16) == 0;
 }
 
 int

@@ -108,6 +108,11 @@ int url_cidr_parse(const char *s, size_t len, struct url_cidr *c);
 int url_addr_allowed(const struct sockaddr *sa, const struct url_cidr *allow,
     size_t nallow);
 
+/* 1 when sa is a loopback address: 127.0.0.0/8, ::1, or the IPv4-mapped
+ * form of 127.0.0.0/8 (which a dual-stack socket reaches as that address);
+ * 0 otherwise, and for a family other than IPv4 and IPv6. */
+int url_addr_is_loopback(const struct sockaddr *sa);
+
 /* The class of a denied sa ("loopback", "private", "link-local", "CGNAT",
  * "multicast", "reserved", "documentation", "benchmarking", "unspecified")
  * by the rules of url_addr_allowed; NULL when sa is allowed. Static. */

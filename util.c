@@ -445,6 +445,12 @@ util_hex_digit(int c, int lower_only)
 	return -1;
 }
 
+char
+util_hex_char(unsigned v)
+{
+	return "0123456789abcdef"[v & 0xf];
+}
+
 int
 util_client_id_ok(const char *s, size_t n)
 {
@@ -461,6 +467,19 @@ util_client_id_ok(const char *s, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+int64_t
+util_min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+void
+util_err_set(char *err, size_t errsz, const char *what, const char *reason)
+{
+	if (snprintf(err, errsz, "%s: %s", what, reason) < 0)
+		err[0] = '\0';
 }
 
 int
@@ -574,6 +593,71 @@ int
 util_fd_cloexec(int fd)
 {
 	return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
+}
+
+int
+util_fsync(int fd)
+{
+	while (fsync(fd) != 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int
+util_fsync_dir(const char *dir, int (*fsync_fn)(int fd))
+{
+	int fd, rc, e;
+
+	do
+		fd = open(dir, O_RDONLY | O_DIRECTORY);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -1;
+	rc = (fsync_fn != NULL ? fsync_fn : util_fsync)(fd);
+	e = errno;
+	if (close(fd) != 0 && rc == 0)
+		return -1;
+	errno = e;
+	return rc;
+}
+
+int
+util_write_file_durable(const char *path, const void *data, size_t n,
+    unsigned mode)
+{
+	char tmp[UTIL_PATH_MAX], dir[UTIL_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, e;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	do
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -1;
+	if (util_write_all(fd, data, n) != 0 || util_fsync(fd) != 0) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		e = errno;
+		goto fail;
+	}
+	return util_fsync_dir(dir, NULL);
+fail:
+	unlink(tmp);
+	errno = e;
+	return -1;
 }
 
 static int

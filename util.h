@@ -92,6 +92,11 @@ int util_nearest(const char *word, size_t len, const char *const *list,
  * decoder of hookd: every parser of hex digits calls it. */
 int util_hex_digit(int c, int lower_only);
 
+/* The lowercase hex digit ('0'..'9', 'a'..'f') of the low 4 bits of v: the
+ * one encoder for JSON \u escapes, log quoting, ids and checksums (url.c
+ * writes RFC 3986's uppercase). */
+char util_hex_char(unsigned v);
+
 /* Client ids are chosen by the admin: 1..64 of [A-Za-z0-9._-]. */
 #define UTIL_ID_MAX 64
 /* Longest event type accepted: types are matched against endpoint filters,
@@ -104,6 +109,15 @@ int util_hex_digit(int c, int lower_only);
  * log lines. The one rule for client ids: the store, the API and the config
  * all call it. */
 int util_client_id_ok(const char *s, size_t n);
+
+/* The smaller of a and b (deadlines in milliseconds, mostly). */
+int64_t util_min64(int64_t a, int64_t b);
+
+/* "what: reason" into err (errsz bytes, NUL-terminated), the form of every
+ * error about a file or an address; a long what is cut, which the message
+ * survives. err is "" when the text cannot be formatted. */
+void util_err_set(char *err, size_t errsz, const char *what,
+    const char *reason);
 
 /* Hash buckets of a table keyed by client id (struct util_clients): a
  * client's entry is found in a short chain with thousands of clients. */
@@ -161,5 +175,27 @@ int util_fd_cloexec(int fd);
 /* write(2) all n bytes of buf to fd, retrying on EINTR and short writes.
  * 0, or -1 with errno set. */
 int util_write_all(int fd, const void *buf, size_t n);
+
+/* fsync(2) fd, retrying on EINTR. 0, or -1 with errno set. */
+int util_fsync(int fd);
+
+/* fsync the directory dir (opened O_DIRECTORY, so a file by that name is
+ * refused with ENOTDIR), so that a name created or renamed in it is durable.
+ * fsync_fn does the fsync (the store passes its fault-counting one); NULL is
+ * util_fsync. 0, or -1 with errno set (a failed close counts). */
+int util_fsync_dir(const char *dir, int (*fsync_fn)(int fd));
+
+/* Longest path util_write_file_durable takes (its temporary name adds
+ * ".tmp"); the data directory is at most 1023 bytes (config.h). */
+#define UTIL_PATH_MAX 1100
+
+/* Replace the file at path with the n bytes at data, atomically and
+ * durably: path.tmp created with mode (truncated if it was left over),
+ * written, fsynced, closed, renamed over path, then the directory holding
+ * path fsynced. Every step retries EINTR and checks close(2). For small
+ * files (the admin token). 0, or -1 with errno set (ENAMETOOLONG when path
+ * is UTIL_PATH_MAX - 4 bytes or longer) and path.tmp removed. */
+int util_write_file_durable(const char *path, const void *data, size_t n,
+    unsigned mode);
 
 #endif

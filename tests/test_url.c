@@ -994,6 +994,37 @@ t_url_addr_sockaddr(void)
 	CHECK(url_addr_from_sockaddr(&in, &a) == -1);
 }
 
+/* The loopback rule config_listen_is_loopback asks: 127/8, ::1 and the
+ * IPv4-mapped 127/8; not the other forms that embed 127/8, nor ::. */
+static void
+t_url_loopback(void)
+{
+	static const struct {
+		const char *addr;
+		int loopback;
+	} t[] = {
+		{ "127.0.0.1", 1 }, { "127.255.255.254", 1 }, { "127.0.0.0", 1 },
+		{ "::1", 1 }, { "::ffff:127.0.0.1", 1 }, { "::ffff:127.9.9.9", 1 },
+		{ "128.0.0.1", 0 }, { "126.255.255.255", 0 }, { "0.0.0.0", 0 },
+		{ "10.0.0.1", 0 }, { "::", 0 }, { "::2", 0 },
+		{ "::ffff:10.0.0.1", 0 }, { "::127.0.0.1", 0 },
+		{ "64:ff9b::7f00:1", 0 }, { "2002:7f00:1::", 0 },
+		{ "1::1", 0 },
+	};
+	struct sockaddr_storage ss;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (t_addr(t[i].addr, &ss) != 0)
+			continue;
+		CHECKF(url_addr_is_loopback((struct sockaddr *)&ss) ==
+		    t[i].loopback, "%s", t[i].addr);
+	}
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	CHECK(url_addr_is_loopback((struct sockaddr *)&ss) == 0);
+}
+
 void
 test_url(void)
 {
@@ -1008,4 +1039,5 @@ test_url(void)
 	t_url_host_literal();
 	t_url_ssrf();
 	t_url_addr_sockaddr();
+	t_url_loopback();
 }

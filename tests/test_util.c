@@ -2,7 +2,10 @@
  * Tests of util.c: buffers, times, numbers and durations at their limits.
  */
 #include <fcntl.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../util.c"
@@ -28,6 +31,28 @@ test_util_hex(void)
 		CHECKF(util_hex_digit(t[i].c, 0) == t[i].any, "any %zu", i);
 		CHECKF(util_hex_digit(t[i].c, 1) == t[i].lower, "lower %zu", i);
 	}
+}
+
+/* The one hex encoder: lowercase, the low 4 bits only, and the inverse
+ * of the decoder's lower-only mode. */
+static void
+test_util_hex_char(void)
+{
+	static const struct {
+		unsigned v;
+		char want;
+	} t[] = {
+		{ 0, '0' }, { 9, '9' }, { 10, 'a' }, { 15, 'f' }, { 16, '0' },
+		{ 0x1a, 'a' }, { 0xff, 'f' }, { 0x7f, 'f' }, { 0xfffffff3u, '3' },
+	};
+	unsigned v;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF(util_hex_char(t[i].v) == t[i].want, "hex_char %zu", i);
+	for (v = 0; v < 16; v++)
+		CHECKF(util_hex_digit(util_hex_char(v), 1) == (int)v,
+		    "round trip %u", v);
 }
 
 /* The one log quoter: nothing a peer sends can start a line or a key. */
@@ -64,6 +89,143 @@ test_util_logq(void)
 		CHECKF(strcmp(out, t[i].want) == 0, "logq %zu: %s", i, out);
 		CHECKF(strchr(out, '\n') == NULL, "logq %zu: newline", i);
 	}
+}
+
+/* The smaller of two deadlines, at the ends of the range too. */
+static void
+test_util_min64(void)
+{
+	static const struct {
+		int64_t a, b, want;
+	} t[] = {
+		{ 1, 2, 1 }, { 2, 1, 1 }, { 5, 5, 5 }, { -1, 0, -1 },
+		{ INT64_MAX, 7, 7 }, { INT64_MIN, INT64_MAX, INT64_MIN },
+		{ INT64_MAX, INT64_MAX, INT64_MAX },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF(util_min64(t[i].a, t[i].b) == t[i].want, "min64 %zu", i);
+}
+
+/* "what: reason", cut to the buffer and always NUL-terminated. */
+static void
+test_util_err_set(void)
+{
+	static const struct {
+		const char *what, *reason;
+		size_t errsz;
+		const char *want;
+	} t[] = {
+		{ "/d/journal.log", "Permission denied", 64,
+		    "/d/journal.log: Permission denied" },
+		{ "", "x", 64, ": x" },
+		{ "a", "", 64, "a: " },
+		{ "/a/very/long/path", "No such file", 10, "/a/very/l" },
+		{ "ab", "cd", 7, "ab: cd" },
+		{ "ab", "cd", 1, "" },
+	};
+	char err[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(err, 'Z', sizeof(err));
+		util_err_set(err, t[i].errsz, t[i].what, t[i].reason);
+		CHECKF(strcmp(err, t[i].want) == 0, "err_set %zu: %s", i, err);
+	}
+}
+
+static int t_fsyncs;
+
+/* A counting fsync, as the store's io_fsync counts for fault injection. */
+static int
+t_count_fsync(int fd)
+{
+	t_fsyncs++;
+	return util_fsync(fd);
+}
+
+/* The one durable small-file writer and the one directory fsync, in a
+ * fresh directory: replacing, refusing, and leaving no .tmp behind. */
+static void
+test_util_durable(void)
+{
+	static const struct {
+		const char *name;	/* under the test directory */
+		const char *data;
+		int want_errno;		/* 0: written */
+	} t[] = {
+		{ "/token", "abc\n", 0 },
+		{ "/token", "replaced\n", 0 },
+		{ "/empty", "", 0 },
+		{ "/no/such/dir/token", "x", ENOENT },
+		{ "/file/token", "x", ENOTDIR },
+	};
+	static const struct {
+		const char *name;	/* under the test directory */
+		int counted, want_errno;
+	} d[] = {
+		{ "", 0, 0 }, { "", 1, 0 }, { "/file", 0, ENOTDIR },
+		{ "/missing", 1, ENOENT },
+	};
+	char dir[] = "/tmp/hookd-unit-XXXXXX", path[UTIL_PATH_MAX * 2];
+	char got[64];
+	struct stat st;
+	size_t i;
+	ssize_t n;
+	int fd, rc;
+
+	if (mkdtemp(dir) == NULL) {
+		CHECKF(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/file", dir);
+	CHECK(util_write_file_durable(path, "f", 1, 0600) == 0);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, t[i].name);
+		errno = 0;
+		rc = util_write_file_durable(path, t[i].data,
+		    strlen(t[i].data), 0600);
+		CHECKF(rc == (t[i].want_errno ? -1 : 0) &&
+		    (rc == 0 || errno == t[i].want_errno), "write %zu: %d %s",
+		    i, rc, strerror(errno));
+		if (rc != 0)
+			continue;
+		CHECKF(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+		    "mode %zu", i);
+		fd = open(path, O_RDONLY);
+		n = fd >= 0 ? read(fd, got, sizeof(got) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		CHECKF(n == (ssize_t)strlen(t[i].data) &&
+		    memcmp(got, t[i].data, (size_t)n) == 0, "content %zu", i);
+		snprintf(path, sizeof(path), "%s%s.tmp", dir, t[i].name);
+		CHECKF(access(path, F_OK) != 0, "tmp left %zu", i);
+	}
+	/* A path whose temporary name does not fit. */
+	memset(path, 'a', UTIL_PATH_MAX);
+	path[0] = '/';
+	path[UTIL_PATH_MAX] = '\0';
+	errno = 0;
+	CHECK(util_write_file_durable(path, "x", 1, 0600) == -1 &&
+	    errno == ENAMETOOLONG);
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, d[i].name);
+		t_fsyncs = 0;
+		errno = 0;
+		rc = util_fsync_dir(path, d[i].counted ? t_count_fsync : NULL);
+		CHECKF(rc == (d[i].want_errno ? -1 : 0) &&
+		    (rc == 0 || errno == d[i].want_errno), "dir %zu: %s", i,
+		    strerror(errno));
+		CHECKF(t_fsyncs == (d[i].counted && rc == 0), "count %zu", i);
+	}
+	snprintf(path, sizeof(path), "%s/token", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/empty", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	unlink(path);
+	CHECKF(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
 }
 
 /* util_hash is FNV-1a: the published 32-bit test vectors, and a hash
@@ -251,6 +413,10 @@ test_util(void)
 	CHECK(!util_span_ieq("Content-Lengt", 13, "content-length"));
 
 	test_util_hex();
+	test_util_hex_char();
+	test_util_min64();
+	test_util_err_set();
+	test_util_durable();
 	test_util_logq();
 	test_util_hash();
 	test_util_fd();

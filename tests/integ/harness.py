@@ -535,6 +535,21 @@ def status_lines(data):
             re.finditer(rb"HTTP/1\.[01] (\d{3})[^\r\n]*\r\n", data)]
 
 
+def run_hookd(*args, cwd=None, env=None, admin=None, timeout=10):
+    """Run the hookd binary with ARGS to its exit, in CWD, stdin from
+    /dev/null, with HOOKD_ADMIN_TOKEN taken out of the environment (set to
+    ADMIN when given) and ENV (a dict) over it. Returns the
+    CompletedProcess with text stdout and stderr."""
+    e = dict(os.environ)
+    e.pop("HOOKD_ADMIN_TOKEN", None)
+    if admin is not None:
+        e["HOOKD_ADMIN_TOKEN"] = admin
+    e.update(env or {})
+    return subprocess.run([HOOKD] + list(args), cwd=cwd, env=e,
+                          stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def curl(*args, timeout=20):
     """Run curl; returns CompletedProcess with text output."""
     return subprocess.run(["curl", "-sS", "--max-time", "10"] + list(args),

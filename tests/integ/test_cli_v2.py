@@ -12,7 +12,7 @@ import threading
 import time
 
 from .harness import (HOOKD, ROOT, RawConn, Skip, check, curl, eq,
-                      wait_until)
+                      run_hookd, wait_until)
 
 
 def head_only(path, token, length, extra=""):
@@ -122,14 +122,6 @@ def test_body_timeout_cuts_trickle(t):
 # ------------------------------------------------------- command line
 
 
-def run_hookd(t, *args, env=None):
-    e = dict(os.environ)
-    e.pop("HOOKD_ADMIN_TOKEN", None)
-    e.update(env or {})
-    return subprocess.run([HOOKD] + list(args), cwd=t.tmp, env=e,
-                          capture_output=True, text=True, timeout=10)
-
-
 def write(t, name, text, mode=0o600):
     path = os.path.join(t.tmp, name)
     with open(path, "w") as f:
@@ -140,7 +132,7 @@ def write(t, name, text, mode=0o600):
 
 def test_long_help_and_version(t):
     for args in (["--help"], ["-h"]):
-        r = run_hookd(t, *args)
+        r = run_hookd(*args, cwd=t.tmp)
         eq(r.returncode, 0, "exit code of hookd %s" % args[0])
         check(r.stdout.startswith("usage: hookd"), "hookd %s: usage not on "
               "stdout: %r" % (args[0], r.stdout))
@@ -148,23 +140,23 @@ def test_long_help_and_version(t):
               "usage does not name the long forms: %r" % r.stdout)
         eq(r.stderr, "", "stderr of hookd %s" % args[0])
     for args in (["--version"], ["-V"]):
-        r = run_hookd(t, *args)
+        r = run_hookd(*args, cwd=t.tmp)
         eq(r.returncode, 0, "exit code of hookd %s" % args[0])
         eq(r.stdout, "hookd 0.1.0\n", "hookd %s output" % args[0])
     # The value of -c is a value, not an option, even when it looks like one.
-    r = run_hookd(t, "-n", "-c", "--help")
+    r = run_hookd("-n", "-c", "--help", cwd=t.tmp)
     eq(r.returncode, 1, "hookd -n -c --help (a config named --help)")
     check("--help" in r.stderr and "usage" not in r.stdout,
           "-c's value taken for an option: %r %r" % (r.stdout, r.stderr))
 
 
 def test_unknown_command_and_option(t):
-    r = run_hookd(t, "serve")
+    r = run_hookd("serve", cwd=t.tmp)
     eq(r.returncode, 1, "exit code of hookd serve")
     check('unknown command "serve"' in r.stderr, "stderr: %r" % r.stderr)
     check("usage: hookd" in r.stderr, "no usage on stderr: %r" % r.stderr)
     eq(r.stdout, "", "stdout of an unknown command")
-    r = run_hookd(t, "--bogus")
+    r = run_hookd("--bogus", cwd=t.tmp)
     eq(r.returncode, 1, "exit code of hookd --bogus")
     check('unknown option "--bogus"' in r.stderr and "usage: hookd" in
           r.stderr, "stderr: %r" % r.stderr)
@@ -175,7 +167,8 @@ def test_check_prints_summary(t):
                  "allow_destinations 10.0.0.0/8 ::1/128\n"
                  "client acme\nclient beta\n"
                  "endpoint acme http://example.com/cb\n")
-    r = run_hookd(t, "-n", "-c", conf, "-l", "127.0.0.1:9999", "-d", "dd")
+    r = run_hookd("-n", "-c", conf, "-l", "127.0.0.1:9999", "-d", "dd",
+                  cwd=t.tmp)
     eq(r.returncode, 0, "hookd -n exit code (stderr %r)" % r.stderr)
     lines = r.stdout.splitlines()
     eq(len(lines), 1, "one line on stdout: %r" % r.stdout)
@@ -195,7 +188,7 @@ def test_warnings_at_start(t):
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     conf = write(t, "open.conf", "client acme\nendpoint acme "
                  "http://example.com/ secret=%s\n" % secret, mode=0o644)
-    r = run_hookd(t, "-n", "-c", conf, "-l", "0.0.0.0:8080")
+    r = run_hookd("-n", "-c", conf, "-l", "0.0.0.0:8080", cwd=t.tmp)
     eq(r.returncode, 0, "warnings do not fail -n (stderr %r)" % r.stderr)
     warns = [l for l in r.stderr.splitlines() if "level=warn" in l]
     check(any("loopback" in l and "TLS proxy" in l for l in warns),
@@ -206,11 +199,11 @@ def test_warnings_at_start(t):
     check(secret not in r.stderr, "the secret is logged")
     # The same file at mode 0600, on loopback: no warning.
     os.chmod(conf, 0o600)
-    r = run_hookd(t, "-n", "-c", conf, "-l", "[::1]:8080")
+    r = run_hookd("-n", "-c", conf, "-l", "[::1]:8080", cwd=t.tmp)
     check("level=warn" not in r.stderr, "warned anyway: %r" % r.stderr)
     # A world-readable file without secrets is no matter.
     plain = write(t, "plain.conf", "client acme\n", mode=0o644)
-    r = run_hookd(t, "-n", "-c", plain)
+    r = run_hookd("-n", "-c", plain, cwd=t.tmp)
     check("level=warn" not in r.stderr, "warned for no secret: %r"
           % r.stderr)
     # At a real start: a short admin token is warned about (never shown).
@@ -245,7 +238,7 @@ FIXABLE = [
 def test_config_errors_say_how(t):
     for text, line, want in FIXABLE:
         conf = write(t, "bad.conf", text)
-        r = run_hookd(t, "-n", "-c", conf)
+        r = run_hookd("-n", "-c", conf, cwd=t.tmp)
         eq(r.returncode, 1, "hookd -n exit code for %r" % text)
         prefix = "%s:%d: " % (conf, line)
         check(r.stderr.startswith(prefix), "stderr %r does not start with "
@@ -435,7 +428,7 @@ def h_conf_text(h):
 def test_check_warns_about_short_admin_token(t):
     conf = write(t, "n.conf", "client a\n")
     short_msg = "the admin token is shorter than 16 characters"
-    r = run_hookd(t, "-n", "-c", conf, env={"HOOKD_ADMIN_TOKEN": "short"})
+    r = run_hookd("-n", "-c", conf, env={"HOOKD_ADMIN_TOKEN": "short"}, cwd=t.tmp)
     eq(r.returncode, 0, "-n with a short env token: %r" % r.stderr)
     check(short_msg in r.stderr and "source=HOOKD_ADMIN_TOKEN" in r.stderr,
           "no short-token warning from -n: %r" % r.stderr)
@@ -443,27 +436,27 @@ def test_check_warns_about_short_admin_token(t):
           "the token is printed: %r" % r.stderr)
     write(t, "tok", "tiny-token\n")
     conf = write(t, "f.conf", "admin_token_file tok\n")
-    r = run_hookd(t, "-n", "-c", conf)
+    r = run_hookd("-n", "-c", conf, cwd=t.tmp)
     eq(r.returncode, 0, "-n with a short token file: %r" % r.stderr)
     check(short_msg in r.stderr and "source=admin_token_file" in r.stderr,
           "no short-token warning for the file: %r" % r.stderr)
     check("tiny-token" not in r.stderr + r.stdout, "the token is printed")
     # A long token: no warning.
-    r = run_hookd(t, "-n", "-c", conf,
-                  env={"HOOKD_ADMIN_TOKEN": "x" * 40})
+    r = run_hookd("-n", "-c", conf,
+                  env={"HOOKD_ADMIN_TOKEN": "x" * 40}, cwd=t.tmp)
     check(short_msg not in r.stderr, "warning for a long token: %r"
           % r.stderr)
     # A token file that is not there (it may exist only on the machine
     # the config is for): not judged by -n.
     conf = write(t, "m.conf", "admin_token_file missing-tok\n")
-    r = run_hookd(t, "-n", "-c", conf)
+    r = run_hookd("-n", "-c", conf, cwd=t.tmp)
     eq(r.returncode, 0, "-n with a missing token file: %r" % r.stderr)
 
 
 def test_check_refuses_static_endpoint_destination(t):
     conf = write(t, "d.conf", "client a\n"
                  "endpoint a http://127.0.0.1:9/x\n")
-    r = run_hookd(t, "-n", "-c", conf)
+    r = run_hookd("-n", "-c", conf, cwd=t.tmp)
     eq(r.returncode, 1, "-n on a loopback static endpoint: %r" % r.stdout)
     eq(r.stderr.strip(), "%s:2: destination not allowed: 127.0.0.1 is "
        "loopback; allow_destinations opens it" % conf, "-n error")
@@ -477,13 +470,13 @@ def test_check_refuses_static_endpoint_destination(t):
     # Opened by allow_destinations: accepted by both.
     conf = write(t, "o.conf", "allow_destinations 127.0.0.0/8\nclient a\n"
                  "endpoint a http://127.0.0.1:9/x\n")
-    r = run_hookd(t, "-n", "-c", conf)
+    r = run_hookd("-n", "-c", conf, cwd=t.tmp)
     eq(r.returncode, 0, "-n with loopback allowed: %r" % r.stderr)
     check(r.stdout.startswith("config ok:"), "-n output %r" % r.stdout)
     # The IPv6 literal and a name (localhost) by class too.
     conf = write(t, "v6.conf", "client a\nendpoint a http://[::1]:9/x\n"
                  "endpoint a http://localhost:9/y\n")
-    r = run_hookd(t, "-n", "-c", conf)
+    r = run_hookd("-n", "-c", conf, cwd=t.tmp)
     eq(r.returncode, 1, "-n on [::1]")
     check(":2: destination not allowed: ::1 is loopback" in r.stderr,
           "-n error for [::1]: %r" % r.stderr)

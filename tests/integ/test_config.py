@@ -4,17 +4,9 @@ registrations, the admin token, SIGHUP."""
 import os
 import signal
 import stat
-import subprocess
 
-from .harness import HOOKD, BASE_CONF, ALLOW_LOOPBACK, check, eq, wait_until
-
-
-def run_hookd(t, *args, env=None):
-    e = dict(os.environ)
-    e.pop("HOOKD_ADMIN_TOKEN", None)
-    e.update(env or {})
-    return subprocess.run([HOOKD] + list(args), cwd=t.tmp, env=e,
-                          capture_output=True, text=True, timeout=10)
+from .harness import (BASE_CONF, ALLOW_LOOPBACK, check, eq,
+                      run_hookd, wait_until)
 
 
 def write(t, name, text):
@@ -46,7 +38,7 @@ BAD_CONFIGS = [
 def test_config_check_bad(t):
     for i, (text, line) in enumerate(BAD_CONFIGS):
         write(t, "bad.conf", text)
-        r = run_hookd(t, "-n", "-c", "bad.conf")
+        r = run_hookd("-n", "-c", "bad.conf", cwd=t.tmp)
         eq(r.returncode, 1, "hookd -n exit code for %r" % text)
         want = "bad.conf:%d: " % line
         check(want in r.stderr, "stderr %r lacks %r (config %r)"
@@ -80,22 +72,22 @@ metrics on
 client acme name="Acme Store"
 endpoint acme http://127.0.0.1:9/cb/{refId} method=GET events=order.*,refund
 """)
-    r = run_hookd(t, "-n", "-c", "good.conf")
+    r = run_hookd("-n", "-c", "good.conf", cwd=t.tmp)
     eq(r.returncode, 0, "hookd -n on a valid config (stderr %r)" % r.stderr)
 
 
 def test_usage_errors(t):
     for args in (["-Z"], ["--bogus"], ["-l", "nowhere"], ["-l"]):
-        r = run_hookd(t, *args)
+        r = run_hookd(*args, cwd=t.tmp)
         eq(r.returncode, 1, "exit code of hookd %s" % " ".join(args))
         check("usage" in r.stderr.lower(), "hookd %s: no usage on stderr: %r"
               % (" ".join(args), r.stderr))
-    r = run_hookd(t, "-V")
+    r = run_hookd("-V", cwd=t.tmp)
     eq(r.returncode, 0, "hookd -V exit code")
     check("0.1.0" in r.stdout + r.stderr, "hookd -V output %r" % r.stdout)
-    r = run_hookd(t, "-h")
+    r = run_hookd("-h", cwd=t.tmp)
     check("usage" in (r.stdout + r.stderr).lower(), "hookd -h: %r" % r.stdout)
-    r = run_hookd(t, "-n", "-c", "missing.conf")
+    r = run_hookd("-n", "-c", "missing.conf", cwd=t.tmp)
     eq(r.returncode, 1, "hookd -n with a missing config")
 
 

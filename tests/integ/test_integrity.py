@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from .harness import (HOOKD, SLOW_RETRY, Reply, check, eq, free_port,
-                      wait_until)
+                      run_hookd, wait_until)
 
 
 def read_all(h):
@@ -64,17 +64,11 @@ def snapshot(d):
     return out
 
 
-def run_hookd(h, *extra, timeout=20):
+def run_on(h, *extra, timeout=20):
     """Run hookd on h's data directory and config, in the foreground;
     returns (exit code, stderr)."""
-    env = dict(os.environ)
-    env.pop("HOOKD_ADMIN_TOKEN", None)
-    if h.admin is not None:
-        env["HOOKD_ADMIN_TOKEN"] = h.admin
-    r = subprocess.run([HOOKD, "-d", h.data, "-c", h.conf_path] +
-                       list(extra), stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, env=env,
-                       timeout=timeout)
+    r = run_hookd("-d", h.data, "-c", h.conf_path, *extra, admin=h.admin,
+                  timeout=timeout)
     return r.returncode, r.stderr
 
 
@@ -90,7 +84,7 @@ def test_second_hookd_on_one_directory_is_refused(t):
     other.bind(("127.0.0.1", 0))
     port = other.getsockname()[1]
     other.close()
-    rc, err = run_hookd(h, "-l", "127.0.0.1:%d" % port)
+    rc, err = run_on(h, "-l", "127.0.0.1:%d" % port)
     eq(rc, 1, "exit code of the second hookd")
     want = "data directory %s is in use by pid %d" % (h.data, h.proc.pid)
     check(want in err, "stderr %r lacks %r" % (err, want))
@@ -118,7 +112,7 @@ def test_failed_start_writes_nothing(t):
     taken.listen(1)
     try:
         for _ in range(2):
-            rc, err = run_hookd(h, "-l", "127.0.0.1:%d"
+            rc, err = run_on(h, "-l", "127.0.0.1:%d"
                                 % taken.getsockname()[1])
             eq(rc, 1, "exit code with the port taken")
             check("Address already in use" in err, "stderr: %r" % err)
@@ -133,7 +127,7 @@ def test_failed_start_writes_nothing(t):
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
     try:
-        rc, err = run_hookd(h, "-l", "127.0.0.1:%d"
+        rc, err = run_on(h, "-l", "127.0.0.1:%d"
                             % taken.getsockname()[1])
         eq(rc, 1, "exit code with the port taken")
     finally:
@@ -142,7 +136,7 @@ def test_failed_start_writes_nothing(t):
     # A bad config fails before the directory is touched.
     with open(h.conf_path, "a") as f:
         f.write("no_such_key 1\n")
-    rc, err = run_hookd(h)
+    rc, err = run_on(h)
     eq(rc, 1, "exit code with a bad config")
     eq(snapshot(h.data), before, "the data directory after a bad config")
     with open(h.conf_path, "w") as f:
@@ -167,7 +161,7 @@ def test_data_directory_writable_by_others_is_refused(t):
     before = snapshot(h.data)
     for mode in (0o770, 0o702):
         os.chmod(h.data, mode)
-        rc, err = run_hookd(h, "-l", "127.0.0.1:0")
+        rc, err = run_on(h, "-l", "127.0.0.1:0")
         eq(rc, 1, "exit code with mode %o" % mode)
         check("chmod 700 %s" % h.data in err, "stderr %r does not say "
               "chmod 700" % err)
@@ -186,7 +180,7 @@ def test_symlinked_journal_is_refused(t):
     os.symlink(elsewhere, journal)
     with open(elsewhere, "rb") as f:
         before = f.read()
-    rc, err = run_hookd(h, "-l", "127.0.0.1:0")
+    rc, err = run_on(h, "-l", "127.0.0.1:0")
     eq(rc, 1, "exit code with a symlinked journal")
     check("journal.log: is a symbolic link" in err, "stderr: %r" % err)
     with open(elsewhere, "rb") as f:
@@ -279,7 +273,7 @@ def test_check_and_fix_damaged_records(t):
     with open(jrn, "rb") as f:
         njrn = f.read().count(b"\n")
     check(1 < jrn_line < njrn, "the damaged journal line is in the middle")
-    rc, err = run_hookd(h, "-l", "127.0.0.1:0")
+    rc, err = run_on(h, "-l", "127.0.0.1:0")
     eq(rc, 1, "start with a damaged registry")
     check("registry.log:%d: checksum mismatch" % reg_line in err and
           "run hookd check --fix -d %s" % h.data in err,
@@ -347,7 +341,7 @@ def test_max_log_attempts_keeps_the_newest(t):
        "the log after compaction, with the default")
     for bad in ("0", "1001", "x"):
         h.write_conf(conf + "max_log_attempts %s\n" % bad)
-        rc, err = run_hookd(h, "-n")
+        rc, err = run_on(h, "-n")
         eq(rc, 1, "exit code of -n with max_log_attempts %s" % bad)
         check("max_log_attempts" in err, "stderr: %r" % err)
 
@@ -552,7 +546,7 @@ def test_failed_static_registration_writes_nothing(t):
     with open(h.conf_path, "a") as f:
         f.write("client fresh\nendpoint ghost http://192.0.2.1/cb\n")
     admin, h.admin = h.admin, None      # a start would make admin.token
-    rc, err = run_hookd(h, "-l", "127.0.0.1:%d" % free_port())
+    rc, err = run_on(h, "-l", "127.0.0.1:%d" % free_port())
     h.admin = admin
     eq(rc, 1, "exit code with a static endpoint of no client")
     check('no such client \\"ghost\\"' in err, "stderr: %r" % err)
