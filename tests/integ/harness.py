@@ -648,6 +648,18 @@ def ok_reply(sock, req, n):
     return True
 
 
+def stop_listener(stopping, lsock):
+    """Stop a test server's accept thread: set its stopping event, then
+    shut down and close its listening socket (shutdown, unlike close, wakes
+    the thread blocked in accept)."""
+    stopping.set()
+    try:
+        lsock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    lsock.close()
+
+
 class RawReceiver(Recorded):
     """A receiver on a plain socket, for answers no HTTP library would give.
     on(path, fn) sets how requests to path are answered: fn(sock, req, n)
@@ -746,13 +758,7 @@ class RawReceiver(Recorded):
                 pass
 
     def close(self):
-        self.stopping.set()
-        try:
-            # shutdown, unlike close, wakes the thread blocked in accept.
-            self.lsock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.lsock.close()
+        stop_listener(self.stopping, self.lsock)
         with self.lock:
             socks = list(self.socks)
         for s in socks:

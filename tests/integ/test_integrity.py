@@ -170,7 +170,9 @@ def test_data_directory_writable_by_others_is_refused(t):
     h.start()
 
 
-def test_symlinked_journal_is_refused(t):
+def symlinked_journal(t):
+    """A stopped hookd with one client whose journal.log is a symbolic
+    link to a file elsewhere; returns (hookd, that file)."""
     h = t.hookd()
     h.client("acme")
     h.stop()
@@ -178,6 +180,11 @@ def test_symlinked_journal_is_refused(t):
     elsewhere = os.path.join(t.tmp, "elsewhere.log")
     os.rename(journal, elsewhere)
     os.symlink(elsewhere, journal)
+    return h, elsewhere
+
+
+def test_symlinked_journal_is_refused(t):
+    h, elsewhere = symlinked_journal(t)
     with open(elsewhere, "rb") as f:
         before = f.read()
     rc, err = run_on(h, "-l", "127.0.0.1:0")
@@ -185,6 +192,7 @@ def test_symlinked_journal_is_refused(t):
     check("journal.log: is a symbolic link" in err, "stderr: %r" % err)
     with open(elsewhere, "rb") as f:
         eq(f.read(), before, "the link's target")
+    journal = os.path.join(h.data, "journal.log")
     os.unlink(journal)
     os.rename(elsewhere, journal)
     h.start()
@@ -403,13 +411,7 @@ def test_check_on_a_missing_directory_creates_nothing(t):
 
 
 def test_check_explains_a_symlinked_journal(t):
-    h = t.hookd()
-    h.client("acme")
-    h.stop()
-    journal = os.path.join(h.data, "journal.log")
-    elsewhere = os.path.join(t.tmp, "elsewhere.log")
-    os.rename(journal, elsewhere)
-    os.symlink(elsewhere, journal)
+    h, elsewhere = symlinked_journal(t)
     rc, out, err = hookd_check(h)
     eq(rc, 1, "exit code of check with a symlinked journal")
     check("journal.log: is a symbolic link; hookd opens no links" in err,

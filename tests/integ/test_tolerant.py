@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 
-from .harness import RawReceiver, check, eq, wait_until
+from .harness import RawReceiver, check, eq, stop_listener, wait_until
 
 OK200 = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 # A body larger than any send buffer the kernel gives (tcp_wmem's maximum
@@ -72,12 +72,7 @@ class HeadReceiver:
                 pass
 
     def close(self):
-        self.stopping.set()
-        try:
-            self.lsock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.lsock.close()
+        stop_listener(self.stopping, self.lsock)
 
 
 def content_length(head):
