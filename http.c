@@ -464,7 +464,7 @@ http_target_ok(const char *t, size_t n)
 	return i > 0 && n - i > 3 && memcmp(t + i, "://", 3) == 0;
 }
 
-static int
+int
 http_method_known(const char *m, size_t n)
 {
 	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",

@@ -59,6 +59,11 @@ struct http_response {
 	int keep_alive;		/* the server lets the connection be reused */
 };
 
+/* 1 when m (n bytes) is a method hookd serves (GET, HEAD, POST, PUT,
+ * PATCH, DELETE, OPTIONS; case-sensitive, RFC 9110 §9.1), else 0: the
+ * request parser answers 501 to the others. */
+int http_method_known(const char *m, size_t n);
+
 /*
  * Parse a request head from buf[0..len). Returns the head's length in bytes
  * (> 0) when complete, -2 when more bytes are needed, -1 when invalid, with

@@ -37,6 +37,7 @@ main(int argc, char **argv)
 		{ "util", test_util },
 		{ "json", test_json },
 		{ "http", test_http },
+		{ "llhttp", test_llhttp },
 		{ "sign", test_sign },
 		{ "url", test_url },
 		{ "store", test_store },

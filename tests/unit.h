@@ -43,6 +43,7 @@ const char *unit_testdata(void);
 void test_util(void);
 void test_json(void);
 void test_http(void);
+void test_llhttp(void);
 void test_sign(void);
 void test_url(void);
 void test_store(void);
