@@ -196,10 +196,15 @@ tls_connect(int fd, const char *host, int literal, const char *session_key,
 		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
 		    host) == 1;
 	} else if (ok) {
+		/* OpenSSL's SNI macro takes a char *: a copy of the name
+		 * (at most a DNS name's 255 bytes). */
+		char sni[TLS_KEY_MAX];
+
 		/* "*.example.com" matches one whole label, never part of
 		 * one ("f*.example.com" is refused). */
 		SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		ok = SSL_set_tlsext_host_name(t->ssl, host) == 1 &&
+		ok = (size_t)snprintf(sni, sizeof(sni), "%s", host) <
+		    sizeof(sni) && SSL_set_tlsext_host_name(t->ssl, sni) == 1 &&
 		    SSL_set1_host(t->ssl, host) == 1;
 	}
 	if (!ok)
