@@ -3,6 +3,8 @@
 #   make run        build and start hookd with the defaults
 #   make test       the layer check, unit tests and integration tests
 #   make check      the same under AddressSanitizer + UBSan
+#   make TLS=openssl  the same program with https:// delivery (OpenSSL 3,
+#                   libssl-dev); any target takes TLS=openssl
 CC ?= cc
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -14,13 +16,27 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wformat=2 -Wundef -fno-common
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS)
-LDLIBS = -pthread
+LDLIBS = -pthread $(TLS_LIBS)
+
+# Outbound TLS (contract §13): none by default, so the program stays libc and
+# POSIX only; TLS=openssl links OpenSSL 3 and compiles tls.c in.
+TLS ?=
+ifeq ($(TLS),openssl)
+CSTD += -DHOOKD_TLS
+TLS_LIBS = -lssl -lcrypto
+else ifneq ($(TLS),)
+$(error TLS=$(TLS) is not a TLS library hookd knows: use TLS=openssl, or no TLS=)
+endif
+# The TLS value the last build used: every binary depends on it, so that
+# switching TLS= rebuilds them rather than mixing the two builds. Rewritten
+# only when the value changes.
+TLS_STAMP = .build-tls
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 MODULES = util log loop metrics json http sign url config store store_file \
 	store_replay store_registry store_journal store_compact store_check \
-	webhook outbound resolve deliver_queue deliver api api_check \
+	webhook outbound tls resolve deliver_queue deliver api api_check \
 	api_registry api_events api_ops server cli main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
@@ -28,16 +44,19 @@ UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
 
 all: hookd
 
-hookd: $(SRCS) $(HDRS)
+$(TLS_STAMP): FORCE
+	@echo '$(TLS)' | cmp -s - $@ || echo '$(TLS)' > $@
+
+hookd: $(SRCS) $(HDRS) $(TLS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
-hookd-san: $(SRCS) $(HDRS)
+hookd-san: $(SRCS) $(HDRS) $(TLS_STAMP)
 	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ $(SRCS) $(LDLIBS)
 
-tests/unit: $(UNIT_SRCS) tests/unit.h tests/records.h $(SRCS) $(HDRS)
+tests/unit: $(UNIT_SRCS) tests/unit.h tests/records.h $(SRCS) $(HDRS) $(TLS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_SRCS) $(LDLIBS)
 
-tests/unit-san: $(UNIT_SRCS) tests/unit.h tests/records.h $(SRCS) $(HDRS)
+tests/unit-san: $(UNIT_SRCS) tests/unit.h tests/records.h $(SRCS) $(HDRS) $(TLS_STAMP)
 	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ $(UNIT_SRCS) $(LDLIBS)
 
 unit: tests/unit
@@ -61,7 +80,7 @@ FUZZ_SRCS = util.c json.c http.c sign.c url.c store.c store_file.c \
 	store_check.c
 FUZZ_TIME ?= 60
 
-tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS)
+tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS) $(TLS_STAMP)
 	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ tests/fuzz/replay.c $< $(FUZZ_SRCS) $(LDLIBS)
 
 fuzz-replay: $(FUZZ_TARGETS:%=tests/fuzz/replay-%)
@@ -121,9 +140,12 @@ install: hookd
 # beside make run: their tokens and records go too), the demo's
 # config and log, and the last requests the sample receiver saved.
 clean:
-	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench
+	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench \
+		$(TLS_STAMP)
 	rm -f hookd-clang hookd-gcc demo.conf hookd.log callback.head callback.body \
 		flaky.head flaky.body
 	rm -rf tests/fuzz/bin hookd-data demo-data
 
-.PHONY: all unit layers test check check-clang run clean fuzz fuzz-replay bench demo install
+FORCE:
+
+.PHONY: FORCE all unit layers test check check-clang run clean fuzz fuzz-replay bench demo install

@@ -7,11 +7,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "sign.h"
 #include "util.h"
+#include "version.h"
 
 /*
  * Limits of the file itself. A config file is written by the operator, but a
@@ -121,7 +124,7 @@ static const struct config_scalar {
 /* The keys that are not in config_scalars: with it, every key there is,
  * for the "did you mean" of an unknown one. */
 static const char *const config_other_keys[] = {
-	"listen", "data_dir", "admin_token_file", "retry_schedule",
+	"listen", "data_dir", "admin_token_file", "tls_ca_file", "retry_schedule",
 	"allow_destinations", "fsync", "metrics", "client", "endpoint",
 };
 
@@ -764,6 +767,44 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 			*why = whybuf;
 			return -1;
 		}
+		return 0;
+	}
+	if (strcmp(key, "tls_ca_file") == 0) {
+		struct stat st;
+		int fd;
+
+		/* Contract §13: the plain build speaks no TLS, so a CA file
+		 * there is a mistake about which binary runs. */
+		if (!HOOKD_HAS_TLS) {
+			*why = "tls_ca_file needs hookd built with TLS (make "
+			    "TLS=openssl); this hookd only delivers http://";
+			return -1;
+		}
+		if (v[1][0] == '\0' || config_set_str(c->tls_ca_file,
+		    sizeof(c->tls_ca_file), v[1]) != 0) {
+			snprintf(whybuf, whysz, "tls_ca_file must be a path of "
+			    "1-%zu bytes", sizeof(c->tls_ca_file) - 1);
+			*why = whybuf;
+			return -1;
+		}
+		/* Checked now (at start, -n and SIGHUP) rather than at the
+		 * first https delivery; its PEM is read by the TLS layer. */
+		fd = open(v[1], O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+			(void)close(fd);
+			fd = -1;
+			errno = EISDIR;
+		}
+		if (fd < 0) {
+			snprintf(whybuf, whysz, "tls_ca_file %s: %s (want a "
+			    "readable PEM file of CA certificates)",
+			    config_quote(kq, sizeof(kq), v[1], strlen(v[1]), 1),
+			    errno == EISDIR ? "not a regular file" :
+			    strerror(errno));
+			*why = whybuf;
+			return -1;
+		}
+		(void)close(fd);
 		return 0;
 	}
 	if (strcmp(key, "fsync") == 0) {

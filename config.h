@@ -33,6 +33,9 @@ struct config {
 	char listen[128];		/* "ADDR:PORT", "[v6]:PORT" */
 	char data_dir[1024];
 	char admin_token_file[1024];	/* "" when not set */
+	/* CA certificates (PEM) that https receivers are verified against
+	 * instead of the system store (contract §13); "" when not set. */
+	char tls_ca_file[1024];
 	size_t max_header_bytes;
 	size_t max_headers;
 	size_t max_body;

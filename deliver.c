@@ -793,6 +793,8 @@ request_build(struct attempt *a)
 		return rc;
 	snprintf(a->x.host, sizeof(a->x.host), "%s", tg.host);
 	a->x.port = tg.port;
+	a->x.tls = tg.tls;
+	a->x.literal = tg.literal;
 	a->literal = tg.literal;
 	return 0;
 }

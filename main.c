@@ -22,6 +22,7 @@
 #include "server.h"
 #include "sign.h"
 #include "store.h"
+#include "tls.h"
 #include "util.h"
 #include "version.h"
 
@@ -347,6 +348,15 @@ main_reload(void)
 		log_line("error", "reload failed", "error=%s", LOG_QUOTE(q, err));
 		return;
 	}
+	/* The TLS context is made again (the CA file may have changed in
+	 * place) for new connections; open ones keep theirs. On failure the
+	 * old one stays, with the old config. */
+	if (tls_init(next->tls_ca_file, err, sizeof(err)) != 0) {
+		log_line("error", "reload failed", "error=%s", LOG_QUOTE(q, err));
+		config_free(next);
+		free(next);
+		return;
+	}
 
 	if (strcmp(old->listen, next->listen) != 0)
 		list_add(restart, sizeof(restart), "listen");
@@ -374,6 +384,8 @@ main_reload(void)
 		list_add(changed, sizeof(changed), "allow_destinations");
 	if (old->metrics != next->metrics)
 		list_add(changed, sizeof(changed), "metrics");
+	if (strcmp(old->tls_ca_file, next->tls_ca_file) != 0)
+		list_add(changed, sizeof(changed), "tls_ca_file");
 	if (regs_differ(old, next))
 		list_add(changed, sizeof(changed), "registrations");
 
@@ -592,6 +604,9 @@ main_run(void)
 	 */
 	if (server_listen_bind(config_now->listen, err, sizeof(err)) != 0)
 		fatal("listen failed", err);
+	/* Contract §13: the CA store https receivers are verified against. */
+	if (tls_init(config_now->tls_ca_file, err, sizeof(err)) != 0)
+		fatal("cannot set up TLS", err);
 	if (access(config_now->data_dir, F_OK) != 0 && errno == ENOENT)
 		snprintf(start_fresh_dir, sizeof(start_fresh_dir), "%s",
 		    config_now->data_dir);
@@ -637,10 +652,20 @@ main_run(void)
 	store_close();
 	server_close_all();
 	log_line("info", "stopped", NULL);
+	tls_free();
 	config_free(config_now);
 	free(config_now);
 	loop_free();
 	return 0;
+}
+
+/* -V: the version, and the TLS library https:// deliveries use (contract
+ * §13), or "none" in the plain build. */
+static void
+print_version(void)
+{
+	printf("hookd %s\nTLS: %s\n", HOOKD_VERSION,
+	    tls_library() != NULL ? tls_library() : "none");
 }
 
 int
@@ -664,7 +689,7 @@ main(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(argv[i], "--version") == 0) {
-			printf("hookd %s\n", HOOKD_VERSION);
+			print_version();
 			return 0;
 		}
 		if (strncmp(argv[i], "--", 2) == 0) {
@@ -696,7 +721,7 @@ main(int argc, char **argv)
 			log_set_verbose(1);
 			break;
 		case 'V':
-			printf("hookd %s\n", HOOKD_VERSION);
+			print_version();
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -748,6 +773,10 @@ main(int argc, char **argv)
 			static_error(q, sizeof(q), err);
 			fprintf(stderr, "%s\n", q);
 			st = 1;
+		} else if (tls_init(config_now->tls_ca_file, err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			st = 1;
 		} else
 			(void)admin_token_given(config_now, tok, sizeof(tok),
 			    err, sizeof(err));
@@ -756,6 +785,7 @@ main(int argc, char **argv)
 		if (st == 0)
 			printf("config ok: %s\n", config_summary(config_now,
 			    summary, sizeof(summary)));
+		tls_free();
 		config_free(config_now);
 		free(config_now);
 		return st;

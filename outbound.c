@@ -1,8 +1,10 @@
 /*
  * outbound: one outbound HTTP/1.1 exchange (connect, send, read the
- * response) and the keep-alive pools, keyed by (address, port, Host, owner)
- * so that tenants never share a connection. Results go to the exchange's
- * done callback; this file knows nothing of deliveries.
+ * response), over TLS for https (tls.h: the handshake is part of the
+ * exchange), and the keep-alive pools, keyed by (scheme, address, port,
+ * Host, owner) so that tenants never share a connection and a plain one is
+ * never taken for a TLS one. Results go to the exchange's done callback;
+ * this file knows nothing of deliveries.
  */
 #include "outbound.h"
 
@@ -18,6 +20,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "tls.h"
 #include "webhook.h"
 
 #ifndef MSG_NOSIGNAL
@@ -67,6 +70,7 @@ struct out_pool {
 	struct out_pool *next;		/* hash chain */
 	uint32_t hash;
 	uint64_t ep;			/* the endpoint's id, 0 for one-offs */
+	int tls;			/* https: its connections speak TLS */
 	char client[UTIL_ID_MAX + 1];	/* the owning client's id */
 	char host[URL_HOST_MAX];
 	struct sockaddr_storage sa;	/* zero-filled, so memcmp compares */
@@ -80,6 +84,7 @@ struct out_pool {
 struct out_conn {
 	struct watch w;			/* first: the callback gets &w */
 	struct out_pool *pool;
+	struct tls_conn *tls;		/* https, once connected; else NULL */
 	struct out_exchange *att;	/* the exchange using it, or NULL */
 	int idle;			/* on the idle lists */
 	struct out_conn *pnext, *pprev;	/* the pool's idle list */
@@ -142,21 +147,23 @@ out_errno_error(int err, enum out_result *r)
 /* ---------------------------------------------------------------------- */
 /* Connections and pools                                                  */
 
-/* The pool of x's connections to sa: keyed by address, Host and owner. */
+/* The pool of x's connections to sa: keyed by scheme, address, Host and
+ * owner. */
 static struct out_pool *
 out_pool_get(const struct out_exchange *x, const struct sockaddr_storage *sa,
     socklen_t salen)
 {
 	const char *host = x->host, *client = x->client;
 	uint64_t ep = x->ep;
-	uint32_t h = util_hash(util_hash(util_hash(util_hash(UTIL_HASH_START,
-	    host, strlen(host)), sa, salen), client, strlen(client)), &ep,
-	    sizeof(ep));
+	int tls = x->tls != 0;
+	uint32_t h = util_hash(util_hash(util_hash(util_hash(util_hash(
+	    UTIL_HASH_START, host, strlen(host)), sa, salen), client,
+	    strlen(client)), &ep, sizeof(ep)), &tls, sizeof(tls));
 	struct out_pool **slot = &pools[h % OUT_POOL_BUCKETS], *p;
 
 	for (p = *slot; p != NULL; p = p->next)
 		if (p->hash == h && p->salen == salen && p->ep == ep &&
-		    memcmp(&p->sa, sa, salen) == 0 &&
+		    p->tls == tls && memcmp(&p->sa, sa, salen) == 0 &&
 		    strcmp(p->host, host) == 0 && strcmp(p->client, client) == 0)
 			return p;
 	p = calloc(1, sizeof(*p));
@@ -164,6 +171,7 @@ out_pool_get(const struct out_exchange *x, const struct sockaddr_storage *sa,
 		return NULL;
 	p->hash = h;
 	p->ep = ep;
+	p->tls = tls;
 	snprintf(p->client, sizeof(p->client), "%s", client);
 	snprintf(p->host, sizeof(p->host), "%s", host);
 	memcpy(&p->sa, sa, salen);
@@ -221,6 +229,7 @@ out_conn_close(struct out_conn *c)
 	if (c->idle)
 		out_idle_unlink(c);
 	loop_watch_del(&c->w);
+	tls_close(c->tls);
 	close(c->w.fd);
 	p->nconn--;
 	free(c);
@@ -230,13 +239,16 @@ out_conn_close(struct out_conn *c)
 /* 1 when nothing is waiting unread on c and the receiver has not closed
  * it: only then may c carry another request. A byte there now (a stray
  * second response, the start of a close) would otherwise be read as the
- * next delivery's answer. */
+ * next delivery's answer. Over TLS, records that carry no data (a session
+ * ticket that came late) are processed and do not count. */
 static int
-out_conn_quiet(const struct out_conn *c)
+out_conn_quiet(struct out_conn *c)
 {
 	char b;
 	ssize_t n;
 
+	if (c->tls != NULL)
+		return tls_idle_check(c->tls) == TLS_WANT_READ;
 	do
 		n = recv(c->w.fd, &b, 1, MSG_PEEK);
 	while (n < 0 && errno == EINTR);
@@ -276,12 +288,17 @@ out_conn_park(struct out_conn *c)
 }
 
 /* An idle connection became readable or hung up: the receiver closed it
- * (or sent what nobody asked for). Either way it cannot be reused. */
+ * (or sent what nobody asked for). Either way it cannot be reused; but over
+ * TLS what came may be a session ticket only, and then it stays. */
 static void
 out_conn_idle_event(struct out_conn *c, short revents)
 {
-	if (revents != 0)
-		out_conn_close(c);
+	if (revents == 0)
+		return;
+	if (c->tls != NULL && !(revents & (POLLERR | POLLHUP | POLLNVAL)) &&
+	    out_conn_quiet(c))
+		return;
+	out_conn_close(c);
 }
 
 static void out_conn_cb(struct watch *w, short revents);
@@ -463,7 +480,118 @@ out_io_error(struct out_exchange *x, int err)
 	out_fail(x, msg, r);
 }
 
+/* A TLS failure on x's connection (tls_error has its text): on a reused
+ * connection before any answer, the receiver most likely dropped it as we
+ * reused it, so a fresh one is tried as for a reset; else the attempt
+ * fails with the text (contract §13), which its owner retries (§5). */
+static void
+out_tls_fail(struct out_exchange *x)
+{
+	if (x->reused && !x->refreshed && !x->got_bytes) {
+		out_refresh(x);
+		return;
+	}
+	snprintf(x->error, sizeof(x->error), "%s", tls_error(x->conn->tls));
+	out_fail(x, x->error, OUT_ERROR);
+}
+
+static void out_send(struct out_exchange *x);
+
+/* One step of the TLS handshake of x's new connection; on to sending once
+ * it is over. It runs within the attempt's timeout like the connect. */
+static void
+out_handshake(struct out_exchange *x)
+{
+	struct out_conn *c = x->conn;
+
+	x->state = OUT_HANDSHAKE;
+	switch (tls_handshake(c->tls)) {
+	case TLS_OK:
+		out_send(x);
+		return;
+	case TLS_WANT_READ:
+		c->w.events = POLLIN;
+		return;
+	case TLS_WANT_WRITE:
+		c->w.events = POLLOUT;
+		return;
+	case TLS_EOF:
+	case TLS_FAIL:
+		if (tls_error(c->tls) == NULL) {
+			out_io_error(x, errno);
+			return;
+		}
+		out_tls_fail(x);
+		return;
+	}
+}
+
+/* x's new connection is up: start TLS on it when x is https, then send.
+ * The session kept for the same host:port is offered for resumption. */
+static void
+out_connected(struct out_exchange *x)
+{
+	struct out_conn *c = x->conn;
+	char key[URL_HOST_MAX + 8];
+
+	if (!x->tls) {
+		out_send(x);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s:%u", x->host, (unsigned)x->port);
+	c->tls = tls_connect(c->w.fd, x->host, x->literal, key, x->error,
+	    sizeof(x->error));
+	if (c->tls == NULL) {
+		out_fail(x, x->error, OUT_ERROR);
+		return;
+	}
+	out_handshake(x);
+}
+
 static int out_read(struct out_exchange *x);
+
+/* Write up to len bytes of p on c: the count (> 0); 0 when c must wait
+ * (c->w.events set); -1 with errno on a socket error; -2 on a TLS error
+ * (tls_error says which). */
+static ssize_t
+out_conn_write(struct out_conn *c, const char *p, size_t len)
+{
+	ssize_t n;
+	size_t put = 0;
+
+	if (c->tls == NULL) {
+		do
+			n = send(c->w.fd, p, len, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Also watch for input: a receiver may answer (413)
+			 * before taking the whole body. */
+			c->w.events = POLLOUT | POLLIN;
+			return 0;
+		}
+		if (n == 0) {
+			errno = EPIPE;
+			return -1;
+		}
+		return n;
+	}
+	switch (tls_write(c->tls, p, len, &put)) {
+	case TLS_OK:
+		return (ssize_t)put;
+	case TLS_WANT_WRITE:
+		c->w.events = POLLOUT | POLLIN;
+		return 0;
+	case TLS_WANT_READ:
+		c->w.events = POLLIN;
+		return 0;
+	case TLS_EOF:
+		errno = EPIPE;
+		return -1;
+	case TLS_FAIL:
+		break;
+	}
+	return tls_error(c->tls) == NULL ? -1 : -2;
+}
 
 /*
  * Write more of x's request. Interim answers that come meanwhile are read
@@ -479,29 +607,27 @@ out_send(struct out_exchange *x)
 
 	x->state = OUT_SENDING;
 	while (x->req_off < x->req.len) {
-		ssize_t n = send(c->w.fd, x->req.data + x->req_off,
-		    x->req.len - x->req_off, MSG_NOSIGNAL);
+		ssize_t n = out_conn_write(c, x->req.data + x->req_off,
+		    x->req.len - x->req_off);
 
 		if (n > 0) {
 			x->req_off += (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* Also watch for input: a receiver may answer (413)
-			 * before taking the whole body. */
-			c->w.events = POLLOUT | POLLIN;
+		if (n == 0)
+			return;
+		if (n == -2) {
+			out_tls_fail(x);
 			return;
 		}
-		if (n < 0 && (errno == ECONNRESET || errno == EPIPE) &&
+		if ((errno == ECONNRESET || errno == EPIPE) &&
 		    !(x->reused && !x->refreshed && !x->got_bytes)) {
 			x->state = OUT_HEAD;
 			c->w.events = POLLIN;
 			(void)out_read(x);
 			return;
 		}
-		out_io_error(x, n < 0 ? errno : EPIPE);
+		out_io_error(x, errno);
 		return;
 	}
 	x->sent_all = 1;
@@ -738,11 +864,23 @@ out_response_input(struct out_exchange *x)
 	return out_body_input(x);
 }
 
-/* The receiver closed the connection. */
+/* The receiver closed the connection; clean is 0 when a TLS connection
+ * closed without close_notify. */
 static void
-out_eof(struct out_exchange *x)
+out_eof(struct out_exchange *x, int clean)
 {
 	if (x->state == OUT_BODY && x->mode == OUT_BODY_CLOSE) {
+		/* RFC 9112 §9.8: over TLS, a body that runs to the close is
+		 * whole only when the close was the TLS close_notify; a bare
+		 * TCP close may be an attacker cutting it short. (A
+		 * length-delimited answer ended before the close, which then
+		 * needs no close_notify.) */
+		if (!clean) {
+			out_fail(x, "bad response: closed without TLS "
+			    "close_notify, so the body may be cut short "
+			    "(RFC 9112 §9.8)", OUT_ERROR);
+			return;
+		}
 		out_answered(x);
 		return;
 	}
@@ -757,14 +895,54 @@ out_eof(struct out_exchange *x)
 	out_fail(x, "bad response", OUT_ERROR);
 }
 
+/* Read up to len bytes from c into p: the count (> 0); 0 when c must wait
+ * (for TLS, c->w.events gains POLLOUT when the library wants to write);
+ * -1 with errno on a socket error; -2 on a TLS error (tls_error); -3 at
+ * the end, with *clean 0 when TLS ended without close_notify. */
+static ssize_t
+out_conn_read(struct out_conn *c, char *p, size_t len, int *clean)
+{
+	ssize_t n;
+	size_t got = 0;
+
+	*clean = 1;
+	if (c->tls == NULL) {
+		do
+			n = read(c->w.fd, p, len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return n == 0 ? -3 : n;
+	}
+	switch (tls_read(c->tls, p, len, &got)) {
+	case TLS_OK:
+		return (ssize_t)got;
+	case TLS_WANT_READ:
+		return 0;
+	case TLS_WANT_WRITE:
+		c->w.events |= POLLOUT;
+		return 0;
+	case TLS_EOF:
+		*clean = tls_eof_clean(c->tls);
+		return -3;
+	case TLS_FAIL:
+		break;
+	}
+	return tls_error(c->tls) == NULL ? -1 : -2;
+}
+
 /* Read what x's connection has. 1 when x is done with that connection
- * (the attempt ended, or moved to a fresh one), 0 when it waits for more. */
+ * (the attempt ended, or moved to a fresh one), 0 when it waits for more.
+ * Over TLS it reads until the library wants the socket again: bytes it
+ * decrypted already raise no poll event (tls_pending), so it never waits
+ * with them inside. */
 static int
 out_read(struct out_exchange *x)
 {
-	int i;
+	int i, clean;
 
-	for (i = 0; i < OUT_READS_PER_EVENT; i++) {
+	for (i = 0; i < OUT_READS_PER_EVENT || (x->conn->tls != NULL &&
+	    tls_pending(x->conn->tls) > 0); i++) {
 		size_t room;
 		ssize_t n;
 
@@ -773,17 +951,20 @@ out_read(struct out_exchange *x)
 			return 1;
 		}
 		room = x->in.cap - x->in.len - 1;
-		n = read(x->conn->w.fd, x->in.data + x->in.len, room);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
+		n = out_conn_read(x->conn, x->in.data + x->in.len, room,
+		    &clean);
+		if (n == 0)
+			return 0;
+		if (n == -1) {
 			out_io_error(x, errno);
 			return 1;
 		}
-		if (n == 0) {
-			out_eof(x);
+		if (n == -2) {
+			out_tls_fail(x);
+			return 1;
+		}
+		if (n == -3) {
+			out_eof(x, clean);
 			return 1;
 		}
 		x->got_bytes = 1;
@@ -792,8 +973,9 @@ out_read(struct out_exchange *x)
 		if (out_response_input(x))
 			return 1;
 		/* A short read drained the socket: poll reports what comes
-		 * next, which saves a read() that would say EAGAIN. */
-		if ((size_t)n < room)
+		 * next, which saves a read() that would say EAGAIN. Not so
+		 * over TLS, where a short read is one record of several. */
+		if ((size_t)n < room && x->conn->tls == NULL)
 			return 0;
 	}
 	return 0;
@@ -824,7 +1006,10 @@ out_conn_cb(struct watch *w, short revents)
 			out_connect(x);
 			return;
 		}
-		out_send(x);
+		out_connected(x);
+		break;
+	case OUT_HANDSHAKE:
+		out_handshake(x);
 		break;
 	case OUT_SENDING:
 		if (revents & POLLIN) {
@@ -838,11 +1023,17 @@ out_conn_cb(struct watch *w, short revents)
 				return;
 			}
 		}
-		if (revents & (POLLOUT | POLLERR | POLLHUP))
+		/* Over TLS what came may be what a waiting write wanted
+		 * (TLS_WANT_READ), or a session ticket (TLS 1.3 sends them
+		 * after the handshake, maybe while a large request is still
+		 * going out): the read above took it, and is no answer. */
+		if ((revents & (POLLOUT | POLLERR | POLLHUP)) || c->tls != NULL)
 			out_send(x);
 		break;
 	case OUT_HEAD:
 	case OUT_BODY:
+		if (c->tls != NULL)
+			w->events = POLLIN;
 		(void)out_read(x);
 		break;
 	case OUT_IDLE:

@@ -1,7 +1,8 @@
 /*
  * outbound: one outbound HTTP/1.1 exchange (connect to the first allowed
- * address, send the request, read the response) and the keep-alive pools
- * its connections are parked in and reused from. This is where TLS will go.
+ * address, send the request, read the response), over TLS for https
+ * (tls.h), and the keep-alive pools its connections are parked in and
+ * reused from.
  * It reports how an exchange ended through the callback its owner set.
  */
 #ifndef HOOKD_OUTBOUND_H
@@ -27,6 +28,7 @@ enum out_result {
 enum out_state {
 	OUT_IDLE,			/* not connected yet */
 	OUT_CONNECTING,			/* non-blocking connect under way */
+	OUT_HANDSHAKE,			/* TLS handshake under way */
 	OUT_SENDING,			/* request partly written */
 	OUT_HEAD,			/* reading the response head */
 	OUT_BODY			/* reading the response body */
@@ -53,6 +55,10 @@ struct out_exchange {
 	/* Set by the owner. */
 	char host[URL_HOST_MAX];	/* the Host, part of the pool key */
 	uint16_t port;
+	int tls;			/* https: TLS over the connection, and
+					   part of the pool key (contract §13) */
+	int literal;			/* host is an IP literal: the
+					   certificate must name the address */
 	uint64_t ep;			/* owning endpoint's id, 0: one-off */
 	const char *client;		/* owning client's id (pool key) */
 	struct url_addr addr[URL_MAX_ADDRS];

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "version.h"
+
 /*
  * Limits. URL_MAX and URL_HOST_MAX are in url.h.
  * URL_LABEL_MAX: RFC 1035's longest DNS label; a longer one can never
@@ -277,7 +279,7 @@ url_parse_authority(const char *s, size_t len, struct url *u,
 		u->host[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 	}
 	u->host[hlen] = '\0';
-	u->port = 80;
+	u->port = u->tls ? 443 : 80;
 	if (port != NULL) {
 		/* An empty port ("host:") is legal RFC 3986 but almost always a
 		 * mistake; port 0 cannot be connected to. */
@@ -289,6 +291,12 @@ url_parse_authority(const char *s, size_t len, struct url *u,
 		u->port = (uint16_t)v;
 	}
 	return 0;
+}
+
+uint16_t
+url_default_port(const struct url *u)
+{
+	return u->tls ? 443 : 80;
 }
 
 int
@@ -304,11 +312,17 @@ url_parse(const char *s, size_t len, struct url *u, const char **err)
 		return -1;
 	}
 	if (len >= 8 && util_span_ieq(s, 8, "https://")) {
-		*err = "https needs a TLS build";
-		return -1;
-	}
-	if (len < 7 || !util_span_ieq(s, 7, "http://")) {
-		*err = "url: only http:// is supported";
+		/* Contract §13: the plain build has no TLS to speak. */
+		if (!HOOKD_HAS_TLS) {
+			*err = "https needs hookd built with TLS "
+			    "(make TLS=openssl)";
+			return -1;
+		}
+		u->tls = 1;
+	} else if (len < 7 || !util_span_ieq(s, 7, "http://")) {
+		*err = HOOKD_HAS_TLS ?
+		    "url: only http:// and https:// are supported" :
+		    "url: only http:// is supported";
 		return -1;
 	}
 	/* Printable ASCII only: spaces, CR/LF and other controls would split
@@ -328,7 +342,7 @@ url_parse(const char *s, size_t len, struct url *u, const char **err)
 		*err = "url: fragments are not allowed";
 		return -1;
 	}
-	auth = s + 7;
+	auth = s + (u->tls ? 8 : 7);
 	rest = auth;
 	while (rest < end && *rest != '/' && *rest != '?')
 		rest++;
@@ -395,12 +409,12 @@ url_normalize(const char *s, size_t len, char *out, size_t outsz,
 		}
 		host = v6;
 	}
-	n = snprintf(out, outsz, "http://%s%s%s", bracket ? "[" : "", host,
-	    bracket ? "]" : "");
+	n = snprintf(out, outsz, "%s://%s%s%s", u.tls ? "https" : "http",
+	    bracket ? "[" : "", host, bracket ? "]" : "");
 	if (n < 0 || (size_t)n >= outsz)
 		goto too_long;
 	k = (size_t)n;
-	if (u.port != 80) {
+	if (u.port != url_default_port(&u)) {
 		n = snprintf(out + k, outsz - k, ":%u", (unsigned)u.port);
 		if (n < 0 || (size_t)n >= outsz - k)
 			goto too_long;

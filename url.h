@@ -21,21 +21,28 @@
 
 struct url {
 	char host[URL_HOST_MAX];	/* without brackets, NUL-terminated */
-	uint16_t port;			/* 80 when not given */
+	uint16_t port;			/* 80 (443 for https) when not given */
 	const char *path;		/* "/..." path and query, into the input;
 					   "/" when the URL has none */
 	size_t path_len;
 	int is_literal;			/* host is an IPv4 or IPv6 literal */
+	int tls;			/* https:// (only in the TLS build) */
 };
 
 /*
- * Parse an absolute callback URL of len bytes. Accepted: "http://" host
- * [":" port] [path-abempty] ["?" query]; no userinfo, no fragment, printable
- * ASCII only, at most URL_MAX bytes. Braces are allowed in the path and query
- * (templates). Returns 0, or -1 with *err set to a static reason such as
- * "https needs a TLS build" or "url: invalid host".
+ * Parse an absolute callback URL of len bytes. Accepted: "http://" (or, in
+ * the TLS build, "https://", contract §13) host [":" port] [path-abempty]
+ * ["?" query]; no userinfo, no fragment, printable ASCII only, at most
+ * URL_MAX bytes. Braces are allowed in the path and query (templates).
+ * Returns 0, or -1 with *err set to a static reason such as "https needs
+ * hookd built with TLS (make TLS=openssl)" (the plain build) or "url:
+ * invalid host".
  */
 int url_parse(const char *s, size_t len, struct url *u, const char **err);
+
+/* The port u's scheme implies: 443 for https, 80 for http (RFC 9110 §4.2):
+ * a Host header or normal form leaves it out. */
+uint16_t url_default_port(const struct url *u);
 
 /* Room url_normalize needs for any URL url_parse accepts, with the NUL:
  * the input, one '/' for an empty path, and an IPv6 literal whose RFC 5952
@@ -46,8 +53,8 @@ int url_parse(const char *s, size_t len, struct url *u, const char **err);
 /*
  * The normal form of the callback URL s (len bytes), for telling whether two
  * URLs name the same resource (RFC 3986 §6.2.2 and §6.2.3, RFC 9110 §4.2.3):
- * "http://", the host in lower case (an IPv6 literal in its RFC 5952 text),
- * the port only when it is not 80, an empty path as "/", percent-encoded
+ * the scheme in lower case, the host in lower case (an IPv6 literal in its
+ * RFC 5952 text), the port only when it is not the scheme's default, an empty path as "/", percent-encoded
  * unreserved characters decoded and the hex digits of every other escape in
  * upper case. Nothing else changes: dot segments stay (hookd sends the path
  * as written), and so does an empty query ("/d?" is not "/d"). Written

@@ -10,4 +10,13 @@
 #define HOOKD_VERSION "dev"
 #endif
 
+/* 1 in the build with outbound TLS (make TLS=openssl, contract §13), 0 in
+ * the plain one: code outside tls.c asks this instead of testing
+ * HOOKD_TLS itself. */
+#ifdef HOOKD_TLS
+#define HOOKD_HAS_TLS 1
+#else
+#define HOOKD_HAS_TLS 0
+#endif
+
 #endif

@@ -229,7 +229,7 @@ webhook_build(const struct webhook_input *in, struct webhook_scratch *s,
 		buf_printf(b, "[%s]", u.host);
 	else
 		buf_puts(b, u.host);
-	if (u.port != 80)
+	if (u.port != url_default_port(&u))
 		buf_printf(b, ":%u", (unsigned)u.port);
 	buf_puts(b, "\r\nUser-Agent: hookd/" HOOKD_VERSION "\r\n");
 	if (!get)
@@ -259,6 +259,7 @@ webhook_build(const struct webhook_input *in, struct webhook_scratch *s,
 	snprintf(t->host, sizeof(t->host), "%s", u.host);
 	t->port = u.port;
 	t->literal = u.is_literal;
+	t->tls = u.tls;
 	return 0;
 }
 

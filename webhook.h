@@ -57,6 +57,7 @@ struct webhook_target {
 	char host[URL_HOST_MAX];	/* without brackets */
 	uint16_t port;
 	int literal;			/* host is an IP literal */
+	int tls;			/* https:// (contract §13) */
 };
 
 /*

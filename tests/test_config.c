@@ -113,8 +113,21 @@ static const struct t_row t_rows[] = {
 	    "events=order.paid,order.* "
 	    "secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", NULL, 0 },
 	{ "endpoint acme\n", "endpoint needs", 1 },
-	{ "endpoint acme https://example.com/\n", "https needs a TLS build",
-	    1 },
+#if HOOKD_HAS_TLS
+	{ "endpoint acme https://example.com/\n", NULL, 0 },
+	/* Contract §13: the CA file is checked when the config is read. */
+	{ "tls_ca_file /etc/passwd\n", NULL, 0 },
+	{ "\ntls_ca_file /nonexistent/ca.pem\n", "tls_ca_file "
+	    "\"/nonexistent/ca.pem\": No such file or directory (want a "
+	    "readable PEM file of CA certificates)", 2 },
+	{ "tls_ca_file /\n", "\"/\": not a regular file", 1 },
+	{ "tls_ca_file\n", "needs a value", 1 },
+#else
+	{ "endpoint acme https://example.com/\n", "https needs hookd built "
+	    "with TLS (make TLS=openssl)", 1 },
+	{ "tls_ca_file /etc/passwd\n", "tls_ca_file needs hookd built with "
+	    "TLS (make TLS=openssl)", 1 },
+#endif
 	{ "endpoint acme http://example.com/ method=PUT\n", "method", 1 },
 	{ "endpoint acme http://example.com/ events=a,,b\n", "events", 1 },
 	{ "endpoint acme http://example.com/ events=a*b\n", "events", 1 },

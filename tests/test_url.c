@@ -10,6 +10,16 @@
 
 #define T_TOKS 64
 
+/* Contract §13: https:// is a URL in the TLS build (make TLS=openssl), and
+ * refused with this in the plain one; the rows below hold for the build
+ * they are compiled in. */
+#define T_NO_TLS "https needs hookd built with TLS (make TLS=openssl)"
+#if HOOKD_HAS_TLS
+#define T_ONLY_HTTP "url: only http:// and https:// are supported"
+#else
+#define T_ONLY_HTTP "url: only http:// is supported"
+#endif
+
 struct t_parse {
 	const char *s;
 	const char *host;	/* NULL: the URL is refused with err */
@@ -52,14 +62,29 @@ static const struct t_parse t_parse_rows[] = {
 	{ "http://example.com/p:@!$&'()*+,;=-._~/?q=/?", "example.com", 80,
 	    "/p:@!$&'()*+,;=-._~/?q=/?", 0, NULL },
 
-	{ "https://example.com/", NULL, 0, NULL, 0, "https needs a TLS build" },
-	{ "HTTPS://example.com/", NULL, 0, NULL, 0, "https needs a TLS build" },
+#if HOOKD_HAS_TLS
+	{ "https://example.com/", "example.com", 443, "/", 0, NULL },
+	{ "HTTPS://Example.com", "example.com", 443, "/", 0, NULL },
+	{ "https://example.com:80/x?y=1", "example.com", 80, "/x?y=1", 0,
+	    NULL },
+	{ "https://[::1]:8443/", "::1", 8443, "/", 1, NULL },
+	{ "https://10.0.0.1/cb/{id}", "10.0.0.1", 443, "/cb/{id}", 1, NULL },
+	{ "https://user@example.com/", NULL, 0, NULL, 0,
+	    "url: userinfo is not allowed" },
+	{ "https://", NULL, 0, NULL, 0, "url: empty host" },
+#else
+	{ "https://example.com/", NULL, 0, NULL, 0, T_NO_TLS },
+	{ "HTTPS://example.com/", NULL, 0, NULL, 0, T_NO_TLS },
+	{ "https://", NULL, 0, NULL, 0, T_NO_TLS },
+#endif
+	{ "https:/example.com/", NULL, 0, NULL, 0, T_ONLY_HTTP },
+	{ "httpss://example.com/", NULL, 0, NULL, 0, T_ONLY_HTTP },
 	{ "ftp://example.com/", NULL, 0, NULL, 0,
-	    "url: only http:// is supported" },
+	    T_ONLY_HTTP },
 	{ "http:/example.com/", NULL, 0, NULL, 0,
-	    "url: only http:// is supported" },
-	{ "example.com", NULL, 0, NULL, 0, "url: only http:// is supported" },
-	{ "", NULL, 0, NULL, 0, "url: only http:// is supported" },
+	    T_ONLY_HTTP },
+	{ "example.com", NULL, 0, NULL, 0, T_ONLY_HTTP },
+	{ "", NULL, 0, NULL, 0, T_ONLY_HTTP },
 	{ "http://user:pw@example.com/", NULL, 0, NULL, 0,
 	    "url: userinfo is not allowed" },
 	{ "http://example.com@evil.example/", NULL, 0, NULL, 0,
@@ -200,6 +225,8 @@ t_url_parse(void)
 		    r->s, (int)u.path_len, u.path);
 		CHECKF(u.is_literal == r->lit, "%s: literal %d", r->s,
 		    u.is_literal);
+		CHECKF(u.tls == (r->s[4] == 's' || r->s[4] == 'S'),
+		    "%s: tls %d", r->s, u.tls);
 	}
 
 	/* An embedded NUL is a control byte like any other. */
@@ -906,7 +933,16 @@ static const struct t_norm t_norm_rows[] = {
 	{ "http://[2001:DB8:0::1]:8443/x", "http://[2001:db8::1]:8443/x",
 	    NULL },
 	{ "http://[::ffff:7f00:1]/", "http://[::ffff:127.0.0.1]/", NULL },
-	{ "https://example.com/", NULL, "https needs a TLS build" },
+#if HOOKD_HAS_TLS
+	/* The port left out is the scheme's own; the schemes stay apart. */
+	{ "https://example.com", "https://example.com/", NULL },
+	{ "HTTPS://Example.com:443/d", "https://example.com/d", NULL },
+	{ "https://example.com:80/d", "https://example.com:80/d", NULL },
+	{ "http://example.com:443/d", "http://example.com:443/d", NULL },
+	{ "https://[0::1]:443/", "https://[::1]/", NULL },
+#else
+	{ "https://example.com/", NULL, T_NO_TLS },
+#endif
 	{ "http://example.com/#", NULL, "url: fragments are not allowed" },
 	{ "http://example.com/%zz", NULL, "url: invalid percent-encoding" },
 };

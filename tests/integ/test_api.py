@@ -4,7 +4,7 @@ persistence of registrations across restarts and kills."""
 import os
 import stat
 
-from .harness import RFC3339_MS, check, eq
+from .harness import RFC3339_MS, Skip, check, eq, run_hookd
 
 
 def error_of(body):
@@ -215,12 +215,17 @@ def test_client_forbidden_admin_things(t):
 
 
 def test_endpoint_https_422(t):
+    # Contract §13: the plain build refuses https:// with the way out.
+    if "TLS: none" not in run_hookd("-V").stdout:
+        raise Skip("hookd is built with TLS (make TLS=openssl): https:// "
+                   "is a URL there (tests/integ/test_tls_smoke.py)")
     h = t.hookd()
     h.client("acme")
     status, body, _ = h.api("POST", "/v1/endpoints",
                             {"client": "acme", "url": "https://example.com/x"})
     eq(status, 422, "https endpoint")
-    eq(error_of(body), "https needs a TLS build", "error")
+    eq(error_of(body), "https needs hookd built with TLS (make TLS=openssl)",
+       "error")
 
 
 def test_endpoint_bad_urls_422(t):
@@ -293,7 +298,7 @@ def test_endpoint_patch(t):
     eq((got["enabled"], got["method"], got["url"]),
        (True, "GET", changes["url"]), "single-field PATCH")
     h.req(422, "PATCH", path, {"method": "PUT"})
-    h.req(422, "PATCH", path, {"url": "https://example.com/"})
+    h.req(422, "PATCH", path, {"url": "ftp://example.com/"})
     h.req(400, "PATCH", path, b"{nope")
     h.req(404, "PATCH", "/v1/endpoints/ep_0000000000000999", {"enabled": True})
 
