@@ -732,7 +732,9 @@ def build_size(tls):
             shutil.copy2(os.path.join(ROOT, f), d)
     argv = ["make", "-s", "-C", d, "hookd"] + (["TLS=openssl"] if tls
                                                 else [])
-    subprocess.run(argv, check=True, capture_output=True, timeout=600)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv), done.stderr[-2000:]))
     out = os.path.join(d, "hookd.stripped")
     subprocess.run(["strip", "-o", out, os.path.join(d, "hookd")],
                    check=True)
