@@ -166,7 +166,12 @@ class Nginx:
                                                        dir=self.dir)))
         self.proc = spawn(["nginx", "-p", self.dir + "/", "-c", self.conf],
                           name)
-        wait_port(self.port, self.proc)
+        try:
+            wait_port(self.port, self.proc)
+        except RuntimeError as e:
+            with open(os.path.join(TMP, name + ".log")) as f:
+                raise RuntimeError("nginx %s: %s: %s" % (name, e,
+                                                         f.read()[-1000:]))
 
     def worker_pid(self):
         with open("/proc/%d/task/%d/children" % (self.proc.pid,
@@ -627,12 +632,32 @@ def tls_pki():
     return pki()
 
 
+def extra_ports(n):
+    """n ports free now, below the kernel's ephemeral range (where
+    free_port picks), so that neither repeats one nor picks one later."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    ports, p = [], max(1024, low - 20000) + 1000 * next(SERIAL) % 15000
+    while len(ports) < n:
+        if p >= low:
+            raise RuntimeError("no %d free ports below %d" % (n, low))
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            ports.append(p)
+        except OSError:
+            pass
+        s.close()
+        p += 1
+    return ports
+
+
 def tls_receiver(pki, nports=1):
     """nginx answering 200 over https on nports ports (TLS 1.2 and 1.3,
     the PKI's localhost certificate, session tickets on), one log line per
     request. .ports lists them; .port is the first."""
     extra = "".join("        listen 127.0.0.1:%d ssl backlog=4096;\n"
-                    % free_port() for _ in range(nports - 1))
+                    % p for p in extra_ports(nports - 1))
     cert, key = pki.cert("localhost")
     r = Nginx("tls-receiver-%d" % next(SERIAL), """\
     server {{
@@ -684,7 +709,7 @@ def tls_idle_conn_rss(pki, n, tls):
     recv = tls_receiver(pki, n + 1) if tls else None
     if recv is None:
         body = "".join("        listen 127.0.0.1:%d backlog=4096;\n"
-                       % free_port() for _ in range(n))
+                       % p for p in extra_ports(n))
         recv = Nginx("plain-receiver-%d" % next(SERIAL), """\
     server {{
         listen 127.0.0.1:{port} backlog=4096;
