@@ -130,6 +130,9 @@ master_process on;
 worker_processes 1;
 pid {dir}/nginx.pid;
 lock_file {dir}/nginx.lock;
+# A stop waits this long at most for open connections (kept-alive TLS ones
+# held a worker past the master's SIGKILL, left behind as an orphan).
+worker_shutdown_timeout 5s;
 error_log {dir}/error.log warn;
 load_module {echo};
 events {{ worker_connections 4096; multi_accept on; }}
