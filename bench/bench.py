@@ -8,11 +8,16 @@ from wrk and from bench/hbench (built by run.sh).
 
 Environment: BENCH_RUNS (default 3), BENCH_SECONDS (wrk run length, 5),
 BENCH_ONLY (comma-separated figure groups: ingest,relay,latency,isolation,
-memory,recovery,size), HOOKD_BIN (default ./hookd).
+memory,recovery,size,tls), HOOKD_BIN (default ./hookd).
+
+The tls group (contract §13) runs only when HOOKD_BIN is a TLS build
+(`hookd -V` names OpenSSL): `make TLS=openssl bench`. Its receivers present
+a certificate of the tests' throw-away PKI (tests/integ/tlsca.py).
 """
 
 import hashlib
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -125,6 +130,9 @@ master_process on;
 worker_processes 1;
 pid {dir}/nginx.pid;
 lock_file {dir}/nginx.lock;
+# A stop waits this long at most for open connections (kept-alive TLS ones
+# held a worker past the master's SIGKILL, left behind as an orphan).
+worker_shutdown_timeout 5s;
 error_log {dir}/error.log warn;
 load_module {echo};
 events {{ worker_connections 4096; multi_accept on; }}
@@ -161,7 +169,12 @@ class Nginx:
                                                        dir=self.dir)))
         self.proc = spawn(["nginx", "-p", self.dir + "/", "-c", self.conf],
                           name)
-        wait_port(self.port, self.proc)
+        try:
+            wait_port(self.port, self.proc)
+        except RuntimeError as e:
+            with open(os.path.join(TMP, name + ".log")) as f:
+                raise RuntimeError("nginx %s: %s: %s" % (name, e,
+                                                         f.read()[-1000:]))
 
     def worker_pid(self):
         with open("/proc/%d/task/%d/children" % (self.proc.pid,
@@ -372,12 +385,13 @@ def bench_ingest():
            "req/s", r, med(lazy), med(lazy) / r, "-", None, lazy)
 
 
-def relay_hookd(recv, seconds=None, setup=None, conf=""):
-    """Events posted by wrk to hookd and delivered to recv: arrivals per
-    second from the first post until every accepted event arrived."""
+def relay_hookd(recv, seconds=None, setup=None, conf="", url=None):
+    """Events posted by wrk to hookd and delivered to recv (at url, default
+    http://127.0.0.1:PORT/hook): arrivals per second from the first post
+    until every accepted event arrived."""
     h = Hookd("relay", "fsync always\n" + conf)
     h.client()
-    h.endpoint("http://127.0.0.1:%d/hook" % recv.port, events=("t",))
+    h.endpoint(url or "http://127.0.0.1:%d/hook" % recv.port, events=("t",))
     if setup is not None:
         setup(h)
     base = recv.count()
@@ -603,6 +617,211 @@ def bench_size():
            size / 204800.0, "< 200 KiB", size < 204800, [size])
 
 
+# ------------------------------------------------------------------ tls
+
+NOTES = []          # lines for the report's foot
+SERIAL = itertools.count()  # a fresh nginx prefix (and count.log) each
+
+
+def is_tls_build(binary):
+    out = subprocess.run([binary, "-V"], capture_output=True, text=True)
+    return "OpenSSL" in out.stdout + out.stderr
+
+
+def tls_pki():
+    """The tests' throw-away PKI (made once, removed at exit)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from integ.tlsca import pki
+    return pki()
+
+
+def extra_ports(n):
+    """n ports free now, below the kernel's ephemeral range (where
+    free_port picks), so that neither repeats one nor picks one later."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    ports, p = [], max(1024, low - 20000) + 1000 * next(SERIAL) % 15000
+    while len(ports) < n:
+        if p >= low:
+            raise RuntimeError("no %d free ports below %d" % (n, low))
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            ports.append(p)
+        except OSError:
+            pass
+        s.close()
+        p += 1
+    return ports
+
+
+def tls_receiver(pki, nports=1):
+    """nginx answering 200 over https on nports ports (TLS 1.2 and 1.3,
+    the PKI's localhost certificate, session tickets on), one log line per
+    request. .ports lists them; .port is the first."""
+    extra = "".join("        listen 127.0.0.1:%d ssl backlog=4096;\n"
+                    % p for p in extra_ports(nports - 1))
+    cert, key = pki.cert("localhost")
+    r = Nginx("tls-receiver-%d" % next(SERIAL), """\
+    server {{
+        listen 127.0.0.1:{port} ssl backlog=4096;
+%s        ssl_certificate %s;
+        ssl_certificate_key %s;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:tls:1m;
+        ssl_session_tickets on;
+        access_log {dir}/count.log count;
+        location / {{ return 200 "ok"; }}
+    }}""" % (extra, cert, key))
+    r.ports = [r.port] + [int(line.split(":")[1].split()[0])
+                          for line in extra.splitlines()]
+    r.count_path = os.path.join(r.dir, "count.log")
+    r.count = lambda: (os.stat(r.count_path).st_size // 2
+                       if os.path.exists(r.count_path) else 0)
+    return r
+
+
+def tls_relay_reference(recv_port, pki):
+    """nginx proxy_pass to the https receiver, verifying it as hookd does
+    (the test CA, the name localhost), keep-alive upstream connections and
+    resumed sessions."""
+    return Nginx("tls-relay-ref", """\
+    upstream receiver {{ server 127.0.0.1:%d; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location /v1/events {{
+            proxy_pass https://receiver;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate %s;
+            proxy_ssl_name localhost;
+            proxy_ssl_server_name on;
+            proxy_ssl_session_reuse on;
+            proxy_ssl_protocols TLSv1.2 TLSv1.3;
+        }}
+    }}""" % (recv_port, pki.root))
+
+
+def tls_idle_conn_rss(pki, n, tls):
+    """RSS per idle pooled connection: hookd delivers one event to n
+    endpoints on n ports of one nginx (n pools, one connection each, all
+    kept alive), measured against the same hookd after one delivery on
+    one connection (so the TLS library's one-time state is not counted).
+    tls: https (and the PKI's CA) or plain http."""
+    recv = tls_receiver(pki, n + 1) if tls else None
+    if recv is None:
+        body = "".join("        listen 127.0.0.1:%d backlog=4096;\n"
+                       % p for p in extra_ports(n))
+        recv = Nginx("plain-receiver-%d" % next(SERIAL), """\
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+%s        access_log {dir}/count.log count;
+        location / {{ return 200 "ok"; }}
+    }}""" % body)
+        recv.ports = [recv.port] + [int(line.split(":")[1].split()[0])
+                                    for line in body.splitlines()]
+        recv.count_path = os.path.join(recv.dir, "count.log")
+        recv.count = lambda: (os.stat(recv.count_path).st_size // 2
+                              if os.path.exists(recv.count_path) else 0)
+    scheme = "https://localhost" if tls else "http://127.0.0.1"
+    conf = ("fsync never\ntimeout 30s\nmax_endpoints_per_client %d\n"
+            % (n + 10))
+    if tls:
+        conf += "tls_ca_file %s\n" % pki.root
+    h = Hookd("tls-rss" if tls else "plain-rss", conf)
+    h.client()
+    h.endpoint("%s:%d/warm" % (scheme, recv.ports[0]), events=("warm",))
+    for p in recv.ports[1:]:
+        h.endpoint("%s:%d/idle" % (scheme, p), events=("t",))
+    h.call("POST", "/v1/events", {"client": "bench", "type": "warm",
+                                  "data": {}})
+    wait_count(recv.count, 1)
+    time.sleep(0.3)
+    before = rss_kb(h.proc.pid)
+    h.call("POST", "/v1/events", {"client": "bench", "type": "t",
+                                  "data": {}})
+    wait_count(recv.count, n + 1)
+    # The answers are in: the connections go back to their pools now.
+    time.sleep(0.3)
+    after = rss_kb(h.proc.pid)
+    h.stop()
+    recv.stop()
+    return (after - before) * 1024.0 / n
+
+
+def build_size(tls):
+    """Stripped size of hookd built by this tree's Makefile in a copy of
+    its sources (./hookd is left alone), plain or with TLS=openssl."""
+    d = os.path.join(TMP, "build-tls" if tls else "build-plain")
+    os.makedirs(d)
+    for f in os.listdir(ROOT):
+        if f == "Makefile" or f.endswith((".c", ".h")):
+            shutil.copy2(os.path.join(ROOT, f), d)
+    argv = ["make", "-s", "-C", d, "hookd"] + (["TLS=openssl"] if tls
+                                                else [])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv), done.stderr[-2000:]))
+    out = os.path.join(d, "hookd.stripped")
+    subprocess.run(["strip", "-o", out, os.path.join(d, "hookd")],
+                   check=True)
+    return os.stat(out).st_size
+
+
+def bench_tls():
+    if not is_tls_build(HOOKD):
+        msg = ("tls: skipped, %s is not a TLS build (hookd -V names no "
+               "TLS library); run `make TLS=openssl bench`"
+               % os.environ.get("HOOKD_BIN", "./hookd"))
+        log(msg)
+        NOTES.append(msg)
+        return
+    pki = tls_pki()
+    recv = tls_receiver(pki)
+    url = "https://localhost:%d/hook" % recv.port
+    conf = "tls_ca_file %s\n" % pki.root
+    ref, hk = [], []
+    for i in range(RUNS):
+        ng = tls_relay_reference(recv.port, pki)
+        base = recv.count()
+        t0 = time.monotonic()
+        wrk(ng.port)
+        n = recv.count() - base
+        ref.append(n / (time.monotonic() - t0))
+        ng.stop()
+        hk.append(relay_hookd(recv, conf=conf, url=url))
+        log("tls relay run %d: nginx proxy_pass https %.0f, hookd %.0f "
+            "deliveries/s" % (i + 1, ref[-1], hk[-1]))
+    recv.stop()
+    r = med(ref)
+    record("tls_relay", "relay to an https receiver", "deliveries/s", r,
+           med(hk), med(hk) / r, ">= 0.5 x nginx", med(hk) / r >= 0.5, hk)
+
+    n = 200
+    per_tls, per_plain = [], []
+    for i in range(RUNS):
+        per_tls.append(tls_idle_conn_rss(pki, n, True))
+        per_plain.append(tls_idle_conn_rss(pki, n, False))
+        log("tls memory run %d: %d idle pooled connections, %.0f bytes "
+            "each over TLS, %.0f bytes each plain" % (i + 1, n, per_tls[-1],
+                                                      per_plain[-1]))
+    v = med(per_tls)
+    record("tls_rss_conn", "RSS per idle pooled TLS connection", "bytes",
+           None, v, v / 65536.0, "<= 64 KiB", v <= 65536, per_tls)
+    v = med(per_plain)
+    record("plain_rss_conn", "RSS per idle pooled plain connection (info)",
+           "bytes", None, v, v / 65536.0, "-", None, per_plain)
+
+    plain, tls = build_size(False), build_size(True)
+    log("tls size: plain build %d, TLS build %d bytes stripped"
+        % (plain, tls))
+    record("size_plain", "stripped binary, plain build (info)", "bytes",
+           None, plain, plain / 204800.0, "-", None, [plain])
+    record("size_tls", "stripped binary, TLS build (info)", "bytes", None,
+           tls, tls / 204800.0, "-", None, [tls])
+
+
 # ------------------------------------------------------------------ report
 
 def fsync_ms(size):
@@ -680,8 +899,11 @@ def report(load0, disk0, took):
     lines.append("reference: nginx %s, one worker (ingest: echo module "
                  "reading the body, answering 202; relay: proxy_pass to the "
                  "same nginx receiver; idle RSS: its idle worker); isolation: "
-                 "the same run without the dead endpoints"
+                 "the same run without the dead endpoints; tls: nginx "
+                 "proxy_pass over https to the same nginx https receiver; "
+                 "both verify it with the tests' throw-away CA"
                  % nginx_version())
+    lines.extend(NOTES)
     lines.append("")
     for (name, label, unit, ref, value, ratio, goal, ok, runs) in RESULTS:
         lines.append("BENCH name=%s value=%s ratio=%.3f unit=%s met=%s "
@@ -712,7 +934,7 @@ def main():
     groups = [("ingest", bench_ingest), ("relay", bench_relay),
               ("latency", bench_latency), ("isolation", bench_isolation),
               ("memory", bench_memory), ("recovery", bench_recovery),
-              ("size", bench_size)]
+              ("size", bench_size), ("tls", bench_tls)]
     t = time.monotonic()
     load0 = loadavg()
     disk0 = disk()

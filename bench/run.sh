@@ -12,6 +12,10 @@ command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 	need="$need libnginx-mod-http-echo"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v strip >/dev/null 2>&1 || need="$need binutils"
+# The tls group builds both programs (plain and TLS=openssl) to size them.
+if ./hookd -V 2>/dev/null | grep -q OpenSSL; then
+	[ -f /usr/include/openssl/ssl.h ] || need="$need libssl-dev"
+fi
 if [ -n "$need" ]; then
 	echo "bench: installing$need" >&2
 	# The packages' own service is never started: the benchmark runs its

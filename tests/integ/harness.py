@@ -395,9 +395,10 @@ class Recorded:
 class Receiver(Recorded):
     """A webhook receiver on 127.0.0.1:<free port>. Replies are scripted per
     path: on(path, r1, r2, ...) answers r1 to the first request, r2 to the
-    second, and the last one from then on. Unscripted paths answer 200."""
+    second, and the last one from then on. Unscripted paths answer 200.
+    port: the port to listen on (default: a free one)."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.lock = threading.Condition()
         self.requests = []
         self.script = {}
@@ -435,7 +436,7 @@ class Receiver(Recorded):
             def handle_error(self, request, client_address):
                 pass  # a peer that gave up (hookd's timeout) is expected
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        daemon=True)
