@@ -4,7 +4,7 @@ persistence of registrations across restarts and kills."""
 import os
 import stat
 
-from .harness import RFC3339_MS, Skip, check, eq, run_hookd
+from .harness import RFC3339_MS, check, eq
 
 
 def error_of(body):
@@ -212,20 +212,6 @@ def test_client_forbidden_admin_things(t):
         eq(status, 403, "%s %s with a client token" % (method, path))
         error_of(body)
     h.req(200, "GET", "/v1/clients/acme")  # still there
-
-
-def test_endpoint_https_422(t):
-    # Contract §13: the plain build refuses https:// with the way out.
-    if "TLS: none" not in run_hookd("-V").stdout:
-        raise Skip("hookd is built with TLS (make TLS=openssl): https:// "
-                   "is a URL there (tests/integ/test_tls_smoke.py)")
-    h = t.hookd()
-    h.client("acme")
-    status, body, _ = h.api("POST", "/v1/endpoints",
-                            {"client": "acme", "url": "https://example.com/x"})
-    eq(status, 422, "https endpoint")
-    eq(error_of(body), "https needs hookd built with TLS (make TLS=openssl)",
-       "error")
 
 
 def test_endpoint_bad_urls_422(t):
