@@ -671,7 +671,10 @@ out:
 /* ---- idempotency keys ---- */
 
 /* The table's hash of a key: its client's id, then 0xff, which no client
- * id holds, then the key. */
+ * id holds, then the key. FNV-1a is not keyed: a client could choose keys
+ * that share a bucket; a walk past them costs one integer comparison each
+ * (the stored hashes), and only keys of an equal full hash are compared as
+ * strings. */
 static uint32_t
 idem_hash(const char *client, const char *key, size_t len)
 {

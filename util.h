@@ -2,7 +2,8 @@
  * util: the small pieces every module shares: a growable byte buffer, clocks,
  * RFC 3339 and HTTP dates, range-checked number and duration parsing, the
  * one hex-digit decoder, the client-id rule, the table of per-client states
- * by id, the one hash (FNV-1a), non-blocking and close-on-exec descriptors
+ * by id, the one hash (FNV-1a), the growable hash table of intrusive
+ * entries, non-blocking and close-on-exec descriptors
  * and a write that does not stop short.
  */
 #ifndef HOOKD_UTIL_H
