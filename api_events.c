@@ -566,7 +566,7 @@ api_delivery_retry(struct api_ctx *c)
 
 	if (d == NULL)
 		return api_not_found(c);
-	if ((st = api_retry_rate(c, d->event->client)) != 0)
+	if ((st = api_retry_rate(c, store_event_client(d->event))) != 0)
 		return st;
 	if (d->url == NULL && d->endpoint == NULL)
 		return api_error(c, 409, "its endpoint was deleted");

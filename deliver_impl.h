@@ -64,7 +64,7 @@ void deliver_wait_push(struct deliver_queue *q, struct delivery *d,
 struct delivery *deliver_wait_pop(struct delivery **head,
     struct delivery **tail);
 
-/* Take d off whichever wait list holds it (a walk from the head). */
+/* Take d off whichever wait list holds it, in O(1) (doubly linked). */
 void deliver_wait_unlink(struct deliver_queue *q, struct delivery *d);
 
 /* The engine's state of client id; created when create is set. NULL when

@@ -14,6 +14,7 @@
 int
 store_client_id_held(const char *id, size_t len, int64_t now)
 {
+	const struct idem *k;
 	size_t i;
 
 	for (i = 0; i < st_journal.events.n; i++) {
@@ -22,34 +23,41 @@ store_client_id_held(const char *id, size_t len, int64_t now)
 		if (util_span_eq(id, len, ev->client_id))
 			return 1;
 	}
-	for (i = 0; i < IDEM_BUCKETS; i++) {
-		const struct idem *k;
-
-		for (k = idem_tab[i]; k != NULL; k = k->next)
-			if (now - k->at < STORE_IDEM_MS &&
-			    util_span_eq(id, len, k->client))
-				return 1;
-	}
+	idem_expire(now, IDEM_EXPIRE_MAX);
+	for (k = st_idem.head; k != NULL; k = k->qnext)
+		if (now - k->at < STORE_IDEM_MS &&
+		    util_span_eq(id, len, k->client))
+			return 1;
 	return 0;
 }
 
-/* End every pending delivery of endpoint e (or, with e NULL, of client c)
- * as failed with error. */
+/* End every pending delivery of the list d (through ep_next: an endpoint's
+ * or a client's one-offs) as failed with error: the work is the list's
+ * length, not the store's size. */
 static void
-fail_pending_of(const struct endpoint *e, const struct client *c,
-    const char *error)
+fail_pending_of(struct delivery *d, const char *error)
 {
 	int64_t now = util_wall_ms();
-	size_t i;
 
-	for (i = 0; i < st_journal.deliveries.n; i++) {
-		struct delivery *d = st_journal.deliveries.v[i];
-
-		if (d->status != STORE_PENDING)
-			continue;
-		if (e != NULL ? d->endpoint == e : d->event->client == c)
+	for (; d != NULL; d = d->ep_next)
+		if (d->status == STORE_PENDING)
 			store_delivery_fail(d, error, now);
+}
+
+/* Empty the list head..tail, its deliveries told it is gone (with
+ * endpoint, their endpoint pointer too). */
+static void
+dlv_list_clear(struct delivery **head, struct delivery **tail, int endpoint)
+{
+	struct delivery *d, *next;
+
+	for (d = *head; d != NULL; d = next) {
+		next = d->ep_next;
+		d->ep_next = NULL;
+		if (endpoint)
+			d->endpoint = NULL;
 	}
+	*head = *tail = NULL;
 }
 
 static int
@@ -57,13 +65,8 @@ endpoint_remove(struct endpoint *e, const char *why)
 {
 	size_t i;
 
-	fail_pending_of(e, NULL, why);
-	for (i = 0; i < st_journal.deliveries.n; i++) {
-		struct delivery *d = st_journal.deliveries.v[i];
-
-		if (d->endpoint == e)
-			d->endpoint = NULL;
-	}
+	fail_pending_of(e->dlv_head, why);
+	dlv_list_clear(&e->dlv_head, &e->dlv_tail, 1);
 	i = vec_lower(&st_registry.endpoints, e->id);
 	vec_remove(&st_registry.endpoints, i);
 	endpoint_free_fields(e);
@@ -93,7 +96,7 @@ store_endpoint_disable(struct endpoint *e, const char *reason)
 	e->enabled = 0;
 	e->updated_at = n.updated_at;
 	if (reason != NULL)
-		fail_pending_of(e, NULL, reason);
+		fail_pending_of(e->dlv_head, reason);
 	return 0;
 }
 
@@ -106,19 +109,17 @@ store_client_delete(struct client *c)
 	rec_str("id", c->id);
 	if (rec_write(&st_files.reg) < 0)
 		return -1;
-	fail_pending_of(NULL, c, "client deleted");
+	/* Its deliveries are its one-offs and those to its endpoints: each
+	 * list is walked once. Its events find it by id, and find none. */
+	fail_pending_of(c->oneoff_head, "client deleted");
+	dlv_list_clear(&c->oneoff_head, &c->oneoff_tail, 0);
 	for (i = st_registry.endpoints.n; i-- > 0;) {
 		struct endpoint *e = st_registry.endpoints.v[i];
 
 		if (e->client == c)
 			endpoint_remove(e, "client deleted");
 	}
-	for (i = 0; i < st_journal.events.n; i++) {
-		struct event *ev = st_journal.events.v[i];
-
-		if (ev->client == c)
-			ev->client = NULL;
-	}
+	token_unindex(c);
 	i = client_lower(c->id, strlen(c->id));
 	vec_remove(&st_registry.clients, i);
 	client_free(c);
@@ -173,6 +174,7 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	free(st_registry.gone);
 	st_registry.gone = NULL;
 	st_registry.ngone = st_registry.capgone = 0;
+	idem_sort();
 	if (orphans_settle() != 0) {
 		snprintf(err, errsz, "%s: cannot write the journal: %s", dir,
 		    strerror(errno));
@@ -230,18 +232,8 @@ store_close(void)
 	}
 	for (i = 0; i < st_registry.clients.n; i++)
 		client_free(st_registry.clients.v[i]);
-	for (i = 0; i < IDEM_BUCKETS; i++) {
-		struct idem *k, *next;
-
-		for (k = idem_tab[i]; k != NULL; k = next) {
-			next = k->next;
-			free(k->client);
-			free(k->key);
-			free(k->body);
-			free(k);
-		}
-		idem_tab[i] = NULL;
-	}
+	idem_free_all();
+	util_htab_free(&st_registry.tokens);
 	free(st_journal.events.v);
 	free(st_registry.endpoints.v);
 	free(st_registry.clients.v);

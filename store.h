@@ -45,6 +45,11 @@ struct client {
 	 * current minute (max_retries_per_minute). */
 	int64_t retry_minute;		/* monotonic ms / 60000 */
 	size_t retry_calls;
+	/* The store's indexes: its entry in the token table (by the token's
+	 * SHA-256), and its one-off deliveries (through ep_next, id order),
+	 * so a deletion fails them without scanning the store. */
+	struct util_hent token_h;
+	struct delivery *oneoff_head, *oneoff_tail;
 };
 
 struct endpoint {
@@ -66,21 +71,30 @@ struct endpoint {
 	uint32_t inflight;		/* attempts in flight */
 	struct delivery *wait_head;	/* due, waiting for a free slot */
 	struct delivery *wait_tail;
+	/* The store's index: every delivery to it, in id order, through
+	 * delivery.ep_next (a delete or disable visits only these). */
+	struct delivery *dlv_head, *dlv_tail;
 };
 
+/* Its client is found by client_id (store_event_client), not held by a
+ * pointer: a client's deletion then touches none of its events, and the id
+ * is not given to a new client while its events remain
+ * (store_client_id_held). The fields are ordered so that the strings start
+ * right after the last one (a pending delivery's memory is mostly its
+ * event's). */
 struct event {
 	uint64_t id;
-	struct client *client;		/* NULL once the client is deleted */
 	char *client_id;		/* both in strs: one allocation, as */
 	char *type;			/* pending events are most of memory */
 	int64_t created_at;
 	off_t off;			/* its record in the journal */
 	char *data;			/* the payload as sent, while needed */
 	size_t data_len;
+	struct delivery *deliveries;	/* list through delivery.next_in_event,
+					   in id order */
 	uint32_t pending;		/* deliveries still pending */
-	uint8_t dropping;		/* a compaction is removing it */
 	uint32_t ndeliveries;
-	struct delivery *deliveries;	/* list through delivery.next_in_event */
+	uint8_t dropping;		/* a compaction is removing it */
 	char strs[];			/* client_id and type */
 };
 
@@ -93,9 +107,14 @@ struct delivery {
 	int64_t next_at;		/* next attempt (ms), 0 when none */
 	off_t last_off;			/* its newest attempt record, -1 none */
 	struct delivery *next_in_event;
+	/* The next delivery of its endpoint (endpoint.dlv_head) or, for a
+	 * one-off, of its client (client.oneoff_head); NULL at the end or
+	 * once the endpoint or the client is deleted. */
+	struct delivery *ep_next;
 	/* Runtime, owned by the delivery engine: */
-	struct delivery *wait_next;	/* in its endpoint's or the global
-					   wait list */
+	struct delivery *wait_next;	/* in its endpoint's, its client's or
+					   the global wait list, doubly */
+	struct delivery *wait_prev;	/* linked: one leaves in O(1) */
 	uint32_t heap_index;		/* position in the timer heap, 0: none */
 	uint8_t status;			/* enum store_status */
 	uint8_t attempts;
@@ -200,7 +219,8 @@ int store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id);
 
 /* Clients, kept sorted by id. */
 struct client *store_client_find(const char *id, size_t len);
-/* The client whose token hashes to hash (constant-time compare), or NULL. */
+/* The client whose token hashes to hash, or NULL: found through a table by
+ * the stored SHA-256, then compared in constant time (sign_equal). */
 struct client *store_client_by_token(const uint8_t hash[32]);
 size_t store_client_count(void);
 struct client *store_client_at(size_t i);	/* i-th in id order */
@@ -252,6 +272,8 @@ int store_endpoint_matches(const struct endpoint *e, const char *type,
 
 /* Events, kept in id order. */
 struct event *store_event_find(uint64_t id);
+/* The client of ev, found by its id (O(log n)); NULL once deleted. */
+struct client *store_event_client(const struct event *ev);
 size_t store_event_count(void);
 struct event *store_event_at(size_t i);
 size_t store_event_after(uint64_t after);

@@ -118,6 +118,7 @@ compact_child(const char *path, const char *mappath)
 	struct logfile n = { .fd = -1 };
 	struct buf rb = {0};
 	struct json_tok *toks = NULL;
+	const struct idem *key;
 	size_t ntoks = 0, i, nmap = 0;
 	off_t *chain = NULL, *map = NULL;
 	size_t chain_cap = 0, map_cap = 0;
@@ -129,19 +130,17 @@ compact_child(const char *path, const char *mappath)
 	    O_NOFOLLOW, 0600);
 	if (n.fd < 0 || mfd < 0)
 		_exit(1);
-	for (i = 0; i < IDEM_BUCKETS; i++) {
-		const struct idem *k;
-
-		for (k = idem_tab[i]; k != NULL; k = k->next) {
-			if (st_compact.compact_now - k->at >= STORE_IDEM_MS)
-				continue;
-			rec_begin("idem");
-			idem_members(k->client, k->key, strlen(k->key),
-			    k->has_req ? k->req : NULL, k->status, k->body,
-			    k->at);
-			if (rec_write(&n) < 0)
-				_exit(1);
-		}
+	/* In the queue's order, oldest first: the new journal replays them
+	 * in time order. */
+	for (key = st_idem.head; key != NULL; key = key->qnext) {
+		if (st_compact.compact_now - key->at >= STORE_IDEM_MS)
+			continue;
+		rec_begin("idem");
+		idem_members(key->client, key->key, strlen(key->key),
+		    key->has_req ? key->req : NULL, key->status, key->body,
+		    key->at);
+		if (rec_write(&n) < 0)
+			_exit(1);
 	}
 	for (i = 0; i < st_compact.fork_events; i++) {
 		struct event *ev = st_journal.events.v[i];
@@ -238,6 +237,9 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	size_t i;
 	pid_t pid;
 
+	/* Called once a minute: the expired Idempotency-Keys go even when no
+	 * request comes to free them. */
+	idem_expire(now, 16 * IDEM_EXPIRE_MAX);
 	if (st_compact.child > 0) {
 		errno = EBUSY;
 		return -1;
@@ -475,6 +477,7 @@ store_compact_poll(char *err, size_t errsz)
 	st_files.jrn.size = n.size;
 	st_files.jrn.dirty = 0;
 	/* Drop what retention let go, keeping the arrays in id order. */
+	index_forget_dropping();
 	for (i = 0, k = 0; i < st_journal.deliveries.n; i++) {
 		struct delivery *d = st_journal.deliveries.v[i];
 

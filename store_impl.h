@@ -27,8 +27,11 @@
 /* A record line longer than this is corruption, not data: the largest real
  * record is an event with a max_body payload escaped (at most 6x). */
 #define STORE_LINE_MAX ((size_t)64 << 20)
-
-#define IDEM_BUCKETS 4096
+/* Expired Idempotency-Keys freed by one call of idem_expire from a request
+ * (and 16 times as many by the once-a-minute call): keys expire in the
+ * order they came, so a burst of a million keys made in one minute would
+ * otherwise be freed in one pass 24 h later, stalling every connection. */
+#define IDEM_EXPIRE_MAX 1024
 
 /* One append-only file. */
 struct logfile {
@@ -41,7 +44,8 @@ struct logfile {
 
 /* An Idempotency-Key's first answer, and the request it answered. */
 struct idem {
-	struct idem *next;
+	struct util_hent h;	/* in st_idem.tab, by client and key */
+	struct idem *qnext;	/* the expiry queue (st_idem), oldest first */
 	char *client;
 	char *key;
 	int status;
@@ -127,6 +131,8 @@ extern struct store_replay st_replay;
 /* The registry in memory (store_registry.c). */
 struct store_registry {
 	struct vec clients, endpoints;
+	/* Clients by the SHA-256 of their token (client.token_h). */
+	struct util_htab tokens;
 	/* Replay: endpoint ids the registry deleted (sorted once the registry
 	 * is read, freed once the journal is). */
 	uint64_t *gone;
@@ -150,9 +156,23 @@ struct store_journal {
 };
 extern struct store_journal st_journal;
 
-/* The Idempotency-Key table (store_journal.c), outside st_journal: these
- * 32 KiB of NULL pointers belong in .bss. */
-extern struct idem *idem_tab[IDEM_BUCKETS];
+/*
+ * The Idempotency-Keys (store_journal.c): a hash table by client and key,
+ * and a queue in the order of their times, oldest first, from whose head
+ * the keys are freed once STORE_IDEM_MS old (idem_expire). Keys are added
+ * with the clock's time, so the queue is in time order unless the wall
+ * clock steps back; then a key may wait behind a younger one and is freed
+ * that much later (a lookup checks each key's own time, so it is never
+ * answered past its window). Replay appends in file order and sorts the
+ * queue once at the end when a record was out of order (a journal compacted
+ * by a version that wrote keys in table order).
+ */
+struct store_idem {
+	struct util_htab tab;
+	struct idem *head, *tail;
+	int unsorted;		/* replay appended one out of time order */
+};
+extern struct store_idem st_idem;
 /* Attempts kept per delivery (store_set_max_log). */
 extern size_t store_max_log;
 
@@ -254,6 +274,11 @@ int replay_file(struct logfile *f, const char *name, int journal,
 /* The index in st_registry.clients of the first client whose id (len
  * bytes) is >= id, by byte order: where id is or would be inserted. */
 size_t client_lower(const char *id, size_t len);
+/* Add c to the token table (st_registry.tokens) by its token_hash: 0, or
+ * -1 out of memory, which only the table's first entry can meet; take it
+ * out (it must be in). */
+int token_index(struct client *c);
+void token_unindex(struct client *c);
 /* Free a client and its name (NULL is fine); it must not be in the table. */
 void client_free(struct client *c);
 /* Free what an endpoint points to (url, filters, headers, description) and
@@ -276,6 +301,17 @@ int replay_registry(struct replay *r, const char *t, size_t tl);
 void announce_durable(void);
 /* Free an event with its deliveries. */
 void event_free(struct event *ev);
+/* Free the Idempotency-Keys older than STORE_IDEM_MS at now, oldest first,
+ * at most max of them. */
+void idem_expire(int64_t now, size_t max);
+/* After replay: put the keys' queue in time order, when a record came out
+ * of order. O(n log n), no allocation. */
+void idem_sort(void);
+/* Free every key and the table (store_close). */
+void idem_free_all(void);
+/* Take the deliveries of events a compaction drops (event.dropping) off
+ * their endpoints' and clients' lists, before they are freed. */
+void index_forget_dropping(void);
 /* Write the members of an idem record after "t" into the record. */
 void idem_members(const char *client, const char *key, size_t len,
     const uint8_t *req, int status, const char *body, int64_t at);

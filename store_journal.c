@@ -17,9 +17,7 @@
 
 struct store_journal st_journal;
 
-/* The Idempotency-Key table, outside st_journal: 32 KiB of NULL pointers,
- * kept apart from the state that store_close resets field by field. */
-struct idem *idem_tab[IDEM_BUCKETS];
+struct store_idem st_idem;
 
 void (*store_on_due)(struct delivery *d);
 void (*store_on_fail)(struct delivery *d);
@@ -178,24 +176,95 @@ delivery_new(struct event *ev, struct endpoint *e, const char *url)
 	return d;
 }
 
-/* Link a new delivery into its event and the indexes. */
+/* Append d to the list head..tail through ep_next. */
+static void
+dlv_append(struct delivery **head, struct delivery **tail,
+    struct delivery *d)
+{
+	d->ep_next = NULL;
+	if (*tail != NULL)
+		(*tail)->ep_next = d;
+	else
+		*head = d;
+	*tail = d;
+}
+
+/* Append d to its endpoint's list or, a one-off, to its client c's (NULL:
+ * deleted, then none). Ids grow, so the lists stay in id order. */
+static void
+dlv_index(struct delivery *d, struct client *c)
+{
+	if (d->endpoint != NULL)
+		dlv_append(&d->endpoint->dlv_head, &d->endpoint->dlv_tail, d);
+	else if (d->url != NULL && c != NULL)
+		dlv_append(&c->oneoff_head, &c->oneoff_tail, d);
+}
+
+/*
+ * Link a new delivery into the id-ordered array and the counts. Its
+ * event's list is the caller's: with tail, *tail is where d goes, and it is
+ * moved past d, so a fan-out of K deliveries costs K appends, not K walks
+ * to the list's end. 0, or -1 out of memory (nothing linked).
+ */
 static int
-delivery_link(struct delivery *d)
+delivery_link(struct delivery *d, struct delivery ***tail)
 {
 	struct event *ev = d->event;
-	struct delivery **tail = &ev->deliveries;
 
 	if (vec_push(&st_journal.deliveries, d) != 0)
 		return -1;
-	while (*tail != NULL)
-		tail = &(*tail)->next_in_event;
-	*tail = d;
+	if (tail != NULL) {
+		d->next_in_event = NULL;
+		**tail = d;
+		*tail = &d->next_in_event;
+	}
 	ev->ndeliveries++;
 	if (d->status == STORE_PENDING) {
 		ev->pending++;
 		st_journal.pending++;
 	}
 	return 0;
+}
+
+/* Drop from the list head..tail the deliveries whose events a compaction
+ * is removing. */
+static void
+dlv_list_forget(struct delivery **head, struct delivery **tail)
+{
+	struct delivery **pp = head, *last = NULL;
+
+	while (*pp != NULL) {
+		if ((*pp)->event->dropping) {
+			*pp = (*pp)->ep_next;
+		} else {
+			last = *pp;
+			pp = &(*pp)->ep_next;
+		}
+	}
+	*tail = last;
+}
+
+void
+index_forget_dropping(void)
+{
+	size_t i;
+
+	for (i = 0; i < st_registry.endpoints.n; i++) {
+		struct endpoint *e = st_registry.endpoints.v[i];
+
+		dlv_list_forget(&e->dlv_head, &e->dlv_tail);
+	}
+	for (i = 0; i < st_registry.clients.n; i++) {
+		struct client *c = st_registry.clients.v[i];
+
+		dlv_list_forget(&c->oneoff_head, &c->oneoff_tail);
+	}
+}
+
+struct client *
+store_event_client(const struct event *ev)
+{
+	return store_client_find(ev->client_id, strlen(ev->client_id));
 }
 
 struct event *
@@ -214,7 +283,6 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	if (ev == NULL)
 		goto nomem;
 	ev->id = new_id();
-	ev->client = c;
 	ev->created_at = now;
 	for (i = 0; i < nd; i++) {
 		d = delivery_new(ev, i < neps ? eps[i] : NULL,
@@ -285,12 +353,14 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		goto fail;
 	ev->off = off;
 	vec_push(&st_journal.events, ev);
-	while (list != NULL) {
-		d = list;
-		list = d->next_in_event;
-		d->next_in_event = NULL;
-		delivery_link(d);
+	/* The list built above is the event's, handed over whole; each
+	 * delivery joins the indexes (room in the array was made above). */
+	ev->deliveries = list;
+	for (d = list; d != NULL; d = d->next_in_event) {
+		delivery_link(d, NULL);
+		dlv_index(d, c);
 	}
+	idem_expire(now, IDEM_EXPIRE_MAX);
 	/* The engine hears of the deliveries once the event is durable. */
 	st_journal.unannounced[st_journal.nunannounced].ev = ev;
 	st_journal.unannounced[st_journal.nunannounced++].seq =
@@ -600,26 +670,43 @@ out:
 
 /* ---- idempotency keys ---- */
 
+/* The table's hash of a key: its client's id, then 0xff, which no client
+ * id holds, then the key. FNV-1a is not keyed: a client could choose keys
+ * that share a bucket; a walk past them costs one integer comparison each
+ * (the stored hashes), and only keys of an equal full hash are compared as
+ * strings. */
 static uint32_t
 idem_hash(const char *client, const char *key, size_t len)
 {
 	uint32_t h = util_hash(UTIL_HASH_START, client, strlen(client));
 
-	/* 0xff, which no client id holds, ends the id. */
 	h = util_hash(h, "\xff", 1);
-	return util_hash(h, key, len) % IDEM_BUCKETS;
+	return util_hash(h, key, len);
 }
 
 static struct idem *
 idem_lookup(const char *client, const char *key, size_t len, int64_t now)
 {
-	struct idem *i;
+	struct util_hent *h;
 
-	for (i = idem_tab[idem_hash(client, key, len)]; i != NULL; i = i->next)
+	for (h = util_htab_first(&st_idem.tab, idem_hash(client, key, len));
+	    h != NULL; h = util_htab_next(h)) {
+		struct idem *i = UTIL_CONTAINER(h, struct idem, h);
+
 		if (now - i->at < STORE_IDEM_MS && strcmp(i->client, client) ==
 		    0 && util_span_eq(key, len, i->key))
 			return i;
+	}
 	return NULL;
+}
+
+static void
+idem_free(struct idem *i)
+{
+	free(i->client);
+	free(i->key);
+	free(i->body);
+	free(i);
 }
 
 static int
@@ -627,16 +714,14 @@ idem_add(const char *client, const char *key, size_t len,
     const uint8_t *req, int status, const char *body, int64_t at)
 {
 	struct idem *i = calloc(1, sizeof(*i));
-	uint32_t h = idem_hash(client, key, len);
 
 	if (i == NULL || (i->client = dup_or_null(client)) == NULL ||
 	    (i->key = util_strndup(key, len)) == NULL ||
-	    (i->body = dup_or_null(body)) == NULL) {
-		if (i != NULL) {
-			free(i->client);
-			free(i->key);
-			free(i);
-		}
+	    (i->body = dup_or_null(body)) == NULL ||
+	    util_htab_add(&st_idem.tab, &i->h, idem_hash(client, key,
+	    len)) != 0) {
+		if (i != NULL)
+			idem_free(i);
 		return -1;
 	}
 	i->status = status;
@@ -645,17 +730,98 @@ idem_add(const char *client, const char *key, size_t len,
 		memcpy(i->req, req, 32);
 		i->has_req = 1;
 	}
-	i->next = idem_tab[h];
-	idem_tab[h] = i;
+	if (st_idem.tail != NULL) {
+		if (at < st_idem.tail->at)
+			st_idem.unsorted = 1;
+		st_idem.tail->qnext = i;
+	} else
+		st_idem.head = i;
+	st_idem.tail = i;
 	return 0;
+}
+
+void
+idem_expire(int64_t now, size_t max)
+{
+	struct idem *i;
+
+	while ((i = st_idem.head) != NULL && now - i->at >= STORE_IDEM_MS &&
+	    max-- > 0) {
+		st_idem.head = i->qnext;
+		if (st_idem.head == NULL)
+			st_idem.tail = NULL;
+		util_htab_del(&st_idem.tab, &i->h);
+		idem_free(i);
+	}
+}
+
+/* Merge two queues sorted by time into one (stable: a first on ties). */
+static struct idem *
+idem_merge(struct idem *a, struct idem *b)
+{
+	struct idem *head = NULL, **tail = &head;
+
+	while (a != NULL && b != NULL) {
+		struct idem **min = b->at < a->at ? &b : &a;
+
+		*tail = *min;
+		tail = &(*min)->qnext;
+		*min = (*min)->qnext;
+	}
+	*tail = a != NULL ? a : b;
+	return head;
+}
+
+void
+idem_sort(void)
+{
+	/* A bottom-up merge sort of the list: runs[k] holds a sorted run of
+	 * 2^k keys; O(n log n) with no recursion and no allocation. */
+	struct idem *runs[64] = {0}, *i, *next;
+	size_t k;
+
+	if (!st_idem.unsorted)
+		return;
+	for (i = st_idem.head; i != NULL; i = next) {
+		next = i->qnext;
+		i->qnext = NULL;
+		for (k = 0; k < 63 && runs[k] != NULL; k++) {
+			i = idem_merge(runs[k], i);
+			runs[k] = NULL;
+		}
+		runs[k] = runs[k] != NULL ? idem_merge(runs[k], i) : i;
+	}
+	for (i = NULL, k = 0; k < 64; k++)
+		if (runs[k] != NULL)
+			i = idem_merge(runs[k], i);
+	st_idem.head = i;
+	while (i != NULL && i->qnext != NULL)
+		i = i->qnext;
+	st_idem.tail = i;
+	st_idem.unsorted = 0;
+}
+
+void
+idem_free_all(void)
+{
+	struct idem *i, *next;
+
+	for (i = st_idem.head; i != NULL; i = next) {
+		next = i->qnext;
+		idem_free(i);
+	}
+	util_htab_free(&st_idem.tab);
+	memset(&st_idem, 0, sizeof(st_idem));
 }
 
 int
 store_idem_find(const struct client *c, const char *key, size_t len,
     const uint8_t req[32], int64_t now, int *status, const char **body)
 {
-	struct idem *i = idem_lookup(c->id, key, len, now);
+	struct idem *i;
 
+	idem_expire(now, IDEM_EXPIRE_MAX);
+	i = idem_lookup(c->id, key, len, now);
 	if (i == NULL)
 		return -1;
 	if (i->has_req && !sign_equal(i->req, req, 32))
@@ -768,6 +934,8 @@ static int
 replay_event(struct replay *r)
 {
 	struct event *ev;
+	struct delivery **tail, *dl;
+	struct client *c;
 	char cid[UTIL_ID_MAX + 1], *type = NULL;
 	int v, i;
 	uint32_t k;
@@ -788,7 +956,8 @@ replay_event(struct replay *r)
 	    (st_journal.events.n > 0 && ((struct event *)
 	    st_journal.events.v[st_journal.events.n - 1])->id >= ev->id))
 		goto bad;
-	ev->client = store_client_find(ev->client_id, strlen(ev->client_id));
+	c = store_client_find(ev->client_id, strlen(ev->client_id));
+	tail = &ev->deliveries;
 	ev->created_at = at;
 	ev->off = r->off;
 	seen_id(ev->id);
@@ -844,7 +1013,7 @@ replay_event(struct replay *r)
 		if ((st_journal.deliveries.n > 0 && ((struct delivery *)
 		    st_journal.deliveries.v[st_journal.deliveries.n - 1])->id >=
 		    did) ||
-		    delivery_link(d) != 0) {
+		    delivery_link(d, &tail) != 0) {
 			free(d->url);
 			free(d);
 			goto bad;
@@ -852,6 +1021,10 @@ replay_event(struct replay *r)
 	}
 	if (vec_push(&st_journal.events, ev) != 0)
 		goto bad;
+	/* Indexed only once the whole record is in: a bad one (hookd check
+	 * goes on past it) leaves no freed delivery on a list. */
+	for (dl = ev->deliveries; dl != NULL; dl = dl->next_in_event)
+		dlv_index(dl, c);
 	return 0;
 bad:
 	/* The start fails, but the caller still calls store_close(), which

@@ -45,15 +45,49 @@ store_client_find(const char *id, size_t len)
 	return util_span_eq(id, len, c->id) ? c : NULL;
 }
 
+/*
+ * The token table's hash: the first four bytes of the token's SHA-256.
+ * SHA-256 spreads them evenly without another hash, and no one can choose
+ * them without finding a preimage, so the chains stay short whatever the
+ * tokens are.
+ */
+static uint32_t
+token_hash32(const uint8_t hash[32])
+{
+	return (uint32_t)hash[0] | (uint32_t)hash[1] << 8 |
+	    (uint32_t)hash[2] << 16 | (uint32_t)hash[3] << 24;
+}
+
+int
+token_index(struct client *c)
+{
+	return util_htab_add(&st_registry.tokens, &c->token_h,
+	    token_hash32(c->token_hash));
+}
+
+void
+token_unindex(struct client *c)
+{
+	util_htab_del(&st_registry.tokens, &c->token_h);
+}
+
+/*
+ * The table narrows the candidates to the clients whose token hash starts
+ * with the same four bytes (almost always one), and each is compared in
+ * full in constant time. What the time can tell is only whether such a
+ * client exists: four bytes of the SHA-256 of the token sent, which no one
+ * can steer toward a stored token's hash without breaking SHA-256, and
+ * which say nothing about the rest of a stored token.
+ */
 struct client *
 store_client_by_token(const uint8_t hash[32])
 {
 	struct client *found = NULL;
-	size_t i;
+	struct util_hent *h;
 
-	/* Every client is compared, so the time does not tell which matched. */
-	for (i = 0; i < st_registry.clients.n; i++) {
-		struct client *c = st_registry.clients.v[i];
+	for (h = util_htab_first(&st_registry.tokens, token_hash32(hash));
+	    h != NULL; h = util_htab_next(h)) {
+		struct client *c = UTIL_CONTAINER(h, struct client, token_h);
 
 		if (sign_equal(c->token_hash, hash, 32))
 			found = c;
@@ -146,12 +180,17 @@ store_client_create(const char *id, const char *name,
 	memcpy(c->token_hash, token_hash, 32);
 	memcpy(c->secret, secret, strlen(secret) + 1);
 	c->created_at = c->updated_at = util_wall_ms();
-	/* Room for the insert: */
+	/* Room for the insert, and its token indexed before the record is
+	 * written: nothing can fail once it is. */
 	if (vec_push(&st_registry.clients, NULL) != 0)
 		goto fail;
 	st_registry.clients.n--;
-	if (client_record(c) < 0)
+	if (token_index(c) != 0)
 		goto fail;
+	if (client_record(c) < 0) {
+		token_unindex(c);
+		goto fail;
+	}
 	client_insert(c);
 	return c;
 fail:
@@ -170,7 +209,11 @@ store_client_set_token(struct client *c, const uint8_t token_hash[32])
 	tmp.updated_at = util_wall_ms();
 	if (client_record(&tmp) < 0)
 		return -1;
+	/* Back in the table at once: its table has buckets, so this cannot
+	 * fail. */
+	token_unindex(c);
 	memcpy(c->token_hash, token_hash, 32);
+	(void)token_index(c);
 	c->updated_at = tmp.updated_at;
 	return 0;
 }
@@ -478,13 +521,24 @@ replay_client(struct replay *r)
 	old = store_client_find(id, strlen(id));
 	if (old != NULL) {
 		/* A later record replaces the client's fields in place, so
-		 * that endpoints keep pointing at it. */
+		 * that endpoints keep pointing at it; it keeps its lists, and
+		 * its token is indexed again (its table has buckets: this
+		 * cannot fail). */
+		token_unindex(old);
 		free(old->name);
+		c->oneoff_head = old->oneoff_head;
+		c->oneoff_tail = old->oneoff_tail;
 		*old = *c;
 		free(c);
+		(void)token_index(old);
 		return 0;
 	}
+	if (token_index(c) != 0) {
+		client_free(c);
+		return replay_fail(r, "out of memory");
+	}
 	if (client_insert(c) != 0) {
+		token_unindex(c);
 		client_free(c);
 		return replay_fail(r, "out of memory");
 	}
@@ -565,7 +619,10 @@ replay_endpoint(struct replay *r)
 	seen_id(e->id);
 	old = store_endpoint_find(e->id);
 	if (old != NULL) {
+		/* Replaced in place; it keeps its list of deliveries. */
 		endpoint_free_fields(old);
+		e->dlv_head = old->dlv_head;
+		e->dlv_tail = old->dlv_tail;
 		*old = *e;
 		free(e);
 		return 0;
@@ -622,6 +679,7 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 			}
 		}
 		vec_remove(&st_registry.clients, client_lower(id, strlen(id)));
+		token_unindex(c);
 		client_free(c);
 		return 0;
 	}

@@ -579,6 +579,100 @@ util_clients_sweep(struct util_clients *tab,
 	}
 }
 
+/* The smallest table: below it, a resize would cost more than it saves. */
+#define UTIL_HTAB_MIN 16
+
+/* Move every entry of t into nb buckets (a power of two). 0, or -1 out of
+ * memory (t unchanged). */
+static int
+util_htab_resize(struct util_htab *t, size_t nb)
+{
+	struct util_hent **b = calloc(nb, sizeof(*b));
+	size_t i;
+
+	if (b == NULL)
+		return -1;
+	for (i = 0; i < t->nbucket; i++) {
+		struct util_hent *e, *next;
+
+		for (e = t->bucket[i]; e != NULL; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(t->bucket);
+	t->bucket = b;
+	t->nbucket = nb;
+	return 0;
+}
+
+int
+util_htab_add(struct util_htab *t, struct util_hent *e, uint32_t hash)
+{
+	struct util_hent **slot;
+
+	/* Twice as many buckets once every bucket holds an entry on average;
+	 * a table that cannot grow still works, with longer chains. */
+	if (t->n >= t->nbucket && util_htab_resize(t, t->nbucket != 0 ?
+	    t->nbucket * 2 : UTIL_HTAB_MIN) != 0 && t->nbucket == 0)
+		return -1;
+	e->hash = hash;
+	slot = &t->bucket[hash & (t->nbucket - 1)];
+	e->next = *slot;
+	*slot = e;
+	t->n++;
+	return 0;
+}
+
+void
+util_htab_del(struct util_htab *t, struct util_hent *e)
+{
+	struct util_hent **pp = &t->bucket[e->hash & (t->nbucket - 1)];
+
+	while (*pp != NULL && *pp != e)
+		pp = &(*pp)->next;
+	if (*pp == NULL)
+		return;
+	*pp = e->next;
+	e->next = NULL;
+	t->n--;
+	if (t->nbucket > UTIL_HTAB_MIN && t->n < t->nbucket / 8)
+		(void)util_htab_resize(t, t->nbucket / 2);
+}
+
+struct util_hent *
+util_htab_first(const struct util_htab *t, uint32_t hash)
+{
+	struct util_hent *e;
+
+	if (t->nbucket == 0)
+		return NULL;
+	for (e = t->bucket[hash & (t->nbucket - 1)]; e != NULL; e = e->next)
+		if (e->hash == hash)
+			return e;
+	return NULL;
+}
+
+struct util_hent *
+util_htab_next(const struct util_hent *e)
+{
+	struct util_hent *x;
+
+	for (x = e->next; x != NULL; x = x->next)
+		if (x->hash == e->hash)
+			return x;
+	return NULL;
+}
+
+void
+util_htab_free(struct util_htab *t)
+{
+	free(t->bucket);
+	t->bucket = NULL;
+	t->nbucket = t->n = 0;
+}
+
 int
 util_fd_nonblock(int fd)
 {

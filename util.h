@@ -2,7 +2,8 @@
  * util: the small pieces every module shares: a growable byte buffer, clocks,
  * RFC 3339 and HTTP dates, range-checked number and duration parsing, the
  * one hex-digit decoder, the client-id rule, the table of per-client states
- * by id, the one hash (FNV-1a), non-blocking and close-on-exec descriptors
+ * by id, the one hash (FNV-1a), the growable hash table of intrusive
+ * entries, non-blocking and close-on-exec descriptors
  * and a write that does not stop short.
  */
 #ifndef HOOKD_UTIL_H
@@ -164,6 +165,44 @@ void util_clients_sweep(struct util_clients *tab,
  * for anything an attacker must not predict collisions of beyond a chain
  * walk; every table bounds its chains' work by its own limits. */
 uint32_t util_hash(uint32_t h, const void *p, size_t n);
+
+/*
+ * A growable hash table of intrusive entries (Idempotency-Keys, client
+ * tokens): an owner embeds a struct util_hent and finds its struct back
+ * with UTIL_CONTAINER. Each entry stores its full 32-bit hash, so a lookup
+ * compares keys only of entries whose hash is equal, and growing the table
+ * never hashes a key again. The table doubles when it holds as many
+ * entries as buckets (chains average at most one entry) and halves when it
+ * holds fewer than one per eight, so lookups stay O(1) from ten keys to
+ * millions and the memory follows the entries. Zero-initialised, it is
+ * empty. Not thread-safe. A resize rehashes every entry at once: O(n), once
+ * per doubling, so O(1) per insert amortised.
+ */
+struct util_hent {
+	struct util_hent *next;		/* chain */
+	uint32_t hash;
+};
+struct util_htab {
+	struct util_hent **bucket;	/* NULL while empty */
+	size_t nbucket;			/* a power of two, or 0 */
+	size_t n;			/* entries */
+};
+/* The struct of type whose member member is at p. */
+#define UTIL_CONTAINER(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+/* Add e (not in any table) with hash hash. 0, or -1 out of memory (e not
+ * added). Equal keys are the caller's to refuse; the table keeps both. */
+int util_htab_add(struct util_htab *t, struct util_hent *e, uint32_t hash);
+/* Take e (in t) out of t. When the table would be mostly empty it shrinks;
+ * if that allocation fails it simply stays as large. */
+void util_htab_del(struct util_htab *t, struct util_hent *e);
+/* The first entry whose stored hash is hash, NULL when none; then
+ * util_htab_next(e) the next one after e with the same hash. The caller
+ * compares the keys. */
+struct util_hent *util_htab_first(const struct util_htab *t, uint32_t hash);
+struct util_hent *util_htab_next(const struct util_hent *e);
+/* Free the bucket array (the entries are their owners'); t is empty. */
+void util_htab_free(struct util_htab *t);
 
 /* Set O_NONBLOCK on fd, keeping its other status flags. 0, or -1 with
  * errno. */

@@ -8,7 +8,9 @@ from wrk and from bench/hbench (built by run.sh).
 
 Environment: BENCH_RUNS (default 3), BENCH_SECONDS (wrk run length, 5),
 BENCH_ONLY (comma-separated figure groups: ingest,relay,latency,isolation,
-memory,recovery,size,tls), HOOKD_BIN (default ./hookd).
+memory,recovery,size,tls,scaling), HOOKD_BIN (default ./hookd). The scaling
+group is not part of a plain run (it takes minutes): BENCH_ONLY=scaling,
+and BENCH_SCALE=fanout,delete,idem,token picks its figures.
 
 The tls group (contract §13) runs only when HOOKD_BIN is a TLS build
 (`hookd -V` names OpenSSL): `make TLS=openssl bench`. Its receivers present
@@ -867,6 +869,214 @@ def machine():
         time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
 
+# ------------------------------------------------------------------ scaling
+#
+# Each figure at two sizes 10-100x apart: the cost per unit of work at the
+# small size and at the large one, and their ratio. A cost that grows with
+# the work (linear) has a ratio near 1 per unit (goal <= 1.3); an O(1) or
+# O(log n) cost per request has a ratio near 1 (goal <= 2).
+
+def rec_line(obj):
+    j = json.dumps(obj, separators=(",", ":"))
+    return "%08x %s\n" % (zlib.crc32(j.encode()), j)
+
+
+def write_clients(data_dir, nclients):
+    """A registry of nclients clients; client i's token is hkc_bench_i."""
+    os.makedirs(data_dir, mode=0o700)
+    now = int(time.time() * 1000) - 3600 * 1000
+    with open(os.path.join(data_dir, "registry.log"), "w") as f:
+        f.write("".join(rec_line({
+            "t": "client", "id": "bench" if i == 0 else "c%d" % i,
+            "name": "", "token_sha256":
+            hashlib.sha256(b"hkc_bench_%d" % i).hexdigest(),
+            "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "created": now, "updated": now}) for i in range(nclients)))
+
+
+def write_idem(data_dir, nkeys):
+    """A journal holding nkeys Idempotency-Keys of client bench, made in
+    the last hour (so none has expired)."""
+    now = int(time.time() * 1000) - 3600 * 1000
+    with open(os.path.join(data_dir, "journal.log"), "w") as f:
+        chunk = []
+        for i in range(nkeys):
+            j = ('{"t":"idem","client":"bench","key":"stored-%d","at":%d,'
+                 '"status":202,"body":"{\\"id\\":\\"evt_0\\"}",'
+                 '"req_sha256":"%064x"}' % (i, now + i // 1000, i))
+            chunk.append("%08x %s\n" % (zlib.crc32(j.encode()), j))
+            if len(chunk) >= 50000:
+                f.write("".join(chunk))
+                chunk = []
+        f.write("".join(chunk))
+
+
+def wrk_lua(path, method, body, token, idem):
+    with open(path, "w") as f:
+        f.write('wrk.method = "%s"\n' % method)
+        if body is not None:
+            f.write("wrk.body = %s\n" % json.dumps(body))
+            f.write('wrk.headers["Content-Type"] = "application/json"\n')
+        f.write('wrk.headers["Authorization"] = "Bearer %s"\n' % token)
+        if idem:
+            # A new key each request: a lookup that misses, then an insert.
+            f.write("n = 0\nrequest = function()\n  n = n + 1\n"
+                    '  wrk.headers["Idempotency-Key"] = "new-" .. n\n'
+                    "  return wrk.format()\nend\n")
+    return path
+
+
+def wrk_us(port, script, path, seconds=3, conns=16):
+    """Microseconds per request under wrk -t1 -cN: 1e6 / req/s (hookd is
+    one thread, so this is the loop's cost of one request)."""
+    out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
+                          "-s", script, "http://127.0.0.1:%d%s"
+                          % (port, path)], capture_output=True, text=True,
+                         timeout=seconds + 60).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if rps is None or bad is not None:
+        raise RuntimeError("wrk said: " + out)
+    return 1e6 / float(rps.group(1))
+
+
+def timed(h, method, path, body=None):
+    """Seconds from sending a request to reading its whole answer."""
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=600)
+    hdr = {"Authorization": "Bearer " + TOKEN}
+    if body is not None:
+        hdr["Content-Type"] = "application/json"
+    c.connect()
+    t = time.monotonic()
+    c.request(method, path, body=body, headers=hdr)
+    r = c.getresponse()
+    r.read()
+    t = time.monotonic() - t
+    c.close()
+    if r.status >= 300:
+        raise RuntimeError("%s %s: %d" % (method, path, r.status))
+    return t
+
+
+def post_seconds(h, n, body):
+    """Seconds per event for n events posted one after another on one
+    keep-alive connection (hbench post)."""
+    out = subprocess.run([HBENCH, "post", str(h.port), TOKEN, str(n), "1",
+                          body], check=True, capture_output=True,
+                         text=True).stdout
+    m = re.search(r"non202=(\d+) seconds=([\d.]+)", out)
+    if m is None or m.group(1) != "0":
+        raise RuntimeError("hbench said: " + out)
+    return float(m.group(2)) / n
+
+
+def scale_fanout(k, hole_port):
+    """Accept time of one event matching k endpoints, per endpoint (us):
+    the time of events that match them all less that of events that match
+    none, over k."""
+    h = Hookd("scale-fanout", "fsync never\ntimeout 1h\n"
+              "max_endpoints_per_client %d\n" % (k + 10),
+              data=os.path.join(SHM, "scale-fanout-%d" % k))
+    h.client()
+    for i in range(k):
+        h.endpoint("http://127.0.0.1:%d/ep%d" % (hole_port, i),
+                   events=("t",))
+    other = EVENT.replace('"type":"t"', '"type":"u"')
+    n = max(50, 50000 // k)
+    miss = post_seconds(h, n, other)
+    hit = post_seconds(h, n, EVENT)
+    h.stop()
+    shutil.rmtree(h.data)
+    return max(hit - miss, 1e-9) * 1e6 / k
+
+
+def scale_delete(n, hole_port):
+    """DELETE of an endpoint with n queued deliveries, per delivery (us).
+    They wait for the one outbound slot on the global list, each behind a
+    delivery of another endpoint (every event matches both), as when
+    receivers are slow."""
+    small = json.dumps({"client": "bench", "type": "t",
+                        "data": {"n": 1}}, separators=(",", ":"))
+    h = Hookd("scale-delete", "fsync never\ntimeout 1h\n"
+              "max_outbound 1\n",
+              data=os.path.join(SHM, "scale-delete-%d" % n))
+    h.client()
+    h.endpoint("http://127.0.0.1:%d/kept" % hole_port)
+    ep = h.endpoint("http://127.0.0.1:%d/queued" % hole_port)["id"]
+    subprocess.run([HBENCH, "post", str(h.port), TOKEN, str(n), "16",
+                    small], check=True, capture_output=True)
+    wait_count(lambda: h.metric("hookd_pending_deliveries"), 2 * n)
+    time.sleep(1.0)         # every delivery announced and waiting
+    t = timed(h, "DELETE", "/v1/endpoints/" + ep)
+    # It kept serving, and every delivery of the endpoint failed.
+    if h.metric("hookd_pending_deliveries") != n:
+        raise RuntimeError("deliveries left pending after the DELETE")
+    h.stop()
+    shutil.rmtree(h.data)
+    return t * 1e6 / n
+
+
+def scale_idem(nkeys):
+    """A request with a new Idempotency-Key beside nkeys stored (us)."""
+    data = os.path.join(SHM, "scale-idem-%d" % nkeys)
+    write_clients(data, 1)
+    write_idem(data, nkeys)
+    h = Hookd("scale-idem", "fsync never\n", data=data)
+    script = wrk_lua(os.path.join(TMP, "idem.lua"), "POST", EVENT, TOKEN, 1)
+    us = wrk_us(h.port, script, "/v1/events")
+    h.stop()
+    shutil.rmtree(data)
+    return us
+
+
+def scale_token(nclients):
+    """A client-token request among nclients clients (us)."""
+    data = os.path.join(SHM, "scale-token-%d" % nclients)
+    write_clients(data, nclients)
+    h = Hookd("scale-token", "fsync never\n", data=data)
+    script = wrk_lua(os.path.join(TMP, "token.lua"), "GET", None,
+                     "hkc_bench_%d" % (nclients - 1), 0)
+    us = wrk_us(h.port, script, "/v1/events?limit=1")
+    h.stop()
+    shutil.rmtree(data)
+    return us
+
+
+def bench_scaling():
+    hole = spawn([HBENCH, "hole", "1"], "hole", stdout=subprocess.PIPE)
+    hole_port = int(hole.stdout.readline())
+    figures = [
+        ("scale_fanout", "fan-out: accept time per matching endpoint",
+         "us", 100, 1000, lambda k: scale_fanout(k, hole_port), 1.3,
+         "linear"),
+        ("scale_delete", "DELETE endpoint: time per queued delivery",
+         "us", 10000, 100000, lambda n: scale_delete(n, hole_port), 1.3,
+         "linear"),
+        ("scale_idem", "request with Idempotency-Key, per request", "us",
+         10000, 1000000, scale_idem, 2.0, "O(1)"),
+        ("scale_token", "client-token request, per request", "us", 100,
+         10000, scale_token, 2.0, "O(1)"),
+    ]
+    only = set(filter(None, os.environ.get("BENCH_SCALE", "").split(",")))
+    for (name, label, unit, n0, n1, fn, goal, kind) in figures:
+        if only and name[len("scale_"):] not in only:
+            continue
+        lo, hi, ratios = [], [], []
+        for i in range(RUNS):
+            lo.append(fn(n0))
+            hi.append(fn(n1))
+            ratios.append(hi[-1] / lo[-1])
+            log("%s run %d: %.3f %s at %d, %.3f %s at %d: ratio %.2f"
+                % (name, i + 1, lo[-1], unit, n0, hi[-1], unit, n1,
+                   ratios[-1]))
+        r = med(hi) / med(lo)
+        record(name, "%s (%s vs %s)" % (label, "{:,}".format(n0),
+                                        "{:,}".format(n1)),
+               unit, med(lo), med(hi), r, "<= %.1fx (%s)" % (goal, kind),
+               r <= goal, hi)
+    stop(hole, signal.SIGKILL)
+
+
 def fmt(v, unit):
     if v is None:
         return "-"
@@ -934,13 +1144,15 @@ def main():
     groups = [("ingest", bench_ingest), ("relay", bench_relay),
               ("latency", bench_latency), ("isolation", bench_isolation),
               ("memory", bench_memory), ("recovery", bench_recovery),
-              ("size", bench_size), ("tls", bench_tls)]
+              ("size", bench_size), ("tls", bench_tls),
+              ("scaling", bench_scaling)]
     t = time.monotonic()
     load0 = loadavg()
     disk0 = disk()
     try:
         for name, fn in groups:
-            if not ONLY or name in ONLY:
+            # The scaling group takes minutes: only when asked for.
+            if (not ONLY and name != "scaling") or name in ONLY:
                 log("== %s" % name)
                 fn()
         text = report(load0, disk0, time.monotonic() - t)

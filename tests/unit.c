@@ -41,6 +41,7 @@ main(int argc, char **argv)
 		{ "sign", test_sign },
 		{ "url", test_url },
 		{ "store", test_store },
+		{ "index", test_index },
 		{ "records", test_records },
 		{ "config", test_config },
 		{ "api", test_api },
