@@ -59,6 +59,7 @@
 static int draining;		/* server_drain: no keep-alive, no accept */
 static int sync_async;		/* the store's sync thread runs */
 static void sync_failed(void);
+static void commit_release(void);
 
 /* ------------------------------------------------------------------ */
 /* Inbound connections */
@@ -1090,6 +1091,8 @@ sync_failed(void)
 	if (store_sync_lost_nothing_kept())
 		log_line("error", "journal write failed", "error=%s",
 		    LOG_QUOTE(q, strerror(e)));
+	/* Answers already durable go out as they are. */
+	commit_release();
 	while (store_sync_lost_nothing_kept() && (c = wait_head) != NULL) {
 		wait_unlink(c);
 		/* Nothing of the withheld answer went out (sent is 0). */
