@@ -164,10 +164,15 @@ class Nginx:
         wait_port(self.port, self.proc)
 
     def worker_pid(self):
-        with open("/proc/%d/task/%d/children" % (self.proc.pid,
-                                                  self.proc.pid)) as f:
-            kids = f.read().split()
-        return int(kids[0])
+        # The master may take a moment to fork its worker after listening.
+        deadline = time.monotonic() + 10
+        while True:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid,
+                                                      self.proc.pid)) as f:
+                kids = f.read().split()
+            if kids or time.monotonic() > deadline:
+                return int(kids[0])
+            time.sleep(0.01)
 
     def stop(self):
         stop(self.proc, signal.SIGQUIT)
