@@ -59,6 +59,7 @@
 static int draining;		/* server_drain: no keep-alive, no accept */
 static int sync_async;		/* the store's sync thread runs */
 static void sync_failed(void);
+static void commit_release(void);
 
 /* ------------------------------------------------------------------ */
 /* Inbound connections */
@@ -261,42 +262,54 @@ conn_update_events(struct conn *c)
 }
 
 /*
+ * One writev of what is left of out and body: the bytes sent, or -1 (errno;
+ * EINTR is retried). The connection stays as it is.
+ */
+static ssize_t
+conn_try_send(struct conn *c)
+{
+	size_t blen = c->send_body ? c->body.len : 0;
+	struct iovec iov[2];
+	int k = 0;
+	ssize_t n;
+
+	if (c->sent < c->out.len) {
+		iov[k].iov_base = c->out.data + c->sent;
+		iov[k].iov_len = c->out.len - c->sent;
+		k++;
+	}
+	if (blen > 0) {
+		size_t off = c->sent > c->out.len ? c->sent - c->out.len : 0;
+
+		iov[k].iov_base = c->body.data + off;
+		iov[k].iov_len = blen - off;
+		k++;
+	}
+	do
+		n = writev(c->w.fd, iov, k);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		c->sent += (size_t)n;
+	return n;
+}
+
+/*
  * Send what is left of out and body. STEP_NEXT when all is sent, STEP_WAIT
  * when the socket is full, STEP_GONE when the peer is gone.
  */
 static enum conn_step
 conn_flush(struct conn *c)
 {
-	size_t blen = c->send_body ? c->body.len : 0;
-	size_t total = c->out.len + blen;
+	size_t total = c->out.len + (c->send_body ? c->body.len : 0);
 
 	while (c->sent < total) {
-		struct iovec iov[2];
-		int k = 0;
-		ssize_t n;
+		ssize_t n = conn_try_send(c);
 
-		if (c->sent < c->out.len) {
-			iov[k].iov_base = c->out.data + c->sent;
-			iov[k].iov_len = c->out.len - c->sent;
-			k++;
-		}
-		if (blen > 0) {
-			size_t off = c->sent > c->out.len ?
-			    c->sent - c->out.len : 0;
-
-			iov[k].iov_base = c->body.data + off;
-			iov[k].iov_len = blen - off;
-			k++;
-		}
-		n = writev(c->w.fd, iov, k);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return STEP_WAIT;
 			return conn_gone(c);
 		}
-		c->sent += (size_t)n;
 		/* A client that stops reading is closed after idle_timeout
 		 * without progress, not after idle_timeout in all. */
 		c->deadline = loop_now + config_current()->idle_timeout_ms;
@@ -1059,12 +1072,46 @@ server_on_sync_fail(void (*fn)(int err))
 	sync_fail_cb = fn;
 }
 
-/* A group commit's fsync failed (errno says why): tell main. */
+/*
+ * A group commit's write or fsync failed (errno says why): none of the
+ * answers waiting for it may go out, and main hears of it and ends the
+ * process. When the store says nothing of what they wait for can be on
+ * disk (the batch's write failed and was cut back), each waiting request
+ * gets a 500 first, sent with one try (the connection is not freed here:
+ * this may run inside conn_answer); after a failed fsync their writes may
+ * reach the disk yet, so they get no answer, which says "unknown".
+ */
 static void
 sync_failed(void)
 {
 	int e = errno;
+	struct conn *c;
+	char q[128];
 
+	if (store_sync_lost_nothing_kept())
+		log_line("error", "journal write failed", "error=%s",
+		    LOG_QUOTE(q, strerror(e)));
+	/* Answers already durable go out as they are. */
+	commit_release();
+	while (store_sync_lost_nothing_kept() && (c = wait_head) != NULL) {
+		wait_unlink(c);
+		/* Nothing of the withheld answer went out (sent is 0). */
+		buf_reset(&c->out);
+		c->sent = 0;
+		buf_reset(&c->body);
+		c->send_body = !util_span_eq(c->req.method,
+		    c->req.method_len, "HEAD");
+		if (buf_puts(&c->body, "{\"error\": \"storage error\"}") != 0 ||
+		    conn_respond(c, 500, "application/json", 0) != 0) {
+			conn_set_state(c, CONN_CLOSE);
+			conn_update_events(c);
+			continue;
+		}
+		conn_set_state(c, CONN_WRITE);
+		conn_update_events(c);
+		(void)conn_try_send(c);
+	}
+	errno = e;
 	if (sync_fail_cb != NULL)
 		sync_fail_cb(e);
 }

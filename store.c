@@ -175,6 +175,9 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	st_registry.gone = NULL;
 	st_registry.ngone = st_registry.capgone = 0;
 	idem_sort();
+	/* Records batch in memory and reach the file in one write per group
+	 * commit; without space reservation each is written at once. */
+	(void)file_batch_start(&st_files.jrn);
 	if (orphans_settle() != 0) {
 		snprintf(err, errsz, "%s: cannot write the journal: %s", dir,
 		    strerror(errno));
@@ -220,6 +223,10 @@ store_close(void)
 
 	sync_thread_stop();
 	compact_stop();
+	/* What waits in the batch is written, as it was written at once
+	 * before batching (unless a write or fsync failed: then nothing). */
+	(void)file_flush(&st_files.jrn);
+	file_batch_free(&st_files.jrn);
 	if (st_files.reg.fd >= 0)
 		close(st_files.reg.fd);
 	if (st_files.jrn.fd >= 0)

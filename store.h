@@ -172,21 +172,30 @@ int store_check(const char *dir, int fix, void (*report)(const char *line),
 void store_close(void);
 
 /*
- * Group commit. Each record is written to its file at once; store_sync()
- * fsyncs whatever was written since the last call (files and, for new
- * files, their directory). A 2xx may be answered to requests whose writes
- * are <= store_durable_seq(). store_sync returns 0, or -1 when an fsync
- * failed (the caller must exit: contract §6).
+ * Group commit. A registry record is written to its file at once; journal
+ * records are batched in memory (their space reserved, so a full disk
+ * fails the record itself) and reach the file in one write when a sync
+ * starts. store_sync() writes the batch and fsyncs whatever was written
+ * since the last call (files and, for new files, their directory). A 2xx
+ * may be answered to requests whose writes are <= store_durable_seq().
+ * store_sync returns 0, or -1 when the batch's write or an fsync failed
+ * (the caller must exit: contract §6).
  */
 uint64_t store_written_seq(void);
 uint64_t store_durable_seq(void);
 int store_sync(void);
+/* After a failed sync: 1 when nothing written since the last good one can
+ * be on disk (the batch's write failed and the file was cut back, and no
+ * other write waited for an fsync), so every request waiting for it may
+ * be answered 5xx; 0 otherwise (after a failed fsync its writes may yet
+ * reach the disk: the waiting requests get no answer). */
+int store_sync_lost_nothing_kept(void);
 
 /*
  * The same, asynchronously: the fsyncs run in a helper thread while the
  * loop goes on. store_sync_fd starts it and returns the descriptor to poll
- * for completion (-1: no thread; use store_sync). store_sync_begin starts a
- * sync of what was written so far (1 started, 0 nothing to do or one is
+ * for completion (-1: no thread; use store_sync). store_sync_begin writes
+ * the batch and starts a sync of what was written so far (1 started, 0 nothing to do or one is
  * under way, -1 failed: exit). When the descriptor is readable,
  * store_sync_end finishes it: 0, or -1 when an fsync failed (exit: contract
  * §6). store_sync waits for a running one first. Deliveries of new events

@@ -436,6 +436,12 @@ store_compact_poll(char *err, size_t errsz)
 		util_err_set(err, errsz, path, strerror(errno));
 		goto fail;
 	}
+	/* The records batched since the fork are copied from the file. */
+	if (file_flush(&st_files.jrn) != 0) {
+		snprintf(err, errsz, "compaction: %s", strerror(errno));
+		sync_lost();
+		goto fail;
+	}
 	memcpy(n.path, st_files.jrn.path, sizeof(n.path));
 	n.size = sb.st_size;
 	shift = n.size - st_compact.fork_size;
@@ -475,6 +481,7 @@ store_compact_poll(char *err, size_t errsz)
 	close(st_files.jrn.fd);
 	st_files.jrn.fd = n.fd;
 	st_files.jrn.size = n.size;
+	st_files.jrn.reserved = 0;	/* the new file reserves afresh */
 	st_files.jrn.dirty = 0;
 	/* Drop what retention let go, keeping the arrays in id order. */
 	index_forget_dropping();

@@ -4,6 +4,11 @@
  * reading one back, opening files without following links, the data
  * directory's lock, and group commit with its sync thread.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+/* fallocate(2) with FALLOC_FL_KEEP_SIZE, for the journal's reservation
+ * (io_reserve); elsewhere the journal writes each record at once. */
+#define _GNU_SOURCE
+#endif
 #include "store_impl.h"
 
 #include <errno.h>
@@ -81,44 +86,218 @@ enospc_cleared(void)
 	return access(p, F_OK) == 0;
 }
 
-/* Write all of p, or fail leaving the file as it was. */
+/* A write counts toward HOOKD_FAULT "write" (the N-th fails with EIO)
+ * and, unless it goes into space reserved before, "enospc" (every one from
+ * the N-th on fails until the clear file exists). 0, or -1 (errno). */
 static int
-io_write(struct logfile *f, const char *p, size_t n)
+fault_write_hit(int reserved)
 {
-	size_t done = 0;
-	ssize_t w;
-
 	st_files.n_write++;
 	if (st_files.fault_write > 0 &&
 	    st_files.n_write == st_files.fault_write) {
 		errno = EIO;
 		return -1;
 	}
-	if (st_files.fault_enospc > 0 &&
+	if (!reserved && st_files.fault_enospc > 0 &&
 	    st_files.n_write >= st_files.fault_enospc && !enospc_cleared()) {
 		errno = ENOSPC;
 		return -1;
 	}
+	return 0;
+}
+
+/* Write all of p at off, or fail leaving the file cut back to off (*cut
+ * says whether it is: 0 only when part was written and ftruncate failed). */
+static int
+io_pwrite(struct logfile *f, const char *p, size_t n, off_t off, int reserved,
+    int *cut)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	*cut = 1;
+	if (fault_write_hit(reserved) != 0)
+		return -1;
 	while (done < n) {
-		w = pwrite(f->fd, p + done, n - done, f->size + (off_t)done);
+		w = pwrite(f->fd, p + done, n - done, off + (off_t)done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			int e = w < 0 ? errno : ENOSPC;
 
-			/* Cut a partial record back so that the file never
+			/* Cut a partial write back so that the file never
 			 * holds half a line ahead of a later whole one. */
-			if (ftruncate(f->fd, f->size) != 0) {
-				/* The next start drops the torn tail. */
+			if (done > 0 && ftruncate(f->fd, off) != 0) {
+				/* The next start drops a torn tail. */
+				*cut = 0;
 			}
 			errno = e;
 			return -1;
 		}
 		done += (size_t)w;
 	}
-	f->size += (off_t)n;
 	f->dirty = 1;
 	return 0;
+}
+
+/* Append all of p, or fail leaving the file as it was. */
+static int
+io_write(struct logfile *f, const char *p, size_t n)
+{
+	int cut;
+
+	if (io_pwrite(f, p, n, f->size, 0, &cut) != 0)
+		return -1;
+	f->size += (off_t)n;
+	return 0;
+}
+
+/*
+ * Allocate f's space up to end at least, and STORE_RESERVE_STEP beyond when
+ * the disk has it, keeping the file's size: the file reads exactly as
+ * before (replay and hookd check see no preallocated tail), and a write
+ * into the space cannot fail for a full disk. 0, or -1 (errno: ENOSPC, or
+ * EOPNOTSUPP where neither the system nor the file system can).
+ */
+static int
+io_reserve(struct logfile *f, off_t end)
+{
+#ifdef __linux__
+	off_t from = f->size - (off_t)f->pend.len;
+	int r;
+
+	if (f->reserved > from)
+		from = f->reserved;
+	do
+		r = fallocate(f->fd, FALLOC_FL_KEEP_SIZE, from,
+		    end + STORE_RESERVE_STEP - from);
+	while (r != 0 && errno == EINTR);
+	if (r == 0) {
+		f->reserved = end + STORE_RESERVE_STEP;
+		return 0;
+	}
+	if (errno != ENOSPC)
+		return -1;
+	do
+		r = fallocate(f->fd, FALLOC_FL_KEEP_SIZE, from, end - from);
+	while (r != 0 && errno == EINTR);
+	if (r != 0)
+		return -1;
+	f->reserved = end;
+	return 0;
+#else
+	(void)f;
+	(void)end;
+	errno = EOPNOTSUPP;
+	return -1;
+#endif
+}
+
+/* Add a closed record to f's batch, its space reserved first. */
+static int
+batch_add(struct logfile *f, const char *p, size_t n)
+{
+	off_t end = f->size + (off_t)n;
+
+	/* Once a write or fsync failed, nothing more is written. */
+	if (st_files.sync_failed) {
+		errno = EIO;
+		return -1;
+	}
+	if (fault_write_hit(0) != 0)
+		return -1;
+	if (end > f->reserved && io_reserve(f, end) != 0)
+		return -1;
+	if (buf_append(&f->pend, p, n) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	f->size = end;
+	return 0;
+}
+
+/* Empty the batch buffer, giving back one that a big record grew. */
+static void
+batch_reset(struct logfile *f)
+{
+	if (f->pend.cap > STORE_BATCH_KEEP)
+		buf_free(&f->pend);
+	else
+		buf_reset(&f->pend);
+}
+
+int
+file_flush(struct logfile *f)
+{
+	size_t n = f->pend.len;
+	off_t at = f->size - (off_t)n;
+	int cut;
+
+	if (n == 0)
+		return 0;
+	if (st_files.sync_failed) {
+		batch_reset(f);
+		errno = EIO;
+		return -1;
+	}
+	if (io_pwrite(f, f->pend.data, n, at, 1, &cut) != 0) {
+		int e = errno;
+
+		/* Nothing of it is on disk, and nothing else unsynced: the
+		 * requests waiting for it can be told it failed. */
+		st_files.lost_nothing_kept = cut && !f->dirty &&
+		    !f->dir_dirty && !st_files.reg.dirty &&
+		    !st_files.reg.dir_dirty;
+
+		/* The size stays: no offset given out is given again. */
+		batch_reset(f);
+		f->reserved = at;
+		errno = e;
+		return -1;
+	}
+	batch_reset(f);
+	return 0;
+}
+
+void
+file_batch_free(struct logfile *f)
+{
+	buf_free(&f->pend);
+	f->batch = 0;
+}
+
+int
+file_batch_start(struct logfile *f)
+{
+	/* A full disk now still batches: each record will be refused. */
+	if (io_reserve(f, f->size) != 0 && errno != ENOSPC)
+		return -1;
+	f->batch = 1;
+	return 0;
+}
+
+ssize_t
+log_pread(struct logfile *f, char *p, size_t n, off_t off)
+{
+	off_t flushed = f->size - (off_t)f->pend.len;
+	ssize_t r;
+
+	if (off >= flushed) {
+		size_t at = (size_t)(off - flushed);
+
+		if (at >= f->pend.len)
+			return 0;
+		if (n > f->pend.len - at)
+			n = f->pend.len - at;
+		memcpy(p, f->pend.data + at, n);
+		return (ssize_t)n;
+	}
+	if ((off_t)n > flushed - off)
+		n = (size_t)(flushed - off);
+	do
+		r = pread(f->fd, p, n, off);
+	while (r < 0 && errno == EINTR);
+	return r;
 }
 
 int
@@ -395,7 +574,8 @@ rec_write(struct logfile *f)
 		c >>= 4;
 	}
 	off = f->size;
-	if (io_write(f, b->data, b->len) != 0) {
+	if ((f->batch ? batch_add(f, b->data, b->len) :
+	    io_write(f, b->data, b->len)) != 0) {
 		if (errno == ENOSPC)
 			st_files.writable = 0;
 		return -1;
@@ -417,6 +597,12 @@ uint64_t
 store_durable_seq(void)
 {
 	return st_files.durable_seq;
+}
+
+int
+store_sync_lost_nothing_kept(void)
+{
+	return st_files.sync_failed && st_files.lost_nothing_kept;
 }
 
 /* 1 when a disk that was full has room again: free space, or in a test the
@@ -556,6 +742,14 @@ store_sync_begin(void)
 		errno = EIO;
 		return -1;
 	}
+	/* The batch this sync covers reaches the file in one write. */
+	if (file_flush(&st_files.jrn) != 0) {
+		int e = errno;
+
+		sync_lost();
+		errno = e;
+		return -1;
+	}
 	memset(&job, 0, sizeof(job));
 	job.reg_fd = st_files.reg.fd;
 	job.jrn_fd = st_files.jrn.fd;
@@ -624,7 +818,8 @@ store_sync(void)
 	}
 	if (store_sync_end() != 0)
 		return -1;
-	if (sync_file(&st_files.reg) != 0 || sync_file(&st_files.jrn) != 0) {
+	if (file_flush(&st_files.jrn) != 0 || sync_file(&st_files.reg) != 0 ||
+	    sync_file(&st_files.jrn) != 0) {
 		sync_lost();
 		return -1;
 	}
@@ -656,7 +851,7 @@ read_record(off_t off, struct buf *b, struct json_tok **toks, size_t *ntoks)
 
 		if (buf_reserve(b, 4096) != 0)
 			return -1;
-		got = pread(st_files.jrn.fd, b->data + b->len,
+		got = log_pread(&st_files.jrn, b->data + b->len,
 		    b->cap - b->len - 1, off + (off_t)n);
 		if (got <= 0)
 			return -1;

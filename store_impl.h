@@ -33,13 +33,29 @@
  * otherwise be freed in one pass 24 h later, stalling every connection. */
 #define IDEM_EXPIRE_MAX 1024
 
+/* Space the journal reserves ahead of its end (fallocate, keeping the
+ * size), so that a record batched in memory can be refused for a full disk
+ * when it is made, not when its batch is written with others. Bigger steps
+ * mean fewer calls; a full disk is found with up to a step still free, so
+ * the record's own size is tried before a record is refused. */
+#define STORE_RESERVE_STEP ((off_t)1 << 20)
+/* A batch buffer grown past this by one big record is given back after its
+ * write, so one 64 MiB event does not pin 64 MiB for ever. */
+#define STORE_BATCH_KEEP ((size_t)1 << 20)
+
 /* One append-only file. */
 struct logfile {
 	int fd;
 	char path[1100];
-	off_t size;
+	off_t size;		/* its end, with the batched records */
 	int dirty;		/* written since the last fsync */
 	int dir_dirty;		/* created or renamed: fsync the directory */
+	/* Batching (the journal): records wait in pend, the file's bytes
+	 * [size - pend.len, size), until file_flush writes them in one
+	 * pwrite; space up to reserved is allocated for them already. */
+	int batch;
+	struct buf pend;
+	off_t reserved;
 };
 
 /* An Idempotency-Key's first answer, and the request it answered. */
@@ -108,6 +124,8 @@ struct store_files {
 	uint64_t written_seq, durable_seq;
 	int writable;
 	int sync_failed;	/* an fsync of a live file failed: sync_lost */
+	int lost_nothing_kept;	/* the failure was a batch's write, cut
+				   back: store_sync_lost_nothing_kept */
 	struct buf rec;		/* the record being written */
 	uint64_t last_id;	/* the newest id given out or replayed */
 	/* Fault injection (HOOKD_FAULT): */
@@ -223,9 +241,27 @@ void rec_str(const char *key, const char *val);
 void rec_num(const char *key, int64_t v);
 void rec_id(const char *key, enum store_kind k, uint64_t id);
 void rec_json(const char *key, const char *val, size_t len);
-/* Close the record (checksum, newline) and append it to f. Returns its
- * offset, or -1 (errno set; nothing was added to the file). */
+/* Close the record (checksum, newline) and append it to f: written now,
+ * or for a batching file (f->batch) added to its batch in memory with its
+ * space reserved, so a full disk fails this record (ENOSPC) and not a
+ * whole batch later. Returns its offset, or -1 (errno set; nothing was
+ * added to the file). */
 off_t rec_write(struct logfile *f);
+/* Write f's batched records in one pwrite at their offsets. 0 (also when
+ * none wait), or -1 (errno set): the batch is dropped, the file cut back to
+ * where it started, and the caller calls sync_lost, since requests already
+ * answered in memory wait for those records (nothing of them is
+ * acknowledged). After sync_lost nothing more is written: -1, EIO. */
+int file_flush(struct logfile *f);
+/* Batch f's records from now on: 0, or -1 (errno) where no space can be
+ * reserved (another system, or a file system without fallocate), and each
+ * record is written as it is made. */
+int file_batch_start(struct logfile *f);
+/* Batching off, and the batch buffer freed (what waits is dropped). */
+void file_batch_free(struct logfile *f);
+/* pread(2) of f that sees its batched records too: up to n bytes at off
+ * into p. Returns the count (0 at the end), or -1 (errno). */
+ssize_t log_pread(struct logfile *f, char *p, size_t n, off_t off);
 /* An fsync of a live file failed: nothing more is acknowledged. */
 void sync_lost(void);
 /* Stop the sync thread (after finishing a sync under way). */

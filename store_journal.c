@@ -400,7 +400,7 @@ store_event_data(struct event *ev, struct buf *b, size_t *len)
 		if (p == NULL)
 			goto out;
 		line = p;
-		r = pread(st_files.jrn.fd, line + n, cap - n,
+		r = log_pread(&st_files.jrn, line + n, cap - n,
 		    ev->off + (off_t)n);
 		if (r <= 0)
 			goto out;

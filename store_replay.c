@@ -203,9 +203,10 @@ check_note(struct replay *r, int journal, size_t len)
  * before the last line is corruption and fails the start (hookd check --fix
  * moves it aside); nothing is written then.
  *
- * Why only the last line can be torn: each record is one pwrite at the end
- * of the file (io_write cuts a short one back), and a record is
- * acknowledged only after an fsync of it. After kill -9 every record
+ * Why only the last line can be torn: each batch of records is one pwrite
+ * at the end of the file (io_pwrite cuts a short one back; its space was
+ * reserved keeping the size, so no zeros follow the last record), and a
+ * record is acknowledged only after an fsync of it. After kill -9 every record
  * written is whole in the page cache; after a power loss the file may end
  * in part of a record that was never acknowledged, or lose whole
  * unacknowledged records. Cutting the tail is ftruncate then fsync: a crash

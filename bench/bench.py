@@ -179,10 +179,15 @@ class Nginx:
                                                          f.read()[-1000:]))
 
     def worker_pid(self):
-        with open("/proc/%d/task/%d/children" % (self.proc.pid,
-                                                  self.proc.pid)) as f:
-            kids = f.read().split()
-        return int(kids[0])
+        # The master may take a moment to fork its worker after listening.
+        deadline = time.monotonic() + 10
+        while True:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid,
+                                                      self.proc.pid)) as f:
+                kids = f.read().split()
+            if kids or time.monotonic() > deadline:
+                return int(kids[0])
+            time.sleep(0.01)
 
     def stop(self):
         stop(self.proc, signal.SIGQUIT)
@@ -323,6 +328,47 @@ def wrk(port, seconds=None, conns=64):
     return int(m.group(1)), float(rps.group(1))
 
 
+def cpu_s(pid):
+    """User plus system CPU seconds of process pid so far (all its
+    threads), from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        # The command name, in parentheses, may hold spaces: split after it.
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_cpu(port, pid, seconds=None, conns=64):
+    """wrk as wrk() does, and the CPU microseconds process pid spent per
+    completed request meanwhile: (requests, req/s, us/request). Steadier
+    than req/s on a shared machine, where other work takes turns on the
+    cores but hardly changes what each request costs."""
+    c0 = cpu_s(pid)
+    n, rps = wrk(port, seconds, conns)
+    return n, rps, (cpu_s(pid) - c0) * 1e6 / max(n, 1)
+
+
+FSYNC_PROBES = 9
+
+
+def fsync_probe_ms(directory):
+    """Median of a few fsyncs of a small file appended to in directory:
+    the fsync latency a run had (printed beside its figures)."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    ts = []
+    try:
+        for _ in range(FSYNC_PROBES):
+            os.write(fd, b"x" * 256)
+            t = time.perf_counter()
+            os.fsync(fd)
+            ts.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return med(ts) * 1000
+
+
 def wait_count(fn, target, timeout=120.0):
     """Poll fn() every 2 ms until it reaches target; the time it did."""
     deadline = time.monotonic() + timeout
@@ -338,6 +384,7 @@ def wait_count(fn, target, timeout=120.0):
 # ------------------------------------------------------------------ figures
 
 RESULTS = []        # (name, label, unit, reference, value, ratio, goal, ok)
+FSYNC_RAN = []      # ms: the data directory's fsync before each run
 
 
 def med(xs):
@@ -351,30 +398,56 @@ def record(name, label, unit, ref, value, ratio, goal, ok, runs):
 def bench_ingest():
     recv = receiver()
     ref, zero, three, lazy = [], [], [], []
+    # CPU microseconds per request of each (nginx: its one worker), and
+    # the fsync latency of the data directory before each fsync-always run.
+    cref, czero, cthree, clazy, fs = [], [], [], [], []
     for i in range(RUNS):
         ng = ingest_reference()
-        ref.append(wrk(ng.port)[1])
+        _, rps, us = wrk_cpu(ng.port, ng.worker_pid())
+        ref.append(rps)
+        cref.append(us)
         ng.stop()
         h = Hookd("ingest0", "fsync always\n")
         h.client()
-        zero.append(wrk(h.port)[1])
+        fs.append(fsync_probe_ms(h.data))
+        _, rps, us = wrk_cpu(h.port, h.proc.pid)
+        zero.append(rps)
+        czero.append(us)
         h.stop()
         h = Hookd("ingest3", "fsync always\n")
         h.client()
         for k in range(3):
             h.endpoint("http://127.0.0.1:%d/ep%d" % (recv.port, k))
-        three.append(wrk(h.port)[1])
+        fs.append(fsync_probe_ms(h.data))
+        _, rps, us = wrk_cpu(h.port, h.proc.pid)
+        three.append(rps)
+        cthree.append(us)
         h.stop()
         h = Hookd("ingest-nofsync", "fsync never\n",
                   data=os.path.join(SHM, "ingest-nofsync-%d" % i))
         h.client()
-        lazy.append(wrk(h.port)[1])
+        _, rps, us = wrk_cpu(h.port, h.proc.pid)
+        lazy.append(rps)
+        clazy.append(us)
         h.stop()
         shutil.rmtree(h.data)
         log("ingest run %d: nginx %.0f, hookd %.0f, hookd+3 endpoints %.0f, "
             "hookd fsync never %.0f req/s" % (i + 1, ref[-1], zero[-1],
                                              three[-1], lazy[-1]))
+        log("ingest run %d: CPU per request: nginx %.1f us, hookd %.1f, "
+            "hookd+3 endpoints %.1f, hookd fsync never %.1f; fsync in the "
+            "data directory %.3f / %.3f ms (median of %d)"
+            % (i + 1, cref[-1], czero[-1], cthree[-1], clazy[-1], fs[-2],
+               fs[-1], FSYNC_PROBES))
     recv.stop()
+    FSYNC_RAN.extend(fs)
+    c = med(cref)
+    record("ingest_cpu", "ingest CPU per request (info)", "us", c,
+           med(czero), med(czero) / c, "-", None, czero)
+    record("ingest_3ep_cpu", "ingest, 3 endpoints, CPU per request (info)",
+           "us", c, med(cthree), med(cthree) / c, "-", None, cthree)
+    record("ingest_nofsync_cpu", "ingest, fsync never, CPU per request "
+           "(info)", "us", c, med(clazy), med(clazy) / c, "-", None, clazy)
     r = med(ref)
     record("ingest", "ingest, no matching endpoint", "req/s", r, med(zero),
            med(zero) / r, ">= 0.6 x nginx", med(zero) / r >= 0.6, zero)
@@ -1084,6 +1157,8 @@ def fmt(v, unit):
         return "{:,.0f}".format(v)
     if unit == "ms":
         return "%.3f" % v
+    if unit == "us":
+        return "%.1f" % v
     return "%.2f" % v
 
 
@@ -1093,7 +1168,12 @@ def report(load0, disk0, took):
              "load average before: %s, after: %s; took %.0f s%s"
              % (load0, loadavg(), took, ", niced -10" if os.nice(0) < 0
                 else ""),
-             "disk (median) before: %s; after: %s" % (disk0, disk()), ""]
+             "disk (median) before: %s; after: %s" % (disk0, disk())]
+    if FSYNC_RAN:
+        lines.append("fsync the runs had, in their data directory: median "
+                     "%.3f ms (runs %s)" % (med(FSYNC_RAN), ", ".join(
+                         "%.3f" % x for x in FSYNC_RAN)))
+    lines.append("")
     head = ("figure", "unit", "reference", "hookd", "ratio", "goal", "met")
     rows = [head]
     for (name, label, unit, ref, value, ratio, goal, ok, runs) in RESULTS:

@@ -3,6 +3,11 @@
  * corrupt middle stops the start, injected faults change nothing in memory,
  * and compaction keeps pending work and attempt histories.
  */
+#ifdef __linux__
+/* store_file.c, included below, needs fallocate(2) from the first header
+ * on. */
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
