@@ -76,15 +76,19 @@ tls_sessions_drop(void)
 
 /* OpenSSL's new-session callback: a ticket or session of the connection
  * came (in TLS 1.3 after the handshake, possibly while a request is still
- * being written): keep it for the next connection to the same host:port.
- * Returns 1: the reference is ours now. */
+ * being written): keep it for the next connection to the same host:port,
+ * unless the connection's context is no longer the current one. Returns
+ * 1 when the reference is ours now, else 0. */
 static int
 tls_session_new(SSL *ssl, SSL_SESSION *s)
 {
 	struct tls_conn *t = SSL_get_app_data(ssl);
 	struct tls_session *slot;
 
-	if (t == NULL || !SSL_SESSION_is_resumable(s))
+	/* A connection made before a reload was verified against the old
+	 * CA store: resuming its session would skip the new one. */
+	if (t == NULL || !SSL_SESSION_is_resumable(s) ||
+	    SSL_get_SSL_CTX(ssl) != tls_ctx)
 		return 0;
 	slot = tls_session_slot(t->key);
 	SSL_SESSION_free(slot->s);

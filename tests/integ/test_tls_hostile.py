@@ -469,6 +469,88 @@ def test_tls_reload_changes_and_breaks_ca_file(t):
           "after the reload to another CA: %r" % d["last"])
 
 
+def relay(s, port):
+    """Pass bytes both ways between s and 127.0.0.1:port until either
+    side closes."""
+    up = socket.create_connection(("127.0.0.1", port))
+
+    def pump(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+    back = threading.Thread(target=pump, args=(up, s), daemon=True)
+    back.start()
+    pump(s, up)
+    back.join(30)
+    up.close()
+
+
+def test_tls_reload_session_of_old_ca_not_resumed(t):
+    """A handshake begun before a reload that changes tls_ca_file ends
+    after it (its session arrives then): that session, verified against
+    the old CA, must not be kept for resumption, or the next connection
+    would skip verification against the new CA."""
+    need_tls()
+    inner = receiver(t, "localhost", close_each=True)
+    gate = threading.Event()
+
+    # The relay forwards the ClientHello it has read, then the rest.
+    def fn(s, n, stopping):
+        hello = read_hello(s)
+        if n == 1:
+            gate.wait(30)
+        relay(PrefixSocket(s, hello), inner.port)
+    h = start(t, extra="timeout 20s\n")
+    p = peer(t, fn)
+    h.endpoint("acme", p.url())
+    first = h.event(data={"n": 1})["id"]
+    p.wait_accepted(1)
+    with open(h.conf_path) as f:
+        good = f.read()
+    h.write_conf(good.replace(pki().root, pki().path("selfsigned.pem")))
+    h.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "msg=reloaded" in h.log(), what="reloaded")
+    gate.set()
+    h.wait_all(first, n=1)
+    did = h.deliveries_of(h.event(data={"n": 2})["id"])[0]["id"]
+    d = h.wait_delivery(did, lambda d: d["attempts"] >= 1)
+    check(d["status"] != "delivered" and
+          (d["last"]["error"] or "").startswith(
+              "tls: certificate verify failed"),
+          "a new connection after the reload to another CA: %r (%r)"
+          % (d["last"], [x.reused for x in inner.handshakes]))
+
+
+class PrefixSocket:
+    """A socket whose first recv returns prefix (bytes already read)."""
+
+    def __init__(self, s, prefix):
+        self.s = s
+        self.prefix = prefix
+
+    def recv(self, n):
+        if self.prefix:
+            data, self.prefix = self.prefix, b""
+            return data
+        return self.s.recv(n)
+
+    def sendall(self, data):
+        self.s.sendall(data)
+
+    def shutdown(self, how):
+        self.s.shutdown(how)
+
+
 def test_tls_plain_build_refuses_tls_ca_file(t):
     if tls_build():
         from .harness import Skip
