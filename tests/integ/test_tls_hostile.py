@@ -589,3 +589,38 @@ def test_tls_kill9_in_flight_redelivered(t):
     h.start()
     for e in ids:
         h.wait_all(e, n=1, timeout=30)
+
+
+def read_head(s):
+    """Read until the end of a request head; the body is left unread."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise OSError("closed")
+        buf += chunk
+    return buf
+
+
+def test_tls_early_answer_then_reset_is_judged(t):
+    """Contract §12 over TLS: a 413 with a Content-Length sent from the
+    request head alone, then a reset with most of an 8 MB body unsent:
+    the 413 is judged (failed at once), not a transport error."""
+    need_tls()
+
+    def fn(s, n, stopping):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        read_head(s)
+        s.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 7\r\n"
+                  b"Connection: close\r\n\r\ntoo big")
+        time.sleep(0.2)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+    h = start(t, extra="max_body 16777216\ntimeout 20s\n")
+    p = peer(t, fn, tls=True)
+    h.endpoint("acme", p.url())
+    did = h.deliveries_of(h.event(data={"pad": "x" * (8 << 20)})["id"])[0][
+        "id"]
+    d = h.wait_delivery(did, lambda d: d["attempts"] >= 1, timeout=30)
+    eq((d["last"]["status"], d["last"]["error"]), (413, None),
+       "the early answer, over TLS")
