@@ -76,21 +76,39 @@ tls_sessions_drop(void)
 
 /* OpenSSL's new-session callback: a ticket or session of the connection
  * came (in TLS 1.3 after the handshake, possibly while a request is still
- * being written): keep it for the next connection to the same host:port.
- * Returns 1: the reference is ours now. */
+ * being written): keep it for the next connection to the same host:port,
+ * unless the connection's context is no longer the current one. Returns
+ * 1 when the reference is ours now, else 0. */
 static int
 tls_session_new(SSL *ssl, SSL_SESSION *s)
 {
 	struct tls_conn *t = SSL_get_app_data(ssl);
 	struct tls_session *slot;
 
-	if (t == NULL || !SSL_SESSION_is_resumable(s))
+	/* A connection made before a reload was verified against the old
+	 * CA store: resuming its session would skip the new one. */
+	if (t == NULL || !SSL_SESSION_is_resumable(s) ||
+	    SSL_get_SSL_CTX(ssl) != tls_ctx)
 		return 0;
 	slot = tls_session_slot(t->key);
 	SSL_SESSION_free(slot->s);
 	slot->s = s;
 	snprintf(slot->key, sizeof(slot->key), "%s", t->key);
 	return 1;
+}
+
+/* 1 when store holds at least one certificate. */
+static int
+tls_store_has_cert(X509_STORE *store)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+	int i;
+
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+		if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) ==
+		    X509_LU_X509)
+			return 1;
+	return 0;
 }
 
 int
@@ -119,6 +137,16 @@ tls_init(const char *ca_file, char *err, size_t errsz)
 			    "file of CA certificates)", ca_file,
 			    e != 0 && ERR_reason_error_string(e) != NULL ?
 			    ERR_reason_error_string(e) : "cannot load");
+			SSL_CTX_free(ctx);
+			ERR_clear_error();
+			return -1;
+		}
+		/* A PEM file of CRLs only loads without error, and then
+		 * every https delivery would fail verification. */
+		if (!tls_store_has_cert(SSL_CTX_get_cert_store(ctx))) {
+			snprintf(err, errsz, "tls_ca_file %s: no CA certificate "
+			    "in it (want a PEM file of CA certificates)",
+			    ca_file);
 			SSL_CTX_free(ctx);
 			ERR_clear_error();
 			return -1;
@@ -316,6 +344,10 @@ enum tls_result
 tls_read(struct tls_conn *t, char *buf, size_t len, size_t *got)
 {
 	size_t n = 0;
+	/* Asked before the call: a fatal error puts OpenSSL's state
+	 * machine back "in init", so asking after it would call any failure
+	 * (an unexpected EOF too) a handshake's. */
+	int in_init = !SSL_is_init_finished(t->ssl);
 	int rc;
 
 	ERR_clear_error();
@@ -325,13 +357,14 @@ tls_read(struct tls_conn *t, char *buf, size_t len, size_t *got)
 		*got = n;
 		return TLS_OK;
 	}
-	return tls_outcome(t, rc, !SSL_is_init_finished(t->ssl));
+	return tls_outcome(t, rc, in_init);
 }
 
 enum tls_result
 tls_write(struct tls_conn *t, const char *buf, size_t len, size_t *put)
 {
 	size_t n = 0;
+	int in_init = !SSL_is_init_finished(t->ssl);	/* as in tls_read */
 	int rc;
 
 	ERR_clear_error();
@@ -341,7 +374,7 @@ tls_write(struct tls_conn *t, const char *buf, size_t len, size_t *put)
 		*put = n;
 		return TLS_OK;
 	}
-	return tls_outcome(t, rc, !SSL_is_init_finished(t->ssl));
+	return tls_outcome(t, rc, in_init);
 }
 
 size_t

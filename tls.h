@@ -36,7 +36,7 @@ const char *tls_library(void);
  * the system's default store; TLS 1.2 or later. Connections already open
  * keep the context they were made with; kept sessions are dropped (they
  * were verified against the old store). Returns 0, or -1 with err set
- * ("tls_ca_file /x: no certificate in it") and the old context kept.
+ * ("tls_ca_file /x: no CA certificate in it") and the old context kept.
  */
 int tls_init(const char *ca_file, char *err, size_t errsz);
 
