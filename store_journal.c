@@ -4,6 +4,7 @@
  * attempt histories back, and their replay.
  */
 #include "store_impl.h"
+#include "sign.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -670,18 +671,38 @@ out:
 
 /* ---- idempotency keys ---- */
 
-/* The table's hash of a key: its client's id, then 0xff, which no client
- * id holds, then the key. FNV-1a is not keyed: a client could choose keys
- * that share a bucket; a walk past them costs one integer comparison each
- * (the stored hashes), and only keys of an equal full hash are compared as
- * strings. */
+/* A random seed for idem_hash, drawn once per process, so that a client
+ * cannot work out offline which keys would share a bucket. */
+static uint32_t idem_seed;
+static int idem_seeded;
+
+/* The table's hash of a key: the seed, its client's id, then 0xff, which
+ * no client id holds, then the key, FNV-1a over all of it; then
+ * MurmurHash3's finaliser, so that every bit of the state reaches the low
+ * bits the bucket index is taken from (FNV-1a's low bits depend only on
+ * the low bits before them). Keys are the client's choice: without the
+ * seed, keys picked to share a bucket would make each lookup walk them
+ * all (hash flooding). */
 static uint32_t
 idem_hash(const char *client, const char *key, size_t len)
 {
-	uint32_t h = util_hash(UTIL_HASH_START, client, strlen(client));
+	uint32_t h;
 
+	if (!idem_seeded) {
+		/* Without randomness the hash is only unkeyed, as before. */
+		if (sign_random(&idem_seed, sizeof(idem_seed)) != 0)
+			idem_seed = 0;
+		idem_seeded = 1;
+	}
+	h = util_hash(UTIL_HASH_START ^ idem_seed, client, strlen(client));
 	h = util_hash(h, "\xff", 1);
-	return util_hash(h, key, len);
+	h = util_hash(h, key, len);
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
 }
 
 static struct idem *

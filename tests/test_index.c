@@ -177,6 +177,51 @@ test_idem_expiry(void)
 	CHECK(st_idem.tab.n == 0 && st_idem.tab.nbucket <= 16);
 }
 
+/* Keys chosen, as an attacker could offline, so that the unseeded FNV-1a
+ * of (client, 0xff, key) shares its low 12 bits (the bucket index of a
+ * table of 4,096) do not share them in the table: the seed and the mixer
+ * scatter them (hash flooding). */
+static void
+test_idem_flooding(void)
+{
+	uint8_t th[32] = { 0x3c }, req[32] = { 9 };
+	int64_t now = util_wall_ms();
+	struct client *c;
+	struct idem *i;
+	uint32_t h, want = 0;
+	unsigned n, k, same;
+	static unsigned buckets[4096];
+	char key[32];
+
+	CHECK(x_reopen() == 0);
+	c = store_client_create("flood-c", NULL, th, "whsec_x");
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	for (n = 0, k = 0; n < 32; k++) {
+		snprintf(key, sizeof(key), "f-%u", k);
+		h = util_hash(UTIL_HASH_START, "flood-c", 7);
+		h = util_hash(h, "\xff", 1);
+		h = util_hash(h, key, strlen(key)) & 0xfff;
+		if (n == 0)
+			want = h;
+		if (h != want)
+			continue;
+		CHECK(store_idem_put(c, key, strlen(key), req, 202, "{}",
+		    now) == 0);
+		n++;
+	}
+	/* The store holds other tests' keys too: count the chosen ones. */
+	memset(buckets, 0, sizeof(buckets));
+	for (i = st_idem.head, same = 0; i != NULL; i = i->qnext)
+		if (strcmp(i->client, "flood-c") == 0 &&
+		    ++buckets[i->h.hash & 0xfff] > same)
+			same = buckets[i->h.hash & 0xfff];
+	CHECKF(same < 8, "%u of 32 chosen keys share a bucket", same);
+	while (st_idem.head != NULL)
+		idem_expire(now + STORE_IDEM_MS, IDEM_EXPIRE_MAX);
+}
+
 /* Tokens by their SHA-256: found, replaced, gone with the client, and found
  * again after a replay; clients whose hashes share the table's four bytes
  * are told apart by the full comparison. */
@@ -421,6 +466,7 @@ test_index(void)
 	test_htab();
 	test_wait_lists();
 	test_idem_expiry();
+	test_idem_flooding();
 	test_tokens();
 	test_fanout_index();
 	store_close();
