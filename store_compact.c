@@ -446,7 +446,10 @@ tail_record(struct tail_copy *tc, const char *p, size_t len, off_t off)
 	if (jl >= sizeof(ev) - 1 && memcmp(j, ev, sizeof(ev) - 1) == 0)
 		return tail_out(tc, p, len);
 	for (;;) {
-		nt = json_parse(j, jl, tc->toks, tc->ntoks);
+		/* No array yet counts as too small (the parser only counts
+		 * without one). */
+		nt = tc->ntoks > 0 ? json_parse(j, jl, tc->toks, tc->ntoks) :
+		    JSON_ERR_NOMEM;
 		if (nt != JSON_ERR_NOMEM)
 			break;
 		nt = json_parse(j, jl, NULL, 0);
