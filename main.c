@@ -35,6 +35,10 @@
 #define MAIN_HOUSEKEEPING_MS 1000
 #define MAIN_COMPACT_EVERY_MS (60 * 1000)
 #define MAIN_COMPACT_FORCE_MS (60 * 60 * 1000)
+/* How soon a compaction's catch-up round, running on its thread, is looked
+ * at again: the sooner it is seen done, the less the next round (or the
+ * loop's own last step) has to copy. */
+#define MAIN_COMPACT_ROUND_MS 5
 /* Longest admin token read from a file. */
 #define MAIN_TOKEN_MAX 512
 /* Shortest admin token not warned about (contract §10): a guessable token
@@ -540,6 +544,8 @@ main_loop(void)
 
 		next = util_min64(loop_now + MAIN_HOUSEKEEPING_MS, server_next);
 		next = util_min64(next, next_compact);
+		if (store_compact_catching_up())
+			next = util_min64(next, loop_now + MAIN_COMPACT_ROUND_MS);
 		if (deliver_next >= 0)
 			next = util_min64(next, deliver_next);
 		if (draining)

@@ -366,10 +366,16 @@ void store_foreach_pending(void (*fn)(struct delivery *d, void *arg),
  * or -1 with errno (EBUSY: one is running).
  */
 int store_compact_start(int64_t now, int64_t retention_ms, int force);
-/* Called once per loop pass: finishes a compaction whose child has exited.
+/* Called once per loop pass: advances a compaction whose child has exited
+ * (the records written meanwhile are copied in rounds on a thread, the last
+ * small remainder by this call, then the new file is renamed in).
  * Returns 1 when one finished (err says what it did), 0 when there was
  * nothing to do, -1 when it failed (err says why; the old files stay). */
 int store_compact_poll(char *err, size_t errsz);
+/* 1 while a round of a compaction's catch-up runs on its thread: the loop
+ * should call store_compact_poll again soon (within a few ms), not only at
+ * its next event. */
+int store_compact_catching_up(void);
 
 /* Size in bytes of the journal and the registry together, for /metrics. */
 uint64_t store_journal_bytes(void);

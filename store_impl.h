@@ -359,6 +359,45 @@ int replay_journal(struct replay *r, const char *t, size_t tl);
 
 /* ---- store_compact.c ---- */
 
+/* The output of the catch-up is written in pieces of this size, and the old
+ * journal read in as large: bounded memory whatever the tail's size. */
+#define STORE_COMPACT_OUT ((size_t)1 << 20)
+
+/*
+ * Copying the records written since a compaction's fork (the old journal's
+ * bytes [fork_size, ...)) to the end of the new file, with every attempt's
+ * "prev" moved to the new file. Self-contained (its own buffers, plain
+ * pread/pwrite on its two descriptors, read-only ids/offs), so that a round
+ * runs on a thread while the loop serves.
+ */
+struct tail_copy {
+	int src_fd, dst_fd;	/* the old journal; the new file */
+	off_t fork_size;	/* old offsets below it are in ids/offs */
+	off_t from;		/* the next old offset to copy */
+	off_t dst_size;		/* the new file's end */
+	off_t shift;		/* new less old offset of the first tail
+				   record */
+	/* The pre-fork deliveries' newest attempts in the new file, by
+	 * delivery id (ascending). */
+	const uint64_t *ids;
+	const off_t *offs;
+	size_t nids;
+	/* Tail records whose length changed (a "prev" of other digits):
+	 * their old offsets, ascending, and the sum of the changes up to and
+	 * including each. */
+	off_t *chg_old, *chg_cum;
+	size_t nchg, capchg;
+	struct buf in, out, rec;
+	struct json_tok *toks;
+	size_t ntoks;
+};
+
+/* Copy the old journal's records [tc->from, to) (whole records) to the new
+ * file, written out. 0, or -1 (errno; the new file is then abandoned). */
+int tail_copy_run(struct tail_copy *tc, off_t to);
+/* Free tc's buffers and zero it. */
+void tail_copy_free(struct tail_copy *tc);
+
 /* Kill a compaction child still running and forget it (store_close). */
 void compact_stop(void);
 
