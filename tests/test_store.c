@@ -20,6 +20,7 @@
 #include "../store_replay.c"
 #include "../store_registry.c"
 #include "../store_journal.c"
+#include "../store_index.c"
 #include "../store_compact.c"
 #include "../store.c"
 #include "../store_check.c"
