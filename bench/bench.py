@@ -1215,6 +1215,7 @@ def scale_match(nother, hole_port):
     if m is None or m.group(1) != "0":
         raise RuntimeError("hbench said: " + out)
     us = float(m.group(2)) * 1e6 / n
+    note_pass(h)
     h.stop()
     shutil.rmtree(data)
     return us
@@ -1282,6 +1283,7 @@ def scale_list(n, path):
               data=list_store(n))
     script = wrk_lua(os.path.join(TMP, "list.lua"), "GET", None, TOKEN, 0)
     us = wrk_us(h.port, script, path)
+    note_pass(h)
     h.stop()
     return us
 
