@@ -665,13 +665,15 @@ main_run(void)
 	return 0;
 }
 
-/* -V: the version, and the TLS library https:// deliveries use (contract
- * §13), or "none" in the plain build. */
+/* -V: the version, the TLS library https:// deliveries use (contract
+ * §13) or "none" in the plain build, and the SHA-256 code signatures run
+ * on this CPU. */
 static void
 print_version(void)
 {
-	printf("hookd %s\nTLS: %s\n", HOOKD_VERSION,
-	    tls_library() != NULL ? tls_library() : "none");
+	printf("hookd %s\nTLS: %s\nSHA-256: %s\n", HOOKD_VERSION,
+	    tls_library() != NULL ? tls_library() : "none",
+	    sign_sha256_name());
 }
 
 int
