@@ -933,11 +933,15 @@ api_ctx_new(const struct api_request *r, struct buf *out,
 	struct api_ctx *c;
 
 	*content_type = API_JSON;
-	c = calloc(1, sizeof(*c));
+	c = malloc(sizeof(*c));
 	if (c == NULL) {
 		buf_puts(out, "{\"error\":\"out of memory\"}");
 		return NULL;
 	}
+	/* Everything but the token stack, which the JSON parser fills before
+	 * anything reads it: zeroing its 5 KiB was a seventh of an event's
+	 * instructions (callgrind, bench/profile.py ingest). */
+	memset(c, 0, offsetof(struct api_ctx, tokstack));
 	c->r = r;
 	c->out = out;
 	c->mark = out->len;
