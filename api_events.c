@@ -589,7 +589,7 @@ api_delivery_retry(struct api_ctx *c)
 		return api_not_found(c);
 	if ((st = api_retry_rate(c, store_event_client(d->event))) != 0)
 		return st;
-	if (d->url == NULL && d->endpoint == NULL)
+	if (d->url == NULL && (d->endpoint == NULL || d->endpoint->removed))
 		return api_error(c, 409, "its endpoint was deleted");
 	if (d->status != STORE_PENDING &&
 	    store_delivery_requeue(d, util_wall_ms()) != 0)

@@ -263,6 +263,26 @@ engine_forget(struct delivery *d)
 	}
 }
 
+/* store_on_remove: the attempts in flight to e (or, e NULL, of client
+ * client_id's one-offs) fail now with error, as before removals in steps;
+ * the engine starts no new one (e is disabled; a one-off finds no
+ * client). */
+static void
+engine_removed(struct endpoint *e, const char *client_id, const char *error)
+{
+	struct attempt *a, *next;
+	int64_t now = util_wall_ms();
+
+	for (a = eng.act_head; a != NULL; a = next) {
+		struct delivery *d = a->d;
+
+		next = a->next;
+		if (e != NULL ? d->endpoint == e : (d->url != NULL &&
+		    strcmp(d->event->client_id, client_id) == 0))
+			(void)store_delivery_fail(d, error, now);
+	}
+}
+
 /*
  * Start d now, or put it on the wait list of the first limit that holds it
  * back: its endpoint's (disabled, or endpoint_slots in flight), its
@@ -935,6 +955,7 @@ deliver_init(char *err, size_t errsz)
 	}
 	store_on_due = engine_due;
 	store_on_fail = engine_forget;
+	store_on_remove = engine_removed;
 	store_foreach_pending(init_each, NULL);
 	return 0;
 }
@@ -950,6 +971,11 @@ deliver_tick(void)
 {
 	int64_t now = util_mono_ms(), wall = util_wall_ms(), next = -1, idle;
 	size_t due;
+	int reaping;
+
+	/* A removal's queued deliveries fail STORE_REAP_PER_PASS a pass;
+	 * while some remain, the loop does not sleep. */
+	reaping = store_reap(STORE_REAP_PER_PASS);
 
 	/* Attempts past their deadline. Always take the head again: ending
 	 * one may abort others. */
@@ -1011,6 +1037,8 @@ deadlines:
 	idle = outbound_idle_deadline();
 	if (idle >= 0 && (next < 0 || idle < next))
 		next = idle;
+	if (reaping)
+		next = now;
 	return next;
 }
 
@@ -1058,6 +1086,7 @@ deliver_shutdown(void)
 
 	store_on_due = NULL;
 	store_on_fail = NULL;
+	store_on_remove = NULL;
 	/* In-flight deliveries stay pending: due again at the next start. */
 	while (eng.act_head != NULL)
 		attempt_abort(eng.act_head);

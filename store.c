@@ -26,48 +26,147 @@ store_client_id_held(const char *id, size_t len, int64_t now)
 	return 0;
 }
 
-/* End every pending delivery of the list d (through ep_next: an endpoint's
- * or a client's one-offs) as failed with error: the work is the list's
- * length, not the store's size. */
-static void
-fail_pending_of(struct delivery *d, const char *error)
+/*
+ * Removals in steps: a queue of lists of deliveries to fail (an endpoint's
+ * or a client's one-offs, through ep_next), each with its error and, for a
+ * deleted endpoint, the endpoint itself, kept (removed, disabled) until its
+ * list is done so that the engine's pointers to it stay valid. The queue is
+ * worked in order, so two removals of one endpoint (a disable, then a
+ * delete) end in the order they were made.
+ */
+struct reap {
+	struct reap *next;
+	struct delivery *cur;		/* the next delivery to visit */
+	struct endpoint *e;		/* its endpoint, or NULL (one-offs) */
+	int free_e;			/* a delete: free e at the end */
+	char error[64];			/* the failure's error text */
+};
+
+static struct reap *reap_head, *reap_tail;
+
+void (*store_on_remove)(struct endpoint *e, const char *client_id,
+    const char *error);
+
+/* Queue the failure of the list from head (e's, or one-offs when e is
+ * NULL) with error; with free_e, e is freed when its list is done. 0, or
+ * -1 (ENOMEM: nothing queued). */
+static int
+reap_add(struct delivery *head, struct endpoint *e, int free_e,
+    const char *error)
+{
+	struct reap *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	r->cur = head;
+	r->e = e;
+	r->free_e = free_e;
+	snprintf(r->error, sizeof(r->error), "%s", error);
+	if (e != NULL)
+		e->reaping++;
+	if (reap_tail != NULL)
+		reap_tail->next = r;
+	else
+		reap_head = r;
+	reap_tail = r;
+	return 0;
+}
+
+int
+store_reap(size_t max)
 {
 	int64_t now = util_wall_ms();
+	size_t n = 0;
 
-	for (; d != NULL; d = d->ep_next)
-		if (d->status == STORE_PENDING)
-			store_delivery_fail(d, error, now);
-}
+	while (reap_head != NULL && n < max) {
+		struct reap *r = reap_head;
 
-/* Empty the list head..tail, its deliveries told it is gone (with
- * endpoint, their endpoint pointer too). */
-static void
-dlv_list_clear(struct delivery **head, struct delivery **tail, int endpoint)
-{
-	struct delivery *d, *next;
+		for (; r->cur != NULL && n < max; n++) {
+			struct delivery *d = r->cur;
 
-	for (d = *head; d != NULL; d = next) {
-		next = d->ep_next;
-		d->ep_next = NULL;
-		if (endpoint)
-			d->endpoint = NULL;
+			r->cur = d->ep_next;
+			if (d->status == STORE_PENDING)
+				store_delivery_fail(d, r->error, now);
+			if (r->free_e || r->e == NULL) {
+				/* Its list is gone with the endpoint (or the
+				 * client): the delivery is told so. */
+				d->ep_next = NULL;
+				if (r->free_e)
+					d->endpoint = NULL;
+			}
+		}
+		if (r->cur != NULL)
+			break;
+		reap_head = r->next;
+		if (reap_head == NULL)
+			reap_tail = NULL;
+		if (r->e != NULL) {
+			r->e->reaping--;
+			if (r->free_e) {
+				endpoint_free_fields(r->e);
+				free(r->e);
+			}
+		}
+		free(r);
 	}
-	*head = *tail = NULL;
+	return reap_head != NULL;
 }
 
+void
+store_reap_all(void)
+{
+	(void)store_reap(SIZE_MAX);
+}
+
+/* Fail the list from head (e's, or a client's one-offs) in steps, e's
+ * in-flight attempts at once. With no memory for the step, at once (as
+ * before steps: correct, only slower). */
+static void
+fail_pending_of(struct delivery *head, struct endpoint *e, int free_e,
+    const char *client_id, const char *error)
+{
+	if (store_on_remove != NULL)
+		store_on_remove(e, client_id, error);
+	if (reap_add(head, e, free_e, error) != 0) {
+		int64_t now = util_wall_ms();
+		struct delivery *d;
+
+		for (d = head; d != NULL; d = d->ep_next)
+			if (d->status == STORE_PENDING)
+				store_delivery_fail(d, error, now);
+		if (free_e) {
+			struct delivery *next;
+
+			for (d = head; d != NULL; d = next) {
+				next = d->ep_next;
+				d->ep_next = NULL;
+				d->endpoint = NULL;
+			}
+			endpoint_free_fields(e);
+			free(e);
+		}
+	}
+}
+
+/* Take e out of the registry at once: nothing finds, lists or matches it
+ * any more, and the engine holds its deliveries (disabled) until the
+ * reaper has failed them and frees it. */
 static int
 endpoint_remove(struct endpoint *e, const char *why)
 {
 	size_t i;
+	struct delivery *head = e->dlv_head;
 
-	fail_pending_of(e->dlv_head, why);
-	dlv_list_clear(&e->dlv_head, &e->dlv_tail, 1);
 	e->ndlv = 0;
 	ep_unindex(e);
 	i = vec_lower(&st_registry.endpoints, e->id);
 	vec_remove(&st_registry.endpoints, i);
-	endpoint_free_fields(e);
-	free(e);
+	e->removed = 1;
+	e->enabled = 0;
+	e->dlv_head = e->dlv_tail = NULL;
+	fail_pending_of(head, e, 1, NULL, why);
 	return 0;
 }
 
@@ -93,7 +192,7 @@ store_endpoint_disable(struct endpoint *e, const char *reason)
 	e->enabled = 0;
 	e->updated_at = n.updated_at;
 	if (reason != NULL)
-		fail_pending_of(e->dlv_head, reason);
+		fail_pending_of(e->dlv_head, e, 0, NULL, reason);
 	return 0;
 }
 
@@ -102,15 +201,19 @@ store_client_delete(struct client *c)
 {
 	struct endpoint *e;
 	size_t i;
+	struct delivery *head;
 
 	rec_begin("client-");
 	rec_str("id", c->id);
 	if (rec_write(&st_files.reg) < 0)
 		return -1;
 	/* Its deliveries are its one-offs and those to its endpoints: each
-	 * list is walked once. Its events find it by id, and find none. */
-	fail_pending_of(c->oneoff_head, "client deleted");
-	dlv_list_clear(&c->oneoff_head, &c->oneoff_tail, 0);
+	 * list is walked once, in steps. Its events find it by id, and find
+	 * none (a one-off the engine starts meanwhile fails "client
+	 * deleted", as the reaper would fail it). */
+	head = c->oneoff_head;
+	c->oneoff_head = c->oneoff_tail = NULL;
+	fail_pending_of(head, NULL, 0, c->id, "client deleted");
 	/* Its endpoints are on its own list: none of the others is looked
 	 * at. */
 	while ((e = c->ep_tail) != NULL)
@@ -220,6 +323,8 @@ store_close(void)
 
 	sync_thread_stop();
 	compact_stop();
+	/* Removals under way end now: their records are written below. */
+	store_reap_all();
 	/* What waits in the batch is written, as it was written at once
 	 * before batching (unless a write or fsync failed: then nothing). */
 	(void)file_flush(&st_files.jrn);

@@ -90,6 +90,11 @@ struct endpoint {
 	 * NULL when not in the table (client.nscan counts it). */
 	struct store_filter *fidx;
 	uint64_t match_mark;		/* store_match's last pass that took it */
+	/* Removal in steps (store_reap): removed once deleted (it is out of
+	 * the registry; the reaper frees it), reaping while a removal is
+	 * failing its deliveries. */
+	uint8_t removed;
+	uint32_t reaping;
 };
 
 /* Its client is found by client_id (store_event_client), not held by a
@@ -414,6 +419,28 @@ void store_set_max_log(size_t n);
  * by the delivery engine; both may be NULL. */
 extern void (*store_on_due)(struct delivery *d);
 extern void (*store_on_fail)(struct delivery *d);
+/* The engine's hook at a removal (delete, disable with a reason): end as
+ * failed with error, at once, the deliveries in flight to e (or, with e
+ * NULL, the one-off callbacks of client client_id); the rest are failed by
+ * store_reap in the next passes. May be NULL. */
+extern void (*store_on_remove)(struct endpoint *e, const char *client_id,
+    const char *error);
+
+/*
+ * Removals in steps (issue 20 item 7). A delete or a disable with a reason
+ * takes effect at once (the endpoint or client is gone from the registry, or
+ * disabled, and its record is written), and its pending deliveries are
+ * failed by store_reap, at most max a call, in removal order, with the same
+ * records as when they were failed at once: 100k queued deliveries do not
+ * stall the loop for half a second. A crash midway leaves a deleted
+ * endpoint's remaining deliveries pending in the journal, and replay fails
+ * them (the registry has the deletion). store_reap returns 1 while work
+ * remains, else 0; store_reap_all finishes it (before a compaction, a
+ * re-enable, and at close).
+ */
+#define STORE_REAP_PER_PASS 1000	/* a pass fails ~5 ms of deliveries */
+int store_reap(size_t max);
+void store_reap_all(void);
 
 /* Iterate pending deliveries (for the engine at start). */
 void store_foreach_pending(void (*fn)(struct delivery *d, void *arg),

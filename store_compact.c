@@ -312,6 +312,10 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	if (!force && (st_files.jrn.size < STORE_COMPACT_MIN ||
 	    st_files.jrn.size < 2 * last_size))
 		return 0;
+	/* Removals under way end first: the new registry lacks a deleted
+	 * endpoint, so its deliveries must be settled in the journal the
+	 * child copies (else replay would take them for orphans). */
+	store_reap_all();
 	if (compact_paths(path, mappath, sizeof(path)) != 0) {
 		errno = ENAMETOOLONG;
 		return -1;

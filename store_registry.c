@@ -355,6 +355,10 @@ store_endpoint_update(struct endpoint *e, const struct endpoint *tmpl)
 	struct endpoint n = *e;
 	int was_enabled = e->enabled;
 
+	/* A re-enable after a disable whose deliveries are still being
+	 * failed: they fail first, so that none of them starts now. */
+	if (e->reaping > 0 && tmpl->enabled)
+		store_reap_all();
 	if (endpoint_copy_fields(&n, tmpl) != 0) {
 		endpoint_free_fields(&n);
 		errno = ENOMEM;

@@ -111,3 +111,133 @@ def test_compaction_under_ingest_loses_nothing(t):
     h.restart()
     eq(view(), before, "events and attempts after a restart")
     h.req(200, "GET", "/v1/events?limit=1")
+
+
+# ------------------------------------------------- removals in steps
+
+
+def _hole():
+    """A listener that accepts connections and never answers."""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(4096)
+    return s, "http://127.0.0.1:%d" % s.getsockname()[1]
+
+
+def _post_many(h, n, client="acme"):
+    """n events on one keep-alive connection; their ids."""
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    hdrs = {"Authorization": "Bearer " + h.admin,
+            "Content-Type": "application/json"}
+    body = json.dumps({"client": client, "type": "order.paid", "data": {}})
+    ids = []
+    try:
+        for _ in range(n):
+            conn.request("POST", "/v1/events", body=body, headers=hdrs)
+            r = conn.getresponse()
+            data = r.read()
+            eq(r.status, 202, "event status")
+            ids.append(json.loads(data)["id"])
+    finally:
+        conn.close()
+    return ids
+
+
+def _queued(h, n, paths):
+    """A client with one endpoint per path on a listener that never
+    answers (max_outbound 1), and n events: n deliveries queued for each
+    endpoint. The endpoints, the event ids and the listener."""
+    sock, url = _hole()
+    h.client("acme")
+    eps = [h.endpoint("acme", url + p) for p in paths]
+    ids = _post_many(h, n)
+    wait_until(lambda: h.metric("hookd_pending_deliveries") == n * len(eps),
+               120, 0.2, "every delivery pending")
+    return eps, ids, sock
+
+
+def _sample(ids):
+    return [ids[0], ids[len(ids) // 2], ids[-1]]
+
+
+def test_delete_fails_queue_over_passes(t):
+    """A DELETE of an endpoint with 50,000 queued deliveries is answered at
+    once and its deliveries fail 1,000 a loop pass: hookd answers /healthz
+    meanwhile, and the failing takes at least 50 passes (it took one before
+    removals in steps). All end failed, "endpoint deleted", as before."""
+    h = t.hookd("max_outbound 1\ntimeout 1h\n")
+    n = 50000
+    eps, ids, sock = _queued(h, n, ["/gone"])
+    try:
+        passes = h.metric("hookd_loop_pass_seconds_count")
+        h.req(204, "DELETE", "/v1/endpoints/" + eps[0]["id"])
+        h.req(404, "GET", "/v1/endpoints/" + eps[0]["id"])
+        h.req(200, "GET", "/healthz", token=None)
+        wait_until(lambda: h.metric("hookd_pending_deliveries") == 0,
+                   120, 0.05, "every delivery failed")
+        spent = h.metric("hookd_loop_pass_seconds_count") - passes
+        check(spent >= n // 1000,
+              "the removal took %d passes, not >= %d" % (spent, n // 1000))
+        for e in _sample(ids):
+            d = h.deliveries_of(e)[0]
+            eq((d["status"], d["endpoint"], d["last"]["error"]),
+               ("failed", None, "endpoint deleted"), "a delivery")
+        eq(h.metric("hookd_deliveries_total{outcome=\"failed\"}"), float(n),
+           "failed deliveries counted")
+        h.restart()
+        eq(h.metric("hookd_pending_deliveries"), 0.0, "after a restart")
+        for e in _sample(ids):
+            eq(h.deliveries_of(e)[0]["last"]["error"], "endpoint deleted",
+               "after a restart")
+    finally:
+        sock.close()
+
+
+def test_delete_killed_midway_ends_failed(t):
+    """kill -9 right after the 204 of a DELETE whose 30,000 deliveries are
+    being failed in steps: after the restart every one is failed, "endpoint
+    deleted", none pending or delivered; the other endpoint's stay pending."""
+    h = t.hookd("max_outbound 1\ntimeout 1h\nfsync always\n")
+    n = 30000
+    eps, ids, sock = _queued(h, n, ["/keep", "/gone"])
+    try:
+        h.req(204, "DELETE", "/v1/endpoints/" + eps[1]["id"])
+        h.kill9()
+        h.start()
+        eq(h.metric("hookd_pending_deliveries"), float(n), "pending")
+        for e in _sample(ids):
+            by = {d["endpoint"]: d for d in h.deliveries_of(e)}
+            eq(set(by), {eps[0]["id"], None}, "endpoints")
+            eq((by[None]["status"], by[None]["last"]["error"]),
+               ("failed", "endpoint deleted"), "the deleted one's")
+            eq(by[eps[0]["id"]]["status"], "pending", "the other's")
+    finally:
+        sock.close()
+
+
+def test_410_fails_queue_in_steps(t):
+    """A 410 disables the endpoint at once and its queued deliveries fail
+    "endpoint disabled" over the next passes; a re-enable right after
+    starts none of them, and a new event is delivered."""
+    from .harness import Reply
+    rcv = t.receiver()
+    rcv.on("/gone", Reply(410, delay=3.0))
+    h = t.hookd("max_outbound 1\ntimeout 1h\n")
+    h.client("acme")
+    ep = h.endpoint("acme", rcv.url("/gone"))
+    ids = _post_many(h, 5000)
+    wait_until(lambda: h.api("GET", "/v1/endpoints/" + ep["id"])[1]
+               .get("enabled") is False, 30, 0.1, "disabled by the 410")
+    h.req(200, "PATCH", "/v1/endpoints/" + ep["id"], {"enabled": True})
+    wait_until(lambda: h.metric("hookd_pending_deliveries") == 0,
+               60, 0.05, "every delivery settled")
+    ds = [d for e in ids for d in h.deliveries_of(e)][:2000]
+    eq(ds[0]["last"]["status"], 410, "the first answer")
+    for d in ds[1:]:
+        eq((d["status"], d["last"]["error"]),
+           ("failed", "endpoint disabled"), "a queued delivery")
+    eq(len(rcv.got("/gone")), 1, "requests to the endpoint")
+    rcv.on("/gone", 200)
+    e = h.event(data={})
+    h.wait_all(e["id"], n=1)
