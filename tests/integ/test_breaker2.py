@@ -298,7 +298,7 @@ def test_faults_under_concurrent_posts(t):
     sock, hurl = hole()
     try:
         for fault in ("write=%d", "fsync=%d", "enospc=%d"):
-            for n in (3, 5, 9, 17, 40):
+            for n in (3, 17):
                 h = t.hookd("timeout 1h\n", start=False)
                 h.start()
                 h.client("acme")
@@ -627,3 +627,42 @@ def test_endpoint_lists_by_client(t):
                             token=toks[c])
                 eq(ids(got["data"]), ids(want) if c == "acme" else [],
                    "%s: %s's token with ?client=acme" % (rnd, c))
+
+
+def test_compaction_rename_fault_under_ingest(t):
+    """HOOKD_FAULT rename=1 and rename=2 (the registry's or the journal's
+    rename of a compaction fails) while events are posted: hookd goes on
+    (or ends with 1), and after a restart every event answered 202 is
+    there."""
+    sock, hurl = hole()
+    try:
+        for n in (1, 2):
+            h = t.hookd("timeout 1h\n", start=False)
+            write_store(h.data, 30000, hurl)
+            h.extra_env = {"HOOKD_FAULT": "rename=%d" % n}
+            h.start()
+            p = Poster(h, n=4, pad=200)
+            try:
+                wait_until(lambda: len(p.ids) > 100, 60, 0.05, "posts")
+                st = h.api("POST", "/v1/compact")[0]
+                t.note("rename=%d: POST /v1/compact %d" % (n, st))
+                n0 = len(p.ids)
+                wait_until(lambda: not h.running or len(p.ids) > n0 + 500,
+                           60, 0.05, "posts after the compaction")
+            finally:
+                p.stop()
+            if h.running:
+                eq(p.other, [], "rename=%d: answers other than 202" % n)
+                h.stop()
+            else:
+                eq(h.proc.returncode, 1, "rename=%d: exit code" % n)
+            h.extra_env = {}
+            h.start()
+            have = {e["id"] for e in pages(h, "/v1/events?client=acme")}
+            eq(sorted(set(p.ids) - have), [],
+               "rename=%d: acknowledged events missing" % n)
+            t.note("rename=%d: %s" % (n, [ln for ln in h.log().splitlines()
+                                          if "compact" in ln][:3]))
+            h.stop()
+    finally:
+        sock.close()
