@@ -717,3 +717,62 @@ def test_full_disk_tmpfs(t):
         if h is not None and h.running:
             h.stop(expect=None)
         subprocess.run(["umount", mnt])
+
+
+def test_idempotency_keys_survive_kill9(t):
+    """Events posted with a new Idempotency-Key each on four connections,
+    hookd killed with SIGKILL, three times: after each restart every key
+    answered 202 answers the same id again and creates nothing."""
+    h = t.hookd()
+    h.client("acme")
+    body = json.dumps({"client": "acme", "type": "t", "data": {}})
+    first = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def run(tag):
+        hdrs = {"Authorization": "Bearer " + h.admin,
+                "Content-Type": "application/json"}
+        conn, n = None, 0
+        while not stop.is_set():
+            key = "%s-%d" % (tag, n)
+            n += 1
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", h.port,
+                                                      timeout=10)
+                conn.request("POST", "/v1/events", body,
+                             dict(hdrs, **{"Idempotency-Key": key}))
+                r = conn.getresponse()
+                data = r.read()
+                if r.status == 202:
+                    with lock:
+                        first[key] = json.loads(data)["id"]
+            except (OSError, http.client.HTTPException):
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(0.02)
+
+    for rnd in range(3):
+        stop.clear()
+        ths = [threading.Thread(target=run, args=("r%dt%d" % (rnd, i),),
+                                daemon=True) for i in range(4)]
+        for th in ths:
+            th.start()
+        n0 = len(first)
+        wait_until(lambda: len(first) > n0 + 300, 60, 0.05, "posts")
+        h.kill9()
+        stop.set()
+        for th in ths:
+            th.join(15)
+        h.start()
+        before = len(pages(h, "/v1/events"))
+        bad = []
+        for key, eid in sorted(first.items()):
+            st, data, _ = h.api("POST", "/v1/events", body,
+                                headers={"Idempotency-Key": key})
+            if st != 202 or data["id"] != eid:
+                bad.append((key, eid, st, data))
+        eq(bad[:3], [], "round %d: keys answered otherwise" % rnd)
+        eq(len(pages(h, "/v1/events")), before, "events created by repeats")
