@@ -22,6 +22,9 @@ api_compact(struct api_ctx *c)
 	if (rc < 0)
 		return errno == EBUSY ?
 		    api_error(c, 409, "a compaction is running") :
+		    errno == ENOSPC ? api_error(c, 503, "disk full: a "
+		    "compaction needs room for the new files beside the old "
+		    "ones") :
 		    api_error(c, 500, "cannot start compaction");
 	buf_puts(c->out, "{");
 	api_kv_bool(c->out, "started", rc > 0);

@@ -627,17 +627,16 @@ static const struct endpoint *
 api_ep_duplicate(const struct endpoint *draft, const struct endpoint *self)
 {
 	char want[URL_NORM_MAX], have[URL_NORM_MAX];
-	size_t i, n = store_endpoint_count();
+	const struct endpoint *e;
 	const char *err;
 	int norm;
 
 	norm = url_normalize(draft->url, strlen(draft->url), want,
 	    sizeof(want), &err) == 0;
-	for (i = 0; i < n; i++) {
-		const struct endpoint *e = store_endpoint_at(i);
-
-		if (e == self || e->client != draft->client ||
-		    e->method_get != draft->method_get)
+	/* Its client's own list: other clients' endpoints are not looked
+	 * at. */
+	for (e = draft->client->ep_head; e != NULL; e = e->c_next) {
+		if (e == self || e->method_get != draft->method_get)
 			continue;
 		if (strcmp(e->url, draft->url) == 0 ||
 		    (norm && url_normalize(e->url, strlen(e->url), have,
@@ -647,15 +646,11 @@ api_ep_duplicate(const struct endpoint *draft, const struct endpoint *self)
 	return NULL;
 }
 
-/* How many endpoints cl has. */
+/* How many endpoints cl has (its list's count, kept by the store). */
 static size_t
 api_ep_count(const struct client *cl)
 {
-	size_t i, n = store_endpoint_count(), k = 0;
-
-	for (i = 0; i < n; i++)
-		k += store_endpoint_at(i)->client == cl;
-	return k;
+	return cl->nendpoints;
 }
 
 /* The 409 answer naming the existing endpoint. */
@@ -692,16 +687,50 @@ api_ep_owner(struct api_ctx *c, struct api_draft *d, int idx)
 	return 0;
 }
 
+/* A client's endpoints in id order (its list), those after a cursor. */
+struct api_ep_walk {
+	struct endpoint *e;
+	int has_after;
+	uint64_t after;
+};
+
+static void *
+api_ep_walk_next(void *arg)
+{
+	struct api_ep_walk *w = arg;
+	struct endpoint *e;
+
+	while ((e = w->e) != NULL) {
+		w->e = e->c_next;
+		if (!w->has_after || e->id > w->after)
+			return e;
+	}
+	return NULL;
+}
+
 int
 api_endpoints_list(struct api_ctx *c)
 {
 	struct api_page p;
+	struct api_ep_walk w;
+	const struct client *cl = c->client;
 	size_t start;
 	int st;
 
 	if ((st = api_page(c, STORE_EP, &p)) != 0 ||
 	    (st = api_filters(c, API_F_CLIENT)) != 0)
 		return st;
+	/* A client token or ?client= walks that client's own list, so a
+	 * page does not cost every other client's endpoints. */
+	if (cl == NULL && (c->f.set & API_F_CLIENT))
+		cl = store_client_find(c->f.client, strlen(c->f.client));
+	if (cl != NULL || (c->f.set & API_F_CLIENT)) {
+		w.e = cl != NULL ? cl->ep_head : NULL;
+		w.has_after = p.has_after;
+		w.after = p.after_id;
+		return api_list_walk(c, &api_list_endpoints, api_ep_walk_next,
+		    &w, p.limit);
+	}
 	start = p.has_after ? store_endpoint_after(p.after_id) : 0;
 	return api_list_run(c, &api_list_endpoints, start,
 	    store_endpoint_count(), 0, p.limit);
@@ -886,14 +915,11 @@ api_static_filters(struct api_draft *d, const char *list)
 static int
 api_static_exists(const struct client *cl, const char *url)
 {
-	size_t i, n = store_endpoint_count();
+	const struct endpoint *e;
 
-	for (i = 0; i < n; i++) {
-		const struct endpoint *e = store_endpoint_at(i);
-
-		if (e->client == cl && strcmp(e->url, url) == 0)
+	for (e = cl->ep_head; e != NULL; e = e->c_next)
+		if (strcmp(e->url, url) == 0)
 			return 1;
-	}
 	return 0;
 }
 

@@ -271,7 +271,8 @@ struct client *store_client_create(const char *id, const char *name,
 /* 1 when records that name client id remain (its events, until retention
  * compacts them away; its Idempotency-Keys, for 24 h): a deleted client's id
  * may not be given to a new client before then, or the new one would see
- * the old one's events, deliveries and keys (contract §18). Else 0. */
+ * the old one's events, deliveries and keys (contract §18). Else 0. Two
+ * lookups by id, whatever the store holds. */
 int store_client_id_held(const char *id, size_t len, int64_t now);
 /* Replace the client's token (its SHA-256): the old token stops working
  * at once. 0 or -1. */

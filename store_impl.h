@@ -71,6 +71,17 @@ struct idem {
 	int has_req;		/* 0: a record from before hashes were kept */
 };
 
+/* A client id's keys in st_idem.tab: how many, and the newest one's time,
+ * so the id is held while now - newest < STORE_IDEM_MS (the newest key is
+ * the last to leave its window). Freed with its last key. */
+struct idem_owner {
+	struct util_hent h;	/* in st_idem.owners, by id */
+	struct idem_owner *prev, *next;	/* st_idem.owners_all */
+	size_t n;
+	int64_t newest;
+	char id[];
+};
+
 /* An event whose deliveries wait for it to be durable. */
 struct announce {
 	struct event *ev;
@@ -189,6 +200,11 @@ struct store_idem {
 	struct util_htab tab;
 	struct idem *head, *tail;
 	int unsorted;		/* replay appended one out of time order */
+	/* Each client id with keys in the table (struct idem_owner, by id):
+	 * whether an id is held (store_client_id_held) is one lookup, not a
+	 * walk of every client's keys. */
+	struct util_htab owners;
+	struct idem_owner *owners_all;
 };
 extern struct store_idem st_idem;
 /* Attempts kept per delivery (store_set_max_log). */
@@ -345,6 +361,9 @@ void idem_expire(int64_t now, size_t max);
 void idem_sort(void);
 /* Free every key and the table (store_close). */
 void idem_free_all(void);
+/* 1 when client id (len bytes) has an Idempotency-Key younger than
+ * STORE_IDEM_MS at now, else 0. One lookup (idem_owner). */
+int idem_id_held(const char *id, size_t len, int64_t now);
 /* Take the deliveries of events a compaction drops (event.dropping) off
  * their endpoints' and clients' lists, before they are freed. */
 void index_forget_dropping(void);

@@ -731,6 +731,78 @@ idem_lookup(const char *client, const char *key, size_t len, int64_t now)
 	return NULL;
 }
 
+/* The keys' record of client id (len bytes), or NULL. The table is not
+ * seeded as idem_hash is: client ids are the admin's choice. */
+static struct idem_owner *
+idem_owner_find(const char *id, size_t len)
+{
+	struct util_hent *x;
+
+	for (x = util_htab_first(&st_idem.owners, util_hash(UTIL_HASH_START,
+	    id, len)); x != NULL; x = util_htab_next(x)) {
+		struct idem_owner *o = UTIL_CONTAINER(x, struct idem_owner, h);
+
+		if (util_span_eq(id, len, o->id))
+			return o;
+	}
+	return NULL;
+}
+
+/* Count key i toward its client id's record, made when missing. 0, or -1
+ * out of memory. */
+static int
+idem_owner_add(const struct idem *i)
+{
+	size_t len = strlen(i->client);
+	struct idem_owner *o = idem_owner_find(i->client, len);
+
+	if (o == NULL) {
+		o = calloc(1, sizeof(*o) + len + 1);
+		if (o == NULL)
+			return -1;
+		memcpy(o->id, i->client, len + 1);
+		if (util_htab_add(&st_idem.owners, &o->h,
+		    util_hash(UTIL_HASH_START, o->id, len)) != 0) {
+			free(o);
+			return -1;
+		}
+		o->next = st_idem.owners_all;
+		if (o->next != NULL)
+			o->next->prev = o;
+		st_idem.owners_all = o;
+	}
+	if (o->n++ == 0 || i->at > o->newest)
+		o->newest = i->at;
+	return 0;
+}
+
+/* Key i leaves the table: its client id's record counts one less, and goes
+ * with the last. */
+static void
+idem_owner_del(const struct idem *i)
+{
+	struct idem_owner *o = idem_owner_find(i->client, strlen(i->client));
+
+	if (o == NULL || --o->n > 0)
+		return;
+	util_htab_del(&st_idem.owners, &o->h);
+	if (o->prev != NULL)
+		o->prev->next = o->next;
+	else
+		st_idem.owners_all = o->next;
+	if (o->next != NULL)
+		o->next->prev = o->prev;
+	free(o);
+}
+
+int
+idem_id_held(const char *id, size_t len, int64_t now)
+{
+	const struct idem_owner *o = idem_owner_find(id, len);
+
+	return o != NULL && now - o->newest < STORE_IDEM_MS;
+}
+
 static void
 idem_free(struct idem *i)
 {
@@ -757,6 +829,11 @@ idem_add(const char *client, const char *key, size_t len,
 	}
 	i->status = status;
 	i->at = at;
+	if (idem_owner_add(i) != 0) {
+		util_htab_del(&st_idem.tab, &i->h);
+		idem_free(i);
+		return -1;
+	}
 	if (req != NULL) {
 		memcpy(i->req, req, 32);
 		i->has_req = 1;
@@ -782,6 +859,7 @@ idem_expire(int64_t now, size_t max)
 		if (st_idem.head == NULL)
 			st_idem.tail = NULL;
 		util_htab_del(&st_idem.tab, &i->h);
+		idem_owner_del(i);
 		idem_free(i);
 	}
 }
@@ -836,12 +914,18 @@ void
 idem_free_all(void)
 {
 	struct idem *i, *next;
+	struct idem_owner *o, *onext;
 
 	for (i = st_idem.head; i != NULL; i = next) {
 		next = i->qnext;
 		idem_free(i);
 	}
+	for (o = st_idem.owners_all; o != NULL; o = onext) {
+		onext = o->next;
+		free(o);
+	}
 	util_htab_free(&st_idem.tab);
+	util_htab_free(&st_idem.owners);
 	memset(&st_idem, 0, sizeof(st_idem));
 }
 

@@ -177,6 +177,70 @@ test_idem_expiry(void)
 	CHECK(st_idem.tab.n == 0 && st_idem.tab.nbucket <= 16);
 }
 
+/* Whether a client id is held by its Idempotency-Keys is one lookup of
+ * the id (idem_owner), not a walk of every client's keys: the answer is
+ * the walk's (held while the newest key is in its window), the record goes
+ * with the id's last key, and other ids' keys cost nothing. */
+static void
+test_idem_owner_held(void)
+{
+	static const struct {
+		const char *client;
+		int64_t age_ms;		/* of each of its keys, before now */
+	} keys[] = {
+		{ "old", 25LL * 3600 * 1000 },
+		{ "old", STORE_IDEM_MS },
+		{ "mixed", 30LL * 3600 * 1000 },
+		{ "mixed", STORE_IDEM_MS - 60000 },	/* the newest */
+		{ "mixed", 26LL * 3600 * 1000 },
+		{ "young", 0 },
+	};
+	static const struct {
+		const char *id;
+		int held;
+	} want[] = {
+		{ "old", 0 }, { "mixed", 1 }, { "young", 1 }, { "other", 0 },
+		{ "mixe", 0 }, { "youngs", 0 },
+	};
+	uint8_t th[32] = { 0x3d, 0x4e }, req[32] = { 9 };
+	int64_t now = util_wall_ms();
+	struct client *c;
+	size_t k;
+	char key[32];
+
+	CHECK(x_reopen() == 0);
+	/* Without the keys earlier tests left in the journal. */
+	idem_free_all();
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		snprintf(key, sizeof(key), "k%zu", k);
+		th[2] = (uint8_t)k;
+		c = store_client_find(keys[k].client, strlen(keys[k].client));
+		if (c == NULL)
+			c = store_client_create(keys[k].client, NULL, th,
+			    "whsec_x");
+		CHECK(c != NULL);
+		if (c == NULL)
+			return;
+		CHECK(store_idem_put(c, key, strlen(key), req, 202, "{}",
+		    now - keys[k].age_ms) == 0);
+	}
+	CHECKF(st_idem.owners.n == 3, "%zu ids", st_idem.owners.n);
+	for (k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+		CHECKF(idem_id_held(want[k].id, strlen(want[k].id), now) ==
+		    want[k].held, "%s", want[k].id);
+	/* The keys of "old" leave, and its record with them (and "mixed"'s
+	 * first: the queue stops at its younger second one). */
+	idem_expire(now, IDEM_EXPIRE_MAX);
+	CHECKF(st_idem.owners.n == 2 && st_idem.tab.n == 3, "%zu ids, %zu keys",
+	    st_idem.owners.n, st_idem.tab.n);
+	CHECK(idem_id_held("mixed", 5, now) && idem_id_held("young", 5, now));
+	/* A day on, nothing is held; freeing the keys frees every record. */
+	CHECK(!idem_id_held("mixed", 5, now + STORE_IDEM_MS));
+	while (st_idem.head != NULL)
+		idem_expire(now + STORE_IDEM_MS, IDEM_EXPIRE_MAX);
+	CHECK(st_idem.owners.n == 0 && st_idem.owners_all == NULL);
+}
+
 /* Keys chosen, as an attacker could offline, so that the unseeded FNV-1a
  * of (client, 0xff, key) shares its low 12 bits (the bucket index of a
  * table of 4,096) do not share them in the table: the seed and the mixer
@@ -475,6 +539,7 @@ test_index(void)
 	test_htab();
 	test_wait_lists();
 	test_idem_expiry();
+	test_idem_owner_held();
 	test_idem_flooding();
 	test_tokens();
 	test_fanout_index();
