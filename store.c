@@ -178,6 +178,7 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	/* Records batch in memory and reach the file in one write per group
 	 * commit; without space reservation each is written at once. */
 	(void)file_batch_start(&st_files.jrn);
+	requests_settle();
 	if (orphans_settle() != 0) {
 		snprintf(err, errsz, "%s: cannot write the journal: %s", dir,
 		    strerror(errno));

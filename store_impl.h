@@ -354,6 +354,11 @@ void idem_members(const char *client, const char *key, size_t len,
 /* End the deliveries replay left without an endpoint, writing why. 0, or
  * -1 when a record cannot be written. */
 int orphans_settle(void);
+/* After replay: a gateway request still forwarding whose upstream call
+ * ended (its answer was recorded, the completion was not: a crash between
+ * the two) calls its upstream again (memory only; the next attempt writes
+ * its record). */
+void requests_settle(void);
 /* Apply one journal record of type t (tl bytes). 0 or -1 (r's error). */
 int replay_journal(struct replay *r, const char *t, size_t tl);
 
