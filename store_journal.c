@@ -1328,8 +1328,7 @@ replay_event(struct replay *r)
 	uint64_t eid0;
 
 	if (get_str(r, "client", cid, sizeof(cid)) != 0 ||
-	    get_dup(r, "type", &type) != 0 || type == NULL ||
-	    strlen(type) > UTIL_TYPE_MAX) {
+	    get_dup(r, "type", &type) != 0 || type == NULL) {
 		free(type);
 		return replay_fail(r, "bad event record");
 	}
