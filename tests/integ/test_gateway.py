@@ -86,3 +86,170 @@ def test_seed_post_example_end_to_end(t):
     eq(len(ds), 1, "callback deliveries")
     d = h.wait_delivery(ds[0]["id"])
     eq(d["ack"]["reqRefId"], "1292101282", "the receiver's ack kept")
+
+
+def test_get_callback_with_the_seed_query_shape(t):
+    """The answer goes to a registered GET endpoint as the seed's
+    ?success=true&refId=3283191, and a GET request goes upstream as GET."""
+    h, up, rcv, cl = setup(t, route_opts="type=api.result")
+    up.on("/orders/7", Reply(200, {"success": True, "refId": "3283191"}))
+    h.endpoint("acme", rcv.url("/cb"), method="GET", events=["api.*"])
+    st, got, _ = call(h, cl["token"], "GET", ROUTE + "orders/7?full=1")
+    eq(st, 202, "status (%r)" % got)
+    u = up.wait_for(1, "/orders/7")[0]
+    eq(u.method, "GET", "upstream method")
+    eq(u.query, "full=1", "upstream query")
+    r = rcv.wait_for(1, "/cb")[0]
+    eq(r.method, "GET", "callback method")
+    eq(r.query, "success=true&refId=3283191", "callback query")
+    eq(r.headers.get("webhook-id"), got["reqRefId"], "webhook-id")
+    eq(r.headers.get("hookd-event-type"), "api.result", "event type")
+    eq(r.headers.get("hookd-upstream-status"), "200", "upstream status")
+
+
+def test_callback_from_the_registry_and_a_text_answer(t):
+    """No callbackURL: the client's endpoints matching the type get the
+    event; a body that is not a JSON object comes in the envelope."""
+    h, up, rcv, cl = setup(t)
+    up.on("/slow", Reply(201, b"made it\n", {"Content-Type": "text/plain"}))
+    ep = h.endpoint("acme", rcv.url("/hook"), events=["request.*"])
+    h.endpoint("acme", rcv.url("/other"), events=["order.*"])
+    st, got, _ = call(h, cl["token"], "PUT", ROUTE + "slow", b"x=1",
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+    eq(st, 202, "status (%r)" % got)
+    u = up.wait_for(1, "/slow")[0]
+    eq(u.method, "PUT", "upstream method")
+    eq(u.body, b"x=1", "upstream body")
+    eq(u.headers.get("content-type"), "application/x-www-form-urlencoded",
+       "upstream content-type")
+    r = rcv.wait_for(1, "/hook")[0]
+    eq(json.loads(r.body), {"status": 201, "content_type": "text/plain",
+                            "body": "made it\n"}, "envelope")
+    eq(r.headers.get("hookd-upstream-status"), "201", "upstream status")
+    eq(r.headers.get("hookd-endpoint"), ep["id"], "hookd-endpoint")
+    check_signature(r, ep["secret"])
+    ev = wait_state(h, got["reqRefId"], "completed")
+    eq(len(ev["deliveries"]), 1, "deliveries (only the matching endpoint)")
+    eq(rcv.got("/other"), [], "an endpoint not matching the type")
+
+
+def test_upstream_fails_twice_with_503_then_answers(t):
+    h, up, rcv, cl = setup(t, route_opts="header=\"X-Api-Key: up-key\"")
+    up.on("/foo", Reply(503, b"busy", {"Retry-After": "0"}), Reply(503),
+          Reply(200, {"done": 1}))
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "foo?callbackURL=" + cb,
+                      b"{}")
+    eq(st, 202, "status (%r)" % got)
+    r = rcv.wait_for(1, "/bar")[0]
+    eq(json.loads(r.body), {"done": 1}, "callback body")
+    calls = up.got("/foo")
+    eq(len(calls), 3, "upstream calls")
+    for c in calls:
+        eq(c.headers.get("idempotency-key"), got["reqRefId"],
+           "Idempotency-Key on every call")
+        eq(c.headers.get("x-api-key"), "up-key", "the route's header=")
+    ev = wait_state(h, got["reqRefId"], "completed")
+    eq(ev["request"]["upstream_attempts"], 3, "upstream attempts")
+
+
+def test_upstream_never_answers_gives_type_failed(t):
+    h, up, rcv, cl = setup(t, route_opts="type=api.result")
+    up.on("/down", Reply(500, b"boom"))
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST",
+                      ROUTE + "down?callbackURL=" + cb, b"{}")
+    eq(st, 202, "status (%r)" % got)
+    r = rcv.wait_for(1, "/bar", timeout=30)[0]
+    eq(r.headers.get("hookd-event-type"), "api.result.failed", "type")
+    eq(r.headers.get("webhook-id"), got["reqRefId"], "webhook-id")
+    err = json.loads(r.body)["error"]
+    check("500" in err, "error %r names the status" % err)
+    eq(len(up.got("/down")), 4, "upstream calls: the schedule's attempts")
+    ev = wait_state(h, got["reqRefId"], "failed")
+    eq(ev["type"], "api.result.failed", "event type")
+    eq(ev["request"]["upstream_status"], 500, "last upstream status")
+
+
+def test_loopback_upstream_needs_allow_destinations(t):
+    """The upstream call shares the SSRF rules: without
+    allow_destinations a loopback upstream fails at once, and the error
+    says what opens it."""
+    up = t.receiver()
+    rcv = Receiver()
+    t.receivers.append(rcv)
+    h = t.hookd("route %s %s\n" % (ROUTE, up.url("/")), allow=False)
+    cl = h.client("acme")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "x", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    ev = wait_state(h, got["reqRefId"], "failed")
+    eq(ev["type"], "request.completed.failed", "type")
+    check("allow_destinations" in ev["data"]["error"],
+          "error %r names allow_destinations" % ev["data"]["error"])
+    eq(up.got(), [], "the upstream was called")
+
+
+def test_kill9_after_202_before_the_upstream_call(t):
+    """A 202 survives kill -9: the upstream (not listening yet) is called
+    after the restart with the same Idempotency-Key."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    rcv = t.receiver()
+    h = t.hookd("route %s http://127.0.0.1:%d/\n" % (ROUTE, port) +
+                "retry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n")
+    cl = h.client("acme")
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "foo?callbackURL=" + cb,
+                      b'{"n": 1}')
+    eq(st, 202, "status (%r)" % got)
+    h.kill9()
+    up = Receiver(port=port)
+    t.receivers.append(up)
+    up.on("/foo", Reply(200, {"ok": True}))
+    h.start()
+    u = up.wait_for(1, "/foo", timeout=30)[0]
+    eq(u.headers.get("idempotency-key"), got["reqRefId"], "Idempotency-Key")
+    eq(u.body, b'{"n": 1}', "body")
+    r = rcv.wait_for(1, "/bar", timeout=30)[0]
+    eq(r.body, b'{"ok": true}', "callback body")
+    wait_state(h, got["reqRefId"], "completed")
+    # Completed is durable too: after another kill -9 the request is not
+    # forwarded again and there is one event with one callback.
+    h.kill9()
+    h.start()
+    ev = wait_state(h, got["reqRefId"], "completed")
+    eq(len(ev["deliveries"]), 1, "deliveries after the restart")
+    evs = h.req(200, "GET", "/v1/events")["data"]
+    eq([e["id"] for e in evs], [got["reqRefId"]], "events")
+    eq(len(up.got("/foo")), 1, "upstream calls after completion")
+
+
+def test_auth_and_isolation(t):
+    h, up, rcv, cl = setup(t)
+    other = h.client("beta")
+    # No token: 401 on the head; the admin token: 403 (made for a client).
+    st, got, _ = h.api("POST", ROUTE + "foo", b"{}", token=None)
+    eq(st, 401, "without a token (%r)" % got)
+    st, got, _ = h.api("POST", ROUTE + "foo", b"{}", token="nope")
+    eq(st, 401, "unknown token (%r)" % got)
+    st, got, _ = h.api("POST", ROUTE + "foo", b"{}")
+    eq(st, 403, "admin token (%r)" % got)
+    check("client" in got["error"], "403 says why: %r" % got)
+    eq(up.got(), [], "upstream calls for refused requests")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "foo", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    ref = got["reqRefId"]
+    up.wait_for(1, "/foo")
+    st, _, _ = h.api("GET", "/v1/events/" + ref, token=other["token"])
+    eq(st, 404, "another client reading the request")
+    h.req(200, "GET", "/v1/events/" + ref, token=cl["token"])
+    # A bad callbackURL is refused before anything is stored.
+    st, got, _ = call(h, cl["token"], "POST",
+                      ROUTE + "foo?callbackURL=ftp%3A%2F%2Fx", b"{}")
+    eq(st, 422, "bad callbackURL (%r)" % got)
+    check(got["error"].startswith("callbackURL:"), "error %r" % got)
+    # hookd's own paths still answer.
+    eq(h.api("GET", "/healthz", token=None)[0], 200, "healthz")
