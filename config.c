@@ -720,7 +720,7 @@ config_route_find(const struct config *c, const char *path, size_t len)
 	const struct config_route *best = NULL;
 	size_t i, bl = 0;
 
-	for (i = 0; i < c->nroutes; i++) {
+	for (i = 0; c != NULL && i < c->nroutes; i++) {
 		size_t pl = strlen(c->routes[i].prefix);
 
 		if (pl <= len && pl > bl &&

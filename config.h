@@ -145,7 +145,7 @@ size_t config_changed_scalars(const struct config *a, const struct config *b,
 /*
  * The route whose prefix starts path (len bytes, the request target's
  * path without the query), the longest such prefix when several do; NULL
- * when none.
+ * when none (or c is NULL).
  */
 const struct config_route *config_route_find(const struct config *c,
     const char *path, size_t len);

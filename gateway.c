@@ -229,11 +229,32 @@ gw_is_object(const char *body, size_t len)
 	return json_parse(body, len, NULL, 0) > 0;
 }
 
+/* 1 when body goes through json_put_str and back unchanged: it is UTF-8
+ * text (json_put_str writes U+FFFD for bytes that are not), so the
+ * envelope can carry it as a string. -1 out of memory. */
+static int
+gw_is_text(const char *body, size_t len)
+{
+	struct buf q = {0}, back = {0};
+	struct json_tok t;
+	int rc = -1;
+
+	if (json_put_str(&q, body, len) != 0 || q.oom)
+		goto out;
+	rc = json_parse(q.data, q.len, &t, 1) == 1 &&
+	    json_str_buf(q.data, &t, &back) == 0 && back.len == len &&
+	    (len == 0 || memcmp(back.data, body, len) == 0);
+out:
+	buf_free(&q);
+	buf_free(&back);
+	return rc;
+}
+
 int
 gateway_event_data(int status, const char *ctype, const char *body,
     size_t body_len, const char *error, struct buf *out)
 {
-	size_t mark;
+	int text;
 
 	buf_reset(out);
 	if (error != NULL) {
@@ -247,25 +268,24 @@ gateway_event_data(int status, const char *ctype, const char *body,
 		buf_append(out, body, body_len);
 		return out->oom ? -1 : 0;
 	}
+	if ((text = gw_is_text(body, body_len)) < 0)
+		return -1;
 	buf_printf(out, "{\"status\":%d,\"content_type\":", status);
 	json_put_cstr(out, ctype != NULL && ctype[0] != '\0' ? ctype : NULL);
-	mark = out->len;
-	buf_puts(out, ",\"body\":");
-	json_put_str(out, body, body_len);
-	buf_puts(out, "}");
-	/* json_put_str passes bytes that are not UTF-8 through; such a body
-	 * is no JSON text, so it goes in base64. */
-	if (!out->oom && json_parse(out->data, out->len, NULL, 0) <= 0) {
+	if (text) {
+		buf_puts(out, ",\"body\":");
+		json_put_str(out, body, body_len);
+	} else {
+		/* Not text: in base64, so that no byte is lost. */
 		char *b64 = malloc(BASE64_LEN(body_len));
 
 		if (b64 == NULL)
 			return -1;
 		base64_encode(body, body_len, b64);
-		out->len = mark;
 		buf_puts(out, ",\"body_base64\":");
 		json_put_cstr(out, b64);
-		buf_puts(out, "}");
 		free(b64);
 	}
+	buf_puts(out, "}");
 	return out->oom ? -1 : 0;
 }

@@ -78,7 +78,7 @@ int gateway_callback(const char *desc, size_t desc_len, char *out,
  * The event data of a completed request into out (reset first): the
  * upstream's body when it is a JSON object, else {"status": N,
  * "content_type": "..." or null, "body": "<text>"} (a body that is not
- * UTF-8 text goes as "body_base64" instead). For a failed request, error
+ * UTF-8 text goes as "body_base64" instead, so that no byte is lost). For a failed request, error
  * not NULL: {"error": "..."}. 0, or -1 out of memory.
  */
 int gateway_event_data(int status, const char *ctype, const char *body,

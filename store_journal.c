@@ -1372,9 +1372,12 @@ replay_event(struct replay *r)
 			goto bad;
 		if (d == NULL)
 			continue;
-		if ((gw == STORE_GW_NONE && st_journal.deliveries.n > 0 &&
-		    ((struct delivery *)st_journal.deliveries.v[
-		    st_journal.deliveries.n - 1])->id >= d->id) ||
+		/* Ids grow, except after a completed gateway request's,
+		 * which a compaction keeps with it (delivery_link sorts
+		 * those in); a repeated id is corruption. */
+		if ((st_journal.deliveries.n > 0 && ((struct delivery *)
+		    st_journal.deliveries.v[st_journal.deliveries.n - 1])->id >=
+		    d->id && store_delivery_find(d->id) != NULL) ||
 		    delivery_link(d, &tail) != 0) {
 			free(d->url);
 			free(d);
