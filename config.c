@@ -714,6 +714,36 @@ fail:
 	return -1;
 }
 
+/*
+ * Contract §8 and §14: an upstream named by an address the destination
+ * rules deny (or by localhost) would only ever fail its calls, as a
+ * receiver's URL would be refused at registration: say so now, with what
+ * opens it. NULL when allowed (names are judged after each lookup, at
+ * connect time), else the reason in whybuf.
+ */
+static const char *
+config_route_denied(const struct config *c, const struct config_route *r,
+    char *whybuf, size_t whysz)
+{
+	struct sockaddr_storage ss;
+	struct url u;
+	const char *uerr;
+	char msg[200];
+
+	if (url_parse(r->upstream, strlen(r->upstream), &u, &uerr) != 0)
+		return NULL;
+	if (url_host_literal(u.host, &ss) != 0) {
+		if (!url_host_is_localhost(u.host) ||
+		    url_host_literal("127.0.0.1", &ss) != 0)
+			return NULL;
+	}
+	if (!url_denied_error((const struct sockaddr *)(const void *)&ss,
+	    u.host, c->allow, c->nallow, msg, sizeof(msg)))
+		return NULL;
+	snprintf(whybuf, whysz, "route UPSTREAM: %s", msg);
+	return whybuf;
+}
+
 const struct config_route *
 config_route_find(const struct config *c, const char *path, size_t len)
 {
@@ -1144,6 +1174,14 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 		util_err_set(err, errsz, path, strerror(errno));
 		goto out;
 	}
+	/* Once allow_destinations is known, wherever it stands in the
+	 * file. */
+	for (i = 0; i < c->nroutes; i++)
+		if ((why = config_route_denied(c, &c->routes[i], whybuf,
+		    sizeof(whybuf))) != NULL) {
+			lineno = c->routes[i].line;
+			goto fail;
+		}
 	rc = 0;
 	goto out;
 fail:

@@ -386,8 +386,8 @@ t_missing_file(void)
 /* Gateway routes (contract §14): each refusal with its line and a reason
  * that says how to write it right. */
 static const struct t_row t_route_rows[] = {
-	{ "route /api/ http://127.0.0.1:9000/\n", NULL, 0 },
-	{ "route /api/ http://127.0.0.1:9000/base type=api.result "
+	{ "route /api/ http://u.example:9000/\n", NULL, 0 },
+	{ "route /api/ http://u.example:9000/base type=api.result "
 	    "timeout=30s header=\"X-Api-Key: k 1\" header=X-B:2\n", NULL, 0 },
 	{ "route /a/ http://u.example/\nroute /b/ http://u.example/b/\n",
 	    NULL, 0 },
@@ -431,6 +431,16 @@ static const struct t_row t_route_rows[] = {
 	    "unknown route option \"colour\"", 1 },
 	{ "route /api/ http://u.example/ type = a\n", "no spaces around", 1 },
 	{ "rout /api/\n", "did you mean route?", 1 },
+	/* An upstream the destination rules deny, wherever
+	 * allow_destinations stands. */
+	{ "max_body 2048\nroute /api/ http://127.0.0.1:9000/\n",
+	    "route UPSTREAM: destination not allowed: 127.0.0.1 is loopback; "
+	    "allow_destinations opens it", 2 },
+	{ "route /api/ http://localhost:9000/\n", "allow_destinations", 1 },
+	{ "route /api/ http://10.0.0.5/\n", "is private", 1 },
+	{ "route /api/ http://127.0.0.1:9000/\n"
+	    "allow_destinations 127.0.0.0/8\n", NULL, 0 },
+	{ "allow_destinations all\nroute /api/ http://localhost/\n", NULL, 0 },
 };
 
 static void

@@ -8,7 +8,8 @@ and the upstream's answer goes to the callback URL as a signed webhook.
 import json
 import urllib.parse
 
-from .harness import Receiver, Reply, check, check_signature, eq, wait_until
+from .harness import (Receiver, Reply, check, check_signature, eq, run_hookd,
+                      wait_until)
 
 ROUTE = "/api.example.com/"
 
@@ -172,21 +173,66 @@ def test_upstream_never_answers_gives_type_failed(t):
 
 
 def test_loopback_upstream_needs_allow_destinations(t):
-    """The upstream call shares the SSRF rules: without
-    allow_destinations a loopback upstream fails at once, and the error
-    says what opens it."""
-    up = t.receiver()
-    rcv = Receiver()
-    t.receivers.append(rcv)
-    h = t.hookd("route %s %s\n" % (ROUTE, up.url("/")), allow=False)
+    """The upstream call shares the SSRF rules: a route to a loopback
+    address without allow_destinations is refused by -n and at start,
+    saying what opens it; a request whose upstream became denied (the
+    config changed meanwhile) fails at connect time with the same words."""
+    import socket
+    bad = "route %s http://127.0.0.1:9/\n" % ROUTE
+    h = t.hookd(bad, allow=False, start=False)
+    p = run_hookd("-n", "-c", h.conf_path)
+    eq(p.returncode, 1, "-n exit status")
+    check("%s:%d: route UPSTREAM: destination not allowed: 127.0.0.1 is "
+          "loopback; allow_destinations opens it" % (h.conf_path, 4)
+          in p.stderr, "-n says why: %r" % p.stderr)
+    # Accepted while allowed; the upstream does not listen yet.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    h = t.hookd("route %s http://127.0.0.1:%d/\n" % (ROUTE, port) +
+                "retry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n")
     cl = h.client("acme")
     st, got, _ = call(h, cl["token"], "POST", ROUTE + "x", b"{}")
     eq(st, 202, "status (%r)" % got)
-    ev = wait_state(h, got["reqRefId"], "failed")
+    ref = got["reqRefId"]
+    wait_until(lambda: h.req(200, "GET", "/v1/events/" + ref)["request"]
+               ["upstream_attempts"] >= 1, 15, 0.1, "a refused attempt")
+    h.stop()
+    h.write_conf("timeout 2s\n")
+    h.start()
+    ev = wait_state(h, ref, "failed")
     eq(ev["type"], "request.completed.failed", "type")
     check("allow_destinations" in ev["data"]["error"],
           "error %r names allow_destinations" % ev["data"]["error"])
-    eq(up.got(), [], "the upstream was called")
+
+
+def test_routes_reload_on_sighup_and_n_checks_them(t):
+    import signal
+    up = t.receiver()
+    h = t.hookd("route /a/ %s\n" % up.url("/"))
+    cl = h.client("acme")
+    eq(call(h, cl["token"], "POST", "/a/x", b"{}")[0], 202, "/a/ before")
+    eq(call(h, cl["token"], "POST", "/b/x", b"{}")[0], 404, "/b/ before")
+    h.write_conf(h_conf(h).replace("route /a/", "route /b/"))
+    p = run_hookd("-n", "-c", h.conf_path)
+    eq(p.returncode, 0, "-n exit status (%r)" % p.stderr)
+    check("routes=1" in p.stdout + p.stderr, "-n summary: %r" % p.stdout)
+    h.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: call(h, cl["token"], "POST", "/b/y", b"{}")[0] == 202,
+               15, 0.1, "the new route")
+    eq(call(h, cl["token"], "POST", "/a/x", b"{}")[0], 404, "/a/ after")
+    up.wait_for(1, "/y")
+    # A route that would shadow hookd's API: refused, with the reason.
+    h.write_conf(h_conf(h) + "route /v1/ %s\n" % up.url("/"))
+    p = run_hookd("-n", "-c", h.conf_path)
+    eq(p.returncode, 1, "-n exit status")
+    check("hookd's own /v1" in p.stderr, "-n says why: %r" % p.stderr)
+
+
+def h_conf(h):
+    with open(h.conf_path) as f:
+        return f.read()
 
 
 def test_kill9_after_202_before_the_upstream_call(t):
