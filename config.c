@@ -744,6 +744,29 @@ config_route_denied(const struct config *c, const struct config_route *r,
 	return whybuf;
 }
 
+int
+config_routes_differ(const struct config *a, const struct config *b)
+{
+	size_t i, k;
+
+	if (a->nroutes != b->nroutes)
+		return 1;
+	for (i = 0; i < a->nroutes; i++) {
+		const struct config_route *x = &a->routes[i], *y = &b->routes[i];
+
+		if (strcmp(x->prefix, y->prefix) != 0 ||
+		    strcmp(x->upstream, y->upstream) != 0 ||
+		    strcmp(x->type, y->type) != 0 ||
+		    x->timeout_ms != y->timeout_ms ||
+		    x->nheaders != y->nheaders)
+			return 1;
+		for (k = 0; k < x->nheaders; k++)
+			if (strcmp(x->headers[k], y->headers[k]) != 0)
+				return 1;
+	}
+	return 0;
+}
+
 const struct config_route *
 config_route_find(const struct config *c, const char *path, size_t len)
 {

@@ -150,6 +150,10 @@ size_t config_changed_scalars(const struct config *a, const struct config *b,
 const struct config_route *config_route_find(const struct config *c,
     const char *path, size_t len);
 
+/* 1 when a and b hold different routes (in file order), for the log of a
+ * reload; else 0. */
+int config_routes_differ(const struct config *a, const struct config *b);
+
 /* Release what config_load allocated (registrations, routes). */
 void config_free(struct config *c);
 

@@ -222,6 +222,7 @@ def test_routes_reload_on_sighup_and_n_checks_them(t):
     wait_until(lambda: call(h, cl["token"], "POST", "/b/y", b"{}")[0] == 202,
                15, 0.1, "the new route")
     eq(call(h, cl["token"], "POST", "/a/x", b"{}")[0], 404, "/a/ after")
+    check("msg=reloaded changed=route" in h.log(), "the reload's log line")
     up.wait_for(1, "/y")
     # A route that would shadow hookd's API: refused, with the reason.
     h.write_conf(h_conf(h) + "route /v1/ %s\n" % up.url("/"))
