@@ -137,7 +137,7 @@ api_put_delivery(struct api_ctx *c, struct delivery *d, int with_log)
 		    d->status == STORE_PENDING ? d->next_at : 0, 1);
 		api_kv_raw(b, "last", last.len > 0 ? last.data : NULL);
 		api_kv_raw(b, "ack", ack.len > 0 ? ack.data : NULL);
-		api_kv_time(b, "created_at", d->created_at, 0);
+		api_kv_time(b, "created_at", d->event->created_at, 0);
 		api_kv_time(b, "updated_at", d->updated_at, 0);
 		if (with_log) {
 			api_key(b, "log");
@@ -303,6 +303,28 @@ static const struct api_list api_list_deliveries = {
 	api_delivery_at, api_delivery_keep, api_delivery_put, api_delivery_id,
 };
 
+static void *
+api_walk_event(void *w)
+{
+	return store_walk_event(w);
+}
+
+static void *
+api_walk_delivery(void *w)
+{
+	return store_walk_delivery(w);
+}
+
+/* The one client id a list can show, or NULL when any: a client token
+ * sees only its own, the admin what ?client= names. */
+static const char *
+api_list_client(const struct api_ctx *c)
+{
+	if (c->client != NULL)
+		return c->client->id;
+	return (c->f.set & API_F_CLIENT) ? c->f.client : NULL;
+}
+
 /* ---- retry and replay (contract §18) ---- */
 
 static const struct api_field api_replay_fields[] = {
@@ -344,7 +366,6 @@ api_endpoint_replay(struct api_ctx *c)
 	struct delivery *d;
 	int64_t since, now = util_wall_ms();
 	uint64_t requeued = 0;
-	size_t i, n;
 	int idx[1], st;
 
 	if (e == NULL)
@@ -357,11 +378,11 @@ api_endpoint_replay(struct api_ctx *c)
 	 * escapes is not a valid time anyway. */
 	if (util_parse_time(c->json + t->start, t->len, &since) != 0)
 		return api_error(c, 422, "since must be an RFC 3339 time");
-	n = store_delivery_count();
-	for (i = 0; i < n; i++) {
-		d = store_delivery_at(i);
-		if (d->endpoint != e || d->status != STORE_FAILED ||
-		    d->created_at < since || d->event->dropping)
+	/* The endpoint's own deliveries, in id order: no other is looked
+	 * at. A requeue changes no list. */
+	for (d = e->dlv_head; d != NULL; d = d->ep_next) {
+		if (d->status != STORE_FAILED ||
+		    d->event->created_at < since || d->event->dropping)
 			continue;
 		if (store_delivery_requeue(d, now) != 0)
 			return api_store_error(c);
@@ -477,18 +498,14 @@ api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 static int
 api_event_store(struct api_ctx *c, struct api_new_event *ne, int64_t now)
 {
-	size_t i, neps = 0, total = store_endpoint_count();
-	struct endpoint **eps = NULL, *e;
+	size_t neps = 0;
+	struct endpoint **eps = NULL;
 	struct event *ev;
 
-	if (total > 0 && (eps = calloc(total, sizeof(*eps))) == NULL)
+	/* Through the client's filter index: other clients' endpoints are
+	 * not looked at. */
+	if (store_match(ne->client, ne->type, ne->type_len, &eps, &neps) != 0)
 		return api_nomem(c);
-	for (i = 0; i < total; i++) {
-		e = store_endpoint_at(i);
-		if (e->client == ne->client && e->enabled &&
-		    store_endpoint_matches(e, ne->type, ne->type_len))
-			eps[neps++] = e;
-	}
 	ev = store_event_create(ne->client, ne->type, ne->type_len,
 	    c->json + ne->data->start, ne->data->len, eps, neps,
 	    ne->has_callback ? ne->callback : NULL,
@@ -543,20 +560,18 @@ int
 api_events_list(struct api_ctx *c)
 {
 	struct api_page p;
-	size_t start;
+	struct store_walk w;
 	int st;
 
 	if ((st = api_page(c, STORE_EVT, &p)) != 0 ||
 	    (st = api_filters(c, API_F_CLIENT | API_F_TYPE)) != 0)
 		return st;
-	/* Newest first: ?after= means older than that id. */
-	start = store_event_count();
-	if (p.has_after) {
-		start = store_event_after(p.after_id);
-		if (start > 0 && store_event_at(start - 1)->id == p.after_id)
-			start--;
-	}
-	return api_list_run(c, &api_list_events, start, start, 1, p.limit);
+	/* Newest first: ?after= means older than that id. The walk goes
+	 * through the client's (and type's) own events when named. */
+	store_walk_events(&w, api_list_client(c), (c->f.set & API_F_TYPE) ?
+	    c->f.type : NULL, p.has_after ? &p.after_id : NULL);
+	return api_list_walk(c, &api_list_events, api_walk_event, &w,
+	    p.limit);
 }
 
 int
@@ -577,16 +592,22 @@ int
 api_deliveries_list(struct api_ctx *c)
 {
 	struct api_page p;
-	size_t start;
+	struct store_walk w;
+	const struct api_filter *f = &c->f;
 	int st;
 
 	if ((st = api_page(c, STORE_DLV, &p)) != 0 ||
 	    (st = api_filters(c, API_F_CLIENT | API_F_ENDPOINT | API_F_EVENT |
 	    API_F_STATUS)) != 0)
 		return st;
-	start = p.has_after ? store_delivery_after(p.after_id) : 0;
-	return api_list_run(c, &api_list_deliveries, start,
-	    store_delivery_count(), 0, p.limit);
+	/* Through the index with the fewest candidates (store.h). */
+	store_walk_deliveries(&w, api_list_client(c),
+	    (f->set & API_F_ENDPOINT) ? &f->endpoint : NULL,
+	    (f->set & API_F_EVENT) ? &f->event : NULL,
+	    (f->set & API_F_STATUS) ? f->status : -1,
+	    p.has_after ? &p.after_id : NULL);
+	return api_list_walk(c, &api_list_deliveries, api_walk_delivery, &w,
+	    p.limit);
 }
 
 int

@@ -241,6 +241,11 @@ int api_keep_client_id(const struct api_ctx *c, const char *id);
  */
 int api_list_run(struct api_ctx *c, const struct api_list *l, size_t start,
     size_t count, int newest_first, size_t limit);
+/* The same over any walk: next(walk) gives the candidates in the list's
+ * order (NULL at the end), a superset of what l->keep keeps; l->at is not
+ * used. */
+int api_list_walk(struct api_ctx *c, const struct api_list *l,
+    void *(*next)(void *walk), void *walk, size_t limit);
 
 /* ---- api_check.c: what the API and the static registrations accept ---- */
 

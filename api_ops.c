@@ -77,6 +77,32 @@ api_metric_latency(struct buf *b)
 	    (unsigned long long)metrics.latency_count);
 }
 
+/* The loop passes (issue 20: none should exceed 10 ms), from µs. */
+static void
+api_metric_passes(struct buf *b)
+{
+	const char *h = "hookd_loop_pass_seconds";
+	const char *m = "hookd_loop_pass_max_seconds";
+	uint64_t sum = 0;
+	size_t i;
+
+	api_metric_head(b, h, "histogram", "Work of one poll loop pass.");
+	for (i = 0; i < METRICS_PASS_BUCKETS; i++) {
+		sum += metrics.pass_le[i];
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", h,
+		    (double)metrics_pass_bounds[i] / 1e6,
+		    (unsigned long long)sum);
+	}
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", h,
+	    (unsigned long long)metrics.pass_count);
+	buf_printf(b, "%s_sum %.6f\n", h, (double)metrics.pass_sum_us / 1e6);
+	buf_printf(b, "%s_count %llu\n", h,
+	    (unsigned long long)metrics.pass_count);
+	api_metric_head(b, m, "gauge",
+	    "Longest poll loop pass since the start.");
+	buf_printf(b, "%s %.6f\n", m, (double)metrics.pass_max_us / 1e6);
+}
+
 int
 api_metrics(struct api_ctx *c)
 {
@@ -118,6 +144,7 @@ api_metrics(struct api_ctx *c)
 	api_metric_head(b, "hookd_journal_bytes", "gauge",
 	    "Bytes in the journal and the registry.");
 	api_metric_u64(b, "hookd_journal_bytes", "", store_journal_bytes());
+	api_metric_passes(b);
 	*c->ctype = API_PROM;
 	return 200;
 }

@@ -82,6 +82,13 @@
  * WEBHOOK_SPARE_BUF): no malloc per attempt, yet no pinned megabyte
  * payload buffers. */
 #define DELIVER_SPARE_ATTEMPTS	64
+/* Due deliveries one loop pass takes from the timer heap (each started, at
+ * some microseconds for its request and connect, or put on a wait list):
+ * an event matching thousands of endpoints, or thousands of retries come
+ * due together, would otherwise hold every connection for one long pass
+ * (issue 20: no pass over 10 ms). The rest go in the next passes, which
+ * follow at once. */
+#define DELIVER_DUE_PER_PASS 256
 /* One attempt in flight. */
 struct attempt {
 	struct attempt *prev, *next;	/* in-flight list, by deadline */
@@ -1090,6 +1097,7 @@ int64_t
 deliver_tick(void)
 {
 	int64_t now = util_mono_ms(), wall = util_wall_ms(), next = -1, idle;
+	size_t due;
 
 	/* Attempts past their deadline. Always take the head again: ending
 	 * one may abort others. */
@@ -1128,7 +1136,12 @@ deliver_tick(void)
 	pull_global();
 	eng.pulling = 0;
 
-	while (eng.q.heap_len > 0 && eng.q.heap[1]->next_at <= wall) {
+	/* At most DELIVER_DUE_PER_PASS due deliveries a pass: a fan-out to
+	 * thousands of endpoints, or a backlog come due at once, is started
+	 * over several passes, between which the loop serves its
+	 * connections. */
+	for (due = 0; due < DELIVER_DUE_PER_PASS && eng.q.heap_len > 0 &&
+	    eng.q.heap[1]->next_at <= wall; due++) {
 		struct delivery *d = eng.q.heap[1];
 
 		deliver_heap_remove(&eng.q, d);

@@ -142,6 +142,38 @@ json_unicode_escape(const unsigned char *p, size_t n, size_t *used)
 }
 
 /*
+ * The length of the run of JC_OK bytes at the start of p[0..n). Eight bytes
+ * at a time while none of them is special, then byte by byte through the
+ * class table, which stays the one definition of JC_OK: the word test only
+ * says "all eight are JC_OK" when the table would. The scan of strings and
+ * the escaping encoder spend most of an ingest here (callgrind, issue 12).
+ */
+static size_t
+json_ok_run(const unsigned char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	size_t i = 0;
+	uint64_t x;
+
+	/*
+	 * (v - ones) & ~v & high is nonzero exactly when a byte of v is zero,
+	 * and (x - 0x20 * ones) & ~x & high when a byte of x is below 0x20;
+	 * or'ing x itself in flags the bytes >= 0x80, and with those ruled
+	 * out ~x, ~(x ^ '"') and ~(x ^ '\\') all have every high bit set.
+	 */
+	while (n - i >= 8) {
+		memcpy(&x, p + i, 8);
+		if ((((x - 0x20 * ones) | ((x ^ ('"' * ones)) - ones) |
+		    ((x ^ ('\\' * ones)) - ones) | x) & high) != 0)
+			break;
+		i += 8;
+	}
+	while (i < n && json_class[p[i]] == JC_OK)
+		i++;
+	return i;
+}
+
+/*
  * Scan a string's contents from pos (just after the opening quote). Returns
  * the offset of the closing quote, or JSON_BAD when the string is unterminated,
  * holds a raw control character, an invalid escape or invalid UTF-8.
@@ -152,8 +184,7 @@ json_scan_string(const unsigned char *p, size_t len, size_t pos)
 	size_t n;
 
 	for (;;) {
-		while (pos < len && json_class[p[pos]] == JC_OK)
-			pos++;
+		pos += json_ok_run(p + pos, len - pos);
 		if (pos >= len)
 			return JSON_BAD;
 		switch (json_class[p[pos]]) {
@@ -672,8 +703,7 @@ json_put_str(struct buf *b, const char *s, size_t n)
 	buf_append(b, "\"", 1);
 	while (i < n) {
 		run = i;
-		while (i < n && json_class[p[i]] == JC_OK)
-			i++;
+		i += json_ok_run(p + i, n - i);
 		buf_append(b, p + run, i - run);
 		if (i >= n)
 			break;

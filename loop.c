@@ -1,6 +1,6 @@
 /*
- * loop: the fd watches, one poll() pass over them with their callbacks, and
- * the monotonic clock read once per pass.
+ * loop: the fd watches, one poll() pass over them with their callbacks, the
+ * monotonic clock read once per pass, and the time each pass took.
  */
 #include "loop.h"
 
@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdlib.h>
 
+#include "metrics.h"
 #include "util.h"
 
 int64_t loop_now;
@@ -27,6 +28,9 @@ loop_init(void)
 static struct watch **watches;
 static struct pollfd *pfds;
 static size_t nwatches, watches_cap, watch_holes;
+/* When the last poll() returned (µs), 0 before the first: the pass that
+ * began then ends when the next poll() is called. */
+static int64_t pass_began_us;
 
 int
 loop_watch_add(struct watch *w)
@@ -87,6 +91,10 @@ loop_pass(int timeout_ms)
 	size_t i, npfd;
 	int n;
 
+	/* The pass since the last poll(): its callbacks and everything the
+	 * caller did after them (ticks, commits, compaction steps). */
+	if (pass_began_us != 0)
+		metrics_loop_pass(util_mono_us() - pass_began_us);
 	watch_compact();
 	npfd = nwatches;
 	for (i = 0; i < npfd; i++) {
@@ -98,6 +106,7 @@ loop_pass(int timeout_ms)
 	if (n < 0 && errno != EINTR)
 		return -1;
 	loop_now = util_mono_ms();
+	pass_began_us = util_mono_us();
 	for (i = 0; n > 0 && i < npfd; i++) {
 		struct watch *w = watches[i];
 
@@ -116,4 +125,5 @@ loop_free(void)
 	watches = NULL;
 	pfds = NULL;
 	nwatches = watches_cap = watch_holes = 0;
+	pass_began_us = 0;
 }

@@ -40,7 +40,9 @@ void loop_watch_del(struct watch *w);
  * One pass: poll every watch for at most timeout_ms (0: do not block; a
  * signal ends the wait early), read the clock into loop_now, then run the
  * callback of each watch with events. 0, or -1 with errno when poll()
- * failed other than by EINTR (the callbacks did not run).
+ * failed other than by EINTR (the callbacks did not run). The time from
+ * the previous poll() returning to this call (the previous pass's work,
+ * the caller's too) is counted in metrics (metrics_loop_pass).
  */
 int loop_pass(int timeout_ms);
 /* Release the loop's arrays (at exit; watches stay their owners'). */

@@ -35,6 +35,10 @@
 #define MAIN_HOUSEKEEPING_MS 1000
 #define MAIN_COMPACT_EVERY_MS (60 * 1000)
 #define MAIN_COMPACT_FORCE_MS (60 * 60 * 1000)
+/* How soon a compaction's catch-up round, running on its thread, is looked
+ * at again: the sooner it is seen done, the less the next round (or the
+ * loop's own last step) has to copy. */
+#define MAIN_COMPACT_ROUND_MS 5
 /* Longest admin token read from a file. */
 #define MAIN_TOKEN_MAX 512
 /* Shortest admin token not warned about (contract §10): a guessable token
@@ -542,6 +546,8 @@ main_loop(void)
 
 		next = util_min64(loop_now + MAIN_HOUSEKEEPING_MS, server_next);
 		next = util_min64(next, next_compact);
+		if (store_compact_catching_up())
+			next = util_min64(next, loop_now + MAIN_COMPACT_ROUND_MS);
 		if (deliver_next >= 0)
 			next = util_min64(next, deliver_next);
 		if (draining)
@@ -661,13 +667,15 @@ main_run(void)
 	return 0;
 }
 
-/* -V: the version, and the TLS library https:// deliveries use (contract
- * §13), or "none" in the plain build. */
+/* -V: the version, the TLS library https:// deliveries use (contract
+ * §13) or "none" in the plain build, and the SHA-256 code signatures run
+ * on this CPU. */
 static void
 print_version(void)
 {
-	printf("hookd %s\nTLS: %s\n", HOOKD_VERSION,
-	    tls_library() != NULL ? tls_library() : "none");
+	printf("hookd %s\nTLS: %s\nSHA-256: %s\n", HOOKD_VERSION,
+	    tls_library() != NULL ? tls_library() : "none",
+	    sign_sha256_name());
 }
 
 int

@@ -10,6 +10,7 @@
 
 /* Counters for /metrics (contract §3). */
 #define METRICS_LATENCY_BUCKETS 12
+#define METRICS_PASS_BUCKETS 9
 struct metrics {
 	uint64_t events;			/* events accepted */
 	uint64_t delivered, failed;		/* deliveries by outcome */
@@ -21,10 +22,25 @@ struct metrics {
 	double latency_sum;			/* seconds */
 	uint64_t http_by_class[6];		/* 1xx..5xx by status / 100 */
 	uint64_t open_connections;
+	/* Loop passes: the time from poll() returning to the next poll()
+	 * call, the work one pass did (metrics_loop_pass). Passes of at
+	 * most bound i (metrics_pass_bounds) alone in bucket i, as above;
+	 * the longest since the start in µs. */
+	uint64_t pass_le[METRICS_PASS_BUCKETS];
+	uint64_t pass_count;
+	uint64_t pass_sum_us;
+	uint64_t pass_max_us;
 };
 /* The counters of this process (zero at start; one thread writes them). */
 extern struct metrics metrics;
 /* Upper bounds (ms) of the latency histogram buckets, ascending. */
 extern const int64_t metrics_bounds[METRICS_LATENCY_BUCKETS];
+/* Upper bounds (µs) of the loop pass histogram's buckets, ascending: around
+ * the goal of 10 ms a pass (issue 20), beyond which every connection
+ * waits noticeably. */
+extern const int64_t metrics_pass_bounds[METRICS_PASS_BUCKETS];
+
+/* Count one loop pass that took us microseconds (the loop calls it). */
+void metrics_loop_pass(int64_t us);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "sign.h"
+#include "sign_impl.h"
 #include "util.h"
 
 static const char sign_b64_std[] =
@@ -32,8 +33,8 @@ sign_wipe(void *p, size_t n)
 /* ---- SHA-256 ---- */
 
 /* First 32 bits of the fractional parts of the cube roots of the first 64
- * primes (FIPS 180-4 §4.2.2). */
-static const uint32_t sha256_k[64] = {
+ * primes (FIPS 180-4 §4.2.2). Shared with sign_x86.c. */
+const uint32_t sign_sha256_k[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
 	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
 	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
@@ -53,9 +54,10 @@ sha256_rotr(uint32_t x, unsigned n)
 	return (x >> n) | (x << (32 - n));
 }
 
-/* One 64-byte block into the state (FIPS 180-4 §6.2.2). */
+/* One 64-byte block into the state (FIPS 180-4 §6.2.2), in portable C:
+ * the reference every faster implementation is tested against. */
 static void
-sha256_block(uint32_t h[8], const uint8_t p[64])
+sha256_block_portable(uint32_t h[8], const uint8_t p[64])
 {
 	uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
 	int i;
@@ -75,7 +77,7 @@ sha256_block(uint32_t h[8], const uint8_t p[64])
 	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
 	for (i = 0; i < 64; i++) {
 		t1 = hh + (sha256_rotr(e, 6) ^ sha256_rotr(e, 11) ^
-		    sha256_rotr(e, 25)) + ((e & f) ^ (~e & g)) + sha256_k[i] +
+		    sha256_rotr(e, 25)) + ((e & f) ^ (~e & g)) + sign_sha256_k[i] +
 		    w[i];
 		t2 = (sha256_rotr(a, 2) ^ sha256_rotr(a, 13) ^
 		    sha256_rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
@@ -86,6 +88,54 @@ sha256_block(uint32_t h[8], const uint8_t p[64])
 	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 	/* The schedule holds message words, which may be key material. */
 	sign_wipe(w, sizeof(w));
+}
+
+/* The block functions sha256 can use. */
+enum {
+	SIGN_SHA_UNKNOWN,	/* not chosen yet */
+	SIGN_SHA_PORTABLE,	/* sha256_block_portable, everywhere */
+	SIGN_SHA_X86		/* sign_x86.c, x86 with the SHA extensions */
+};
+
+/* The one in use: chosen at the first hash from what the CPU has, and then
+ * kept (asking costs a cpuid). hookd hashes on its main thread only, so the
+ * choice is not raced. The unit tests set it to run every implementation
+ * over the same vectors. */
+static int sign_sha_impl = SIGN_SHA_UNKNOWN;
+
+static void
+sign_sha_choose(void)
+{
+	sign_sha_impl = SIGN_SHA_PORTABLE;
+#if SIGN_HAVE_X86_SHA
+	if (sign_x86_sha_available())
+		sign_sha_impl = SIGN_SHA_X86;
+#endif
+}
+
+const char *
+sign_sha256_name(void)
+{
+	if (sign_sha_impl == SIGN_SHA_UNKNOWN)
+		sign_sha_choose();
+	return sign_sha_impl == SIGN_SHA_X86 ? "sha-ni" : "portable";
+}
+
+/* n whole 64-byte blocks at p into the state, with the implementation in
+ * use. */
+static void
+sha256_blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+	if (sign_sha_impl == SIGN_SHA_UNKNOWN)
+		sign_sha_choose();
+#if SIGN_HAVE_X86_SHA
+	if (sign_sha_impl == SIGN_SHA_X86) {
+		sign_x86_sha256_blocks(h, p, n);
+		return;
+	}
+#endif
+	for (; n > 0; n--, p += 64)
+		sha256_block_portable(h, p);
 }
 
 void
@@ -120,11 +170,14 @@ sha256_update(struct sha256_ctx *c, const void *p, size_t n)
 		n -= take;
 		if (c->fill < 64)
 			return;
-		sha256_block(c->h, c->block);
+		sha256_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
-	for (; n >= 64; in += 64, n -= 64)
-		sha256_block(c->h, in);
+	if (n >= 64) {
+		sha256_blocks(c->h, in, n / 64);
+		in += n / 64 * 64;
+		n %= 64;
+	}
 	if (n > 0) {
 		memcpy(c->block, in, n);
 		c->fill = n;
@@ -141,13 +194,13 @@ sha256_final(struct sha256_ctx *c, uint8_t out[32])
 	c->block[c->fill++] = 0x80;
 	if (c->fill > 56) {
 		memset(c->block + c->fill, 0, 64 - c->fill);
-		sha256_block(c->h, c->block);
+		sha256_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
 	memset(c->block + c->fill, 0, 56 - c->fill);
 	for (i = 0; i < 8; i++)
 		c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-	sha256_block(c->h, c->block);
+	sha256_blocks(c->h, c->block, 1);
 	for (i = 0; i < 8; i++) {
 		out[4 * i] = (uint8_t)(c->h[i] >> 24);
 		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);

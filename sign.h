@@ -25,6 +25,9 @@ void sha256_init(struct sha256_ctx *c);
 void sha256_update(struct sha256_ctx *c, const void *p, size_t n);
 void sha256_final(struct sha256_ctx *c, uint8_t out[32]);
 void sha256(const void *p, size_t n, uint8_t out[32]);
+/* Which SHA-256 code the functions above run, chosen once from what the CPU
+ * has: "sha-ni" (the x86 SHA extensions) or "portable". A static string. */
+const char *sign_sha256_name(void);
 
 struct hmac_sha256_ctx {
 	struct sha256_ctx inner;

@@ -15,14 +15,9 @@ int
 store_client_id_held(const char *id, size_t len, int64_t now)
 {
 	const struct idem *k;
-	size_t i;
 
-	for (i = 0; i < st_journal.events.n; i++) {
-		const struct event *ev = st_journal.events.v[i];
-
-		if (util_span_eq(id, len, ev->client_id))
-			return 1;
-	}
+	if (event_index_holds(id, len))
+		return 1;
 	idem_expire(now, IDEM_EXPIRE_MAX);
 	for (k = st_idem.head; k != NULL; k = k->qnext)
 		if (now - k->at < STORE_IDEM_MS &&
@@ -67,6 +62,8 @@ endpoint_remove(struct endpoint *e, const char *why)
 
 	fail_pending_of(e->dlv_head, why);
 	dlv_list_clear(&e->dlv_head, &e->dlv_tail, 1);
+	e->ndlv = 0;
+	ep_unindex(e);
 	i = vec_lower(&st_registry.endpoints, e->id);
 	vec_remove(&st_registry.endpoints, i);
 	endpoint_free_fields(e);
@@ -103,6 +100,7 @@ store_endpoint_disable(struct endpoint *e, const char *reason)
 int
 store_client_delete(struct client *c)
 {
+	struct endpoint *e;
 	size_t i;
 
 	rec_begin("client-");
@@ -113,12 +111,10 @@ store_client_delete(struct client *c)
 	 * list is walked once. Its events find it by id, and find none. */
 	fail_pending_of(c->oneoff_head, "client deleted");
 	dlv_list_clear(&c->oneoff_head, &c->oneoff_tail, 0);
-	for (i = st_registry.endpoints.n; i-- > 0;) {
-		struct endpoint *e = st_registry.endpoints.v[i];
-
-		if (e->client == c)
-			endpoint_remove(e, "client deleted");
-	}
+	/* Its endpoints are on its own list: none of the others is looked
+	 * at. */
+	while ((e = c->ep_tail) != NULL)
+		endpoint_remove(e, "client deleted");
 	token_unindex(c);
 	i = client_lower(c->id, strlen(c->id));
 	vec_remove(&st_registry.clients, i);
@@ -193,6 +189,7 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 
 		if (d->status == STORE_FAILED && d->endpoint == NULL &&
 		    d->url == NULL && d->last_off < 0) {
+			sidx_move(d, d->status, STORE_PENDING);
 			d->status = STORE_PENDING;
 			st_journal.pending++;
 			d->event->pending++;
@@ -235,9 +232,13 @@ store_close(void)
 	for (i = 0; i < st_journal.events.n; i++)
 		event_free(st_journal.events.v[i]);
 	for (i = 0; i < st_registry.endpoints.n; i++) {
-		endpoint_free_fields(st_registry.endpoints.v[i]);
-		free(st_registry.endpoints.v[i]);
+		struct endpoint *e = st_registry.endpoints.v[i];
+
+		endpoint_free_fields(e);
+		free(e->fidx);
+		free(e);
 	}
+	index_free_all();
 	for (i = 0; i < st_registry.clients.n; i++)
 		client_free(st_registry.clients.v[i]);
 	idem_free_all();

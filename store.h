@@ -50,6 +50,15 @@ struct client {
 	 * so a deletion fails them without scanning the store. */
 	struct util_hent token_h;
 	struct delivery *oneoff_head, *oneoff_tail;
+	/* Its endpoints, in id order (through endpoint.c_next), for matching
+	 * and deletion without looking at other clients' endpoints; plen bit
+	 * k is set when one of their filters is a prefix k bytes long ("p*"),
+	 * and nscan counts those of its endpoints that the filter table does
+	 * not hold (a prefix past plen's bits, or no memory): while it is not
+	 * 0 an event of this client is matched by a walk of its endpoints. */
+	struct endpoint *ep_head, *ep_tail;
+	size_t nendpoints, nscan;
+	uint64_t plen[3];
 };
 
 struct endpoint {
@@ -74,6 +83,13 @@ struct endpoint {
 	/* The store's index: every delivery to it, in id order, through
 	 * delivery.ep_next (a delete or disable visits only these). */
 	struct delivery *dlv_head, *dlv_tail;
+	size_t ndlv;			/* deliveries on that list */
+	/* Its client's list of endpoints (client.ep_head), doubly linked. */
+	struct endpoint *c_next, *c_prev;
+	/* Its filters' entries in the filter table, one per events[i], or
+	 * NULL when not in the table (client.nscan counts it). */
+	struct store_filter *fidx;
+	uint64_t match_mark;		/* store_match's last pass that took it */
 };
 
 /* Its client is found by client_id (store_event_client), not held by a
@@ -92,6 +108,9 @@ struct event {
 	size_t data_len;
 	struct delivery *deliveries;	/* list through delivery.next_in_event,
 					   in id order */
+	/* The next older event of its client id, and of its client id and
+	 * type (the indexes of GET /v1/events?client=&type=). */
+	struct event *c_older, *ct_older;
 	uint32_t pending;		/* deliveries still pending */
 	uint32_t ndeliveries;
 	uint8_t dropping;		/* a compaction is removing it */
@@ -105,7 +124,8 @@ struct delivery {
 	struct event *event;
 	struct endpoint *endpoint;	/* NULL: one-off, or endpoint deleted */
 	char *url;			/* one-off URL; NULL for endpoint ones */
-	int64_t created_at, updated_at;
+	/* Created when its event was: event->created_at. */
+	int64_t updated_at;
 	int64_t next_at;		/* next attempt (ms), 0 when none */
 	off_t last_off;			/* its newest attempt record, -1 none */
 	struct delivery *next_in_event;
@@ -113,6 +133,10 @@ struct delivery {
 	 * one-off, of its client (client.oneoff_head); NULL at the end or
 	 * once the endpoint or the client is deleted. */
 	struct delivery *ep_next;
+	/* The next delivery of its event's client id, in id order (the index
+	 * of GET /v1/deliveries?client=); kept after the client's deletion,
+	 * as its events are. */
+	struct delivery *c_next;
 	/* Runtime, owned by the delivery engine: */
 	struct delivery *wait_next;	/* in its endpoint's, its client's or
 					   the global wait list, doubly */
@@ -290,6 +314,17 @@ void store_endpoint_note(struct endpoint *e, int ok, int64_t now);
 /* 1 when the endpoint's filters match type. */
 int store_endpoint_matches(const struct endpoint *e, const char *type,
     size_t len);
+/*
+ * The enabled endpoints of client c whose filters match type (len bytes),
+ * exactly as store_endpoint_matches decides, in id order, each once: found
+ * through the filter table (an exact filter by one lookup, a prefix filter
+ * by one lookup per prefix length the client's filters hold), so other
+ * clients' endpoints cost nothing and the client's own cost only what
+ * matches. *out is a new array of *n pointers (NULL when none; the caller
+ * frees it). 0, or -1 with errno ENOMEM.
+ */
+int store_match(struct client *c, const char *type, size_t len,
+    struct endpoint ***out, size_t *n);
 
 /* Events, kept in id order. */
 struct event *store_event_find(uint64_t id);
@@ -357,6 +392,34 @@ struct delivery *store_delivery_find(uint64_t id);
 size_t store_delivery_count(void);
 struct delivery *store_delivery_at(size_t i);
 size_t store_delivery_after(uint64_t after);
+/*
+ * Filtered walks for list pages (contract §3), through the index that holds
+ * the fewest candidates: a delivery walk through its event's list, its
+ * endpoint's, its client id's or its status's (a tree of counts over the id
+ * order), an event walk through its client id's or its (client id, type)'s
+ * list; the whole array when no filter has one. A walk yields, in id order,
+ * a superset of the records that pass the filters (every one that does):
+ * the caller still applies them. The walk reads the store; it must end
+ * before the next change. Deliveries come oldest first with id > *after;
+ * events newest first with id < *before. NULL pointers: no such filter
+ * (status: -1). client is a client id, which may be a deleted client's.
+ */
+struct store_walk {
+	int how;			/* which index (store_index.c) */
+	void *cur;			/* a list's next record */
+	size_t i;			/* an array's next index */
+	int status;
+	uint64_t bound;			/* after / before */
+	int has_bound;
+};
+void store_walk_deliveries(struct store_walk *w, const char *client,
+    const uint64_t *endpoint, const uint64_t *event, int status,
+    const uint64_t *after);
+struct delivery *store_walk_delivery(struct store_walk *w);
+void store_walk_events(struct store_walk *w, const char *client,
+    const char *type, const uint64_t *before);
+struct event *store_walk_event(struct store_walk *w);
+
 /* Deliveries still pending (for /metrics). */
 size_t store_pending_count(void);
 /* Record an attempt's outcome and apply a->new_status / a->next_at. 0 or
@@ -403,10 +466,16 @@ void store_foreach_pending(void (*fn)(struct delivery *d, void *arg),
  * or -1 with errno (EBUSY: one is running).
  */
 int store_compact_start(int64_t now, int64_t retention_ms, int force);
-/* Called once per loop pass: finishes a compaction whose child has exited.
+/* Called once per loop pass: advances a compaction whose child has exited
+ * (the records written meanwhile are copied in rounds on a thread, the last
+ * small remainder by this call, then the new file is renamed in).
  * Returns 1 when one finished (err says what it did), 0 when there was
  * nothing to do, -1 when it failed (err says why; the old files stay). */
 int store_compact_poll(char *err, size_t errsz);
+/* 1 while a round of a compaction's catch-up runs on its thread: the loop
+ * should call store_compact_poll again soon (within a few ms), not only at
+ * its next event. */
+int store_compact_catching_up(void);
 
 /* Size in bytes of the journal and the registry together, for /metrics. */
 uint64_t store_journal_bytes(void);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,24 +19,84 @@
 /* The journal is not compacted below this size: rewriting a small file buys
  * nothing. */
 #define STORE_COMPACT_MIN ((off_t)8 << 20)
+/* The catch-up copies what was written while the child ran in rounds on a
+ * thread, each round what the one before let accumulate; once what is
+ * left is this small, the loop copies it itself and renames the file in
+ * (nothing may be written meanwhile). 256 KiB copy in about a millisecond:
+ * the last step stays well within a loop pass of 10 ms. */
+#define STORE_COMPACT_SYNC_MAX ((off_t)256 << 10)
+/* Rounds before the loop copies the rest whatever its size: when the
+ * journal grows faster than a thread copies it, rounds would never end and
+ * the old journal never be replaced. */
+#define STORE_COMPACT_ROUNDS 16
 
 /* A compaction in progress: its child, and the journal as it was at the
- * fork (the child copies events [0, fork_events) of bytes [0, fork_size)). */
+ * fork (the child copies events [0, fork_events) of bytes [0, fork_size));
+ * once the child is done, the catch-up: the new file, the map, and the
+ * round on its thread. */
 static struct {
 	pid_t child;
 	int64_t compact_now, compact_retention;
 	off_t fork_size;
 	size_t fork_events, fork_deliveries;
-} st_compact;
+	int catching_up;
+	struct logfile n;
+	off_t *map;
+	size_t nmap;
+	uint64_t *ids;
+	off_t *offs;
+	size_t nids;
+	struct tail_copy tc;
+	pthread_t thread;
+	pthread_mutex_t mu;	/* round_done, round_err */
+	int round_running, round_done, round_err, rounds;
+	off_t round_to;
+	off_t sync_bytes;	/* what the loop copied itself, at the end */
+} st_compact = { .mu = PTHREAD_MUTEX_INITIALIZER, .n = { .fd = -1 } };
+
+static int round_finished(void);
+static int compact_paths(char *path, char *mappath, size_t sz);
+
+/* Free what the catch-up holds (the new file's name is unlinked by the
+ * caller when it was not renamed in). */
+static void
+catchup_free(void)
+{
+	if (st_compact.round_running) {
+		/* Only at a stop or a failure: let the round end. */
+		pthread_join(st_compact.thread, NULL);
+		st_compact.round_running = 0;
+	}
+	if (st_compact.n.fd >= 0)
+		close(st_compact.n.fd);
+	st_compact.n.fd = -1;
+	free(st_compact.map);
+	free(st_compact.ids);
+	free(st_compact.offs);
+	st_compact.map = st_compact.offs = NULL;
+	st_compact.ids = NULL;
+	tail_copy_free(&st_compact.tc);
+	st_compact.catching_up = 0;
+}
 
 void
 compact_stop(void)
 {
+	char path[1200], mappath[1200];
+
 	if (st_compact.child > 0) {
 		kill(st_compact.child, SIGKILL);
 		waitpid(st_compact.child, NULL, 0);
 	}
-	memset(&st_compact, 0, sizeof(st_compact));
+	if (st_compact.catching_up) {
+		catchup_free();
+		if (compact_paths(path, mappath, sizeof(path)) == 0) {
+			unlink(path);
+			unlink(mappath);
+		}
+	}
+	st_compact.child = 0;
+	st_compact.rounds = st_compact.round_done = st_compact.round_err = 0;
 }
 
 /* An event the retention rules let go: nothing pending, nothing changed
@@ -240,7 +301,7 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	/* Called once a minute: the expired Idempotency-Keys go even when no
 	 * request comes to free them. */
 	idem_expire(now, 16 * IDEM_EXPIRE_MAX);
-	if (st_compact.child > 0) {
+	if (st_compact.child > 0 || st_compact.catching_up) {
 		errno = EBUSY;
 		return -1;
 	}
@@ -301,155 +362,415 @@ map_lookup(const uint64_t *ids, const off_t *offs, size_t n, uint64_t id)
 	return lo < n && ids[lo] == id ? offs[lo] : -1;
 }
 
-/* Append the records written since the fork to n, with their offsets and
- * chain pointers moved to n. It runs in the loop, so nothing is written to
- * the old journal between this copy and the rename that follows. */
-static int
-compact_tail(struct logfile *n, const uint64_t *ids, const off_t *offs,
-    size_t nids)
+/* The new offset of the record at old offset off >= fork_size, copied
+ * already: shifted like the first tail record, plus what the records
+ * before it that changed length added (binary search of the changes). */
+static off_t
+tail_new_off(const struct tail_copy *tc, off_t off)
 {
-	struct buf rb = {0};
-	struct json_tok *toks = NULL;
-	size_t ntoks = 0;
-	off_t off = st_compact.fork_size;
-	off_t shift = n->size - st_compact.fork_size;
-	int ok = 0;
+	size_t lo = 0, hi = tc->nchg;
 
-	while (off < st_files.jrn.size) {
-		int nt, v;
-		off_t prev = -2, got;
-		size_t len;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		buf_reset(&rb);
-		nt = read_record(off, &rb, &toks, &ntoks);
-		if (nt <= 0)
-			goto out;
-		len = rb.len + 1;
-		v = json_get(rb.data + 9, toks, 0, "prev");
-		if (v >= 0) {
-			const char *p = rb.data + 9 + toks[v].start;
-			uint64_t u;
-
-			if (p[0] == '-')
-				prev = -1;
-			else if (util_parse_u64(p, toks[v].len, INT64_MAX,
-			    &u) != 0)
-				goto out;
-			else if ((off_t)u >= st_compact.fork_size)
-				prev = (off_t)u + shift;
-			else {
-				int dv = json_get(rb.data + 9, toks, 0, "d");
-				uint64_t did;
-
-				if (dv < 0 || store_parse_id(STORE_DLV,
-				    rb.data + 9 + toks[dv].start, toks[dv].len,
-				    &did) != 0)
-					goto out;
-				prev = map_lookup(ids, offs, nids, did);
-			}
-		}
-		got = copy_record(n, off, prev, &rb, &toks, &ntoks);
-		if (got < 0)
-			goto out;
-		off += (off_t)len;
+		if (tc->chg_old[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	ok = 1;
-out:
-	free(toks);
-	buf_free(&rb);
-	return ok ? 0 : -1;
+	return off + tc->shift + (lo > 0 ? tc->chg_cum[lo - 1] : 0);
 }
 
-/* Steps once the child exited: read the map, append the records written
- * since the fork (compact_tail), fsync the new file, rename it over
- * journal.log, fsync the directory, then move every offset in memory over.
- * A crash before the rename leaves the old journal, which holds every
- * record (those written since the fork too); after it, the new journal
- * holds them all except what retention dropped, fsync'd before the rename,
- * including tail records the old file had not fsync'd yet. */
-int
-store_compact_poll(char *err, size_t errsz)
-{
-	char path[1200], mappath[1200];
-	struct logfile n = { .fd = -1 };
-	uint64_t *ids = NULL;
-	off_t *map = NULL, *offs = NULL, shift;
-	size_t nmap = 0, nids = 0, i, j, k, dropped = 0;
-	int status, mfd = -1;
-	struct stat sb;
-	pid_t pid;
+static int tail_drain(struct tail_copy *tc);
 
-	if (st_compact.child <= 0)
-		return 0;
-	pid = waitpid(st_compact.child, &status, WNOHANG);
-	if (pid == 0)
-		return 0;
-	st_compact.child = 0;
-	/* The journal's file is about to be replaced: finish any fsync of it
-	 * in the sync thread first. */
-	if (store_sync_end() != 0) {
-		snprintf(err, errsz, "fsync failed");
-		pid = -1;
+/* Append n bytes to the round's output, written out past
+ * STORE_COMPACT_OUT. 0 or -1 (errno). */
+static int
+tail_out(struct tail_copy *tc, const char *p, size_t n)
+{
+	if (buf_append(&tc->out, p, n) != 0) {
+		errno = ENOMEM;
+		return -1;
 	}
-	compact_paths(path, mappath, sizeof(path));
-	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	return tc->out.len >= STORE_COMPACT_OUT ? tail_drain(tc) : 0;
+}
+
+/* Write the round's output at the new file's end. 0 or -1 (errno). */
+static int
+tail_drain(struct tail_copy *tc)
+{
+	size_t done = 0;
+
+	while (done < tc->out.len) {
+		ssize_t w = pwrite(tc->dst_fd, tc->out.data + done,
+		    tc->out.len - done, tc->dst_size + (off_t)done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	tc->dst_size += (off_t)done;
+	buf_reset(&tc->out);
+	return 0;
+}
+
+/* Copy one record line (len bytes, with its newline) from old offset off.
+ * An event record goes byte for byte, unparsed: it has no chain pointer
+ * (and its data may hold any member names). Another record is parsed
+ * once; one with a "prev" at or past 0 gets the new offset of that
+ * attempt and a new checksum, and a length change is noted for the
+ * offsets of the records after it. 0 or -1 (errno). */
+static int
+tail_record(struct tail_copy *tc, const char *p, size_t len, off_t off)
+{
+	static const char ev[] = "{\"t\":\"event\"";
+	const char *j = p + 9;
+	size_t jl, at, olen;
+	int nt, v;
+	uint64_t u;
+	off_t prev;
+	char num[32];
+	uint32_t c;
+	int i, nl;
+
+	if (len < 11 || p[8] != ' ' || p[len - 1] != '\n') {
+		errno = EINVAL;
+		return -1;
+	}
+	jl = len - 10;
+	if (jl >= sizeof(ev) - 1 && memcmp(j, ev, sizeof(ev) - 1) == 0)
+		return tail_out(tc, p, len);
+	for (;;) {
+		/* No array yet counts as too small (the parser only counts
+		 * without one). */
+		nt = tc->ntoks > 0 ? json_parse(j, jl, tc->toks, tc->ntoks) :
+		    JSON_ERR_NOMEM;
+		if (nt != JSON_ERR_NOMEM)
+			break;
+		nt = json_parse(j, jl, NULL, 0);
+		if (nt <= 0)
+			break;
+		free(tc->toks);
+		if ((tc->toks = malloc((size_t)nt * sizeof(*tc->toks))) ==
+		    NULL) {
+			tc->ntoks = 0;
+			errno = ENOMEM;
+			return -1;
+		}
+		tc->ntoks = (size_t)nt;
+	}
+	if (nt <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	v = json_get(j, tc->toks, 0, "prev");
+	if (v < 0 || j[tc->toks[v].start] == '-')
+		return tail_out(tc, p, len);
+	if (util_parse_u64(j + tc->toks[v].start, tc->toks[v].len,
+	    (uint64_t)off, &u) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((off_t)u >= tc->fork_size)
+		prev = tail_new_off(tc, (off_t)u);
+	else {
+		int dv = json_get(j, tc->toks, 0, "d");
+		uint64_t did;
+
+		if (dv < 0 || store_parse_id(STORE_DLV, j + tc->toks[dv].start,
+		    tc->toks[dv].len, &did) != 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		prev = map_lookup(tc->ids, tc->offs, tc->nids, did);
+	}
+	nl = snprintf(num, sizeof(num), "%lld", (long long)prev);
+	at = tc->toks[v].start;
+	olen = tc->toks[v].len;
+	/* The record with the new number, and its new checksum. */
+	buf_reset(&tc->rec);
+	buf_append(&tc->rec, p, 9 + at);
+	buf_append(&tc->rec, num, (size_t)nl);
+	buf_append(&tc->rec, j + at + olen, jl - at - olen + 1);
+	if (tc->rec.oom) {
+		errno = ENOMEM;
+		return -1;
+	}
+	c = crc32(tc->rec.data + 9, tc->rec.len - 10);
+	for (i = 7; i >= 0; i--) {
+		tc->rec.data[i] = util_hex_char(c);
+		c >>= 4;
+	}
+	if (tail_out(tc, tc->rec.data, tc->rec.len) != 0)
+		return -1;
+	if ((size_t)nl != olen) {
+		if (tc->nchg == tc->capchg) {
+			size_t cap = tc->capchg ? tc->capchg * 2 : 256;
+			off_t *a = realloc(tc->chg_old, cap * sizeof(*a));
+
+			if (a == NULL)
+				goto oom;
+			tc->chg_old = a;
+			a = realloc(tc->chg_cum, cap * sizeof(*a));
+			if (a == NULL)
+				goto oom;
+			tc->chg_cum = a;
+			tc->capchg = cap;
+		}
+		tc->chg_cum[tc->nchg] = (tc->nchg > 0 ?
+		    tc->chg_cum[tc->nchg - 1] : 0) + (off_t)nl - (off_t)olen;
+		/* Every record after this one moves by the new sum. */
+		tc->chg_old[tc->nchg++] = off;
+	}
+	return 0;
+oom:
+	errno = ENOMEM;
+	return -1;
+}
+
+int
+tail_copy_run(struct tail_copy *tc, off_t to)
+{
+	while (tc->from < to) {
+		size_t want = STORE_COMPACT_OUT, used = 0;
+		ssize_t got;
+		char *nlp;
+
+		if ((off_t)want > to - tc->from)
+			want = (size_t)(to - tc->from);
+		buf_reset(&tc->in);
+		for (;;) {
+			if (buf_reserve(&tc->in, want) != 0) {
+				errno = ENOMEM;
+				return -1;
+			}
+			got = pread(tc->src_fd, tc->in.data + tc->in.len, want,
+			    tc->from + (off_t)tc->in.len);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				if (got == 0)
+					errno = EIO;	/* the file is short */
+				return -1;
+			}
+			tc->in.len += (size_t)got;
+			/* At least one whole line, or read on. */
+			if (memchr(tc->in.data, '\n', tc->in.len) != NULL)
+				break;
+			if (tc->in.len > STORE_LINE_MAX ||
+			    tc->from + (off_t)tc->in.len >= to) {
+				errno = EINVAL;
+				return -1;
+			}
+			want = tc->in.len;
+		}
+		while (used < tc->in.len && (nlp = memchr(tc->in.data + used,
+		    '\n', tc->in.len - used)) != NULL) {
+			size_t len = (size_t)(nlp - (tc->in.data + used)) + 1;
+
+			if (tail_record(tc, tc->in.data + used, len,
+			    tc->from) != 0)
+				return -1;
+			tc->from += (off_t)len;
+			used += len;
+		}
+	}
+	return tail_drain(tc);
+}
+
+void
+tail_copy_free(struct tail_copy *tc)
+{
+	buf_free(&tc->in);
+	buf_free(&tc->out);
+	buf_free(&tc->rec);
+	free(tc->toks);
+	free(tc->chg_old);
+	free(tc->chg_cum);
+	memset(tc, 0, sizeof(*tc));
+}
+
+/* A round of the catch-up, on its own thread: copy up to round_to, then
+ * make it durable, so that the last step's fsync has little left. It
+ * touches only its tail_copy (the old journal's bytes below round_to are
+ * written and never change; the new file is the round's alone). */
+static void *
+round_thread(void *arg)
+{
+	struct tail_copy *tc = arg;
+	int r;
+
+	r = tail_copy_run(tc, st_compact.round_to);
+	if (r == 0)
+		r = util_fsync(tc->dst_fd);
+	pthread_mutex_lock(&st_compact.mu);
+	st_compact.round_err = r != 0 ? errno : 0;
+	st_compact.round_done = 1;
+	pthread_mutex_unlock(&st_compact.mu);
+	return NULL;
+}
+
+/* Start a round of the catch-up up to the journal's written end. 0, or -1
+ * (errno) when no thread can start: the caller copies synchronously. */
+static int
+round_start(void)
+{
+	st_compact.round_to = st_files.jrn.size - (off_t)st_files.jrn.pend.len;
+	st_compact.round_done = 0;
+	st_compact.round_err = 0;
+	st_compact.rounds++;
+	if (pthread_create(&st_compact.thread, NULL, round_thread,
+	    &st_compact.tc) != 0)
+		return -1;
+	st_compact.round_running = 1;
+	return 0;
+}
+
+/* 1 when the round running is done (joined; round_err says how), 0 while
+ * it runs. */
+static int
+round_finished(void)
+{
+	int done;
+
+	pthread_mutex_lock(&st_compact.mu);
+	done = st_compact.round_done;
+	pthread_mutex_unlock(&st_compact.mu);
+	if (!done)
+		return 0;
+	pthread_join(st_compact.thread, NULL);
+	st_compact.round_running = 0;
+	return 1;
+}
+
+int
+store_compact_catching_up(void)
+{
+	return st_compact.round_running;
+}
+
+/* The child exited: read the map, pair it with the retained pre-fork
+ * deliveries, open the new file and set up the catch-up. 0, or -1 with
+ * err set (the caller abandons the compaction). */
+static int
+catchup_begin(int status, const char *path, const char *mappath, char *err,
+    size_t errsz)
+{
+	struct stat sb;
+	size_t i, k;
+	int mfd = -1;
+	struct tail_copy *tc = &st_compact.tc;
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		snprintf(err, errsz, "compaction child failed");
-		goto fail;
+		return -1;
 	}
+	st_compact.catching_up = 1;
 	mfd = open(mappath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (mfd < 0 || fstat(mfd, &sb) != 0 ||
-	    (map = malloc((size_t)sb.st_size + 1)) == NULL ||
-	    read(mfd, map, (size_t)sb.st_size) != (ssize_t)sb.st_size) {
+	    (st_compact.map = malloc((size_t)sb.st_size + 1)) == NULL ||
+	    read(mfd, st_compact.map, (size_t)sb.st_size) !=
+	    (ssize_t)sb.st_size) {
 		snprintf(err, errsz, "compaction map unreadable");
 		goto fail;
 	}
-	nmap = (size_t)sb.st_size / sizeof(*map);
-	ids = malloc((st_compact.fork_deliveries + 1) * sizeof(*ids));
-	offs = malloc((st_compact.fork_deliveries + 1) * sizeof(*offs));
-	if (ids == NULL || offs == NULL) {
+	close(mfd);
+	mfd = -1;
+	st_compact.nmap = (size_t)sb.st_size / sizeof(*st_compact.map);
+	st_compact.ids = malloc((st_compact.fork_deliveries + 1) *
+	    sizeof(*st_compact.ids));
+	st_compact.offs = malloc((st_compact.fork_deliveries + 1) *
+	    sizeof(*st_compact.offs));
+	if (st_compact.ids == NULL || st_compact.offs == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}
 	/* Pair the map with the retained pre-fork objects, in the child's
 	 * order. */
+	st_compact.nids = 0;
 	for (i = 0, k = 0; i < st_compact.fork_events; i++) {
 		struct event *ev = st_journal.events.v[i];
 		struct delivery *d;
 
 		if (ev->dropping)
 			continue;
-		if (k >= nmap)
+		if (k >= st_compact.nmap)
 			break;
 		k++;
-		for (d = ev->deliveries; d != NULL && k < nmap;
+		for (d = ev->deliveries; d != NULL && k < st_compact.nmap;
 		    d = d->next_in_event) {
-			ids[nids] = d->id;
-			offs[nids++] = map[k++];
+			st_compact.ids[st_compact.nids] = d->id;
+			st_compact.offs[st_compact.nids++] = st_compact.map[k++];
 		}
 	}
-	if (k != nmap) {
+	if (k != st_compact.nmap) {
 		snprintf(err, errsz, "compaction map does not match");
 		goto fail;
 	}
-	n.fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (n.fd < 0 || fstat(n.fd, &sb) != 0) {
+	st_compact.n.fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (st_compact.n.fd < 0 || fstat(st_compact.n.fd, &sb) != 0) {
 		util_err_set(err, errsz, path, strerror(errno));
 		goto fail;
 	}
-	/* The records batched since the fork are copied from the file. */
+	memcpy(st_compact.n.path, st_files.jrn.path,
+	    sizeof(st_compact.n.path));
+	tc->src_fd = st_files.jrn.fd;
+	tc->dst_fd = st_compact.n.fd;
+	tc->fork_size = st_compact.fork_size;
+	tc->from = st_compact.fork_size;
+	tc->dst_size = sb.st_size;
+	tc->shift = sb.st_size - st_compact.fork_size;
+	tc->ids = st_compact.ids;
+	tc->offs = st_compact.offs;
+	tc->nids = st_compact.nids;
+	st_compact.rounds = 0;
+	return 0;
+fail:
+	if (mfd >= 0)
+		close(mfd);
+	return -1;
+}
+
+/* The last step, on the loop: copy what is left (flushed first), fsync the
+ * new file, rename it over journal.log, fsync the directory, then move
+ * every offset in memory over. 1, or -1 with err set. A crash before the
+ * rename leaves the old journal, which holds every record (those written
+ * since the fork too); after it, the new journal holds them all except what
+ * retention dropped, fsync'd before the rename, including tail records the
+ * old file had not fsync'd yet. */
+static int
+catchup_end(const char *path, const char *mappath, char *err, size_t errsz)
+{
+	struct tail_copy *tc = &st_compact.tc;
+	off_t *map = st_compact.map, *offs = st_compact.offs;
+	off_t from = tc->from;
+	size_t i, j, k, dropped = 0;
+
+	/* The journal's file is about to be replaced: finish any fsync of it
+	 * in the sync thread first. */
+	if (store_sync_end() != 0) {
+		snprintf(err, errsz, "fsync failed");
+		return -1;
+	}
+	/* The records batched since the last round are copied from the
+	 * file. */
 	if (file_flush(&st_files.jrn) != 0) {
 		snprintf(err, errsz, "compaction: %s", strerror(errno));
 		sync_lost();
-		goto fail;
+		return -1;
 	}
-	memcpy(n.path, st_files.jrn.path, sizeof(n.path));
-	n.size = sb.st_size;
-	shift = n.size - st_compact.fork_size;
-	if (compact_tail(&n, ids, offs, nids) != 0 || io_fsync(n.fd) != 0 ||
+	if (tail_copy_run(tc, st_files.jrn.size) != 0 ||
+	    io_fsync(st_compact.n.fd) != 0 ||
 	    io_rename(path, st_files.jrn.path) != 0) {
 		snprintf(err, errsz, "compaction: %s", strerror(errno));
-		goto fail;
+		return -1;
 	}
+	st_compact.sync_bytes = st_files.jrn.size - from;
 	/* Renamed: from here on n is the journal (as in compact_registry). */
 	if (util_fsync_dir(st_files.dir, io_fsync) != 0)
 		sync_lost();
@@ -459,11 +780,12 @@ store_compact_poll(char *err, size_t errsz)
 		struct delivery *d;
 
 		if (i >= st_compact.fork_events) {
-			ev->off += shift;
+			ev->off = tail_new_off(tc, ev->off);
 			for (d = ev->deliveries; d != NULL;
 			    d = d->next_in_event)
 				if (d->last_off >= 0)
-					d->last_off += shift;
+					d->last_off = tail_new_off(tc,
+					    d->last_off);
 			continue;
 		}
 		if (ev->dropping)
@@ -471,7 +793,7 @@ store_compact_poll(char *err, size_t errsz)
 		ev->off = map[k++];
 		for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
 			if (d->last_off >= st_compact.fork_size)
-				d->last_off += shift;
+				d->last_off = tail_new_off(tc, d->last_off);
 			else
 				d->last_off = offs[j];
 			j++;
@@ -479,10 +801,11 @@ store_compact_poll(char *err, size_t errsz)
 		}
 	}
 	close(st_files.jrn.fd);
-	st_files.jrn.fd = n.fd;
-	st_files.jrn.size = n.size;
+	st_files.jrn.fd = st_compact.n.fd;
+	st_files.jrn.size = tc->dst_size;
 	st_files.jrn.reserved = 0;	/* the new file reserves afresh */
 	st_files.jrn.dirty = 0;
+	st_compact.n.fd = -1;
 	/* Drop what retention let go, keeping the arrays in id order. */
 	index_forget_dropping();
 	for (i = 0, k = 0; i < st_journal.deliveries.n; i++) {
@@ -503,24 +826,62 @@ store_compact_poll(char *err, size_t errsz)
 	}
 	st_journal.events.n = k;
 	snprintf(err, errsz, "journal compacted: %zu events dropped, "
-	    "%lld bytes", dropped, (long long)st_files.jrn.size);
+	    "%lld bytes; %d rounds off the loop, %lld bytes copied in it",
+	    dropped, (long long)st_files.jrn.size, st_compact.rounds,
+	    (long long)st_compact.sync_bytes);
 	unlink(mappath);
-	free(map);
-	free(ids);
-	free(offs);
-	close(mfd);
+	catchup_free();
 	return 1;
+}
+
+/* Steps once the child exited: catchup_begin, then rounds of the
+ * catch-up on a thread (each copies what was written during the one
+ * before) until what is left is small, then catchup_end on the loop. */
+int
+store_compact_poll(char *err, size_t errsz)
+{
+	char path[1200], mappath[1200];
+	int status, r;
+	pid_t pid;
+	size_t i;
+
+	if (st_compact.child <= 0 && !st_compact.catching_up)
+		return 0;
+	compact_paths(path, mappath, sizeof(path));
+	if (st_compact.child > 0) {
+		pid = waitpid(st_compact.child, &status, WNOHANG);
+		if (pid == 0)
+			return 0;
+		st_compact.child = 0;
+		if (pid < 0) {
+			snprintf(err, errsz, "compaction child failed");
+			goto fail;
+		}
+		if (catchup_begin(status, path, mappath, err, errsz) != 0)
+			goto fail;
+	} else if (st_compact.round_running) {
+		if (!round_finished())
+			return 0;
+		if (st_compact.round_err != 0) {
+			snprintf(err, errsz, "compaction: %s",
+			    strerror(st_compact.round_err));
+			goto fail;
+		}
+	}
+	/* Another round while much is left (and rounds remain); a thread
+	 * that cannot start leaves the copy to the loop. */
+	if (st_files.jrn.size - (off_t)st_files.jrn.pend.len -
+	    st_compact.tc.from > STORE_COMPACT_SYNC_MAX &&
+	    st_compact.rounds < STORE_COMPACT_ROUNDS && round_start() == 0)
+		return 0;
+	r = catchup_end(path, mappath, err, errsz);
+	if (r > 0)
+		return r;
 fail:
 	for (i = 0; i < st_journal.events.n; i++)
 		((struct event *)st_journal.events.v[i])->dropping = 0;
-	if (n.fd >= 0)
-		close(n.fd);
-	if (mfd >= 0)
-		close(mfd);
+	catchup_free();
 	unlink(path);
 	unlink(mappath);
-	free(map);
-	free(ids);
-	free(offs);
 	return -1;
 }

@@ -362,7 +362,112 @@ void requests_settle(void);
 /* Apply one journal record of type t (tl bytes). 0 or -1 (r's error). */
 int replay_journal(struct replay *r, const char *t, size_t tl);
 
+/* ---- store_index.c: matching, per-client and per-type lists, status ---- */
+
+/* One filter of an endpoint in the filter table (endpoint.fidx[i] for
+ * events[i]): hashed by client id, kind (exact, or prefix for "p*") and
+ * text, so an event's type finds the filters it satisfies by lookups. */
+struct store_filter {
+	struct util_hent h;
+	struct endpoint *e;
+};
+
+/* Levels of the status index: level L counts each status over runs of
+ * 64^(L+1) deliveries of the id-ordered array; five levels cover 64^5
+ * (a billion) deliveries per top-level run and any number of runs. */
+#define SIDX_LEVELS 5
+
+struct sidx_level {
+	uint32_t (*cnt)[3];		/* per run: count of each status */
+	size_t n, cap;			/* runs */
+};
+
+/* The indexes (store_index.c). The client-id and (client id, type) lists
+ * outlive a deleted client: its events stay until retention drops them. */
+struct store_index {
+	struct util_htab filters;	/* struct store_filter */
+	uint64_t match_mark;		/* store_match's passes */
+	struct util_htab clients;	/* struct cidx, by client id */
+	struct util_htab types;		/* struct ctidx, by client id, type */
+	struct cidx *all_c;		/* every cidx, to visit them */
+	struct ctidx *all_ct;
+	int sidx_built;			/* the status counts below are right */
+	struct sidx_level lv[SIDX_LEVELS];
+	size_t total[3];		/* deliveries of each status */
+};
+extern struct store_index st_index;
+
+/* Put e on its client's endpoint list (at its place in id order) and its
+ * filters in the table; take them out again. Neither fails: an endpoint
+ * whose filters cannot be indexed is matched by a walk (client.nscan). */
+void ep_index(struct endpoint *e);
+void ep_unindex(struct endpoint *e);
+/* Take e's filters out of the table (before they change), and put them
+ * in (after): when one cannot be (a prefix too long for client.plen, no
+ * memory), none is, and its client's events are matched by a walk of its
+ * endpoints (client.nscan) instead. */
+void ep_filters_del(struct endpoint *e);
+void ep_filters_add(struct endpoint *e);
+/* Make sure ev's client id and (client id, type) have their lists: 0, or
+ * -1 out of memory (call before ev's record is written, so that
+ * event_index_add cannot fail). */
+int event_index_prepare(const struct event *ev);
+/* Put ev (newest) and its deliveries on their lists (after prepare). */
+void event_index_add(struct event *ev);
+/* 1 when events of client id (len bytes) are in the store. */
+int event_index_holds(const char *id, size_t len);
+/* Take the records a compaction drops (event.dropping) off the client-id
+ * and type lists, freeing the lists left empty; the status index is built
+ * again at its next use. */
+void event_index_forget(void);
+/* The status index: d was appended to the deliveries array, or its status
+ * changes from from to to. Only while the index is built; it is built from
+ * the array at its first use after store_open or a compaction. */
+void sidx_append(const struct delivery *d);
+void sidx_move(const struct delivery *d, int from, int to);
+/* Free every index (store_close). */
+void index_free_all(void);
+
 /* ---- store_compact.c ---- */
+
+/* The output of the catch-up is written in pieces of this size, and the old
+ * journal read in as large: bounded memory whatever the tail's size. */
+#define STORE_COMPACT_OUT ((size_t)1 << 20)
+
+/*
+ * Copying the records written since a compaction's fork (the old journal's
+ * bytes [fork_size, ...)) to the end of the new file, with every attempt's
+ * "prev" moved to the new file. Self-contained (its own buffers, plain
+ * pread/pwrite on its two descriptors, read-only ids/offs), so that a round
+ * runs on a thread while the loop serves.
+ */
+struct tail_copy {
+	int src_fd, dst_fd;	/* the old journal; the new file */
+	off_t fork_size;	/* old offsets below it are in ids/offs */
+	off_t from;		/* the next old offset to copy */
+	off_t dst_size;		/* the new file's end */
+	off_t shift;		/* new less old offset of the first tail
+				   record */
+	/* The pre-fork deliveries' newest attempts in the new file, by
+	 * delivery id (ascending). */
+	const uint64_t *ids;
+	const off_t *offs;
+	size_t nids;
+	/* Tail records whose length changed (a "prev" of other digits):
+	 * their old offsets, ascending, and the sum of the changes up to and
+	 * including each. */
+	off_t *chg_old, *chg_cum;
+	size_t nchg, capchg;
+	struct buf in, out, rec;
+	struct json_tok *toks;
+	size_t ntoks;
+};
+
+/* Copy the old journal's records [tc->from, to) (whole records) to the new
+ * file, written out. 0, or -1 (errno; the new file is then abandoned). */
+int tail_copy_run(struct tail_copy *tc, off_t to);
+/* Free tc's buffers and zero it. */
+void tail_copy_free(struct tail_copy *tc);
 
 /* Kill a compaction child still running and forget it (store_close). */
 void compact_stop(void);

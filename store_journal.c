@@ -205,7 +205,7 @@ delivery_new(struct event *ev, struct endpoint *e, const char *url)
 	d->id = new_id();
 	d->event = ev;
 	d->endpoint = e;
-	d->created_at = d->updated_at = ev->created_at;
+	d->updated_at = ev->created_at;
 	d->next_at = ev->created_at;
 	d->last_off = -1;
 	return d;
@@ -229,9 +229,10 @@ dlv_append(struct delivery **head, struct delivery **tail,
 static void
 dlv_index(struct delivery *d, struct client *c)
 {
-	if (d->endpoint != NULL)
+	if (d->endpoint != NULL) {
 		dlv_append(&d->endpoint->dlv_head, &d->endpoint->dlv_tail, d);
-	else if (d->url != NULL && c != NULL)
+		d->endpoint->ndlv++;
+	} else if (d->url != NULL && c != NULL)
 		dlv_append(&c->oneoff_head, &c->oneoff_tail, d);
 }
 
@@ -263,7 +264,11 @@ delivery_link(struct delivery *d, struct delivery ***tail)
 		memmove(st_journal.deliveries.v + at + 1,
 		    st_journal.deliveries.v + at, (n - 1 - at) * sizeof(void *));
 		st_journal.deliveries.v[at] = d;
-	}
+		/* The status index counts by place in the array: it is
+		 * made again when next used. */
+		st_index.sidx_built = 0;
+	} else
+		sidx_append(d);
 	if (tail != NULL) {
 		d->next_in_event = NULL;
 		**tail = d;
@@ -278,11 +283,12 @@ delivery_link(struct delivery *d, struct delivery ***tail)
 }
 
 /* Drop from the list head..tail the deliveries whose events a compaction
- * is removing. */
-static void
+ * is removing; returns how many remain. */
+static size_t
 dlv_list_forget(struct delivery **head, struct delivery **tail)
 {
 	struct delivery **pp = head, *last = NULL;
+	size_t n = 0;
 
 	while (*pp != NULL) {
 		if ((*pp)->event->dropping) {
@@ -290,9 +296,11 @@ dlv_list_forget(struct delivery **head, struct delivery **tail)
 		} else {
 			last = *pp;
 			pp = &(*pp)->ep_next;
+			n++;
 		}
 	}
 	*tail = last;
+	return n;
 }
 
 void
@@ -303,13 +311,14 @@ index_forget_dropping(void)
 	for (i = 0; i < st_registry.endpoints.n; i++) {
 		struct endpoint *e = st_registry.endpoints.v[i];
 
-		dlv_list_forget(&e->dlv_head, &e->dlv_tail);
+		e->ndlv = dlv_list_forget(&e->dlv_head, &e->dlv_tail);
 	}
 	for (i = 0; i < st_registry.clients.n; i++) {
 		struct client *c = st_registry.clients.v[i];
 
 		dlv_list_forget(&c->oneoff_head, &c->oneoff_tail);
 	}
+	event_index_forget();
 }
 
 /* The names of enum store_gw in records and answers. */
@@ -404,6 +413,8 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	if (vec_push(&st_journal.events, NULL) != 0)
 		goto nomem;
 	st_journal.events.n--;
+	if (event_index_prepare(ev) != 0)
+		goto nomem;
 	if (nd > 0 && (ev->data = util_strndup(data, data_len)) == NULL)
 		goto nomem;
 	ev->data_len = data_len;
@@ -432,6 +443,7 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		delivery_link(d, NULL);
 		dlv_index(d, c);
 	}
+	event_index_add(ev);
 	idem_expire(now, IDEM_EXPIRE_MAX);
 	/* The engine hears of the deliveries once the event is durable. */
 	st_journal.unannounced[st_journal.nunannounced].ev = ev;
@@ -528,7 +540,7 @@ store_request_complete(struct event *ev, int failed, int status,
 		    i < neps ? NULL : oneoff_url);
 		if (d == NULL)
 			goto nomem;
-		d->created_at = d->updated_at = d->next_at = now;
+		d->updated_at = d->next_at = now;
 		*tail = d;
 		tail = &d->next_in_event;
 	}
@@ -698,6 +710,7 @@ apply_state(struct delivery *d, int status, int64_t next_at, int64_t at)
 	int was = d->status;
 
 	d->status = (uint8_t)status;
+	sidx_move(d, was, status);
 	d->next_at = status == STORE_PENDING ? next_at : 0;
 	d->updated_at = at;
 	if (was == STORE_PENDING && status != STORE_PENDING)
@@ -1210,7 +1223,7 @@ replay_dlv(struct replay *r, int i, struct event *ev, int64_t at, int gw,
 		return -1;
 	d->id = did;
 	d->event = ev;
-	d->created_at = d->updated_at = d->next_at = at;
+	d->updated_at = d->next_at = at;
 	d->last_off = -1;
 	if (r->t[i + 2].type == JSON_STRING &&
 	    store_parse_id(STORE_EP, r->s + r->t[i + 2].start,
@@ -1384,12 +1397,14 @@ replay_event(struct replay *r)
 			goto bad;
 		}
 	}
-	if (vec_push(&st_journal.events, ev) != 0)
+	if (event_index_prepare(ev) != 0 ||
+	    vec_push(&st_journal.events, ev) != 0)
 		goto bad;
 	/* Indexed only once the whole record is in: a bad one (hookd check
 	 * goes on past it) leaves no freed delivery on a list. */
 	for (dl = ev->deliveries; dl != NULL; dl = dl->next_in_event)
 		dlv_index(dl, c);
+	event_index_add(ev);
 	return 0;
 bad:
 	/* The start fails, but the caller still calls store_close(), which

@@ -339,6 +339,7 @@ store_endpoint_create(const struct endpoint *tmpl)
 		goto fail;
 	/* Ids grow: the array stays sorted. */
 	vec_push(&st_registry.endpoints, e);
+	ep_index(e);
 	return e;
 fail:
 	if (e != NULL) {
@@ -364,8 +365,13 @@ store_endpoint_update(struct endpoint *e, const struct endpoint *tmpl)
 		endpoint_free_fields(&n);
 		return -1;
 	}
+	/* Its filters leave the table before they are freed, and the new
+	 * ones go in (which cannot fail: see ep_filters_add). */
+	ep_filters_del(e);
+	n.fidx = NULL;
 	endpoint_free_fields(e);
 	*e = n;
+	ep_filters_add(e);
 	if (!was_enabled && e->enabled)
 		e->failing_since = 0;
 	return 0;
@@ -528,6 +534,11 @@ replay_client(struct replay *r)
 		free(old->name);
 		c->oneoff_head = old->oneoff_head;
 		c->oneoff_tail = old->oneoff_tail;
+		c->ep_head = old->ep_head;
+		c->ep_tail = old->ep_tail;
+		c->nendpoints = old->nendpoints;
+		c->nscan = old->nscan;
+		memcpy(c->plen, old->plen, sizeof(c->plen));
 		*old = *c;
 		free(c);
 		(void)token_index(old);
@@ -619,12 +630,16 @@ replay_endpoint(struct replay *r)
 	seen_id(e->id);
 	old = store_endpoint_find(e->id);
 	if (old != NULL) {
-		/* Replaced in place; it keeps its list of deliveries. */
+		/* Replaced in place; it keeps its list of deliveries, and
+		 * joins its client's list and the filter table again. */
+		ep_unindex(old);
 		endpoint_free_fields(old);
 		e->dlv_head = old->dlv_head;
 		e->dlv_tail = old->dlv_tail;
+		e->ndlv = old->ndlv;
 		*old = *e;
 		free(e);
+		ep_index(old);
 		return 0;
 	}
 	if (st_registry.endpoints.n > 0 && ((struct endpoint *)
@@ -632,6 +647,7 @@ replay_endpoint(struct replay *r)
 		goto bad;
 	if (vec_push(&st_registry.endpoints, e) != 0)
 		goto bad;
+	ep_index(e);
 	return 0;
 bad:
 	endpoint_free_fields(e);
@@ -660,23 +676,22 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 		return replay_endpoint(r);
 	if (util_span_eq(t, tl, "client-")) {
 		struct client *c;
-		size_t i;
+		struct endpoint *e;
 
 		if (get_str(r, "id", id, sizeof(id)) != 0)
 			return replay_fail(r, "bad client- record");
 		c = store_client_find(id, strlen(id));
 		if (c == NULL)
 			return 0;
-		for (i = st_registry.endpoints.n; i-- > 0;) {
-			struct endpoint *e = st_registry.endpoints.v[i];
-
-			if (e->client == c) {
-				if (gone_add(e->id) != 0)
-					return replay_fail(r, "out of memory");
-				vec_remove(&st_registry.endpoints, i);
-				endpoint_free_fields(e);
-				free(e);
-			}
+		/* Its own list: no walk of other clients' endpoints. */
+		while ((e = c->ep_tail) != NULL) {
+			if (gone_add(e->id) != 0)
+				return replay_fail(r, "out of memory");
+			ep_unindex(e);
+			vec_remove(&st_registry.endpoints,
+			    vec_lower(&st_registry.endpoints, e->id));
+			endpoint_free_fields(e);
+			free(e);
 		}
 		vec_remove(&st_registry.clients, client_lower(id, strlen(id)));
 		token_unindex(c);
@@ -692,6 +707,7 @@ replay_registry(struct replay *r, const char *t, size_t tl)
 			return replay_fail(r, "out of memory");
 		e = store_endpoint_find(x);
 		if (e != NULL) {
+			ep_unindex(e);
 			vec_remove(&st_registry.endpoints,
 			    vec_lower(&st_registry.endpoints, x));
 			endpoint_free_fields(e);

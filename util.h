@@ -40,6 +40,9 @@ void buf_free(struct buf *b);
 
 /* Milliseconds on CLOCK_MONOTONIC: for deadlines and durations. */
 int64_t util_mono_ms(void);
+/* Microseconds on CLOCK_MONOTONIC: for timing work shorter than a
+ * millisecond (a loop pass). */
+int64_t util_mono_us(void);
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME: for timestamps. */
 int64_t util_wall_ms(void);
 

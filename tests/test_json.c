@@ -1011,9 +1011,37 @@ t_member_false(void)
 	    JSON_ERR_SYNTAX);
 }
 
+/* The word-at-a-time run of plain bytes agrees with the class table for
+ * every byte value at every offset of a word and of the bytewise tail. */
+static void
+t_ok_run(void)
+{
+	unsigned char buf[24];
+	size_t k, n, bad = 0;
+	unsigned v;
+
+	for (v = 0; v < 256; v++) {
+		for (k = 0; k < sizeof(buf); k++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[k] = (unsigned char)v;
+			n = json_ok_run(buf, sizeof(buf));
+			if (n != (json_class[v] == JC_OK ? sizeof(buf) : k))
+				bad++;
+			/* The bound is kept: a run stops at n. */
+			if (json_ok_run(buf, k) != k)
+				bad++;
+		}
+	}
+	CHECKF(bad == 0, "json_ok_run disagrees with json_class %zu times", bad);
+	/* Two special bytes in one word: the first counts. */
+	memcpy(buf, "abc\"de\\fghijklmnop", 19);
+	CHECK(json_ok_run(buf, 19) == 3);
+}
+
 void
 test_json(void)
 {
+	t_ok_run();
 	t_suite();
 	t_layout();
 	t_accept_refuse();

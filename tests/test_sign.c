@@ -4,6 +4,7 @@
  * and the `hookd sign` / `hookd verify` commands (cli.c) run in-process.
  */
 #include "../sign.c"
+#include "../sign_x86.c"
 #include "../cli.c"
 
 #include <stdlib.h>
@@ -175,6 +176,35 @@ t_hmac(void)
 		hmac_sha256_final(&c, mac2);
 		CHECKF(memcmp(mac, mac2, 32) == 0, "incremental case %zu", i + 1);
 	}
+}
+
+/* The choice between implementations: what the CPU reports decides it, and
+ * hookd -V names it. */
+static void
+t_sha_choice(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	int sha_ni = 0;
+
+	/* Linux names the SHA extensions "sha_ni" in the flags. */
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "flags", 5) == 0 && strstr(line, " sha_ni") !=
+		    NULL)
+			sha_ni = 1;
+	if (f != NULL)
+		fclose(f);
+#if SIGN_HAVE_X86_SHA
+	/* Valgrind hides SHA from cpuid while Linux still lists it: only a
+	 * CPU without it must get the portable code. */
+	if (!sha_ni)
+		CHECK(strcmp(sign_sha256_name(), "portable") == 0);
+	CHECK(strcmp(sign_sha256_name(), sign_x86_sha_available() ?
+	    "sha-ni" : "portable") == 0);
+#else
+	(void)sha_ni;
+	CHECK(strcmp(sign_sha256_name(), "portable") == 0);
+#endif
 }
 
 static void
@@ -706,10 +736,26 @@ t_cli(void)
 void
 test_sign(void)
 {
-	t_sha256();
-	t_hmac();
+	static const int impls[] = { SIGN_SHA_PORTABLE, SIGN_SHA_X86 };
+	int saved;
+	size_t i;
+
+	/* Every SHA-256 implementation this CPU can run, over the same
+	 * vectors: the portable one forced, then the accelerated one where
+	 * the CPU has it; then the choice sha256 makes by itself. */
+	sign_sha_choose();
+	saved = sign_sha_impl;
+	for (i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
+		if (impls[i] == SIGN_SHA_X86 && saved != SIGN_SHA_X86)
+			continue;
+		sign_sha_impl = impls[i];
+		t_sha256();
+		t_hmac();
+		t_webhook();
+	}
+	sign_sha_impl = saved;
+	t_sha_choice();
 	t_base64();
-	t_webhook();
 	t_secrets();
 	t_tokens();
 	t_equal();

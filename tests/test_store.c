@@ -20,6 +20,7 @@
 #include "../store_replay.c"
 #include "../store_registry.c"
 #include "../store_journal.c"
+#include "../store_index.c"
 #include "../store_compact.c"
 #include "../store.c"
 #include "../store_check.c"
@@ -566,6 +567,105 @@ test_gateway_requests(void)
 	check_completed(evid, upid, "after a compaction and a reopen");
 }
 
+/* One record line as rec_write makes it: checksum, space, JSON, newline. */
+static size_t
+tail_line(char out[512], const char *json)
+{
+	uint32_t c = crc32(json, strlen(json));
+
+	return (size_t)snprintf(out, 512, "%08x %.400s\n", (unsigned)c, json);
+}
+
+/*
+ * The catch-up of a compaction: an event goes byte for byte (a "prev" in
+ * its data untouched), an attempt's "prev" into the pre-fork journal is
+ * looked up by its delivery, one into the tail moves with the records
+ * before it, including one that got shorter (a new offset of fewer digits:
+ * the old code shifted every tail offset by one constant), and each
+ * rewritten record has a valid checksum. Copied in two rounds.
+ */
+static void
+test_tail_copy(void)
+{
+	static const uint64_t ids[] = { 0x10, 0x20 };
+	static const off_t offs[] = { 7, 99 };
+	char src[1100], dst[1100], l[4][512], got[4096], want[512];
+	size_t len[4], i;
+	off_t at[4], pos = 1000000;
+	struct tail_copy tc;
+	int sfd, dfd;
+	ssize_t n;
+
+	snprintf(src, sizeof(src), "%s/tail.src", tdir);
+	snprintf(dst, sizeof(dst), "%s/tail.dst", tdir);
+	sfd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	dfd = open(dst, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(sfd >= 0 && dfd >= 0);
+	/* Old offsets from 1,000,000 (7 digits); new ones from 50 (2). */
+	len[0] = tail_line(l[0], "{\"t\":\"event\",\"data\":{\"prev\":5}}");
+	len[1] = tail_line(l[1], "{\"t\":\"attempt\",\"d\":"
+	    "\"dlv_0000000000000020\",\"prev\":123}");
+	for (i = 0; i < 2; i++)
+		at[i] = i == 0 ? pos : at[i - 1] + (off_t)len[i - 1];
+	sprintf(want, "{\"t\":\"attempt\",\"d\":\"dlv_0000000000000020\","
+	    "\"prev\":%lld}", (long long)at[1]);
+	len[2] = tail_line(l[2], want);
+	at[2] = at[1] + (off_t)len[1];
+	sprintf(want, "{\"t\":\"attempt\",\"d\":\"dlv_0000000000000020\","
+	    "\"prev\":%lld}", (long long)at[2]);
+	len[3] = tail_line(l[3], want);
+	at[3] = at[2] + (off_t)len[2];
+	for (i = 0; i < 4; i++)
+		CHECK(pwrite(sfd, l[i], len[i], at[i]) == (ssize_t)len[i]);
+	memset(&tc, 0, sizeof(tc));
+	tc.src_fd = sfd;
+	tc.dst_fd = dfd;
+	tc.fork_size = tc.from = pos;
+	tc.dst_size = 50;
+	tc.shift = 50 - pos;
+	tc.ids = ids;
+	tc.offs = offs;
+	tc.nids = 2;
+	CHECK(tail_copy_run(&tc, at[2]) == 0);	/* a round */
+	CHECK(tail_copy_run(&tc, at[3] + (off_t)len[3]) == 0);	/* the rest */
+	n = pread(dfd, got, sizeof(got) - 1, 50);
+	CHECK(n > 0);
+	got[n > 0 ? n : 0] = '\0';
+	/* The event, unchanged. */
+	CHECK(strncmp(got, l[0], len[0]) == 0);
+	/* The attempts, each at its translated offset, pointing back. */
+	{
+		const char *p = got + len[0];
+		off_t n1 = 50 + (off_t)len[0], n2, n3;
+		char line[512];
+
+		tail_line(line, "{\"t\":\"attempt\",\"d\":"
+		    "\"dlv_0000000000000020\",\"prev\":99}");
+		CHECKF(strncmp(p, line, strlen(line)) == 0, "%s", p);
+		CHECK(tail_new_off(&tc, at[1]) == n1);
+		n2 = n1 + (off_t)strlen(line);
+		CHECK(tail_new_off(&tc, at[2]) == n2);
+		p += strlen(line);
+		sprintf(want, "{\"t\":\"attempt\",\"d\":"
+		    "\"dlv_0000000000000020\",\"prev\":%lld}", (long long)n1);
+		tail_line(line, want);
+		CHECKF(strncmp(p, line, strlen(line)) == 0, "%s", p);
+		n3 = n2 + (off_t)strlen(line);
+		CHECK(tail_new_off(&tc, at[3]) == n3);
+		p += strlen(line);
+		sprintf(want, "{\"t\":\"attempt\",\"d\":"
+		    "\"dlv_0000000000000020\",\"prev\":%lld}", (long long)n2);
+		tail_line(line, want);
+		CHECKF(strcmp(p, line) == 0, "%s", p);
+		CHECK(tc.dst_size == n3 + (off_t)strlen(line));
+	}
+	tail_copy_free(&tc);
+	close(sfd);
+	close(dfd);
+	unlink(src);
+	unlink(dst);
+}
+
 void
 test_store(void)
 {
@@ -573,6 +673,7 @@ test_store(void)
 
 	snprintf(tdir, sizeof(tdir), "/tmp/hookd-unit-store-%d", (int)getpid());
 	CHECK(store_open(tdir, 1, err, sizeof(err), NULL) == 0);
+	test_tail_copy();
 	store_close();
 	test_roundtrip();
 	test_torn_and_corrupt();

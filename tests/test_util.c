@@ -10,7 +10,41 @@
 
 #include "../util.c"
 #include "../log.c"
+#include "../metrics.c"
 #include "unit.h"
+
+/* A loop pass lands in the first bucket whose bound it does not pass (a
+ * pass exactly at a bound is in it), past the last only in the count; the
+ * longest is kept. */
+static void
+test_metrics_loop_pass(void)
+{
+	static const struct {
+		int64_t us;
+		int bucket;	/* -1: only +Inf */
+	} t[] = {
+		{ 0, 0 }, { 1000, 0 }, { 1001, 1 }, { 9999, 3 }, { 10000, 3 },
+		{ 10001, 4 }, { 1000000, 8 }, { 1000001, -1 }, { -5, 0 },
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&metrics, 0, sizeof(metrics));
+		metrics_loop_pass(t[i].us);
+		for (k = 0; k < METRICS_PASS_BUCKETS; k++)
+			CHECKF(metrics.pass_le[k] == (t[i].bucket == (int)k),
+			    "pass %zu bucket %zu", i, k);
+		CHECKF(metrics.pass_count == 1, "pass %zu count", i);
+		CHECKF(metrics.pass_max_us == (uint64_t)(t[i].us < 0 ? 0 :
+		    t[i].us), "pass %zu max", i);
+	}
+	memset(&metrics, 0, sizeof(metrics));
+	metrics_loop_pass(7000);
+	metrics_loop_pass(3000);
+	CHECK(metrics.pass_max_us == 7000 && metrics.pass_sum_us == 10000 &&
+	    metrics.pass_count == 2);
+	memset(&metrics, 0, sizeof(metrics));
+}
 
 /* The one hex decoder: every digit, both cases, and the lower-only mode
  * hookd's own ids and checksums use. */
@@ -413,6 +447,7 @@ test_util(void)
 	CHECK(!util_span_ieq("Content-Lengt", 13, "content-length"));
 
 	test_util_hex();
+	test_metrics_loop_pass();
 	test_util_hex_char();
 	test_util_min64();
 	test_util_err_set();

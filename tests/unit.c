@@ -42,6 +42,7 @@ main(int argc, char **argv)
 		{ "url", test_url },
 		{ "store", test_store },
 		{ "index", test_index },
+		{ "match", test_match },
 		{ "records", test_records },
 		{ "config", test_config },
 		{ "api", test_api },

@@ -48,6 +48,7 @@ void test_sign(void);
 void test_url(void);
 void test_store(void);
 void test_index(void);
+void test_match(void);
 void test_records(void);
 void test_config(void);
 void test_api(void);

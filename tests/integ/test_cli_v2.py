@@ -143,8 +143,10 @@ def test_long_help_and_version(t):
     for args in (["--version"], ["-V"]):
         r = run_hookd(*args, cwd=t.tmp)
         eq(r.returncode, 0, "exit code of hookd %s" % args[0])
-        # Contract §13: the version, then the TLS library or none.
-        check(re.fullmatch(r"hookd 0\.1\.0\nTLS: (none|OpenSSL 3\S* .*)\n",
+        # Contract §13: the version, then the TLS library or none, then
+        # the SHA-256 code signatures run (issue 12).
+        check(re.fullmatch(r"hookd 0\.1\.0\nTLS: (none|OpenSSL 3\S* .*)\n"
+                           r"SHA-256: (sha-ni|portable)\n",
                            r.stdout), "hookd %s output %r" % (args[0], r.stdout))
     # The value of -c is a value, not an option, even when it looks like one.
     r = run_hookd("-n", "-c", "--help", cwd=t.tmp)
