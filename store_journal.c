@@ -225,7 +225,8 @@ dlv_append(struct delivery **head, struct delivery **tail,
 }
 
 /* Append d to its endpoint's list or, a one-off, to its client c's (NULL:
- * deleted, then none). Ids grow, so the lists stay in id order. */
+ * deleted, then none). Ids grow, so the lists stay in id order; a replay
+ * that links one out of order sorts them after (index_sort_lists). */
 static void
 dlv_index(struct delivery *d, struct client *c)
 {
@@ -265,8 +266,10 @@ delivery_link(struct delivery *d, struct delivery ***tail)
 		    st_journal.deliveries.v + at, (n - 1 - at) * sizeof(void *));
 		st_journal.deliveries.v[at] = d;
 		/* The status index counts by place in the array: it is
-		 * made again when next used. */
+		 * made again when next used; the lists d joins are
+		 * sorted after the replay. */
 		st_index.sidx_built = 0;
+		st_index.lists_unsorted = 1;
 	} else
 		sidx_append(d);
 	if (tail != NULL) {
@@ -485,6 +488,8 @@ store_request_create(struct client *c, const char *type, const char *req,
 	if (vec_push(&st_journal.deliveries, NULL) != 0)
 		goto nomem;
 	st_journal.deliveries.n--;
+	if (event_index_prepare(ev) != 0)
+		goto nomem;
 	if ((ev->data = util_strndup(req, req_len)) == NULL ||
 	    announce_room() != 0)
 		goto nomem;
@@ -499,6 +504,7 @@ store_request_create(struct client *c, const char *type, const char *req,
 	delivery_link(d, NULL);
 	/* On its client's one-off list: a client's deletion fails it. */
 	dlv_index(d, c);
+	event_index_add(ev);
 	st_journal.unannounced[st_journal.nunannounced].ev = ev;
 	st_journal.unannounced[st_journal.nunannounced++].seq =
 	    st_files.written_seq;
@@ -569,8 +575,14 @@ store_request_complete(struct event *ev, int failed, int status,
 	ev->type[type_len] = '\0';
 	ev->gw = failed ? STORE_GW_FAILED : STORE_GW_COMPLETED;
 	ev->gw_status = (uint16_t)(status > 0 && status < 1000 ? status : 0);
-	event_rec(ev, ev->deliveries, data, data_len);
-	off = rec_write(&st_files.jrn);
+	/* The (client id, new type) list, before the record. */
+	if (event_index_prepare(ev) != 0) {
+		errno = ENOMEM;
+		off = -1;
+	} else {
+		event_rec(ev, ev->deliveries, data, data_len);
+		off = rec_write(&st_files.jrn);
+	}
 	last->next_in_event = NULL;
 	if (off < 0) {
 		memcpy(ev->type, oldtype, strlen(oldtype) + 1);
@@ -578,6 +590,7 @@ store_request_complete(struct event *ev, int failed, int status,
 		ev->gw_status = oldst;
 		goto fail;
 	}
+	event_index_retype(ev, oldtype);
 	ev->off = off;
 	/* The payload is now the answer: kept while deliveries need it. */
 	free(ev->data);
@@ -594,6 +607,7 @@ store_request_complete(struct event *ev, int failed, int status,
 		delivery_link(d, NULL);
 		dlv_index(d, c);
 	}
+	event_index_add_deliveries(ev, list);
 	st_journal.unannounced[st_journal.nunannounced].ev = ev;
 	st_journal.unannounced[st_journal.nunannounced++].seq =
 	    st_files.written_seq;
@@ -1283,6 +1297,7 @@ replay_request_done(struct replay *r, struct event *ev, const char *type,
     int gw, int64_t gwst)
 {
 	struct delivery **tail, *d, *first_new = NULL;
+	char oldtype[UTIL_TYPE_MAX + 1];
 	int64_t at;
 	int v, i;
 	uint32_t k;
@@ -1296,7 +1311,11 @@ replay_request_done(struct replay *r, struct event *ev, const char *type,
 		;
 	ev->gw = (uint8_t)gw;
 	ev->gw_status = (uint16_t)gwst;
+	snprintf(oldtype, sizeof(oldtype), "%s", ev->type);
 	snprintf(ev->type, UTIL_TYPE_MAX + 1, "%s", type);
+	if (event_index_prepare(ev) != 0)
+		return replay_fail(r, "out of memory");
+	event_index_retype(ev, oldtype);
 	ev->off = r->off;
 	free(ev->data);
 	ev->data = NULL;
@@ -1315,6 +1334,7 @@ replay_request_done(struct replay *r, struct event *ev, const char *type,
 	}
 	for (d = first_new; d != NULL; d = d->next_in_event)
 		dlv_index(d, store_event_client(ev));
+	event_index_add_deliveries(ev, first_new);
 	return 0;
 }
 
