@@ -6,10 +6,12 @@ and the upstream's answer goes to the callback URL as a signed webhook.
 """
 
 import json
+import threading
 import urllib.parse
 
-from .harness import (Receiver, Reply, check, check_signature, eq, run_hookd,
-                      wait_until)
+from .harness import (RawReceiver, Receiver, Reply, check, check_signature,
+                      eq, run_hookd, wait_until)
+from .test_match import compare_lists, ids, pages
 
 ROUTE = "/api.example.com/"
 
@@ -300,3 +302,154 @@ def test_auth_and_isolation(t):
     check(got["error"].startswith("callbackURL:"), "error %r" % got)
     # hookd's own paths still answer.
     eq(h.api("GET", "/healthz", token=None)[0], 200, "healthz")
+
+
+def gated_upstream(t, gate):
+    """An upstream whose answers wait for gate: /ok answers 200, /down
+    500. Nothing completes until the test opens the gate."""
+    up = RawReceiver()
+    t.receivers.append(up)
+
+    def answer(status):
+        def fn(sock, req, n):
+            gate.wait(60)
+            body = b'{"n": %d}' % n
+            sock.sendall(b"HTTP/1.1 %d Answer\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n"
+                         b"\r\n%s" % (status, len(body), body))
+            return False
+        return fn
+    up.on("/ok", answer(200))
+    up.on("/down", answer(500))
+    return up
+
+
+def compacted(h, seen):
+    """POST /v1/compact and wait for its end (the log's nth compacted)."""
+    h.req(202, "POST", "/v1/compact")
+    wait_until(lambda: h.log().count("msg=compacted") > seen, 60,
+               what="the compaction to end")
+
+
+def test_lists_in_id_order_after_compacting_completed_requests(t):
+    """Requests that complete after later events have deliveries newer
+    than those events'; a compaction keeps them with the request, in its
+    place, so a restart replays them first. The filtered lists
+    (?endpoint=, ?client= paged one by one, events by client and type,
+    TYPE.failed included) must still equal the unfiltered lists filtered
+    here, in id order: live, after a restart, after a compaction and a
+    restart."""
+    gate = threading.Event()
+    up = gated_upstream(t, gate)
+    rcv = t.receiver()
+    h = t.hookd("route %s %s timeout=60s\n" % (ROUTE, up.url("/")))
+    cl = h.client("acme")
+    other = h.client("beta")
+    ep = h.endpoint("acme", rcv.url("/all"), events=["*"])
+    h.endpoint("beta", rcv.url("/beta"), events=["*"])
+    cb = urllib.parse.quote(rcv.url("/cb"), safe="")
+    refs = []
+    for path in ("ok?callbackURL=" + cb, "down", "ok", "down?callbackURL=" +
+                 cb):
+        st, got, _ = call(h, cl["token"], "POST", ROUTE + path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+        # Events after each request, before any completes.
+        h.event("acme", "order.paid", data={"after": got["reqRefId"]})
+        h.event("beta", "order.paid", data={"after": got["reqRefId"]})
+    up.wait_for(4, timeout=30)
+    gate.set()
+    for ref, state in zip(refs, ("completed", "failed", "completed",
+                                 "failed")):
+        wait_state(h, ref, state, timeout=60)
+    h.event("acme", "order.paid", data={"after": "completions"})
+    wait_until(lambda: h.metric("hookd_pending_deliveries") == 0, 60,
+               what="every delivery settled")
+    tokens = {"acme": cl["token"], "beta": other["token"]}
+
+    def same(what):
+        dl = pages(h, "/v1/deliveries", 1000)
+        eq(ids(dl), sorted(ids(dl)), "%s: deliveries in id order" % what)
+        for q, keep in ((("endpoint", ep["id"]),
+                         lambda d: d["endpoint"] == ep["id"]),
+                        (("client", "acme"),
+                         lambda d: d["client"] == "acme")):
+            eq(ids(pages(h, "/v1/deliveries?%s=%s" % q, 1)),
+               ids([d for d in dl if keep(d)]),
+               "%s: ?%s=%s paged one by one" % ((what,) + q))
+        evs = pages(h, "/v1/events?client=acme", 1)
+        check(set(refs) <= set(ids(evs)), "%s: requests in ?client=acme"
+              % what)
+        check(any(e["type"].endswith(".failed") for e in evs),
+              "%s: a TYPE.failed request listed" % what)
+        compare_lists(h, what, tokens)
+
+    same("live")
+    h.restart()
+    same("after a restart")
+    compacted(h, h.log().count("msg=compacted"))
+    same("after a compaction")
+    h.restart()
+    same("after a compaction and a restart")
+
+
+def test_request_completed_during_a_compaction(t):
+    """Requests complete while compactions run (their records, request
+    and completion, are written during the catch-up, or around it): after
+    a restart each is completed once, with its deliveries, and nothing is
+    forwarded again. Whatever the interleaving, the outcome must be the
+    same."""
+    gate = threading.Event()
+    up = gated_upstream(t, gate)
+    rcv = t.receiver()
+    h = t.hookd("route %s %s timeout=60s\n" % (ROUTE, up.url("/")))
+    cl = h.client("acme")
+    h.endpoint("acme", rcv.url("/all"), events=["request.*"])
+    # A journal worth copying, so the compaction takes a while.
+    for i in range(300):
+        h.event("acme", "order.paid", data={"i": i, "pad": "x" * 2000})
+    refs = []
+    for _ in range(6):
+        st, got, _ = call(h, cl["token"], "POST", ROUTE + "ok", b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    up.wait_for(6, timeout=30)
+    seen = h.log().count("msg=compacted")
+    h.req(202, "POST", "/v1/compact")
+    # More requests, their records written while it runs (or just after).
+    for _ in range(3):
+        st, got, _ = call(h, cl["token"], "POST", ROUTE + "ok", b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    gate.set()
+    for ref in refs:
+        wait_state(h, ref, "completed", timeout=60)
+    wait_until(lambda: h.log().count("msg=compacted") > seen, 60,
+               what="the compaction to end")
+    wait_until(lambda: h.metric("hookd_pending_deliveries") == 0, 60,
+               what="every delivery settled")
+
+    def view():
+        out = []
+        for ref in refs:
+            ev = h.req(200, "GET", "/v1/events/" + ref)
+            out.append((ev["request"]["state"], ev["type"],
+                        sorted((d["id"], d["status"])
+                               for d in ev["deliveries"]),
+                        ev.get("data")))
+        return out
+    before = view()
+    for state, _, dls, data in before:
+        eq(state, "completed", "state")
+        eq(len(dls), 1, "deliveries of a completed request")
+        # Read back from the event's newest record: the completion.
+        check(isinstance(data, dict) and "n" in data,
+              "a completed request's data is the answer: %r" % (data,))
+    compacted(h, h.log().count("msg=compacted"))
+    h.restart()
+    eq(view(), before, "the requests after a compaction and a restart")
+    eq(len(up.got()), 9, "upstream calls (none again)")
+    eq(len(rcv.got("/all")), 9, "callbacks (one per request)")
+    compare_lists(h, "after compactions and a restart",
+                  {"acme": cl["token"]})
