@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "api_impl.h"
+#include "config.h"
 #include "json.h"
 #include "sign.h"
 #include "store.h"
@@ -875,8 +876,9 @@ api_match(const char *pattern, const char *path, size_t len,
 static int
 api_needs_auth(const char *path, size_t len)
 {
-	return len >= 3 && memcmp(path, "/v1", 3) == 0 &&
-	    (len == 3 || path[3] == '/');
+	return (len >= 3 && memcmp(path, "/v1", 3) == 0 &&
+	    (len == 3 || path[3] == '/')) ||
+	    config_route_find(config_current(), path, len) != NULL;
 }
 
 static int
@@ -888,8 +890,14 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 
 	/* Authenticate before telling known paths from unknown ones, so
 	 * that an anonymous caller learns nothing about the API. */
+	const struct config_route *gr;
+
 	if (api_needs_auth(path, len) && (st = api_auth(c)) != 0)
 		return st;
+	/* Contract §14: a route's prefix never overlaps hookd's own paths
+	 * (config_route refuses that), so it is looked at first. */
+	if ((gr = config_route_find(config_current(), path, len)) != NULL)
+		return api_gateway(c, gr, path, len);
 	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		rt = &api_routes[i];
 		if (!api_match(rt->pattern, path, len, &c->seg, &c->seg_len))

@@ -27,17 +27,7 @@
 int
 api_type_ok(const char *s, size_t n, int filter)
 {
-	size_t i;
-
-	if (n == 0 || n > UTIL_TYPE_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return 0;
-		if (filter && s[i] == '*' && i != n - 1)
-			return 0;
-	}
-	return 1;
+	return util_type_ok(s, n, filter);
 }
 
 /* A callback URL (contract §3): NULL when acceptable, else the reason

@@ -36,7 +36,7 @@ api_path_delivery(const struct api_ctx *c)
 	uint64_t id;
 
 	if (store_parse_id(STORE_DLV, c->seg, c->seg_len, &id) != 0 ||
-	    (d = store_delivery_find(id)) == NULL ||
+	    (d = store_delivery_find(id)) == NULL || d->upstream ||
 	    !api_sees(c, d->event->client_id))
 		return NULL;
 	return d;
@@ -155,6 +155,40 @@ api_put_delivery(struct api_ctx *c, struct delivery *d, int with_log)
 }
 
 /* An event; with_all adds its data and its deliveries. 0 or -1 (I/O). */
+/*
+ * Contract §14: a gateway request's "request" member: its state
+ * (forwarding, completed, failed), the upstream's last status, and its
+ * upstream calls so far with the next one's time.
+ */
+static void
+api_put_request(struct buf *b, const struct event *ev)
+{
+	static const char *const names[] = { "", "forwarding", "completed",
+		"failed" };
+	const struct delivery *up = ev->deliveries;
+	int gw = ev->gw;
+
+	if (up == NULL || !up->upstream)
+		up = NULL;
+	/* Its upstream call ended without the request completing: the
+	 * client was deleted. */
+	if (gw == STORE_GW_FORWARDING && up != NULL &&
+	    up->status == STORE_FAILED)
+		gw = STORE_GW_FAILED;
+	api_key(b, "request");
+	buf_puts(b, "{");
+	api_kv_str(b, "state", names[gw]);
+	api_key(b, "upstream_status");
+	if (ev->gw_status > 0)
+		buf_printf(b, "%u", (unsigned)ev->gw_status);
+	else
+		buf_puts(b, "null");
+	api_kv_u64(b, "upstream_attempts", up != NULL ? up->attempts : 0);
+	api_kv_time(b, "next_attempt_at", up != NULL &&
+	    up->status == STORE_PENDING ? up->next_at : 0, 1);
+	buf_puts(b, "}");
+}
+
 static int
 api_put_event(struct api_ctx *c, struct event *ev, int with_all)
 {
@@ -168,6 +202,8 @@ api_put_event(struct api_ctx *c, struct event *ev, int with_all)
 	api_kv_str(b, "client", ev->client_id);
 	api_kv_str(b, "type", ev->type);
 	api_kv_time(b, "created_at", ev->created_at, 0);
+	if (ev->gw != STORE_GW_NONE)
+		api_put_request(b, ev);
 	if (with_all) {
 		/* Copied out before the next store call invalidates it. */
 		json = store_event_data(ev, &data, &len);
@@ -175,12 +211,19 @@ api_put_event(struct api_ctx *c, struct event *ev, int with_all)
 			buf_free(&data);
 			return -1;
 		}
+		/* A request being forwarded has no event data yet (what
+		 * it holds meanwhile is the request, hookd's own). */
 		api_key(b, "data");
-		buf_append(b, json, len);
+		if (ev->gw == STORE_GW_FORWARDING)
+			buf_puts(b, "null");
+		else
+			buf_append(b, json, len);
 		buf_free(&data);
 		api_key(b, "deliveries");
 		buf_puts(b, "[");
 		for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
+			if (d->upstream)
+				continue;
 			api_sep(b);
 			if (api_put_delivery(c, d, 0) != 0)
 				return -1;
@@ -232,7 +275,9 @@ api_delivery_keep(const struct api_ctx *c, void *item)
 	const struct delivery *d = item;
 	const struct api_filter *f = &c->f;
 
-	return api_keep_client_id(c, d->event->client_id) &&
+	/* A gateway request's upstream call is not a delivery: its event
+	 * shows it (contract §14). */
+	return !d->upstream && api_keep_client_id(c, d->event->client_id) &&
 	    (!(f->set & API_F_EVENT) || d->event->id == f->event) &&
 	    (!(f->set & API_F_ENDPOINT) || (d->endpoint != NULL &&
 	    d->endpoint->id == f->endpoint)) &&

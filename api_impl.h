@@ -311,6 +311,13 @@ int api_event_get(struct api_ctx *c);
 int api_deliveries_list(struct api_ctx *c);
 int api_delivery_get(struct api_ctx *c);
 int api_delivery_retry(struct api_ctx *c);
+/* ---- api_gateway.c ---- */
+struct config_route;
+/* A request to path (len bytes, without the query) under route rt, by an
+ * authenticated caller (contract §14): 202 {"reqRefId", "status":
+ * "accepted"} once written, or the error's status. */
+int api_gateway(struct api_ctx *c, const struct config_route *rt,
+    const char *path, size_t len);
 /* ---- api_ops.c ---- */
 int api_healthz(struct api_ctx *c);
 int api_metrics(struct api_ctx *c);

@@ -29,6 +29,28 @@ struct config_reg {
 	int line;		/* where it was declared, for messages */
 };
 
+/* Most routes (contract §14) in one file: each is a prefix compared with
+ * every inbound request path, so a bound keeps routing cheap. */
+#define CONFIG_MAX_ROUTES 64
+/* Most header= options on one route. */
+#define CONFIG_ROUTE_HEADERS 16
+
+/*
+ * A gateway route (contract §14): `route PREFIX UPSTREAM [type=TYPE]
+ * [timeout=DURATION] [header=Name:Value]...`. Requests under prefix are
+ * accepted for a client, sent to upstream + the rest of the path, and the
+ * answer becomes an event of type.
+ */
+struct config_route {
+	char *prefix;		/* "/api/": starts with '/' */
+	char *upstream;		/* "http://host:port/path" (no query) */
+	char *type;		/* the event type; "request.completed" */
+	int64_t timeout_ms;	/* one upstream call; 0: timeout in force */
+	char **headers;		/* "Name: Value", sent to the upstream */
+	size_t nheaders;
+	int line;		/* where it was declared, for messages */
+};
+
 struct config {
 	char listen[128];		/* "ADDR:PORT", "[v6]:PORT" */
 	char data_dir[1024];
@@ -64,6 +86,8 @@ struct config {
 	int metrics;
 	struct config_reg *regs;
 	size_t nregs;
+	struct config_route *routes;	/* in file order */
+	size_t nroutes;
 	/* Set by config_load: the file holds a secret (secret=, a *secret
 	 * key) and its mode lets group or others read it (issue 19.8). */
 	int file_exposes_secret;
@@ -118,7 +142,19 @@ size_t config_client_inflight(const struct config *c);
 size_t config_changed_scalars(const struct config *a, const struct config *b,
     char *list, size_t listsz);
 
-/* Release what config_load allocated (registrations). */
+/*
+ * The route whose prefix starts path (len bytes, the request target's
+ * path without the query), the longest such prefix when several do; NULL
+ * when none (or c is NULL).
+ */
+const struct config_route *config_route_find(const struct config *c,
+    const char *path, size_t len);
+
+/* 1 when a and b hold different routes (in file order), for the log of a
+ * reload; else 0. */
+int config_routes_differ(const struct config *a, const struct config *b);
+
+/* Release what config_load allocated (registrations, routes). */
 void config_free(struct config *c);
 
 /*

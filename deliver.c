@@ -64,6 +64,7 @@
 #include "outbound.h"
 #include "resolve.h"
 #include "config.h"
+#include "gateway.h"
 #include "log.h"
 #include "metrics.h"
 #include "sign.h"
@@ -114,6 +115,11 @@ struct outcome {
 	size_t body_len;
 	const char *ack;
 	size_t ack_len;
+	/* A gateway request's upstream answer (contract §14): all of its
+	 * body and its Content-Type. */
+	const char *whole;
+	size_t whole_len;
+	const char *ctype;
 };
 
 /* The engine's state: one instance, on the loop thread only. */
@@ -452,6 +458,81 @@ metrics_attempt(enum webhook_result r, int64_t ms)
 }
 
 /*
+ * Contract §14: the upstream call d of a gateway request has ended (o: its
+ * last outcome; d is delivered when the upstream answered, failed when the
+ * schedule ran out or it could not be made). The request becomes its
+ * event: the answer (or TYPE.failed with the error), delivered to the
+ * request's callbackURL and to its client's endpoints that match. When
+ * that cannot be written, the call is made again later (the upstream sees
+ * the same Idempotency-Key), as after a crash.
+ */
+static void
+gateway_finish(struct delivery *d, const struct outcome *o)
+{
+	struct event *ev = d->event;
+	struct client *cl = store_event_client(ev);
+	struct endpoint **eps = NULL;
+	char cb[URL_MAX + 1], type[UTIL_TYPE_MAX + 1], xid[STORE_XID_MAX];
+	char why[160], eq[200];
+	const char *desc, *error = NULL;
+	size_t dl, i, neps = 0, total = store_endpoint_count();
+	int failed = d->status == STORE_FAILED, has_cb = 0, rc = -1;
+	int64_t now = util_wall_ms();
+	struct buf data = {0};
+
+	if (ev->gw != STORE_GW_FORWARDING)
+		return;
+	store_fmt_id(STORE_EVT, ev->id, xid);
+	webhook_buf_reset(&eng.scratch_data);
+	desc = store_event_data(ev, &eng.scratch_data, &dl);
+	if (desc != NULL)
+		has_cb = gateway_callback(desc, dl, cb, sizeof(cb)) == 1;
+	snprintf(type, sizeof(type), "%s%s", ev->type, failed ? ".failed" :
+	    "");
+	if (failed) {
+		if (o->status > 0)
+			snprintf(why, sizeof(why), "the upstream answered %d "
+			    "on every attempt of the retry schedule",
+			    o->status);
+		else
+			snprintf(why, sizeof(why), "%s%s", o->error != NULL ?
+			    o->error : "no answer", o->result ==
+			    WEBHOOK_REJECT ? "" : " (the retry schedule ran "
+			    "out)");
+		error = why;
+	}
+	if (gateway_event_data(o->status, o->ctype, o->whole != NULL ?
+	    o->whole : "", o->whole_len, error, &data) != 0)
+		goto out;
+	if (cl != NULL && total > 0 &&
+	    (eps = calloc(total, sizeof(*eps))) == NULL)
+		goto out;
+	for (i = 0; cl != NULL && i < total; i++) {
+		struct endpoint *e = store_endpoint_at(i);
+
+		if (e->client == cl && e->enabled &&
+		    store_endpoint_matches(e, type, strlen(type)))
+			eps[neps++] = e;
+	}
+	rc = store_request_complete(ev, failed, o->status, type, strlen(type),
+	    data.data, data.len, eps, neps, has_cb ? cb : NULL, now);
+out:
+	if (rc == 0) {
+		log_line("info", failed ? "request failed" : "request completed",
+		    "event=%s type=%s status=%d deliveries=%u", xid,
+		    logq(eq, sizeof(eq), type), o->status, ev->ndeliveries - 1);
+	} else {
+		log_line("error", "store write failed", "event=%s error=%s",
+		    xid, logq(eq, sizeof(eq), strerror(errno)));
+		if (store_delivery_requeue(d, now + DELIVER_STORE_BACKOFF_MS) ==
+		    0)
+			engine_due(d);
+	}
+	free(eps);
+	buf_free(&data);
+}
+
+/*
  * Record the outcome of attempt number n of d (e: d's endpoint or NULL),
  * started at wall time at and lasting ms. The caller has already detached
  * d from the engine. Applies §5: the new status, the next attempt time, the
@@ -529,6 +610,8 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	/* The store may already have rescheduled it through store_on_due;
 	 * engine_due is idempotent. */
 	engine_due(d);
+	if (d->upstream && d->status != STORE_PENDING)
+		gateway_finish(d, o);
 
 	if (e != NULL) {
 		store_endpoint_note(e, o->result == WEBHOOK_OK, now);
@@ -572,6 +655,14 @@ delivery_fail_now(struct delivery *d, const char *error)
 	metrics.failed++;
 	log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
 	    logq(eq, sizeof(eq), error));
+	if (d->upstream) {
+		struct outcome o;
+
+		memset(&o, 0, sizeof(o));
+		o.result = WEBHOOK_REJECT;
+		o.error = error;
+		gateway_finish(d, &o);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -740,6 +831,21 @@ attempt_done(struct out_exchange *x, enum out_result r, const char *error)
 	case OUT_ANSWER:
 		break;
 	}
+	if (a->d->upstream) {
+		/* Contract §14: 429 and 5xx are retried, any other answer
+		 * is the request's result. */
+		memset(&o, 0, sizeof(o));
+		o.result = gateway_judge(x->status);
+		o.status = x->status;
+		o.retry_after = x->retry_after;
+		o.body = x->body;
+		o.body_len = x->body_len;
+		o.whole = x->whole.data;
+		o.whole_len = x->whole.len;
+		o.ctype = x->ctype;
+		attempt_end(a, &o, x->reusable);
+		return;
+	}
 	memset(&ans, 0, sizeof(ans));
 	ans.status = x->status;
 	ans.body = x->body;
@@ -762,6 +868,44 @@ attempt_done(struct out_exchange *x, enum out_result r, const char *error)
 }
 
 /*
+ * request_build for a gateway request's upstream call (contract §14):
+ * the request is gateway_build's, the whole answer is kept, and the
+ * route's timeout= replaces the global one.
+ */
+static int
+request_build_upstream(struct attempt *a)
+{
+	struct webhook_target tg;
+	const char *desc;
+	size_t dl;
+	int64_t tmo;
+	int rc;
+
+	webhook_buf_reset(&eng.scratch_data);
+	desc = store_event_data(a->d->event, &eng.scratch_data, &dl);
+	if (desc == NULL) {
+		snprintf(a->error, sizeof(a->error), "storage error");
+		return -2;
+	}
+	rc = gateway_build(a->d, desc, dl, &a->x.req, &tg, &tmo, a->error,
+	    sizeof(a->error));
+	if (rc != 0)
+		return rc;
+	if (tmo > 0) {
+		active_unlink(a);
+		a->deadline = a->start + tmo;
+		active_insert(a);
+	}
+	a->x.keep_all = 1;
+	snprintf(a->x.host, sizeof(a->x.host), "%s", tg.host);
+	a->x.port = tg.port;
+	a->x.tls = tg.tls;
+	a->x.literal = tg.literal;
+	a->literal = tg.literal;
+	return 0;
+}
+
+/*
  * Build a's request into a->x.req and note where it goes, from the
  * delivery's endpoint (or its client, for a one-off) as they are now.
  * Returns 0; -1 when the delivery cannot be made at all (a->error set: it
@@ -780,6 +924,10 @@ request_build(struct attempt *a)
 	int rc;
 
 	memset(&in, 0, sizeof(in));
+	if (d->upstream)
+		return request_build_upstream(a);
+	if (ev->gw > STORE_GW_FORWARDING)
+		in.upstream_status = ev->gw_status;
 	if (e != NULL) {
 		in.url = e->url;
 		in.get = e->method_get;

@@ -392,6 +392,8 @@ main_reload(void)
 		list_add(changed, sizeof(changed), "tls_ca_file");
 	if (regs_differ(old, next))
 		list_add(changed, sizeof(changed), "registrations");
+	if (config_routes_differ(old, next))
+		list_add(changed, sizeof(changed), "route");
 
 	config_now = next;
 	config_set_current(next);

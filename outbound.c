@@ -666,6 +666,8 @@ out_body_keep(struct out_exchange *x, const char *p, size_t n)
 	memcpy(x->body + x->body_len, p, room);
 	x->body_len += room;
 	x->body_total += n;
+	if (x->keep_all)
+		return buf_append(&x->whole, p, n);
 	if (x->body_total == x->body_len || x->status < 200 ||
 	    x->status > 299 || !out_body_object(x))
 		return 0;
@@ -695,8 +697,16 @@ out_retry_after_ms(const struct http_response *res)
 static int
 out_head_accept(struct out_exchange *x, const struct http_response *res)
 {
+	const struct http_header *ct;
+
 	x->status = res->status;
 	x->keep_alive = res->keep_alive;
+	ct = http_find_header(res->headers, res->num_headers, "Content-Type");
+	x->ctype[0] = '\0';
+	if (ct != NULL && ct->value_len < sizeof(x->ctype)) {
+		memcpy(x->ctype, ct->value, ct->value_len);
+		x->ctype[ct->value_len] = '\0';
+	}
 	if (res->status == 429 || res->status == 503)
 		x->retry_after = out_retry_after_ms(res);
 	if (res->status == 204 || res->status == 304) {

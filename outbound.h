@@ -60,6 +60,8 @@ struct out_exchange {
 	int literal;			/* host is an IP literal: the
 					   certificate must name the address */
 	uint64_t ep;			/* owning endpoint's id, 0: one-off */
+	int keep_all;			/* keep any body whole in whole (a
+					   gateway's upstream answer) */
 	const char *client;		/* owning client's id (pool key) */
 	struct url_addr addr[URL_MAX_ADDRS];
 	size_t naddr;
@@ -97,8 +99,11 @@ struct out_exchange {
 	char body[STORE_ACK_MAX];
 	/* A 2xx JSON object body longer than body[], kept whole (up to
 	 * OUT_MAX_BODY) so that "ack": false is found anywhere in it
-	 * (contract §12); empty for every other answer. */
+	 * (contract §12); empty for every other answer unless keep_all,
+	 * then every body (up to OUT_MAX_BODY). */
 	struct buf whole;
+	/* The answer's Content-Type ("" when none; cut at its size). */
+	char ctype[128];
 
 	char error[128];
 };

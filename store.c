@@ -265,6 +265,9 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	if (replay_file(&st_files.jrn, "journal.log", 1, replay_journal, err,
 	    errsz, notice) != 0)
 		goto damaged;
+	/* A compacted journal's completed gateway requests came before the
+	 * events after them, with newer deliveries. */
+	index_sort_lists();
 	free(st_registry.gone);
 	st_registry.gone = NULL;
 	st_registry.ngone = st_registry.capgone = 0;
@@ -272,6 +275,7 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	/* Records batch in memory and reach the file in one write per group
 	 * commit; without space reservation each is written at once. */
 	(void)file_batch_start(&st_files.jrn);
+	requests_settle();
 	if (orphans_settle() != 0) {
 		snprintf(err, errsz, "%s: cannot write the journal: %s", dir,
 		    strerror(errno));

@@ -119,6 +119,8 @@ struct event {
 	uint32_t pending;		/* deliveries still pending */
 	uint32_t ndeliveries;
 	uint8_t dropping;		/* a compaction is removing it */
+	uint8_t gw;			/* enum store_gw: a gateway request */
+	uint16_t gw_status;		/* the upstream's last status, 0 none */
 	char strs[];			/* client_id and type */
 };
 
@@ -149,6 +151,16 @@ struct delivery {
 	uint8_t attempts;
 	uint8_t inflight;		/* an attempt is under way */
 	uint8_t waiting;		/* in a wait list */
+	uint8_t upstream;		/* a gateway request's call of its
+					   upstream (url), not a delivery */
+};
+
+/* A gateway request's state (contract §14): event.gw. */
+enum store_gw {
+	STORE_GW_NONE = 0,		/* an event posted by the admin */
+	STORE_GW_FORWARDING = 1,	/* accepted, the upstream not done */
+	STORE_GW_COMPLETED = 2,		/* the upstream's answer is the event */
+	STORE_GW_FAILED = 3		/* no answer within the schedule */
 };
 
 /* The outcome of one attempt, as the delivery engine records it. */
@@ -339,6 +351,31 @@ struct event *store_event_create(struct client *c, const char *type,
     size_t type_len, const char *data, size_t data_len,
     struct endpoint **eps, size_t neps, const char *oneoff_url,
     const char *idem, size_t idem_len, int64_t now);
+/*
+ * Gateway requests (contract §14). store_request_create makes an event of
+ * client c whose id is the request's reqRefId, in state
+ * STORE_GW_FORWARDING, with type (the route's), the request's description
+ * req (JSON text, the event's data until it completes) and one upstream
+ * delivery to upstream_url; one record, announced to the engine once
+ * durable like store_event_create. The event, or NULL with errno.
+ */
+struct event *store_request_create(struct client *c, const char *type,
+    const char *req, size_t req_len, const char *upstream_url, int64_t now);
+/*
+ * Complete a forwarding request ev (failed: STORE_GW_FAILED, else
+ * COMPLETED): its type becomes type (at most UTIL_TYPE_MAX bytes), its data
+ * data, the upstream's last status status (0: none), and it gets one
+ * delivery per endpoint in eps plus the one-off to oneoff_url (may be
+ * NULL); all in one record that holds the whole event, so that a crash
+ * leaves either the request (called again: the upstream sees the same
+ * Idempotency-Key) or the completed event, never two events. Its
+ * deliveries reach the engine once durable. 0, or -1 with errno (EINVAL:
+ * not forwarding; nothing changed).
+ */
+int store_request_complete(struct event *ev, int failed, int status,
+    const char *type, size_t type_len, const char *data, size_t data_len,
+    struct endpoint **eps, size_t neps, const char *oneoff_url, int64_t now);
+
 /* The answer first given to an Idempotency-Key of client c within 24 h:
  * when req (SHA-256 of the request, as the caller defines it) matches the
  * one stored with it, fills *status and *body (borrowed) and returns 0;

@@ -39,6 +39,10 @@ static struct {
 	int64_t compact_now, compact_retention;
 	off_t fork_size;
 	size_t fork_events, fork_deliveries;
+	/* The newest delivery id at the fork: a pre-fork gateway request
+	 * completed since has newer deliveries, which the child did not see
+	 * (their records are in the tail). */
+	uint64_t fork_last_dlv;
 	int catching_up;
 	struct logfile n;
 	off_t *map;
@@ -106,7 +110,10 @@ expired(const struct event *ev, int64_t now, int64_t retention)
 {
 	const struct delivery *d;
 
-	if (ev->pending > 0 || now - ev->created_at < retention)
+	/* A gateway request not yet completed is kept whatever its age: its
+	 * completion is still to come. */
+	if (ev->pending > 0 || ev->gw == STORE_GW_FORWARDING ||
+	    now - ev->created_at < retention)
 		return 0;
 	for (d = ev->deliveries; d != NULL; d = d->next_in_event)
 		if (d->inflight || now - d->updated_at < retention)
@@ -335,6 +342,9 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	st_compact.fork_size = st_files.jrn.size;
 	st_compact.fork_events = st_journal.events.n;
 	st_compact.fork_deliveries = st_journal.deliveries.n;
+	st_compact.fork_last_dlv = st_journal.deliveries.n > 0 ?
+	    ((struct delivery *)st_journal.deliveries.v[
+	    st_journal.deliveries.n - 1])->id : 0;
 	pid = fork();
 	if (pid < 0) {
 		for (i = 0; i < st_journal.events.n; i++)
@@ -708,6 +718,8 @@ catchup_begin(int status, const char *path, const char *mappath, char *err,
 		k++;
 		for (d = ev->deliveries; d != NULL && k < st_compact.nmap;
 		    d = d->next_in_event) {
+			if (d->id > st_compact.fork_last_dlv)
+				break;	/* a completion's, after the fork */
 			st_compact.ids[st_compact.nids] = d->id;
 			st_compact.offs[st_compact.nids++] = st_compact.map[k++];
 		}
@@ -794,8 +806,19 @@ catchup_end(const char *path, const char *mappath, char *err, size_t errsz)
 		}
 		if (ev->dropping)
 			continue;
-		ev->off = map[k++];
+		/* A gateway request completed since the fork: its newest
+		 * record is the completion, in the tail. */
+		ev->off = ev->off >= st_compact.fork_size ?
+		    tail_new_off(tc, ev->off) : map[k];
+		k++;
 		for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
+			if (d->id > st_compact.fork_last_dlv) {
+				/* The completion's: none in the map. */
+				if (d->last_off >= 0)
+					d->last_off = tail_new_off(tc,
+					    d->last_off);
+				continue;
+			}
 			if (d->last_off >= st_compact.fork_size)
 				d->last_off = tail_new_off(tc, d->last_off);
 			else

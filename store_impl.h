@@ -373,6 +373,11 @@ void idem_members(const char *client, const char *key, size_t len,
 /* End the deliveries replay left without an endpoint, writing why. 0, or
  * -1 when a record cannot be written. */
 int orphans_settle(void);
+/* After replay: a gateway request still forwarding whose upstream call
+ * ended (its answer was recorded, the completion was not: a crash between
+ * the two) calls its upstream again (memory only; the next attempt writes
+ * its record). */
+void requests_settle(void);
 /* Apply one journal record of type t (tl bytes). 0 or -1 (r's error). */
 int replay_journal(struct replay *r, const char *t, size_t tl);
 
@@ -406,6 +411,10 @@ struct store_index {
 	struct cidx *all_c;		/* every cidx, to visit them */
 	struct ctidx *all_ct;
 	int sidx_built;			/* the status counts below are right */
+	/* A delivery was linked below a newer one (a compacted journal's
+	 * completed gateway request, replay_request_done): the delivery
+	 * lists are sorted once the replay is done (index_sort_lists). */
+	int lists_unsorted;
 	struct sidx_level lv[SIDX_LEVELS];
 	size_t total[3];		/* deliveries of each status */
 };
@@ -428,6 +437,20 @@ void ep_filters_add(struct endpoint *e);
 int event_index_prepare(const struct event *ev);
 /* Put ev (newest) and its deliveries on their lists (after prepare). */
 void event_index_add(struct event *ev);
+/* Append first and the deliveries after it on its event's list (a gateway
+ * request's completion's) to ev's client id's delivery list. */
+void event_index_add_deliveries(struct event *ev, struct delivery *first);
+/* ev's type changed from oldtype (a gateway request completed as
+ * TYPE.failed): move it to its new (client id, type) list, at its place
+ * newest first (event_index_prepare made that list). Costs a walk past the
+ * newer events of either type. */
+void event_index_retype(struct event *ev, const char *oldtype);
+/* After a replay that linked deliveries out of id order
+ * (st_index.lists_unsorted): sort each endpoint's, each client's one-off
+ * and each client id's delivery list by id, as list pages and their
+ * "after" cursors need. O(n) per list in order, O(n log n) otherwise; no
+ * memory. */
+void index_sort_lists(void);
 /* 1 when events of client id (len bytes) are in the store. */
 int event_index_holds(const char *id, size_t len);
 /* Take the records a compaction drops (event.dropping) off the client-id

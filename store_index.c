@@ -362,12 +362,29 @@ event_index_prepare(const struct event *ev)
 	return 0;
 }
 
+/* Append first and the deliveries after it in its event's list to the
+ * client id's delivery list ci. */
+static void
+cidx_add_dlv(struct cidx *ci, struct delivery *first)
+{
+	struct delivery *d;
+
+	for (d = first; d != NULL; d = d->next_in_event) {
+		d->c_next = NULL;
+		if (ci->d_tail != NULL)
+			ci->d_tail->c_next = d;
+		else
+			ci->d_head = d;
+		ci->d_tail = d;
+		ci->ndlv++;
+	}
+}
+
 void
 event_index_add(struct event *ev)
 {
 	struct cidx *ci = cidx_find(ev->client_id, strlen(ev->client_id));
 	struct ctidx *ct = ctidx_find(ev->client_id, ev->type);
-	struct delivery *d;
 
 	/* Both exist: event_index_prepare made them. */
 	if (ci == NULL || ct == NULL)
@@ -378,15 +395,139 @@ event_index_add(struct event *ev)
 	ev->ct_older = ct->head;
 	ct->head = ev;
 	ct->n++;
-	for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
-		d->c_next = NULL;
-		if (ci->d_tail != NULL)
-			ci->d_tail->c_next = d;
-		else
-			ci->d_head = d;
-		ci->d_tail = d;
-		ci->ndlv++;
+	cidx_add_dlv(ci, ev->deliveries);
+}
+
+void
+event_index_add_deliveries(struct event *ev, struct delivery *first)
+{
+	struct cidx *ci = cidx_find(ev->client_id, strlen(ev->client_id));
+
+	if (ci != NULL)
+		cidx_add_dlv(ci, first);
+}
+
+void
+event_index_retype(struct event *ev, const char *oldtype)
+{
+	struct ctidx *from = ctidx_find(ev->client_id, oldtype);
+	struct ctidx *to = ctidx_find(ev->client_id, ev->type);
+	struct event **pp;
+
+	/* to exists: event_index_prepare made it. */
+	if (from == to || to == NULL)
+		return;
+	/* Walks past the newer events of each type only. */
+	if (from != NULL) {
+		for (pp = &from->head; *pp != NULL && *pp != ev;
+		    pp = &(*pp)->ct_older)
+			;
+		if (*pp == ev) {
+			*pp = ev->ct_older;
+			from->n--;
+		}
 	}
+	for (pp = &to->head; *pp != NULL && (*pp)->id > ev->id;
+	    pp = &(*pp)->ct_older)
+		;
+	ev->ct_older = *pp;
+	*pp = ev;
+	to->n++;
+}
+
+/* The delivery after d on the list through the link at offset link
+ * (ep_next or c_next). */
+#define DLV_LINK(d, link) (*(struct delivery **)(void *)((char *)(d) + (link)))
+
+/*
+ * Sort the list head..tail (through the link at offset link) by id: a
+ * bottom-up merge sort in place, O(n log n) and no memory, run only on a
+ * list found out of order (an O(n) check). *tail is set to its last.
+ */
+static void
+dlv_list_sort(struct delivery **head, struct delivery **tail, size_t link)
+{
+	struct delivery *d, *list = *head;
+	size_t width, nmerges;
+
+	for (d = list; d != NULL && DLV_LINK(d, link) != NULL; d = DLV_LINK(d,
+	    link))
+		if (d->id > DLV_LINK(d, link)->id)
+			break;
+	if (d == NULL || DLV_LINK(d, link) == NULL)
+		return;
+	for (width = 1;; width *= 2) {
+		struct delivery *p = list, *out = NULL, *last = NULL;
+
+		nmerges = 0;
+		while (p != NULL) {
+			struct delivery *q = p;
+			size_t pn = 0, qn = width, i;
+
+			nmerges++;
+			for (i = 0; i < width && q != NULL; i++) {
+				pn++;
+				q = DLV_LINK(q, link);
+			}
+			while (pn > 0 || (qn > 0 && q != NULL)) {
+				struct delivery *e;
+
+				if (pn == 0) {
+					e = q;
+					q = DLV_LINK(q, link);
+					qn--;
+				} else if (qn == 0 || q == NULL ||
+				    p->id <= q->id) {
+					e = p;
+					p = DLV_LINK(p, link);
+					pn--;
+				} else {
+					e = q;
+					q = DLV_LINK(q, link);
+					qn--;
+				}
+				if (last != NULL)
+					DLV_LINK(last, link) = e;
+				else
+					out = e;
+				last = e;
+			}
+			p = q;
+		}
+		DLV_LINK(last, link) = NULL;
+		list = out;
+		if (nmerges <= 1) {
+			*head = list;
+			*tail = last;
+			return;
+		}
+	}
+}
+
+void
+index_sort_lists(void)
+{
+	struct cidx *ci;
+	size_t i;
+
+	if (!st_index.lists_unsorted)
+		return;
+	st_index.lists_unsorted = 0;
+	for (i = 0; i < st_registry.endpoints.n; i++) {
+		struct endpoint *e = st_registry.endpoints.v[i];
+
+		dlv_list_sort(&e->dlv_head, &e->dlv_tail,
+		    offsetof(struct delivery, ep_next));
+	}
+	for (i = 0; i < st_registry.clients.n; i++) {
+		struct client *c = st_registry.clients.v[i];
+
+		dlv_list_sort(&c->oneoff_head, &c->oneoff_tail,
+		    offsetof(struct delivery, ep_next));
+	}
+	for (ci = st_index.all_c; ci != NULL; ci = ci->all_next)
+		dlv_list_sort(&ci->d_head, &ci->d_tail,
+		    offsetof(struct delivery, c_next));
 }
 
 int

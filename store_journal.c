@@ -129,10 +129,12 @@ event_free(struct event *ev)
  * delivery beyond the payload). NULL when out of memory.
  */
 static struct event *
-event_alloc(const char *client_id, const char *type, size_t type_len)
+event_alloc_room(const char *client_id, const char *type, size_t type_len,
+    size_t room)
 {
 	size_t cl = strlen(client_id);
-	struct event *ev = calloc(1, sizeof(*ev) + cl + 1 + type_len + 1);
+	struct event *ev = calloc(1, sizeof(*ev) + cl + 1 +
+	    (room > type_len ? room : type_len) + 1);
 
 	if (ev == NULL)
 		return NULL;
@@ -142,6 +144,38 @@ event_alloc(const char *client_id, const char *type, size_t type_len)
 	memcpy(ev->type, type, type_len);
 	ev->type[type_len] = '\0';
 	return ev;
+}
+
+static struct event *
+event_alloc(const char *client_id, const char *type, size_t type_len)
+{
+	return event_alloc_room(client_id, type, type_len, 0);
+}
+
+/* A gateway request's event: room for any type, as completing it sets
+ * another in place (deliveries point at the event, so it cannot move). */
+static struct event *
+event_alloc_gw(const char *client_id, const char *type, size_t type_len)
+{
+	return event_alloc_room(client_id, type, type_len, UTIL_TYPE_MAX);
+}
+
+/* Make room in the announce list for one more event. 0 or -1. */
+static int
+announce_room(void)
+{
+	size_t cap;
+	struct announce *a;
+
+	if (st_journal.nunannounced < st_journal.capunannounced)
+		return 0;
+	cap = st_journal.capunannounced ? st_journal.capunannounced * 2 : 64;
+	a = realloc(st_journal.unannounced, cap * sizeof(*a));
+	if (a == NULL)
+		return -1;
+	st_journal.unannounced = a;
+	st_journal.capunannounced = cap;
+	return 0;
 }
 
 /* A delivery left pending: the event's payload may go once none remains. */
@@ -191,7 +225,8 @@ dlv_append(struct delivery **head, struct delivery **tail,
 }
 
 /* Append d to its endpoint's list or, a one-off, to its client c's (NULL:
- * deleted, then none). Ids grow, so the lists stay in id order. */
+ * deleted, then none). Ids grow, so the lists stay in id order; a replay
+ * that links one out of order sorts them after (index_sort_lists). */
 static void
 dlv_index(struct delivery *d, struct client *c)
 {
@@ -213,9 +248,30 @@ delivery_link(struct delivery *d, struct delivery ***tail)
 {
 	struct event *ev = d->event;
 
+	size_t n;
+
 	if (vec_push(&st_journal.deliveries, d) != 0)
 		return -1;
-	sidx_append(d);
+	n = st_journal.deliveries.n;
+	if (n > 1 && ((struct delivery *)st_journal.deliveries.v[n - 2])->id >
+	    d->id) {
+		/* Only a completed gateway request's deliveries come out of
+		 * order (replay_request_done): put d in its place. */
+		struct vec before = st_journal.deliveries;
+		size_t at;
+
+		before.n--;
+		at = vec_lower(&before, d->id);
+		memmove(st_journal.deliveries.v + at + 1,
+		    st_journal.deliveries.v + at, (n - 1 - at) * sizeof(void *));
+		st_journal.deliveries.v[at] = d;
+		/* The status index counts by place in the array: it is
+		 * made again when next used; the lists d joins are
+		 * sorted after the replay. */
+		st_index.sidx_built = 0;
+		st_index.lists_unsorted = 1;
+	} else
+		sidx_append(d);
 	if (tail != NULL) {
 		d->next_in_event = NULL;
 		**tail = d;
@@ -268,6 +324,55 @@ index_forget_dropping(void)
 	event_index_forget();
 }
 
+/* The names of enum store_gw in records and answers. */
+static const char *const gw_names[] = { NULL, "forwarding", "completed",
+	"failed" };
+
+/*
+ * Begin the "event" record of ev with the deliveries list (ev's, or the
+ * ones about to be), its payload data, and for a gateway request its state
+ * and upstream status; the caller writes it (rec_write).
+ */
+static void
+event_rec(const struct event *ev, const struct delivery *list,
+    const char *data, size_t data_len)
+{
+	const struct delivery *d;
+	struct buf *b = rec_begin("event");
+
+	rec_id("id", STORE_EVT, ev->id);
+	rec_str("client", ev->client_id);
+	buf_puts(b, ",\"type\":");
+	json_put_str(b, ev->type, strlen(ev->type));
+	rec_num("at", ev->created_at);
+	buf_puts(b, ",\"dlv\":[");
+	for (d = list; d != NULL; d = d->next_in_event) {
+		char x[STORE_XID_MAX];
+
+		store_fmt_id(STORE_DLV, d->id, x);
+		buf_printf(b, "%s[\"%s\",", d == list ? "" : ",", x);
+		if (d->endpoint != NULL) {
+			store_fmt_id(STORE_EP, d->endpoint->id, x);
+			buf_printf(b, "\"%s\"]", x);
+		} else {
+			buf_puts(b, "null,");
+			json_put_cstr(b, d->url);
+			buf_puts(b, d->upstream ? ",\"upstream\"]" : "]");
+		}
+	}
+	buf_puts(b, "]");
+	if (ev->gw != STORE_GW_NONE) {
+		rec_str("gw", gw_names[ev->gw]);
+		rec_num("gw_status", ev->gw_status);
+	}
+	/* The payload is kept as a string, not embedded: its bytes must go
+	 * to receivers exactly as sent, so it cannot be re-encoded, and
+	 * embedded it would sit one level deeper than the producer nested it
+	 * (a 64-deep payload would make the record unreadable). */
+	buf_puts(b, ",\"data_s\":");
+	json_put_str(b, data, data_len);
+}
+
 struct client *
 store_event_client(const struct event *ev)
 {
@@ -282,7 +387,6 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	struct event *ev = event_alloc(c->id, type, type_len);
 	struct delivery *d, *list = NULL, **tail = &list;
 	size_t i, nd = neps + (oneoff_url != NULL);
-	struct buf *b;
 	off_t off;
 
 	(void)idem;
@@ -318,34 +422,7 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 		goto nomem;
 	ev->data_len = data_len;
 
-	b = rec_begin("event");
-	rec_id("id", STORE_EVT, ev->id);
-	rec_str("client", c->id);
-	buf_puts(b, ",\"type\":");
-	json_put_str(b, type, type_len);
-	rec_num("at", now);
-	buf_puts(b, ",\"dlv\":[");
-	for (d = list; d != NULL; d = d->next_in_event) {
-		char x[STORE_XID_MAX];
-
-		store_fmt_id(STORE_DLV, d->id, x);
-		buf_printf(b, "%s[\"%s\",", d == list ? "" : ",", x);
-		if (d->endpoint != NULL) {
-			store_fmt_id(STORE_EP, d->endpoint->id, x);
-			buf_printf(b, "\"%s\"]", x);
-		} else {
-			buf_puts(b, "null,");
-			json_put_cstr(b, d->url);
-			buf_puts(b, "]");
-		}
-	}
-	buf_puts(b, "]");
-	/* The payload is kept as a string, not embedded: its bytes must go
-	 * to receivers exactly as sent, so it cannot be re-encoded, and
-	 * embedded it would sit one level deeper than the producer nested it
-	 * (a 64-deep payload would make the record unreadable). */
-	buf_puts(b, ",\"data_s\":");
-	json_put_str(b, data, data_len);
+	event_rec(ev, list, data, data_len);
 	if (st_journal.nunannounced == st_journal.capunannounced) {
 		size_t cap = st_journal.capunannounced ?
 		    st_journal.capunannounced * 2 : 64;
@@ -387,6 +464,170 @@ fail:
 		errno = e;
 	}
 	return NULL;
+}
+
+struct event *
+store_request_create(struct client *c, const char *type, const char *req,
+    size_t req_len, const char *upstream_url, int64_t now)
+{
+	struct event *ev = event_alloc_gw(c->id, type, strlen(type));
+	struct delivery *d = NULL;
+	off_t off;
+
+	if (ev == NULL)
+		goto nomem;
+	ev->id = new_id();
+	ev->created_at = now;
+	ev->gw = STORE_GW_FORWARDING;
+	if ((d = delivery_new(ev, NULL, upstream_url)) == NULL)
+		goto nomem;
+	d->upstream = 1;
+	if (vec_push(&st_journal.events, NULL) != 0)
+		goto nomem;
+	st_journal.events.n--;
+	if (vec_push(&st_journal.deliveries, NULL) != 0)
+		goto nomem;
+	st_journal.deliveries.n--;
+	if (event_index_prepare(ev) != 0)
+		goto nomem;
+	if ((ev->data = util_strndup(req, req_len)) == NULL ||
+	    announce_room() != 0)
+		goto nomem;
+	ev->data_len = req_len;
+	event_rec(ev, d, req, req_len);
+	off = rec_write(&st_files.jrn);
+	if (off < 0)
+		goto fail;
+	ev->off = off;
+	vec_push(&st_journal.events, ev);
+	ev->deliveries = d;
+	delivery_link(d, NULL);
+	/* On its client's one-off list: a client's deletion fails it. */
+	dlv_index(d, c);
+	event_index_add(ev);
+	st_journal.unannounced[st_journal.nunannounced].ev = ev;
+	st_journal.unannounced[st_journal.nunannounced++].seq =
+	    st_files.written_seq;
+	return ev;
+nomem:
+	errno = ENOMEM;
+fail:
+	if (ev != NULL) {
+		int e = errno;
+
+		ev->deliveries = d;
+		event_free(ev);
+		errno = e;
+	}
+	return NULL;
+}
+
+int
+store_request_complete(struct event *ev, int failed, int status,
+    const char *type, size_t type_len, const char *data, size_t data_len,
+    struct endpoint **eps, size_t neps, const char *oneoff_url, int64_t now)
+{
+	struct delivery *d, *list = NULL, **tail = &list, *last;
+	struct client *c = store_event_client(ev);
+	size_t i, nd = neps + (oneoff_url != NULL);
+	char *copy = NULL, oldtype[UTIL_TYPE_MAX + 1];
+	uint8_t oldgw = ev->gw;
+	uint16_t oldst = ev->gw_status;
+	off_t off;
+
+	if (ev->gw != STORE_GW_FORWARDING || type_len == 0 ||
+	    type_len > UTIL_TYPE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	(void)now;
+	for (i = 0; i < nd; i++) {
+		d = delivery_new(ev, i < neps ? eps[i] : NULL,
+		    i < neps ? NULL : oneoff_url);
+		if (d == NULL)
+			goto nomem;
+		d->updated_at = d->next_at = now;
+		*tail = d;
+		tail = &d->next_in_event;
+	}
+	if (st_journal.deliveries.cap - st_journal.deliveries.n < nd) {
+		size_t cap = (st_journal.deliveries.n + nd) * 2;
+		void **v = realloc(st_journal.deliveries.v,
+		    cap * sizeof(void *));
+
+		if (v == NULL)
+			goto nomem;
+		st_journal.deliveries.v = v;
+		st_journal.deliveries.cap = cap;
+	}
+	if ((copy = util_strndup(data, data_len)) == NULL ||
+	    announce_room() != 0)
+		goto nomem;
+	/* The record holds the whole event: the upstream call first, then
+	 * the new deliveries, so that a compaction, which copies an event's
+	 * newest record, keeps them all. */
+	for (last = ev->deliveries; last->next_in_event != NULL;
+	    last = last->next_in_event)
+		;
+	last->next_in_event = list;
+	memcpy(oldtype, ev->type, strlen(ev->type) + 1);
+	memcpy(ev->type, type, type_len);
+	ev->type[type_len] = '\0';
+	ev->gw = failed ? STORE_GW_FAILED : STORE_GW_COMPLETED;
+	ev->gw_status = (uint16_t)(status > 0 && status < 1000 ? status : 0);
+	/* The (client id, new type) list, before the record. */
+	if (event_index_prepare(ev) != 0) {
+		errno = ENOMEM;
+		off = -1;
+	} else {
+		event_rec(ev, ev->deliveries, data, data_len);
+		off = rec_write(&st_files.jrn);
+	}
+	last->next_in_event = NULL;
+	if (off < 0) {
+		memcpy(ev->type, oldtype, strlen(oldtype) + 1);
+		ev->gw = oldgw;
+		ev->gw_status = oldst;
+		goto fail;
+	}
+	event_index_retype(ev, oldtype);
+	ev->off = off;
+	/* The payload is now the answer: kept while deliveries need it. */
+	free(ev->data);
+	ev->data = NULL;
+	ev->data_len = 0;
+	if (nd > 0) {
+		ev->data = copy;
+		ev->data_len = data_len;
+		copy = NULL;
+	}
+	free(copy);
+	last->next_in_event = list;
+	for (d = list; d != NULL; d = d->next_in_event) {
+		delivery_link(d, NULL);
+		dlv_index(d, c);
+	}
+	event_index_add_deliveries(ev, list);
+	st_journal.unannounced[st_journal.nunannounced].ev = ev;
+	st_journal.unannounced[st_journal.nunannounced++].seq =
+	    st_files.written_seq;
+	return 0;
+nomem:
+	errno = ENOMEM;
+fail:
+	{
+		int e = errno;
+
+		free(copy);
+		while (list != NULL) {
+			d = list->next_in_event;
+			free(list->url);
+			free(list);
+			list = d;
+		}
+		errno = e;
+	}
+	return -1;
 }
 
 const char *
@@ -1035,6 +1276,152 @@ orphans_settle(void)
 	return ret;
 }
 
+/* The name of a gateway state in a record, STORE_GW_NONE when unknown. */
+static int
+gw_parse(const char *s)
+{
+	int k;
+
+	for (k = STORE_GW_FORWARDING; k <= STORE_GW_FAILED; k++)
+		if (strcmp(s, gw_names[k]) == 0)
+			return k;
+	return STORE_GW_NONE;
+}
+
+/*
+ * One entry (token i) of an event record's "dlv" for ev (recorded at at,
+ * gateway state gw): a new delivery into *out, or *out NULL when it names
+ * one ev already has (the upstream call of a request whose completion
+ * this record is; its state is then the request's). 0, or -1 when bad.
+ */
+static int
+replay_dlv(struct replay *r, int i, struct event *ev, int64_t at, int gw,
+    struct delivery **out)
+{
+	const struct json_tok *a = &r->t[i];
+	struct delivery *d;
+	uint64_t did, eid;
+
+	*out = NULL;
+	if (a->type != JSON_ARRAY || a->size < 2 ||
+	    r->t[i + 1].type != JSON_STRING ||
+	    store_parse_id(STORE_DLV, r->s + r->t[i + 1].start,
+	    r->t[i + 1].len, &did) != 0)
+		return -1;
+	if (gw != STORE_GW_NONE && (d = store_delivery_find(did)) != NULL) {
+		if (d->event != ev || !d->upstream)
+			return -1;
+		if (gw > STORE_GW_FORWARDING)
+			apply_state(d, gw == STORE_GW_COMPLETED ?
+			    STORE_DELIVERED : STORE_FAILED, 0, d->updated_at);
+		return 0;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -1;
+	d->id = did;
+	d->event = ev;
+	d->updated_at = d->next_at = at;
+	d->last_off = -1;
+	if (r->t[i + 2].type == JSON_STRING &&
+	    store_parse_id(STORE_EP, r->s + r->t[i + 2].start,
+	    r->t[i + 2].len, &eid) == 0) {
+		d->endpoint = store_endpoint_find(eid);
+		if (d->endpoint == NULL) {
+			/* Deleted while the journal was not told:
+			 * settle it now (open writes the record). */
+			d->status = STORE_FAILED;
+			d->next_at = 0;
+			if (!st_replay.checking && !gone_has(eid) &&
+			    orphan_add(d, eid) != 0) {
+				free(d);
+				return -1;
+			}
+		}
+	} else if (a->size >= 3 && r->t[i + 3].type == JSON_STRING) {
+		struct buf b = {0};
+
+		if (json_str_buf(r->s, &r->t[i + 3], &b) != 0 ||
+		    (d->url = util_strndup(b.data != NULL ? b.data :
+		    "", b.len)) == NULL) {
+			buf_free(&b);
+			free(d);
+			return -1;
+		}
+		/* Its own length, not the buf's 256 bytes. */
+		buf_free(&b);
+		if (a->size >= 4 && r->t[i + 4].type == JSON_STRING &&
+		    json_str_eq(r->s, &r->t[i + 4], "upstream")) {
+			d->upstream = 1;
+			/* Settled with the request (requests_settle). */
+			if (gw > STORE_GW_FORWARDING) {
+				d->status = gw == STORE_GW_COMPLETED ?
+				    STORE_DELIVERED : STORE_FAILED;
+				d->next_at = 0;
+			}
+		}
+	} else {
+		free(d);
+		return -1;
+	}
+	seen_id(did);
+	*out = d;
+	return 0;
+}
+
+/*
+ * A gateway request's completion (store_request_complete): the event
+ * record again, whole, with the request's new state and type, the upstream
+ * call settled with it, and the new deliveries. Their ids are newer than
+ * those of events recorded in between, and a compacted journal keeps them
+ * with their event: delivery_link keeps the array in id order.
+ */
+static int
+replay_request_done(struct replay *r, struct event *ev, const char *type,
+    int gw, int64_t gwst)
+{
+	struct delivery **tail, *d, *first_new = NULL;
+	char oldtype[UTIL_TYPE_MAX + 1];
+	int64_t at;
+	int v, i;
+	uint32_t k;
+
+	if (ev->gw != STORE_GW_FORWARDING || gw == STORE_GW_FORWARDING ||
+	    get_num(r, "at", &at) != 0 ||
+	    (v = rget(r->s, r->t, "dlv")) < 0 || r->t[v].type != JSON_ARRAY)
+		return replay_fail(r, "bad gateway completion record");
+	for (tail = &ev->deliveries; *tail != NULL;
+	    tail = &(*tail)->next_in_event)
+		;
+	ev->gw = (uint8_t)gw;
+	ev->gw_status = (uint16_t)gwst;
+	snprintf(oldtype, sizeof(oldtype), "%s", ev->type);
+	snprintf(ev->type, UTIL_TYPE_MAX + 1, "%s", type);
+	if (event_index_prepare(ev) != 0)
+		return replay_fail(r, "out of memory");
+	event_index_retype(ev, oldtype);
+	ev->off = r->off;
+	free(ev->data);
+	ev->data = NULL;
+	for (i = v + 1, k = 0; k < r->t[v].size; k++, i = (int)r->t[i].next) {
+		if (replay_dlv(r, i, ev, at, gw, &d) != 0)
+			return replay_fail(r, "bad gateway completion record");
+		if (d == NULL)
+			continue;
+		if (delivery_link(d, &tail) != 0) {
+			free(d->url);
+			free(d);
+			return replay_fail(r, "out of memory");
+		}
+		if (first_new == NULL)
+			first_new = d;
+	}
+	for (d = first_new; d != NULL; d = d->next_in_event)
+		dlv_index(d, store_event_client(ev));
+	event_index_add_deliveries(ev, first_new);
+	return 0;
+}
+
 /*
  * An "event" record: the event, all its deliveries (endpoint ids or one-off
  * URLs) and its payload in one line, so after a crash at any point either
@@ -1048,23 +1435,42 @@ orphans_settle(void)
 static int
 replay_event(struct replay *r)
 {
-	struct event *ev;
+	struct event *ev, *prior;
 	struct delivery **tail, *dl;
 	struct client *c;
-	char cid[UTIL_ID_MAX + 1], *type = NULL;
-	int v, i;
+	char cid[UTIL_ID_MAX + 1], *type = NULL, gws[16];
+	int v, i, gw = STORE_GW_NONE;
 	uint32_t k;
-	int64_t at;
+	int64_t at, gwst = 0;
+	uint64_t eid0;
 
 	if (get_str(r, "client", cid, sizeof(cid)) != 0 ||
 	    get_dup(r, "type", &type) != 0 || type == NULL) {
 		free(type);
 		return replay_fail(r, "bad event record");
 	}
-	ev = event_alloc(cid, type, strlen(type));
+	if (rget(r->s, r->t, "gw") >= 0 && (get_str(r, "gw", gws,
+	    sizeof(gws)) != 0 || get_num(r, "gw_status", &gwst) != 0 ||
+	    (gw = gw_parse(gws)) == STORE_GW_NONE)) {
+		free(type);
+		return replay_fail(r, "bad gateway request record");
+	}
+	if (gw != STORE_GW_NONE && get_xid(r, "id", STORE_EVT, &eid0) == 0 &&
+	    (prior = store_event_find(eid0)) != NULL) {
+		/* A gateway request completed: the record holds the whole
+		 * event again. */
+		int rc = replay_request_done(r, prior, type, gw, gwst);
+
+		free(type);
+		return rc;
+	}
+	ev = gw != STORE_GW_NONE ? event_alloc_gw(cid, type, strlen(type)) :
+	    event_alloc(cid, type, strlen(type));
 	free(type);
 	if (ev == NULL)
 		return replay_fail(r, "out of memory");
+	ev->gw = (uint8_t)gw;
+	ev->gw_status = (uint16_t)gwst;
 	if (get_xid(r, "id", STORE_EVT, &ev->id) != 0 ||
 	    get_num(r, "at", &at) != 0 ||
 	    (v = rget(r->s, r->t, "dlv")) < 0 || r->t[v].type != JSON_ARRAY ||
@@ -1077,57 +1483,18 @@ replay_event(struct replay *r)
 	ev->off = r->off;
 	seen_id(ev->id);
 	for (i = v + 1, k = 0; k < r->t[v].size; k++, i = (int)r->t[i].next) {
-		const struct json_tok *a = &r->t[i];
 		struct delivery *d;
-		uint64_t did, eid;
 
-		if (a->type != JSON_ARRAY || a->size < 2 ||
-		    r->t[i + 1].type != JSON_STRING ||
-		    store_parse_id(STORE_DLV, r->s + r->t[i + 1].start,
-		    r->t[i + 1].len, &did) != 0)
+		if (replay_dlv(r, i, ev, at, gw, &d) != 0)
 			goto bad;
-		d = calloc(1, sizeof(*d));
 		if (d == NULL)
-			goto bad;
-		d->id = did;
-		d->event = ev;
-		d->updated_at = d->next_at = at;
-		d->last_off = -1;
-		if (r->t[i + 2].type == JSON_STRING &&
-		    store_parse_id(STORE_EP, r->s + r->t[i + 2].start,
-		    r->t[i + 2].len, &eid) == 0) {
-			d->endpoint = store_endpoint_find(eid);
-			if (d->endpoint == NULL) {
-				/* Deleted while the journal was not told:
-				 * settle it now (open writes the record). */
-				d->status = STORE_FAILED;
-				d->next_at = 0;
-				if (!st_replay.checking && !gone_has(eid) &&
-				    orphan_add(d, eid) != 0) {
-					free(d);
-					goto bad;
-				}
-			}
-		} else if (a->size >= 3 && r->t[i + 3].type == JSON_STRING) {
-			struct buf b = {0};
-
-			if (json_str_buf(r->s, &r->t[i + 3], &b) != 0 ||
-			    (d->url = util_strndup(b.data != NULL ? b.data :
-			    "", b.len)) == NULL) {
-				buf_free(&b);
-				free(d);
-				goto bad;
-			}
-			/* Its own length, not the buf's 256 bytes. */
-			buf_free(&b);
-		} else {
-			free(d);
-			goto bad;
-		}
-		seen_id(did);
+			continue;
+		/* Ids grow, except after a completed gateway request's,
+		 * which a compaction keeps with it (delivery_link sorts
+		 * those in); a repeated id is corruption. */
 		if ((st_journal.deliveries.n > 0 && ((struct delivery *)
 		    st_journal.deliveries.v[st_journal.deliveries.n - 1])->id >=
-		    did) ||
+		    d->id && store_delivery_find(d->id) != NULL) ||
 		    delivery_link(d, &tail) != 0) {
 			free(d->url);
 			free(d);
@@ -1151,6 +1518,22 @@ bad:
 	st_journal.pending -= ev->pending;
 	event_free(ev);
 	return replay_fail(r, "bad event record");
+}
+
+void
+requests_settle(void)
+{
+	size_t i;
+
+	for (i = 0; i < st_journal.events.n; i++) {
+		struct event *ev = st_journal.events.v[i];
+		struct delivery *d = ev->deliveries;
+
+		if (ev->gw == STORE_GW_FORWARDING && d != NULL && d->upstream &&
+		    d->status != STORE_PENDING)
+			apply_state(d, STORE_PENDING, util_wall_ms(),
+			    d->updated_at);
+	}
 }
 
 /*

@@ -461,6 +461,22 @@ util_hex_char(unsigned v)
 }
 
 int
+util_type_ok(const char *s, size_t n, int filter)
+{
+	size_t i;
+
+	if (n == 0 || n > UTIL_TYPE_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+		if (filter && s[i] == '*' && i != n - 1)
+			return 0;
+	}
+	return 1;
+}
+
+int
 util_client_id_ok(const char *s, size_t n)
 {
 	size_t i;

@@ -113,6 +113,11 @@ char util_hex_char(unsigned v);
  * log lines. The one rule for client ids: the store, the API and the config
  * all call it. */
 int util_client_id_ok(const char *s, size_t n);
+/* 1 when s (n bytes) is a valid event type (or, with filter, an events
+ * filter entry, where '*' may only end it): 1..UTIL_TYPE_MAX printable
+ * ASCII bytes without spaces. The one rule for types: the API and the
+ * config's routes call it. */
+int util_type_ok(const char *s, size_t n, int filter);
 
 /* The smaller of a and b (deadlines in milliseconds, mostly). */
 int64_t util_min64(int64_t a, int64_t b);

@@ -242,6 +242,10 @@ webhook_build(const struct webhook_input *in, struct webhook_scratch *s,
 	    http_value_ok(in->event_type, strlen(in->event_type)))
 		buf_printf(b, "hookd-event-type: %s\r\n", in->event_type);
 	buf_printf(b, "hookd-attempt: %u\r\n", in->number);
+	/* Contract §14: the answer of a gateway request's upstream. */
+	if (in->upstream_status > 0)
+		buf_printf(b, "hookd-upstream-status: %d\r\n",
+		    in->upstream_status);
 	/* Contract §11: which secret signed it; one-offs (the client's
 	 * secret) carry none. */
 	if (in->endpoint_id != NULL)

@@ -50,6 +50,8 @@ struct webhook_input {
 	size_t data_len;
 	int64_t at;			/* wall ms of this attempt */
 	unsigned number;		/* 1 for the first attempt */
+	int upstream_status;		/* a gateway request's upstream
+					   status (contract §14), 0: none */
 };
 
 /* Where the request goes: from the expanded URL. */

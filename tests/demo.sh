@@ -4,7 +4,9 @@
 # receiver (tests/demo_receiver.py) on free loopback ports with a temporary
 # data directory, registers a client and its callback URL, posts an event
 # that the receiver acknowledges and one that fails with 500 before it
-# succeeds, prints the delivery logs, and stops everything.
+# succeeds, prints the delivery logs, puts hookd in front of an API (a
+# route, reloaded with SIGHUP; the receiver plays the API too), and stops
+# everything.
 # Needs sh, curl and python3. HOOKD_BIN picks the binary (default ./hookd).
 # Commands are printed, and eval'ed, with their variables unexpanded:
 # shellcheck disable=SC2016,SC2020
@@ -188,10 +190,25 @@ printf '$ %s verify --secret $SECRET --headers callback.head < callback.body\n' 
 "$HOOKD" verify --secret "$SECRET" --headers "$TMP/callback.head" \
     < "$TMP/callback.body" || fail "signature not valid"
 
-step "11. Metrics"
+step "11. hookd in front of your API: a route, reloaded with SIGHUP"
+# The sample receiver plays the slow API too: its /callback/ answers.
+printf '$ echo "route /api.example.com/ http://127.0.0.1:%s/callback/" >> demo.conf\n' "$RPORT"
+echo "route /api.example.com/ http://127.0.0.1:$RPORT/callback/" >> "$TMP/demo.conf"
+printf '$ kill -HUP %%1\n'
+kill -HUP "$HOOKD_PID"
+wait_for 10 'grep -q "changed=.*route" "$TMP/hookd.log"'
+printf '%s\n' "(the caller gets 202 at once; hookd calls the API, then the callback URL)"
+run 'curl -sS -X POST "$H/api.example.com/777?callbackURL=http://127.0.0.1:'"$RPORT"'/callback/3283193" \
+    -H "Authorization: Bearer $TOKEN" -H "$JSON" -d '\''{"order": 777}'\'''
+REQ=$(jget reqRefId)
+wait_for 20 'curl -sS "$H/v1/events/$REQ" -H "Authorization: Bearer $TOKEN" | grep -q "\"state\":\"completed\".*\"status\":\"delivered\""'
+show_receiver
+run 'curl -sS $H/v1/events/'"$REQ"' -H "Authorization: Bearer $TOKEN"'
+
+step "12. Metrics"
 run 'curl -sS $H/metrics | grep -E "^hookd_(events|deliveries|attempts)_total"'
 
-step "12. Stop: SIGTERM drains and exits 0; the log"
+step "13. Stop: SIGTERM drains and exits 0; the log"
 printf '$ kill -TERM %%1\n'
 kill -TERM "$HOOKD_PID"
 # drain_timeout is 5 s: a hookd that has not stopped after 15 s is stuck.

@@ -16,9 +16,9 @@ TABLE='
 0 util log loop metrics version
 1 http json url sign sign_x86 sign_impl config
 2 store store_file store_replay store_registry store_journal store_index store_compact store_check store_impl
-3 webhook outbound resolve tls
+3 webhook gateway outbound resolve tls
 4 deliver deliver_queue deliver_impl
-5 api api_check api_registry api_events api_ops api_impl
+5 api api_check api_registry api_events api_gateway api_ops api_impl
 6 server
 7 main cli
 '
@@ -28,7 +28,8 @@ TABLE='
 #   nor do I/O (HTTP/1.1, JSON, URLs and CIDRs, signatures, the config file).
 # 2 store: the in-memory model and its files (records, journal, registry,
 #   replay, compaction, check).
-# 3 outbound: building one attempt's request, one outbound exchange and the
+# 3 outbound: building one attempt's request (a delivery's, a gateway
+#   request's call of its upstream), one outbound exchange and the
 #   keep-alive pools, the resolver thread.
 # 4 engine: due queue, slots, outcome rules, retry schedule, disabling.
 # 5 API: routing, authentication, error answers, handlers by resource.

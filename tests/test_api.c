@@ -4,6 +4,7 @@
  * (contract §11: unknown or repeated parameters are refused with 400).
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "../api.c"
 #include "unit.h"
@@ -48,6 +49,18 @@ API_TEST_STUB(api_event_get)
 API_TEST_STUB(api_deliveries_list)
 API_TEST_STUB(api_delivery_get)
 API_TEST_STUB(api_delivery_retry)
+
+/* The gateway's handler (api_gateway.c) is a stand-in too. */
+int
+api_gateway(struct api_ctx *c, const struct config_route *rt,
+    const char *path, size_t len)
+{
+	api_test_hit = "api_gateway";
+	snprintf(api_test_seg, sizeof(api_test_seg), "%s|%.*s", rt->prefix,
+	    (int)len, path);
+	(void)c;
+	return 202;
+}
 
 #define API_TEST_ADMIN "hka_unit_test_admin_token"
 
@@ -323,10 +336,74 @@ test_api_auth_head(void)
 	buf_free(&out);
 }
 
+/*
+ * Contract §14: a path under a route's prefix goes to the gateway, with
+ * the token checked first (on the head too); other paths route as before.
+ */
+static void
+test_api_gateway_route(void)
+{
+	static const char *const A = "Bearer " API_TEST_ADMIN;
+	struct config cfg;
+	char err[256];
+	struct buf out = {0};
+	const char *ctype;
+	struct api_request r;
+	int st;
+	FILE *f;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/hookd-unit-api-%d", (int)getpid());
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fputs("route /api/ http://u.example/\nroute /api/v2/ http://v.example/\n",
+	    f);
+	fclose(f);
+	config_defaults(&cfg);
+	CHECKF(config_load(&cfg, path, err, sizeof(err)) == 0, "%s", err);
+	unlink(path);
+	config_set_current(&cfg);
+	api_set_admin_token(API_TEST_ADMIN);
+
+	api_test_hit = NULL;
+	st = api_test_run("POST", "/api/foo?x=1", NULL, &out);
+	CHECKF(st == 401 && api_test_hit == NULL, "no token: %d", st);
+	st = api_test_run("POST", "/api/foo?x=1", A, &out);
+	CHECKF(st == 202 && api_test_hit != NULL &&
+	    strcmp(api_test_seg, "/api/|/api/foo") == 0, "%d %s", st,
+	    api_test_seg);
+	st = api_test_run("DELETE", "/api/v2/x", A, &out);
+	CHECKF(st == 202 && strcmp(api_test_seg, "/api/v2/|/api/v2/x") == 0,
+	    "longest prefix: %s", api_test_seg);
+	api_test_hit = NULL;
+	st = api_test_run("GET", "/apx", A, &out);
+	CHECKF(st == 404 && api_test_hit == NULL, "not a route: %d", st);
+	st = api_test_run("GET", "/healthz", NULL, &out);
+	CHECKF(st == 200 && strcmp(api_test_hit, "api_healthz") == 0,
+	    "healthz: %d", st);
+	/* On the head alone: 401 before the body is read. */
+	memset(&r, 0, sizeof(r));
+	r.method = "POST";
+	r.method_len = 4;
+	r.target = "/api/foo";
+	r.target_len = 8;
+	buf_reset(&out);
+	st = api_auth_head(&r, &out, &ctype);
+	CHECKF(st == 401, "head without a token: %d", st);
+
+	api_set_admin_token(NULL);
+	config_set_current(NULL);
+	config_free(&cfg);
+	buf_free(&out);
+}
+
 void
 test_api(void)
 {
 	test_api_routes();
+	test_api_gateway_route();
 	test_api_params();
 	test_api_auth_head();
 }

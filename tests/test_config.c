@@ -383,6 +383,107 @@ t_missing_file(void)
 	CHECK(strstr(err, "/nonexistent/hookd.conf") == err);
 }
 
+/* Gateway routes (contract §14): each refusal with its line and a reason
+ * that says how to write it right. */
+static const struct t_row t_route_rows[] = {
+	{ "route /api/ http://u.example:9000/\n", NULL, 0 },
+	{ "route /api/ http://u.example:9000/base type=api.result "
+	    "timeout=30s header=\"X-Api-Key: k 1\" header=X-B:2\n", NULL, 0 },
+	{ "route /a/ http://u.example/\nroute /b/ http://u.example/b/\n",
+	    NULL, 0 },
+	{ "route /api/\n", "route needs PREFIX and UPSTREAM", 1 },
+	{ "route api/ http://u.example/\n", "must start with /", 1 },
+	{ "route /a%20b/ http://u.example/\n", "no %, ?", 1 },
+	{ "route /a?b http://u.example/\n", "no %, ?", 1 },
+	{ "route / http://u.example/\n", "hookd's own /v1", 1 },
+	{ "route /v1/ http://u.example/\n", "hookd's own /v1", 1 },
+	{ "route /v1/api/ http://u.example/\n", "hookd's own /v1", 1 },
+	{ "route /v http://u.example/\n", "hookd's own /v1", 1 },
+	{ "route /healthz http://u.example/\n", "hookd's own /healthz", 1 },
+	{ "route /metrics/x http://u.example/\n", "hookd's own /metrics", 1 },
+	{ "route /console/ http://u.example/\n", "hookd's own /console", 1 },
+	{ "route /openapi.json http://u.example/\n", "/openapi.json", 1 },
+	{ "route /v2/ http://u.example/\n", NULL, 0 },
+	{ "route /healthzz/ http://u.example/\n", NULL, 0 },
+	{ "route /api/ ftp://u.example/\n", "route UPSTREAM:", 1 },
+	{ "route /api/ http://u.example/?a=1\n", "without a query", 1 },
+	{ "route /api/ http://u.example/{x}\n", "without a query or {}", 1 },
+	{ "route /api/ http://u.example/\nroute /api/ http://v.example/\n",
+	    "route \"/api/\" is declared twice (first at line 1)", 2 },
+	{ "route /api/ http://u.example/ type=a*\n", "route type=", 1 },
+	{ "route /api/ http://u.example/ type=\n", "route type=", 1 },
+	{ "route /api/ http://u.example/ timeout=0\n", "route timeout=", 1 },
+	{ "route /api/ http://u.example/ timeout=1,2\n", "route timeout=", 1 },
+	{ "route /api/ http://u.example/ timeout=2h\n", "route timeout=", 1 },
+	{ "route /api/ http://u.example/ type=a type=b\n", "given twice", 1 },
+	{ "route /api/ http://u.example/ header=NoColon\n", "Name:Value", 1 },
+	{ "route /api/ http://u.example/ header=\"Bad Name: v\"\n",
+	    "HTTP token", 1 },
+	{ "route /api/ http://u.example/ header=Host:x\n",
+	    "may not set \"Host\"", 1 },
+	{ "route /api/ http://u.example/ header=hookd-client:x\n",
+	    "may not set", 1 },
+	{ "route /api/ http://u.example/ header=Idempotency-Key:x\n",
+	    "may not set", 1 },
+	{ "route /api/ http://u.example/ header=Content-Type:x\n",
+	    "may not set", 1 },
+	{ "route /api/ http://u.example/ colour=red\n",
+	    "unknown route option \"colour\"", 1 },
+	{ "route /api/ http://u.example/ type = a\n", "no spaces around", 1 },
+	{ "rout /api/\n", "did you mean route?", 1 },
+	/* An upstream the destination rules deny, wherever
+	 * allow_destinations stands. */
+	{ "max_body 2048\nroute /api/ http://127.0.0.1:9000/\n",
+	    "route UPSTREAM: destination not allowed: 127.0.0.1 is loopback; "
+	    "allow_destinations opens it", 2 },
+	{ "route /api/ http://localhost:9000/\n", "allow_destinations", 1 },
+	{ "route /api/ http://10.0.0.5/\n", "is private", 1 },
+	{ "route /api/ http://127.0.0.1:9000/\n"
+	    "allow_destinations 127.0.0.0/8\n", NULL, 0 },
+	{ "allow_destinations all\nroute /api/ http://localhost/\n", NULL, 0 },
+};
+
+static void
+t_routes(void)
+{
+	char err[512], want[600];
+	struct config c;
+	const struct config_route *r;
+	size_t i;
+
+	for (i = 0; i < sizeof(t_route_rows) / sizeof(t_route_rows[0]); i++) {
+		const struct t_row *row = &t_route_rows[i];
+		int rc = t_load(row->text, &c, err, sizeof(err));
+
+		if (row->err == NULL) {
+			CHECKF(rc == 0, "route row %zu: %s", i, err);
+		} else {
+			snprintf(want, sizeof(want), ":%d: ", row->line);
+			CHECKF(rc == -1 && strstr(err, want) != NULL &&
+			    strstr(err, row->err) != NULL,
+			    "route row %zu: rc %d err \"%s\", want line %d "
+			    "\"%s\"", i, rc, err, row->line, row->err);
+		}
+		config_free(&c);
+	}
+	/* What a route holds, and the longest prefix wins. */
+	CHECK(t_load("route /api/ http://u.example/b type=api.result "
+	    "timeout=30s header=\"X-Api-Key: k 1\"\n"
+	    "route /api/slow/ http://v.example/\n", &c, err,
+	    sizeof(err)) == 0);
+	CHECK(c.nroutes == 2);
+	r = config_route_find(&c, "/api/x", 6);
+	CHECK(r != NULL && strcmp(r->upstream, "http://u.example/b") == 0 &&
+	    strcmp(r->type, "api.result") == 0 && r->timeout_ms == 30000 &&
+	    r->nheaders == 1 && strcmp(r->headers[0], "X-Api-Key: k 1") == 0);
+	r = config_route_find(&c, "/api/slow/1", 11);
+	CHECK(r != NULL && strcmp(r->prefix, "/api/slow/") == 0 &&
+	    strcmp(r->type, "request.completed") == 0 && r->timeout_ms == 0);
+	CHECK(config_route_find(&c, "/apx", 4) == NULL);
+	CHECK(config_route_find(&c, "/api", 4) == NULL);
+	config_free(&c);
+}
+
 void
 test_config(void)
 {
@@ -393,4 +494,5 @@ test_config(void)
 	t_listen();
 	t_client_inflight();
 	t_missing_file();
+	t_routes();
 }

@@ -425,6 +425,302 @@ test_compaction(void)
 	buf_free(&log);
 }
 
+/* The deliveries array is in id order (lookups bisect it). */
+static int
+deliveries_sorted(void)
+{
+	size_t i;
+
+	for (i = 1; i < store_delivery_count(); i++)
+		if (store_delivery_at(i - 1)->id >= store_delivery_at(i)->id)
+			return 0;
+	return 1;
+}
+
+/* The types of test_gateway_requests. */
+static const char *const gw_types[] = { "api.result", "api.other",
+	"api.result.failed" };
+
+/*
+ * The walks list pages take for client id client (its events, its events
+ * of each type in types, its deliveries) and for endpoint epid's
+ * deliveries yield exactly what a scan of the arrays does, in the same
+ * order; and the client's one-off list is in id order. 1 when they do.
+ */
+static int
+walks_match_scan(const char *client, const char *const *types,
+    size_t ntypes, uint64_t epid)
+{
+	struct store_walk w;
+	struct client *c = store_client_find(client, strlen(client));
+	struct delivery *d, *prev = NULL;
+	size_t i, j, t;
+
+	for (t = 0; t <= ntypes; t++) {
+		store_walk_events(&w, client, t < ntypes ? types[t] : NULL,
+		    NULL);
+		for (j = store_event_count(); j-- > 0;) {
+			struct event *ev = store_event_at(j);
+
+			if (strcmp(ev->client_id, client) != 0 ||
+			    (t < ntypes && strcmp(ev->type, types[t]) != 0))
+				continue;
+			if (store_walk_event(&w) != ev)
+				return 0;
+		}
+		if (store_walk_event(&w) != NULL)
+			return 0;
+	}
+	store_walk_deliveries(&w, client, NULL, NULL, -1, NULL);
+	for (i = 0; i < store_delivery_count(); i++) {
+		d = store_delivery_at(i);
+		if (strcmp(d->event->client_id, client) == 0 &&
+		    store_walk_delivery(&w) != d)
+			return 0;
+	}
+	if (store_walk_delivery(&w) != NULL)
+		return 0;
+	store_walk_deliveries(&w, NULL, &epid, NULL, -1, NULL);
+	for (i = 0; i < store_delivery_count(); i++) {
+		d = store_delivery_at(i);
+		if (d->endpoint != NULL && d->endpoint->id == epid &&
+		    store_walk_delivery(&w) != d)
+			return 0;
+	}
+	if (store_walk_delivery(&w) != NULL)
+		return 0;
+	for (d = c != NULL ? c->oneoff_head : NULL; d != NULL; d = d->ep_next) {
+		if (prev != NULL && prev->id >= d->id)
+			return 0;
+		prev = d;
+	}
+	return c == NULL || c->oneoff_tail == prev;
+}
+
+/* What a completed gateway request must look like, after anything. */
+static void
+check_completed(uint64_t evid, uint64_t upid, const char *why)
+{
+	struct event *ev = store_event_find(evid);
+	struct delivery *up = store_delivery_find(upid), *d;
+	struct buf b = {0};
+	const char *data;
+	size_t len = 0, n = 0;
+
+	CHECKF(ev != NULL && ev->gw == STORE_GW_COMPLETED &&
+	    ev->gw_status == 200 && strcmp(ev->type, "api.result") == 0 &&
+	    ev->ndeliveries == 3, "%s", why);
+	if (ev == NULL)
+		return;
+	CHECKF(up != NULL && up->upstream && up->status == STORE_DELIVERED &&
+	    ev->deliveries == up, "%s: upstream call", why);
+	for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
+		CHECKF(store_delivery_find(d->id) == d, "%s: lookup", why);
+		n++;
+	}
+	CHECKF(n == 3 && deliveries_sorted(), "%s: %zu deliveries", why, n);
+	CHECKF(walks_match_scan(ev->client_id, gw_types, 3, ev->deliveries->
+	    next_in_event->endpoint != NULL ? ev->deliveries->next_in_event->
+	    endpoint->id : 0), "%s: list walks", why);
+	data = store_event_data(ev, &b, &len);
+	CHECKF(data != NULL && len == 8 && memcmp(data, "{\"ok\":1}", 8) == 0,
+	    "%s: data", why);
+	buf_free(&b);
+}
+
+/* The failed request's checks: its type, state, three deliveries, the
+ * answer read back from its record, the walks. */
+static void
+check_failed(uint64_t evid, uint64_t epid, const char *why)
+{
+	struct event *ev = store_event_find(evid);
+	struct delivery *d;
+	struct buf b = {0};
+	const char *data;
+	size_t len = 0, n = 0;
+
+	CHECKF(ev != NULL && ev->gw == STORE_GW_FAILED &&
+	    ev->gw_status == 503 && strcmp(ev->type, "api.result.failed") ==
+	    0 && ev->ndeliveries == 3 && ev->pending == 0, "%s", why);
+	if (ev == NULL)
+		return;
+	for (d = ev->deliveries; d != NULL; d = d->next_in_event)
+		n++;
+	/* Nothing pending: the payload is read from the event's newest
+	 * record, the completion. */
+	data = store_event_data(ev, &b, &len);
+	CHECKF(n == 3 && data != NULL && len == 9 &&
+	    memcmp(data, "{\"err\":1}", 9) == 0, "%s: data %.*s", why,
+	    data != NULL ? (int)len : 0, data != NULL ? data : "");
+	buf_free(&b);
+	CHECKF(deliveries_sorted() && walks_match_scan("gw", gw_types, 3,
+	    epid), "%s: list walks", why);
+}
+
+/*
+ * A request that fails (TYPE.failed) while a compaction runs: it moves to
+ * its new type's list, behind a newer event of its old type; the
+ * compaction, whose child saw the request forwarding, takes the
+ * completion's record and deliveries from the tail; a reopen finds it
+ * failed once with all its deliveries.
+ */
+static void
+test_gateway_failed_compacting(uint64_t eid)
+{
+	static const char desc[] = "{\"route\":\"/api/\",\"callback\":null}";
+	char err[256];
+	struct client *c = store_client_find("gw", 2);
+	struct endpoint *e = store_endpoint_find(eid), *eps[1];
+	struct event *ev;
+	struct delivery *d;
+	struct store_attempt a;
+	uint64_t evid;
+	int r, polls;
+
+	CHECK(c != NULL && e != NULL);
+	if (c == NULL || e == NULL)
+		return;
+	eps[0] = e;
+	ev = store_request_create(c, "api.result", desc, sizeof(desc) - 1,
+	    "http://u.example/foo", util_wall_ms());
+	CHECK(ev != NULL);
+	if (ev == NULL)
+		return;
+	evid = ev->id;
+	CHECK(store_event_create(c, "api.result", 10, "{}", 2, eps, 1, NULL,
+	    NULL, 0, util_wall_ms()) != NULL);
+	CHECK(walks_match_scan("gw", gw_types, 3, eid));
+	CHECK(store_sync() == 0);
+	CHECK(store_compact_start(util_wall_ms(), 3600000, 1) == 1);
+	/* Before the first poll: whether or not the child is done, the
+	 * completion is past the journal it copies. */
+	CHECK(store_request_complete(ev, 1, 503, "api.result.failed", 17,
+	    "{\"err\":1}", 9, eps, 1, "http://cb.example/bar",
+	    util_wall_ms()) == 0);
+	CHECK(walks_match_scan("gw", gw_types, 3, eid));
+	memset(&a, 0, sizeof(a));
+	a.status = 503;
+	for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
+		a.at = util_wall_ms();
+		a.new_status = d->upstream ? STORE_FAILED : STORE_DELIVERED;
+		CHECK(store_delivery_attempted(d, &a) == 0);
+	}
+	for (polls = 0, r = 0; polls < 500 && r == 0; polls++) {
+		r = store_compact_poll(err, sizeof(err));
+		if (r == 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 },
+			    NULL);
+	}
+	CHECKF(r == 1, "%s", err);
+	check_failed(evid, eid, "failed during a compaction");
+	CHECK(store_sync() == 0);
+	CHECKF(reopen(err, sizeof(err)) == 0, "%s", err);
+	check_failed(evid, eid, "failed during a compaction, reopened");
+}
+
+/*
+ * Gateway requests (contract §14): a request is its upstream call until it
+ * completes; a crash after the upstream's answer was recorded but before
+ * the completion calls the upstream again; the completion survives a
+ * reopen and a compaction, whose journal holds its deliveries (newer than
+ * the events after the request) with the request.
+ */
+static void
+test_gateway_requests(void)
+{
+	static const char desc[] = "{\"route\":\"/api/\",\"callback\":null}";
+	char err[256];
+	uint8_t h[32] = { 9 };
+	struct client *c;
+	struct endpoint *e;
+	struct event *ev, *mid;
+	struct delivery *up;
+	struct store_attempt a;
+	uint64_t evid, upid, eid;
+	int r, polls;
+
+	CHECKF(reopen(err, sizeof(err)) == 0, "%s", err);
+	c = store_client_create("gw", "g", h, "whsec_x");
+	e = c != NULL ? make_endpoint(c, "http://example.com/gw", "api.*") :
+	    NULL;
+	CHECK(e != NULL);
+	if (e == NULL)
+		return;
+	eid = e->id;
+	ev = store_request_create(c, "api.result", desc, sizeof(desc) - 1,
+	    "http://u.example/foo", util_wall_ms());
+	CHECK(ev != NULL && ev->gw == STORE_GW_FORWARDING &&
+	    ev->deliveries != NULL && ev->deliveries->upstream &&
+	    ev->deliveries->next_in_event == NULL);
+	if (ev == NULL)
+		return;
+	evid = ev->id;
+	upid = ev->deliveries->id;
+	/* An event between the request and its completion. */
+	{
+		struct endpoint *eps[1] = { e };
+
+		mid = store_event_create(c, "api.other", 9, "{}", 2, eps, 1,
+		    NULL, NULL, 0, util_wall_ms());
+		CHECK(mid != NULL);
+	}
+	/* The upstream answered; a crash came before the completion. */
+	memset(&a, 0, sizeof(a));
+	a.at = util_wall_ms();
+	a.status = 200;
+	a.new_status = STORE_DELIVERED;
+	CHECK(store_delivery_attempted(store_delivery_find(upid), &a) == 0);
+	CHECK(store_sync() == 0);
+	CHECKF(reopen(err, sizeof(err)) == 0, "%s", err);
+	ev = store_event_find(evid);
+	up = store_delivery_find(upid);
+	CHECK(ev != NULL && ev->gw == STORE_GW_FORWARDING && up != NULL &&
+	    up->upstream && up->status == STORE_PENDING);
+	if (ev == NULL || up == NULL)
+		return;
+	{
+		size_t len = 0;
+		struct buf b = {0};
+		const char *d = store_event_data(ev, &b, &len);
+
+		CHECK(d != NULL && len == sizeof(desc) - 1 &&
+		    memcmp(d, desc, len) == 0);
+		buf_free(&b);
+	}
+	/* The completion, with the endpoint and a one-off. */
+	e = store_endpoint_find(eid);
+	CHECK(e != NULL);
+	{
+		struct endpoint *eps[1] = { e };
+
+		CHECK(store_request_complete(ev, 0, 200, "api.result", 10,
+		    "{\"ok\":1}", 8, eps, 1, "http://cb.example/bar",
+		    util_wall_ms()) == 0);
+		/* Once only. */
+		CHECK(store_request_complete(ev, 0, 200, "api.result", 10,
+		    "{}", 2, eps, 1, NULL, util_wall_ms()) == -1 &&
+		    errno == EINVAL);
+	}
+	a.at = util_wall_ms();
+	CHECK(store_delivery_attempted(store_delivery_find(upid), &a) == 0);
+	check_completed(evid, upid, "in memory");
+	CHECK(store_sync() == 0);
+	CHECKF(reopen(err, sizeof(err)) == 0, "%s", err);
+	check_completed(evid, upid, "after a reopen");
+	CHECK(store_compact_start(util_wall_ms(), 1000, 1) == 1);
+	for (polls = 0, r = 0; polls < 500 && r == 0; polls++) {
+		r = store_compact_poll(err, sizeof(err));
+		if (r == 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 },
+			    NULL);
+	}
+	CHECKF(r == 1, "%s", err);
+	check_completed(evid, upid, "after a compaction");
+	CHECKF(reopen(err, sizeof(err)) == 0, "%s", err);
+	check_completed(evid, upid, "after a compaction and a reopen");
+	test_gateway_failed_compacting(eid);
+}
+
 /* One record line as rec_write makes it: checksum, space, JSON, newline. */
 static size_t
 tail_line(char out[512], const char *json)
@@ -539,6 +835,7 @@ test_store(void)
 	test_faults();
 	test_compaction();
 	test_due_after_durable();
+	test_gateway_requests();
 	store_close();
 	{
 		char cmd[300];

@@ -47,6 +47,7 @@ main(int argc, char **argv)
 		{ "config", test_config },
 		{ "api", test_api },
 		{ "webhook", test_webhook },
+		{ "gateway", test_gateway },
 	};
 	size_t i;
 

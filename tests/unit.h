@@ -53,5 +53,6 @@ void test_records(void);
 void test_config(void);
 void test_api(void);
 void test_webhook(void);
+void test_gateway(void);
 
 #endif

@@ -1,0 +1,291 @@
+/*
+ * gateway: a gateway request (contract §14) as pure code: the description
+ * the API stores, the request its upstream gets, what the answer means and
+ * the event data it becomes.
+ */
+#include "gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "http.h"
+#include "json.h"
+#include "sign.h"
+#include "url.h"
+#include "version.h"
+
+/* Put "key":value-or-null, with a comma unless first. */
+static void
+gw_put(struct buf *b, const char *key, const char *s, size_t n, int first)
+{
+	buf_printf(b, "%s\"%s\":", first ? "" : ",", key);
+	if (s == NULL)
+		buf_puts(b, "null");
+	else
+		json_put_str(b, s, n);
+}
+
+int
+gateway_describe(const struct gateway_desc *d, struct buf *out)
+{
+	char *b64;
+
+	buf_reset(out);
+	buf_puts(out, "{");
+	gw_put(out, "route", d->route, strlen(d->route), 1);
+	gw_put(out, "method", d->method, d->method_len, 0);
+	gw_put(out, "path", d->path, d->path_len, 0);
+	gw_put(out, "query", d->query, d->query_len, 0);
+	gw_put(out, "content_type", d->content_type, d->content_type_len, 0);
+	gw_put(out, "accept", d->accept, d->accept_len, 0);
+	gw_put(out, "callback", d->callback, d->callback != NULL ?
+	    strlen(d->callback) : 0, 0);
+	b64 = malloc(BASE64_LEN(d->body_len));
+	if (b64 == NULL)
+		return -1;
+	base64_encode(d->body, d->body_len, b64);
+	gw_put(out, "body_b64", b64, strlen(b64), 0);
+	free(b64);
+	buf_puts(out, "}");
+	return out->oom ? -1 : 0;
+}
+
+/* The string member key of the description's object (tokens t) decoded
+ * into b: 1, 0 when it is null or absent, -1 when of another type or out of
+ * memory. */
+static int
+gw_member(const char *s, const struct json_tok *t, const char *key,
+    struct buf *b)
+{
+	int v = json_get(s, t, 0, key);
+
+	buf_reset(b);
+	if (v < 0 || t[v].type == JSON_NULL)
+		return 0;
+	if (t[v].type != JSON_STRING || json_str_buf(s, &t[v], b) != 0)
+		return -1;
+	return 1;
+}
+
+int
+gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
+{
+	struct json_tok t[GATEWAY_DESC_TOKS];
+	struct buf b = {0};
+	int n, rc;
+
+	n = json_parse(desc, desc_len, t, GATEWAY_DESC_TOKS);
+	if (n <= 0 || t[0].type != JSON_OBJECT)
+		return -1;
+	rc = gw_member(desc, t, "callback", &b);
+	if (rc == 1 && (b.len >= outsz || memchr(b.data, '\0', b.len)))
+		rc = -1;
+	if (rc == 1) {
+		memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/* The route in force with prefix exactly, or NULL. */
+static const struct config_route *
+gw_route(const char *prefix, size_t len)
+{
+	const struct config *c = config_current();
+	size_t i;
+
+	for (i = 0; c != NULL && i < c->nroutes; i++)
+		if (util_span_eq(prefix, len, c->routes[i].prefix))
+			return &c->routes[i];
+	return NULL;
+}
+
+int
+gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
+    struct buf *out, struct webhook_target *t, int64_t *timeout_ms,
+    char *err, size_t errsz)
+{
+	struct json_tok tk[GATEWAY_DESC_TOKS];
+	struct buf m = {0}, ct = {0}, ac = {0}, rt = {0}, body = {0};
+	const struct config_route *route;
+	const char *uerr = "invalid url";
+	char id[STORE_XID_MAX];
+	struct url u;
+	uint8_t *raw = NULL;
+	int n, rc = -1, blen = 0;
+	size_t i;
+
+	*timeout_ms = 0;
+	n = json_parse(desc, desc_len, tk, GATEWAY_DESC_TOKS);
+	if (n <= 0 || tk[0].type != JSON_OBJECT ||
+	    gw_member(desc, tk, "method", &m) != 1 ||
+	    gw_member(desc, tk, "route", &rt) != 1 ||
+	    gw_member(desc, tk, "content_type", &ct) < 0 ||
+	    gw_member(desc, tk, "accept", &ac) < 0 ||
+	    gw_member(desc, tk, "body_b64", &body) != 1) {
+		snprintf(err, errsz, "invalid request record");
+		goto out;
+	}
+	if (body.len > 0) {
+		raw = malloc(body.len);
+		if (raw == NULL)
+			goto nomem;
+		blen = base64_decode(body.data, body.len, raw, body.len);
+		if (blen < 0) {
+			snprintf(err, errsz, "invalid request record");
+			goto out;
+		}
+	}
+	if (d->url == NULL || url_parse(d->url, strlen(d->url), &u,
+	    &uerr) != 0) {
+		snprintf(err, errsz, "%s", uerr);
+		goto out;
+	}
+	route = gw_route(rt.data, rt.len);
+	if (route != NULL)
+		*timeout_ms = route->timeout_ms;
+
+	webhook_buf_reset(out);
+	buf_append(out, m.data, m.len);
+	buf_puts(out, " ");
+	buf_append(out, u.path, u.path_len);
+	buf_puts(out, " HTTP/1.1\r\nHost: ");
+	if (u.is_literal && strchr(u.host, ':') != NULL)
+		buf_printf(out, "[%s]", u.host);
+	else
+		buf_puts(out, u.host);
+	if (u.port != url_default_port(&u))
+		buf_printf(out, ":%u", (unsigned)u.port);
+	buf_puts(out, "\r\nUser-Agent: hookd/" HOOKD_VERSION "\r\n");
+	/* The caller's own headers, as they passed the inbound parser's
+	 * checks (no controls can be in them). */
+	if (ct.len > 0 && http_value_ok(ct.data, ct.len)) {
+		buf_puts(out, "Content-Type: ");
+		buf_append(out, ct.data, ct.len);
+		buf_puts(out, "\r\n");
+	}
+	if (ac.len > 0 && http_value_ok(ac.data, ac.len)) {
+		buf_puts(out, "Accept: ");
+		buf_append(out, ac.data, ac.len);
+		buf_puts(out, "\r\n");
+	}
+	/* A body, or a method that carries one: its length says where it
+	 * ends (RFC 9112 §6.3). */
+	if (blen > 0 || !util_span_eq(m.data, m.len, "GET"))
+		buf_printf(out, "Content-Length: %d\r\n", blen);
+	store_fmt_id(STORE_EVT, d->event->id, id);
+	buf_printf(out, "hookd-client: %s\r\nIdempotency-Key: %s\r\n",
+	    d->event->client_id, id);
+	for (i = 0; route != NULL && i < route->nheaders; i++) {
+		buf_puts(out, route->headers[i]);
+		buf_puts(out, "\r\n");
+	}
+	buf_puts(out, "\r\n");
+	if (blen > 0)
+		buf_append(out, (const char *)raw, (size_t)blen);
+	if (out->oom)
+		goto nomem;
+	snprintf(t->host, sizeof(t->host), "%s", u.host);
+	t->port = u.port;
+	t->literal = u.is_literal;
+	t->tls = u.tls;
+	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, errsz, "out of memory");
+	rc = -2;
+out:
+	free(raw);
+	buf_free(&m);
+	buf_free(&ct);
+	buf_free(&ac);
+	buf_free(&rt);
+	buf_free(&body);
+	return rc;
+}
+
+enum webhook_result
+gateway_judge(int status)
+{
+	if (status == 429 || status >= 500)
+		return WEBHOOK_RETRY;
+	return WEBHOOK_OK;
+}
+
+/* 1 when body is a JSON object (whitespace around it allowed). */
+static int
+gw_is_object(const char *body, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (body[i] == ' ' || body[i] == '\t' ||
+	    body[i] == '\r' || body[i] == '\n'))
+		i++;
+	if (i == len || body[i] != '{')
+		return 0;
+	return json_parse(body, len, NULL, 0) > 0;
+}
+
+/* 1 when body goes through json_put_str and back unchanged: it is UTF-8
+ * text (json_put_str writes U+FFFD for bytes that are not), so the
+ * envelope can carry it as a string. -1 out of memory. */
+static int
+gw_is_text(const char *body, size_t len)
+{
+	struct buf q = {0}, back = {0};
+	struct json_tok t;
+	int rc = -1;
+
+	if (json_put_str(&q, body, len) != 0 || q.oom)
+		goto out;
+	rc = json_parse(q.data, q.len, &t, 1) == 1 &&
+	    json_str_buf(q.data, &t, &back) == 0 && back.len == len &&
+	    (len == 0 || memcmp(back.data, body, len) == 0);
+out:
+	buf_free(&q);
+	buf_free(&back);
+	return rc;
+}
+
+int
+gateway_event_data(int status, const char *ctype, const char *body,
+    size_t body_len, const char *error, struct buf *out)
+{
+	int text;
+
+	buf_reset(out);
+	if (error != NULL) {
+		buf_puts(out, "{\"error\":");
+		json_put_cstr(out, error);
+		buf_puts(out, "}");
+		return out->oom ? -1 : 0;
+	}
+	/* Byte for byte, as the upstream sent it (contract §4). */
+	if (gw_is_object(body, body_len)) {
+		buf_append(out, body, body_len);
+		return out->oom ? -1 : 0;
+	}
+	if ((text = gw_is_text(body, body_len)) < 0)
+		return -1;
+	buf_printf(out, "{\"status\":%d,\"content_type\":", status);
+	json_put_cstr(out, ctype != NULL && ctype[0] != '\0' ? ctype : NULL);
+	if (text) {
+		buf_puts(out, ",\"body\":");
+		json_put_str(out, body, body_len);
+	} else {
+		/* Not text: in base64, so that no byte is lost. */
+		char *b64 = malloc(BASE64_LEN(body_len));
+
+		if (b64 == NULL)
+			return -1;
+		base64_encode(body, body_len, b64);
+		buf_puts(out, ",\"body_base64\":");
+		json_put_cstr(out, b64);
+		free(b64);
+	}
+	buf_puts(out, "}");
+	return out->oom ? -1 : 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * gateway: the engine's side of a gateway request (contract §14): the
+ * request to the upstream built from what the API stored, what the
+ * upstream's answer means, and the event it becomes. No sockets and no
+ * state of its own; deliver.c makes the calls.
+ */
+#ifndef HOOKD_GATEWAY_H
+#define HOOKD_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "util.h"
+#include "webhook.h"
+
+/* Longest request description the API stores (its members are bounded by
+ * max_body and URL_MAX; this bounds the tokens of a description). */
+#define GATEWAY_DESC_TOKS 32
+
+/*
+ * The description of a request that the API stores as its event's data
+ * while it is forwarded: a JSON object {"route", "method", "path" (the rest
+ * after the route's prefix), "query" (without callbackURL), "content_type",
+ * "accept", "callback" (each a string or null) and "body_b64" (the body in
+ * base64, since a body need not be text)}. gateway_describe writes it into
+ * out (reset first); the pointers are the caller's. 0, or -1 out of memory.
+ */
+struct gateway_desc {
+	const char *route;
+	const char *method;
+	size_t method_len;
+	const char *path;		/* after the prefix, raw */
+	size_t path_len;
+	const char *query;		/* raw, without callbackURL; or NULL */
+	size_t query_len;
+	const char *content_type;	/* or NULL */
+	size_t content_type_len;
+	const char *accept;		/* or NULL */
+	size_t accept_len;
+	const char *callback;		/* decoded URL, or NULL */
+	const char *body;
+	size_t body_len;
+};
+int gateway_describe(const struct gateway_desc *d, struct buf *out);
+
+/*
+ * Build the upstream request of d (an upstream call, d->upstream) into out
+ * (reset first) from its event's description desc (desc_len bytes): the
+ * method, d->url (the upstream URL with the path and query appended), the
+ * body, Content-Type and Accept as the caller sent them, the header= values
+ * of the route in force with that prefix, hookd-client and
+ * Idempotency-Key: <reqRefId>; never the caller's Authorization. Fills t
+ * and *timeout_ms (the route's timeout=, 0 for the global one). Returns 0,
+ * or -1 with err set when the request cannot be made at all (a description
+ * that does not parse: it fails without an attempt), -2 out of memory.
+ */
+int gateway_build(const struct delivery *d, const char *desc,
+    size_t desc_len, struct buf *out, struct webhook_target *t,
+    int64_t *timeout_ms, char *err, size_t errsz);
+
+/*
+ * Contract §14: what the upstream's answer of HTTP status st means. 429
+ * and 5xx are retried like a transport failure; any other answer is
+ * final (WEBHOOK_OK: the request completes with it).
+ */
+enum webhook_result gateway_judge(int status);
+
+/*
+ * The callback URL of the request described by desc (desc_len bytes),
+ * decoded into out (outsz bytes with the NUL): 1 when there is one, 0 when
+ * none, -1 when the description does not parse or it does not fit.
+ */
+int gateway_callback(const char *desc, size_t desc_len, char *out,
+    size_t outsz);
+
+/*
+ * The event data of a completed request into out (reset first): the
+ * upstream's body when it is a JSON object, else {"status": N,
+ * "content_type": "..." or null, "body": "<text>"} (a body that is not
+ * UTF-8 text goes as "body_base64" instead, so that no byte is lost). For a failed request, error
+ * not NULL: {"error": "..."}. 0, or -1 out of memory.
+ */
+int gateway_event_data(int status, const char *ctype, const char *body,
+    size_t body_len, const char *error, struct buf *out);
+
+#endif

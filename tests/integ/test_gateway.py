@@ -1,0 +1,455 @@
+"""The async gateway (contract §14, issue 13): hookd in front of an API.
+A caller sends `POST /api.example.com/foo?callbackURL=...` with its client
+token, gets 202 {"reqRefId", "status": "accepted"} once the request is on
+disk; hookd calls the upstream (a real Python http.server on loopback),
+and the upstream's answer goes to the callback URL as a signed webhook.
+"""
+
+import json
+import threading
+import urllib.parse
+
+from .harness import (RawReceiver, Receiver, Reply, check, check_signature,
+                      eq, run_hookd, wait_until)
+from .test_match import compare_lists, ids, pages
+
+ROUTE = "/api.example.com/"
+
+
+def setup(t, extra="", route_opts="", upstream=None):
+    """A hookd with a route to an upstream receiver, a client acme and a
+    callback receiver. Returns (h, upstream, rcv, client)."""
+    up = upstream or t.receiver()
+    rcv = t.receiver()
+    h = t.hookd("route %s %s %s\n" % (ROUTE, up.url("/"), route_opts) +
+                extra)
+    cl = h.client("acme")
+    return h, up, rcv, cl
+
+
+def call(h, token, method, path, body=None, headers=None):
+    """One gateway request with a client token: (status, json, headers)."""
+    hdrs = dict(headers or {})
+    return h.api(method, path, body, token=token, headers=hdrs)
+
+
+def wait_state(h, ref, state, token="admin", timeout=20.0):
+    def probe():
+        ev = h.req(200, "GET", "/v1/events/" + ref, token=token)
+        return ev if ev.get("request", {}).get("state") == state else None
+    return wait_until(probe, timeout, 0.1, "request %s %s" % (ref, state))
+
+
+def test_seed_post_example_end_to_end(t):
+    h, up, rcv, cl = setup(t)
+    answer = b'{"success": true,  "refId": "3283191"}'
+    up.on("/foo", Reply(200, answer,
+                        {"Content-Type": "application/json"}))
+    rcv.on("/bar", Reply(200, {"ack": True, "timestamp": "1644730268220",
+                               "reqRefId": "1292101282",
+                               "refId": "3283191"}))
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    body = b'{"order": 42}'
+    st, got, _ = call(h, cl["token"], "POST",
+                      ROUTE + "foo?x=1&callbackURL=" + cb + "&y=2", body,
+                      {"Accept": "application/json",
+                       "X-Private": "not forwarded"})
+    eq(st, 202, "status of the gateway request (%r)" % got)
+    eq(got["status"], "accepted", "status member")
+    ref = got["reqRefId"]
+    check(ref.startswith("evt_"), "reqRefId %r" % ref)
+    # The upstream gets the request, without the caller's token.
+    u = up.wait_for(1, "/foo")[0]
+    eq(u.method, "POST", "upstream method")
+    eq(u.query, "x=1&y=2", "upstream query without callbackURL")
+    eq(u.body, body, "upstream body")
+    eq(u.headers.get("content-type"), "application/json", "content-type")
+    eq(u.headers.get("accept"), "application/json", "accept")
+    eq(u.headers.get("hookd-client"), "acme", "hookd-client")
+    eq(u.headers.get("idempotency-key"), ref, "Idempotency-Key")
+    check("authorization" not in u.headers,
+          "the upstream saw an Authorization header")
+    check(cl["token"].encode() not in repr(u.header_list).encode() + u.body,
+          "the upstream saw the client token")
+    check("x-private" not in u.headers, "a caller header went upstream")
+    # The callback: the upstream's body byte for byte, signed by the
+    # client's secret, webhook-id = reqRefId.
+    r = rcv.wait_for(1, "/bar")[0]
+    eq(r.method, "POST", "callback method")
+    eq(r.body, answer, "callback body byte for byte")
+    eq(r.headers.get("webhook-id"), ref, "webhook-id")
+    eq(r.headers.get("hookd-upstream-status"), "200", "upstream status")
+    eq(r.headers.get("hookd-event-type"), "request.completed", "type")
+    check_signature(r, cl["secret"])
+    ev = wait_state(h, ref, "completed")
+    eq(ev["id"], ref, "event id")
+    eq(ev["type"], "request.completed", "event type")
+    eq(ev["request"]["upstream_status"], 200, "upstream status")
+    ds = [d for d in ev["deliveries"] if d["url"] == rcv.url("/bar")]
+    eq(len(ds), 1, "callback deliveries")
+    d = h.wait_delivery(ds[0]["id"])
+    eq(d["ack"]["reqRefId"], "1292101282", "the receiver's ack kept")
+
+
+def test_get_callback_with_the_seed_query_shape(t):
+    """The answer goes to a registered GET endpoint as the seed's
+    ?success=true&refId=3283191, and a GET request goes upstream as GET."""
+    h, up, rcv, cl = setup(t, route_opts="type=api.result")
+    up.on("/orders/7", Reply(200, {"success": True, "refId": "3283191"}))
+    h.endpoint("acme", rcv.url("/cb"), method="GET", events=["api.*"])
+    st, got, _ = call(h, cl["token"], "GET", ROUTE + "orders/7?full=1")
+    eq(st, 202, "status (%r)" % got)
+    u = up.wait_for(1, "/orders/7")[0]
+    eq(u.method, "GET", "upstream method")
+    eq(u.query, "full=1", "upstream query")
+    r = rcv.wait_for(1, "/cb")[0]
+    eq(r.method, "GET", "callback method")
+    eq(r.query, "success=true&refId=3283191", "callback query")
+    eq(r.headers.get("webhook-id"), got["reqRefId"], "webhook-id")
+    eq(r.headers.get("hookd-event-type"), "api.result", "event type")
+    eq(r.headers.get("hookd-upstream-status"), "200", "upstream status")
+
+
+def test_callback_from_the_registry_and_a_text_answer(t):
+    """No callbackURL: the client's endpoints matching the type get the
+    event; a body that is not a JSON object comes in the envelope."""
+    h, up, rcv, cl = setup(t)
+    up.on("/slow", Reply(201, b"made it\n", {"Content-Type": "text/plain"}))
+    ep = h.endpoint("acme", rcv.url("/hook"), events=["request.*"])
+    h.endpoint("acme", rcv.url("/other"), events=["order.*"])
+    st, got, _ = call(h, cl["token"], "PUT", ROUTE + "slow", b"x=1",
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+    eq(st, 202, "status (%r)" % got)
+    u = up.wait_for(1, "/slow")[0]
+    eq(u.method, "PUT", "upstream method")
+    eq(u.body, b"x=1", "upstream body")
+    eq(u.headers.get("content-type"), "application/x-www-form-urlencoded",
+       "upstream content-type")
+    r = rcv.wait_for(1, "/hook")[0]
+    eq(json.loads(r.body), {"status": 201, "content_type": "text/plain",
+                            "body": "made it\n"}, "envelope")
+    eq(r.headers.get("hookd-upstream-status"), "201", "upstream status")
+    eq(r.headers.get("hookd-endpoint"), ep["id"], "hookd-endpoint")
+    check_signature(r, ep["secret"])
+    ev = wait_state(h, got["reqRefId"], "completed")
+    eq(len(ev["deliveries"]), 1, "deliveries (only the matching endpoint)")
+    eq(rcv.got("/other"), [], "an endpoint not matching the type")
+
+
+def test_upstream_fails_twice_with_503_then_answers(t):
+    h, up, rcv, cl = setup(t, route_opts="header=\"X-Api-Key: up-key\"")
+    up.on("/foo", Reply(503, b"busy", {"Retry-After": "0"}), Reply(503),
+          Reply(200, {"done": 1}))
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "foo?callbackURL=" + cb,
+                      b"{}")
+    eq(st, 202, "status (%r)" % got)
+    r = rcv.wait_for(1, "/bar")[0]
+    eq(json.loads(r.body), {"done": 1}, "callback body")
+    calls = up.got("/foo")
+    eq(len(calls), 3, "upstream calls")
+    for c in calls:
+        eq(c.headers.get("idempotency-key"), got["reqRefId"],
+           "Idempotency-Key on every call")
+        eq(c.headers.get("x-api-key"), "up-key", "the route's header=")
+    ev = wait_state(h, got["reqRefId"], "completed")
+    eq(ev["request"]["upstream_attempts"], 3, "upstream attempts")
+
+
+def test_upstream_never_answers_gives_type_failed(t):
+    h, up, rcv, cl = setup(t, route_opts="type=api.result")
+    up.on("/down", Reply(500, b"boom"))
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST",
+                      ROUTE + "down?callbackURL=" + cb, b"{}")
+    eq(st, 202, "status (%r)" % got)
+    r = rcv.wait_for(1, "/bar", timeout=30)[0]
+    eq(r.headers.get("hookd-event-type"), "api.result.failed", "type")
+    eq(r.headers.get("webhook-id"), got["reqRefId"], "webhook-id")
+    err = json.loads(r.body)["error"]
+    check("500" in err, "error %r names the status" % err)
+    eq(len(up.got("/down")), 4, "upstream calls: the schedule's attempts")
+    ev = wait_state(h, got["reqRefId"], "failed")
+    eq(ev["type"], "api.result.failed", "event type")
+    eq(ev["request"]["upstream_status"], 500, "last upstream status")
+
+
+def test_loopback_upstream_needs_allow_destinations(t):
+    """The upstream call shares the SSRF rules: a route to a loopback
+    address without allow_destinations is refused by -n and at start,
+    saying what opens it; a request whose upstream became denied (the
+    config changed meanwhile) fails at connect time with the same words."""
+    import socket
+    bad = "route %s http://127.0.0.1:9/\n" % ROUTE
+    h = t.hookd(bad, allow=False, start=False)
+    p = run_hookd("-n", "-c", h.conf_path)
+    eq(p.returncode, 1, "-n exit status")
+    check("%s:%d: route UPSTREAM: destination not allowed: 127.0.0.1 is "
+          "loopback; allow_destinations opens it" % (h.conf_path, 4)
+          in p.stderr, "-n says why: %r" % p.stderr)
+    # Accepted while allowed; the upstream does not listen yet.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    h = t.hookd("route %s http://127.0.0.1:%d/\n" % (ROUTE, port) +
+                "retry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n")
+    cl = h.client("acme")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "x", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    ref = got["reqRefId"]
+    wait_until(lambda: h.req(200, "GET", "/v1/events/" + ref)["request"]
+               ["upstream_attempts"] >= 1, 15, 0.1, "a refused attempt")
+    h.stop()
+    h.write_conf("timeout 2s\n")
+    h.start()
+    ev = wait_state(h, ref, "failed")
+    eq(ev["type"], "request.completed.failed", "type")
+    check("allow_destinations" in ev["data"]["error"],
+          "error %r names allow_destinations" % ev["data"]["error"])
+
+
+def test_routes_reload_on_sighup_and_n_checks_them(t):
+    import signal
+    up = t.receiver()
+    h = t.hookd("route /a/ %s\n" % up.url("/"))
+    cl = h.client("acme")
+    eq(call(h, cl["token"], "POST", "/a/x", b"{}")[0], 202, "/a/ before")
+    eq(call(h, cl["token"], "POST", "/b/x", b"{}")[0], 404, "/b/ before")
+    h.write_conf(h_conf(h).replace("route /a/", "route /b/"))
+    p = run_hookd("-n", "-c", h.conf_path)
+    eq(p.returncode, 0, "-n exit status (%r)" % p.stderr)
+    check("routes=1" in p.stdout + p.stderr, "-n summary: %r" % p.stdout)
+    h.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: call(h, cl["token"], "POST", "/b/y", b"{}")[0] == 202,
+               15, 0.1, "the new route")
+    eq(call(h, cl["token"], "POST", "/a/x", b"{}")[0], 404, "/a/ after")
+    check("msg=reloaded changed=route" in h.log(), "the reload's log line")
+    up.wait_for(1, "/y")
+    # A route that would shadow hookd's API: refused, with the reason.
+    h.write_conf(h_conf(h) + "route /v1/ %s\n" % up.url("/"))
+    p = run_hookd("-n", "-c", h.conf_path)
+    eq(p.returncode, 1, "-n exit status")
+    check("hookd's own /v1" in p.stderr, "-n says why: %r" % p.stderr)
+
+
+def h_conf(h):
+    with open(h.conf_path) as f:
+        return f.read()
+
+
+def test_kill9_after_202_before_the_upstream_call(t):
+    """A 202 survives kill -9: the upstream (not listening yet) is called
+    after the restart with the same Idempotency-Key."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    rcv = t.receiver()
+    h = t.hookd("route %s http://127.0.0.1:%d/\n" % (ROUTE, port) +
+                "retry_schedule 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n")
+    cl = h.client("acme")
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "foo?callbackURL=" + cb,
+                      b'{"n": 1}')
+    eq(st, 202, "status (%r)" % got)
+    h.kill9()
+    up = Receiver(port=port)
+    t.receivers.append(up)
+    up.on("/foo", Reply(200, {"ok": True}))
+    h.start()
+    u = up.wait_for(1, "/foo", timeout=30)[0]
+    eq(u.headers.get("idempotency-key"), got["reqRefId"], "Idempotency-Key")
+    eq(u.body, b'{"n": 1}', "body")
+    r = rcv.wait_for(1, "/bar", timeout=30)[0]
+    eq(r.body, b'{"ok": true}', "callback body")
+    wait_state(h, got["reqRefId"], "completed")
+    # Completed is durable too: after another kill -9 the request is not
+    # forwarded again and there is one event with one callback.
+    h.kill9()
+    h.start()
+    ev = wait_state(h, got["reqRefId"], "completed")
+    eq(len(ev["deliveries"]), 1, "deliveries after the restart")
+    evs = h.req(200, "GET", "/v1/events")["data"]
+    eq([e["id"] for e in evs], [got["reqRefId"]], "events")
+    eq(len(up.got("/foo")), 1, "upstream calls after completion")
+
+
+def test_auth_and_isolation(t):
+    h, up, rcv, cl = setup(t)
+    other = h.client("beta")
+    # No token: 401 on the head; the admin token: 403 (made for a client).
+    st, got, _ = h.api("POST", ROUTE + "foo", b"{}", token=None)
+    eq(st, 401, "without a token (%r)" % got)
+    st, got, _ = h.api("POST", ROUTE + "foo", b"{}", token="nope")
+    eq(st, 401, "unknown token (%r)" % got)
+    st, got, _ = h.api("POST", ROUTE + "foo", b"{}")
+    eq(st, 403, "admin token (%r)" % got)
+    check("client" in got["error"], "403 says why: %r" % got)
+    eq(up.got(), [], "upstream calls for refused requests")
+    st, got, _ = call(h, cl["token"], "POST", ROUTE + "foo", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    ref = got["reqRefId"]
+    up.wait_for(1, "/foo")
+    st, _, _ = h.api("GET", "/v1/events/" + ref, token=other["token"])
+    eq(st, 404, "another client reading the request")
+    h.req(200, "GET", "/v1/events/" + ref, token=cl["token"])
+    # A bad callbackURL is refused before anything is stored.
+    st, got, _ = call(h, cl["token"], "POST",
+                      ROUTE + "foo?callbackURL=ftp%3A%2F%2Fx", b"{}")
+    eq(st, 422, "bad callbackURL (%r)" % got)
+    check(got["error"].startswith("callbackURL:"), "error %r" % got)
+    # hookd's own paths still answer.
+    eq(h.api("GET", "/healthz", token=None)[0], 200, "healthz")
+
+
+def gated_upstream(t, gate):
+    """An upstream whose answers wait for gate: /ok answers 200, /down
+    500. Nothing completes until the test opens the gate."""
+    up = RawReceiver()
+    t.receivers.append(up)
+
+    def answer(status):
+        def fn(sock, req, n):
+            gate.wait(60)
+            body = b'{"n": %d}' % n
+            sock.sendall(b"HTTP/1.1 %d Answer\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n"
+                         b"\r\n%s" % (status, len(body), body))
+            return False
+        return fn
+    up.on("/ok", answer(200))
+    up.on("/down", answer(500))
+    return up
+
+
+def compacted(h, seen):
+    """POST /v1/compact and wait for its end (the log's nth compacted)."""
+    h.req(202, "POST", "/v1/compact")
+    wait_until(lambda: h.log().count("msg=compacted") > seen, 60,
+               what="the compaction to end")
+
+
+def test_lists_in_id_order_after_compacting_completed_requests(t):
+    """Requests that complete after later events have deliveries newer
+    than those events'; a compaction keeps them with the request, in its
+    place, so a restart replays them first. The filtered lists
+    (?endpoint=, ?client= paged one by one, events by client and type,
+    TYPE.failed included) must still equal the unfiltered lists filtered
+    here, in id order: live, after a restart, after a compaction and a
+    restart."""
+    gate = threading.Event()
+    up = gated_upstream(t, gate)
+    rcv = t.receiver()
+    h = t.hookd("route %s %s timeout=60s\n" % (ROUTE, up.url("/")))
+    cl = h.client("acme")
+    other = h.client("beta")
+    ep = h.endpoint("acme", rcv.url("/all"), events=["*"])
+    h.endpoint("beta", rcv.url("/beta"), events=["*"])
+    cb = urllib.parse.quote(rcv.url("/cb"), safe="")
+    refs = []
+    for path in ("ok?callbackURL=" + cb, "down", "ok", "down?callbackURL=" +
+                 cb):
+        st, got, _ = call(h, cl["token"], "POST", ROUTE + path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+        # Events after each request, before any completes.
+        h.event("acme", "order.paid", data={"after": got["reqRefId"]})
+        h.event("beta", "order.paid", data={"after": got["reqRefId"]})
+    up.wait_for(4, timeout=30)
+    gate.set()
+    for ref, state in zip(refs, ("completed", "failed", "completed",
+                                 "failed")):
+        wait_state(h, ref, state, timeout=60)
+    h.event("acme", "order.paid", data={"after": "completions"})
+    wait_until(lambda: h.metric("hookd_pending_deliveries") == 0, 60,
+               what="every delivery settled")
+    tokens = {"acme": cl["token"], "beta": other["token"]}
+
+    def same(what):
+        dl = pages(h, "/v1/deliveries", 1000)
+        eq(ids(dl), sorted(ids(dl)), "%s: deliveries in id order" % what)
+        for q, keep in ((("endpoint", ep["id"]),
+                         lambda d: d["endpoint"] == ep["id"]),
+                        (("client", "acme"),
+                         lambda d: d["client"] == "acme")):
+            eq(ids(pages(h, "/v1/deliveries?%s=%s" % q, 1)),
+               ids([d for d in dl if keep(d)]),
+               "%s: ?%s=%s paged one by one" % ((what,) + q))
+        evs = pages(h, "/v1/events?client=acme", 1)
+        check(set(refs) <= set(ids(evs)), "%s: requests in ?client=acme"
+              % what)
+        check(any(e["type"].endswith(".failed") for e in evs),
+              "%s: a TYPE.failed request listed" % what)
+        compare_lists(h, what, tokens)
+
+    same("live")
+    h.restart()
+    same("after a restart")
+    compacted(h, h.log().count("msg=compacted"))
+    same("after a compaction")
+    h.restart()
+    same("after a compaction and a restart")
+
+
+def test_request_completed_during_a_compaction(t):
+    """Requests complete while compactions run (their records, request
+    and completion, are written during the catch-up, or around it): after
+    a restart each is completed once, with its deliveries, and nothing is
+    forwarded again. Whatever the interleaving, the outcome must be the
+    same."""
+    gate = threading.Event()
+    up = gated_upstream(t, gate)
+    rcv = t.receiver()
+    h = t.hookd("route %s %s timeout=60s\n" % (ROUTE, up.url("/")))
+    cl = h.client("acme")
+    h.endpoint("acme", rcv.url("/all"), events=["request.*"])
+    # A journal worth copying, so the compaction takes a while.
+    for i in range(300):
+        h.event("acme", "order.paid", data={"i": i, "pad": "x" * 2000})
+    refs = []
+    for _ in range(6):
+        st, got, _ = call(h, cl["token"], "POST", ROUTE + "ok", b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    up.wait_for(6, timeout=30)
+    seen = h.log().count("msg=compacted")
+    h.req(202, "POST", "/v1/compact")
+    # More requests, their records written while it runs (or just after).
+    for _ in range(3):
+        st, got, _ = call(h, cl["token"], "POST", ROUTE + "ok", b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    gate.set()
+    for ref in refs:
+        wait_state(h, ref, "completed", timeout=60)
+    wait_until(lambda: h.log().count("msg=compacted") > seen, 60,
+               what="the compaction to end")
+    wait_until(lambda: h.metric("hookd_pending_deliveries") == 0, 60,
+               what="every delivery settled")
+
+    def view():
+        out = []
+        for ref in refs:
+            ev = h.req(200, "GET", "/v1/events/" + ref)
+            out.append((ev["request"]["state"], ev["type"],
+                        sorted((d["id"], d["status"])
+                               for d in ev["deliveries"]),
+                        ev.get("data")))
+        return out
+    before = view()
+    for state, _, dls, data in before:
+        eq(state, "completed", "state")
+        eq(len(dls), 1, "deliveries of a completed request")
+        # Read back from the event's newest record: the completion.
+        check(isinstance(data, dict) and "n" in data,
+              "a completed request's data is the answer: %r" % (data,))
+    compacted(h, h.log().count("msg=compacted"))
+    h.restart()
+    eq(view(), before, "the requests after a compaction and a restart")
+    eq(len(up.got()), 9, "upstream calls (none again)")
+    eq(len(rcv.got("/all")), 9, "callbacks (one per request)")
+    compare_lists(h, "after compactions and a restart",
+                  {"acme": cl["token"]})
