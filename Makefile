@@ -34,11 +34,11 @@ TLS_STAMP = .build-tls
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-MODULES = util log loop metrics json http sign sign_x86 url config store \
-	store_file store_replay store_registry store_journal store_index \
-	store_compact store_check webhook gateway outbound tls resolve \
-	deliver_queue deliver api api_check api_registry api_events \
-	api_gateway api_ops server cli main
+MODULES = util log loop metrics json http sign sign_x86 url config \
+	config_regs store store_file store_replay store_registry store_idem \
+	store_journal store_jreplay store_index store_compact store_check \
+	webhook gateway outbound tls resolve deliver_queue deliver api \
+	api_check api_registry api_events api_gateway api_ops server cli main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
@@ -77,8 +77,9 @@ test: hookd tests/unit layers
 # under the sanitizers with any compiler (make check).
 FUZZ_TARGETS = request response chunked json url journal records
 FUZZ_SRCS = util.c json.c http.c sign.c sign_x86.c url.c store.c \
-	store_file.c store_replay.c store_registry.c store_journal.c \
-	store_index.c store_compact.c store_check.c
+	store_file.c store_replay.c store_registry.c store_idem.c \
+	store_journal.c store_jreplay.c store_index.c store_compact.c \
+	store_check.c
 FUZZ_TIME ?= 60
 
 tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS) $(TLS_STAMP)

@@ -2,7 +2,8 @@
  * store_impl.h: what the pieces of the store share, and only they include.
  * Bottom up: store_file.c (files, records, group commit, the lock),
  * store_replay.c (reading a file of records back), store_registry.c (clients
- * and endpoints), store_journal.c (events, deliveries, attempts, keys),
+ * and endpoints), store_idem.c (Idempotency-Keys), store_journal.c (events,
+ * deliveries, attempts), store_jreplay.c (the journal read back),
  * store_compact.c, then store.c and store_check.c on top. A piece calls only
  * the pieces below it; a lower one tells an upper one something through a
  * hook the upper one set (file_on_durable, the apply of replay_file).
@@ -186,7 +187,7 @@ struct store_journal {
 extern struct store_journal st_journal;
 
 /*
- * The Idempotency-Keys (store_journal.c): a hash table by client and key,
+ * The Idempotency-Keys (store_idem.c): a hash table by client and key,
  * and a queue in the order of their times, oldest first, from whose head
  * the keys are freed once STORE_IDEM_MS old (idem_expire). Keys are added
  * with the clock's time, so the queue is in time order unless the wall
@@ -347,12 +348,8 @@ int gone_has(uint64_t id);
 /* Apply one registry record of type t (tl bytes). 0 or -1 (r's error). */
 int replay_registry(struct replay *r, const char *t, size_t tl);
 
-/* ---- store_journal.c: events, deliveries, attempts, keys ---- */
+/* ---- store_idem.c: Idempotency-Keys ---- */
 
-/* Hand the deliveries of events now durable to the engine. */
-void announce_durable(void);
-/* Free an event with its deliveries. */
-void event_free(struct event *ev);
 /* Free the Idempotency-Keys older than STORE_IDEM_MS at now, oldest first,
  * at most max of them. */
 void idem_expire(int64_t now, size_t max);
@@ -364,12 +361,43 @@ void idem_free_all(void);
 /* 1 when client id (len bytes) has an Idempotency-Key younger than
  * STORE_IDEM_MS at now, else 0. One lookup (idem_owner). */
 int idem_id_held(const char *id, size_t len, int64_t now);
-/* Take the deliveries of events a compaction drops (event.dropping) off
- * their endpoints' and clients' lists, before they are freed. */
-void index_forget_dropping(void);
 /* Write the members of an idem record after "t" into the record. */
 void idem_members(const char *client, const char *key, size_t len,
     const uint8_t *req, int status, const char *body, int64_t at);
+/* Add a key to the table and the queue (req NULL: matches any request).
+ * 0, or -1 out of memory (nothing added). */
+int idem_add(const char *client, const char *key, size_t len,
+    const uint8_t *req, int status, const char *body, int64_t at);
+
+/* ---- store_journal.c: events, deliveries, attempts ---- */
+
+/* Hand the deliveries of events now durable to the engine. */
+void announce_durable(void);
+/* Free an event with its deliveries. */
+void event_free(struct event *ev);
+/* Take the deliveries of events a compaction drops (event.dropping) off
+ * their endpoints' and clients' lists, before they are freed. */
+void index_forget_dropping(void);
+/* A new event (a gateway request's: room for any type it may take), its
+ * client id and type in the same allocation. NULL when out of memory. */
+struct event *event_alloc(const char *client_id, const char *type,
+    size_t type_len);
+struct event *event_alloc_gw(const char *client_id, const char *type,
+    size_t type_len);
+/* Put d on its endpoint's or client's list. */
+void dlv_index(struct delivery *d, struct client *c);
+/* Link a new delivery into the id-ordered array and the counts; with tail,
+ * at *tail on its event's list, moving tail past it. 0, or -1 out of
+ * memory (nothing linked). */
+int delivery_link(struct delivery *d, struct delivery ***tail);
+/* Set d's state (enum store_status), next try (pending only) and time,
+ * keeping the status index and the pending counts. */
+void apply_state(struct delivery *d, int status, int64_t next_at, int64_t at);
+/* The name of a gateway state in a record, STORE_GW_NONE when unknown. */
+int gw_parse(const char *s);
+
+/* ---- store_jreplay.c: the journal read back ---- */
+
 /* End the deliveries replay left without an endpoint, writing why. 0, or
  * -1 when a record cannot be written. */
 int orphans_settle(void);

@@ -14,8 +14,8 @@
 # each layer is; a file uses only what is on its own line or above it.
 TABLE='
 0 util log loop metrics version
-1 http json url sign sign_x86 sign_impl config
-2 store store_file store_replay store_registry store_journal store_index store_compact store_check store_impl
+1 http json url sign sign_x86 sign_impl config config_regs config_impl
+2 store store_file store_replay store_registry store_idem store_journal store_jreplay store_index store_compact store_check store_impl
 3 webhook gateway outbound resolve tls
 4 deliver deliver_queue deliver_impl
 5 api api_check api_registry api_events api_gateway api_ops api_impl

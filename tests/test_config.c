@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../config.c"
+#include "../config_regs.c"
 #include "unit.h"
 
 void test_config(void);
