@@ -19,7 +19,7 @@ TABLE='
 3 webhook gateway outbound resolve tls
 4 deliver deliver_attempt deliver_queue deliver_impl
 5 api api_check api_registry api_events api_gateway api_ops api_impl
-6 server
+6 server server_conn server_impl
 7 main cli
 '
 # 0 base: buffers, clocks, numbers, hex; logfmt lines and the one quoter;
