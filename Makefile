@@ -37,8 +37,9 @@ SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 MODULES = util log loop metrics json http sign sign_x86 url config \
 	config_regs store store_file store_replay store_registry store_idem \
 	store_journal store_jreplay store_index store_compact store_check \
-	webhook gateway outbound tls resolve deliver_queue deliver api \
-	api_check api_registry api_events api_gateway api_ops server cli main
+	webhook gateway outbound tls resolve deliver_queue deliver \
+	deliver_attempt api api_check api_registry api_events api_gateway \
+	api_ops server server_conn cli main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)

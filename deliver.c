@@ -26,14 +26,14 @@
  * linked (d->wait_next, d->wait_prev), so they cost no memory either, and a
  * delete or disable takes each failed delivery off in O(1).
  *
- * An attempt. It reads the endpoint's current url, method, headers and
- * secret (so a PATCH fixes deliveries still pending), has webhook build the
- * whole request in one buffer, and hands it to an outbound exchange. Its
- * state exists only while it is in flight; spare attempt structures and
- * their buffers are reused. One deadline, start + timeout, covers
- * resolving, connecting, sending and reading. Literal IP hosts skip the
- * resolver. Destinations are checked by outbound on each address actually
- * connected to (contract §8, no DNS rebinding).
+ * An attempt (deliver_attempt.c). It reads the endpoint's current url,
+ * method, headers and secret (so a PATCH fixes deliveries still pending),
+ * has webhook build the whole request in one buffer, and hands it to an
+ * outbound exchange. Its state exists only while it is in flight; spare
+ * attempt structures and their buffers are reused. One deadline, start +
+ * timeout, covers resolving, connecting, sending and reading. Literal IP
+ * hosts skip the resolver. Destinations are checked by outbound on each
+ * address actually connected to (contract §8, no DNS rebinding).
  *
  * Isolation: everything is non-blocking and every wait is a deadline, so a
  * slow or dead receiver costs only its own endpoint's slots, and one
@@ -78,10 +78,6 @@
  * again no sooner than this, so a full disk does not become a hot loop of
  * duplicate deliveries. */
 #define DELIVER_STORE_BACKOFF_MS 10000
-/* Spare attempt structures kept for reuse (their buffers are trimmed to
- * WEBHOOK_SPARE_BUF): no malloc per attempt, yet no pinned megabyte
- * payload buffers. */
-#define DELIVER_SPARE_ATTEMPTS	64
 /* Due deliveries one loop pass takes from the timer heap (each started, at
  * some microseconds for its request and connect, or put on a wait list):
  * an event matching thousands of endpoints, or thousands of retries come
@@ -89,73 +85,9 @@
  * (issue 20: no pass over 10 ms). The rest go in the next passes, which
  * follow at once. */
 #define DELIVER_DUE_PER_PASS 256
-/* One attempt in flight. */
-struct attempt {
-	struct attempt *prev, *next;	/* in-flight list, by deadline */
-	struct resolve_wait rw;		/* waiting for its name */
-	struct delivery *d;
-	struct endpoint *ep;		/* d's endpoint at the start, or NULL */
-	struct tenant *tn;		/* d's client's state, or NULL */
-	unsigned number;		/* 1 for a delivery's first attempt */
-	int64_t at;			/* wall ms when it started */
-	int64_t start, deadline;	/* monotonic ms */
-	int literal;			/* the host is an IP literal */
-	struct out_exchange x;		/* the request and its response */
-	char error[128];
-};
 
-/* What an attempt came to, as the store records it. */
-struct outcome {
-	enum webhook_result result;
-	int status;			/* HTTP status, 0 when none */
-	const char *error;		/* NULL when none */
-	int disable;			/* 410: disable the endpoint */
-	int64_t retry_after;		/* ms, -1 when none */
-	const char *body;
-	size_t body_len;
-	const char *ack;
-	size_t ack_len;
-	/* A gateway request's upstream answer (contract §14): all of its
-	 * body and its Content-Type. */
-	const char *whole;
-	size_t whole_len;
-	const char *ctype;
-};
-
-/* The engine's state: one instance, on the loop thread only. */
-struct engine {
-	/* Set by deliver_drain: no new attempts start. */
-	int draining;
-	/* The timer heap, the global wait list and the clients' states. */
-	struct deliver_queue q;
-	/* Attempts in flight, soonest deadline first. */
-	struct attempt *act_head, *act_tail;
-	size_t inflight_total;
-	struct attempt *spare;		/* through next */
-	size_t nspare;
-	/* Set when a slot was freed where no pull could follow (an abort):
-	 * the next tick looks at every endpoint's wait list. */
-	int sweep_endpoints;
-	/* Set while the wait lists are being pulled: attempts ending
-	 * meanwhile do not pull again (no recursion through synchronous
-	 * failures). */
-	int pulling;
-	/* The delivery whose outcome is being written to the store now. */
-	struct delivery *recording;
-	/* The caps last applied: a reload that changes one sweeps the wait
-	 * lists. */
-	size_t last_endpoint_cap, last_client_cap, last_outbound_cap;
-	uint64_t rng_state;
-	/* Scratch space for building requests and judging answers; used
-	 * within one call, never across passes. */
-	struct buf scratch_data;
-	struct webhook_scratch ws;
-};
-
-static struct engine eng;
-
-static void attempt_start(struct delivery *d);
-static void attempt_abort(struct attempt *a);
+/* The engine's state (deliver_impl.h). */
+struct engine eng;
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
@@ -183,7 +115,7 @@ client_cap(void)
 
 /* The state of d's client (the event keeps its id even once the client is
  * deleted). */
-static struct tenant *
+struct tenant *
 tenant_of(const struct delivery *d)
 {
 	return deliver_tenant_get(&eng.q, d->event->client_id, 1);
@@ -392,7 +324,7 @@ pull_global(void)
  * stuck; the global list is pulled again for slots that an attempt ending
  * at once gave back meanwhile.
  */
-static void
+void
 pull_after(struct endpoint *e, struct tenant *t)
 {
 	if (eng.pulling) {
@@ -538,7 +470,7 @@ out:
  * d from the engine. Applies §5: the new status, the next attempt time, the
  * endpoint's failure clock and disabling.
  */
-static void
+void
 outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
     int64_t at, int64_t ms, const struct outcome *o)
 {
@@ -630,7 +562,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 
 /* d cannot be delivered at all (template, URL, client gone): it fails
  * without an attempt. d is detached from the engine. */
-static void
+void
 delivery_fail_now(struct delivery *d, const char *error)
 {
 	char xid[STORE_XID_MAX], eq[160];
@@ -663,417 +595,6 @@ delivery_fail_now(struct delivery *d, const char *error)
 		o.error = error;
 		gateway_finish(d, &o);
 	}
-}
-
-/* ---------------------------------------------------------------------- */
-/* Attempts                                                               */
-
-static struct attempt *
-attempt_alloc(void)
-{
-	struct attempt *a = eng.spare;
-	struct buf req, in, whole;
-
-	if (a == NULL)
-		return calloc(1, sizeof(*a));
-	eng.spare = a->next;
-	eng.nspare--;
-	req = a->x.req;
-	in = a->x.in;
-	whole = a->x.whole;
-	memset(a, 0, sizeof(*a));
-	a->x.req = req;
-	a->x.in = in;
-	a->x.whole = whole;
-	buf_reset(&a->x.req);
-	buf_reset(&a->x.in);
-	buf_reset(&a->x.whole);
-	return a;
-}
-
-static void
-attempt_free(struct attempt *a)
-{
-	webhook_buf_reset(&a->x.req);
-	webhook_buf_reset(&a->x.in);
-	webhook_buf_reset(&a->x.whole);
-	if (eng.nspare >= DELIVER_SPARE_ATTEMPTS) {
-		buf_free(&a->x.req);
-		buf_free(&a->x.in);
-		buf_free(&a->x.whole);
-		free(a);
-		return;
-	}
-	a->next = eng.spare;
-	eng.spare = a;
-	eng.nspare++;
-}
-
-/* Insert into the in-flight list by deadline: from the tail, where a new
- * attempt belongs unless the timeout was shortened by a reload. */
-static void
-active_insert(struct attempt *a)
-{
-	struct attempt *p = eng.act_tail;
-
-	while (p != NULL && p->deadline > a->deadline)
-		p = p->prev;
-	a->prev = p;
-	a->next = p != NULL ? p->next : eng.act_head;
-	if (a->next != NULL)
-		a->next->prev = a;
-	else
-		eng.act_tail = a;
-	if (p != NULL)
-		p->next = a;
-	else
-		eng.act_head = a;
-}
-
-static void
-active_unlink(struct attempt *a)
-{
-	if (a->prev != NULL)
-		a->prev->next = a->next;
-	else
-		eng.act_head = a->next;
-	if (a->next != NULL)
-		a->next->prev = a->prev;
-	else
-		eng.act_tail = a->prev;
-	a->prev = a->next = NULL;
-}
-
-/* Undo everything a in flight holds: its dns wait, its connection (kept
- * when reusable), its place in the list and the counters. */
-static void
-attempt_detach(struct attempt *a, int reusable)
-{
-	resolve_unwait(&a->rw);
-	active_unlink(a);
-	out_release(&a->x, reusable);
-	eng.inflight_total--;
-	if (a->ep != NULL)
-		a->ep->inflight--;
-	if (a->tn != NULL)
-		a->tn->inflight--;
-	a->d->inflight = 0;
-}
-
-/* Drop a without recording anything: its delivery stays pending (shutdown)
- * or has already been failed by the store (engine_forget). */
-static void
-attempt_abort(struct attempt *a)
-{
-	attempt_detach(a, 0);
-	attempt_free(a);
-}
-
-/* End a with outcome o, then let waiting deliveries use the slot. */
-static void
-attempt_end(struct attempt *a, struct outcome *o, int reusable)
-{
-	struct delivery *d = a->d;
-	struct endpoint *e = a->ep;
-	struct tenant *t = a->tn;
-	int64_t ms = util_mono_ms() - a->start;
-
-	attempt_detach(a, reusable);
-	outcome_record(d, e, a->number, a->at, ms < 0 ? 0 : ms, o);
-	attempt_free(a);
-	pull_after(e, t);
-}
-
-/* End a with a transport error (no HTTP answer). */
-static void
-attempt_fail(struct attempt *a, const char *error, enum webhook_result r)
-{
-	struct outcome o;
-
-	memset(&o, 0, sizeof(o));
-	o.result = r;
-	o.error = error;
-	o.retry_after = -1;
-	attempt_end(a, &o, 0);
-}
-
-/* The attempt that x belongs to. */
-static struct attempt *
-attempt_of_exchange(struct out_exchange *x)
-{
-	return (struct attempt *)(void *)((char *)x -
-	    offsetof(struct attempt, x));
-}
-
-/*
- * outbound's report on a's exchange: an answer is judged by the rules of
- * §5 and §12 (webhook_judge) and recorded; a transport failure is recorded
- * as such (OUT_DENIED: the destination is not allowed, failed at once).
- */
-static void
-attempt_done(struct out_exchange *x, enum out_result r, const char *error)
-{
-	struct attempt *a = attempt_of_exchange(x);
-	struct webhook_answer ans;
-	struct webhook_verdict v;
-	struct outcome o;
-
-	switch (r) {
-	case OUT_DENIED:
-		attempt_fail(a, error, WEBHOOK_REJECT);
-		return;
-	case OUT_TIMEOUT:
-		attempt_fail(a, error, WEBHOOK_TIMEOUT);
-		return;
-	case OUT_ERROR:
-		attempt_fail(a, error, WEBHOOK_ERROR);
-		return;
-	case OUT_ANSWER:
-		break;
-	}
-	if (a->d->upstream) {
-		/* Contract §14: 429 and 5xx are retried, any other answer
-		 * is the request's result. */
-		memset(&o, 0, sizeof(o));
-		o.result = gateway_judge(x->status);
-		o.status = x->status;
-		o.retry_after = x->retry_after;
-		o.body = x->body;
-		o.body_len = x->body_len;
-		o.whole = x->whole.data;
-		o.whole_len = x->whole.len;
-		o.ctype = x->ctype;
-		attempt_end(a, &o, x->reusable);
-		return;
-	}
-	memset(&ans, 0, sizeof(ans));
-	ans.status = x->status;
-	ans.body = x->body;
-	ans.body_len = x->body_len;
-	ans.body_total = x->body_total;
-	ans.whole = x->whole.data;
-	ans.whole_len = x->whole.len;
-	webhook_judge(&ans, &eng.ws, &v);
-	memset(&o, 0, sizeof(o));
-	o.result = v.result;
-	o.status = x->status;
-	o.error = v.error;
-	o.disable = v.disable;
-	o.retry_after = x->retry_after;
-	o.body = x->body;
-	o.body_len = x->body_len;
-	o.ack = v.ack;
-	o.ack_len = v.ack_len;
-	attempt_end(a, &o, x->reusable);
-}
-
-/*
- * request_build for a gateway request's upstream call (contract §14):
- * the request is gateway_build's, the whole answer is kept, and the
- * route's timeout= replaces the global one.
- */
-static int
-request_build_upstream(struct attempt *a)
-{
-	struct webhook_target tg;
-	const char *desc;
-	size_t dl;
-	int64_t tmo;
-	int rc;
-
-	webhook_buf_reset(&eng.scratch_data);
-	desc = store_event_data(a->d->event, &eng.scratch_data, &dl);
-	if (desc == NULL) {
-		snprintf(a->error, sizeof(a->error), "storage error");
-		return -2;
-	}
-	rc = gateway_build(a->d, desc, dl, &a->x.req, &tg, &tmo, a->error,
-	    sizeof(a->error));
-	if (rc != 0)
-		return rc;
-	if (tmo > 0) {
-		active_unlink(a);
-		a->deadline = a->start + tmo;
-		active_insert(a);
-	}
-	a->x.keep_all = 1;
-	snprintf(a->x.host, sizeof(a->x.host), "%s", tg.host);
-	a->x.port = tg.port;
-	a->x.tls = tg.tls;
-	a->x.literal = tg.literal;
-	a->literal = tg.literal;
-	return 0;
-}
-
-/*
- * Build a's request into a->x.req and note where it goes, from the
- * delivery's endpoint (or its client, for a one-off) as they are now.
- * Returns 0; -1 when the delivery cannot be made at all (a->error set: it
- * fails without an attempt); -2 for a passing failure (a->error set: an
- * attempt that is retried).
- */
-static int
-request_build(struct attempt *a)
-{
-	struct delivery *d = a->d;
-	struct event *ev = d->event;
-	struct endpoint *e = d->endpoint;
-	struct webhook_input in;
-	struct webhook_target tg;
-	char id[STORE_XID_MAX], epid[STORE_XID_MAX];
-	int rc;
-
-	memset(&in, 0, sizeof(in));
-	if (d->upstream)
-		return request_build_upstream(a);
-	if (ev->gw > STORE_GW_FORWARDING)
-		in.upstream_status = ev->gw_status;
-	if (e != NULL) {
-		in.url = e->url;
-		in.get = e->method_get;
-		in.secret = e->secret;
-		in.prev_secret = e->prev_secret;
-		in.prev_until = e->prev_until;
-		store_fmt_id(STORE_EP, e->id, epid);
-		in.endpoint_id = epid;
-		in.headers = e->headers;
-	} else if (d->url != NULL) {
-		/* A one-off is signed with its client's secret. */
-		const struct client *cl = store_event_client(ev);
-
-		if (cl == NULL) {
-			snprintf(a->error, sizeof(a->error), "client deleted");
-			return -1;
-		}
-		in.url = d->url;
-		in.secret = cl->secret;
-		in.prev_secret = cl->prev_secret;
-		in.prev_until = cl->prev_until;
-	} else {
-		snprintf(a->error, sizeof(a->error), "endpoint deleted");
-		return -1;
-	}
-
-	webhook_buf_reset(&eng.scratch_data);
-	in.data = store_event_data(ev, &eng.scratch_data, &in.data_len);
-	if (in.data == NULL) {
-		snprintf(a->error, sizeof(a->error), "storage error");
-		return -2;
-	}
-	store_fmt_id(STORE_EVT, ev->id, id);
-	in.event_id = id;
-	in.event_type = ev->type;
-	in.at = a->at;
-	in.number = a->number;
-	rc = webhook_build(&in, &eng.ws, &a->x.req, &tg, a->error,
-	    sizeof(a->error));
-	if (rc != 0)
-		return rc;
-	snprintf(a->x.host, sizeof(a->x.host), "%s", tg.host);
-	a->x.port = tg.port;
-	a->x.tls = tg.tls;
-	a->x.literal = tg.literal;
-	a->literal = tg.literal;
-	return 0;
-}
-
-static void attempt_resolved(struct resolve_wait *w,
-    struct resolve_entry *en);
-
-static void
-attempt_start(struct delivery *d)
-{
-	struct endpoint *e = d->endpoint;
-	struct attempt *a;
-	int rc;
-
-	a = attempt_alloc();
-	if (a == NULL) {
-		struct outcome o;
-
-		memset(&o, 0, sizeof(o));
-		o.result = WEBHOOK_ERROR;
-		o.error = "out of memory";
-		o.retry_after = -1;
-		outcome_record(d, e, (unsigned)d->attempts + 1,
-		    util_wall_ms(), 0, &o);
-		return;
-	}
-	a->d = d;
-	a->ep = e;
-	a->tn = tenant_of(d);
-	a->number = (unsigned)d->attempts + 1;
-	a->at = util_wall_ms();
-	a->start = util_mono_ms();
-	a->deadline = a->start + config_current()->timeout_ms;
-	a->x.retry_after = -1;
-	a->x.ep = e != NULL ? e->id : 0;
-	a->x.client = d->event->client_id;
-	a->x.done = attempt_done;
-	a->rw.cb = attempt_resolved;
-	d->inflight = 1;
-	eng.inflight_total++;
-	if (e != NULL)
-		e->inflight++;
-	if (a->tn != NULL)
-		a->tn->inflight++;
-	active_insert(a);
-
-	rc = request_build(a);
-	if (rc == -1) {
-		struct tenant *t = a->tn;
-
-		attempt_detach(a, 0);
-		delivery_fail_now(d, a->error);
-		attempt_free(a);
-		pull_after(e, t);
-		return;
-	}
-	if (rc != 0) {
-		attempt_fail(a, a->error, WEBHOOK_ERROR);
-		return;
-	}
-	if (a->literal) {
-		struct sockaddr_storage ss;
-
-		if (url_host_literal(a->x.host, &ss) != 0 ||
-		    url_addr_from_sockaddr(&ss, &a->x.addr[0]) != 0) {
-			attempt_fail(a, "invalid url", WEBHOOK_ERROR);
-			return;
-		}
-		a->x.naddr = 1;
-		out_connect(&a->x);
-	} else {
-		struct resolve_entry *en = resolve_get(a->x.host,
-		    d->event->client_id, util_mono_ms());
-
-		if (en == NULL) {
-			attempt_fail(a, "out of memory", WEBHOOK_ERROR);
-		} else if (en->state == RESOLVE_RESOLVING ||
-		    en->state == RESOLVE_QUEUED) {
-			resolve_wait_on(en, &a->rw);
-		} else {
-			attempt_resolved(&a->rw, en);
-		}
-	}
-}
-
-/* The name of a is resolved (or failed): go on. */
-static void
-attempt_resolved(struct resolve_wait *w, struct resolve_entry *en)
-{
-	struct attempt *a = (struct attempt *)(void *)((char *)w -
-	    offsetof(struct attempt, rw));
-
-	if (en->state != RESOLVE_OK) {
-		snprintf(a->error, sizeof(a->error), "%s", en->error);
-		attempt_fail(a, a->error, WEBHOOK_ERROR);
-		return;
-	}
-	a->x.naddr = en->naddr;
-	memcpy(a->x.addr, en->addr, en->naddr * sizeof(en->addr[0]));
-	a->x.next_addr = 0;
-	out_connect(&a->x);
 }
 
 /* ---------------------------------------------------------------------- */

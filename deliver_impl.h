@@ -1,8 +1,9 @@
 /*
- * deliver_impl: private to the delivery engine (deliver.c and
- * deliver_queue.c): the due queue (a timer heap of pending deliveries by
- * next_at), the wait lists of deliveries held back by a slot limit, and the
- * engine's state per client. No other module includes this header.
+ * deliver_impl: private to the delivery engine (deliver.c,
+ * deliver_attempt.c and deliver_queue.c): the due queue (a timer heap of
+ * pending deliveries by next_at), the wait lists of deliveries held back by
+ * a slot limit, the engine's state per client, the engine's one state and
+ * its attempts in flight. No other module includes this header.
  */
 #ifndef HOOKD_DELIVER_IMPL_H
 #define HOOKD_DELIVER_IMPL_H
@@ -10,7 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "outbound.h"
+#include "resolve.h"
 #include "store.h"
+#include "util.h"
+#include "webhook.h"
 
 /* Values of delivery.waiting: which list it is on. */
 #define WAIT_ENDPOINT 1
@@ -80,5 +85,103 @@ void deliver_tenant_sweep(struct deliver_queue *q, int all);
 /* The client state after t (the first when t is NULL), in no particular
  * order; NULL after the last. The sweep must not run while walking. */
 struct tenant *deliver_tenant_next(struct deliver_queue *q, struct tenant *t);
+
+/* ---------------------------------------------------------------------- */
+/* The engine and its attempts (deliver.c, deliver_attempt.c)             */
+
+/* One attempt in flight. */
+struct attempt {
+	struct attempt *prev, *next;	/* in-flight list, by deadline */
+	struct resolve_wait rw;		/* waiting for its name */
+	struct delivery *d;
+	struct endpoint *ep;		/* d's endpoint at the start, or NULL */
+	struct tenant *tn;		/* d's client's state, or NULL */
+	unsigned number;		/* 1 for a delivery's first attempt */
+	int64_t at;			/* wall ms when it started */
+	int64_t start, deadline;	/* monotonic ms */
+	int literal;			/* the host is an IP literal */
+	struct out_exchange x;		/* the request and its response */
+	char error[128];
+};
+
+/* What an attempt came to, as the store records it. */
+struct outcome {
+	enum webhook_result result;
+	int status;			/* HTTP status, 0 when none */
+	const char *error;		/* NULL when none */
+	int disable;			/* 410: disable the endpoint */
+	int64_t retry_after;		/* ms, -1 when none */
+	const char *body;
+	size_t body_len;
+	const char *ack;
+	size_t ack_len;
+	/* A gateway request's upstream answer (contract §14): all of its
+	 * body and its Content-Type. */
+	const char *whole;
+	size_t whole_len;
+	const char *ctype;
+};
+
+/* The engine's state: one instance, on the loop thread only. */
+struct engine {
+	/* Set by deliver_drain: no new attempts start. */
+	int draining;
+	/* The timer heap, the global wait list and the clients' states. */
+	struct deliver_queue q;
+	/* Attempts in flight, soonest deadline first. */
+	struct attempt *act_head, *act_tail;
+	size_t inflight_total;
+	struct attempt *spare;		/* through next */
+	size_t nspare;
+	/* Set when a slot was freed where no pull could follow (an abort):
+	 * the next tick looks at every endpoint's wait list. */
+	int sweep_endpoints;
+	/* Set while the wait lists are being pulled: attempts ending
+	 * meanwhile do not pull again (no recursion through synchronous
+	 * failures). */
+	int pulling;
+	/* The delivery whose outcome is being written to the store now. */
+	struct delivery *recording;
+	/* The caps last applied: a reload that changes one sweeps the wait
+	 * lists. */
+	size_t last_endpoint_cap, last_client_cap, last_outbound_cap;
+	uint64_t rng_state;
+	/* Scratch space for building requests and judging answers; used
+	 * within one call, never across passes. */
+	struct buf scratch_data;
+	struct webhook_scratch ws;
+};
+
+/* The engine's one state, defined in deliver.c. */
+extern struct engine eng;
+
+/* deliver.c: the state of d's client (created when there is none; NULL
+ * without memory). */
+struct tenant *tenant_of(const struct delivery *d);
+
+/* deliver.c: record the outcome o of attempt number n of d (e: d's
+ * endpoint or NULL), started at wall time at and lasting ms; d is already
+ * detached from the engine. */
+void outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
+    int64_t at, int64_t ms, const struct outcome *o);
+
+/* deliver.c: d cannot be delivered at all; it fails without an attempt.
+ * d is detached from the engine. */
+void delivery_fail_now(struct delivery *d, const char *error);
+
+/* deliver.c: a slot of e and of t (either may be NULL) freed: let waiting
+ * deliveries go. */
+void pull_after(struct endpoint *e, struct tenant *t);
+
+/* deliver_attempt.c: start an attempt of d now (the caller checked the
+ * slots). */
+void attempt_start(struct delivery *d);
+
+/* deliver_attempt.c: drop a without recording anything. */
+void attempt_abort(struct attempt *a);
+
+/* deliver_attempt.c: end a with a transport error (no HTTP answer). */
+void attempt_fail(struct attempt *a, const char *error,
+    enum webhook_result r);
 
 #endif
