@@ -49,6 +49,16 @@ announce_durable(void)
 	st_journal.nunannounced = k;
 }
 
+/* The engine hears of ev's deliveries once the record just written is
+ * durable (announce_room made the room). */
+static void
+announce_when_durable(struct event *ev)
+{
+	st_journal.unannounced[st_journal.nunannounced].ev = ev;
+	st_journal.unannounced[st_journal.nunannounced++].seq =
+	    st_files.written_seq;
+}
+
 /* ---- events and deliveries ---- */
 
 struct event *
@@ -458,9 +468,7 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	event_index_add(ev);
 	idem_expire(now, IDEM_EXPIRE_MAX);
 	/* The engine hears of the deliveries once the event is durable. */
-	st_journal.unannounced[st_journal.nunannounced].ev = ev;
-	st_journal.unannounced[st_journal.nunannounced++].seq =
-	    st_files.written_seq;
+	announce_when_durable(ev);
 	return ev;
 nomem:
 	errno = ENOMEM;
@@ -514,9 +522,7 @@ store_request_create(struct client *c, const char *type, const char *req,
 	/* On its client's one-off list: a client's deletion fails it. */
 	dlv_index(d, c);
 	event_index_add(ev);
-	st_journal.unannounced[st_journal.nunannounced].ev = ev;
-	st_journal.unannounced[st_journal.nunannounced++].seq =
-	    st_files.written_seq;
+	announce_when_durable(ev);
 	return ev;
 nomem:
 	errno = ENOMEM;
@@ -617,9 +623,7 @@ store_request_complete(struct event *ev, int failed, int status,
 		dlv_index(d, c);
 	}
 	event_index_add_deliveries(ev, list);
-	st_journal.unannounced[st_journal.nunannounced].ev = ev;
-	st_journal.unannounced[st_journal.nunannounced++].seq =
-	    st_files.written_seq;
+	announce_when_durable(ev);
 	return 0;
 nomem:
 	errno = ENOMEM;
