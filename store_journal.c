@@ -467,7 +467,6 @@ store_event_create(struct client *c, const char *type, size_t type_len,
 	}
 	event_index_add(ev);
 	idem_expire(now, IDEM_EXPIRE_MAX);
-	/* The engine hears of the deliveries once the event is durable. */
 	announce_when_durable(ev);
 	return ev;
 nomem:
