@@ -122,7 +122,9 @@ void
 api_key(struct buf *b, const char *key)
 {
 	api_sep(b);
-	buf_printf(b, "\"%s\":", key);
+	buf_append(b, "\"", 1);
+	buf_puts(b, key);
+	buf_append(b, "\":", 2);
 }
 
 /* A string member, null when s is NULL. */
@@ -145,7 +147,7 @@ void
 api_kv_u64(struct buf *b, const char *key, uint64_t v)
 {
 	api_key(b, key);
-	buf_printf(b, "%llu", (unsigned long long)v);
+	buf_put_u64(b, v);
 }
 
 void

@@ -918,16 +918,24 @@ int
 http_write_head(struct buf *b, int status, const char *content_type,
     size_t content_length, int keep_alive)
 {
-	/* One formatted append: this runs once per answer. A 204 carries no
+	/* This runs once per answer: appends, not printf. A 204 carries no
 	 * Content-Length (RFC 9110 §8.6). */
-	if (status == 204)
-		return buf_printf(b, "HTTP/1.1 204 %s\r\n%s\r\n",
-		    http_reason(status), keep_alive ? "" :
-		    "Connection: close\r\n");
-	return buf_printf(b, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n"
-	    "%s\r\n", status, http_reason(status),
-	    content_type != NULL ? "Content-Type: " : "",
-	    content_type != NULL ? content_type : "",
-	    content_type != NULL ? "\r\n" : "", content_length,
-	    keep_alive ? "" : "Connection: close\r\n");
+	buf_puts(b, "HTTP/1.1 ");
+	buf_put_u64(b, (uint64_t)status);
+	buf_append(b, " ", 1);
+	buf_puts(b, http_reason(status));
+	buf_append(b, "\r\n", 2);
+	if (status != 204) {
+		if (content_type != NULL) {
+			buf_puts(b, "Content-Type: ");
+			buf_puts(b, content_type);
+			buf_append(b, "\r\n", 2);
+		}
+		buf_puts(b, "Content-Length: ");
+		buf_put_u64(b, content_length);
+		buf_append(b, "\r\n", 2);
+	}
+	if (!keep_alive)
+		buf_puts(b, "Connection: close\r\n");
+	return buf_append(b, "\r\n", 2);
 }

@@ -153,7 +153,7 @@ json_ok_run(const unsigned char *p, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
 	size_t i = 0;
-	uint64_t x;
+	uint64_t x, m;
 
 	/*
 	 * (v - ones) & ~v & high is nonzero exactly when a byte of v is zero,
@@ -163,9 +163,23 @@ json_ok_run(const unsigned char *p, size_t n)
 	 */
 	while (n - i >= 8) {
 		memcpy(&x, p + i, 8);
-		if ((((x - 0x20 * ones) | ((x ^ ('"' * ones)) - ones) |
-		    ((x ^ ('\\' * ones)) - ones) | x) & high) != 0)
+		m = ((x - 0x20 * ones) | ((x ^ ('"' * ones)) - ones) |
+		    ((x ^ ('\\' * ones)) - ones) | x) & high;
+		if (m != 0) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/*
+			 * Borrows run from low bytes to high ones and no byte
+			 * below the first special one makes one, so the
+			 * lowest flagged byte (the first in memory here) is
+			 * exactly the first special byte; flags above it may
+			 * be false, and are not looked at.
+			 */
+			return i + (size_t)__builtin_ctzll(m) / 8;
+#else
 			break;
+#endif
+		}
 		i += 8;
 	}
 	while (i < n && json_class[p[i]] == JC_OK)
@@ -695,26 +709,37 @@ json_put_str(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run, k;
-	char esc[6];
+	char *o;
 
-	/* The common case, nothing to escape, then needs one allocation. */
-	if (n > SIZE_MAX - 2 || buf_reserve(b, n + 2) != 0)
+	/*
+	 * Written straight into the buffer: one reservation for the common
+	 * case (nothing to escape), and at each byte that needs an escape
+	 * room for that escape (at most 6 bytes: \u00XX, \ufffd) plus the
+	 * rest unescaped, the closing quote and the NUL. So the room left at
+	 * the top of the loop always holds n - i + 2 bytes.
+	 */
+	if (n > SIZE_MAX / 2 - 8 || buf_reserve(b, n + 2) != 0)
 		return -1;
-	buf_append(b, "\"", 1);
+	o = b->data + b->len;
+	*o++ = '"';
 	while (i < n) {
 		run = i;
 		i += json_ok_run(p + i, n - i);
-		buf_append(b, p + run, i - run);
+		memcpy(o, p + run, i - run);
+		o += i - run;
 		if (i >= n)
 			break;
+		b->len = (size_t)(o - b->data);
+		if (b->cap - b->len < n - i + 8) {
+			if (buf_reserve(b, n - i + 8) != 0)
+				return -1;
+			o = b->data + b->len;
+		}
 		switch (json_class[p[i]]) {
 		case JC_QUOTE:
-			buf_append(b, "\\\"", 2);
-			i++;
-			break;
 		case JC_BSLASH:
-			buf_append(b, "\\\\", 2);
-			i++;
+			*o++ = '\\';
+			*o++ = (char)p[i++];
 			break;
 		case JC_HIGH:
 			/*
@@ -724,39 +749,39 @@ json_put_str(struct buf *b, const char *s, size_t n)
 			 */
 			k = json_utf8_len(p + i, n - i);
 			if (k == 0) {
-				buf_append(b, "\\ufffd", 6);
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
 				i++;
 			} else {
-				buf_append(b, p + i, k);
+				memcpy(o, p + i, k);
+				o += k;
 				i += k;
 			}
 			break;
 		default:	/* JC_CTRL */
-			esc[0] = '\\';
+			*o++ = '\\';
 			switch (p[i]) {
-			case '\b': esc[1] = 'b'; k = 2; break;
-			case '\f': esc[1] = 'f'; k = 2; break;
-			case '\n': esc[1] = 'n'; k = 2; break;
-			case '\r': esc[1] = 'r'; k = 2; break;
-			case '\t': esc[1] = 't'; k = 2; break;
+			case '\b': *o++ = 'b'; break;
+			case '\f': *o++ = 'f'; break;
+			case '\n': *o++ = 'n'; break;
+			case '\r': *o++ = 'r'; break;
+			case '\t': *o++ = 't'; break;
 			default:
-				esc[1] = 'u';
-				esc[2] = '0';
-				esc[3] = '0';
-				esc[4] = util_hex_char(p[i] >> 4);
-				esc[5] = util_hex_char(p[i]);
-				k = 6;
+				*o++ = 'u';
+				*o++ = '0';
+				*o++ = '0';
+				*o++ = util_hex_char(p[i] >> 4);
+				*o++ = util_hex_char(p[i]);
 				break;
 			}
-			buf_append(b, esc, k);
 			i++;
 			break;
 		}
 	}
-	buf_append(b, "\"", 1);
-	/* buf_append refuses everything after a failed allocation: one check
-	 * at the end catches any of them. */
-	return b->oom ? -1 : 0;
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 int

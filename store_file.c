@@ -506,17 +506,27 @@ rec_begin(const char *type)
 	return &st_files.rec;
 }
 
+/* ,"key": -- the keys are the store's own names, never escaped. */
+static void
+rec_key(const char *key)
+{
+	buf_append(&st_files.rec, ",\"", 2);
+	buf_puts(&st_files.rec, key);
+	buf_append(&st_files.rec, "\":", 2);
+}
+
 void
 rec_str(const char *key, const char *val)
 {
-	buf_printf(&st_files.rec, ",\"%s\":", key);
+	rec_key(key);
 	json_put_cstr(&st_files.rec, val);
 }
 
 void
 rec_num(const char *key, int64_t v)
 {
-	buf_printf(&st_files.rec, ",\"%s\":%lld", key, (long long)v);
+	rec_key(key);
+	buf_put_i64(&st_files.rec, v);
 }
 
 void
@@ -525,7 +535,10 @@ rec_id(const char *key, enum store_kind k, uint64_t id)
 	char x[STORE_XID_MAX];
 
 	store_fmt_id(k, id, x);
-	buf_printf(&st_files.rec, ",\"%s\":\"%s\"", key, x);
+	rec_key(key);
+	buf_append(&st_files.rec, "\"", 1);
+	buf_puts(&st_files.rec, x);
+	buf_append(&st_files.rec, "\"", 1);
 }
 
 /*

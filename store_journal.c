@@ -369,10 +369,14 @@ event_rec(const struct event *ev, const struct delivery *list,
 		char x[STORE_XID_MAX];
 
 		store_fmt_id(STORE_DLV, d->id, x);
-		buf_printf(b, "%s[\"%s\",", d == list ? "" : ",", x);
+		buf_puts(b, d == list ? "[\"" : ",[\"");
+		buf_puts(b, x);
+		buf_append(b, "\",", 2);
 		if (d->endpoint != NULL) {
 			store_fmt_id(STORE_EP, d->endpoint->id, x);
-			buf_printf(b, "\"%s\"]", x);
+			buf_append(b, "\"", 1);
+			buf_puts(b, x);
+			buf_append(b, "\"]", 2);
 		} else {
 			buf_puts(b, "null,");
 			json_put_cstr(b, d->url);

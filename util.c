@@ -90,6 +90,30 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int
+buf_put_u64(struct buf *b, uint64_t v)
+{
+	char d[20];		/* 18446744073709551615 */
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return buf_append(b, d + i, sizeof(d) - i);
+}
+
+int
+buf_put_i64(struct buf *b, int64_t v)
+{
+	if (v >= 0)
+		return buf_put_u64(b, (uint64_t)v);
+	if (buf_append(b, "-", 1) != 0)
+		return -1;
+	/* -(v + 1) + 1 stays in range for INT64_MIN. */
+	return buf_put_u64(b, (uint64_t)-(v + 1) + 1);
+}
+
 void
 buf_consume(struct buf *b, size_t n)
 {

@@ -31,6 +31,11 @@ int buf_puts(struct buf *b, const char *s);
  * format error (b left as it was). */
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append v in decimal (a '-' first when negative), as printf's "%lld" and
+ * "%llu" would, without printf's cost: these run for every record and every
+ * answer. 0 ok, -1 out of memory (b->oom set). */
+int buf_put_i64(struct buf *b, int64_t v);
+int buf_put_u64(struct buf *b, uint64_t v);
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 /* Empty the buffer, keeping its memory. */

@@ -1036,6 +1036,32 @@ t_ok_run(void)
 	/* Two special bytes in one word: the first counts. */
 	memcpy(buf, "abc\"de\\fghijklmnop", 19);
 	CHECK(json_ok_run(buf, 19) == 3);
+	/* Words mixing bytes next to the edges (0x1f/0x20, 0x7f/0x80, the
+	 * quote and backslash and their neighbours), where the word test's
+	 * borrows could flag a byte that is plain: the run still ends at the
+	 * first byte the table calls special. */
+	{
+		static const unsigned char pick[] = { 0x00, 0x01, 0x1f, 0x20,
+		    0x21, '"', 0x23, 0x5b, '\\', 0x5d, 0x7e, 0x7f, 0x80, 0xff,
+		    'a', 'a', 'a', 'a', 'a', 'a' };
+		uint32_t r = 12345;
+		size_t t, want;
+
+		bad = 0;
+		for (t = 0; t < 200000; t++) {
+			for (k = 0; k < sizeof(buf); k++) {
+				r = r * 1103515245u + 12345u;
+				buf[k] = pick[(r >> 16) % sizeof(pick)];
+			}
+			for (want = 0; want < sizeof(buf) &&
+			    json_class[buf[want]] == JC_OK; want++)
+				;
+			if (json_ok_run(buf, sizeof(buf)) != want)
+				bad++;
+		}
+		CHECKF(bad == 0, "json_ok_run ends elsewhere than the table "
+		    "%zu times", bad);
+	}
 }
 
 void

@@ -48,6 +48,34 @@ test_metrics_loop_pass(void)
 
 /* The one hex decoder: every digit, both cases, and the lower-only mode
  * hookd's own ids and checksums use. */
+/* buf_put_i64/u64 write what printf's %lld/%llu write, at the edges too. */
+static void
+test_util_put_num(void)
+{
+	static const int64_t is[] = { 0, 1, -1, 9, 10, -10, 1795881600123LL,
+	    INT64_MAX, INT64_MIN, INT64_MIN + 1 };
+	static const uint64_t us[] = { 0, 7, 10, 99, 100, UINT64_MAX,
+	    UINT64_MAX - 1, (uint64_t)INT64_MAX + 1 };
+	struct buf b = {0};
+	char want[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(is) / sizeof(is[0]); i++) {
+		buf_reset(&b);
+		snprintf(want, sizeof(want), "%lld", (long long)is[i]);
+		CHECKF(buf_put_i64(&b, is[i]) == 0 && strcmp(b.data, want) == 0,
+		    "%s: %s", want, b.data);
+	}
+	for (i = 0; i < sizeof(us) / sizeof(us[0]); i++) {
+		buf_reset(&b);
+		buf_puts(&b, "x");
+		snprintf(want, sizeof(want), "x%llu", (unsigned long long)us[i]);
+		CHECKF(buf_put_u64(&b, us[i]) == 0 && strcmp(b.data, want) == 0,
+		    "%s: %s", want, b.data);
+	}
+	buf_free(&b);
+}
+
 static void
 test_util_hex(void)
 {
@@ -403,6 +431,7 @@ test_util(void)
 	uint64_t v;
 	int i;
 
+	test_util_put_num();
 	for (i = 0; i < 1000; i++)
 		CHECK(buf_printf(&b, "%d,", i) == 0);
 	CHECK(strncmp(b.data, "0,1,2,", 6) == 0);
