@@ -494,16 +494,13 @@ sign_compute(const uint8_t *key, size_t klen, const char *id, size_t idlen,
 {
 	struct hmac_sha256_ctx c;
 	uint8_t mac[32];
-	char ts[24];
-	int tl;
+	char ts[UTIL_I64_MAX];
+	size_t tl = util_fmt_i64(timestamp, ts);
 
-	tl = snprintf(ts, sizeof(ts), "%lld", (long long)timestamp);
-	if (tl < 0 || (size_t)tl >= sizeof(ts))
-		return -1;
 	hmac_sha256_init(&c, key, klen);
 	hmac_sha256_update(&c, id, idlen);
 	hmac_sha256_update(&c, ".", 1);
-	hmac_sha256_update(&c, ts, (size_t)tl);
+	hmac_sha256_update(&c, ts, tl);
 	hmac_sha256_update(&c, ".", 1);
 	hmac_sha256_update(&c, payload, plen);
 	hmac_sha256_final(&c, mac);

@@ -90,28 +90,49 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+/* The digits of v, written backwards from end; returns where they start. */
+static char *
+fmt_u64_back(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+size_t
+util_fmt_i64(int64_t v, char out[UTIL_I64_MAX])
+{
+	char d[UTIL_I64_MAX], *p;
+	size_t n;
+
+	/* -(v + 1) + 1 stays in range for INT64_MIN. */
+	p = fmt_u64_back(v >= 0 ? (uint64_t)v : (uint64_t)-(v + 1) + 1,
+	    d + sizeof(d));
+	if (v < 0)
+		*--p = '-';
+	n = (size_t)(d + sizeof(d) - p);
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return n;
+}
+
 int
 buf_put_u64(struct buf *b, uint64_t v)
 {
 	char d[20];		/* 18446744073709551615 */
-	size_t i = sizeof(d);
+	char *p = fmt_u64_back(v, d + sizeof(d));
 
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	return buf_append(b, d + i, sizeof(d) - i);
+	return buf_append(b, p, (size_t)(d + sizeof(d) - p));
 }
 
 int
 buf_put_i64(struct buf *b, int64_t v)
 {
-	if (v >= 0)
-		return buf_put_u64(b, (uint64_t)v);
-	if (buf_append(b, "-", 1) != 0)
-		return -1;
-	/* -(v + 1) + 1 stays in range for INT64_MIN. */
-	return buf_put_u64(b, (uint64_t)-(v + 1) + 1);
+	char d[UTIL_I64_MAX];
+
+	return buf_append(b, d, util_fmt_i64(v, d));
 }
 
 void

@@ -32,8 +32,9 @@ int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Append v in decimal (a '-' first when negative), as printf's "%lld" and
- * "%llu" would, without printf's cost: these run for every record and every
- * answer. 0 ok, -1 out of memory (b->oom set). */
+ * "%llu" would, without printf's cost: these run for every record, every
+ * answer and every delivery's request. 0 ok, -1 out of memory (b->oom
+ * set). */
 int buf_put_i64(struct buf *b, int64_t v);
 int buf_put_u64(struct buf *b, uint64_t v);
 /* Drop the first n bytes (n <= len). */
@@ -50,6 +51,12 @@ int64_t util_mono_ms(void);
 int64_t util_mono_us(void);
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME: for timestamps. */
 int64_t util_wall_ms(void);
+
+/* Length of "-9223372036854775808" plus its NUL. */
+#define UTIL_I64_MAX 21
+/* Write v in decimal, as "%lld" would, NUL-terminated, into out. Returns
+ * its length (without the NUL). */
+size_t util_fmt_i64(int64_t v, char out[UTIL_I64_MAX]);
 
 /* Length of "2026-11-28T16:00:00.123Z" plus its NUL. */
 #define UTIL_TIME_MAX 25

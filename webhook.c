@@ -225,31 +225,58 @@ webhook_build(const struct webhook_input *in, struct webhook_scratch *s,
 		buf_append(b, payload + plen - qlen, qlen);
 	}
 	buf_puts(b, " HTTP/1.1\r\nHost: ");
-	if (u.is_literal && strchr(u.host, ':') != NULL)
-		buf_printf(b, "[%s]", u.host);
-	else
+	/* Appends, not printf: this runs for every attempt. */
+	if (u.is_literal && strchr(u.host, ':') != NULL) {
+		buf_append(b, "[", 1);
 		buf_puts(b, u.host);
-	if (u.port != url_default_port(&u))
-		buf_printf(b, ":%u", (unsigned)u.port);
+		buf_append(b, "]", 1);
+	} else {
+		buf_puts(b, u.host);
+	}
+	if (u.port != url_default_port(&u)) {
+		buf_append(b, ":", 1);
+		buf_put_u64(b, u.port);
+	}
 	buf_puts(b, "\r\nUser-Agent: hookd/" HOOKD_VERSION "\r\n");
-	if (!get)
-		buf_printf(b, "Content-Type: application/json\r\n"
-		    "Content-Length: %zu\r\n", dlen);
-	buf_printf(b, "webhook-id: %s\r\nwebhook-timestamp: %lld\r\n"
-	    "webhook-signature: %s%s%s\r\n", in->event_id, (long long)ts, sig,
-	    sig2[0] != '\0' ? " " : "", sig2);
+	if (!get) {
+		buf_puts(b, "Content-Type: application/json\r\n"
+		    "Content-Length: ");
+		buf_put_u64(b, dlen);
+		buf_append(b, "\r\n", 2);
+	}
+	buf_puts(b, "webhook-id: ");
+	buf_puts(b, in->event_id);
+	buf_puts(b, "\r\nwebhook-timestamp: ");
+	buf_put_i64(b, ts);
+	buf_puts(b, "\r\nwebhook-signature: ");
+	buf_puts(b, sig);
+	if (sig2[0] != '\0') {
+		buf_append(b, " ", 1);
+		buf_puts(b, sig2);
+	}
+	buf_append(b, "\r\n", 2);
 	if (in->event_type != NULL &&
-	    http_value_ok(in->event_type, strlen(in->event_type)))
-		buf_printf(b, "hookd-event-type: %s\r\n", in->event_type);
-	buf_printf(b, "hookd-attempt: %u\r\n", in->number);
+	    http_value_ok(in->event_type, strlen(in->event_type))) {
+		buf_puts(b, "hookd-event-type: ");
+		buf_puts(b, in->event_type);
+		buf_append(b, "\r\n", 2);
+	}
+	buf_puts(b, "hookd-attempt: ");
+	buf_put_u64(b, in->number);
+	buf_append(b, "\r\n", 2);
 	/* Contract §14: the answer of a gateway request's upstream. */
-	if (in->upstream_status > 0)
-		buf_printf(b, "hookd-upstream-status: %d\r\n",
-		    in->upstream_status);
+	if (in->upstream_status > 0) {
+		buf_puts(b, "hookd-upstream-status: ");
+		buf_put_i64(b, in->upstream_status);
+		buf_append(b, "\r\n", 2);
+	}
 	/* Contract §11: which secret signed it; one-offs (the client's
 	 * secret) carry none. */
-	if (in->endpoint_id != NULL)
-		buf_printf(b, "hookd-endpoint: %s\r\n", in->endpoint_id);
+	if (in->endpoint_id != NULL) {
+		buf_puts(b, "hookd-endpoint: ");
+		buf_puts(b, in->endpoint_id);
+		buf_append(b, "\r\n", 2);
+	}
 	if (in->endpoint_id != NULL && in->headers != NULL)
 		put_extra_headers(b, in->headers, s);
 	buf_append(b, "\r\n", 2);

@@ -48,7 +48,8 @@ test_metrics_loop_pass(void)
 
 /* The one hex decoder: every digit, both cases, and the lower-only mode
  * hookd's own ids and checksums use. */
-/* buf_put_i64/u64 write what printf's %lld/%llu write, at the edges too. */
+/* buf_put_i64/u64 and util_fmt_i64 write what printf's %lld/%llu write,
+ * at the edges too. */
 static void
 test_util_put_num(void)
 {
@@ -57,7 +58,7 @@ test_util_put_num(void)
 	static const uint64_t us[] = { 0, 7, 10, 99, 100, UINT64_MAX,
 	    UINT64_MAX - 1, (uint64_t)INT64_MAX + 1 };
 	struct buf b = {0};
-	char want[32];
+	char want[32], d[UTIL_I64_MAX];
 	size_t i;
 
 	for (i = 0; i < sizeof(is) / sizeof(is[0]); i++) {
@@ -65,6 +66,8 @@ test_util_put_num(void)
 		snprintf(want, sizeof(want), "%lld", (long long)is[i]);
 		CHECKF(buf_put_i64(&b, is[i]) == 0 && strcmp(b.data, want) == 0,
 		    "%s: %s", want, b.data);
+		CHECK(util_fmt_i64(is[i], d) == strlen(want) &&
+		    strcmp(d, want) == 0);
 	}
 	for (i = 0; i < sizeof(us) / sizeof(us[0]); i++) {
 		buf_reset(&b);
