@@ -338,6 +338,9 @@ endpoint_copy_fields(struct endpoint *dst, const struct endpoint *src)
 {
 	size_t i;
 
+	/* dst may start as a shallow copy: it shares no schedule. */
+	dst->retry_ms = NULL;
+	dst->nretry = 0;
 	dst->url = dup_or_null(src->url);
 	dst->headers = dup_or_null(src->headers);
 	dst->description = dup_or_null(src->description);
