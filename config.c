@@ -402,15 +402,16 @@ config_check_retry(const char *const *words, size_t n, int64_t *ms,
 	/* Each delay is one more attempt: a bound keeps a delivery's log
 	 * and its attempt count (8 bits) small. */
 	if (n == 0 || n > CONFIG_MAX_RETRIES) {
-		*why = "retry_schedule has 1 to 32 delays";
+		*why = "retry_schedule needs at least 1 and at most 32 "
+		    "delays";
 		return -1;
 	}
 	for (k = 0; k < n; k++)
 		if (util_parse_duration(words[k], strlen(words[k]),
 		    CONFIG_RETRY_MAX_MS, &ms[k]) != 0) {
 			*why = "retry_schedule takes durations (ms, s, m, h, "
-			    "d; seconds when none) of at most 7d, e.g. 5s 5m "
-			    "30m";
+			    "d; seconds when none) of at most 7d, e.g. "
+			    "retry_schedule 5s 5m 30m";
 			return -1;
 		}
 	return 0;

@@ -99,7 +99,7 @@ config_endpoint_policy(struct config_reg *r, const char *word,
 	char copy[CONFIG_LINE_MAX], *p, *save = NULL;
 	unsigned bit;
 	size_t n = 0;
-	int fifo, rc;
+	int fifo = 0, rc;
 
 	if (config_option(word, "rate_limit", &val))
 		bit = CONFIG_POL_RATE;
