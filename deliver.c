@@ -992,7 +992,8 @@ deliver_endpoint_changed(struct endpoint *e)
 		    NULL)
 			engine_due(d);
 	}
-	/* A new rate starts with a full bucket of its own size. */
+	/* A rate set anew starts with a full bucket; a changed one keeps
+	 * its tokens, cut to its new size. */
 	if (e->rate_milli == 0)
 		e->rl_mono = 0;
 	else
