@@ -61,6 +61,33 @@ api_put_client(struct buf *b, const struct client *cl, const char *token,
 	buf_puts(b, "}");
 }
 
+/* An endpoint's delivery policy (contract §15): null where the global
+ * one holds; durations in the form the checkers read back. */
+static void
+api_put_policy(struct buf *b, const struct endpoint *e)
+{
+	char t[32];
+	size_t i;
+
+	api_kv_raw(b, "rate_limit", e->rate_milli != 0 ?
+	    config_fmt_rate(e->rate_milli, t, sizeof(t)) : NULL);
+	api_kv_str(b, "ordering", e->fifo ? "fifo" : "none");
+	api_key(b, "retry_schedule");
+	if (e->nretry == 0)
+		buf_puts(b, "null");
+	else {
+		buf_puts(b, "[");
+		for (i = 0; i < e->nretry; i++) {
+			api_sep(b);
+			json_put_cstr(b, config_fmt_duration(e->retry_ms[i], t,
+			    sizeof(t)));
+		}
+		buf_puts(b, "]");
+	}
+	api_kv_str(b, "timeout", e->timeout_ms != 0 ?
+	    config_fmt_duration(e->timeout_ms, t, sizeof(t)) : NULL);
+}
+
 static void
 api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
 {
@@ -88,6 +115,7 @@ api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
 	api_kv_bool(b, "enabled", e->enabled);
 	api_kv_time(b, "created_at", e->created_at, 0);
 	api_kv_time(b, "updated_at", e->updated_at, 0);
+	api_put_policy(b, e);
 	buf_puts(b, "}");
 }
 
@@ -316,8 +344,19 @@ api_client_rotate_secret(struct api_ctx *c)
 
 enum {
 	EP_ID, EP_CLIENT, EP_URL, EP_METHOD, EP_EVENTS, EP_HEADERS,
-	EP_DESCRIPTION, EP_SECRET, EP_ENABLED, EP_NFIELDS
+	EP_DESCRIPTION, EP_SECRET, EP_ENABLED,
+	/* Delivery policy (contract §15): */
+	EP_RATE, EP_ORDERING, EP_RETRY, EP_TIMEOUT,
+	EP_NFIELDS
 };
+
+/* The policy members, the same in POST and PATCH; null is the global
+ * policy ("none" for ordering). */
+#define API_EP_POLICY_FIELDS \
+	[EP_RATE] = { "rate_limit", API_T_NUM | API_T_NULL, 0 }, \
+	[EP_ORDERING] = { "ordering", API_T_STR | API_T_NULL, 0 }, \
+	[EP_RETRY] = { "retry_schedule", API_T_ARR | API_T_NULL, 0 }, \
+	[EP_TIMEOUT] = { "timeout", API_T_STR | API_T_NUM | API_T_NULL, 0 }
 
 static const struct api_field api_ep_create_fields[EP_NFIELDS] = {
 	[EP_ID] = { "id", 0, 0 },
@@ -329,6 +368,7 @@ static const struct api_field api_ep_create_fields[EP_NFIELDS] = {
 	[EP_DESCRIPTION] = { "description", API_T_STR | API_T_NULL, 0 },
 	[EP_SECRET] = { "secret", API_T_STR, 0 },
 	[EP_ENABLED] = { "enabled", API_T_BOOL, 0 },
+	API_EP_POLICY_FIELDS,
 };
 
 /* PATCH: the same members, but id, client and secret are not patchable
@@ -343,6 +383,7 @@ static const struct api_field api_ep_patch_fields[EP_NFIELDS] = {
 	[EP_DESCRIPTION] = { "description", API_T_STR | API_T_NULL, 0 },
 	[EP_SECRET] = { "secret", 0, 0 },
 	[EP_ENABLED] = { "enabled", API_T_BOOL, 0 },
+	API_EP_POLICY_FIELDS,
 };
 
 /* An endpoint being built: the template handed to the store, which owns
@@ -374,6 +415,7 @@ api_draft_free(struct api_draft *d)
 	free(d->e.url);
 	free(d->e.headers);
 	free(d->e.description);
+	free(d->e.retry_ms);
 	sign_wipe(d->e.secret, sizeof(d->e.secret));
 	sign_wipe(d->e.prev_secret, sizeof(d->e.prev_secret));
 }
@@ -388,6 +430,23 @@ api_draft_set(char **slot, const char *s, size_t n)
 		return -1;
 	free(*slot);
 	*slot = p;
+	return 0;
+}
+
+/* Replace the draft's retry schedule with a copy of ms[0..n) (n 0: the
+ * global one). 0 or -1 out of memory. */
+static int
+api_draft_set_retry(struct api_draft *d, const int64_t *ms, size_t n)
+{
+	int64_t *p = NULL;
+
+	if (n > 0 && (p = malloc(n * sizeof(*p))) == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(p, ms, n * sizeof(*p));
+	free(d->e.retry_ms);
+	d->e.retry_ms = p;
+	d->e.nretry = (uint8_t)n;
 	return 0;
 }
 
@@ -412,7 +471,10 @@ api_draft_copy(struct api_draft *d, const struct endpoint *e)
 	d->e.events = d->events;
 	d->e.nevents = 0;
 	d->e.url = d->e.headers = d->e.description = NULL;
-	if (api_draft_set(&d->e.url, e->url, strlen(e->url)) != 0 ||
+	d->e.retry_ms = NULL;
+	d->e.nretry = 0;
+	if (api_draft_set_retry(d, e->retry_ms, e->nretry) != 0 ||
+	    api_draft_set(&d->e.url, e->url, strlen(e->url)) != 0 ||
 	    (e->headers != NULL && api_draft_set(&d->e.headers, e->headers,
 	    strlen(e->headers)) != 0) ||
 	    (e->description != NULL && api_draft_set(&d->e.description,
@@ -590,6 +652,108 @@ api_ep_secret(struct api_ctx *c, struct api_draft *d, int idx)
 	return 0;
 }
 
+/* ---- the delivery policy members (contract §15), checked by config's
+ * checkers: one rule for the API and the config file ---- */
+
+/* A scalar token's text (a number or a string's decoded bytes) into out,
+ * NUL-terminated. Its length, or -1 when it does not fit. */
+static int
+api_ep_scalar(struct api_ctx *c, int idx, char *out, size_t outsz)
+{
+	const struct json_tok *t = &c->toks[idx];
+
+	if (t->type == JSON_STRING)
+		return api_str(c, idx, out, outsz);
+	if (t->len >= outsz)
+		return -1;
+	memcpy(out, c->json + t->start, t->len);
+	out[t->len] = '\0';
+	return (int)t->len;
+}
+
+static int
+api_ep_rate(struct api_ctx *c, struct api_draft *d, int idx)
+{
+	const char *why;
+	char v[32];
+	int n;
+
+	d->e.rate_milli = 0;
+	if (c->toks[idx].type == JSON_NULL)
+		return 0;
+	n = api_ep_scalar(c, idx, v, sizeof(v));
+	if (n < 0 || config_check_rate(v, (size_t)n, &d->e.rate_milli,
+	    &why) != 0)
+		return api_error(c, 422, n < 0 ? "rate_limit must be a number "
+		    "of deliveries a second from 0.001 to 10000" : why);
+	return 0;
+}
+
+static int
+api_ep_ordering(struct api_ctx *c, struct api_draft *d, int idx)
+{
+	const char *why;
+	char v[8];
+	int n, fifo = 0;
+
+	if (c->toks[idx].type != JSON_NULL &&
+	    ((n = api_str(c, idx, v, sizeof(v))) < 0 ||
+	    config_check_ordering(v, (size_t)n, &fifo, &why) != 0))
+		return api_error(c, 422, "ordering must be \"fifo\" or "
+		    "\"none\"");
+	d->e.fifo = (uint8_t)fifo;
+	return 0;
+}
+
+static int
+api_ep_timeout(struct api_ctx *c, struct api_draft *d, int idx)
+{
+	const char *why;
+	char v[32], wbuf[API_ERR_MAX];
+
+	d->e.timeout_ms = 0;
+	if (c->toks[idx].type == JSON_NULL)
+		return 0;
+	if (api_ep_scalar(c, idx, v, sizeof(v)) < 0)
+		snprintf(v, sizeof(v), "x");	/* refused below */
+	if (config_check_timeout(v, &d->e.timeout_ms, &why, wbuf,
+	    sizeof(wbuf)) != 0)
+		return api_error(c, 422, why);
+	return 0;
+}
+
+/* retry_schedule: an array of durations, each a string ("5s", "1m",
+ * "250ms") or a number of seconds, the words of the global key. */
+static int
+api_ep_retry(struct api_ctx *c, struct api_draft *d, int idx)
+{
+	const struct json_tok *arr = &c->toks[idx];
+	char words[CONFIG_MAX_RETRIES][32];
+	const char *w[CONFIG_MAX_RETRIES], *why;
+	int64_t ms[CONFIG_MAX_RETRIES];
+	size_t m, i = (size_t)idx + 1;
+
+	if (arr->type == JSON_NULL)
+		return api_draft_set_retry(d, NULL, 0) == 0 ? 0 :
+		    api_nomem(c);
+	if (arr->size > CONFIG_MAX_RETRIES) {
+		/* The checker refuses the count before it reads a word. */
+		(void)config_check_retry(NULL, arr->size, ms, &why);
+		return api_error(c, 422, why);
+	}
+	for (m = 0; m < arr->size; m++, i = c->toks[i].next) {
+		int t = c->toks[i].type;
+
+		if ((t != JSON_STRING && t != JSON_NUMBER) ||
+		    api_ep_scalar(c, (int)i, words[m], sizeof(words[m])) < 0)
+			snprintf(words[m], sizeof(words[m]), "x");
+		w[m] = words[m];
+	}
+	if (config_check_retry(w, arr->size, ms, &why) != 0)
+		return api_error(c, 422, why);
+	return api_draft_set_retry(d, ms, arr->size) == 0 ? 0 : api_nomem(c);
+}
+
 /* Apply the members present (idx from api_body) to the draft. */
 static int
 api_ep_apply(struct api_ctx *c, struct api_draft *d, const int *idx)
@@ -602,6 +766,10 @@ api_ep_apply(struct api_ctx *c, struct api_draft *d, const int *idx)
 		[EP_HEADERS] = api_ep_headers,
 		[EP_DESCRIPTION] = api_ep_description,
 		[EP_SECRET] = api_ep_secret,
+		[EP_RATE] = api_ep_rate,
+		[EP_ORDERING] = api_ep_ordering,
+		[EP_RETRY] = api_ep_retry,
+		[EP_TIMEOUT] = api_ep_timeout,
 	};
 	size_t k;
 	int st;
@@ -825,6 +993,7 @@ api_endpoint_patch(struct api_ctx *c)
 	}
 	if (!was_enabled && e->enabled)
 		deliver_endpoint_enabled(e);
+	deliver_endpoint_changed(e);
 	api_put_endpoint(c->out, e, 1);
 	st = api_done(c, 200);
 done:
@@ -911,16 +1080,69 @@ api_static_filters(struct api_draft *d, const char *list)
 	}
 }
 
-/* 1 when client cl has an endpoint with this URL already. */
-static int
-api_static_exists(const struct client *cl, const char *url)
+/* Client cl's endpoint with this URL, or NULL. */
+static struct endpoint *
+api_static_find(const struct client *cl, const char *url)
 {
-	const struct endpoint *e;
+	struct endpoint *e;
 
 	for (e = cl->ep_head; e != NULL; e = e->c_next)
 		if (strcmp(e->url, url) == 0)
-			return 1;
+			return e;
+	return NULL;
+}
+
+/* The delivery policy members an endpoint line names (contract §15) into
+ * the draft; those it does not name stay as they are. 0 or -1 out of
+ * memory. */
+static int
+api_static_policy(struct api_draft *d, const struct config_reg *g)
+{
+	if (g->has_policy & CONFIG_POL_RATE)
+		d->e.rate_milli = g->rate_milli;
+	if (g->has_policy & CONFIG_POL_ORDERING)
+		d->e.fifo = (uint8_t)g->fifo;
+	if (g->has_policy & CONFIG_POL_TIMEOUT)
+		d->e.timeout_ms = g->timeout_ms;
+	if (g->has_policy & CONFIG_POL_RETRY)
+		return api_draft_set_retry(d, g->retry_ms, g->nretry);
 	return 0;
+}
+
+/* 1 when e already holds every policy member the line names. */
+static int
+api_static_policy_same(const struct endpoint *e, const struct config_reg *g)
+{
+	return (!(g->has_policy & CONFIG_POL_RATE) ||
+	    e->rate_milli == g->rate_milli) &&
+	    (!(g->has_policy & CONFIG_POL_ORDERING) || e->fifo == g->fifo) &&
+	    (!(g->has_policy & CONFIG_POL_TIMEOUT) ||
+	    e->timeout_ms == g->timeout_ms) &&
+	    (!(g->has_policy & CONFIG_POL_RETRY) || (e->nretry == g->nretry &&
+	    memcmp(e->retry_ms, g->retry_ms, g->nretry *
+	    sizeof(g->retry_ms[0])) == 0));
+}
+
+/* An existing endpoint of a line: the policy members the line names are
+ * configuration, so a start or a reload puts them back in force (an API
+ * PATCH of them lasts until then). NULL, or the reason it failed. */
+static const char *
+api_static_update(struct endpoint *e, const struct config_reg *g)
+{
+	struct api_draft d;
+	const char *why = NULL;
+
+	if (api_static_policy_same(e, g))
+		return NULL;
+	api_draft_init(&d);
+	if (api_draft_copy(&d, e) != 0 || api_static_policy(&d, g) != 0)
+		why = "out of memory";
+	else if (store_endpoint_update(e, &d.e) != 0)
+		why = api_static_store_error();
+	else
+		deliver_endpoint_changed(e);
+	api_draft_free(&d);
+	return why;
 }
 
 /* 1 when the config in force declares client id in a client line. */
@@ -962,6 +1184,7 @@ api_static_endpoint(const struct config_reg *g, int apply)
 {
 	struct api_draft d;
 	struct client *cl = store_client_find(g->client, strlen(g->client));
+	struct endpoint *e;
 	size_t n = strlen(g->url);
 	const char *why;
 	static char wbuf[API_ERR_MAX];	/* the answer outlives the call */
@@ -978,13 +1201,19 @@ api_static_endpoint(const struct config_reg *g, int apply)
 
 	if ((why = api_static_endpoint_form(g, wbuf, sizeof(wbuf))) != NULL)
 		return why;
-	if (!apply || api_static_exists(cl, g->url))
+	if (!apply)
 		return NULL;
+	if ((e = api_static_find(cl, g->url)) != NULL)
+		return api_static_update(e, g);
 	api_draft_init(&d);
 	d.e.client = cl;
 	d.e.method_get = g->method_get;
 	if ((why = api_static_filters(&d, g->events)) != NULL)
 		goto done;
+	if (api_static_policy(&d, g) != 0) {
+		why = "out of memory";
+		goto done;
+	}
 	if (api_draft_set(&d.e.url, g->url, n) != 0) {
 		why = "out of memory";
 		goto done;

@@ -283,6 +283,31 @@ config_quote(char *out, size_t outsz, const char *s, size_t len,
 	return out;
 }
 
+/* A duration setting of config_scalars (s) into *ms. */
+static int
+config_duration(const struct config_scalar *s, const char *value,
+    int64_t *ms, const char **why, char *whybuf, size_t whysz)
+{
+	if (strchr(value, ',') != NULL) {
+		snprintf(whybuf, whysz, "%s takes one duration, and a comma "
+		    "is no part of one (e.g. %s 15s; lists of durations are "
+		    "space-separated)", s->key, s->key);
+		*why = whybuf;
+		return -1;
+	}
+	if (util_parse_duration(value, strlen(value), (int64_t)s->max,
+	    ms) != 0 || *ms < (int64_t)s->min) {
+		snprintf(whybuf, whysz, "%s must be one duration, a number "
+		    "with an optional unit (ms, s, m, h, d; seconds when none) "
+		    "from %llums to %llums, e.g. %s 15s", s->key,
+		    (unsigned long long)s->min, (unsigned long long)s->max,
+		    s->key);
+		*why = whybuf;
+		return -1;
+	}
+	return 0;
+}
+
 /* A scalar setting from config_scalars. */
 static int
 config_scalar(struct config *c, const struct config_scalar *s,
@@ -305,24 +330,90 @@ config_scalar(struct config *c, const struct config_scalar *s,
 		*(size_t *)(void *)field = (size_t)u;
 		return 0;
 	}
-	if (strchr(value, ',') != NULL) {
-		snprintf(whybuf, whysz, "%s takes one duration, and a comma "
-		    "is no part of one (e.g. %s 15s; lists of durations are "
-		    "space-separated)", s->key, s->key);
-		*why = whybuf;
+	if (config_duration(s, value, &ms, why, whybuf, whysz) != 0)
 		return -1;
-	}
-	if (util_parse_duration(value, strlen(value), (int64_t)s->max,
-	    &ms) != 0 || ms < (int64_t)s->min) {
-		snprintf(whybuf, whysz, "%s must be one duration, a number "
-		    "with an optional unit (ms, s, m, h, d; seconds when none) "
-		    "from %llums to %llums, e.g. %s 15s", s->key,
-		    (unsigned long long)s->min, (unsigned long long)s->max,
-		    s->key);
-		*why = whybuf;
-		return -1;
-	}
 	*(int64_t *)(void *)field = ms;
+	return 0;
+}
+
+/* ---- delivery policy (contract §15) ---- */
+
+int
+config_check_rate(const char *s, size_t len, uint32_t *milli,
+    const char **why)
+{
+	const char *dot = memchr(s, '.', len);
+	size_t ilen = dot != NULL ? (size_t)(dot - s) : len, flen, i;
+	uint64_t whole, frac = 0;
+
+	*why = "rate_limit must be a number of deliveries a second from "
+	    "0.001 to 10000 (at most 3 decimals, e.g. 20 or 0.5)";
+	flen = dot != NULL ? len - ilen - 1 : 0;
+	if (ilen == 0 || util_parse_u64(s, ilen, CONFIG_RATE_MAX, &whole) != 0 ||
+	    (dot != NULL && (flen == 0 || flen > 3)))
+		return -1;
+	for (i = 0; i < 3; i++) {
+		frac *= 10;
+		if (i < flen) {
+			if (dot[1 + i] < '0' || dot[1 + i] > '9')
+				return -1;
+			frac += (uint64_t)(dot[1 + i] - '0');
+		}
+	}
+	whole = whole * 1000 + frac;
+	if (whole == 0 || whole > (uint64_t)CONFIG_RATE_MAX * 1000)
+		return -1;
+	*milli = (uint32_t)whole;
+	return 0;
+}
+
+int
+config_check_ordering(const char *s, size_t len, int *fifo, const char **why)
+{
+	if (util_span_eq(s, len, "fifo"))
+		*fifo = 1;
+	else if (util_span_eq(s, len, "none"))
+		*fifo = 0;
+	else {
+		*why = "ordering must be \"fifo\" or \"none\"";
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_check_timeout(const char *s, int64_t *ms, const char **why,
+    char *whybuf, size_t whysz)
+{
+	size_t i;
+
+	for (i = 0; strcmp(config_scalars[i].key, "timeout") != 0; i++)
+		;
+	return config_duration(&config_scalars[i], s, ms, why, whybuf,
+	    whysz);
+}
+
+int
+config_check_retry(const char *const *words, size_t n, int64_t *ms,
+    const char **why)
+{
+	size_t k;
+
+	/* Each delay is one more attempt: a bound keeps a delivery's log
+	 * and its attempt count (8 bits) small. */
+	if (n == 0 || n > CONFIG_MAX_RETRIES) {
+		*why = "retry_schedule needs at least 1 and at most 32 "
+		    "delays";
+		return -1;
+	}
+	for (k = 0; k < n; k++)
+		if (util_parse_duration(words[k], strlen(words[k]),
+		    CONFIG_RETRY_MAX_MS, &ms[k]) != 0) {
+			*why = "retry_schedule takes durations (ms, s, m, h, "
+			    "d; seconds when none) of at most 7d, e.g. "
+			    "retry_schedule 5s 5m 30m";
+			return -1;
+		}
 	return 0;
 }
 
@@ -486,22 +577,16 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 	}
 
 	if (strcmp(key, "retry_schedule") == 0) {
+		int64_t ms[CONFIG_MAX_RETRIES];
+
 		if (config_comma_mistake(v, n, "delays", whybuf, whysz)) {
 			*why = whybuf;
 			return -1;
 		}
-		if (n - 1 > CONFIG_MAX_RETRIES) {
-			*why = "retry_schedule has at most 32 delays";
+		if (config_check_retry((const char *const *)(v + 1),
+		    (size_t)(n - 1), ms, why) != 0)
 			return -1;
-		}
-		for (k = 1; k < n; k++)
-			if (util_parse_duration(v[k], strlen(v[k]),
-			    CONFIG_RETRY_MAX_MS, &c->retry_ms[k - 1]) != 0) {
-				*why = "retry_schedule takes space-separated "
-				    "durations (ms, s, m, h, d) of at most 7d, "
-				    "e.g. retry_schedule 5s 5m 30m";
-				return -1;
-			}
+		memcpy(c->retry_ms, ms, (size_t)(n - 1) * sizeof(ms[0]));
 		c->nretry = (size_t)(n - 1);
 		return 0;
 	}
@@ -724,8 +809,7 @@ config_listen_is_loopback(const char *value)
 	return url_addr_is_loopback((const struct sockaddr *)(void *)&ss);
 }
 
-/* A duration in its largest whole unit: "15s", "250ms", "7d". */
-static const char *
+const char *
 config_fmt_duration(int64_t ms, char *out, size_t outsz)
 {
 	static const struct {
@@ -743,6 +827,20 @@ config_fmt_duration(int64_t ms, char *out, size_t outsz)
 			return out;
 		}
 	snprintf(out, outsz, "%lldms", (long long)ms);
+	return out;
+}
+
+const char *
+config_fmt_rate(uint32_t milli, char *out, size_t outsz)
+{
+	char frac[8];
+	size_t n;
+
+	snprintf(frac, sizeof(frac), "%03u", (unsigned)(milli % 1000));
+	for (n = 3; n > 0 && frac[n - 1] == '0'; n--)
+		frac[n - 1] = '\0';
+	snprintf(out, outsz, "%u%s%s", (unsigned)(milli / 1000),
+	    n > 0 ? "." : "", frac);
 	return out;
 }
 

@@ -27,7 +27,21 @@ struct config_reg {
 	char *events;		/* endpoint: events=a,b (NULL: "*") */
 	char *secret;		/* endpoint: secret= (may be NULL) */
 	int line;		/* where it was declared, for messages */
+	/* Delivery policy (contract §15) of an endpoint line; each only
+	 * when has_policy names it (CONFIG_POL_ bits). */
+	unsigned has_policy;
+	uint32_t rate_milli;	/* rate_limit= */
+	int fifo;		/* ordering= */
+	int64_t timeout_ms;	/* timeout= */
+	int64_t retry_ms[CONFIG_MAX_RETRIES];	/* retry_schedule="..." */
+	size_t nretry;
 };
+
+/* Which policy members an endpoint line sets (config_reg.has_policy). */
+#define CONFIG_POL_RATE 1u
+#define CONFIG_POL_ORDERING 2u
+#define CONFIG_POL_TIMEOUT 4u
+#define CONFIG_POL_RETRY 8u
 
 /* Most routes (contract §14) in one file: each is a prefix compared with
  * every inbound request path, so a bound keeps routing cheap. */
@@ -92,6 +106,48 @@ struct config {
 	 * key) and its mode lets group or others read it (issue 19.8). */
 	int file_exposes_secret;
 };
+
+/*
+ * Delivery policy (contract §15): the one check of each endpoint member,
+ * used by the config file (its global keys and its endpoint lines) and by
+ * the API, so that both accept and refuse the same values with the same
+ * words. Each returns 0, or -1 with *why set (it may point into whybuf)
+ * naming the member and how to write it. None logs.
+ */
+/* Largest rate_limit in deliveries a second: beyond what one receiver is
+ * sent in practice, it catches a slip like 1e9 and keeps the token
+ * bucket's arithmetic (millionths of a token) far from overflowing. */
+#define CONFIG_RATE_MAX 10000
+
+/* rate_limit: a decimal number (len bytes of s, digits with at most three
+ * after a '.') from 0.001 to CONFIG_RATE_MAX, into *milli (thousandths of
+ * a delivery a second). */
+int config_check_rate(const char *s, size_t len, uint32_t *milli,
+    const char **why);
+
+/* ordering: "fifo" (*fifo = 1) or "none" (*fifo = 0). */
+int config_check_ordering(const char *s, size_t len, int *fifo,
+    const char **why);
+
+/* timeout: one duration (a NUL-terminated string) in the range of the
+ * global timeout key, into *ms. */
+int config_check_timeout(const char *s, int64_t *ms, const char **why,
+    char *whybuf, size_t whysz);
+
+/* retry_schedule: n durations (words[i], NUL-terminated), 1 to
+ * CONFIG_MAX_RETRIES of them, each at most 7 d, into ms[0..n) (ms has room
+ * for CONFIG_MAX_RETRIES). The rule of the global key and of endpoints. */
+int config_check_retry(const char *const *words, size_t n, int64_t *ms,
+    const char **why);
+
+/* A duration in its largest whole unit ("15s", "250ms", "7d"), the form
+ * the checkers read back, into out (outsz bytes). Returns out. */
+const char *config_fmt_duration(int64_t ms, char *out, size_t outsz);
+
+/* A rate_limit (thousandths a second) as the decimal config_check_rate
+ * reads ("20", "0.5"), into out (outsz bytes, 16 is enough). Returns
+ * out. */
+const char *config_fmt_rate(uint32_t milli, char *out, size_t outsz);
 
 /* Fill c with the defaults of contract §7. */
 void config_defaults(struct config *c);

@@ -84,8 +84,77 @@ config_dup(char **dst, const char *value)
 }
 
 /*
+ * An endpoint line's delivery policy option (contract §15) in word:
+ * rate_limit=N, ordering=fifo|none, timeout=DURATION or
+ * retry_schedule="5s 1m 1h" (one word thanks to its quotes; its delays are
+ * space-separated, as in the global key). Checked by the checkers the API
+ * uses, noted in r. 1 when word was one of them, 0 when not, -1 with
+ * *why set when its value is refused (a repeat is too).
+ */
+static int
+config_endpoint_policy(struct config_reg *r, const char *word,
+    const char **why, char *whybuf, size_t whysz)
+{
+	const char *val, *words[CONFIG_MAX_RETRIES + 1];
+	char copy[CONFIG_LINE_MAX], *p, *save = NULL;
+	unsigned bit;
+	size_t n = 0;
+	int fifo = 0, rc;
+
+	if (config_option(word, "rate_limit", &val))
+		bit = CONFIG_POL_RATE;
+	else if (config_option(word, "ordering", &val))
+		bit = CONFIG_POL_ORDERING;
+	else if (config_option(word, "timeout", &val))
+		bit = CONFIG_POL_TIMEOUT;
+	else if (config_option(word, "retry_schedule", &val))
+		bit = CONFIG_POL_RETRY;
+	else
+		return 0;
+	if (r->has_policy & bit) {
+		*why = "option given twice";
+		return -1;
+	}
+	r->has_policy |= bit;
+	switch (bit) {
+	case CONFIG_POL_RATE:
+		return config_check_rate(val, strlen(val), &r->rate_milli,
+		    why) == 0 ? 1 : -1;
+	case CONFIG_POL_ORDERING:
+		rc = config_check_ordering(val, strlen(val), &fifo, why);
+		r->fifo = fifo;
+		return rc == 0 ? 1 : -1;
+	case CONFIG_POL_TIMEOUT:
+		return config_check_timeout(val, &r->timeout_ms, why, whybuf,
+		    whysz) == 0 ? 1 : -1;
+	default:
+		break;
+	}
+	if (strchr(val, ',') != NULL) {
+		*why = "retry_schedule= takes space-separated delays in "
+		    "quotes, not commas (e.g. retry_schedule=\"5s 1m 1h\")";
+		return -1;
+	}
+	/* The line is at most CONFIG_LINE_MAX bytes, so the value fits. */
+	snprintf(copy, sizeof(copy), "%s", val);
+	for (p = strtok_r(copy, " \t", &save); p != NULL;
+	    p = strtok_r(NULL, " \t", &save)) {
+		if (n == CONFIG_MAX_RETRIES) {
+			n++;
+			break;
+		}
+		words[n++] = p;
+	}
+	if (config_check_retry(words, n, r->retry_ms, why) != 0)
+		return -1;
+	r->nretry = n;
+	return 1;
+}
+
+/*
  * `client ID [name=...]` and `endpoint CLIENT URL [method=GET|POST]
- * [events=a,b] [secret=whsec_...]`. why may point into whybuf. Values are
+ * [events=a,b] [secret=whsec_...]` and the delivery policy options of
+ * config_endpoint_policy. why may point into whybuf. Values are
  * never echoed back: a secret= in an error message would end up in logs.
  */
 int
@@ -96,7 +165,7 @@ config_registration(struct config *c, char **v, int n, int line,
 	const char *name = NULL, *method = NULL, *events = NULL, *secret = NULL;
 	const char *val, **slot;
 	int is_endpoint = strcmp(v[0], "endpoint") == 0;
-	int i, first_opt = is_endpoint ? 3 : 2;
+	int i, pol, first_opt = is_endpoint ? 3 : 2;
 	struct config_reg *regs;
 
 	memset(&r, 0, sizeof(r));
@@ -128,6 +197,12 @@ config_registration(struct config *c, char **v, int n, int line,
 			slot = &events;
 		else if (is_endpoint && config_option(v[i], "secret", &val))
 			slot = &secret;
+		else if (is_endpoint && (pol = config_endpoint_policy(&r,
+		    v[i], why, whybuf, whysz)) != 0) {
+			if (pol < 0)
+				return -1;
+			continue;
+		}
 		if (slot == NULL) {
 			const char *eq = strchr(v[i], '=');
 			char kq[CONFIG_QUOTE_MAX + 3];
@@ -143,7 +218,9 @@ config_registration(struct config *c, char **v, int n, int line,
 				    "%s (%s)", v[0], config_quote(kq,
 				    sizeof(kq), v[i], (size_t)(eq - v[i]), 1),
 				    is_endpoint ?
-				    "known: method=, events=, secret=" :
+				    "known: method=, events=, secret=, "
+				    "rate_limit=, ordering=, timeout=, "
+				    "retry_schedule=" :
 				    "known: name=");
 			*why = whybuf;
 			return -1;

@@ -102,7 +102,9 @@ struct engine eng;
 static size_t
 endpoint_slots(const struct endpoint *e)
 {
-	return e->failing_since != 0 ? 1 : outbound_endpoint_cap();
+	/* Contract §15: a fifo endpoint has one attempt in flight at most. */
+	return e->failing_since != 0 || e->fifo ? 1 :
+	    outbound_endpoint_cap();
 }
 
 /* The attempts one client may have in flight (contract §18): its hanging
@@ -146,6 +148,194 @@ logq(char *out, size_t outsz, const char *s)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Delivery policy (contract §15)                                         */
+
+/*
+ * rate_limit: a token bucket per endpoint, in millionths of a token so
+ * that a rate of 0.001 a second still gains a whole number of them each
+ * ms. It holds rate_limit tokens (a burst of one second), at least one,
+ * and starts full. An attempt takes a token as it starts; a delivery that
+ * finds none waits on its endpoint's list (pending, never failed, no
+ * attempt counted) and the endpoint goes on eng.rl_head with the time of
+ * its next token, which bounds the loop's sleep: no polling, no pass until
+ * then. Only that endpoint's deliveries wait.
+ */
+#define RL_TOKEN 1000000
+
+static int64_t
+rl_capacity(const struct endpoint *e)
+{
+	int64_t cap = (int64_t)e->rate_milli * 1000;
+
+	return cap < RL_TOKEN ? RL_TOKEN : cap;
+}
+
+/* Add the tokens gained since e's bucket was last counted. */
+static void
+rl_refill(struct endpoint *e, int64_t now)
+{
+	if (e->rl_mono == 0) {
+		e->rl_units = rl_capacity(e);
+		e->rl_mono = now;
+		return;
+	}
+	if (now > e->rl_mono) {
+		/* rate_milli thousandths a second: as many millionths a ms.
+		 * At most CONFIG_RATE_MAX * 1000 a ms: the elapsed time would
+		 * need centuries to overflow. */
+		e->rl_units += (now - e->rl_mono) * (int64_t)e->rate_milli;
+		e->rl_mono = now;
+	}
+	if (e->rl_units > rl_capacity(e))
+		e->rl_units = rl_capacity(e);
+}
+
+/* 1 when e's rate lets an attempt start now; else 0, with e on the list
+ * of endpoints awaiting a token (its wake time set). */
+static int
+rate_ready(struct endpoint *e)
+{
+	int64_t now;
+
+	if (e->rate_milli == 0)
+		return 1;
+	now = util_mono_ms();
+	rl_refill(e, now);
+	if (e->rl_units >= RL_TOKEN)
+		return 1;
+	e->rl_wake = now + (RL_TOKEN - e->rl_units + e->rate_milli - 1) /
+	    e->rate_milli;
+	if (!e->rl_held) {
+		e->rl_held = 1;
+		e->rl_next = eng.rl_head;
+		eng.rl_head = e;
+	}
+	return 0;
+}
+
+void
+rate_take(struct endpoint *e)
+{
+	if (e == NULL || e->rate_milli == 0)
+		return;
+	rl_refill(e, util_mono_ms());
+	e->rl_units -= RL_TOKEN;
+}
+
+/* Take e off the list of endpoints awaiting a token (a removal). */
+static void
+rate_unhold(struct endpoint *e)
+{
+	struct endpoint **pp;
+
+	if (!e->rl_held)
+		return;
+	for (pp = &eng.rl_head; *pp != NULL; pp = &(*pp)->rl_next)
+		if (*pp == e) {
+			*pp = e->rl_next;
+			break;
+		}
+	e->rl_held = 0;
+	e->rl_next = NULL;
+}
+
+/*
+ * ordering "fifo": of a fifo endpoint's pending deliveries only one, the
+ * first in id (event) order the engine knows of, is scheduled: fifo_cur.
+ * Its retries hold back the rest, which are parked on the endpoint's park
+ * list in id order, taking no heap slot and no pass. When fifo_cur
+ * settles (delivered, failed, forgotten) the first parked one becomes
+ * fifo_cur and is scheduled at its own next_at. A delivery made pending
+ * again ahead of fifo_cur (a manual retry or replay of an older failed
+ * one) takes its place in order: it becomes fifo_cur, and the old one is
+ * parked, unless that one's attempt is in flight (the older one then goes
+ * next). Other endpoints are never held back.
+ */
+static void engine_due(struct delivery *d);
+
+/* Park d (pending, of fifo endpoint e, not its fifo_cur) in id order: from
+ * the tail, where a new delivery belongs. */
+static void
+fifo_park(struct endpoint *e, struct delivery *d)
+{
+	struct delivery *p = e->park_tail;
+
+	if (d->heap_index != 0)
+		deliver_heap_remove(&eng.q, d);
+	while (p != NULL && p->id > d->id)
+		p = p->wait_prev;
+	d->wait_prev = p;
+	d->wait_next = p != NULL ? p->wait_next : e->park_head;
+	if (d->wait_next != NULL)
+		d->wait_next->wait_prev = d;
+	else
+		e->park_tail = d;
+	if (p != NULL)
+		p->wait_next = d;
+	else
+		e->park_head = d;
+	d->waiting = WAIT_PARKED;
+}
+
+/* 1 when d (pending, not waiting) may be scheduled as fifo endpoint e's
+ * one delivery; 0 when it was parked. */
+static int
+fifo_admit(struct endpoint *e, struct delivery *d)
+{
+	struct delivery *cur = e->fifo_cur;
+
+	if (cur == d)
+		return 1;
+	if (cur != NULL && (cur->id < d->id || cur->inflight)) {
+		fifo_park(e, d);
+		return 0;
+	}
+	if (cur != NULL) {
+		/* d comes first in event order: cur steps back in line. */
+		if (cur->waiting)
+			deliver_wait_unlink(&eng.q, cur);
+		fifo_park(e, cur);
+	}
+	e->fifo_cur = d;
+	return 1;
+}
+
+/* d no longer waits its turn on e (it settled, or was forgotten): when it
+ * was e's fifo_cur, the next one in order is scheduled. */
+static void
+fifo_next(struct endpoint *e, struct delivery *d)
+{
+	struct delivery *n;
+
+	if (e == NULL || e->fifo_cur != d)
+		return;
+	e->fifo_cur = NULL;
+	if ((n = deliver_wait_pop(&e->park_head, &e->park_tail)) != NULL)
+		engine_due(n);
+}
+
+/* Of fifo endpoints only: 1 when d may go on, 0 when it was parked. */
+static int
+fifo_ok(struct delivery *d)
+{
+	return d->endpoint == NULL || !d->endpoint->fifo ||
+	    fifo_admit(d->endpoint, d);
+}
+
+/* The retry schedule in force for attempts to e (NULL: a one-off or a
+ * gateway call): its own, else the global one. */
+static const int64_t *
+policy_schedule(const struct endpoint *e, size_t *n)
+{
+	if (e != NULL && e->nretry != 0) {
+		*n = e->nretry;
+		return e->retry_ms;
+	}
+	*n = config_current()->nretry;
+	return config_current()->retry_ms;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Scheduling                                                             */
 
 /* store_on_due: (re)insert d by its next_at. Idempotent: a delivery in
@@ -154,6 +344,8 @@ static void
 engine_due(struct delivery *d)
 {
 	if (d->status != STORE_PENDING || d->inflight || d->waiting)
+		return;
+	if (!fifo_ok(d))
 		return;
 	if (d->heap_index != 0) {
 		deliver_heap_fix(&eng.q, d);
@@ -199,6 +391,7 @@ engine_forget(struct delivery *d)
 		d->inflight = 0;
 		eng.sweep_endpoints = 1;
 	}
+	fifo_next(d->endpoint, d);
 }
 
 /* store_on_remove: the attempts in flight to e (or, e NULL, of client
@@ -211,6 +404,8 @@ engine_removed(struct endpoint *e, const char *client_id, const char *error)
 	struct attempt *a, *next;
 	int64_t now = util_wall_ms();
 
+	if (e != NULL)
+		rate_unhold(e);
 	for (a = eng.act_head; a != NULL; a = next) {
 		struct delivery *d = a->d;
 
@@ -233,9 +428,13 @@ static void
 dispatch(struct delivery *d)
 {
 	struct endpoint *e = d->endpoint;
-	struct tenant *t = tenant_of(d);
+	struct tenant *t;
 
-	if (e != NULL && (!e->enabled || e->inflight >= endpoint_slots(e)))
+	if (!fifo_ok(d))
+		return;
+	t = tenant_of(d);
+	if (e != NULL && (!e->enabled || e->inflight >= endpoint_slots(e) ||
+	    !rate_ready(e)))
 		deliver_wait_push(&eng.q, d, WAIT_ENDPOINT, NULL);
 	else if (t != NULL && t->inflight >= client_cap())
 		deliver_wait_push(&eng.q, d, WAIT_CLIENT, t);
@@ -259,6 +458,10 @@ pull_endpoint(struct endpoint *e)
 		struct delivery *d = e->wait_head;
 		struct tenant *t = tenant_of(d);
 
+		/* Contract §15: no token, no start; the token's time wakes
+		 * the loop to pull again. */
+		if (!rate_ready(e))
+			return;
 		if (t != NULL && t->inflight >= client_cap()) {
 			/* Its client has no slot. With none of the
 			 * endpoint's own attempts in flight, nothing would
@@ -283,7 +486,27 @@ pull_endpoint(struct endpoint *e)
 			return;
 		}
 		d = deliver_wait_pop(&e->wait_head, &e->wait_tail);
-		attempt_start(d);
+		if (fifo_ok(d))
+			attempt_start(d);
+	}
+}
+
+/* The endpoints whose next token has come (contract §15): pull them. */
+static void
+rate_wake(int64_t now)
+{
+	struct endpoint **pp = &eng.rl_head, *e;
+
+	while ((e = *pp) != NULL) {
+		if (e->rl_wake > now) {
+			pp = &e->rl_next;
+			continue;
+		}
+		*pp = e->rl_next;
+		e->rl_held = 0;
+		e->rl_next = NULL;
+		/* It may go back on the list, at its head: already past. */
+		pull_endpoint(e);
 	}
 }
 
@@ -348,12 +571,12 @@ pull_after(struct endpoint *e, struct tenant *t)
 /* ---------------------------------------------------------------------- */
 /* Outcomes                                                               */
 
-/* The delay before attempt n + 1 after n attempts (1 <= n <= nretry). */
+/* The delay before attempt n + 1 after n attempts (1 <= n <= the length
+ * of schedule). */
 static int64_t
-retry_delay(unsigned n, int64_t retry_after)
+retry_delay(const int64_t *schedule, unsigned n, int64_t retry_after)
 {
-	return webhook_retry_delay(config_current()->retry_ms[n - 1], rng_unit(),
-	    retry_after);
+	return webhook_retry_delay(schedule[n - 1], rng_unit(), retry_after);
 }
 
 static void
@@ -477,6 +700,8 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	struct store_attempt sa;
 	char xid[STORE_XID_MAX], eq[160], stq[16];
 	int64_t now = util_wall_ms();
+	size_t nsched;
+	const int64_t *sched = policy_schedule(e, &nsched);
 	int rc;
 
 	memset(&sa, 0, sizeof(sa));
@@ -489,10 +714,9 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	    STORE_LOG_BODY;
 	sa.ack = o->ack;
 	sa.ack_len = o->ack_len;
-	sa.new_status = (uint8_t)webhook_next_status(o->result, n,
-	    config_current()->nretry);
+	sa.new_status = (uint8_t)webhook_next_status(o->result, n, nsched);
 	if (sa.new_status == STORE_PENDING)
-		sa.next_at = now + retry_delay(n, o->retry_after);
+		sa.next_at = now + retry_delay(sched, n, o->retry_after);
 	metrics_attempt(o->result, ms);
 	if (sa.new_status == STORE_DELIVERED)
 		metrics.delivered++;
@@ -542,6 +766,8 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	/* The store may already have rescheduled it through store_on_due;
 	 * engine_due is idempotent. */
 	engine_due(d);
+	if (d->status != STORE_PENDING)
+		fifo_next(d->endpoint, d);
 	if (d->upstream && d->status != STORE_PENDING)
 		gateway_finish(d, o);
 
@@ -639,6 +865,7 @@ int64_t
 deliver_tick(void)
 {
 	int64_t now = util_mono_ms(), wall = util_wall_ms(), next = -1, idle;
+	int64_t rl_next = -1;
 	size_t due;
 	int reaping;
 
@@ -681,6 +908,7 @@ deliver_tick(void)
 			pull_client(t);
 	}
 	pull_global();
+	rate_wake(now);
 	eng.pulling = 0;
 
 	/* At most DELIVER_DUE_PER_PASS due deliveries a pass: a fan-out to
@@ -706,6 +934,17 @@ deadlines:
 	idle = outbound_idle_deadline();
 	if (idle >= 0 && (next < 0 || idle < next))
 		next = idle;
+	/* The next token an endpoint's deliveries wait for (contract §15):
+	 * a timer, not a poll. */
+	if (!eng.draining && eng.rl_head != NULL) {
+		struct endpoint *e;
+
+		for (e = eng.rl_head; e != NULL; e = e->rl_next)
+			if (rl_next < 0 || e->rl_wake < rl_next)
+				rl_next = e->rl_wake;
+		if (next < 0 || rl_next < next)
+			next = rl_next;
+	}
 	if (reaping)
 		next = now;
 	return next;
@@ -740,6 +979,28 @@ deliver_endpoint_enabled(struct endpoint *e)
 	pull_after(e, NULL);
 }
 
+void
+deliver_endpoint_changed(struct endpoint *e)
+{
+	struct delivery *d;
+
+	if (!e->fifo) {
+		/* No longer fifo: the parked deliveries go at their own times
+		 * again. */
+		e->fifo_cur = NULL;
+		while ((d = deliver_wait_pop(&e->park_head, &e->park_tail)) !=
+		    NULL)
+			engine_due(d);
+	}
+	/* A rate set anew starts with a full bucket; a changed one keeps
+	 * its tokens, cut to its new size. */
+	if (e->rate_milli == 0)
+		e->rl_mono = 0;
+	else
+		rl_refill(e, util_mono_ms());
+	pull_after(e, NULL);
+}
+
 size_t
 deliver_inflight(void)
 {
@@ -768,7 +1029,15 @@ deliver_shutdown(void)
 		while ((d = deliver_wait_pop(&e->wait_head, &e->wait_tail)) != NULL)
 			;
 		e->inflight = 0;
+		/* Delivery policy (contract §15): */
+		while ((d = deliver_wait_pop(&e->park_head, &e->park_tail)) !=
+		    NULL)
+			;
+		e->fifo_cur = NULL;
+		e->rl_held = 0;
+		e->rl_next = NULL;
 	}
+	eng.rl_head = NULL;
 	for (t = deliver_tenant_next(&eng.q, NULL); t != NULL;
 	    t = deliver_tenant_next(&eng.q, t))
 		while ((d = deliver_wait_pop(&t->wait_head, &t->wait_tail)) !=

@@ -30,6 +30,11 @@ void deliver_now(struct delivery *d);
 /* An endpoint was enabled again (PATCH): its held deliveries may go. */
 void deliver_endpoint_enabled(struct endpoint *e);
 
+/* An endpoint's delivery policy (contract §15) may have changed (PATCH,
+ * a reload's endpoint line): a rate_limit or ordering now in force takes
+ * the deliveries it holds or frees into account. */
+void deliver_endpoint_changed(struct endpoint *e);
+
 /* Start no new attempts (SIGTERM): those in flight may finish; the rest
  * stay pending on disk for the next start. */
 void deliver_drain(void);

@@ -66,7 +66,8 @@ attempt_free(struct attempt *a)
 }
 
 /* Insert into the in-flight list by deadline: from the tail, where a new
- * attempt belongs unless the timeout was shortened by a reload. */
+ * attempt belongs unless the timeout was shortened by a reload or its
+ * endpoint has a shorter one of its own (contract §15). */
 static void
 active_insert(struct attempt *a)
 {
@@ -361,7 +362,10 @@ attempt_start(struct delivery *d)
 	a->number = (unsigned)d->attempts + 1;
 	a->at = util_wall_ms();
 	a->start = util_mono_ms();
-	a->deadline = a->start + config_current()->timeout_ms;
+	/* Contract §15: the endpoint's own timeout, else the global one. */
+	a->deadline = a->start + (e != NULL && e->timeout_ms != 0 ?
+	    e->timeout_ms : config_current()->timeout_ms);
+	rate_take(e);
 	a->x.retry_after = -1;
 	a->x.ep = e != NULL ? e->id : 0;
 	a->x.client = d->event->client_id;

@@ -21,6 +21,9 @@
 #define WAIT_ENDPOINT 1
 #define WAIT_GLOBAL 2
 #define WAIT_CLIENT 3
+/* Parked behind its fifo endpoint's fifo_cur (contract §15), in id order on
+ * endpoint.park_head; not due until it is the first. */
+#define WAIT_PARKED 4
 
 /*
  * The engine's state for one client, by id: its attempts in flight
@@ -140,6 +143,9 @@ struct engine {
 	 * meanwhile do not pull again (no recursion through synchronous
 	 * failures). */
 	int pulling;
+	/* Delivery policy (contract §15): the endpoints whose next token is
+	 * awaited by a delivery (endpoint.rl_held, through rl_next). */
+	struct endpoint *rl_head;
 	/* The delivery whose outcome is being written to the store now. */
 	struct delivery *recording;
 	/* The caps last applied: a reload that changes one sweeps the wait
@@ -172,6 +178,10 @@ void delivery_fail_now(struct delivery *d, const char *error);
 /* deliver.c: a slot of e and of t (either may be NULL) freed: let waiting
  * deliveries go. */
 void pull_after(struct endpoint *e, struct tenant *t);
+
+/* deliver.c: an attempt to e (may be NULL) starts: it takes one token of
+ * e's rate_limit (contract §15). */
+void rate_take(struct endpoint *e);
 
 /* deliver_attempt.c: start an attempt of d now (the caller checked the
  * slots). */

@@ -212,6 +212,13 @@ deliver_wait_unlink(struct deliver_queue *q, struct delivery *d)
 		}
 		head = &t->wait_head;
 		tail = &t->wait_tail;
+	} else if (d->waiting == WAIT_PARKED) {
+		if (d->endpoint == NULL) {
+			d->waiting = 0;
+			return;
+		}
+		head = &d->endpoint->park_head;
+		tail = &d->endpoint->park_tail;
 	}
 	if (d->wait_prev != NULL)
 		d->wait_prev->wait_next = d->wait_next;

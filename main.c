@@ -321,6 +321,13 @@ regs_differ(const struct config *a, const struct config *b)
 		    str_differs(x->events, y->events) ||
 		    str_differs(x->secret, y->secret))
 			return 1;
+		/* Delivery policy (contract §15): */
+		if (x->has_policy != y->has_policy ||
+		    x->rate_milli != y->rate_milli || x->fifo != y->fifo ||
+		    x->timeout_ms != y->timeout_ms || x->nretry != y->nretry ||
+		    memcmp(x->retry_ms, y->retry_ms, x->nretry *
+		    sizeof(x->retry_ms[0])) != 0)
+			return 1;
 	}
 	return 0;
 }

@@ -76,6 +76,25 @@ struct endpoint {
 	int enabled;
 	int64_t created_at, updated_at;
 	int64_t failing_since;		/* first failure in a row, 0 if none */
+	/* Delivery policy (contract §15): */
+	uint32_t rate_milli;		/* rate_limit in 1/1000 a second; 0:
+					   none (STORE_RATE_MAX_MILLI at most) */
+	uint8_t fifo;			/* ordering "fifo" (else "none") */
+	uint8_t nretry;			/* retry_ms entries; 0: the global */
+	int64_t *retry_ms;		/* its retry_schedule (ms), owned */
+	int64_t timeout_ms;		/* one attempt; 0: the global timeout */
+	/* The policy's runtime state, not stored; the engine's: a token
+	 * bucket in millionths of a token, counted at rl_mono (monotonic
+	 * ms; 0: full), and, while a delivery waits for a token, rl_wake
+	 * (when the next one comes) on the engine's list through rl_next.
+	 * A fifo endpoint's one delivery that may go is fifo_cur; its later
+	 * pending ones are parked, in id order, on park_head..park_tail
+	 * (through delivery.wait_next, waiting WAIT_PARKED). */
+	int64_t rl_units, rl_mono, rl_wake;
+	struct endpoint *rl_next;
+	uint8_t rl_held;
+	struct delivery *fifo_cur;
+	struct delivery *park_head, *park_tail;
 	/* Runtime, not stored; owned by the delivery engine: */
 	uint32_t inflight;		/* attempts in flight */
 	struct delivery *wait_head;	/* due, waiting for a free slot */

@@ -272,6 +272,21 @@ endpoint_record(const struct endpoint *e)
 	buf_puts(b, e->enabled ? ",\"enabled\":true" : ",\"enabled\":false");
 	rec_num("created", e->created_at);
 	rec_num("updated", e->updated_at);
+	/* Delivery policy (contract §15): only what is set, so a record
+	 * without it reads as the global policy. */
+	if (e->rate_milli != 0)
+		rec_num("rate_limit_milli", e->rate_milli);
+	if (e->fifo)
+		buf_puts(b, ",\"ordering\":\"fifo\"");
+	if (e->timeout_ms != 0)
+		rec_num("timeout_ms", e->timeout_ms);
+	if (e->nretry != 0) {
+		buf_puts(b, ",\"retry_ms\":[");
+		for (i = 0; i < e->nretry; i++)
+			buf_printf(b, "%s%lld", i > 0 ? "," : "",
+			    (long long)e->retry_ms[i]);
+		buf_puts(b, "]");
+	}
 	return rec_write(&st_files.reg);
 }
 
@@ -289,6 +304,31 @@ endpoint_free_fields(struct endpoint *e)
 	e->url = e->headers = e->description = NULL;
 	e->events = NULL;
 	e->nevents = 0;
+	free(e->retry_ms);
+	e->retry_ms = NULL;
+	e->nretry = 0;
+}
+
+/* Copy the delivery policy (contract §15) of src into dst: its values and
+ * its own copy of the retry schedule. 0 or -1 out of memory (dst then has
+ * no schedule of its own). */
+static int
+endpoint_copy_policy(struct endpoint *dst, const struct endpoint *src)
+{
+	dst->rate_milli = src->rate_milli;
+	dst->fifo = src->fifo;
+	dst->timeout_ms = src->timeout_ms;
+	dst->retry_ms = NULL;
+	dst->nretry = 0;
+	if (src->nretry == 0)
+		return 0;
+	dst->retry_ms = malloc(src->nretry * sizeof(*dst->retry_ms));
+	if (dst->retry_ms == NULL)
+		return -1;
+	memcpy(dst->retry_ms, src->retry_ms,
+	    src->nretry * sizeof(*dst->retry_ms));
+	dst->nretry = src->nretry;
+	return 0;
 }
 
 /* Deep-copy the mutable fields of src into dst. 0 or -1 (dst left with what
@@ -298,6 +338,9 @@ endpoint_copy_fields(struct endpoint *dst, const struct endpoint *src)
 {
 	size_t i;
 
+	/* dst may start as a shallow copy: it shares no schedule. */
+	dst->retry_ms = NULL;
+	dst->nretry = 0;
 	dst->url = dup_or_null(src->url);
 	dst->headers = dup_or_null(src->headers);
 	dst->description = dup_or_null(src->description);
@@ -314,7 +357,7 @@ endpoint_copy_fields(struct endpoint *dst, const struct endpoint *src)
 	}
 	dst->method_get = src->method_get;
 	dst->enabled = src->enabled;
-	return 0;
+	return endpoint_copy_policy(dst, src);
 }
 
 struct endpoint *
@@ -560,6 +603,49 @@ replay_client(struct replay *r)
 	return 0;
 }
 
+
+/* The delivery policy (contract §15) of an endpoint record into e: what is
+ * absent is the global policy. 0, or -1 when a member is malformed (the
+ * record is then bad: hookd's encoder never writes one so). */
+static int
+replay_endpoint_policy(struct replay *r, struct endpoint *e)
+{
+	int64_t n;
+	int v, i;
+
+	if (get_num(r, "rate_limit_milli", &n) == 0) {
+		if (n <= 0 || n > UINT32_MAX)
+			return -1;
+		e->rate_milli = (uint32_t)n;
+	}
+	v = rget(r->s, r->t, "ordering");
+	e->fifo = v >= 0 && json_str_eq(r->s, &r->t[v], "fifo");
+	if (get_num(r, "timeout_ms", &n) == 0) {
+		if (n <= 0)
+			return -1;
+		e->timeout_ms = n;
+	}
+	v = rget(r->s, r->t, "retry_ms");
+	if (v < 0)
+		return 0;
+	/* nretry is 8 bits wide; the checkers allow far fewer. */
+	if (r->t[v].type != JSON_ARRAY || r->t[v].size == 0 ||
+	    r->t[v].size > UINT8_MAX)
+		return -1;
+	e->retry_ms = calloc(r->t[v].size, sizeof(*e->retry_ms));
+	if (e->retry_ms == NULL)
+		return -1;
+	for (i = v + 1; e->nretry < r->t[v].size; i = (int)r->t[i].next) {
+		uint64_t u;
+
+		if (r->t[i].type != JSON_NUMBER || util_parse_u64(r->s +
+		    r->t[i].start, r->t[i].len, INT64_MAX, &u) != 0)
+			return -1;
+		e->retry_ms[e->nretry++] = (int64_t)u;
+	}
+	return 0;
+}
+
 /*
  * An "endpoint" record: the endpoint's whole state, naming its client, which
  * an earlier record of this file created (the registry is written in that
@@ -631,6 +717,8 @@ replay_endpoint(struct replay *r)
 		e->created_at = n;
 	if (get_num(r, "updated", &n) == 0)
 		e->updated_at = n;
+	if (replay_endpoint_policy(r, e) != 0)
+		goto bad;
 	seen_id(e->id);
 	old = store_endpoint_find(e->id);
 	if (old != NULL) {

@@ -175,7 +175,76 @@ static const struct t_row t_rows[] = {
 	{ "endpoint acme http://example.com/ method = GET\n",
 	    "name=value with no spaces around", 1 },
 	{ "client acme Acme\n", "client options are name=value", 1 },
+	/* Delivery policy (contract §15) on endpoint lines: the checkers of
+	 * the API, a schedule as one quoted word. */
+	{ "endpoint acme http://example.com/ rate_limit=0.5 ordering=fifo "
+	    "timeout=3s retry_schedule=\"5s 1m 1h\"\n", NULL, 0 },
+	{ "endpoint acme http://example.com/ rate_limit=10000 "
+	    "ordering=none\n", NULL, 0 },
+	{ "endpoint acme http://example.com/ rate_limit=0\n", "rate_limit "
+	    "must be a number of deliveries a second from 0.001 to 10000", 1 },
+	{ "endpoint acme http://example.com/ rate_limit=10000.001\n",
+	    "rate_limit", 1 },
+	{ "endpoint acme http://example.com/ rate_limit=1e9\n", "rate_limit",
+	    1 },
+	{ "endpoint acme http://example.com/ ordering=lifo\n", "ordering must "
+	    "be \"fifo\" or \"none\"", 1 },
+	{ "endpoint acme http://example.com/ timeout=2h\n", "timeout must be "
+	    "one duration", 1 },
+	{ "endpoint acme http://example.com/ retry_schedule=\"5s,1m\"\n",
+	    "not commas (e.g. retry_schedule=\"5s 1m 1h\")", 1 },
+	{ "endpoint acme http://example.com/ retry_schedule=\"\"\n",
+	    "at least 1 and at most 32", 1 },
+	{ "endpoint acme http://example.com/ retry_schedule=\"1 1 1 1 1 1 1 1 "
+	    "1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\"\n",
+	    "at most 32", 1 },
+	{ "endpoint acme http://example.com/ retry_schedule=\"8d\"\n",
+	    "of at most 7d", 1 },
+	{ "endpoint acme http://example.com/ rate_limit=1 rate_limit=2\n",
+	    "option given twice", 1 },
+	{ "endpoint acme http://example.com/ rate=1\n", "known: method=, "
+	    "events=, secret=, rate_limit=, ordering=, timeout=, "
+	    "retry_schedule=", 1 },
 };
+
+/* rate_limit: the decimal form read and written back (contract §15). */
+static void
+t_rate(void)
+{
+	static const struct {
+		const char *in;
+		uint32_t milli;		/* 0: refused */
+		const char *out;
+	} rows[] = {
+		{ "20", 20000, "20" }, { "0.5", 500, "0.5" },
+		{ "0.001", 1, "0.001" }, { "10000", 10000000, "10000" },
+		{ "2.50", 2500, "2.5" }, { "1.125", 1125, "1.125" },
+		{ "0", 0, NULL }, { "0.0001", 0, NULL }, { "10000.001", 0, NULL },
+		{ "-1", 0, NULL }, { "1e9", 0, NULL }, { "x", 0, NULL },
+		{ "1.", 0, NULL }, { ".5", 0, NULL }, { "1.2.3", 0, NULL },
+		{ "", 0, NULL }, { "99999999999999999999", 0, NULL },
+	};
+	const char *why;
+	char out[16];
+	uint32_t m;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		m = 0;
+		rc = config_check_rate(rows[i].in, strlen(rows[i].in), &m,
+		    &why);
+		if (rows[i].milli == 0) {
+			CHECKF(rc == -1 && strstr(why, "rate_limit") != NULL,
+			    "rate %s accepted", rows[i].in);
+			continue;
+		}
+		CHECKF(rc == 0 && m == rows[i].milli, "rate %s: rc %d %u",
+		    rows[i].in, rc, (unsigned)m);
+		CHECKF(strcmp(config_fmt_rate(m, out, sizeof(out)),
+		    rows[i].out) == 0, "rate %s written %s", rows[i].in, out);
+	}
+}
 
 static void
 t_table(void)
@@ -490,6 +559,7 @@ test_config(void)
 {
 	t_defaults();
 	t_table();
+	t_rate();
 	t_nearest();
 	t_values();
 	t_listen();
