@@ -16,11 +16,14 @@
 #include "url.h"
 #include "version.h"
 
-/* Put "key":value-or-null, with a comma unless first. */
+/* Put "key":value-or-null, with a comma unless first. Not buf_printf:
+ * this runs eight times on each accepted request (callgrind, issue 13). */
 static void
 gw_put(struct buf *b, const char *key, const char *s, size_t n, int first)
 {
-	buf_printf(b, "%s\"%s\":", first ? "" : ",", key);
+	buf_puts(b, first ? "\"" : ",\"");
+	buf_puts(b, key);
+	buf_puts(b, "\":");
 	if (s == NULL)
 		buf_puts(b, "null");
 	else

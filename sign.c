@@ -322,21 +322,19 @@ base64_encode(const void *in, size_t n, char *out)
 	return sign_b64_encode(in, n, out, sign_b64_std, 1);
 }
 
+/* Each byte's value in the standard alphabet plus one (0: not in it),
+ * filled from sign_b64_std at the first decode so that the alphabet has one
+ * definition. A table: a gateway request's body is decoded at each upstream
+ * call, and the comparisons cost 22 instructions a character (callgrind,
+ * issue 13). Only the loop thread decodes. */
+static signed char sign_b64_rev[256];
+static int sign_b64_rev_ready;
+
 /* The value of one standard-alphabet character, or -1. */
 static int
 sign_b64_value(unsigned char ch)
 {
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
+	return sign_b64_rev[ch] - 1;
 }
 
 int
@@ -351,12 +349,35 @@ base64_decode(const char *in, size_t n, uint8_t *out, size_t outsz)
 		return -1;
 	if (n == 0)
 		return 0;
+	if (!sign_b64_rev_ready) {
+		for (i = 0; i < 64; i++)
+			sign_b64_rev[(unsigned char)sign_b64_std[i]] =
+			    (signed char)(i + 1);
+		sign_b64_rev_ready = 1;
+	}
 	if (in[n - 1] == '=')
 		pad = in[n - 2] == '=' ? 2 : 1;
 	len = n / 4 * 3 - pad;
 	if (len > outsz || len > INT_MAX)
 		return -1;
-	for (i = 0; i < n; i += 4) {
+	/* Every quad but the last is four characters of the alphabet. */
+	for (i = 0; i + 4 < n; i += 4) {
+		int v0 = sign_b64_value((unsigned char)in[i]);
+		int v1 = sign_b64_value((unsigned char)in[i + 1]);
+		int v2 = sign_b64_value((unsigned char)in[i + 2]);
+		int v3 = sign_b64_value((unsigned char)in[i + 3]);
+		uint32_t v;
+
+		if ((v0 | v1 | v2 | v3) < 0)
+			return -1;
+		v = (uint32_t)v0 << 18 | (uint32_t)v1 << 12 |
+		    (uint32_t)v2 << 6 | (uint32_t)v3;
+		out[o++] = (uint8_t)(v >> 16);
+		out[o++] = (uint8_t)(v >> 8);
+		out[o++] = (uint8_t)v;
+	}
+	/* The last quad, with its padding. */
+	for (; i < n; i += 4) {
 		int v0, v1, v2, v3;
 		int last = i + 4 == n;
 		uint32_t v;

@@ -7,8 +7,8 @@ the table shows medians. Python 3 standard library only; the load comes
 from wrk and from bench/hbench (built by run.sh).
 
 Environment: BENCH_RUNS (default 3), BENCH_SECONDS (wrk run length, 5),
-BENCH_ONLY (comma-separated figure groups: ingest,relay,latency,isolation,
-memory,recovery,size,tls,scaling), HOOKD_BIN (default ./hookd). The scaling
+BENCH_ONLY (comma-separated figure groups: ingest,relay,gateway,latency,
+isolation,memory,recovery,size,tls,scaling), HOOKD_BIN (default ./hookd). The scaling
 group is not part of a plain run (it takes minutes): BENCH_ONLY=scaling,
 and BENCH_SCALE=fanout,delete,idem,token,compact,match,failed,type picks its
 figures; each run also prints the longest loop pass hookd saw
@@ -195,9 +195,10 @@ class Nginx:
         stop(self.proc, signal.SIGQUIT)
 
 
-def receiver():
-    """nginx answering 200 to everything, one log line per request."""
-    r = Nginx("receiver", """\
+def receiver(name="receiver"):
+    """nginx answering 200 to everything, one log line per request (name:
+    its prefix, when more than one runs at a time)."""
+    r = Nginx(name, """\
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         access_log {dir}/count.log count;
@@ -221,18 +222,19 @@ def ingest_reference():
     }}""")
 
 
-def relay_reference(recv_port):
-    """nginx proxy_pass to the receiver, keep-alive upstream connections."""
+def relay_reference(recv_port, location="/v1/events"):
+    """nginx proxy_pass of location to the receiver, keep-alive upstream
+    connections."""
     return Nginx("relay-ref", """\
     upstream receiver {{ server 127.0.0.1:%d; keepalive 64; }}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
-        location /v1/events {{
+        location %s {{
             proxy_pass http://receiver;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
-    }}""" % recv_port)
+    }}""" % (recv_port, location))
 
 
 # ------------------------------------------------------------------ hookd
@@ -309,15 +311,17 @@ def wrk_script(body, path):
     return path
 
 
-def wrk(port, seconds=None, conns=64):
-    """wrk -t1 -cN posting the event; (completed requests, req/s)."""
+def wrk(port, seconds=None, conns=64, script=None, path="/v1/events"):
+    """wrk -t1 -cN posting the event (or running script) to path;
+    (completed requests, req/s). Any answer but 2xx or 3xx is an error."""
     seconds = seconds or SECONDS
-    script = os.path.join(TMP, "post.lua")
-    if not os.path.exists(script):
-        wrk_script(EVENT, script)
+    if script is None:
+        script = os.path.join(TMP, "post.lua")
+        if not os.path.exists(script):
+            wrk_script(EVENT, script)
     out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
-                          "-s", script, "http://127.0.0.1:%d/v1/events"
-                          % port], capture_output=True, text=True,
+                          "-s", script, "http://127.0.0.1:%d%s"
+                          % (port, path)], capture_output=True, text=True,
                          timeout=seconds + 60).stdout
     m = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -340,13 +344,14 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk_cpu(port, pid, seconds=None, conns=64):
+def wrk_cpu(port, pid, seconds=None, conns=64, script=None,
+            path="/v1/events"):
     """wrk as wrk() does, and the CPU microseconds process pid spent per
     completed request meanwhile: (requests, req/s, us/request). Steadier
     than req/s on a shared machine, where other work takes turns on the
     cores but hardly changes what each request costs."""
     c0 = cpu_s(pid)
-    n, rps = wrk(port, seconds, conns)
+    n, rps = wrk(port, seconds, conns, script, path)
     return n, rps, (cpu_s(pid) - c0) * 1e6 / max(n, 1)
 
 
@@ -499,6 +504,104 @@ def bench_relay():
     r = med(ref)
     record("relay", "relay to a receiver", "deliveries/s", r, med(hk),
            med(hk) / r, ">= 0.4 x nginx", med(hk) / r >= 0.4, hk)
+
+
+# How long the upstream calls and callbacks of a gateway run may take to
+# catch up once the load has ended: past it, they did not keep up.
+GATEWAY_DRAIN_S = 60.0
+
+
+def gateway_script(token):
+    """The wrk script of the gateway figure: the 1 KiB event as the body of
+    POST /api/foo, with a client's token."""
+    return wrk_lua(os.path.join(TMP, "gateway.lua"), "POST", EVENT, token,
+                   0)
+
+
+def gateway_hookd(up, cb):
+    """One gateway run: hookd with `route /api/ UPSTREAM` to up and the
+    client's endpoint for the results on cb, under wrk. Returns (req/s,
+    CPU us per request under the load, CPU us per request to the end of
+    the drain, share of upstream calls done when the load ended, share of
+    callbacks done then, drain seconds or None past GATEWAY_DRAIN_S, fsync
+    ms of the data directory)."""
+    h = Hookd("gateway", "fsync always\nroute /api/ http://127.0.0.1:%d/\n"
+              % up.port)
+    token = h.call("POST", "/v1/clients", {"id": "bench",
+                                           "name": "bench"})["token"]
+    h.endpoint("http://127.0.0.1:%d/callback" % cb.port,
+               events=("request.completed",))
+    script = gateway_script(token)
+    fs = fsync_probe_ms(h.data)
+    u0, c0 = up.count(), cb.count()
+    cpu0 = cpu_s(h.proc.pid)
+    _, rps, us = wrk_cpu(h.port, h.proc.pid, script=script, path="/api/foo")
+    t_end = time.monotonic()
+    ups, cbs = up.count() - u0, cb.count() - c0
+    accepted = int(h.metric("hookd_events_total"))
+    try:
+        done = max(wait_count(lambda: up.count() - u0, accepted,
+                              GATEWAY_DRAIN_S),
+                   wait_count(lambda: cb.count() - c0, accepted,
+                              GATEWAY_DRAIN_S))
+        drain = done - t_end
+    except RuntimeError as e:
+        log("gateway: not drained within %.0f s: %s" % (GATEWAY_DRAIN_S, e))
+        drain = None
+    total = (cpu_s(h.proc.pid) - cpu0) * 1e6 / max(accepted, 1)
+    h.stop()
+    return (rps, us, total, 100.0 * ups / max(accepted, 1),
+            100.0 * cbs / max(accepted, 1), drain, fs)
+
+
+def bench_gateway():
+    """Contract §14 (issue 13): requests accepted per second by hookd's
+    gateway (each on disk before its 202, called upstream and its result
+    called back afterwards), against nginx proxy_pass to the same upstream
+    (synchronous, nothing kept)."""
+    up = receiver("gw-upstream")
+    cb = receiver("gw-callback")
+    # The reference's token is never checked: one of a client's length.
+    ref_script = gateway_script("hkc_" + "0" * 32)
+    ref, cref, hk, chk, ctot, upd, cbd, drains, fs = ([] for _ in range(9))
+    for i in range(RUNS):
+        ng = relay_reference(up.port, "/api/")
+        _, rps, us = wrk_cpu(ng.port, ng.worker_pid(), script=ref_script,
+                             path="/api/foo")
+        ref.append(rps)
+        cref.append(us)
+        ng.stop()
+        r = gateway_hookd(up, cb)
+        for lst, v in zip((hk, chk, ctot, upd, cbd, drains, fs), r):
+            lst.append(v)
+        log("gateway run %d: nginx proxy_pass %.0f, hookd %.0f accepted/s; "
+            "CPU per request nginx %.1f us, hookd %.1f under the load (%.1f "
+            "to the end of the drain); at the load's end %.1f %% of the "
+            "upstream calls and %.1f %% of the callbacks were done; drained "
+            "%s; fsync in the data directory %.3f ms"
+            % (i + 1, ref[-1], hk[-1], cref[-1], chk[-1], ctot[-1], upd[-1],
+               cbd[-1], "in %.2f s" % drains[-1] if drains[-1] is not None
+               else "NOT within %.0f s" % GATEWAY_DRAIN_S, fs[-1]))
+    up.stop()
+    cb.stop()
+    FSYNC_RAN.extend(fs)
+    c = med(cref)
+    record("gateway_cpu", "gateway CPU per request (info)", "us", c,
+           med(chk), med(chk) / c, "-", None, chk)
+    r = med(ref)
+    record("gateway", "gateway, requests accepted (info)", "req/s", r,
+           med(hk), med(hk) / r, "-", None, hk)
+    record("gateway_upstream_done", "gateway, upstream calls done at load "
+           "end", "percent", None, med(upd), med(upd) / 100.0, "-", None,
+           upd)
+    record("gateway_callbacks_done", "gateway, callbacks done at load end",
+           "percent", None, med(cbd), med(cbd) / 100.0, "-", None, cbd)
+    # A run that did not drain counts as the deadline (and fails it).
+    dr = [d if d is not None else GATEWAY_DRAIN_S for d in drains]
+    ok = all(d is not None for d in drains)
+    record("gateway_drain", "gateway, drain after the load", "s", None,
+           med(dr), med(dr) / GATEWAY_DRAIN_S, "< %.0f s" % GATEWAY_DRAIN_S,
+           ok, dr)
 
 
 def bench_latency():
@@ -1360,7 +1463,7 @@ def fmt(v, unit):
         return "{:,.0f}".format(v)
     if unit == "ms":
         return "%.3f" % v
-    if unit == "us":
+    if unit in ("us", "percent"):
         return "%.1f" % v
     return "%.2f" % v
 
@@ -1391,8 +1494,10 @@ def report(load0, disk0, took):
     lines.append("")
     lines.append("reference: nginx %s, one worker (ingest: echo module "
                  "reading the body, answering 202; relay: proxy_pass to the "
-                 "same nginx receiver; idle RSS: its idle worker); isolation: "
-                 "the same run without the dead endpoints; tls: nginx "
+                 "same nginx receiver; gateway: proxy_pass of /api/ to the "
+                 "same upstream as hookd's route; idle RSS: its idle "
+                 "worker); isolation: the same run without the dead "
+                 "endpoints; tls: nginx "
                  "proxy_pass over https to the same nginx https receiver; "
                  "both verify it with the tests' throw-away CA"
                  % nginx_version())
@@ -1425,6 +1530,7 @@ def main():
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
         SHM = tempfile.mkdtemp(prefix="hookd-bench-", dir="/dev/shm")
     groups = [("ingest", bench_ingest), ("relay", bench_relay),
+              ("gateway", bench_gateway),
               ("latency", bench_latency), ("isolation", bench_isolation),
               ("memory", bench_memory), ("recovery", bench_recovery),
               ("size", bench_size), ("tls", bench_tls),

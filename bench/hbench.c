@@ -9,9 +9,9 @@
  *       SECONDS while receiving deliveries on 127.0.0.1:RECV_PORT; print
  *       "sent=N matched=N p50_us=.. p90_us=.. p99_us=.. max_us=..", the time
  *       from reading the 202 to the delivery's arrival, matched by event id.
- *   hbench post PORT TOKEN N CONNS BODY
- *       post BODY exactly N times over CONNS keep-alive connections; print
- *       "posted=N non202=N seconds=.. rate=..".
+ *   hbench post PORT TOKEN N CONNS BODY [PATH]
+ *       post BODY exactly N times over CONNS keep-alive connections to PATH
+ *       (default /v1/events); print "posted=N non202=N seconds=.. rate=..".
  *   hbench hole N
  *       listen on N free loopback ports, print them one a line, then accept
  *       and hold every connection without ever answering, until killed.
@@ -269,16 +269,17 @@ static char *request;
 static size_t request_len;
 
 static void
-build_request(const char *token, const char *body)
+build_request(const char *path, const char *token, const char *body)
 {
-	size_t n = strlen(body) + strlen(token) + 256;
+	size_t n = strlen(path) + strlen(body) + strlen(token) + 256;
 
 	if ((request = malloc(n)) == NULL)
 		die("malloc");
 	request_len = (size_t)snprintf(request, n,
-	    "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n\r\n%s", token, strlen(body), body);
+	    "Content-Length: %zu\r\n\r\n%s", path, token, strlen(body),
+	    body);
 }
 
 /* ---- latency: a hash of event id -> (202 time, arrival time) ---- */
@@ -328,7 +329,7 @@ mode_latency(int port, const char *token, long rate, long seconds,
 	if ((table = calloc(cap, sizeof(*table))) == NULL)
 		die("calloc");
 	table_mask = cap - 1;
-	build_request(token, body);
+	build_request("/v1/events", token, body);
 	for (i = 0; i < POOL; i++)
 		pool[i] = conn_new(connect_to(port));
 	start = now_ns();
@@ -495,7 +496,7 @@ mode_latency(int port, const char *token, long rate, long seconds,
 
 static int
 mode_post(int port, const char *token, long total, long nconn,
-    const char *body)
+    const char *body, const char *path)
 {
 	long sent = 0, done = 0, non202 = 0;
 	int64_t start;
@@ -503,7 +504,7 @@ mode_post(int port, const char *token, long total, long nconn,
 
 	if (nconn < 1 || nconn > MAXCONN)
 		nconn = 8;
-	build_request(token, body);
+	build_request(path, token, body);
 	for (i = 0; i < nconn; i++)
 		conns[i] = conn_new(connect_to(port));
 	start = now_ns();
@@ -586,13 +587,13 @@ main(int argc, char **argv)
 	if (argc == 8 && strcmp(argv[1], "latency") == 0)
 		return mode_latency((int)num(argv[2]), argv[3], num(argv[4]),
 		    num(argv[5]), (int)num(argv[6]), argv[7]);
-	if (argc == 7 && strcmp(argv[1], "post") == 0)
+	if ((argc == 7 || argc == 8) && strcmp(argv[1], "post") == 0)
 		return mode_post((int)num(argv[2]), argv[3], num(argv[4]),
-		    num(argv[5]), argv[6]);
+		    num(argv[5]), argv[6], argc == 8 ? argv[7] : "/v1/events");
 	if (argc == 3 && strcmp(argv[1], "hole") == 0)
 		return mode_hole(num(argv[2]));
 	fprintf(stderr, "usage: hbench latency PORT TOKEN RATE SECONDS "
-	    "RECV_PORT BODY\n       hbench post PORT TOKEN N CONNS BODY\n"
+	    "RECV_PORT BODY\n       hbench post PORT TOKEN N CONNS BODY [PATH]\n"
 	    "       hbench hole N\n");
 	return 2;
 }
