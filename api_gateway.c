@@ -122,6 +122,9 @@ api_gateway(struct api_ctx *c, const struct config_route *rt,
 		gd.accept_len = ac->value_len;
 	}
 	gd.callback = n >= 0 ? cb : NULL;
+	gd.headers = rt->headers;
+	gd.nheaders = rt->nheaders;
+	gd.timeout_ms = rt->timeout_ms;
 	gd.body = c->r->body != NULL ? c->r->body : "";
 	gd.body_len = c->r->body_len;
 	if (gateway_describe(&gd, &desc) != 0) {

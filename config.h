@@ -34,6 +34,8 @@ struct config_reg {
 #define CONFIG_MAX_ROUTES 64
 /* Most header= options on one route. */
 #define CONFIG_ROUTE_HEADERS 16
+/* Longest route timeout= (ms): one hour, as for timeout. */
+#define CONFIG_ROUTE_TIMEOUT_MAX (3600 * 1000)
 
 /*
  * A gateway route (contract §14): `route PREFIX UPSTREAM [type=TYPE]

@@ -31,6 +31,7 @@ int
 gateway_describe(const struct gateway_desc *d, struct buf *out)
 {
 	char *b64;
+	size_t i;
 
 	buf_reset(out);
 	buf_puts(out, "{");
@@ -42,6 +43,13 @@ gateway_describe(const struct gateway_desc *d, struct buf *out)
 	gw_put(out, "accept", d->accept, d->accept_len, 0);
 	gw_put(out, "callback", d->callback, d->callback != NULL ?
 	    strlen(d->callback) : 0, 0);
+	buf_puts(out, ",\"headers\":[");
+	for (i = 0; i < d->nheaders; i++) {
+		if (i > 0)
+			buf_puts(out, ",");
+		json_put_cstr(out, d->headers[i]);
+	}
+	buf_printf(out, "],\"timeout_ms\":%lld", (long long)d->timeout_ms);
 	b64 = malloc(BASE64_LEN(d->body_len));
 	if (b64 == NULL)
 		return -1;
@@ -90,6 +98,37 @@ gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
 	return rc;
 }
 
+/* Append the recorded header= values (the array at token v of desc) to
+ * out, each as "Name: Value" CRLF. Each is checked again as config_route
+ * checked it, so that a damaged record cannot split the request. 0, or -1
+ * when one is not a string or not a header line. */
+static int
+gw_put_headers(const char *desc, const struct json_tok *t, int v,
+    struct buf *out)
+{
+	struct buf h = {0};
+	uint32_t k;
+	int i = v + 1, rc = 0;
+
+	for (k = 0; k < t[v].size && rc == 0; k++, i = (int)t[i].next) {
+		const char *colon;
+
+		buf_reset(&h);
+		if (t[i].type != JSON_STRING || json_str_buf(desc, &t[i],
+		    &h) != 0 || (colon = memchr(h.data, ':', h.len)) == NULL ||
+		    !http_name_ok(h.data, (size_t)(colon - h.data)) ||
+		    !http_value_ok(colon + 1, h.len - (size_t)(colon + 1 -
+		    h.data))) {
+			rc = -1;
+			break;
+		}
+		buf_append(out, h.data, h.len);
+		buf_puts(out, "\r\n");
+	}
+	buf_free(&h);
+	return rc;
+}
+
 /* The route in force with prefix exactly, or NULL. */
 static const struct config_route *
 gw_route(const char *prefix, size_t len)
@@ -115,7 +154,8 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 	char id[STORE_XID_MAX];
 	struct url u;
 	uint8_t *raw = NULL;
-	int n, rc = -1, blen = 0;
+	int n, rc = -1, blen = 0, hv, tv;
+	uint64_t tmo = 0;
 	size_t i;
 
 	*timeout_ms = 0;
@@ -125,7 +165,12 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 	    gw_member(desc, tk, "route", &rt) != 1 ||
 	    gw_member(desc, tk, "content_type", &ct) < 0 ||
 	    gw_member(desc, tk, "accept", &ac) < 0 ||
-	    gw_member(desc, tk, "body_b64", &body) != 1) {
+	    gw_member(desc, tk, "body_b64", &body) != 1 ||
+	    ((hv = json_get(desc, tk, 0, "headers")) >= 0 &&
+	    tk[hv].type != JSON_ARRAY) ||
+	    ((tv = json_get(desc, tk, 0, "timeout_ms")) >= 0 &&
+	    (tk[tv].type != JSON_NUMBER || util_parse_u64(desc +
+	    tk[tv].start, tk[tv].len, CONFIG_ROUTE_TIMEOUT_MAX, &tmo) != 0))) {
 		snprintf(err, errsz, "invalid request record");
 		goto out;
 	}
@@ -144,8 +189,15 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 		snprintf(err, errsz, "%s", uerr);
 		goto out;
 	}
-	route = gw_route(rt.data, rt.len);
-	if (route != NULL)
+	/* A description from before the route's headers were recorded:
+	 * those of the route in force, only while it still goes to the
+	 * upstream this request goes to. */
+	*timeout_ms = (int64_t)tmo;
+	route = NULL;
+	if (hv < 0 && (route = gw_route(rt.data, rt.len)) != NULL &&
+	    strncmp(d->url, route->upstream, strlen(route->upstream)) != 0)
+		route = NULL;
+	if (route != NULL && tv < 0)
 		*timeout_ms = route->timeout_ms;
 
 	webhook_buf_reset(out);
@@ -182,6 +234,10 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 	for (i = 0; route != NULL && i < route->nheaders; i++) {
 		buf_puts(out, route->headers[i]);
 		buf_puts(out, "\r\n");
+	}
+	if (hv >= 0 && gw_put_headers(desc, tk, hv, out) != 0) {
+		snprintf(err, errsz, "invalid request record");
+		goto out;
 	}
 	buf_puts(out, "\r\n");
 	if (blen > 0)

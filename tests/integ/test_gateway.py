@@ -453,3 +453,63 @@ def test_request_completed_during_a_compaction(t):
     eq(len(rcv.got("/all")), 9, "callbacks (one per request)")
     compare_lists(h, "after compactions and a restart",
                   {"acme": cl["token"]})
+
+
+# ---- issue 13, the tester's findings (GWFIX)
+
+def test_pending_request_keeps_its_routes_headers_across_reload(t):
+    """A request is forwarded as its route was when it was accepted: after
+    a SIGHUP that sends the route to upstream B with B's key, a pending
+    request still goes to A with A's key (never B's key to A); after a
+    restart with the route removed it still gets A's headers."""
+    import signal
+    gates = {"/base/foo": threading.Event(), "/base/bar": threading.Event()}
+    a = RawReceiver()
+    t.receivers.append(a)
+    b = t.receiver()
+
+    def answer(sock, req, n):
+        if n == 1:
+            # foo: 503 once the reload is done; bar: held until the stop.
+            gates[req.path].wait(60)
+            sock.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n"
+                         b"Connection: close\r\n\r\n")
+            return False
+        body = b'{"ok": true}'
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                     % (len(body), body))
+        return False
+    a.on("/base/foo", answer)
+    a.on("/base/bar", answer)
+    h = t.hookd("route /api/ %s header=\"X-Api-Key: key-of-A\" timeout=30s\n"
+                % a.url("/base/"))
+    cl = h.client("acme")
+    refs = []
+    for path in ("/api/foo", "/api/bar"):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    a.wait_for(1, "/base/foo", timeout=30)
+    a.wait_for(1, "/base/bar", timeout=30)
+    base = h_conf(h).split("route /api/")[0]
+    h.write_conf(base + "route /api/ %s header=\"X-Api-Key: key-of-B\"\n"
+                 % b.url("/other/"))
+    h.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "msg=reloaded" in h.log(), 15, 0.1, "the reload")
+    gates["/base/foo"].set()
+    wait_state(h, refs[0], "completed", timeout=60)
+    # A restart with the route removed: the other request is still A's.
+    h.stop()
+    h.write_conf(base)
+    h.start()
+    gates["/base/bar"].set()
+    ev = wait_state(h, refs[1], "completed", timeout=60)
+    eq(ev["request"]["upstream_status"], 200, "upstream status")
+    for path in ("/base/foo", "/base/bar"):
+        calls = a.got(path)
+        eq(len(calls), 2, "upstream A calls to %s" % path)
+        for c in calls:
+            eq(c.headers.get("x-api-key"), "key-of-A",
+               "A's key on every call to %s" % path)
+    eq(b.got(), [], "upstream B calls")
