@@ -185,8 +185,26 @@ engine_forget(struct delivery *d)
 {
 	/* The store may call this for the delivery this file is itself
 	 * eng.recording; that one is counted where it is recorded. */
-	if (d != eng.recording)
+	if (d != eng.recording && !d->upstream)
 		metrics.failed++;
+	/* A gateway request's call failed by its client's deletion: the
+	 * request completes as TYPE.failed (gateway_finish) at the next tick,
+	 * once this store call is over. Without memory it is completed at the
+	 * next start instead (request_build_upstream: its client is gone). */
+	if (d->upstream && d != eng.recording) {
+		if (eng.ncancelled == eng.cancelled_cap) {
+			size_t cap = eng.cancelled_cap ? eng.cancelled_cap * 2 : 16;
+			struct delivery **v = realloc(eng.cancelled,
+			    cap * sizeof(*v));
+
+			if (v != NULL) {
+				eng.cancelled = v;
+				eng.cancelled_cap = cap;
+			}
+		}
+		if (eng.ncancelled < eng.cancelled_cap)
+			eng.cancelled[eng.ncancelled++] = d;
+	}
 	if (d->heap_index != 0)
 		deliver_heap_remove(&eng.q, d);
 	if (d->waiting)
@@ -417,7 +435,9 @@ gateway_finish(struct delivery *d, const struct outcome *o)
 	store_fmt_id(STORE_EVT, ev->id, xid);
 	webhook_buf_reset(&eng.scratch_data);
 	desc = store_event_data(ev, &eng.scratch_data, &dl);
-	if (desc != NULL)
+	/* A deleted client's callback would fail unsigned ("client
+	 * deleted"): none is made. */
+	if (desc != NULL && cl != NULL)
 		has_cb = gateway_callback(desc, dl, cb, sizeof(cb)) == 1;
 	snprintf(type, sizeof(type), "%s%s", ev->type, failed ? ".failed" :
 	    "");
@@ -450,9 +470,18 @@ gateway_finish(struct delivery *d, const struct outcome *o)
 	    data.data, data.len, eps, neps, has_cb ? cb : NULL, now);
 out:
 	if (rc == 0) {
-		log_line("info", failed ? "request failed" : "request completed",
-		    "event=%s type=%s status=%d deliveries=%u", xid,
-		    logq(eq, sizeof(eq), type), o->status, ev->ndeliveries - 1);
+		char eq2[200];
+
+		if (failed)
+			log_line("warn", "request failed", "request=%s type=%s "
+			    "status=%d error=%s deliveries=%u", xid,
+			    logq(eq, sizeof(eq), type), o->status,
+			    logq(eq2, sizeof(eq2), why), ev->ndeliveries - 1);
+		else
+			log_line("info", "request completed", "request=%s "
+			    "type=%s status=%d deliveries=%u", xid,
+			    logq(eq, sizeof(eq), type), o->status,
+			    ev->ndeliveries - 1);
 	} else {
 		log_line("error", "store write failed", "event=%s error=%s",
 		    xid, logq(eq, sizeof(eq), strerror(errno)));
@@ -645,6 +674,16 @@ deliver_tick(void)
 	/* A removal's queued deliveries fail STORE_REAP_PER_PASS a pass;
 	 * while some remain, the loop does not sleep. */
 	reaping = store_reap(STORE_REAP_PER_PASS);
+	while (eng.ncancelled > 0) {
+		struct delivery *d = eng.cancelled[--eng.ncancelled];
+		struct outcome o;
+
+		memset(&o, 0, sizeof(o));
+		o.result = WEBHOOK_REJECT;
+		o.error = "client deleted";
+		if (d->status == STORE_FAILED)
+			gateway_finish(d, &o);
+	}
 
 	/* Attempts past their deadline. Always take the head again: ending
 	 * one may abort others. */
@@ -791,6 +830,9 @@ deliver_shutdown(void)
 		free(a);
 	}
 	eng.nspare = 0;
+	free(eng.cancelled);
+	eng.cancelled = NULL;
+	eng.ncancelled = eng.cancelled_cap = 0;
 	buf_free(&eng.scratch_data);
 	webhook_scratch_free(&eng.ws);
 	eng.inflight_total = 0;

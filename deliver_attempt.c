@@ -237,6 +237,12 @@ request_build_upstream(struct attempt *a)
 	int64_t tmo;
 	int rc;
 
+	/* Its client was deleted (a stop before the request completed):
+	 * it fails now, durably, and is never called again. */
+	if (store_event_client(a->d->event) == NULL) {
+		snprintf(a->error, sizeof(a->error), "client deleted");
+		return -1;
+	}
 	webhook_buf_reset(&eng.scratch_data);
 	desc = store_event_data(a->d->event, &eng.scratch_data, &dl);
 	if (desc == NULL) {

@@ -513,3 +513,62 @@ def test_pending_request_keeps_its_routes_headers_across_reload(t):
             eq(c.headers.get("x-api-key"), "key-of-A",
                "A's key on every call to %s" % path)
     eq(b.got(), [], "upstream B calls")
+
+
+def test_deleting_the_client_fails_its_requests_durably(t):
+    """A client's deletion ends its requests still forwarding (one waiting
+    for a retry, one in flight) as TYPE.failed with {"error": "client
+    deleted"}, logged; after a restart they stay failed and the upstream
+    is never called for them again."""
+    from .harness import SLOW_RETRY
+    gate = threading.Event()
+    up = RawReceiver()
+    t.receivers.append(up)
+
+    def busy(sock, req, n):
+        sock.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n"
+                     b"Connection: close\r\n\r\n")
+        return False
+
+    def held(sock, req, n):
+        gate.wait(60)
+        return False
+    up.on("/base/wait", busy)
+    up.on("/base/held", held)
+    h = t.hookd("route /api/ %s timeout=60s type=api.result\n"
+                % up.url("/base/") + SLOW_RETRY)
+    cl = h.client("tmp3")
+    refs = []
+    for path in ("/api/wait", "/api/held"):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    up.wait_for(1, "/base/wait", timeout=30)
+    up.wait_for(1, "/base/held", timeout=30)
+    h.req(204, "DELETE", "/v1/clients/tmp3")
+
+    def failed_all(what):
+        for ref in refs:
+            ev = wait_state(h, ref, "failed", timeout=30)
+            eq(ev["type"], "api.result.failed", "%s: type" % what)
+            eq(ev["data"], {"error": "client deleted"}, "%s: data" % what)
+    failed_all("before the restart")
+    for ref in refs:
+        wait_until(lambda: "msg=\"request failed\" request=%s type="
+                   "api.result.failed" % ref in h.log(), 15, 0.1,
+                   "request failed logged for %s" % ref)
+    eq(h.log().count("error=\"client deleted\""), 2,
+       "the log lines name the reason")
+    calls = len(up.got())
+    h.restart()
+    failed_all("after the restart")
+    # Another client's request after the start has been forwarded: the
+    # deleted client's would have been called first (due at start).
+    other = h.client("other")
+    st, got, _ = call(h, other["token"], "POST", "/api/done", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    wait_state(h, got["reqRefId"], "completed", timeout=30)
+    eq(len(up.got()), calls + 1, "upstream calls after the restart")
+    check(all(r.headers.get("hookd-client") != "tmp3"
+              for r in up.got()[calls:]), "a call for the deleted client")
+    gate.set()
