@@ -989,6 +989,13 @@ api_handle(const struct api_request *r, struct buf *out,
 	return status;
 }
 
+const char *
+api_allow(const struct api_request *r)
+{
+	return config_route_find(config_current(), r->target,
+	    api_path_len(r)) != NULL ? API_GATEWAY_ALLOW : NULL;
+}
+
 int
 api_auth_head(const struct api_request *r, struct buf *out,
     const char **content_type)

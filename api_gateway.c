@@ -58,12 +58,20 @@ api_gateway(struct api_ctx *c, const struct config_route *rt,
 	struct event *ev;
 	int n, st;
 
+	/* HEAD: its answer has no body, so the caller could not learn the
+	 * reqRefId, and the upstream's answer to it none either (the Allow
+	 * header is the server's, api_allow). */
+	if (util_span_eq(c->r->method, c->r->method_len, "HEAD"))
+		return api_error(c, 405, "HEAD is not forwarded on a route "
+		    "(its answer could not carry the reqRefId): use GET");
 	/* Contract §14: the request is made for a client, whose callbacks
 	 * and endpoints get its result. */
 	if (c->client == NULL)
 		return api_error(c, 403, "forbidden: a request under a route "
 		    "is made for a client: send it with that client's token, "
 		    "not the admin token");
+	if ((why = gateway_path_problem(path + plen, len - plen)) != NULL)
+		return api_error(c, 400, why);
 	n = api_param(c, "callbackURL", cb, sizeof(cb), &st);
 	if (n == -2)
 		return st;

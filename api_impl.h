@@ -313,6 +313,9 @@ int api_delivery_get(struct api_ctx *c);
 int api_delivery_retry(struct api_ctx *c);
 /* ---- api_gateway.c ---- */
 struct config_route;
+/* The methods a route takes (the Allow of its 405): every method the
+ * parser knows but HEAD, whose answer could not carry the reqRefId. */
+#define API_GATEWAY_ALLOW "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 /* A request to path (len bytes, without the query) under route rt, by an
  * authenticated caller (contract §14): 202 {"reqRefId", "status":
  * "accepted"} once written, or the error's status. */

@@ -146,8 +146,10 @@ size_t config_changed_scalars(const struct config *a, const struct config *b,
 
 /*
  * The route whose prefix starts path (len bytes, the request target's
- * path without the query), the longest such prefix when several do; NULL
- * when none (or c is NULL).
+ * path without the query) at a segment boundary (the prefix ends with '/',
+ * or path is the prefix or goes on with '/': "/apiraw" takes "/apiraw/x"
+ * but not "/apirawx"), the longest such prefix when several do; NULL when
+ * none (or c is NULL).
  */
 const struct config_route *config_route_find(const struct config *c,
     const char *path, size_t len);

@@ -486,7 +486,8 @@ config_route_find(const struct config *c, const char *path, size_t len)
 		size_t pl = strlen(c->routes[i].prefix);
 
 		if (pl <= len && pl > bl &&
-		    memcmp(c->routes[i].prefix, path, pl) == 0) {
+		    memcmp(c->routes[i].prefix, path, pl) == 0 &&
+		    (path[pl - 1] == '/' || pl == len || path[pl] == '/')) {
 			best = &c->routes[i];
 			bl = pl;
 		}

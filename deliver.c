@@ -442,7 +442,9 @@ gateway_finish(struct delivery *d, const struct outcome *o)
 	snprintf(type, sizeof(type), "%s%s", ev->type, failed ? ".failed" :
 	    "");
 	if (failed) {
-		if (o->status > 0)
+		if (o->status > 0 && o->error != NULL)
+			snprintf(why, sizeof(why), "%s", o->error);
+		else if (o->status > 0)
 			snprintf(why, sizeof(why), "the upstream answered %d "
 			    "on every attempt of the retry schedule",
 			    o->status);

@@ -60,6 +60,59 @@ gateway_describe(const struct gateway_desc *d, struct buf *out)
 	return out->oom ? -1 : 0;
 }
 
+/* The byte at p[i] (of n) as a request path carries it: a "%XY" escape
+ * decoded (*step 3), else itself (*step 1); -1 for a '%' without two hex
+ * digits. */
+static int
+gw_path_byte(const char *p, size_t n, size_t i, size_t *step)
+{
+	int hi, lo;
+
+	*step = 1;
+	if (p[i] != '%')
+		return (unsigned char)p[i];
+	if (i + 2 >= n)
+		return -1;
+	if ((hi = util_hex_digit(p[i + 1], 0)) < 0 ||
+	    (lo = util_hex_digit(p[i + 2], 0)) < 0)
+		return -1;
+	*step = 3;
+	return hi * 16 + lo;
+}
+
+const char *
+gateway_path_problem(const char *p, size_t n)
+{
+	size_t i = 0, step;
+
+	while (i <= n) {
+		/* One segment: from i to the next '/' or the end. */
+		size_t dots = 0, other = 0;
+
+		while (i < n && p[i] != '/') {
+			int b = gw_path_byte(p, n, i, &step);
+
+			if (b == '/' || b == '\\')
+				return "the path after the route's prefix may "
+				    "not hold an encoded / or \\ (%2F, %5C) or "
+				    "a \\: the upstream could read other "
+				    "segments than hookd checked";
+			if (b == '.')
+				dots++;
+			else
+				other++;
+			i += step;
+		}
+		if (other == 0 && (dots == 1 || dots == 2))
+			return "the path after the route's prefix may not "
+			    "hold a \".\" or \"..\" segment (plain or "
+			    "percent-encoded, %2E): it would reach the "
+			    "upstream outside the route's base path";
+		i++;
+	}
+	return NULL;
+}
+
 /* The string member key of the description's object (tokens t) decoded
  * into b: 1, 0 when it is null or absent, -1 when of another type or out of
  * memory. */

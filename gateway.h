@@ -57,6 +57,16 @@ struct gateway_desc {
 int gateway_describe(const struct gateway_desc *d, struct buf *out);
 
 /*
+ * Why the rest of a request's path after its route's prefix (p, n bytes,
+ * raw) may not be forwarded, or NULL when it may: a "." or ".." segment,
+ * plain or percent-encoded (it would take the upstream outside the route's
+ * base path, RFC 3986 §5.2.4), or an encoded "/" or "\\" (%2F, %5C), or
+ * a "\\" (an upstream that decodes or folds them would see other
+ * segments than hookd checked). A static string that says how to fix it.
+ */
+const char *gateway_path_problem(const char *p, size_t n);
+
+/*
  * Build the upstream request of d (an upstream call, d->upstream) into out
  * (reset first) from its event's description desc (desc_len bytes): the
  * method, d->url (the upstream URL with the path and query appended), the

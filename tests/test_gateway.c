@@ -172,9 +172,34 @@ t_build(void)
 	buf_free(&out);
 }
 
+/* The rest of a path after a route's prefix: dot segments, plain or
+ * encoded, and encoded slashes are refused. */
+static void
+t_path(void)
+{
+	static const struct {
+		const char *p;
+		int bad;
+	} t[] = {
+		{ "", 0 }, { "foo", 0 }, { "foo/bar", 0 }, { "a..b", 0 },
+		{ "...", 0 }, { ".x", 0 }, { "foo//bar", 0 }, { "%41", 0 },
+		{ "%", 0 }, { "%2", 0 }, { "x%2", 0 }, { "foo/", 0 },
+		{ ".", 1 }, { "..", 1 }, { "../admin", 1 }, { "/../admin", 1 },
+		{ "a/./b", 1 }, { "a/..", 1 }, { "%2e%2e/admin", 1 },
+		{ "%2E./admin", 1 }, { ".%2e", 1 }, { "a/%2e", 1 },
+		{ "a%2fb", 1 }, { "a%2Fb", 1 }, { "a%5cb", 1 }, { "a\\b", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF((gateway_path_problem(t[i].p, strlen(t[i].p)) != NULL) ==
+		    t[i].bad, "%s", t[i].p);
+}
+
 void
 test_gateway(void)
 {
+	t_path();
 	t_judge();
 	t_event_data();
 	t_build();

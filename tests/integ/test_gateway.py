@@ -572,3 +572,81 @@ def test_deleting_the_client_fails_its_requests_durably(t):
     check(all(r.headers.get("hookd-client") != "tmp3"
               for r in up.got()[calls:]), "a call for the deleted client")
     gate.set()
+
+
+def test_dot_segments_and_encoded_slashes_are_refused(t):
+    """A "." or ".." segment after the prefix, plain or percent-encoded,
+    and an encoded / or \\, never reach the upstream: 400 naming it."""
+    up = t.receiver()
+    h = t.hookd("route /api/ %s header=\"X-Api-Key: k\"\n" % up.url("/base/"))
+    cl = h.client("acme")
+    for path, what in (("/api/../admin", ".."), ("/api/%2e%2e/admin", ".."),
+                       ("/api/%2E./admin", ".."), ("/api/x/./y", ".."),
+                       ("/api/..", ".."), ("/api/a%2fb", "%2F"),
+                       ("/api/a%5Cb", "%5C")):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 400, "%s: status (%r)" % (path, got))
+        check(what in got["error"], "%s: error %r names %s"
+              % (path, got["error"], what))
+    # Dots inside a segment are a name like any other.
+    st, got, _ = call(h, cl["token"], "POST", "/api/v1.2/a..b", b"{}")
+    eq(st, 202, "a name with dots (%r)" % got)
+    up.wait_for(1, timeout=30)
+    eq([r.path for r in up.got()], ["/base/v1.2/a..b"], "upstream paths")
+
+
+def test_head_on_a_route_is_405_with_allow(t):
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    st, _, hdrs = call(h, cl["token"], "HEAD", "/api/foo")
+    eq(st, 405, "HEAD status")
+    eq(hdrs.get("allow"), "GET, POST, PUT, PATCH, DELETE, OPTIONS", "Allow")
+    eq(up.got(), [], "upstream calls for HEAD")
+    st, got, _ = call(h, cl["token"], "GET", "/api/foo")
+    eq(st, 202, "GET still forwarded (%r)" % got)
+    up.wait_for(1, timeout=30)
+    eq([r.method for r in up.got()], ["GET"], "upstream methods")
+
+
+def test_upstream_answer_over_1_mib_is_final_and_named(t):
+    """An upstream answer over 1 MiB (announced by Content-Length, or
+    read until the close) is the request's final answer: no retry, its
+    status kept, the failure naming the limit."""
+    up = t.receiver()
+    raw = RawReceiver()
+    t.receivers.append(raw)
+    big = b"x" * (1024 * 1024 + 10)
+    up.on("/base/len", Reply(200, big, {"Content-Type": "text/plain"}))
+
+    def close_delimited(sock, req, n):
+        sock.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\n"
+                     b"Connection: close\r\n\r\n" + big)
+        return False
+    raw.on("/base/close", close_delimited)
+    h = t.hookd("route /api/ %s\nroute /raw/ %s\n"
+                % (up.url("/base/"), raw.url("/base/")))
+    cl = h.client("acme")
+    for path, rcv, status in (("/api/len", up, 200), ("/raw/close", raw,
+                                                       201)):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        ev = wait_state(h, got["reqRefId"], "failed", timeout=30)
+        eq(ev["type"], "request.completed.failed", "%s: type" % path)
+        eq(ev["data"], {"error": "upstream answer over 1 MiB"},
+           "%s: data" % path)
+        eq(ev["request"]["upstream_status"], status, "%s: status" % path)
+        eq(ev["request"]["upstream_attempts"], 1, "%s: attempts" % path)
+        eq(len(rcv.got()), 1, "%s: upstream calls" % path)
+
+
+def test_a_prefix_without_slash_matches_at_a_segment_boundary(t):
+    up = t.receiver()
+    h = t.hookd("route /apiraw %s\n" % up.url("/base"))
+    cl = h.client("acme")
+    st, got, _ = call(h, cl["token"], "POST", "/apirawx", b"{}")
+    eq(st, 404, "/apirawx (%r)" % (got,))
+    st, got, _ = call(h, cl["token"], "POST", "/apiraw/x", b"{}")
+    eq(st, 202, "/apiraw/x (%r)" % (got,))
+    up.wait_for(1, timeout=30)
+    eq([r.path for r in up.got()], ["/base/x"], "upstream paths")
