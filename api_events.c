@@ -418,14 +418,13 @@ struct api_new_event {
 	uint8_t req[32];		/* what a repeat must match (api_idem_key) */
 };
 
-/* The Idempotency-Key header: 1..255 visible ASCII (spaces inside allowed);
- * it is stored and compared, so controls and unbounded keys are refused. */
-static int
-api_idem_key(struct api_ctx *c, struct api_new_event *ne)
+int
+api_idem_header(struct api_ctx *c, char *key, size_t *key_len)
 {
 	const struct http_header *h = api_header(c, "Idempotency-Key");
 	size_t i;
 
+	*key_len = 0;
 	if (h == NULL)
 		return 0;
 	if (h->value_len == 0 || h->value_len > STORE_IDEM_MAX)
@@ -433,9 +432,44 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
 	for (i = 0; i < h->value_len; i++)
 		if (h->value[i] < 0x20 || h->value[i] >= 0x7f)
 			goto bad;
-	memcpy(ne->key, h->value, h->value_len);
-	ne->key[h->value_len] = '\0';
-	ne->key_len = h->value_len;
+	memcpy(key, h->value, h->value_len);
+	key[h->value_len] = '\0';
+	*key_len = h->value_len;
+	return 0;
+bad:
+	return api_error(c, 400,
+	    "Idempotency-Key must be 1-255 visible ASCII characters");
+}
+
+int
+api_idem_replay(struct api_ctx *c, const struct client *cl, const char *key,
+    size_t key_len, const uint8_t req[32], int64_t now)
+{
+	const char *body;
+	int st, status;
+
+	if (key_len == 0)
+		return 0;
+	st = store_idem_find(cl, key, key_len, req, now, &status, &body);
+	if (st == 1)
+		return api_error(c, 422, "Idempotency-Key reused with a "
+		    "different request");
+	if (st == 0) {
+		buf_puts(c->out, body);
+		return api_done(c, status);
+	}
+	return 0;
+}
+
+/* The Idempotency-Key of ne's request, and the hash a repeat must match. */
+static int
+api_idem_key(struct api_ctx *c, struct api_new_event *ne)
+{
+	int st;
+
+	if ((st = api_idem_header(c, ne->key, &ne->key_len)) != 0 ||
+	    ne->key_len == 0)
+		return st;
 	/* The request a repeat must match (contract §11): the body's bytes
 	 * and the callbackURL, each with its length so that no split of the
 	 * bytes between them hashes the same. */
@@ -454,9 +488,6 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
 		sha256_final(&sc, ne->req);
 	}
 	return 0;
-bad:
-	return api_error(c, 400,
-	    "Idempotency-Key must be 1-255 visible ASCII characters");
 }
 
 /* Validate the body, ?callbackURL= and Idempotency-Key into ne. */
@@ -531,24 +562,15 @@ int
 api_events_create(struct api_ctx *c)
 {
 	struct api_new_event ne;
-	const char *body;
 	int64_t now = util_wall_ms();
-	int st, status;
+	int st;
 
 	memset(&ne, 0, sizeof(ne));
 	if ((st = api_event_parse(c, &ne)) != 0)
 		return st;
-	if (ne.key_len > 0) {
-		st = store_idem_find(ne.client, ne.key, ne.key_len, ne.req,
-		    now, &status, &body);
-		if (st == 1)
-			return api_error(c, 422, "Idempotency-Key reused with "
-			    "a different request");
-		if (st == 0) {
-			buf_puts(c->out, body);
-			return api_done(c, status);
-		}
-	}
+	if ((st = api_idem_replay(c, ne.client, ne.key, ne.key_len, ne.req,
+	    now)) != 0)
+		return st;
 	/* After the replay of a kept answer, which needs no lookup. */
 	if (ne.has_callback && (st = api_url_resolves(c, ne.callback,
 	    ne.client->id, "callbackURL: ")) != 0)

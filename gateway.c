@@ -41,6 +41,8 @@ gateway_describe(const struct gateway_desc *d, struct buf *out)
 	gw_put(out, "query", d->query, d->query_len, 0);
 	gw_put(out, "content_type", d->content_type, d->content_type_len, 0);
 	gw_put(out, "accept", d->accept, d->accept_len, 0);
+	gw_put(out, "content_encoding", d->content_encoding,
+	    d->content_encoding_len, 0);
 	gw_put(out, "callback", d->callback, d->callback != NULL ?
 	    strlen(d->callback) : 0, 0);
 	buf_puts(out, ",\"headers\":[");
@@ -201,7 +203,7 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
     char *err, size_t errsz)
 {
 	struct json_tok tk[GATEWAY_DESC_TOKS];
-	struct buf m = {0}, ct = {0}, ac = {0}, rt = {0}, body = {0};
+	struct buf m = {0}, ct = {0}, ac = {0}, ce = {0}, rt = {0}, body = {0};
 	const struct config_route *route;
 	const char *uerr = "invalid url";
 	char id[STORE_XID_MAX];
@@ -218,6 +220,7 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 	    gw_member(desc, tk, "route", &rt) != 1 ||
 	    gw_member(desc, tk, "content_type", &ct) < 0 ||
 	    gw_member(desc, tk, "accept", &ac) < 0 ||
+	    gw_member(desc, tk, "content_encoding", &ce) < 0 ||
 	    gw_member(desc, tk, "body_b64", &body) != 1 ||
 	    ((hv = json_get(desc, tk, 0, "headers")) >= 0 &&
 	    tk[hv].type != JSON_ARRAY) ||
@@ -277,6 +280,11 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 		buf_append(out, ac.data, ac.len);
 		buf_puts(out, "\r\n");
 	}
+	if (ce.len > 0 && http_value_ok(ce.data, ce.len)) {
+		buf_puts(out, "Content-Encoding: ");
+		buf_append(out, ce.data, ce.len);
+		buf_puts(out, "\r\n");
+	}
 	/* A body, or a method that carries one: its length says where it
 	 * ends (RFC 9112 §6.3). */
 	if (blen > 0 || !util_span_eq(m.data, m.len, "GET"))
@@ -311,6 +319,7 @@ out:
 	buf_free(&m);
 	buf_free(&ct);
 	buf_free(&ac);
+	buf_free(&ce);
 	buf_free(&rt);
 	buf_free(&body);
 	return rc;

@@ -24,7 +24,7 @@
  * The description of a request that the API stores as its event's data
  * while it is forwarded: a JSON object {"route", "method", "path" (the rest
  * after the route's prefix), "query" (without callbackURL), "content_type",
- * "accept", "callback" (each a string or null), "headers" (the route's
+ * "accept", "content_encoding", "callback" (each a string or null), "headers" (the route's
  * header= values as "Name: Value" strings), "timeout_ms" (the route's
  * timeout=, 0 for the global one) and "body_b64" (the body in base64,
  * since a body need not be text)}. The request is forwarded as its route
@@ -47,6 +47,8 @@ struct gateway_desc {
 	size_t content_type_len;
 	const char *accept;		/* or NULL */
 	size_t accept_len;
+	const char *content_encoding;	/* or NULL */
+	size_t content_encoding_len;
 	const char *callback;		/* decoded URL, or NULL */
 	char *const *headers;		/* the route's, "Name: Value" */
 	size_t nheaders;
@@ -70,7 +72,8 @@ const char *gateway_path_problem(const char *p, size_t n);
  * Build the upstream request of d (an upstream call, d->upstream) into out
  * (reset first) from its event's description desc (desc_len bytes): the
  * method, d->url (the upstream URL with the path and query appended), the
- * body, Content-Type and Accept as the caller sent them, the route's
+ * body, Content-Type, Accept and Content-Encoding as the caller sent
+ * them, the route's
  * header= values recorded in desc, hookd-client and
  * Idempotency-Key: <reqRefId>; never the caller's Authorization. Fills t
  * and *timeout_ms (the recorded timeout=, 0 for the global one). A

@@ -5,6 +5,7 @@ disk; hookd calls the upstream (a real Python http.server on loopback),
 and the upstream's answer goes to the callback URL as a signed webhook.
 """
 
+import http.client
 import json
 import threading
 import urllib.parse
@@ -650,3 +651,97 @@ def test_a_prefix_without_slash_matches_at_a_segment_boundary(t):
     eq(st, 202, "/apiraw/x (%r)" % (got,))
     up.wait_for(1, timeout=30)
     eq([r.path for r in up.got()], ["/base/x"], "upstream paths")
+
+
+def test_idempotency_key_on_a_route(t):
+    """A repeat with the same Idempotency-Key gets the first 202 (same
+    reqRefId) and creates nothing; the key with another request is 422,
+    as on POST /v1/events; another client's same key is its own."""
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    other = h.client("beta")
+    key = {"Idempotency-Key": "order-42"}
+    st, first, _ = call(h, cl["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                        key)
+    eq(st, 202, "first (%r)" % first)
+    st, again, _ = call(h, cl["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                        key)
+    eq(st, 202, "repeat (%r)" % again)
+    eq(again, first, "the repeat's answer")
+    for path, body in (("/api/pay?x=1", b'{"n": 2}'), ("/api/pay?x=2",
+                                                        b'{"n": 1}'),
+                       ("/api/other?x=1", b'{"n": 1}')):
+        st, got, _ = call(h, cl["token"], "POST", path, body, key)
+        eq(st, 422, "%s %r with the key (%r)" % (path, body, got))
+        eq(got["error"], "Idempotency-Key reused with a different request",
+           "the same words as POST /v1/events")
+    st, got, _ = call(h, other["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                      key)
+    eq(st, 202, "another client's key (%r)" % got)
+    check(got["reqRefId"] != first["reqRefId"], "its own request")
+    st, got, _ = call(h, cl["token"], "POST", "/api/pay", b"{}",
+                      {"Idempotency-Key": ""})
+    eq(st, 400, "an empty key (%r)" % got)
+    wait_state(h, first["reqRefId"], "completed")
+    wait_state(h, got_ref(h, "beta"), "completed")
+    eq(len(up.got("/base/pay")), 2, "upstream calls (one per client)")
+    evs = h.req(200, "GET", "/v1/events?client=acme")["data"]
+    eq([e["id"] for e in evs], [first["reqRefId"]], "acme's events")
+    # Kept across a restart, as the events' keys are.
+    h.restart()
+    st, got, _ = call(h, cl["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                      key)
+    eq((st, got), (202, first), "the repeat after a restart")
+
+
+def got_ref(h, client):
+    return h.req(200, "GET", "/v1/events?client=" + client)["data"][0]["id"]
+
+
+def test_callback_url_spelt_encoded_twice_or_empty(t):
+    up = t.receiver()
+    rcv = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST",
+                      "/api/x?a=1&%63allbackURL=" + cb + "&b=2", b"{}")
+    eq(st, 202, "encoded name (%r)" % got)
+    u = up.wait_for(1, "/base/x", timeout=30)[0]
+    eq(u.query, "a=1&b=2", "the upstream's query")
+    rcv.wait_for(1, "/bar", timeout=30)
+    st, got, _ = call(h, cl["token"], "POST", "/api/x?callbackURL=" + cb +
+                      "&callback%55RL=" + cb, b"{}")
+    eq(st, 400, "twice (%r)" % got)
+    eq(got["error"], 'query parameter "callbackURL" given twice', "error")
+    st, got, _ = call(h, cl["token"], "POST", "/api/x?callbackURL=", b"{}")
+    eq(st, 422, "empty (%r)" % got)
+    check("callbackURL is empty" in got["error"], "error %r" % got)
+    eq(len(up.got()), 1, "upstream calls")
+
+
+def test_repeated_content_headers_refused_content_encoding_forwarded(t):
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    for name in ("Content-Type", "Accept", "Content-Encoding"):
+        conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+        conn.putrequest("POST", "/api/x")
+        conn.putheader("Authorization", "Bearer " + cl["token"])
+        conn.putheader(name, "text/plain")
+        conn.putheader(name, "application/json")
+        conn.putheader("Content-Length", "2")
+        conn.endheaders(b"{}")
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        conn.close()
+        eq(resp.status, 400, "%s twice (%r)" % (name, body))
+        check(name in body["error"], "error %r names %s" % (body, name))
+    st, got, _ = call(h, cl["token"], "POST", "/api/z", b"\x1f\x8b\x08\x00",
+                      {"Content-Encoding": "gzip",
+                       "Content-Type": "application/json"})
+    eq(st, 202, "gzip body (%r)" % got)
+    u = up.wait_for(1, "/base/z", timeout=30)[0]
+    eq(u.headers.get("content-encoding"), "gzip", "Content-Encoding")
+    eq(u.body, b"\x1f\x8b\x08\x00", "body as sent")
