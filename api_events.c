@@ -157,21 +157,43 @@ api_put_delivery(struct api_ctx *c, struct delivery *d, int with_log)
 /* An event; with_all adds its data and its deliveries. 0 or -1 (I/O). */
 /*
  * Contract §14: a gateway request's "request" member: its state
- * (forwarding, completed, failed), the upstream's last status, and its
- * upstream calls so far with the next one's time.
+ * (forwarding, completed, failed), the upstream's status, its upstream
+ * calls so far with the next one's time, and the last call
+ * ("last_attempt": {"at", "status", "error", "ms", "body"} as a delivery's
+ * "last", or null). While it is forwarding, upstream_status is the last
+ * call's (a 429 or 5xx waiting for its retry). 0, or -1 (I/O).
  */
-static void
+static int
 api_put_request(struct buf *b, const struct event *ev)
 {
 	static const char *const names[] = { "", "forwarding", "completed",
 		"failed" };
 	const struct delivery *up = ev->deliveries;
+	struct buf last = {0}, ack = {0};
+	unsigned status = ev->gw_status;
 	int gw = ev->gw;
 
 	if (up == NULL || !up->upstream)
 		up = NULL;
+	if (up != NULL && store_delivery_history(up, &last, &ack, NULL) != 0) {
+		buf_free(&last);
+		buf_free(&ack);
+		return -1;
+	}
+	if (status == 0 && last.len > 0) {
+		struct json_tok t[16];
+		int v;
+		uint64_t n;
+
+		if (json_parse(last.data, last.len, t, 16) > 0 &&
+		    t[0].type == JSON_OBJECT &&
+		    (v = json_get(last.data, t, 0, "status")) >= 0 &&
+		    t[v].type == JSON_NUMBER && util_parse_u64(last.data +
+		    t[v].start, t[v].len, 999, &n) == 0)
+			status = (unsigned)n;
+	}
 	/* Its upstream call ended without the request completing: the
-	 * client was deleted. */
+	 * client was deleted (the engine completes it at once). */
 	if (gw == STORE_GW_FORWARDING && up != NULL &&
 	    up->status == STORE_FAILED)
 		gw = STORE_GW_FAILED;
@@ -179,14 +201,18 @@ api_put_request(struct buf *b, const struct event *ev)
 	buf_puts(b, "{");
 	api_kv_str(b, "state", names[gw]);
 	api_key(b, "upstream_status");
-	if (ev->gw_status > 0)
-		buf_printf(b, "%u", (unsigned)ev->gw_status);
+	if (status > 0)
+		buf_printf(b, "%u", status);
 	else
 		buf_puts(b, "null");
 	api_kv_u64(b, "upstream_attempts", up != NULL ? up->attempts : 0);
 	api_kv_time(b, "next_attempt_at", up != NULL &&
 	    up->status == STORE_PENDING ? up->next_at : 0, 1);
+	api_kv_raw(b, "last_attempt", last.len > 0 ? last.data : NULL);
 	buf_puts(b, "}");
+	buf_free(&last);
+	buf_free(&ack);
+	return 0;
 }
 
 static int
@@ -202,8 +228,8 @@ api_put_event(struct api_ctx *c, struct event *ev, int with_all)
 	api_kv_str(b, "client", ev->client_id);
 	api_kv_str(b, "type", ev->type);
 	api_kv_time(b, "created_at", ev->created_at, 0);
-	if (ev->gw != STORE_GW_NONE)
-		api_put_request(b, ev);
+	if (ev->gw != STORE_GW_NONE && api_put_request(b, ev) != 0)
+		return -1;
 	if (with_all) {
 		/* Copied out before the next store call invalidates it. */
 		json = store_event_data(ev, &data, &len);

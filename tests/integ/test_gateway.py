@@ -745,3 +745,28 @@ def test_repeated_content_headers_refused_content_encoding_forwarded(t):
     u = up.wait_for(1, "/base/z", timeout=30)[0]
     eq(u.headers.get("content-encoding"), "gzip", "Content-Encoding")
     eq(u.body, b"\x1f\x8b\x08\x00", "body as sent")
+
+
+def test_a_request_waiting_for_its_retry_shows_the_last_call(t):
+    up = t.receiver()
+    up.on("/base/x", Reply(503, b"busy"), Reply(200, {"ok": True}))
+    # A first retry late enough to be seen waiting under any load.
+    h = t.hookd("route /api/ %s\nretry_schedule 5s 5s 5s\n"
+                % up.url("/base/"))
+    cl = h.client("acme")
+    st, got, _ = call(h, cl["token"], "POST", "/api/x", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    ref = got["reqRefId"]
+
+    def waiting():
+        ev = h.req(200, "GET", "/v1/events/" + ref, token=cl["token"])
+        r = ev["request"]
+        return r if r["state"] == "forwarding" and \
+            r["upstream_attempts"] == 1 else None
+    r = wait_until(waiting, 30, 0.05, "the first call recorded")
+    eq(r["upstream_status"], 503, "upstream_status while waiting")
+    eq(r["last_attempt"]["status"], 503, "last_attempt.status")
+    check(r["next_attempt_at"] is not None, "next_attempt_at %r" % r)
+    ev = wait_state(h, ref, "completed", timeout=30)
+    eq(ev["request"]["upstream_status"], 200, "the final status")
+    eq(ev["request"]["last_attempt"]["status"], 200, "last_attempt")
