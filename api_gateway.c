@@ -226,6 +226,7 @@ api_gateway(struct api_ctx *c, const struct config_route *rt,
 		goto out;
 	}
 	metrics.events++;
+	metrics.gw_accepted++;
 	buf_puts(c->out, "{");
 	api_kv_id(c->out, "reqRefId", STORE_EVT, ev->id);
 	api_kv_str(c->out, "status", "accepted");

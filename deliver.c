@@ -475,6 +475,10 @@ out:
 		char eq2[200];
 
 		if (failed)
+			metrics.gw_failed++;
+		else
+			metrics.gw_completed++;
+		if (failed)
 			log_line("warn", "request failed", "request=%s type=%s "
 			    "status=%d error=%s deliveries=%u", xid,
 			    logq(eq, sizeof(eq), type), o->status,
@@ -496,6 +500,39 @@ out:
 }
 
 /*
+ * How the log names d: "delivery=dlv_..." (xid), or for a gateway
+ * request's upstream call, which has no id of its own in the API,
+ * "request=evt_... route=PREFIX upstream=HOST:PORT" (contract §14).
+ */
+static void
+log_who(struct delivery *d, const char *xid, char *out, size_t outsz)
+{
+	char eid[STORE_XID_MAX], route[200], rq[220], hq[URL_HOST_MAX + 40];
+	const char *desc, *uerr;
+	size_t dl;
+	struct url u;
+
+	if (!d->upstream) {
+		snprintf(out, outsz, "delivery=%s", xid);
+		return;
+	}
+	store_fmt_id(STORE_EVT, d->event->id, eid);
+	webhook_buf_reset(&eng.scratch_data);
+	desc = store_event_data(d->event, &eng.scratch_data, &dl);
+	if (desc == NULL || gateway_route(desc, dl, route, sizeof(route)) != 1)
+		snprintf(route, sizeof(route), "?");
+	if (d->url == NULL || url_parse(d->url, strlen(d->url), &u,
+	    &uerr) != 0)
+		snprintf(hq, sizeof(hq), "?");
+	else if (strchr(u.host, ':') != NULL)
+		snprintf(hq, sizeof(hq), "[%s]:%u", u.host, (unsigned)u.port);
+	else
+		snprintf(hq, sizeof(hq), "%s:%u", u.host, (unsigned)u.port);
+	snprintf(out, outsz, "request=%s route=%s upstream=%s", eid,
+	    logq(rq, sizeof(rq), route), hq);
+}
+
+/*
  * Record the outcome of attempt number n of d (e: d's endpoint or NULL),
  * started at wall time at and lasting ms. The caller has already detached
  * d from the engine. Applies §5: the new status, the next attempt time, the
@@ -506,7 +543,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
     int64_t at, int64_t ms, const struct outcome *o)
 {
 	struct store_attempt sa;
-	char xid[STORE_XID_MAX], eq[160], stq[16];
+	char xid[STORE_XID_MAX], eq[160], stq[16], who[URL_HOST_MAX + 512];
 	int64_t now = util_wall_ms();
 	int rc;
 
@@ -524,11 +561,17 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	    config_current()->nretry);
 	if (sa.new_status == STORE_PENDING)
 		sa.next_at = now + retry_delay(n, o->retry_after);
-	metrics_attempt(o->result, ms);
-	if (sa.new_status == STORE_DELIVERED)
-		metrics.delivered++;
-	else if (sa.new_status == STORE_FAILED)
-		metrics.failed++;
+	/* A gateway request's upstream call is no delivery: counted apart
+	 * (its request's outcome in gateway_finish). */
+	if (d->upstream)
+		metrics.gw_attempts++;
+	else {
+		metrics_attempt(o->result, ms);
+		if (sa.new_status == STORE_DELIVERED)
+			metrics.delivered++;
+		else if (sa.new_status == STORE_FAILED)
+			metrics.failed++;
+	}
 
 	store_fmt_id(STORE_DLV, d->id, xid);
 	/* " error=..." only when there is one (an HTTP status says it). */
@@ -543,17 +586,19 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		snprintf(stq, sizeof(stq), "%d", o->status);
 	else
 		memcpy(stq, "none", 5);
+	log_who(d, xid, who, sizeof(who));
 	if (sa.new_status == STORE_DELIVERED)
-		log_line("info", "delivered",
-		    "delivery=%s status=%s ms=%lld attempt=%u", xid, stq,
+		log_line("info", d->upstream ? "upstream answered" :
+		    "delivered", "%s status=%s ms=%lld attempt=%u", who, stq,
 		    (long long)ms, n);
 	else if (sa.new_status == STORE_PENDING)
-		log_line("info", "retry", "delivery=%s status=%s%s ms=%lld "
-		    "attempt=%u next_in_ms=%lld", xid, stq, eq,
-		    (long long)ms, n, (long long)(sa.next_at - now));
+		log_line("info", d->upstream ? "upstream retry" : "retry",
+		    "%s status=%s%s ms=%lld attempt=%u next_in_ms=%lld", who,
+		    stq, eq, (long long)ms, n, (long long)(sa.next_at - now));
 	else
-		log_line("warn", "failed", "delivery=%s status=%s%s ms=%lld "
-		    "attempt=%u", xid, stq, eq, (long long)ms, n);
+		log_line("warn", d->upstream ? "upstream failed" : "failed",
+		    "%s status=%s%s ms=%lld attempt=%u", who, stq, eq,
+		    (long long)ms, n);
 
 	eng.recording = d;
 	rc = store_delivery_attempted(d, &sa);
@@ -615,9 +660,11 @@ delivery_fail_now(struct delivery *d, const char *error)
 			return;
 		}
 	}
-	metrics.failed++;
-	log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
-	    logq(eq, sizeof(eq), error));
+	if (!d->upstream) {
+		metrics.failed++;
+		log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
+		    logq(eq, sizeof(eq), error));
+	}
 	if (d->upstream) {
 		struct outcome o;
 

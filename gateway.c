@@ -132,8 +132,10 @@ gw_member(const char *s, const struct json_tok *t, const char *key,
 	return 1;
 }
 
-int
-gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
+/* The string member key of desc into out, as gateway_callback. */
+static int
+gw_string(const char *desc, size_t desc_len, const char *key, char *out,
+    size_t outsz)
 {
 	struct json_tok t[GATEWAY_DESC_TOKS];
 	struct buf b = {0};
@@ -142,7 +144,7 @@ gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
 	n = json_parse(desc, desc_len, t, GATEWAY_DESC_TOKS);
 	if (n <= 0 || t[0].type != JSON_OBJECT)
 		return -1;
-	rc = gw_member(desc, t, "callback", &b);
+	rc = gw_member(desc, t, key, &b);
 	if (rc == 1 && (b.len >= outsz || memchr(b.data, '\0', b.len)))
 		rc = -1;
 	if (rc == 1) {
@@ -151,6 +153,18 @@ gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
 	}
 	buf_free(&b);
 	return rc;
+}
+
+int
+gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
+{
+	return gw_string(desc, desc_len, "callback", out, outsz);
+}
+
+int
+gateway_route(const char *desc, size_t desc_len, char *out, size_t outsz)
+{
+	return gw_string(desc, desc_len, "route", out, outsz);
 }
 
 /* Append the recorded header= values (the array at token v of desc) to

@@ -101,6 +101,10 @@ enum webhook_result gateway_judge(int status);
  */
 int gateway_callback(const char *desc, size_t desc_len, char *out,
     size_t outsz);
+/* The route prefix the request described by desc was accepted under, as
+ * gateway_callback (for the log). */
+int gateway_route(const char *desc, size_t desc_len, char *out,
+    size_t outsz);
 
 /*
  * The event data of a completed request into out (reset first): the

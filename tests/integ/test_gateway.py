@@ -770,3 +770,45 @@ def test_a_request_waiting_for_its_retry_shows_the_last_call(t):
     ev = wait_state(h, ref, "completed", timeout=30)
     eq(ev["request"]["upstream_status"], 200, "the final status")
     eq(ev["request"]["last_attempt"]["status"], 200, "last_attempt")
+
+
+def test_upstream_calls_logged_and_counted_as_requests(t):
+    """The upstream call is logged as its request (request=evt_...
+    route=... upstream=host:port), never as a delivery= the API does not
+    know; /metrics counts requests and upstream calls apart from
+    deliveries."""
+    up = t.receiver()
+    up.on("/base/x", Reply(503, b"busy", {"Retry-After": "0"}),
+          Reply(200, {"ok": True}))
+    up.on("/base/down", Reply(500))
+    h = t.hookd("route /api/ %s\nmetrics on\n" % up.url("/base/"))
+    cl = h.client("acme")
+    refs = []
+    for path in ("/api/x", "/api/down"):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    wait_state(h, refs[0], "completed", timeout=30)
+    wait_state(h, refs[1], "failed", timeout=30)
+    log = h.log()
+    check("delivery=dlv_" not in log, "a delivery= in the log: %s" % log)
+    who = "request=%s route=/api/ upstream=127.0.0.1:%d" % (refs[0], up.port)
+    check("msg=\"upstream retry\" %s status=503" % who in log,
+          "the retry logged as the request: %s" % log)
+    check("msg=\"upstream answered\" %s status=200" % who in log,
+          "the answer logged as the request: %s" % log)
+    check("msg=\"request completed\" request=%s" % refs[0] in log,
+          "request completed: %s" % log)
+    eq(h.metric("hookd_gateway_requests_total{state=\"accepted\"}"), 2,
+       "accepted")
+    eq(h.metric("hookd_gateway_requests_total{state=\"completed\"}"), 1,
+       "completed")
+    eq(h.metric("hookd_gateway_requests_total{state=\"failed\"}"), 1,
+       "failed")
+    eq(h.metric("hookd_gateway_upstream_attempts_total"), 2 + 4,
+       "upstream calls")
+    eq(h.metric("hookd_pending_deliveries"), 0, "pending deliveries")
+    eq(h.metric("hookd_deliveries_total{outcome=\"failed\"}"), 0,
+       "failed deliveries")
+    eq(h.metric("hookd_attempts_total{result=\"retry\"}"), 0,
+       "delivery attempts retried")
