@@ -319,9 +319,15 @@ conn_respond(struct conn *c, int status, const char *ctype, int keep_alive)
 static enum conn_step
 conn_fail(struct conn *c, int status)
 {
+	const char *text = conn_error_text(status);
+
+	/* 501 is also the parser's answer to a method hookd does not know
+	 * (RFC 9110 §9.1; the method was parsed before it was refused). */
+	if (status == 501 && c->req.method != NULL &&
+	    !http_method_known(c->req.method, c->req.method_len))
+		text = "method not implemented";
 	buf_reset(&c->body);
-	if (buf_printf(&c->body, "{\"error\": \"%s\"}",
-	    conn_error_text(status)) != 0 ||
+	if (buf_printf(&c->body, "{\"error\": \"%s\"}", text) != 0 ||
 	    conn_respond(c, status, "application/json", 0) != 0)
 		return conn_gone(c);
 	conn_set_state(c, CONN_WRITE);

@@ -812,3 +812,23 @@ def test_upstream_calls_logged_and_counted_as_requests(t):
        "failed deliveries")
     eq(h.metric("hookd_attempts_total{result=\"retry\"}"), 0,
        "delivery attempts retried")
+
+
+def test_unknown_method_says_method_not_implemented(t):
+    from .harness import RawConn
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    for head, want in ((b"TRACE /api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+                        "method not implemented"),
+                       (b"FOO /api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+                        "method not implemented"),
+                       (b"POST /api/x HTTP/1.1\r\nHost: x\r\n"
+                        b"Transfer-Encoding: gzip\r\n\r\n",
+                        "transfer coding not implemented")):
+        c = RawConn(h.port)
+        c.send(head)
+        st, _, body = c.read_response()
+        c.close()
+        eq(st, 501, "%r status" % head[:8])
+        eq(json.loads(body)["error"], want, "%r error" % head[:8])
+    eq(up.got(), [], "upstream calls")
