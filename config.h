@@ -34,7 +34,9 @@ struct config_reg {
 #define CONFIG_MAX_ROUTES 64
 /* Most header= options on one route. */
 #define CONFIG_ROUTE_HEADERS 16
-/* Longest route timeout= (ms): one hour, as for timeout. */
+/* Longest route timeout= (ms): one hour, the bound of the global timeout,
+ * so that no route holds an outbound slot longer than any delivery may
+ * (a recorded request is held to it again when it is read back). */
 #define CONFIG_ROUTE_TIMEOUT_MAX (3600 * 1000)
 
 /*
