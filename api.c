@@ -211,10 +211,9 @@ api_pct_decode(const char *s, size_t n, char *out, size_t outsz)
 	return (int)k;
 }
 
-/* Longest query parameter name decoded for matching: every known name is
- * shorter, so a longer one is unknown whatever it holds, and the bound keeps
- * the decoded copy on the stack. */
-#define API_QNAME_MAX 64
+/* API_QNAME_MAX (api_impl.h), the longest query parameter name decoded
+ * for matching: every known name is shorter, so a longer one is unknown
+ * whatever it holds, and the bound keeps the decoded copy on the stack. */
 
 /*
  * A query parameter's name, percent-decoded (RFC 3986 §2.1: "%6cimit" and
@@ -222,7 +221,7 @@ api_pct_decode(const char *s, size_t n, char *out, size_t outsz)
  * form), into out (API_QNAME_MAX + 1 bytes). Its length, or -1 when badly
  * encoded or longer than API_QNAME_MAX.
  */
-static int
+int
 api_query_name(const char *p, size_t nlen, char *out)
 {
 	return api_pct_decode(p, nlen, out, API_QNAME_MAX + 1);
@@ -987,6 +986,13 @@ api_handle(const struct api_request *r, struct buf *out,
 		status = api_nomem(c);
 	api_ctx_free(c);
 	return status;
+}
+
+const char *
+api_allow(const struct api_request *r)
+{
+	return config_route_find(config_current(), r->target,
+	    api_path_len(r)) != NULL ? API_GATEWAY_ALLOW : NULL;
 }
 
 int

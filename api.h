@@ -59,6 +59,14 @@ int api_handle(const struct api_request *r, struct buf *out,
     const char **content_type);
 
 /*
+ * The value of the Allow header for a 405 that api_handle answered r (RFC
+ * 9110 §15.5.6): the methods a route's prefix takes (contract §14, every
+ * method hookd parses but HEAD), or NULL when r is not under a route. A
+ * static string.
+ */
+const char *api_allow(const struct api_request *r);
+
+/*
  * Contract §18: authenticate a request on its head alone, before its body is
  * read (r->body is not looked at). Returns 0 when the request may go on (it
  * is not under /v1, or its token is valid), else the status to answer (401,

@@ -157,21 +157,43 @@ api_put_delivery(struct api_ctx *c, struct delivery *d, int with_log)
 /* An event; with_all adds its data and its deliveries. 0 or -1 (I/O). */
 /*
  * Contract §14: a gateway request's "request" member: its state
- * (forwarding, completed, failed), the upstream's last status, and its
- * upstream calls so far with the next one's time.
+ * (forwarding, completed, failed), the upstream's status, its upstream
+ * calls so far with the next one's time, and the last call
+ * ("last_attempt": {"at", "status", "error", "ms", "body"} as a delivery's
+ * "last", or null). While it is forwarding, upstream_status is the last
+ * call's (a 429 or 5xx waiting for its retry). 0, or -1 (I/O).
  */
-static void
+static int
 api_put_request(struct buf *b, const struct event *ev)
 {
 	static const char *const names[] = { "", "forwarding", "completed",
 		"failed" };
 	const struct delivery *up = ev->deliveries;
+	struct buf last = {0}, ack = {0};
+	unsigned status = ev->gw_status;
 	int gw = ev->gw;
 
 	if (up == NULL || !up->upstream)
 		up = NULL;
+	if (up != NULL && store_delivery_history(up, &last, &ack, NULL) != 0) {
+		buf_free(&last);
+		buf_free(&ack);
+		return -1;
+	}
+	if (status == 0 && last.len > 0) {
+		struct json_tok t[16];
+		int v;
+		uint64_t n;
+
+		if (json_parse(last.data, last.len, t, 16) > 0 &&
+		    t[0].type == JSON_OBJECT &&
+		    (v = json_get(last.data, t, 0, "status")) >= 0 &&
+		    t[v].type == JSON_NUMBER && util_parse_u64(last.data +
+		    t[v].start, t[v].len, 999, &n) == 0)
+			status = (unsigned)n;
+	}
 	/* Its upstream call ended without the request completing: the
-	 * client was deleted. */
+	 * client was deleted (the engine completes it at once). */
 	if (gw == STORE_GW_FORWARDING && up != NULL &&
 	    up->status == STORE_FAILED)
 		gw = STORE_GW_FAILED;
@@ -179,14 +201,18 @@ api_put_request(struct buf *b, const struct event *ev)
 	buf_puts(b, "{");
 	api_kv_str(b, "state", names[gw]);
 	api_key(b, "upstream_status");
-	if (ev->gw_status > 0)
-		buf_printf(b, "%u", (unsigned)ev->gw_status);
+	if (status > 0)
+		buf_printf(b, "%u", status);
 	else
 		buf_puts(b, "null");
 	api_kv_u64(b, "upstream_attempts", up != NULL ? up->attempts : 0);
 	api_kv_time(b, "next_attempt_at", up != NULL &&
 	    up->status == STORE_PENDING ? up->next_at : 0, 1);
+	api_kv_raw(b, "last_attempt", last.len > 0 ? last.data : NULL);
 	buf_puts(b, "}");
+	buf_free(&last);
+	buf_free(&ack);
+	return 0;
 }
 
 static int
@@ -202,8 +228,8 @@ api_put_event(struct api_ctx *c, struct event *ev, int with_all)
 	api_kv_str(b, "client", ev->client_id);
 	api_kv_str(b, "type", ev->type);
 	api_kv_time(b, "created_at", ev->created_at, 0);
-	if (ev->gw != STORE_GW_NONE)
-		api_put_request(b, ev);
+	if (ev->gw != STORE_GW_NONE && api_put_request(b, ev) != 0)
+		return -1;
 	if (with_all) {
 		/* Copied out before the next store call invalidates it. */
 		json = store_event_data(ev, &data, &len);
@@ -418,14 +444,13 @@ struct api_new_event {
 	uint8_t req[32];		/* what a repeat must match (api_idem_key) */
 };
 
-/* The Idempotency-Key header: 1..255 visible ASCII (spaces inside allowed);
- * it is stored and compared, so controls and unbounded keys are refused. */
-static int
-api_idem_key(struct api_ctx *c, struct api_new_event *ne)
+int
+api_idem_header(struct api_ctx *c, char *key, size_t *key_len)
 {
 	const struct http_header *h = api_header(c, "Idempotency-Key");
 	size_t i;
 
+	*key_len = 0;
 	if (h == NULL)
 		return 0;
 	if (h->value_len == 0 || h->value_len > STORE_IDEM_MAX)
@@ -433,9 +458,44 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
 	for (i = 0; i < h->value_len; i++)
 		if (h->value[i] < 0x20 || h->value[i] >= 0x7f)
 			goto bad;
-	memcpy(ne->key, h->value, h->value_len);
-	ne->key[h->value_len] = '\0';
-	ne->key_len = h->value_len;
+	memcpy(key, h->value, h->value_len);
+	key[h->value_len] = '\0';
+	*key_len = h->value_len;
+	return 0;
+bad:
+	return api_error(c, 400,
+	    "Idempotency-Key must be 1-255 visible ASCII characters");
+}
+
+int
+api_idem_replay(struct api_ctx *c, const struct client *cl, const char *key,
+    size_t key_len, const uint8_t req[32], int64_t now)
+{
+	const char *body;
+	int st, status;
+
+	if (key_len == 0)
+		return 0;
+	st = store_idem_find(cl, key, key_len, req, now, &status, &body);
+	if (st == 1)
+		return api_error(c, 422, "Idempotency-Key reused with a "
+		    "different request");
+	if (st == 0) {
+		buf_puts(c->out, body);
+		return api_done(c, status);
+	}
+	return 0;
+}
+
+/* The Idempotency-Key of ne's request, and the hash a repeat must match. */
+static int
+api_idem_key(struct api_ctx *c, struct api_new_event *ne)
+{
+	int st;
+
+	if ((st = api_idem_header(c, ne->key, &ne->key_len)) != 0 ||
+	    ne->key_len == 0)
+		return st;
 	/* The request a repeat must match (contract §11): the body's bytes
 	 * and the callbackURL, each with its length so that no split of the
 	 * bytes between them hashes the same. */
@@ -454,9 +514,6 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
 		sha256_final(&sc, ne->req);
 	}
 	return 0;
-bad:
-	return api_error(c, 400,
-	    "Idempotency-Key must be 1-255 visible ASCII characters");
 }
 
 /* Validate the body, ?callbackURL= and Idempotency-Key into ne. */
@@ -531,24 +588,15 @@ int
 api_events_create(struct api_ctx *c)
 {
 	struct api_new_event ne;
-	const char *body;
 	int64_t now = util_wall_ms();
-	int st, status;
+	int st;
 
 	memset(&ne, 0, sizeof(ne));
 	if ((st = api_event_parse(c, &ne)) != 0)
 		return st;
-	if (ne.key_len > 0) {
-		st = store_idem_find(ne.client, ne.key, ne.key_len, ne.req,
-		    now, &status, &body);
-		if (st == 1)
-			return api_error(c, 422, "Idempotency-Key reused with "
-			    "a different request");
-		if (st == 0) {
-			buf_puts(c->out, body);
-			return api_done(c, status);
-		}
-	}
+	if ((st = api_idem_replay(c, ne.client, ne.key, ne.key_len, ne.req,
+	    now)) != 0)
+		return st;
 	/* After the replay of a kept answer, which needs no lookup. */
 	if (ne.has_callback && (st = api_url_resolves(c, ne.callback,
 	    ne.client->id, "callbackURL: ")) != 0)

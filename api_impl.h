@@ -311,8 +311,29 @@ int api_event_get(struct api_ctx *c);
 int api_deliveries_list(struct api_ctx *c);
 int api_delivery_get(struct api_ctx *c);
 int api_delivery_retry(struct api_ctx *c);
+/* ---- api_events.c: Idempotency-Key (contract §11), one policy for
+ * POST /v1/events and requests under a route ---- */
+/* The Idempotency-Key header into key (STORE_IDEM_MAX + 1 bytes) and
+ * *key_len (0 when absent): 1..255 visible ASCII (spaces inside allowed),
+ * since it is stored and compared. 0, or the 400 answer. */
+int api_idem_header(struct api_ctx *c, char *key, size_t *key_len);
+/* With a key (key_len > 0) client cl used within 24 h: the first answer
+ * again when req (SHA-256 of the request, as the caller defines it)
+ * matches, or 422 "reused with a different request"; that status, or 0
+ * when the request is new (or has no key). */
+int api_idem_replay(struct api_ctx *c, const struct client *cl,
+    const char *key, size_t key_len, const uint8_t req[32], int64_t now);
+/* A query parameter's name (nlen bytes at p) percent-decoded into out
+ * (API_QNAME_MAX + 1 bytes): its length, or -1 when badly encoded or
+ * longer than API_QNAME_MAX (api.c). */
+#define API_QNAME_MAX 64
+int api_query_name(const char *p, size_t nlen, char *out);
+
 /* ---- api_gateway.c ---- */
 struct config_route;
+/* The methods a route takes (the Allow of its 405): every method the
+ * parser knows but HEAD, whose answer could not carry the reqRefId. */
+#define API_GATEWAY_ALLOW "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 /* A request to path (len bytes, without the query) under route rt, by an
  * authenticated caller (contract §14): 202 {"reqRefId", "status":
  * "accepted"} once written, or the error's status. */

@@ -114,6 +114,7 @@ api_metrics(struct api_ctx *c)
 		"{code=\"4xx\"}", "{code=\"5xx\"}",
 	};
 	const char *dt = "hookd_deliveries_total", *at = "hookd_attempts_total";
+	const char *gr = "hookd_gateway_requests_total";
 	struct buf *b = c->out;
 	size_t i;
 
@@ -133,7 +134,16 @@ api_metrics(struct api_ctx *c)
 	api_metric_head(b, "hookd_pending_deliveries", "gauge",
 	    "Deliveries waiting to be delivered.");
 	api_metric_u64(b, "hookd_pending_deliveries", "",
-	    store_pending_count());
+	    store_pending_count() - store_upstream_pending_count());
+	api_metric_head(b, gr, "counter", "Gateway requests, by state "
+	    "reached.");
+	api_metric_u64(b, gr, "{state=\"accepted\"}", metrics.gw_accepted);
+	api_metric_u64(b, gr, "{state=\"completed\"}", metrics.gw_completed);
+	api_metric_u64(b, gr, "{state=\"failed\"}", metrics.gw_failed);
+	api_metric_head(b, "hookd_gateway_upstream_attempts_total", "counter",
+	    "Calls of gateway requests' upstreams.");
+	api_metric_u64(b, "hookd_gateway_upstream_attempts_total", "",
+	    metrics.gw_attempts);
 	api_metric_latency(b);
 	api_metric_head(b, "hookd_http_requests_total", "counter",
 	    "API requests answered, by status class.");

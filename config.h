@@ -48,6 +48,10 @@ struct config_reg {
 #define CONFIG_MAX_ROUTES 64
 /* Most header= options on one route. */
 #define CONFIG_ROUTE_HEADERS 16
+/* Longest route timeout= (ms): one hour, the bound of the global timeout,
+ * so that no route holds an outbound slot longer than any delivery may
+ * (a recorded request is held to it again when it is read back). */
+#define CONFIG_ROUTE_TIMEOUT_MAX (3600 * 1000)
 
 /*
  * A gateway route (contract §14): `route PREFIX UPSTREAM [type=TYPE]
@@ -200,8 +204,10 @@ size_t config_changed_scalars(const struct config *a, const struct config *b,
 
 /*
  * The route whose prefix starts path (len bytes, the request target's
- * path without the query), the longest such prefix when several do; NULL
- * when none (or c is NULL).
+ * path without the query) at a segment boundary (the prefix ends with '/',
+ * or path is the prefix or goes on with '/': "/apiraw" takes "/apiraw/x"
+ * but not "/apirawx"), the longest such prefix when several do; NULL when
+ * none (or c is NULL).
  */
 const struct config_route *config_route_find(const struct config *c,
     const char *path, size_t len);

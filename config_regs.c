@@ -478,8 +478,8 @@ config_route(struct config *c, char **v, int n, int line, const char **why,
 	if (config_dup(&r.type, type != NULL ? type : CONFIG_ROUTE_TYPE) != 0)
 		goto oom;
 	if (timeout != NULL && (strchr(timeout, ',') != NULL ||
-	    util_parse_duration(timeout, strlen(timeout), HOUR,
-	    &r.timeout_ms) != 0 || r.timeout_ms < 1)) {
+	    util_parse_duration(timeout, strlen(timeout),
+	    CONFIG_ROUTE_TIMEOUT_MAX, &r.timeout_ms) != 0 || r.timeout_ms < 1)) {
 		*why = "route timeout= must be one duration from 1ms to 1h "
 		    "(e.g. timeout=30s)";
 		goto fail;
@@ -563,7 +563,8 @@ config_route_find(const struct config *c, const char *path, size_t len)
 		size_t pl = strlen(c->routes[i].prefix);
 
 		if (pl <= len && pl > bl &&
-		    memcmp(c->routes[i].prefix, path, pl) == 0) {
+		    memcmp(c->routes[i].prefix, path, pl) == 0 &&
+		    (path[pl - 1] == '/' || pl == len || path[pl] == '/')) {
 			best = &c->routes[i];
 			bl = pl;
 		}

@@ -377,8 +377,26 @@ engine_forget(struct delivery *d)
 {
 	/* The store may call this for the delivery this file is itself
 	 * eng.recording; that one is counted where it is recorded. */
-	if (d != eng.recording)
+	if (d != eng.recording && !d->upstream)
 		metrics.failed++;
+	/* A gateway request's call failed by its client's deletion: the
+	 * request completes as TYPE.failed (gateway_finish) at the next tick,
+	 * once this store call is over. Without memory it is completed at the
+	 * next start instead (request_build_upstream: its client is gone). */
+	if (d->upstream && d != eng.recording) {
+		if (eng.ncancelled == eng.cancelled_cap) {
+			size_t cap = eng.cancelled_cap ? eng.cancelled_cap * 2 : 16;
+			struct delivery **v = realloc(eng.cancelled,
+			    cap * sizeof(*v));
+
+			if (v != NULL) {
+				eng.cancelled = v;
+				eng.cancelled_cap = cap;
+			}
+		}
+		if (eng.ncancelled < eng.cancelled_cap)
+			eng.cancelled[eng.ncancelled++] = d;
+	}
 	if (d->heap_index != 0)
 		deliver_heap_remove(&eng.q, d);
 	if (d->waiting)
@@ -640,12 +658,16 @@ gateway_finish(struct delivery *d, const struct outcome *o)
 	store_fmt_id(STORE_EVT, ev->id, xid);
 	webhook_buf_reset(&eng.scratch_data);
 	desc = store_event_data(ev, &eng.scratch_data, &dl);
-	if (desc != NULL)
+	/* A deleted client's callback would fail unsigned ("client
+	 * deleted"): none is made. */
+	if (desc != NULL && cl != NULL)
 		has_cb = gateway_callback(desc, dl, cb, sizeof(cb)) == 1;
 	snprintf(type, sizeof(type), "%s%s", ev->type, failed ? ".failed" :
 	    "");
 	if (failed) {
-		if (o->status > 0)
+		if (o->status > 0 && o->error != NULL)
+			snprintf(why, sizeof(why), "%s", o->error);
+		else if (o->status > 0)
 			snprintf(why, sizeof(why), "the upstream answered %d "
 			    "on every attempt of the retry schedule",
 			    o->status);
@@ -673,9 +695,22 @@ gateway_finish(struct delivery *d, const struct outcome *o)
 	    data.data, data.len, eps, neps, has_cb ? cb : NULL, now);
 out:
 	if (rc == 0) {
-		log_line("info", failed ? "request failed" : "request completed",
-		    "event=%s type=%s status=%d deliveries=%u", xid,
-		    logq(eq, sizeof(eq), type), o->status, ev->ndeliveries - 1);
+		char eq2[200];
+
+		if (failed)
+			metrics.gw_failed++;
+		else
+			metrics.gw_completed++;
+		if (failed)
+			log_line("warn", "request failed", "request=%s type=%s "
+			    "status=%d error=%s deliveries=%u", xid,
+			    logq(eq, sizeof(eq), type), o->status,
+			    logq(eq2, sizeof(eq2), why), ev->ndeliveries - 1);
+		else
+			log_line("info", "request completed", "request=%s "
+			    "type=%s status=%d deliveries=%u", xid,
+			    logq(eq, sizeof(eq), type), o->status,
+			    ev->ndeliveries - 1);
 	} else {
 		log_line("error", "store write failed", "event=%s error=%s",
 		    xid, logq(eq, sizeof(eq), strerror(errno)));
@@ -685,6 +720,39 @@ out:
 	}
 	free(eps);
 	buf_free(&data);
+}
+
+/*
+ * How the log names d: "delivery=dlv_..." (xid), or for a gateway
+ * request's upstream call, which has no id of its own in the API,
+ * "request=evt_... route=PREFIX upstream=HOST:PORT" (contract §14).
+ */
+static void
+log_who(struct delivery *d, const char *xid, char *out, size_t outsz)
+{
+	char eid[STORE_XID_MAX], route[200], rq[220], hq[URL_HOST_MAX + 40];
+	const char *desc, *uerr;
+	size_t dl;
+	struct url u;
+
+	if (!d->upstream) {
+		snprintf(out, outsz, "delivery=%s", xid);
+		return;
+	}
+	store_fmt_id(STORE_EVT, d->event->id, eid);
+	webhook_buf_reset(&eng.scratch_data);
+	desc = store_event_data(d->event, &eng.scratch_data, &dl);
+	if (desc == NULL || gateway_route(desc, dl, route, sizeof(route)) != 1)
+		snprintf(route, sizeof(route), "?");
+	if (d->url == NULL || url_parse(d->url, strlen(d->url), &u,
+	    &uerr) != 0)
+		snprintf(hq, sizeof(hq), "?");
+	else if (strchr(u.host, ':') != NULL)
+		snprintf(hq, sizeof(hq), "[%s]:%u", u.host, (unsigned)u.port);
+	else
+		snprintf(hq, sizeof(hq), "%s:%u", u.host, (unsigned)u.port);
+	snprintf(out, outsz, "request=%s route=%s upstream=%s", eid,
+	    logq(rq, sizeof(rq), route), hq);
 }
 
 /*
@@ -698,7 +766,7 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
     int64_t at, int64_t ms, const struct outcome *o)
 {
 	struct store_attempt sa;
-	char xid[STORE_XID_MAX], eq[160], stq[16];
+	char xid[STORE_XID_MAX], eq[160], stq[16], who[URL_HOST_MAX + 512];
 	int64_t now = util_wall_ms();
 	size_t nsched;
 	const int64_t *sched = policy_schedule(e, &nsched);
@@ -717,11 +785,17 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 	sa.new_status = (uint8_t)webhook_next_status(o->result, n, nsched);
 	if (sa.new_status == STORE_PENDING)
 		sa.next_at = now + retry_delay(sched, n, o->retry_after);
-	metrics_attempt(o->result, ms);
-	if (sa.new_status == STORE_DELIVERED)
-		metrics.delivered++;
-	else if (sa.new_status == STORE_FAILED)
-		metrics.failed++;
+	/* A gateway request's upstream call is no delivery: counted apart
+	 * (its request's outcome in gateway_finish). */
+	if (d->upstream)
+		metrics.gw_attempts++;
+	else {
+		metrics_attempt(o->result, ms);
+		if (sa.new_status == STORE_DELIVERED)
+			metrics.delivered++;
+		else if (sa.new_status == STORE_FAILED)
+			metrics.failed++;
+	}
 
 	store_fmt_id(STORE_DLV, d->id, xid);
 	/* " error=..." only when there is one (an HTTP status says it). */
@@ -736,17 +810,19 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		snprintf(stq, sizeof(stq), "%d", o->status);
 	else
 		memcpy(stq, "none", 5);
+	log_who(d, xid, who, sizeof(who));
 	if (sa.new_status == STORE_DELIVERED)
-		log_line("info", "delivered",
-		    "delivery=%s status=%s ms=%lld attempt=%u", xid, stq,
+		log_line("info", d->upstream ? "upstream answered" :
+		    "delivered", "%s status=%s ms=%lld attempt=%u", who, stq,
 		    (long long)ms, n);
 	else if (sa.new_status == STORE_PENDING)
-		log_line("info", "retry", "delivery=%s status=%s%s ms=%lld "
-		    "attempt=%u next_in_ms=%lld", xid, stq, eq,
-		    (long long)ms, n, (long long)(sa.next_at - now));
+		log_line("info", d->upstream ? "upstream retry" : "retry",
+		    "%s status=%s%s ms=%lld attempt=%u next_in_ms=%lld", who,
+		    stq, eq, (long long)ms, n, (long long)(sa.next_at - now));
 	else
-		log_line("warn", "failed", "delivery=%s status=%s%s ms=%lld "
-		    "attempt=%u", xid, stq, eq, (long long)ms, n);
+		log_line("warn", d->upstream ? "upstream failed" : "failed",
+		    "%s status=%s%s ms=%lld attempt=%u", who, stq, eq,
+		    (long long)ms, n);
 
 	eng.recording = d;
 	rc = store_delivery_attempted(d, &sa);
@@ -810,9 +886,11 @@ delivery_fail_now(struct delivery *d, const char *error)
 			return;
 		}
 	}
-	metrics.failed++;
-	log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
-	    logq(eq, sizeof(eq), error));
+	if (!d->upstream) {
+		metrics.failed++;
+		log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
+		    logq(eq, sizeof(eq), error));
+	}
 	if (d->upstream) {
 		struct outcome o;
 
@@ -872,6 +950,16 @@ deliver_tick(void)
 	/* A removal's queued deliveries fail STORE_REAP_PER_PASS a pass;
 	 * while some remain, the loop does not sleep. */
 	reaping = store_reap(STORE_REAP_PER_PASS);
+	while (eng.ncancelled > 0) {
+		struct delivery *d = eng.cancelled[--eng.ncancelled];
+		struct outcome o;
+
+		memset(&o, 0, sizeof(o));
+		o.result = WEBHOOK_REJECT;
+		o.error = "client deleted";
+		if (d->status == STORE_FAILED)
+			gateway_finish(d, &o);
+	}
 
 	/* Attempts past their deadline. Always take the head again: ending
 	 * one may abort others. */
@@ -1060,6 +1148,9 @@ deliver_shutdown(void)
 		free(a);
 	}
 	eng.nspare = 0;
+	free(eng.cancelled);
+	eng.cancelled = NULL;
+	eng.ncancelled = eng.cancelled_cap = 0;
 	buf_free(&eng.scratch_data);
 	webhook_scratch_free(&eng.ws);
 	eng.inflight_total = 0;

@@ -183,6 +183,17 @@ attempt_done(struct out_exchange *x, enum out_result r, const char *error)
 		attempt_fail(a, error, WEBHOOK_TIMEOUT);
 		return;
 	case OUT_ERROR:
+		/* Contract §14: an upstream's answer is final, also one too
+		 * large to keep; its status stays the request's. */
+		if (a->d->upstream && x->too_large) {
+			memset(&o, 0, sizeof(o));
+			o.result = WEBHOOK_REJECT;
+			o.status = x->status;
+			o.error = "upstream answer over 1 MiB";
+			o.retry_after = -1;
+			attempt_end(a, &o, 0);
+			return;
+		}
 		attempt_fail(a, error, WEBHOOK_ERROR);
 		return;
 	case OUT_ANSWER:
@@ -238,6 +249,12 @@ request_build_upstream(struct attempt *a)
 	int64_t tmo;
 	int rc;
 
+	/* Its client was deleted (a stop before the request completed):
+	 * it fails now, durably, and is never called again. */
+	if (store_event_client(a->d->event) == NULL) {
+		snprintf(a->error, sizeof(a->error), "client deleted");
+		return -1;
+	}
 	webhook_buf_reset(&eng.scratch_data);
 	desc = store_event_data(a->d->event, &eng.scratch_data, &dl);
 	if (desc == NULL) {

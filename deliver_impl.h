@@ -148,6 +148,11 @@ struct engine {
 	struct endpoint *rl_head;
 	/* The delivery whose outcome is being written to the store now. */
 	struct delivery *recording;
+	/* Gateway requests' upstream calls that a client's deletion failed
+	 * (engine_forget): completed as TYPE.failed at the next tick, outside
+	 * the store call that failed them. */
+	struct delivery **cancelled;
+	size_t ncancelled, cancelled_cap;
 	/* The caps last applied: a reload that changes one sweeps the wait
 	 * lists. */
 	size_t last_endpoint_cap, last_client_cap, last_outbound_cap;

@@ -34,6 +34,7 @@ int
 gateway_describe(const struct gateway_desc *d, struct buf *out)
 {
 	char *b64;
+	size_t i;
 
 	buf_reset(out);
 	buf_puts(out, "{");
@@ -43,8 +44,17 @@ gateway_describe(const struct gateway_desc *d, struct buf *out)
 	gw_put(out, "query", d->query, d->query_len, 0);
 	gw_put(out, "content_type", d->content_type, d->content_type_len, 0);
 	gw_put(out, "accept", d->accept, d->accept_len, 0);
+	gw_put(out, "content_encoding", d->content_encoding,
+	    d->content_encoding_len, 0);
 	gw_put(out, "callback", d->callback, d->callback != NULL ?
 	    strlen(d->callback) : 0, 0);
+	buf_puts(out, ",\"headers\":[");
+	for (i = 0; i < d->nheaders; i++) {
+		if (i > 0)
+			buf_puts(out, ",");
+		json_put_cstr(out, d->headers[i]);
+	}
+	buf_printf(out, "],\"timeout_ms\":%lld", (long long)d->timeout_ms);
 	b64 = malloc(BASE64_LEN(d->body_len));
 	if (b64 == NULL)
 		return -1;
@@ -53,6 +63,59 @@ gateway_describe(const struct gateway_desc *d, struct buf *out)
 	free(b64);
 	buf_puts(out, "}");
 	return out->oom ? -1 : 0;
+}
+
+/* The byte at p[i] (of n) as a request path carries it: a "%XY" escape
+ * decoded (*step 3), else itself (*step 1); -1 for a '%' without two hex
+ * digits. */
+static int
+gw_path_byte(const char *p, size_t n, size_t i, size_t *step)
+{
+	int hi, lo;
+
+	*step = 1;
+	if (p[i] != '%')
+		return (unsigned char)p[i];
+	if (i + 2 >= n)
+		return -1;
+	if ((hi = util_hex_digit(p[i + 1], 0)) < 0 ||
+	    (lo = util_hex_digit(p[i + 2], 0)) < 0)
+		return -1;
+	*step = 3;
+	return hi * 16 + lo;
+}
+
+const char *
+gateway_path_problem(const char *p, size_t n)
+{
+	size_t i = 0, step;
+
+	while (i <= n) {
+		/* One segment: from i to the next '/' or the end. */
+		size_t dots = 0, other = 0;
+
+		while (i < n && p[i] != '/') {
+			int b = gw_path_byte(p, n, i, &step);
+
+			if (b == '/' || b == '\\')
+				return "the path after the route's prefix may "
+				    "not hold an encoded / or \\ (%2F, %5C) or "
+				    "a \\: the upstream could read other "
+				    "segments than hookd checked";
+			if (b == '.')
+				dots++;
+			else
+				other++;
+			i += step;
+		}
+		if (other == 0 && (dots == 1 || dots == 2))
+			return "the path after the route's prefix may not "
+			    "hold a \".\" or \"..\" segment (plain or "
+			    "percent-encoded, %2E): it would reach the "
+			    "upstream outside the route's base path";
+		i++;
+	}
+	return NULL;
 }
 
 /* The string member key of the description's object (tokens t) decoded
@@ -72,8 +135,10 @@ gw_member(const char *s, const struct json_tok *t, const char *key,
 	return 1;
 }
 
-int
-gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
+/* The string member key of desc into out, as gateway_callback. */
+static int
+gw_string(const char *desc, size_t desc_len, const char *key, char *out,
+    size_t outsz)
 {
 	struct json_tok t[GATEWAY_DESC_TOKS];
 	struct buf b = {0};
@@ -82,7 +147,7 @@ gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
 	n = json_parse(desc, desc_len, t, GATEWAY_DESC_TOKS);
 	if (n <= 0 || t[0].type != JSON_OBJECT)
 		return -1;
-	rc = gw_member(desc, t, "callback", &b);
+	rc = gw_member(desc, t, key, &b);
 	if (rc == 1 && (b.len >= outsz || memchr(b.data, '\0', b.len)))
 		rc = -1;
 	if (rc == 1) {
@@ -90,6 +155,49 @@ gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
 		out[b.len] = '\0';
 	}
 	buf_free(&b);
+	return rc;
+}
+
+int
+gateway_callback(const char *desc, size_t desc_len, char *out, size_t outsz)
+{
+	return gw_string(desc, desc_len, "callback", out, outsz);
+}
+
+int
+gateway_route(const char *desc, size_t desc_len, char *out, size_t outsz)
+{
+	return gw_string(desc, desc_len, "route", out, outsz);
+}
+
+/* Append the recorded header= values (the array at token v of desc) to
+ * out, each as "Name: Value" CRLF. Each is checked again as config_route
+ * checked it, so that a damaged record cannot split the request. 0, or -1
+ * when one is not a string or not a header line. */
+static int
+gw_put_headers(const char *desc, const struct json_tok *t, int v,
+    struct buf *out)
+{
+	struct buf h = {0};
+	uint32_t k;
+	int i = v + 1, rc = 0;
+
+	for (k = 0; k < t[v].size && rc == 0; k++, i = (int)t[i].next) {
+		const char *colon;
+
+		buf_reset(&h);
+		if (t[i].type != JSON_STRING || json_str_buf(desc, &t[i],
+		    &h) != 0 || (colon = memchr(h.data, ':', h.len)) == NULL ||
+		    !http_name_ok(h.data, (size_t)(colon - h.data)) ||
+		    !http_value_ok(colon + 1, h.len - (size_t)(colon + 1 -
+		    h.data))) {
+			rc = -1;
+			break;
+		}
+		buf_append(out, h.data, h.len);
+		buf_puts(out, "\r\n");
+	}
+	buf_free(&h);
 	return rc;
 }
 
@@ -112,13 +220,14 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
     char *err, size_t errsz)
 {
 	struct json_tok tk[GATEWAY_DESC_TOKS];
-	struct buf m = {0}, ct = {0}, ac = {0}, rt = {0}, body = {0};
+	struct buf m = {0}, ct = {0}, ac = {0}, ce = {0}, rt = {0}, body = {0};
 	const struct config_route *route;
 	const char *uerr = "invalid url";
 	char id[STORE_XID_MAX];
 	struct url u;
 	uint8_t *raw = NULL;
-	int n, rc = -1, blen = 0;
+	int n, rc = -1, blen = 0, hv, tv;
+	uint64_t tmo = 0;
 	size_t i;
 
 	*timeout_ms = 0;
@@ -128,7 +237,13 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 	    gw_member(desc, tk, "route", &rt) != 1 ||
 	    gw_member(desc, tk, "content_type", &ct) < 0 ||
 	    gw_member(desc, tk, "accept", &ac) < 0 ||
-	    gw_member(desc, tk, "body_b64", &body) != 1) {
+	    gw_member(desc, tk, "content_encoding", &ce) < 0 ||
+	    gw_member(desc, tk, "body_b64", &body) != 1 ||
+	    ((hv = json_get(desc, tk, 0, "headers")) >= 0 &&
+	    tk[hv].type != JSON_ARRAY) ||
+	    ((tv = json_get(desc, tk, 0, "timeout_ms")) >= 0 &&
+	    (tk[tv].type != JSON_NUMBER || util_parse_u64(desc +
+	    tk[tv].start, tk[tv].len, CONFIG_ROUTE_TIMEOUT_MAX, &tmo) != 0))) {
 		snprintf(err, errsz, "invalid request record");
 		goto out;
 	}
@@ -147,8 +262,15 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 		snprintf(err, errsz, "%s", uerr);
 		goto out;
 	}
-	route = gw_route(rt.data, rt.len);
-	if (route != NULL)
+	/* A description from before the route's headers were recorded:
+	 * those of the route in force, only while it still goes to the
+	 * upstream this request goes to. */
+	*timeout_ms = (int64_t)tmo;
+	route = NULL;
+	if (hv < 0 && (route = gw_route(rt.data, rt.len)) != NULL &&
+	    strncmp(d->url, route->upstream, strlen(route->upstream)) != 0)
+		route = NULL;
+	if (route != NULL && tv < 0)
 		*timeout_ms = route->timeout_ms;
 
 	webhook_buf_reset(out);
@@ -175,6 +297,11 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 		buf_append(out, ac.data, ac.len);
 		buf_puts(out, "\r\n");
 	}
+	if (ce.len > 0 && http_value_ok(ce.data, ce.len)) {
+		buf_puts(out, "Content-Encoding: ");
+		buf_append(out, ce.data, ce.len);
+		buf_puts(out, "\r\n");
+	}
 	/* A body, or a method that carries one: its length says where it
 	 * ends (RFC 9112 §6.3). */
 	if (blen > 0 || !util_span_eq(m.data, m.len, "GET"))
@@ -185,6 +312,10 @@ gateway_build(const struct delivery *d, const char *desc, size_t desc_len,
 	for (i = 0; route != NULL && i < route->nheaders; i++) {
 		buf_puts(out, route->headers[i]);
 		buf_puts(out, "\r\n");
+	}
+	if (hv >= 0 && gw_put_headers(desc, tk, hv, out) != 0) {
+		snprintf(err, errsz, "invalid request record");
+		goto out;
 	}
 	buf_puts(out, "\r\n");
 	if (blen > 0)
@@ -205,6 +336,7 @@ out:
 	buf_free(&m);
 	buf_free(&ct);
 	buf_free(&ac);
+	buf_free(&ce);
 	buf_free(&rt);
 	buf_free(&body);
 	return rc;

@@ -15,6 +15,9 @@ struct metrics {
 	uint64_t events;			/* events accepted */
 	uint64_t delivered, failed;		/* deliveries by outcome */
 	uint64_t att_ok, att_rejected, att_retry, att_timeout, att_error;
+	/* Gateway requests (contract §14), apart from deliveries: accepted,
+	 * completed, failed, and their upstream calls. */
+	uint64_t gw_accepted, gw_completed, gw_failed, gw_attempts;
 	/* Attempts whose ms fell in bucket i alone (above bound i-1, at most
 	 * bound i); /metrics adds them up into the cumulative buckets. */
 	uint64_t latency_le[METRICS_LATENCY_BUCKETS];

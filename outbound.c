@@ -38,9 +38,6 @@
  * could keep an attempt busy with empty 1xx heads until its timeout, and
  * every one costs a parse. */
 #define OUT_MAX_INTERIM	16
-/* Response body (contract §5): beyond it the answer is "bad response", so
- * a receiver cannot keep an attempt reading forever. */
-#define OUT_MAX_BODY	(1024 * 1024)
 /* Idle keep-alive connections are closed after this: receivers usually drop
  * them sooner anyway, and each holds a descriptor and a poll slot. */
 #define OUT_IDLE_MS		30000
@@ -709,15 +706,20 @@ out_head_accept(struct out_exchange *x, const struct http_response *res)
 	}
 	if (res->status == 429 || res->status == 503)
 		x->retry_after = out_retry_after_ms(res);
-	if (res->status == 204 || res->status == 304) {
+	/* An answer to HEAD has no body whatever its head says (RFC 9112
+	 * §6.3). */
+	if (res->status == 204 || res->status == 304 || (x->req.len >= 5 &&
+	    memcmp(x->req.data, "HEAD ", 5) == 0)) {
 		x->mode = OUT_BODY_NONE;
 	} else if (res->chunked) {
 		x->mode = OUT_BODY_CHUNKED;
 		memset(&x->chunk, 0, sizeof(x->chunk));
 	} else if (res->content_length >= 0) {
 		/* Known to exceed the limit: no need to read it first. */
-		if (res->content_length > OUT_MAX_BODY)
+		if (res->content_length > OUT_MAX_BODY) {
+			x->too_large = 1;
 			return -1;
+		}
 		x->mode = OUT_BODY_LENGTH;
 		x->remaining = (uint64_t)res->content_length;
 	} else {
@@ -802,6 +804,7 @@ out_body_input(struct out_exchange *x)
 	if (x->body_total > OUT_MAX_BODY || (x->mode == OUT_BODY_CHUNKED &&
 	    http_chunked_announced(&x->chunk) >
 	    OUT_MAX_BODY - x->body_total)) {
+		x->too_large = 1;
 		out_fail(x, "bad response", OUT_ERROR);
 		return 1;
 	}

@@ -18,6 +18,11 @@
 #include "util.h"
 
 /* How an exchange ended. */
+/* Response body (contract §5): beyond it the answer is "bad response", so
+ * a receiver cannot keep an attempt reading forever (a gateway request's
+ * upstream answer fails with "upstream answer over 1 MiB"). */
+#define OUT_MAX_BODY	(1024 * 1024)
+
 enum out_result {
 	OUT_ANSWER,			/* a whole response: see the fields */
 	OUT_DENIED,			/* no address allowed (contract §8) */
@@ -102,6 +107,9 @@ struct out_exchange {
 	 * (contract §12); empty for every other answer unless keep_all,
 	 * then every body (up to OUT_MAX_BODY). */
 	struct buf whole;
+	/* Set with OUT_ERROR when the answer (status set) was refused for a
+	 * body over OUT_MAX_BODY. */
+	int too_large;
 	/* The answer's Content-Type ("" when none; cut at its size). */
 	char ctype[128];
 

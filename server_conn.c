@@ -319,9 +319,15 @@ conn_respond(struct conn *c, int status, const char *ctype, int keep_alive)
 static enum conn_step
 conn_fail(struct conn *c, int status)
 {
+	const char *text = conn_error_text(status);
+
+	/* 501 is also the parser's answer to a method hookd does not know
+	 * (RFC 9110 §9.1; the method was parsed before it was refused). */
+	if (status == 501 && c->req.method != NULL &&
+	    !http_method_known(c->req.method, c->req.method_len))
+		text = "method not implemented";
 	buf_reset(&c->body);
-	if (buf_printf(&c->body, "{\"error\": \"%s\"}",
-	    conn_error_text(status)) != 0 ||
+	if (buf_printf(&c->body, "{\"error\": \"%s\"}", text) != 0 ||
 	    conn_respond(c, status, "application/json", 0) != 0)
 		return conn_gone(c);
 	conn_set_state(c, CONN_WRITE);
@@ -523,7 +529,7 @@ enum conn_step
 conn_answer(struct conn *c)
 {
 	struct api_request r;
-	const char *ctype = NULL;
+	const char *ctype = NULL, *allow;
 	int status, keep_alive;
 
 	if (c->in.cap != c->parsed_cap) {
@@ -551,6 +557,15 @@ conn_answer(struct conn *c)
 	keep_alive = c->req.keep_alive && !draining;
 	if (conn_respond(c, status, ctype, keep_alive) != 0)
 		return conn_gone(c);
+	/* A 405 names the methods its target takes (RFC 9110 §15.5.6):
+	 * before the head's blank line. */
+	if (status == 405 && (allow = api_allow(&r)) != NULL) {
+		c->out.len -= 2;
+		if (buf_puts(&c->out, "Allow: ") != 0 ||
+		    buf_puts(&c->out, allow) != 0 ||
+		    buf_puts(&c->out, "\r\n\r\n") != 0)
+			return conn_gone(c);
+	}
 
 	/* Contract §6: a 2xx means on disk. Every answer waits for what was
 	 * written before it, so a read never shows what a crash could undo. */

@@ -445,8 +445,10 @@ void store_walk_events(struct store_walk *w, const char *client,
     const char *type, const uint64_t *before);
 struct event *store_walk_event(struct store_walk *w);
 
-/* Deliveries still pending (for /metrics). */
+/* Deliveries still pending (for /metrics), gateway requests' upstream
+ * calls included; store_upstream_pending_count: those calls alone. */
 size_t store_pending_count(void);
+size_t store_upstream_pending_count(void);
 /* Record an attempt's outcome and apply a->new_status / a->next_at. 0 or
  * -1. */
 int store_delivery_attempted(struct delivery *d, const struct store_attempt *a);

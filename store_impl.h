@@ -174,6 +174,7 @@ extern struct store_registry st_registry;
 struct store_journal {
 	struct vec events, deliveries;
 	size_t pending;
+	size_t upstream_pending;	/* of them, gateway upstream calls */
 	/* Events written but not yet durable: their deliveries are handed
 	 * to the engine (store_on_due) only once they are, so no receiver
 	 * hears of an event whose 202 a failed fsync would withhold. */

@@ -115,6 +115,12 @@ store_pending_count(void)
 	return st_journal.pending;
 }
 
+size_t
+store_upstream_pending_count(void)
+{
+	return st_journal.upstream_pending;
+}
+
 void
 event_free(struct event *ev)
 {
@@ -192,6 +198,7 @@ delivery_settled(struct delivery *d)
 	struct event *ev = d->event;
 
 	st_journal.pending--;
+	st_journal.upstream_pending -= d->upstream;
 	if (--ev->pending == 0) {
 		free(ev->data);
 		ev->data = NULL;
@@ -288,6 +295,7 @@ delivery_link(struct delivery *d, struct delivery ***tail)
 	if (d->status == STORE_PENDING) {
 		ev->pending++;
 		st_journal.pending++;
+		st_journal.upstream_pending += d->upstream;
 	}
 	return 0;
 }
@@ -747,6 +755,7 @@ apply_state(struct delivery *d, int status, int64_t next_at, int64_t at)
 		delivery_settled(d);
 	else if (was != STORE_PENDING && status == STORE_PENDING) {
 		st_journal.pending++;
+		st_journal.upstream_pending += d->upstream;
 		d->event->pending++;
 	}
 }

@@ -552,6 +552,15 @@ t_routes(void)
 	CHECK(config_route_find(&c, "/apx", 4) == NULL);
 	CHECK(config_route_find(&c, "/api", 4) == NULL);
 	config_free(&c);
+	/* A prefix without a trailing slash matches at a segment boundary
+	 * only: itself and what goes on with '/', not "/apirawx". */
+	CHECK(t_load("route /apiraw http://u.example/\n", &c, err,
+	    sizeof(err)) == 0);
+	CHECK(config_route_find(&c, "/apiraw", 7) != NULL);
+	CHECK(config_route_find(&c, "/apiraw/x", 9) != NULL);
+	CHECK(config_route_find(&c, "/apirawx", 8) == NULL);
+	CHECK(config_route_find(&c, "/apiraw.x", 9) == NULL);
+	config_free(&c);
 }
 
 void

@@ -130,15 +130,76 @@ t_build(void)
 	CHECK(tmo == 0 && tg.port == 9000 && strcmp(tg.host, "u.example") == 0);
 	CHECK(gateway_build(&d, "{}", 2, &out, &tg, &tmo, err,
 	    sizeof(err)) == -1 && strstr(err, "invalid") != NULL);
+
+	/* The route as it was when the request was accepted: its recorded
+	 * headers and timeout, not those of the route now in force with that
+	 * prefix (a reload gave it another upstream and another key). */
+	{
+		static char h1[] = "X-Api-Key: key-of-A";
+		static char h2[] = "X-Other: b";
+		static char hb[] = "X-Api-Key: key-of-B";
+		char *rec[] = { h1, h2 }, *now[] = { hb };
+		struct config_route r;
+
+		memset(&r, 0, sizeof(r));
+		r.prefix = (char *)(uintptr_t)"/api/";
+		r.upstream = (char *)(uintptr_t)"http://b.example/";
+		r.timeout_ms = 9000;
+		r.headers = now;
+		r.nheaders = 1;
+		cfg.routes = &r;
+		cfg.nroutes = 1;
+		gd.headers = rec;
+		gd.nheaders = 2;
+		gd.timeout_ms = 5000;
+		CHECK(gateway_describe(&gd, &desc) == 0);
+		CHECK(gateway_build(&d, desc.data, desc.len, &out, &tg, &tmo,
+		    err, sizeof(err)) == 0);
+		CHECKF(strstr(out.data, "\r\nX-Api-Key: key-of-A\r\nX-Other: "
+		    "b\r\n\r\n") != NULL && strstr(out.data, "key-of-B") ==
+		    NULL && tmo == 5000, "%.*s", (int)out.len, out.data);
+		/* A header line that a damaged record would split. */
+		want = "{\"route\":\"/api/\",\"method\":\"GET\","
+		    "\"body_b64\":\"\",\"headers\":[\"X: a\\r\\nY: b\"]}";
+		CHECK(gateway_build(&d, want, strlen(want), &out, &tg, &tmo,
+		    err, sizeof(err)) == -1);
+		cfg.routes = NULL;
+		cfg.nroutes = 0;
+	}
 	config_set_current(NULL);
 	config_free(&cfg);
 	buf_free(&desc);
 	buf_free(&out);
 }
 
+/* The rest of a path after a route's prefix: dot segments, plain or
+ * encoded, and encoded slashes are refused. */
+static void
+t_path(void)
+{
+	static const struct {
+		const char *p;
+		int bad;
+	} t[] = {
+		{ "", 0 }, { "foo", 0 }, { "foo/bar", 0 }, { "a..b", 0 },
+		{ "...", 0 }, { ".x", 0 }, { "foo//bar", 0 }, { "%41", 0 },
+		{ "%", 0 }, { "%2", 0 }, { "x%2", 0 }, { "foo/", 0 },
+		{ ".", 1 }, { "..", 1 }, { "../admin", 1 }, { "/../admin", 1 },
+		{ "a/./b", 1 }, { "a/..", 1 }, { "%2e%2e/admin", 1 },
+		{ "%2E./admin", 1 }, { ".%2e", 1 }, { "a/%2e", 1 },
+		{ "a%2fb", 1 }, { "a%2Fb", 1 }, { "a%5cb", 1 }, { "a\\b", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECKF((gateway_path_problem(t[i].p, strlen(t[i].p)) != NULL) ==
+		    t[i].bad, "%s", t[i].p);
+}
+
 void
 test_gateway(void)
 {
+	t_path();
 	t_judge();
 	t_event_data();
 	t_build();

@@ -5,6 +5,7 @@ disk; hookd calls the upstream (a real Python http.server on loopback),
 and the upstream's answer goes to the callback URL as a signed webhook.
 """
 
+import http.client
 import json
 import threading
 import urllib.parse
@@ -453,3 +454,381 @@ def test_request_completed_during_a_compaction(t):
     eq(len(rcv.got("/all")), 9, "callbacks (one per request)")
     compare_lists(h, "after compactions and a restart",
                   {"acme": cl["token"]})
+
+
+# ---- issue 13, the tester's findings (GWFIX)
+
+def test_pending_request_keeps_its_routes_headers_across_reload(t):
+    """A request is forwarded as its route was when it was accepted: after
+    a SIGHUP that sends the route to upstream B with B's key, a pending
+    request still goes to A with A's key (never B's key to A); after a
+    restart with the route removed it still gets A's headers."""
+    import signal
+    gates = {"/base/foo": threading.Event(), "/base/bar": threading.Event()}
+    a = RawReceiver()
+    t.receivers.append(a)
+    b = t.receiver()
+
+    def answer(sock, req, n):
+        if n == 1:
+            # foo: 503 once the reload is done; bar: held until the stop.
+            gates[req.path].wait(60)
+            sock.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n"
+                         b"Connection: close\r\n\r\n")
+            return False
+        body = b'{"ok": true}'
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                     % (len(body), body))
+        return False
+    a.on("/base/foo", answer)
+    a.on("/base/bar", answer)
+    h = t.hookd("route /api/ %s header=\"X-Api-Key: key-of-A\" timeout=30s\n"
+                % a.url("/base/"))
+    cl = h.client("acme")
+    refs = []
+    for path in ("/api/foo", "/api/bar"):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    a.wait_for(1, "/base/foo", timeout=30)
+    a.wait_for(1, "/base/bar", timeout=30)
+    base = h_conf(h).split("route /api/")[0]
+    h.write_conf(base + "route /api/ %s header=\"X-Api-Key: key-of-B\"\n"
+                 % b.url("/other/"))
+    h.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "msg=reloaded" in h.log(), 15, 0.1, "the reload")
+    gates["/base/foo"].set()
+    wait_state(h, refs[0], "completed", timeout=60)
+    # A restart with the route removed: the other request is still A's.
+    h.stop()
+    h.write_conf(base)
+    h.start()
+    gates["/base/bar"].set()
+    ev = wait_state(h, refs[1], "completed", timeout=60)
+    eq(ev["request"]["upstream_status"], 200, "upstream status")
+    for path in ("/base/foo", "/base/bar"):
+        calls = a.got(path)
+        eq(len(calls), 2, "upstream A calls to %s" % path)
+        for c in calls:
+            eq(c.headers.get("x-api-key"), "key-of-A",
+               "A's key on every call to %s" % path)
+    eq(b.got(), [], "upstream B calls")
+
+
+def test_deleting_the_client_fails_its_requests_durably(t):
+    """A client's deletion ends its requests still forwarding (one waiting
+    for a retry, one in flight) as TYPE.failed with {"error": "client
+    deleted"}, logged; after a restart they stay failed and the upstream
+    is never called for them again."""
+    from .harness import SLOW_RETRY
+    gate = threading.Event()
+    up = RawReceiver()
+    t.receivers.append(up)
+
+    def busy(sock, req, n):
+        sock.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n"
+                     b"Connection: close\r\n\r\n")
+        return False
+
+    def held(sock, req, n):
+        gate.wait(60)
+        return False
+    up.on("/base/wait", busy)
+    up.on("/base/held", held)
+    h = t.hookd("route /api/ %s timeout=60s type=api.result\n"
+                % up.url("/base/") + SLOW_RETRY)
+    cl = h.client("tmp3")
+    refs = []
+    for path in ("/api/wait", "/api/held"):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    up.wait_for(1, "/base/wait", timeout=30)
+    up.wait_for(1, "/base/held", timeout=30)
+    h.req(204, "DELETE", "/v1/clients/tmp3")
+
+    def failed_all(what):
+        for ref in refs:
+            ev = wait_state(h, ref, "failed", timeout=30)
+            eq(ev["type"], "api.result.failed", "%s: type" % what)
+            eq(ev["data"], {"error": "client deleted"}, "%s: data" % what)
+    failed_all("before the restart")
+    for ref in refs:
+        wait_until(lambda: "msg=\"request failed\" request=%s type="
+                   "api.result.failed" % ref in h.log(), 15, 0.1,
+                   "request failed logged for %s" % ref)
+    eq(h.log().count("error=\"client deleted\""), 2,
+       "the log lines name the reason")
+    calls = len(up.got())
+    h.restart()
+    failed_all("after the restart")
+    # Another client's request after the start has been forwarded: the
+    # deleted client's would have been called first (due at start).
+    other = h.client("other")
+    st, got, _ = call(h, other["token"], "POST", "/api/done", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    wait_state(h, got["reqRefId"], "completed", timeout=30)
+    eq(len(up.got()), calls + 1, "upstream calls after the restart")
+    check(all(r.headers.get("hookd-client") != "tmp3"
+              for r in up.got()[calls:]), "a call for the deleted client")
+    gate.set()
+
+
+def test_dot_segments_and_encoded_slashes_are_refused(t):
+    """A "." or ".." segment after the prefix, plain or percent-encoded,
+    and an encoded / or \\, never reach the upstream: 400 naming it."""
+    up = t.receiver()
+    h = t.hookd("route /api/ %s header=\"X-Api-Key: k\"\n" % up.url("/base/"))
+    cl = h.client("acme")
+    for path, what in (("/api/../admin", ".."), ("/api/%2e%2e/admin", ".."),
+                       ("/api/%2E./admin", ".."), ("/api/x/./y", ".."),
+                       ("/api/..", ".."), ("/api/a%2fb", "%2F"),
+                       ("/api/a%5Cb", "%5C")):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 400, "%s: status (%r)" % (path, got))
+        check(what in got["error"], "%s: error %r names %s"
+              % (path, got["error"], what))
+    # Dots inside a segment are a name like any other.
+    st, got, _ = call(h, cl["token"], "POST", "/api/v1.2/a..b", b"{}")
+    eq(st, 202, "a name with dots (%r)" % got)
+    up.wait_for(1, timeout=30)
+    eq([r.path for r in up.got()], ["/base/v1.2/a..b"], "upstream paths")
+
+
+def test_head_on_a_route_is_405_with_allow(t):
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    st, _, hdrs = call(h, cl["token"], "HEAD", "/api/foo")
+    eq(st, 405, "HEAD status")
+    eq(hdrs.get("allow"), "GET, POST, PUT, PATCH, DELETE, OPTIONS", "Allow")
+    eq(up.got(), [], "upstream calls for HEAD")
+    st, got, _ = call(h, cl["token"], "GET", "/api/foo")
+    eq(st, 202, "GET still forwarded (%r)" % got)
+    up.wait_for(1, timeout=30)
+    eq([r.method for r in up.got()], ["GET"], "upstream methods")
+
+
+def test_upstream_answer_over_1_mib_is_final_and_named(t):
+    """An upstream answer over 1 MiB (announced by Content-Length, or
+    read until the close) is the request's final answer: no retry, its
+    status kept, the failure naming the limit."""
+    up = t.receiver()
+    raw = RawReceiver()
+    t.receivers.append(raw)
+    big = b"x" * (1024 * 1024 + 10)
+    up.on("/base/len", Reply(200, big, {"Content-Type": "text/plain"}))
+
+    def close_delimited(sock, req, n):
+        sock.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\n"
+                     b"Connection: close\r\n\r\n" + big)
+        return False
+    raw.on("/base/close", close_delimited)
+    h = t.hookd("route /api/ %s\nroute /raw/ %s\n"
+                % (up.url("/base/"), raw.url("/base/")))
+    cl = h.client("acme")
+    for path, rcv, status in (("/api/len", up, 200), ("/raw/close", raw,
+                                                       201)):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        ev = wait_state(h, got["reqRefId"], "failed", timeout=30)
+        eq(ev["type"], "request.completed.failed", "%s: type" % path)
+        eq(ev["data"], {"error": "upstream answer over 1 MiB"},
+           "%s: data" % path)
+        eq(ev["request"]["upstream_status"], status, "%s: status" % path)
+        eq(ev["request"]["upstream_attempts"], 1, "%s: attempts" % path)
+        eq(len(rcv.got()), 1, "%s: upstream calls" % path)
+
+
+def test_a_prefix_without_slash_matches_at_a_segment_boundary(t):
+    up = t.receiver()
+    h = t.hookd("route /apiraw %s\n" % up.url("/base"))
+    cl = h.client("acme")
+    st, got, _ = call(h, cl["token"], "POST", "/apirawx", b"{}")
+    eq(st, 404, "/apirawx (%r)" % (got,))
+    st, got, _ = call(h, cl["token"], "POST", "/apiraw/x", b"{}")
+    eq(st, 202, "/apiraw/x (%r)" % (got,))
+    up.wait_for(1, timeout=30)
+    eq([r.path for r in up.got()], ["/base/x"], "upstream paths")
+
+
+def test_idempotency_key_on_a_route(t):
+    """A repeat with the same Idempotency-Key gets the first 202 (same
+    reqRefId) and creates nothing; the key with another request is 422,
+    as on POST /v1/events; another client's same key is its own."""
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    other = h.client("beta")
+    key = {"Idempotency-Key": "order-42"}
+    st, first, _ = call(h, cl["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                        key)
+    eq(st, 202, "first (%r)" % first)
+    st, again, _ = call(h, cl["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                        key)
+    eq(st, 202, "repeat (%r)" % again)
+    eq(again, first, "the repeat's answer")
+    for path, body in (("/api/pay?x=1", b'{"n": 2}'), ("/api/pay?x=2",
+                                                        b'{"n": 1}'),
+                       ("/api/other?x=1", b'{"n": 1}')):
+        st, got, _ = call(h, cl["token"], "POST", path, body, key)
+        eq(st, 422, "%s %r with the key (%r)" % (path, body, got))
+        eq(got["error"], "Idempotency-Key reused with a different request",
+           "the same words as POST /v1/events")
+    st, got, _ = call(h, other["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                      key)
+    eq(st, 202, "another client's key (%r)" % got)
+    check(got["reqRefId"] != first["reqRefId"], "its own request")
+    st, got, _ = call(h, cl["token"], "POST", "/api/pay", b"{}",
+                      {"Idempotency-Key": ""})
+    eq(st, 400, "an empty key (%r)" % got)
+    wait_state(h, first["reqRefId"], "completed")
+    wait_state(h, got_ref(h, "beta"), "completed")
+    eq(len(up.got("/base/pay")), 2, "upstream calls (one per client)")
+    evs = h.req(200, "GET", "/v1/events?client=acme")["data"]
+    eq([e["id"] for e in evs], [first["reqRefId"]], "acme's events")
+    # Kept across a restart, as the events' keys are.
+    h.restart()
+    st, got, _ = call(h, cl["token"], "POST", "/api/pay?x=1", b'{"n": 1}',
+                      key)
+    eq((st, got), (202, first), "the repeat after a restart")
+
+
+def got_ref(h, client):
+    return h.req(200, "GET", "/v1/events?client=" + client)["data"][0]["id"]
+
+
+def test_callback_url_spelt_encoded_twice_or_empty(t):
+    up = t.receiver()
+    rcv = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    cb = urllib.parse.quote(rcv.url("/bar"), safe="")
+    st, got, _ = call(h, cl["token"], "POST",
+                      "/api/x?a=1&%63allbackURL=" + cb + "&b=2", b"{}")
+    eq(st, 202, "encoded name (%r)" % got)
+    u = up.wait_for(1, "/base/x", timeout=30)[0]
+    eq(u.query, "a=1&b=2", "the upstream's query")
+    rcv.wait_for(1, "/bar", timeout=30)
+    st, got, _ = call(h, cl["token"], "POST", "/api/x?callbackURL=" + cb +
+                      "&callback%55RL=" + cb, b"{}")
+    eq(st, 400, "twice (%r)" % got)
+    eq(got["error"], 'query parameter "callbackURL" given twice', "error")
+    st, got, _ = call(h, cl["token"], "POST", "/api/x?callbackURL=", b"{}")
+    eq(st, 422, "empty (%r)" % got)
+    check("callbackURL is empty" in got["error"], "error %r" % got)
+    eq(len(up.got()), 1, "upstream calls")
+
+
+def test_repeated_content_headers_refused_content_encoding_forwarded(t):
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    cl = h.client("acme")
+    for name in ("Content-Type", "Accept", "Content-Encoding"):
+        conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+        conn.putrequest("POST", "/api/x")
+        conn.putheader("Authorization", "Bearer " + cl["token"])
+        conn.putheader(name, "text/plain")
+        conn.putheader(name, "application/json")
+        conn.putheader("Content-Length", "2")
+        conn.endheaders(b"{}")
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        conn.close()
+        eq(resp.status, 400, "%s twice (%r)" % (name, body))
+        check(name in body["error"], "error %r names %s" % (body, name))
+    st, got, _ = call(h, cl["token"], "POST", "/api/z", b"\x1f\x8b\x08\x00",
+                      {"Content-Encoding": "gzip",
+                       "Content-Type": "application/json"})
+    eq(st, 202, "gzip body (%r)" % got)
+    u = up.wait_for(1, "/base/z", timeout=30)[0]
+    eq(u.headers.get("content-encoding"), "gzip", "Content-Encoding")
+    eq(u.body, b"\x1f\x8b\x08\x00", "body as sent")
+
+
+def test_a_request_waiting_for_its_retry_shows_the_last_call(t):
+    up = t.receiver()
+    up.on("/base/x", Reply(503, b"busy"), Reply(200, {"ok": True}))
+    # A first retry late enough to be seen waiting under any load.
+    h = t.hookd("route /api/ %s\nretry_schedule 5s 5s 5s\n"
+                % up.url("/base/"))
+    cl = h.client("acme")
+    st, got, _ = call(h, cl["token"], "POST", "/api/x", b"{}")
+    eq(st, 202, "status (%r)" % got)
+    ref = got["reqRefId"]
+
+    def waiting():
+        ev = h.req(200, "GET", "/v1/events/" + ref, token=cl["token"])
+        r = ev["request"]
+        return r if r["state"] == "forwarding" and \
+            r["upstream_attempts"] == 1 else None
+    r = wait_until(waiting, 30, 0.05, "the first call recorded")
+    eq(r["upstream_status"], 503, "upstream_status while waiting")
+    eq(r["last_attempt"]["status"], 503, "last_attempt.status")
+    check(r["next_attempt_at"] is not None, "next_attempt_at %r" % r)
+    ev = wait_state(h, ref, "completed", timeout=30)
+    eq(ev["request"]["upstream_status"], 200, "the final status")
+    eq(ev["request"]["last_attempt"]["status"], 200, "last_attempt")
+
+
+def test_upstream_calls_logged_and_counted_as_requests(t):
+    """The upstream call is logged as its request (request=evt_...
+    route=... upstream=host:port), never as a delivery= the API does not
+    know; /metrics counts requests and upstream calls apart from
+    deliveries."""
+    up = t.receiver()
+    up.on("/base/x", Reply(503, b"busy", {"Retry-After": "0"}),
+          Reply(200, {"ok": True}))
+    up.on("/base/down", Reply(500))
+    h = t.hookd("route /api/ %s\nmetrics on\n" % up.url("/base/"))
+    cl = h.client("acme")
+    refs = []
+    for path in ("/api/x", "/api/down"):
+        st, got, _ = call(h, cl["token"], "POST", path, b"{}")
+        eq(st, 202, "status (%r)" % got)
+        refs.append(got["reqRefId"])
+    wait_state(h, refs[0], "completed", timeout=30)
+    wait_state(h, refs[1], "failed", timeout=30)
+    log = h.log()
+    check("delivery=dlv_" not in log, "a delivery= in the log: %s" % log)
+    who = "request=%s route=/api/ upstream=127.0.0.1:%d" % (refs[0], up.port)
+    check("msg=\"upstream retry\" %s status=503" % who in log,
+          "the retry logged as the request: %s" % log)
+    check("msg=\"upstream answered\" %s status=200" % who in log,
+          "the answer logged as the request: %s" % log)
+    check("msg=\"request completed\" request=%s" % refs[0] in log,
+          "request completed: %s" % log)
+    eq(h.metric("hookd_gateway_requests_total{state=\"accepted\"}"), 2,
+       "accepted")
+    eq(h.metric("hookd_gateway_requests_total{state=\"completed\"}"), 1,
+       "completed")
+    eq(h.metric("hookd_gateway_requests_total{state=\"failed\"}"), 1,
+       "failed")
+    eq(h.metric("hookd_gateway_upstream_attempts_total"), 2 + 4,
+       "upstream calls")
+    eq(h.metric("hookd_pending_deliveries"), 0, "pending deliveries")
+    eq(h.metric("hookd_deliveries_total{outcome=\"failed\"}"), 0,
+       "failed deliveries")
+    eq(h.metric("hookd_attempts_total{result=\"retry\"}"), 0,
+       "delivery attempts retried")
+
+
+def test_unknown_method_says_method_not_implemented(t):
+    from .harness import RawConn
+    up = t.receiver()
+    h = t.hookd("route /api/ %s\n" % up.url("/base/"))
+    for head, want in ((b"TRACE /api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+                        "method not implemented"),
+                       (b"FOO /api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+                        "method not implemented"),
+                       (b"POST /api/x HTTP/1.1\r\nHost: x\r\n"
+                        b"Transfer-Encoding: gzip\r\n\r\n",
+                        "transfer coding not implemented")):
+        c = RawConn(h.port)
+        c.send(head)
+        st, _, body = c.read_response()
+        c.close()
+        eq(st, 501, "%r status" % head[:8])
+        eq(json.loads(body)["error"], want, "%r error" % head[:8])
+    eq(up.got(), [], "upstream calls")
