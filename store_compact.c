@@ -31,11 +31,12 @@
  * the old journal never be replaced. */
 #define STORE_COMPACT_ROUNDS 16
 /* Events whose offsets one loop pass moves to the new journal once it is
- * renamed in (settling): a few thousand cost well under a millisecond
- * (sequential walks of the events and the map), so a journal of a million
- * events settles in a few hundred passes without one of them nearing 10 ms.
- * An event needed before the cursor reaches it is moved on demand. */
-#define STORE_SETTLE_PER_PASS 4096
+ * renamed in (settling): 2,048 cost about a millisecond (a walk of the
+ * events, their deliveries and the map, in order), so a journal of a
+ * million events settles in about 500 passes (2.5 s when idle, a pass
+ * every MAIN_COMPACT_ROUND_MS) without one of them nearing 10 ms. An event
+ * needed before the cursor reaches it is moved on demand. */
+#define STORE_SETTLE_PER_PASS 2048
 
 /* A compaction in progress: its child, and the journal as it was at the
  * fork (the child copies events [0, fork_events) of bytes [0, fork_size));
@@ -72,12 +73,23 @@ static struct {
 	 * settle_last_id, may still hold old offsets; the hints are where
 	 * the cursor's next lookups in emap and dmap should land. */
 	int settling;
+	/* The releaser thread: the old journal's descriptor is closed, and
+	 * once settled the map unmapped, on it: the last close of a
+	 * renamed-over file frees all its blocks (hundreds of ms for a GiB
+	 * in tmpfs), as the unmapping of the unlinked map does its own,
+	 * which no loop pass should wait for. */
+	pthread_t closer;
+	int closer_running, closer_done;	/* closer_done under mu */
+	int closer_fd;
+	void *closer_map;
+	size_t closer_maplen;
 	size_t settle_i, settle_n, ehint, dhint;
 	uint64_t settle_last_id;
 	char done[256];		/* the "compacted" detail, once settled */
 } st_compact = { .mu = PTHREAD_MUTEX_INITIALIZER, .n = { .fd = -1 } };
 
 static int round_finished(void);
+static int closer_finished(int wait);
 static int compact_paths(char *path, char *mappath, size_t sz);
 
 /* Free what the catch-up holds (the new file's name is unlinked by the
@@ -122,6 +134,7 @@ compact_stop(void)
 	/* Settling: the new journal is in place; what is left is memory. */
 	if (st_compact.settling)
 		catchup_free();
+	closer_finished(1);
 	st_compact.child = 0;
 	st_compact.rounds = st_compact.round_done = st_compact.round_err = 0;
 }
@@ -381,7 +394,7 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	 * request comes to free them. */
 	idem_expire(now, 16 * IDEM_EXPIRE_MAX);
 	if (st_compact.child > 0 || st_compact.catching_up ||
-	    st_compact.settling) {
+	    st_compact.settling || !closer_finished(0)) {
 		errno = EBUSY;
 		return -1;
 	}
@@ -751,6 +764,56 @@ store_compact_catching_up(void)
 	return st_compact.round_running || st_compact.settling;
 }
 
+/* The releaser thread: close closer_fd, unmap closer_map. */
+static void *
+closer_thread(void *arg)
+{
+	(void)arg;
+	if (st_compact.closer_fd >= 0)
+		close(st_compact.closer_fd);
+	if (st_compact.closer_map != NULL)
+		munmap(st_compact.closer_map, st_compact.closer_maplen);
+	pthread_mutex_lock(&st_compact.mu);
+	st_compact.closer_done = 1;
+	pthread_mutex_unlock(&st_compact.mu);
+	return NULL;
+}
+
+/* Close fd (-1 none) and unmap map (len bytes; NULL none) on the
+ * releaser thread, or here when none can start. None may run already. */
+static void
+closer_start(int fd, void *map, size_t len)
+{
+	st_compact.closer_fd = fd;
+	st_compact.closer_map = map;
+	st_compact.closer_maplen = len;
+	st_compact.closer_done = 0;
+	if (pthread_create(&st_compact.closer, NULL, closer_thread, NULL) ==
+	    0)
+		st_compact.closer_running = 1;
+	else
+		closer_thread(NULL);
+}
+
+/* 1 when no closer runs any more (joined), 0 while it runs; with wait,
+ * it is waited for (a stop). */
+static int
+closer_finished(int wait)
+{
+	int done;
+
+	if (!st_compact.closer_running)
+		return 1;
+	pthread_mutex_lock(&st_compact.mu);
+	done = st_compact.closer_done;
+	pthread_mutex_unlock(&st_compact.mu);
+	if (!done && !wait)
+		return 0;
+	pthread_join(st_compact.closer, NULL);
+	st_compact.closer_running = 0;
+	return 1;
+}
+
 /* The child exited: map its map, open the new file and set up the
  * catch-up. O(1) on the loop: the map is looked up by id where needed,
  * never walked here. 0, or -1 with err set (the caller abandons the
@@ -889,8 +952,10 @@ settle_step(char *err, size_t errsz)
 		else
 			settle_event(ev, 1);
 	}
-	if (st_compact.settle_i < st_compact.settle_n)
+	if (st_compact.settle_i < st_compact.settle_n || !closer_finished(0))
 		return 0;
+	closer_start(-1, st_compact.mapmem, st_compact.maplen);
+	st_compact.mapmem = NULL;
 	catchup_free();
 	snprintf(err, errsz, "%s", st_compact.done);
 	return 1;
@@ -965,7 +1030,7 @@ catchup_end(const char *path, const char *mappath, char *err, size_t errsz)
 	/* Renamed: from here on n is the journal (as in compact_registry). */
 	if (util_fsync_dir(st_files.dir, io_fsync) != 0)
 		sync_lost();
-	close(st_files.jrn.fd);
+	closer_start(st_files.jrn.fd, NULL, 0);
 	st_files.jrn.fd = st_compact.n.fd;
 	st_files.jrn.size = tc->dst_size;
 	st_files.jrn.reserved = 0;	/* the new file reserves afresh */
