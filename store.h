@@ -508,8 +508,8 @@ int store_compact_start(int64_t now, int64_t retention_ms, int force);
 int store_compact_poll(char *err, size_t errsz);
 /* 1 while a round of a compaction's catch-up runs on its thread, or while
  * the offsets in memory are moved to the new journal in steps (settling):
- * the loop should call store_compact_poll again soon (within a few ms), not only at
- * its next event. */
+ * the loop should call store_compact_poll again soon (within a few ms),
+ * not only at its next event. */
 int store_compact_catching_up(void);
 
 /* Size in bytes of the journal and the registry together, for /metrics. */

@@ -244,10 +244,11 @@ write_full(int fd, const void *p, size_t n)
  * and of their deliveries (two uint64_t), then each event's id and new
  * offset (struct compact_pair, in id order as the array is), then each
  * delivery's id and newest attempt's new offset (-1 none), sorted by id,
- * so that the parent looks either up by id. Exits 0 on success. It only reads the
- * old journal (made durable before the fork) and writes new files: a crash
- * or kill of the child, or of the parent meanwhile, leaves the old journal
- * whole and in use; the parent sees a failed child and removes its files. */
+ * so that the parent looks either up by id. Exits 0 on success. It only
+ * reads the old journal (made durable before the fork) and writes new
+ * files: a crash or kill of the child, or of the parent meanwhile, leaves
+ * the old journal whole and in use; the parent sees a failed child and
+ * removes its files. */
 static void
 compact_child(const char *path, const char *mappath)
 {
@@ -922,7 +923,7 @@ compact_settle(struct event *ev)
 	const struct event *cur;
 
 	if (!st_compact.settling || ev->id > st_compact.settle_last_id ||
-	    ev->moved)
+	    ev->moved || st_compact.settle_i >= st_compact.settle_n)
 		return;
 	/* Behind the cursor: moved already (the array is in id order and
 	 * keeps its events while settling: only a compaction removes). */

@@ -499,13 +499,6 @@ void index_free_all(void);
  * journal read in as large: bounded memory whatever the tail's size. */
 #define STORE_COMPACT_OUT ((size_t)1 << 20)
 
-/*
- * Copying the records written since a compaction's fork (the old journal's
- * bytes [fork_size, ...)) to the end of the new file, with every attempt's
- * "prev" moved to the new file. Self-contained (its own buffers, plain
- * pread/pwrite on its two descriptors, read-only dmap), so that a round
- * runs on a thread while the loop serves.
- */
 /* An object's id and its record's offset in the compacted journal: the
  * compaction child's map, in id order. */
 struct compact_pair {
@@ -513,6 +506,13 @@ struct compact_pair {
 	int64_t off;
 };
 
+/*
+ * Copying the records written since a compaction's fork (the old journal's
+ * bytes [fork_size, ...)) to the end of the new file, with every attempt's
+ * "prev" moved to the new file. Self-contained (its own buffers, plain
+ * pread/pwrite on its two descriptors, read-only dmap), so that a round
+ * runs on a thread while the loop serves.
+ */
 struct tail_copy {
 	int src_fd, dst_fd;	/* the old journal; the new file */
 	off_t fork_size;	/* old offsets below it are in dmap */
