@@ -293,11 +293,6 @@ compact_child(const char *path, const char *mappath)
 			if ((em = realloc(em, em_cap * sizeof(*em))) == NULL)
 				_exit(1);
 		}
-		if (ndm + ev->ndeliveries > dm_cap) {
-			dm_cap = (ndm + ev->ndeliveries) * 2 + 1024;
-			if ((dm = realloc(dm, dm_cap * sizeof(*dm))) == NULL)
-				_exit(1);
-		}
 		if ((o = copy_record(&n, ev->off, -2, &rb, &toks, &ntoks)) < 0)
 			_exit(1);
 		em[nem].id = ev->id;
@@ -334,6 +329,12 @@ compact_child(const char *path, const char *mappath)
 				prev = copy_record(&n, chain[k], prev, &rb,
 				    &toks, &ntoks);
 				if (prev < 0)
+					_exit(1);
+			}
+			if (ndm == dm_cap) {
+				dm_cap = dm_cap * 2 + 1024;
+				dm = realloc(dm, dm_cap * sizeof(*dm));
+				if (dm == NULL)
 					_exit(1);
 			}
 			dm[ndm].id = d->id;
