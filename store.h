@@ -138,6 +138,10 @@ struct event {
 	uint32_t pending;		/* deliveries still pending */
 	uint32_t ndeliveries;
 	uint8_t dropping;		/* a compaction is removing it */
+	/* Its offsets (off, its deliveries' last_off) were moved to the
+	 * compacted journal ahead of the settling's cursor (store_compact.c:
+	 * compact_settle); the cursor clears it when it passes. */
+	uint8_t moved;
 	uint8_t gw;			/* enum store_gw: a gateway request */
 	uint16_t gw_status;		/* the upstream's last status, 0 none */
 	char strs[];			/* client_id and type */
@@ -517,13 +521,16 @@ void store_foreach_pending(void (*fn)(struct delivery *d, void *arg),
 int store_compact_start(int64_t now, int64_t retention_ms, int force);
 /* Called once per loop pass: advances a compaction whose child has exited
  * (the records written meanwhile are copied in rounds on a thread, the last
- * small remainder by this call, then the new file is renamed in).
+ * small remainder by this call, then the new file is renamed in, then the
+ * offsets in memory are moved to it a few thousand events a call).
  * Returns 1 when one finished (err says what it did), 0 when there was
- * nothing to do, -1 when it failed (err says why; the old files stay). */
+ * nothing to do or it goes on, -1 when it failed (err says why; the old
+ * files stay). */
 int store_compact_poll(char *err, size_t errsz);
-/* 1 while a round of a compaction's catch-up runs on its thread: the loop
- * should call store_compact_poll again soon (within a few ms), not only at
- * its next event. */
+/* 1 while a round of a compaction's catch-up runs on its thread, or while
+ * the offsets in memory are moved to the new journal in steps (settling):
+ * the loop should call store_compact_poll again soon (within a few ms),
+ * not only at its next event. */
 int store_compact_catching_up(void);
 
 /* Size in bytes of the journal and the registry together, for /metrics. */

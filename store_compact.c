@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,11 +30,20 @@
  * journal grows faster than a thread copies it, rounds would never end and
  * the old journal never be replaced. */
 #define STORE_COMPACT_ROUNDS 16
+/* Events whose offsets one loop pass moves to the new journal once it is
+ * renamed in (settling): 2,048 cost about a millisecond (a walk of the
+ * events, their deliveries and the map, in order), so a journal of a
+ * million events settles in about 500 passes (2.5 s when idle, a pass
+ * every MAIN_COMPACT_ROUND_MS) without one of them nearing 10 ms. An event
+ * needed before the cursor reaches it is moved on demand. */
+#define STORE_SETTLE_PER_PASS 2048
 
 /* A compaction in progress: its child, and the journal as it was at the
  * fork (the child copies events [0, fork_events) of bytes [0, fork_size));
  * once the child is done, the catch-up: the new file, the map, and the
- * round on its thread. */
+ * round on its thread; once the new file is renamed in, the settling:
+ * the offsets in memory still point into the old journal until the cursor
+ * (or compact_settle) moves them, by the map and the tail's changes. */
 static struct {
 	pid_t child;
 	int64_t compact_now, compact_retention;
@@ -43,22 +53,43 @@ static struct {
 	 * completed since has newer deliveries, which the child did not see
 	 * (their records are in the tail). */
 	uint64_t fork_last_dlv;
+	size_t ndropping;	/* events marked dropping */
 	int catching_up;
 	struct logfile n;
-	off_t *map;
-	size_t nmap;
-	uint64_t *ids;
-	off_t *offs;
-	size_t nids;
+	/* The child's map file, mapped: two counts, then the retained
+	 * events' new offsets and their deliveries' newest attempts', each
+	 * in id order (compact_child). */
+	void *mapmem;
+	size_t maplen;
+	const struct compact_pair *emap, *dmap;
+	size_t nemap, ndmap;
 	struct tail_copy tc;
 	pthread_t thread;
 	pthread_mutex_t mu;	/* round_done, round_err */
 	int round_running, round_done, round_err, rounds;
 	off_t round_to;
 	off_t sync_bytes;	/* what the loop copied itself, at the end */
+	/* Settling: events [settle_i, settle_n) of the array, ids up to
+	 * settle_last_id, may still hold old offsets; the hints are where
+	 * the cursor's next lookups in emap and dmap should land. */
+	int settling;
+	/* The releaser thread: the old journal's descriptor is closed, and
+	 * once settled the map unmapped, on it: the last close of a
+	 * renamed-over file frees all its blocks (hundreds of ms for a GiB
+	 * in tmpfs), as the unmapping of the unlinked map does its own,
+	 * which no loop pass should wait for. */
+	pthread_t closer;
+	int closer_running, closer_done;	/* closer_done under mu */
+	int closer_fd;
+	void *closer_map;
+	size_t closer_maplen;
+	size_t settle_i, settle_n, ehint, dhint;
+	uint64_t settle_last_id;
+	char done[256];		/* the "compacted" detail, once settled */
 } st_compact = { .mu = PTHREAD_MUTEX_INITIALIZER, .n = { .fd = -1 } };
 
 static int round_finished(void);
+static int closer_finished(int wait);
 static int compact_paths(char *path, char *mappath, size_t sz);
 
 /* Free what the catch-up holds (the new file's name is unlinked by the
@@ -74,13 +105,14 @@ catchup_free(void)
 	if (st_compact.n.fd >= 0)
 		close(st_compact.n.fd);
 	st_compact.n.fd = -1;
-	free(st_compact.map);
-	free(st_compact.ids);
-	free(st_compact.offs);
-	st_compact.map = st_compact.offs = NULL;
-	st_compact.ids = NULL;
+	if (st_compact.mapmem != NULL)
+		munmap(st_compact.mapmem, st_compact.maplen);
+	st_compact.mapmem = NULL;
+	st_compact.emap = st_compact.dmap = NULL;
+	st_compact.nemap = st_compact.ndmap = 0;
 	tail_copy_free(&st_compact.tc);
 	st_compact.catching_up = 0;
+	st_compact.settling = 0;
 }
 
 void
@@ -99,6 +131,10 @@ compact_stop(void)
 			unlink(mappath);
 		}
 	}
+	/* Settling: the new journal is in place; what is left is memory. */
+	if (st_compact.settling)
+		catchup_free();
+	closer_finished(1);
 	st_compact.child = 0;
 	st_compact.rounds = st_compact.round_done = st_compact.round_err = 0;
 }
@@ -174,12 +210,45 @@ fail:
 	return -1;
 }
 
+/* Order of struct compact_pair by id (qsort). */
+static int
+pair_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct compact_pair *)a)->id;
+	uint64_t y = ((const struct compact_pair *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Write all n bytes of p to fd. 0 or -1. */
+static int
+write_full(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* The child: write the retained records of the journal as it was at the
- * fork to path, and the new offsets (each retained event's, then each of its
- * deliveries' newest attempt) to map. Exits 0 on success. It only reads the
- * old journal (made durable before the fork) and writes new files: a crash
- * or kill of the child, or of the parent meanwhile, leaves the old journal
- * whole and in use; the parent sees a failed child and removes its files. */
+ * fork to path, and the new offsets to map: the number of retained events
+ * and of their deliveries (two uint64_t), then each event's id and new
+ * offset (struct compact_pair, in id order as the array is), then each
+ * delivery's id and newest attempt's new offset (-1 none), sorted by id,
+ * so that the parent looks either up by id. Exits 0 on success. It only
+ * reads the old journal (made durable before the fork) and writes new
+ * files: a crash or kill of the child, or of the parent meanwhile, leaves
+ * the old journal whole and in use; the parent sees a failed child and
+ * removes its files. */
 static void
 compact_child(const char *path, const char *mappath)
 {
@@ -187,9 +256,11 @@ compact_child(const char *path, const char *mappath)
 	struct buf rb = {0};
 	struct json_tok *toks = NULL;
 	const struct idem *key;
-	size_t ntoks = 0, i, nmap = 0;
-	off_t *chain = NULL, *map = NULL;
-	size_t chain_cap = 0, map_cap = 0;
+	size_t ntoks = 0, i, nem = 0, ndm = 0;
+	off_t *chain = NULL;
+	struct compact_pair *em = NULL, *dm = NULL;
+	size_t chain_cap = 0, em_cap = 0, dm_cap = 0;
+	uint64_t hdr[2];
 	int mfd;
 
 	n.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
@@ -217,14 +288,15 @@ compact_child(const char *path, const char *mappath)
 
 		if (ev->dropping)
 			continue;
-		if (nmap + 1 + ev->ndeliveries > map_cap) {
-			map_cap = (nmap + 1 + ev->ndeliveries) * 2;
-			if ((map = realloc(map, map_cap * sizeof(*map))) == NULL)
+		if (nem == em_cap) {
+			em_cap = em_cap ? em_cap * 2 : 1024;
+			if ((em = realloc(em, em_cap * sizeof(*em))) == NULL)
 				_exit(1);
 		}
 		if ((o = copy_record(&n, ev->off, -2, &rb, &toks, &ntoks)) < 0)
 			_exit(1);
-		map[nmap++] = o;
+		em[nem].id = ev->id;
+		em[nem++].off = o;
 		for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
 			size_t nc = 0, k;
 			off_t c = d->last_off, prev = -1;
@@ -259,7 +331,14 @@ compact_child(const char *path, const char *mappath)
 				if (prev < 0)
 					_exit(1);
 			}
-			map[nmap++] = nc > 0 ? prev : -1;
+			if (ndm == dm_cap) {
+				dm_cap = dm_cap * 2 + 1024;
+				dm = realloc(dm, dm_cap * sizeof(*dm));
+				if (dm == NULL)
+					_exit(1);
+			}
+			dm[ndm].id = d->id;
+			dm[ndm++].off = nc > 0 ? prev : -1;
 			if (d->status == STORE_PENDING && nc > 0) {
 				/* Pending again after a final attempt (retry,
 				 * replay): say so after its attempts. */
@@ -271,13 +350,21 @@ compact_child(const char *path, const char *mappath)
 			}
 		}
 	}
-	if (io_fsync(n.fd) != 0 ||
-	    write(mfd, map, nmap * sizeof(*map)) != (ssize_t)(nmap *
-	    sizeof(*map)) || io_fsync(mfd) != 0)
+	/* Almost sorted already: only a gateway request's deliveries, made
+	 * at its completion, are newer than the next events'. */
+	if (ndm > 0)
+		qsort(dm, ndm, sizeof(*dm), pair_cmp);
+	hdr[0] = nem;
+	hdr[1] = ndm;
+	if (io_fsync(n.fd) != 0 || write_full(mfd, hdr, sizeof(hdr)) != 0 ||
+	    (nem > 0 && write_full(mfd, em, nem * sizeof(*em)) != 0) ||
+	    (ndm > 0 && write_full(mfd, dm, ndm * sizeof(*dm)) != 0) ||
+	    io_fsync(mfd) != 0)
 		_exit(1);
 	/* Freed although _exit would drop them, so that a leak checker
 	 * following the fork (valgrind does) sees a clean child. */
-	free(map);
+	free(em);
+	free(dm);
 	free(chain);
 	free(toks);
 	buf_free(&rb);
@@ -308,7 +395,8 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	/* Called once a minute: the expired Idempotency-Keys go even when no
 	 * request comes to free them. */
 	idem_expire(now, 16 * IDEM_EXPIRE_MAX);
-	if (st_compact.child > 0 || st_compact.catching_up) {
+	if (st_compact.child > 0 || st_compact.catching_up ||
+	    st_compact.settling || !closer_finished(0)) {
 		errno = EBUSY;
 		return -1;
 	}
@@ -332,10 +420,12 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	/* Everything the child copies must be on disk first. */
 	if (store_sync() != 0)
 		return -1;
+	st_compact.ndropping = 0;
 	for (i = 0; i < st_journal.events.n; i++) {
 		struct event *ev = st_journal.events.v[i];
 
 		ev->dropping = (uint8_t)expired(ev, now, retention_ms);
+		st_compact.ndropping += ev->dropping;
 	}
 	st_compact.compact_now = now;
 	st_compact.compact_retention = retention_ms;
@@ -358,22 +448,30 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	return 1;
 }
 
-/* The mapped (new) offset of pre-fork delivery id, from the parallel arrays
- * ids/offs (in id order). */
+/* The new offset of id in the map v (n pairs, in id order), -1 when it is
+ * not there. hint, when not NULL, is where the caller's previous lookup
+ * ended: a walk in id order finds each next one there at once (O(1)
+ * instead of the binary search's O(log n) cache misses). */
 static off_t
-map_lookup(const uint64_t *ids, const off_t *offs, size_t n, uint64_t id)
+pair_find(const struct compact_pair *v, size_t n, uint64_t id, size_t *hint)
 {
 	size_t lo = 0, hi = n;
 
+	if (hint != NULL && *hint < n && v[*hint].id == id)
+		return (off_t)v[(*hint)++].off;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (ids[mid] < id)
+		if (v[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < n && ids[lo] == id ? offs[lo] : -1;
+	if (lo >= n || v[lo].id != id)
+		return -1;
+	if (hint != NULL)
+		*hint = lo + 1;
+	return (off_t)v[lo].off;
 }
 
 /* The new offset of the record at old offset off >= fork_size, copied
@@ -501,7 +599,7 @@ tail_record(struct tail_copy *tc, const char *p, size_t len, off_t off)
 			errno = EINVAL;
 			return -1;
 		}
-		prev = map_lookup(tc->ids, tc->offs, tc->nids, did);
+		prev = pair_find(tc->dmap, tc->ndmap, did, NULL);
 	}
 	nl = snprintf(num, sizeof(num), "%lld", (long long)prev);
 	at = tc->toks[v].start;
@@ -665,18 +763,69 @@ round_finished(void)
 int
 store_compact_catching_up(void)
 {
-	return st_compact.round_running;
+	return st_compact.round_running || st_compact.settling;
 }
 
-/* The child exited: read the map, pair it with the retained pre-fork
- * deliveries, open the new file and set up the catch-up. 0, or -1 with
- * err set (the caller abandons the compaction). */
+/* The releaser thread: close closer_fd, unmap closer_map. */
+static void *
+closer_thread(void *arg)
+{
+	(void)arg;
+	if (st_compact.closer_fd >= 0)
+		close(st_compact.closer_fd);
+	if (st_compact.closer_map != NULL)
+		munmap(st_compact.closer_map, st_compact.closer_maplen);
+	pthread_mutex_lock(&st_compact.mu);
+	st_compact.closer_done = 1;
+	pthread_mutex_unlock(&st_compact.mu);
+	return NULL;
+}
+
+/* Close fd (-1 none) and unmap map (len bytes; NULL none) on the
+ * releaser thread, or here when none can start. None may run already. */
+static void
+closer_start(int fd, void *map, size_t len)
+{
+	st_compact.closer_fd = fd;
+	st_compact.closer_map = map;
+	st_compact.closer_maplen = len;
+	st_compact.closer_done = 0;
+	if (pthread_create(&st_compact.closer, NULL, closer_thread, NULL) ==
+	    0)
+		st_compact.closer_running = 1;
+	else
+		closer_thread(NULL);
+}
+
+/* 1 when no closer runs any more (joined), 0 while it runs; with wait,
+ * it is waited for (a stop). */
+static int
+closer_finished(int wait)
+{
+	int done;
+
+	if (!st_compact.closer_running)
+		return 1;
+	pthread_mutex_lock(&st_compact.mu);
+	done = st_compact.closer_done;
+	pthread_mutex_unlock(&st_compact.mu);
+	if (!done && !wait)
+		return 0;
+	pthread_join(st_compact.closer, NULL);
+	st_compact.closer_running = 0;
+	return 1;
+}
+
+/* The child exited: map its map, open the new file and set up the
+ * catch-up. O(1) on the loop: the map is looked up by id where needed,
+ * never walked here. 0, or -1 with err set (the caller abandons the
+ * compaction). */
 static int
 catchup_begin(int status, const char *path, const char *mappath, char *err,
     size_t errsz)
 {
 	struct stat sb;
-	size_t i, k;
+	const uint64_t *hdr;
 	int mfd = -1;
 	struct tail_copy *tc = &st_compact.tc;
 
@@ -687,47 +836,34 @@ catchup_begin(int status, const char *path, const char *mappath, char *err,
 	st_compact.catching_up = 1;
 	mfd = open(mappath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (mfd < 0 || fstat(mfd, &sb) != 0 ||
-	    (st_compact.map = malloc((size_t)sb.st_size + 1)) == NULL ||
-	    read(mfd, st_compact.map, (size_t)sb.st_size) !=
-	    (ssize_t)sb.st_size) {
+	    sb.st_size < (off_t)(2 * sizeof(uint64_t))) {
+		snprintf(err, errsz, "compaction map unreadable");
+		goto fail;
+	}
+	st_compact.maplen = (size_t)sb.st_size;
+	st_compact.mapmem = mmap(NULL, st_compact.maplen, PROT_READ,
+	    MAP_PRIVATE, mfd, 0);
+	if (st_compact.mapmem == MAP_FAILED) {
+		st_compact.mapmem = NULL;
 		snprintf(err, errsz, "compaction map unreadable");
 		goto fail;
 	}
 	close(mfd);
 	mfd = -1;
-	st_compact.nmap = (size_t)sb.st_size / sizeof(*st_compact.map);
-	st_compact.ids = malloc((st_compact.fork_deliveries + 1) *
-	    sizeof(*st_compact.ids));
-	st_compact.offs = malloc((st_compact.fork_deliveries + 1) *
-	    sizeof(*st_compact.offs));
-	if (st_compact.ids == NULL || st_compact.offs == NULL) {
-		snprintf(err, errsz, "out of memory");
-		goto fail;
-	}
-	/* Pair the map with the retained pre-fork objects, in the child's
-	 * order. */
-	st_compact.nids = 0;
-	for (i = 0, k = 0; i < st_compact.fork_events; i++) {
-		struct event *ev = st_journal.events.v[i];
-		struct delivery *d;
-
-		if (ev->dropping)
-			continue;
-		if (k >= st_compact.nmap)
-			break;
-		k++;
-		for (d = ev->deliveries; d != NULL && k < st_compact.nmap;
-		    d = d->next_in_event) {
-			if (d->id > st_compact.fork_last_dlv)
-				break;	/* a completion's, after the fork */
-			st_compact.ids[st_compact.nids] = d->id;
-			st_compact.offs[st_compact.nids++] = st_compact.map[k++];
-		}
-	}
-	if (k != st_compact.nmap) {
+	hdr = st_compact.mapmem;
+	/* The child saw no more than there was at the fork, and the file
+	 * holds exactly what its counts say. */
+	if (hdr[0] > st_compact.fork_events ||
+	    hdr[1] > st_compact.fork_deliveries ||
+	    st_compact.maplen != 2 * sizeof(uint64_t) + (size_t)(hdr[0] +
+	    hdr[1]) * sizeof(struct compact_pair)) {
 		snprintf(err, errsz, "compaction map does not match");
 		goto fail;
 	}
+	st_compact.nemap = (size_t)hdr[0];
+	st_compact.ndmap = (size_t)hdr[1];
+	st_compact.emap = (const struct compact_pair *)(hdr + 2);
+	st_compact.dmap = st_compact.emap + st_compact.nemap;
 	st_compact.n.fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (st_compact.n.fd < 0 || fstat(st_compact.n.fd, &sb) != 0) {
 		util_err_set(err, errsz, path, strerror(errno));
@@ -741,9 +877,8 @@ catchup_begin(int status, const char *path, const char *mappath, char *err,
 	tc->from = st_compact.fork_size;
 	tc->dst_size = sb.st_size;
 	tc->shift = sb.st_size - st_compact.fork_size;
-	tc->ids = st_compact.ids;
-	tc->offs = st_compact.offs;
-	tc->nids = st_compact.nids;
+	tc->dmap = st_compact.dmap;
+	tc->ndmap = st_compact.ndmap;
 	st_compact.rounds = 0;
 	return 0;
 fail:
@@ -752,20 +887,127 @@ fail:
 	return -1;
 }
 
+/* Offset off (an old journal's, of object id) in the new journal: below
+ * the fork by the child's map v (n pairs), past it by the tail's shift
+ * and changes; -1 stays -1. An id missing from the map (which the child
+ * wrote for every retained pre-fork object) gives -1: a read then fails
+ * cleanly rather than read another record. */
+static off_t
+settle_off(off_t off, uint64_t id, const struct compact_pair *v, size_t n,
+    size_t *hint)
+{
+	if (off < 0)
+		return off;
+	if (off >= st_compact.fork_size)
+		return tail_new_off(&st_compact.tc, off);
+	return pair_find(v, n, id, hint);
+}
+
+/* Move ev's offsets and its deliveries' to the new journal. With hints
+ * (the cursor, walking in id order) each lookup is O(1); without, a
+ * binary search. */
+static void
+settle_event(struct event *ev, int hints)
+{
+	struct delivery *d;
+
+	ev->off = settle_off(ev->off, ev->id, st_compact.emap,
+	    st_compact.nemap, hints ? &st_compact.ehint : NULL);
+	for (d = ev->deliveries; d != NULL; d = d->next_in_event)
+		d->last_off = settle_off(d->last_off, d->id, st_compact.dmap,
+		    st_compact.ndmap, hints ? &st_compact.dhint : NULL);
+}
+
+void
+compact_settle(struct event *ev)
+{
+	const struct event *cur;
+
+	if (!st_compact.settling || ev->id > st_compact.settle_last_id ||
+	    ev->moved || st_compact.settle_i >= st_compact.settle_n)
+		return;
+	/* Behind the cursor: moved already (the array is in id order and
+	 * keeps its events while settling: only a compaction removes). */
+	cur = st_journal.events.v[st_compact.settle_i];
+	if (ev->id < cur->id)
+		return;
+	settle_event(ev, 0);
+	ev->moved = 1;
+}
+
+/* One pass's share of the settling: the cursor moves the next
+ * STORE_SETTLE_PER_PASS events (those moved on demand it only unmarks).
+ * 1 with err set to the compaction's summary when it is done (the map
+ * is then let go), else 0. */
+static int
+settle_step(char *err, size_t errsz)
+{
+	size_t end = st_compact.settle_i + STORE_SETTLE_PER_PASS;
+
+	if (end > st_compact.settle_n)
+		end = st_compact.settle_n;
+	for (; st_compact.settle_i < end; st_compact.settle_i++) {
+		struct event *ev = st_journal.events.v[st_compact.settle_i];
+
+		if (ev->moved)
+			ev->moved = 0;
+		else
+			settle_event(ev, 1);
+	}
+	if (st_compact.settle_i < st_compact.settle_n || !closer_finished(0))
+		return 0;
+	closer_start(-1, st_compact.mapmem, st_compact.maplen);
+	st_compact.mapmem = NULL;
+	catchup_free();
+	snprintf(err, errsz, "%s", st_compact.done);
+	return 1;
+}
+
+/* Drop what retention let go, keeping the arrays in id order. O(n) on the
+ * loop: run only when the compaction drops something. */
+static size_t
+drop_expired(void)
+{
+	size_t i, k, dropped = 0;
+
+	index_forget_dropping();
+	for (i = 0, k = 0; i < st_journal.deliveries.n; i++) {
+		struct delivery *d = st_journal.deliveries.v[i];
+
+		if (!d->event->dropping)
+			st_journal.deliveries.v[k++] = d;
+	}
+	st_journal.deliveries.n = k;
+	for (i = 0, k = 0; i < st_journal.events.n; i++) {
+		struct event *ev = st_journal.events.v[i];
+
+		if (ev->dropping) {
+			event_free(ev);
+			dropped++;
+		} else
+			st_journal.events.v[k++] = ev;
+	}
+	st_journal.events.n = k;
+	return dropped;
+}
+
 /* The last step, on the loop: copy what is left (flushed first), fsync the
- * new file, rename it over journal.log, fsync the directory, then move
- * every offset in memory over. 1, or -1 with err set. A crash before the
- * rename leaves the old journal, which holds every record (those written
- * since the fork too); after it, the new journal holds them all except what
- * retention dropped, fsync'd before the rename, including tail records the
- * old file had not fsync'd yet. */
+ * new file, rename it over journal.log, fsync the directory, drop what
+ * retention let go, then start the settling (settle_step): the offsets in
+ * memory move over in steps, each event's at the latest when it is next
+ * read or written (compact_settle). 1 when settled already, 0 while
+ * settling, or -1 with err set. A crash before the rename leaves the old
+ * journal, which holds every record (those written since the fork too);
+ * after it, the new journal holds them all except what retention dropped,
+ * fsync'd before the rename, including tail records the old file had not
+ * fsync'd yet. Settling changes nothing on disk: a restart meanwhile
+ * replays the new journal. */
 static int
 catchup_end(const char *path, const char *mappath, char *err, size_t errsz)
 {
 	struct tail_copy *tc = &st_compact.tc;
-	off_t *map = st_compact.map, *offs = st_compact.offs;
 	off_t from = tc->from;
-	size_t i, j, k, dropped = 0;
+	size_t dropped = 0;
 
 	/* The journal's file is about to be replaced: finish any fsync of it
 	 * in the sync thread first. */
@@ -790,80 +1032,42 @@ catchup_end(const char *path, const char *mappath, char *err, size_t errsz)
 	/* Renamed: from here on n is the journal (as in compact_registry). */
 	if (util_fsync_dir(st_files.dir, io_fsync) != 0)
 		sync_lost();
-	/* The new file is the journal now: move every offset over. */
-	for (i = 0, k = 0, j = 0; i < st_journal.events.n; i++) {
-		struct event *ev = st_journal.events.v[i];
-		struct delivery *d;
-
-		if (i >= st_compact.fork_events) {
-			ev->off = tail_new_off(tc, ev->off);
-			for (d = ev->deliveries; d != NULL;
-			    d = d->next_in_event)
-				if (d->last_off >= 0)
-					d->last_off = tail_new_off(tc,
-					    d->last_off);
-			continue;
-		}
-		if (ev->dropping)
-			continue;
-		/* A gateway request completed since the fork: its newest
-		 * record is the completion, in the tail. */
-		ev->off = ev->off >= st_compact.fork_size ?
-		    tail_new_off(tc, ev->off) : map[k];
-		k++;
-		for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
-			if (d->id > st_compact.fork_last_dlv) {
-				/* The completion's: none in the map. */
-				if (d->last_off >= 0)
-					d->last_off = tail_new_off(tc,
-					    d->last_off);
-				continue;
-			}
-			if (d->last_off >= st_compact.fork_size)
-				d->last_off = tail_new_off(tc, d->last_off);
-			else
-				d->last_off = offs[j];
-			j++;
-			k++;
-		}
-	}
-	close(st_files.jrn.fd);
+	closer_start(st_files.jrn.fd, NULL, 0);
 	st_files.jrn.fd = st_compact.n.fd;
 	st_files.jrn.size = tc->dst_size;
 	st_files.jrn.reserved = 0;	/* the new file reserves afresh */
 	st_files.jrn.dirty = 0;
 	st_compact.n.fd = -1;
-	/* Drop what retention let go, keeping the arrays in id order. */
-	index_forget_dropping();
-	for (i = 0, k = 0; i < st_journal.deliveries.n; i++) {
-		struct delivery *d = st_journal.deliveries.v[i];
-
-		if (!d->event->dropping)
-			st_journal.deliveries.v[k++] = d;
-	}
-	st_journal.deliveries.n = k;
-	for (i = 0, k = 0; i < st_journal.events.n; i++) {
-		struct event *ev = st_journal.events.v[i];
-
-		if (ev->dropping) {
-			event_free(ev);
-			dropped++;
-		} else
-			st_journal.events.v[k++] = ev;
-	}
-	st_journal.events.n = k;
-	snprintf(err, errsz, "journal compacted: %zu events dropped, "
-	    "%lld bytes; %d rounds off the loop, %lld bytes copied in it",
-	    dropped, (long long)st_files.jrn.size, st_compact.rounds,
+	st_compact.catching_up = 0;
+	unlink(mappath);	/* mapped: readable until unmapped */
+	if (st_compact.ndropping > 0)
+		dropped = drop_expired();
+	/* The tail's copy buffers go; its changes stay for the settling. */
+	buf_free(&tc->in);
+	buf_free(&tc->out);
+	buf_free(&tc->rec);
+	free(tc->toks);
+	tc->toks = NULL;
+	tc->ntoks = 0;
+	snprintf(st_compact.done, sizeof(st_compact.done),
+	    "journal compacted: %zu events dropped, %lld bytes; %d rounds "
+	    "off the loop, %lld bytes copied in it", dropped,
+	    (long long)st_files.jrn.size, st_compact.rounds,
 	    (long long)st_compact.sync_bytes);
-	unlink(mappath);
-	catchup_free();
-	return 1;
+	st_compact.settling = 1;
+	st_compact.settle_i = 0;
+	st_compact.settle_n = st_journal.events.n;
+	st_compact.settle_last_id = st_journal.events.n > 0 ?
+	    ((struct event *)st_journal.events.v[st_journal.events.n - 1])->id :
+	    0;
+	st_compact.ehint = st_compact.dhint = 0;
+	return settle_step(err, errsz);
 }
 
 /* Steps once the child exited: catchup_begin, then rounds of the
  * catch-up on a thread (each copies what was written during the one
- * before) until what is left is small, then catchup_end on the loop. */
+ * before) until what is left is small, then catchup_end on the loop,
+ * then settle_step each pass until every offset is moved. */
 int
 store_compact_poll(char *err, size_t errsz)
 {
@@ -872,6 +1076,8 @@ store_compact_poll(char *err, size_t errsz)
 	pid_t pid;
 	size_t i;
 
+	if (st_compact.settling)
+		return settle_step(err, errsz);
 	if (st_compact.child <= 0 && !st_compact.catching_up)
 		return 0;
 	compact_paths(path, mappath, sizeof(path));
@@ -902,7 +1108,7 @@ store_compact_poll(char *err, size_t errsz)
 	    st_compact.rounds < STORE_COMPACT_ROUNDS && round_start() == 0)
 		return 0;
 	r = catchup_end(path, mappath, err, errsz);
-	if (r > 0)
+	if (r >= 0)
 		return r;
 fail:
 	for (i = 0; i < st_journal.events.n; i++)

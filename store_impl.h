@@ -500,25 +500,31 @@ void index_free_all(void);
  * journal read in as large: bounded memory whatever the tail's size. */
 #define STORE_COMPACT_OUT ((size_t)1 << 20)
 
+/* An object's id and its record's offset in the compacted journal: the
+ * compaction child's map, in id order. */
+struct compact_pair {
+	uint64_t id;
+	int64_t off;
+};
+
 /*
  * Copying the records written since a compaction's fork (the old journal's
  * bytes [fork_size, ...)) to the end of the new file, with every attempt's
  * "prev" moved to the new file. Self-contained (its own buffers, plain
- * pread/pwrite on its two descriptors, read-only ids/offs), so that a round
+ * pread/pwrite on its two descriptors, read-only dmap), so that a round
  * runs on a thread while the loop serves.
  */
 struct tail_copy {
 	int src_fd, dst_fd;	/* the old journal; the new file */
-	off_t fork_size;	/* old offsets below it are in ids/offs */
+	off_t fork_size;	/* old offsets below it are in dmap */
 	off_t from;		/* the next old offset to copy */
 	off_t dst_size;		/* the new file's end */
 	off_t shift;		/* new less old offset of the first tail
 				   record */
 	/* The pre-fork deliveries' newest attempts in the new file, by
 	 * delivery id (ascending). */
-	const uint64_t *ids;
-	const off_t *offs;
-	size_t nids;
+	const struct compact_pair *dmap;
+	size_t ndmap;
 	/* Tail records whose length changed (a "prev" of other digits):
 	 * their old offsets, ascending, and the sum of the changes up to and
 	 * including each. */
@@ -537,5 +543,9 @@ void tail_copy_free(struct tail_copy *tc);
 
 /* Kill a compaction child still running and forget it (store_close). */
 void compact_stop(void);
+/* Before ev's offsets (ev->off, its deliveries' last_off) are read or
+ * replaced: while a compaction settles, move them to the new journal now
+ * if the settling's cursor has not yet. O(log n); a no-op otherwise. */
+void compact_settle(struct event *ev);
 
 #endif

@@ -566,6 +566,7 @@ store_request_complete(struct event *ev, int failed, int status,
 		errno = EINVAL;
 		return -1;
 	}
+	compact_settle(ev);	/* its offsets are about to change */
 	(void)now;
 	for (i = 0; i < nd; i++) {
 		d = delivery_new(ev, i < neps ? eps[i] : NULL,
@@ -667,6 +668,7 @@ store_event_data(struct event *ev, struct buf *b, size_t *len)
 		*len = ev->data_len;
 		return ev->data;
 	}
+	compact_settle(ev);
 	/* Read the record back: up to its newline. */
 	for (;;) {
 		char *p = realloc(line, cap);
@@ -721,8 +723,10 @@ attempt_record(const struct delivery *d, const struct store_attempt *a,
     int attempts, int64_t next_at)
 {
 	static const char *const names[] = { "pending", "delivered", "failed" };
-	struct buf *b = rec_begin("attempt");
+	struct buf *b;
 
+	compact_settle(d->event);	/* "prev" is in the journal now */
+	b = rec_begin("attempt");
 	rec_id("d", STORE_DLV, d->id);
 	rec_num("prev", (int64_t)d->last_off);
 	rec_num("n", attempts);
@@ -893,9 +897,11 @@ store_delivery_history(const struct delivery *d, struct buf *last,
 	struct buf rb = {0};
 	struct json_tok *toks = NULL;
 	size_t ntoks = 0, nrec = 0, i;
-	off_t off = d->last_off, *offs = NULL;
+	off_t off, *offs = NULL;
 	int r = -1;
 
+	compact_settle(d->event);
+	off = d->last_off;
 	if (off < 0) {
 		buf_puts(last, "null");
 		buf_puts(ack, "null");
