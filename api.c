@@ -764,6 +764,8 @@ static const struct api_route api_routes[] = {
 	    api_endpoint_rotate, api_q_none, NULL },
 	{ "POST", "/v1/endpoints/*/replay", API_ANY, api_endpoint_replay,
 	    api_q_none, NULL },
+	{ "POST", "/v1/endpoints/*/test", API_ANY, api_endpoint_test,
+	    api_q_none, NULL },
 	{ "GET", "/v1/events", API_ANY, api_events_list, api_q_events, NULL },
 	{ "POST", "/v1/events", API_ADMIN, api_events_create,
 	    api_q_post_event, "post events" },

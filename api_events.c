@@ -3,6 +3,7 @@
  * idempotency, list, get, retry) and of an endpoint's replay (contract §3,
  * §11, §18), with the JSON of events and deliveries.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,6 +229,7 @@ api_put_event(struct api_ctx *c, struct event *ev, int with_all)
 	api_kv_str(b, "client", ev->client_id);
 	api_kv_str(b, "type", ev->type);
 	api_kv_time(b, "created_at", ev->created_at, 0);
+	api_kv_time(b, "deliver_at", ev->deliver_at, 1);
 	if (ev->gw != STORE_GW_NONE && api_put_request(b, ev) != 0)
 		return -1;
 	if (with_all) {
@@ -420,16 +422,64 @@ api_endpoint_replay(struct api_ctx *c)
 	return api_done(c, 202);
 }
 
+/*
+ * Contract §15: POST /v1/endpoints/{id}/test. An event of type hookd.test,
+ * data {"test": true, "endpoint": "ep_..."}, with one delivery, to this
+ * endpoint, whatever its filters: a receiver can be checked before it
+ * subscribes to anything. A disabled endpoint is refused (409): its
+ * delivery would only wait, and enabling it is the fix. Calls by a client
+ * token count against max_retries_per_minute, as a retry does: each one
+ * writes an event and makes an outbound request. 202 once durable.
+ */
+int
+api_endpoint_test(struct api_ctx *c)
+{
+	struct endpoint *e = api_path_endpoint(c);
+	struct event *ev;
+	char xid[STORE_XID_MAX], data[64];
+	int st, n;
+
+	if (e == NULL)
+		return api_not_found(c);
+	if (!e->enabled)
+		return api_error(c, 409, "the endpoint is disabled: enable it "
+		    "(PATCH {\"enabled\": true}) before testing it");
+	if ((st = api_retry_rate(c, e->client)) != 0)
+		return st;
+	store_fmt_id(STORE_EP, e->id, xid);
+	n = snprintf(data, sizeof(data), "{\"test\":true,\"endpoint\":\"%s\"}",
+	    xid);
+	if (n < 0 || (size_t)n >= sizeof(data))
+		return api_nomem(c);
+	ev = store_event_create(e->client, "hookd.test", 10, data, (size_t)n,
+	    &e, 1, NULL, NULL, 0, util_wall_ms());
+	if (ev == NULL)
+		return api_store_error(c);
+	metrics.events++;
+	buf_puts(c->out, "{");
+	api_kv_id(c->out, "id", STORE_EVT, ev->id);
+	api_kv_u64(c->out, "deliveries", ev->ndeliveries);
+	buf_puts(c->out, "}");
+	return api_done(c, 202);
+}
 
 /* ---- /v1/events ---- */
 
-enum { EV_CLIENT, EV_TYPE, EV_DATA, EV_NFIELDS };
+enum { EV_CLIENT, EV_TYPE, EV_DATA, EV_DELIVER_AT, EV_DELAY, EV_NFIELDS };
 
 static const struct api_field api_event_fields[EV_NFIELDS] = {
 	[EV_CLIENT] = { "client", API_T_STR, 1 },
 	[EV_TYPE] = { "type", API_T_STR, 1 },
 	[EV_DATA] = { "data", API_T_OBJ, 1 },
+	[EV_DELIVER_AT] = { "deliver_at", API_T_STR, 0 },
+	[EV_DELAY] = { "delay", API_T_STR | API_T_NUM, 0 },
 };
+
+/* Contract §15: the furthest an event's deliveries can be put off. A
+ * pending delivery holds its event's payload in memory (or a journal
+ * record that compaction must keep), so an unbounded delay would let a
+ * producer pin storage for ever; a year covers any real schedule. */
+#define API_DELAY_MAX_MS (365LL * 24 * 3600 * 1000)
 
 /* What POST /v1/events was asked to create, once validated. */
 struct api_new_event {
@@ -442,6 +492,7 @@ struct api_new_event {
 	char key[STORE_IDEM_MAX + 1];
 	size_t key_len;			/* 0: no Idempotency-Key */
 	uint8_t req[32];		/* what a repeat must match (api_idem_key) */
+	int64_t deliver_at;		/* contract §15; 0: at once */
 };
 
 int
@@ -516,6 +567,44 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
 	return 0;
 }
 
+/*
+ * Contract §15: "deliver_at" (RFC 3339) or "delay" (a duration as in the
+ * config, "90s", "15m", "2d", or a number of seconds), token indexes ia and
+ * id (-1: absent), into *at (epoch ms; 0 when neither; a time not after now
+ * is now). Both, a bad value or one more than 365 days ahead: 422 saying
+ * how to write it. Returns 0 or the answer's status.
+ */
+static int
+api_event_when(struct api_ctx *c, int ia, int id, int64_t now, int64_t *at)
+{
+	const struct json_tok *t;
+	int64_t ms;
+
+	*at = 0;
+	if (ia >= 0 && id >= 0)
+		return api_error(c, 422, "give deliver_at or delay, not both");
+	if (ia >= 0) {
+		t = &c->toks[ia];
+		/* The raw span is the text: a time has no escapes. */
+		if (util_parse_time(c->json + t->start, t->len, &ms) != 0)
+			return api_error(c, 422, "deliver_at must be an RFC "
+			    "3339 time, e.g. 2030-01-02T03:04:05Z");
+		if (ms - now > API_DELAY_MAX_MS)
+			return api_error(c, 422, "deliver_at must be at most "
+			    "365 days ahead");
+		*at = ms > now ? ms : 0;
+	} else if (id >= 0) {
+		t = &c->toks[id];
+		if (util_parse_duration(c->json + t->start, t->len,
+		    API_DELAY_MAX_MS, &ms) != 0)
+			return api_error(c, 422, "delay must be a duration of "
+			    "at most 365 days: seconds (90) or a number and a "
+			    "unit ms, s, m, h or d (\"15m\", \"2d\")");
+		*at = ms > 0 ? now + ms : 0;
+	}
+	return 0;
+}
+
 /* Validate the body, ?callbackURL= and Idempotency-Key into ne. */
 static int
 api_event_parse(struct api_ctx *c, struct api_new_event *ne)
@@ -535,6 +624,9 @@ api_event_parse(struct api_ctx *c, struct api_new_event *ne)
 		    "characters", UTIL_TYPE_MAX);
 	ne->type_len = (size_t)n;
 	ne->data = &c->toks[idx[EV_DATA]];
+	if ((st = api_event_when(c, idx[EV_DELIVER_AT], idx[EV_DELAY],
+	    util_wall_ms(), &ne->deliver_at)) != 0)
+		return st;
 	n = api_param(c, "callbackURL", ne->callback, sizeof(ne->callback),
 	    &st);
 	if (n == -2)
@@ -563,10 +655,9 @@ api_event_store(struct api_ctx *c, struct api_new_event *ne, int64_t now)
 	 * not looked at. */
 	if (store_match(ne->client, ne->type, ne->type_len, &eps, &neps) != 0)
 		return api_nomem(c);
-	ev = store_event_create(ne->client, ne->type, ne->type_len,
+	ev = store_event_create_at(ne->client, ne->type, ne->type_len,
 	    c->json + ne->data->start, ne->data->len, eps, neps,
-	    ne->has_callback ? ne->callback : NULL,
-	    ne->key_len > 0 ? ne->key : NULL, ne->key_len, now);
+	    ne->has_callback ? ne->callback : NULL, now, ne->deliver_at);
 	free(eps);
 	if (ev == NULL)
 		return api_store_error(c);

@@ -305,6 +305,7 @@ int api_endpoint_delete(struct api_ctx *c);
 int api_endpoint_rotate(struct api_ctx *c);
 /* ---- api_events.c ---- */
 int api_endpoint_replay(struct api_ctx *c);
+int api_endpoint_test(struct api_ctx *c);
 int api_events_create(struct api_ctx *c);
 int api_events_list(struct api_ctx *c);
 int api_event_get(struct api_ctx *c);

@@ -116,6 +116,21 @@ api_put_endpoint(struct buf *b, const struct endpoint *e, int with_secret)
 	api_kv_time(b, "created_at", e->created_at, 0);
 	api_kv_time(b, "updated_at", e->updated_at, 0);
 	api_put_policy(b, e);
+	/* Health (contract §15): kept by the store as attempts end, so
+	 * a list of 1000 endpoints costs no scan. */
+	{
+		struct store_health h;
+
+		store_endpoint_health(e, util_wall_ms(), &h);
+		api_key(b, "health");
+		buf_puts(b, "{");
+		api_kv_time(b, "last_success_at", h.last_success_at, 1);
+		api_kv_time(b, "last_failure_at", h.last_failure_at, 1);
+		api_kv_time(b, "failing_since", e->failing_since, 1);
+		api_kv_u64(b, "delivered_24h", h.delivered_24h);
+		api_kv_u64(b, "failed_24h", h.failed_24h);
+		buf_puts(b, "}");
+	}
 	buf_puts(b, "}");
 }
 

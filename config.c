@@ -102,7 +102,7 @@ static const struct config_scalar {
 static const char *const config_other_keys[] = {
 	"listen", "data_dir", "admin_token_file", "tls_ca_file", "retry_schedule",
 	"allow_destinations", "fsync", "metrics", "client", "endpoint",
-	"route",
+	"route", "ops_url", "ops_secret",
 };
 
 /* Longest single delay in retry_schedule. */
@@ -690,6 +690,10 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		(void)close(fd);
 		return 0;
 	}
+	if (strcmp(key, "ops_url") == 0 || strcmp(key, "ops_secret") == 0) {
+		c->ops_line = line;
+		return config_ops_set(c, key, v[1], why, whybuf, whysz);
+	}
 	if (strcmp(key, "fsync") == 0) {
 		if (strcmp(v[1], "always") == 0)
 			c->fsync_always = 1;
@@ -788,6 +792,10 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 			lineno = c->routes[i].line;
 			goto fail;
 		}
+	if (config_ops_check(c, &why, whybuf, sizeof(whybuf)) != 0) {
+		lineno = c->ops_line;
+		goto fail;
+	}
 	rc = 0;
 	goto out;
 fail:

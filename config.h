@@ -106,6 +106,11 @@ struct config {
 	size_t nregs;
 	struct config_route *routes;	/* in file order */
 	size_t nroutes;
+	/* Operational webhooks (contract §15): where hookd posts its own
+	 * events, and the secret that signs them; both "" when not set. */
+	char ops_url[URL_MAX + 1];
+	char ops_secret[128];
+	int ops_line;			/* the last of the two, for messages */
 	/* Set by config_load: the file holds a secret (secret=, a *secret
 	 * key) and its mode lets group or others read it (issue 19.8). */
 	int file_exposes_secret;

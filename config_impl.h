@@ -62,5 +62,14 @@ void config_route_free(struct config_route *r);
  * as can be told before a lookup, else why not (in whybuf). */
 const char *config_route_denied(const struct config *c,
     const struct config_route *r, char *whybuf, size_t whysz);
+/* ops_url and ops_secret (contract §15): 0 when both are set and valid or
+ * neither is, else -1 with *why set (it may point into whybuf). Called once
+ * the whole file is read (allow_destinations may follow ops_url). */
+int config_ops_check(const struct config *c, const char **why, char *whybuf,
+    size_t whysz);
+/* A `ops_url` or `ops_secret` line's value into c. 0, or -1 with *why set
+ * (never quoting the secret). */
+int config_ops_set(struct config *c, const char *key, const char *value,
+    const char **why, char *whybuf, size_t whysz);
 
 #endif

@@ -507,8 +507,11 @@ fail:
  * opens it. NULL when allowed (names are judged after each lookup, at
  * connect time), else the reason in whybuf.
  */
-const char *
-config_route_denied(const struct config *c, const struct config_route *r,
+/* NULL when url (what: how a message names it) is allowed by c's
+ * allow_destinations as far as can be told before a lookup, else why not
+ * (in whybuf). */
+static const char *
+config_url_denied(const struct config *c, const char *url, const char *what,
     char *whybuf, size_t whysz)
 {
 	struct sockaddr_storage ss;
@@ -516,7 +519,7 @@ config_route_denied(const struct config *c, const struct config_route *r,
 	const char *uerr;
 	char msg[200];
 
-	if (url_parse(r->upstream, strlen(r->upstream), &u, &uerr) != 0)
+	if (url_parse(url, strlen(url), &u, &uerr) != 0)
 		return NULL;
 	if (url_host_literal(u.host, &ss) != 0) {
 		if (!url_host_is_localhost(u.host) ||
@@ -526,8 +529,72 @@ config_route_denied(const struct config *c, const struct config_route *r,
 	if (!url_denied_error((const struct sockaddr *)(const void *)&ss,
 	    u.host, c->allow, c->nallow, msg, sizeof(msg)))
 		return NULL;
-	snprintf(whybuf, whysz, "route UPSTREAM: %s", msg);
+	snprintf(whybuf, whysz, "%s: %s", what, msg);
 	return whybuf;
+}
+
+const char *
+config_route_denied(const struct config *c, const struct config_route *r,
+    char *whybuf, size_t whysz)
+{
+	return config_url_denied(c, r->upstream, "route UPSTREAM", whybuf,
+	    whysz);
+}
+
+/* ---- operational webhooks (contract §15) ---- */
+
+int
+config_ops_set(struct config *c, const char *key, const char *value,
+    const char **why, char *whybuf, size_t whysz)
+{
+	struct url u;
+	const char *uerr;
+	uint8_t k[SIGN_SECRET_MAX_BYTES];
+	int ok;
+
+	if (strcmp(key, "ops_url") == 0) {
+		/* The URL rules of a one-off callback: no template, as
+		 * hookd's own events have nothing to fill it from. */
+		if (url_parse(value, strlen(value), &u, &uerr) != 0) {
+			snprintf(whybuf, whysz, "ops_url: %s", uerr);
+			*why = whybuf;
+			return -1;
+		}
+		if (strpbrk(value, "{}") != NULL) {
+			*why = "ops_url is a plain URL without {} templates";
+			return -1;
+		}
+		snprintf(c->ops_url, sizeof(c->ops_url), "%s", value);
+		return 0;
+	}
+	/* The rule of an endpoint's secret= (and the API's). */
+	ok = strlen(value) < SIGN_SECRET_MAX && strlen(value) <
+	    sizeof(c->ops_secret) && sign_secret_key(value, strlen(value), 1,
+	    k) >= 0;
+	sign_wipe(k, sizeof(k));
+	if (!ok) {
+		*why = "ops_secret must be whsec_ and the base64 of 24-64 "
+		    "random bytes (e.g. from openssl rand -base64 32)";
+		return -1;
+	}
+	snprintf(c->ops_secret, sizeof(c->ops_secret), "%s", value);
+	return 0;
+}
+
+int
+config_ops_check(const struct config *c, const char **why, char *whybuf,
+    size_t whysz)
+{
+	if ((c->ops_url[0] != '\0') != (c->ops_secret[0] != '\0')) {
+		*why = "ops_url and ops_secret go together: set both (hookd "
+		    "signs its operational events with ops_secret) or neither";
+		return -1;
+	}
+	if (c->ops_url[0] != '\0' &&
+	    (*why = config_url_denied(c, c->ops_url, "ops_url", whybuf,
+	    whysz)) != NULL)
+		return -1;
+	return 0;
 }
 
 int

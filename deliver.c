@@ -846,11 +846,16 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		fifo_next(d->endpoint, d);
 	if (d->upstream && d->status != STORE_PENDING)
 		gateway_finish(d, o);
+	/* Contract §15: the attempt that ended it failed, once. */
+	if (d->status == STORE_FAILED)
+		ops_delivery_failed(d, o->status, o->error);
 
 	if (e != NULL) {
 		store_endpoint_note(e, o->result == WEBHOOK_OK, now);
 		if (o->disable || (e->failing_since != 0 &&
 		    now - e->failing_since >= config_current()->disable_after_ms)) {
+			int64_t since = e->failing_since;
+
 			store_fmt_id(STORE_EP, e->id, xid);
 			log_line("warn", "endpoint disabled", "endpoint=%s "
 			    "reason=%s", xid, o->disable ? "gone" : "failing");
@@ -858,6 +863,9 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 				log_line("error", "store write failed",
 				    "endpoint=%s error=%s", xid,
 				    logq(eq, sizeof(eq), strerror(errno)));
+			else
+				ops_endpoint_disabled(e, o->disable ? "gone" :
+				    "failing", since);
 		}
 	}
 }
@@ -890,6 +898,7 @@ delivery_fail_now(struct delivery *d, const char *error)
 		metrics.failed++;
 		log_line("warn", "failed", "delivery=%s error=%s attempt=0", xid,
 		    logq(eq, sizeof(eq), error));
+		ops_delivery_failed(d, 0, error);
 	}
 	if (d->upstream) {
 		struct outcome o;

@@ -311,6 +311,19 @@ request_build(struct attempt *a)
 		store_fmt_id(STORE_EP, e->id, epid);
 		in.endpoint_id = epid;
 		in.headers = e->headers;
+	} else if (d->url != NULL && store_event_is_ops(ev)) {
+		/* Contract §15: hookd's own events, signed with ops_secret
+		 * as it is now (a reload may have changed it). */
+		const struct config *cf = config_current();
+
+		if (cf->ops_secret[0] == '\0') {
+			snprintf(a->error, sizeof(a->error), "ops_secret is "
+			    "not set");
+			return -1;
+		}
+		in.url = d->url;
+		in.secret = cf->ops_secret;
+		in.prev_secret = "";
 	} else if (d->url != NULL) {
 		/* A one-off is signed with its client's secret. */
 		const struct client *cl = store_event_client(ev);

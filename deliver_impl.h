@@ -187,6 +187,21 @@ void pull_after(struct endpoint *e, struct tenant *t);
 /* deliver.c: an attempt to e (may be NULL) starts: it takes one token of
  * e's rate_limit (contract §15). */
 void rate_take(struct endpoint *e);
+/*
+ * deliver_ops.c: operational webhooks (contract §15). When ops_url is set,
+ * post an event delivery.failed for d, which just ended failed (status,
+ * error: its last attempt's HTTP status, 0 none, and error, may be NULL),
+ * or endpoint.disabled for e, which hookd just disabled (reason "failing"
+ * or "gone"; failing_since: its failure clock, 0 none). Called only where
+ * the engine itself ends a delivery or disables an endpoint, never by
+ * replay, so a cause gives one event; never for an operational event's own
+ * delivery or a gateway's upstream call, so an ops_url that fails never
+ * feeds itself. A store failure is logged; nothing is retried.
+ */
+void ops_delivery_failed(const struct delivery *d, int status,
+    const char *error);
+void ops_endpoint_disabled(const struct endpoint *e, const char *reason,
+    int64_t failing_since);
 
 /* deliver_attempt.c: start an attempt of d now (the caller checked the
  * slots). */

@@ -401,6 +401,10 @@ main_reload(void)
 		list_add(changed, sizeof(changed), "registrations");
 	if (config_routes_differ(old, next))
 		list_add(changed, sizeof(changed), "route");
+	if (strcmp(old->ops_url, next->ops_url) != 0)
+		list_add(changed, sizeof(changed), "ops_url");
+	if (strcmp(old->ops_secret, next->ops_secret) != 0)
+		list_add(changed, sizeof(changed), "ops_secret");
 
 	config_now = next;
 	config_set_current(next);

@@ -22,6 +22,14 @@
 #define STORE_ACK_MAX 4096
 /* Room for "dlv_" + 16 hex digits and a NUL. */
 #define STORE_XID_MAX 24
+/* Endpoint health counts deliveries that ended in the last 24 clock hours
+ * (contract §15), one bucket an hour: a fixed ring, so the count costs
+ * neither a scan nor memory that grows with the traffic. */
+#define STORE_HEALTH_HOURS 24
+/* The client id of hookd's own operational events (contract §15): not a
+ * valid client id (util_client_id_ok refuses ':'), so no client can own
+ * them or see them; the admin does. */
+#define STORE_OPS_CLIENT "hookd:ops"
 
 /* Kinds of numeric id; each formats as prefix + 16 hex digits, so ids sort
  * in creation order as strings. */
@@ -95,6 +103,14 @@ struct endpoint {
 	uint8_t rl_held;
 	struct delivery *fifo_cur;
 	struct delivery *park_head, *park_tail;
+	/* Health (contract §15): */
+	/* The newest attempts' outcomes and, per clock hour, the deliveries
+	 * that ended; not stored, rebuilt by the journal's replay
+	 * (store_endpoint_health). */
+	int64_t last_success_at, last_failure_at;	/* epoch ms, 0: none */
+	int64_t health_hour;		/* the newest bucket's hour, ms/3600000 */
+	uint32_t delivered_h[STORE_HEALTH_HOURS];	/* by hour % 24 */
+	uint32_t failed_h[STORE_HEALTH_HOURS];
 	/* Runtime, not stored; owned by the delivery engine: */
 	uint32_t inflight;		/* attempts in flight */
 	struct delivery *wait_head;	/* due, waiting for a free slot */
@@ -127,6 +143,7 @@ struct event {
 	char *client_id;		/* both in strs: one allocation, as */
 	char *type;			/* pending events are most of memory */
 	int64_t created_at;
+	int64_t deliver_at;		/* deliver_at or delay asked, 0: none */
 	off_t off;			/* its record in the journal */
 	char *data;			/* the payload as sent, while needed */
 	size_t data_len;
@@ -198,6 +215,7 @@ struct store_attempt {
 	size_t ack_len;
 	uint8_t new_status;		/* what the delivery becomes */
 	int64_t next_at;		/* when pending: the next attempt */
+	int no_attempt;			/* store_delivery_fail's: none made */
 };
 
 /*
@@ -340,6 +358,16 @@ int store_endpoint_rotate(struct endpoint *e, const char *secret, int64_t now);
  * only: after a restart the clock starts again, which errs on keeping
  * endpoints enabled. */
 void store_endpoint_note(struct endpoint *e, int ok, int64_t now);
+/* Endpoint health (contract §15) at now: the newest attempt's outcomes,
+ * and the deliveries that ended delivered or failed in the current clock
+ * hour and the 23 before it. Kept by the store as attempts and deliveries
+ * end, live and in replay: O(24), no scan. */
+struct store_health {
+	int64_t last_success_at, last_failure_at;	/* 0: none */
+	uint64_t delivered_24h, failed_24h;
+};
+void store_endpoint_health(const struct endpoint *e, int64_t now,
+    struct store_health *h);
 /* 1 when the endpoint's filters match type. */
 int store_endpoint_matches(const struct endpoint *e, const char *type,
     size_t len);
@@ -374,6 +402,24 @@ struct event *store_event_create(struct client *c, const char *type,
     size_t type_len, const char *data, size_t data_len,
     struct endpoint **eps, size_t neps, const char *oneoff_url,
     const char *idem, size_t idem_len, int64_t now);
+/*
+ * The same, with the event's deliveries held back until deliver_at (epoch
+ * ms, contract §15; 0 or a time not after now: at once). deliver_at is in
+ * the event's record, so replay and compaction keep it.
+ */
+struct event *store_event_create_at(struct client *c, const char *type,
+    size_t type_len, const char *data, size_t data_len,
+    struct endpoint **eps, size_t neps, const char *oneoff_url, int64_t now,
+    int64_t deliver_at);
+/*
+ * An operational event (contract §15) of client id STORE_OPS_CLIENT with
+ * one one-off delivery to url, in one journal record like any event (its
+ * delivery reaches the engine once durable). The event, or NULL with errno.
+ */
+struct event *store_ops_event_create(const char *type, const char *data,
+    size_t data_len, const char *url, int64_t now);
+/* 1 when ev is an operational event (STORE_OPS_CLIENT), else 0. */
+int store_event_is_ops(const struct event *ev);
 /*
  * Gateway requests (contract §14). store_request_create makes an event of
  * client c whose id is the request's reqRefId, in state

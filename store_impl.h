@@ -394,6 +394,12 @@ int delivery_link(struct delivery *d, struct delivery ***tail);
 /* Set d's state (enum store_status), next try (pending only) and time,
  * keeping the status index and the pending counts. */
 void apply_state(struct delivery *d, int status, int64_t next_at, int64_t at);
+/* Endpoint health (contract §15, store_registry.c): an attempt to e ended at
+ * t (ms), ok or not; a delivery to e ended at t with status (delivered or
+ * failed), counted in the hour of t when within the last 24. Called live
+ * and by replay alike, so a restart rebuilds the same figures. */
+void health_note_attempt(struct endpoint *e, int ok, int64_t t);
+void health_note_end(struct endpoint *e, int status, int64_t t);
 /* The name of a gateway state in a record, STORE_GW_NONE when unknown. */
 int gw_parse(const char *s);
 

@@ -372,6 +372,10 @@ event_rec(const struct event *ev, const struct delivery *list,
 	buf_puts(b, ",\"type\":");
 	json_put_str(b, ev->type, strlen(ev->type));
 	rec_num("at", ev->created_at);
+	/* Contract §15: in the event's own record, which compaction copies
+	 * as it is, so the time holds across restarts and compactions. */
+	if (ev->deliver_at != 0)
+		rec_num("deliver_at", ev->deliver_at);
 	buf_puts(b, ",\"dlv\":[");
 	for (d = list; d != NULL; d = d->next_in_event) {
 		char x[STORE_XID_MAX];
@@ -410,27 +414,34 @@ store_event_client(const struct event *ev)
 	return store_client_find(ev->client_id, strlen(ev->client_id));
 }
 
-struct event *
-store_event_create(struct client *c, const char *type, size_t type_len,
-    const char *data, size_t data_len, struct endpoint **eps, size_t neps,
-    const char *oneoff_url, const char *idem, size_t idem_len, int64_t now)
+/*
+ * An event of client id cid (c: its client, NULL for hookd's operational
+ * events, whose one-off is then on no client's list) as store_event_create
+ * and store_event_create_at describe.
+ */
+static struct event *
+event_create(const char *cid, struct client *c, const char *type,
+    size_t type_len, const char *data, size_t data_len, struct endpoint **eps,
+    size_t neps, const char *oneoff_url, int64_t now, int64_t deliver_at)
 {
-	struct event *ev = event_alloc(c->id, type, type_len);
+	struct event *ev = event_alloc(cid, type, type_len);
 	struct delivery *d, *list = NULL, **tail = &list;
 	size_t i, nd = neps + (oneoff_url != NULL);
 	off_t off;
 
-	(void)idem;
-	(void)idem_len;
 	if (ev == NULL)
 		goto nomem;
 	ev->id = new_id();
 	ev->created_at = now;
+	/* Contract §15: a time not after now is now. */
+	ev->deliver_at = deliver_at > now ? deliver_at : 0;
 	for (i = 0; i < nd; i++) {
 		d = delivery_new(ev, i < neps ? eps[i] : NULL,
 		    i < neps ? NULL : oneoff_url);
 		if (d == NULL)
 			goto nomem;
+		if (ev->deliver_at != 0)
+			d->next_at = ev->deliver_at;
 		*tail = d;
 		tail = &d->next_in_event;
 	}
@@ -492,6 +503,40 @@ fail:
 		errno = e;
 	}
 	return NULL;
+}
+
+struct event *
+store_event_create(struct client *c, const char *type, size_t type_len,
+    const char *data, size_t data_len, struct endpoint **eps, size_t neps,
+    const char *oneoff_url, const char *idem, size_t idem_len, int64_t now)
+{
+	(void)idem;
+	(void)idem_len;
+	return event_create(c->id, c, type, type_len, data, data_len, eps,
+	    neps, oneoff_url, now, 0);
+}
+
+struct event *
+store_event_create_at(struct client *c, const char *type, size_t type_len,
+    const char *data, size_t data_len, struct endpoint **eps, size_t neps,
+    const char *oneoff_url, int64_t now, int64_t deliver_at)
+{
+	return event_create(c->id, c, type, type_len, data, data_len, eps,
+	    neps, oneoff_url, now, deliver_at);
+}
+
+struct event *
+store_ops_event_create(const char *type, const char *data, size_t data_len,
+    const char *url, int64_t now)
+{
+	return event_create(STORE_OPS_CLIENT, NULL, type, strlen(type), data,
+	    data_len, NULL, 0, url, now, 0);
+}
+
+int
+store_event_is_ops(const struct event *ev)
+{
+	return strcmp(ev->client_id, STORE_OPS_CLIENT) == 0;
 }
 
 struct event *
@@ -743,6 +788,11 @@ attempt_record(const struct delivery *d, const struct store_attempt *a,
 	rec_num("next", next_at);
 	if (a->ack != NULL && a->ack_len > 0)
 		rec_json("ack", a->ack, a->ack_len);
+	/* A delivery failed without an attempt (a delete, a disable, a
+	 * template): replay must not count it as an attempt's outcome in the
+	 * endpoint's health. */
+	if (a->no_attempt)
+		rec_num("made", 0);
 	return rec_write(&st_files.jrn);
 }
 
@@ -755,8 +805,11 @@ apply_state(struct delivery *d, int status, int64_t next_at, int64_t at)
 	sidx_move(d, was, status);
 	d->next_at = status == STORE_PENDING ? next_at : 0;
 	d->updated_at = at;
-	if (was == STORE_PENDING && status != STORE_PENDING)
+	if (was == STORE_PENDING && status != STORE_PENDING) {
 		delivery_settled(d);
+		if (d->endpoint != NULL)
+			health_note_end(d->endpoint, status, at);
+	}
 	else if (was != STORE_PENDING && status == STORE_PENDING) {
 		st_journal.pending++;
 		st_journal.upstream_pending += d->upstream;
@@ -776,6 +829,9 @@ store_delivery_attempted(struct delivery *d, const struct store_attempt *a)
 	d->attempts = (uint8_t)n;
 	if (off >= 0)
 		d->last_off = off;
+	if (d->endpoint != NULL)
+		health_note_attempt(d->endpoint, a->new_status ==
+		    STORE_DELIVERED, a->at + a->ms);
 	apply_state(d, a->new_status, a->next_at, a->at + a->ms);
 	return off >= 0 ? 0 : -1;
 }
@@ -784,7 +840,7 @@ int
 store_delivery_fail(struct delivery *d, const char *error, int64_t now)
 {
 	struct store_attempt a = { .at = now, .error = error,
-	    .new_status = STORE_FAILED };
+	    .new_status = STORE_FAILED, .no_attempt = 1 };
 	off_t off;
 
 	if (d->status != STORE_PENDING)

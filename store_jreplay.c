@@ -254,6 +254,11 @@ replay_event(struct replay *r)
 	    (st_journal.events.n > 0 && ((struct event *)
 	    st_journal.events.v[st_journal.events.n - 1])->id >= ev->id))
 		goto bad;
+	/* Contract §15: held back until deliver_at, whenever replayed. */
+	if (rget(r->s, r->t, "deliver_at") >= 0 &&
+	    (get_num(r, "deliver_at", &ev->deliver_at) != 0 ||
+	    ev->deliver_at < 0))
+		goto bad;
 	c = store_client_find(ev->client_id, strlen(ev->client_id));
 	tail = &ev->deliveries;
 	ev->created_at = at;
@@ -266,6 +271,8 @@ replay_event(struct replay *r)
 			goto bad;
 		if (d == NULL)
 			continue;
+		if (d->status == STORE_PENDING && ev->deliver_at > at)
+			d->next_at = ev->deliver_at;
 		/* Ids grow, except after a completed gateway request's,
 		 * which a compaction keeps with it (delivery_link sorts
 		 * those in); a repeated id is corruption. */
@@ -329,7 +336,7 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 {
 	struct delivery *d;
 	uint64_t id;
-	int64_t n, next, at;
+	int64_t n, next, at, ms, made;
 	char state[16];
 
 	if (util_span_eq(t, tl, "event"))
@@ -376,9 +383,17 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 			return replay_fail(r, "bad attempt record");
 		d->attempts = (uint8_t)(n > 255 ? 255 : n);
 		d->last_off = r->off;
+		/* Contract §15: the endpoint's health, as it was noted live
+		 * (an attempt ends at its start plus its ms). */
+		if (get_num(r, "ms", &ms) != 0)
+			ms = 0;
+		if (d->endpoint != NULL && (get_num(r, "made", &made) != 0 ||
+		    made != 0))
+			health_note_attempt(d->endpoint,
+			    strcmp(state, "delivered") == 0, at + ms);
 		apply_state(d, strcmp(state, "pending") == 0 ? STORE_PENDING :
 		    strcmp(state, "delivered") == 0 ? STORE_DELIVERED :
-		    STORE_FAILED, next, at);
+		    STORE_FAILED, next, at + ms);
 		return 0;
 	}
 	if (util_span_eq(t, tl, "requeue")) {

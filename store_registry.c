@@ -482,6 +482,73 @@ store_endpoint_note(struct endpoint *e, int ok, int64_t now)
 		e->failing_since = now;
 }
 
+/* ---- endpoint health (contract §15) ---- */
+
+#define HEALTH_HOUR_MS (3600LL * 1000)
+
+void
+health_note_attempt(struct endpoint *e, int ok, int64_t t)
+{
+	int64_t *last = ok ? &e->last_success_at : &e->last_failure_at;
+
+	if (t > *last)
+		*last = t;
+}
+
+/* Move e's ring forward to hour h: the buckets of the hours it skips (at
+ * most all 24) are emptied. */
+static void
+health_advance(struct endpoint *e, int64_t h)
+{
+	int64_t k;
+
+	if (h <= e->health_hour)
+		return;
+	for (k = e->health_hour + 1; k <= h &&
+	    k <= e->health_hour + STORE_HEALTH_HOURS; k++) {
+		e->delivered_h[k % STORE_HEALTH_HOURS] = 0;
+		e->failed_h[k % STORE_HEALTH_HOURS] = 0;
+	}
+	e->health_hour = h;
+}
+
+void
+health_note_end(struct endpoint *e, int status, int64_t t)
+{
+	int64_t h = t / HEALTH_HOUR_MS;
+	uint32_t *b;
+
+	if (t <= 0)
+		return;
+	health_advance(e, h);
+	/* Older than the ring (a replayed old record, a clock stepped
+	 * back a day): out of the window. */
+	if (h <= e->health_hour - STORE_HEALTH_HOURS)
+		return;
+	b = status == STORE_DELIVERED ? e->delivered_h : e->failed_h;
+	if (b[h % STORE_HEALTH_HOURS] < UINT32_MAX)
+		b[h % STORE_HEALTH_HOURS]++;
+}
+
+void
+store_endpoint_health(const struct endpoint *e, int64_t now,
+    struct store_health *hl)
+{
+	int64_t h = now / HEALTH_HOUR_MS, k;
+
+	hl->last_success_at = e->last_success_at;
+	hl->last_failure_at = e->last_failure_at;
+	hl->delivered_24h = hl->failed_24h = 0;
+	/* The hours (h - 24, h] that the ring still holds. */
+	for (k = h - STORE_HEALTH_HOURS + 1; k <= h; k++) {
+		if (k > e->health_hour ||
+		    k <= e->health_hour - STORE_HEALTH_HOURS)
+			continue;
+		hl->delivered_24h += e->delivered_h[k % STORE_HEALTH_HOURS];
+		hl->failed_24h += e->failed_h[k % STORE_HEALTH_HOURS];
+	}
+}
+
 int
 store_endpoint_matches(const struct endpoint *e, const char *type, size_t len)
 {

@@ -10,8 +10,8 @@ Environment: BENCH_RUNS (default 3), BENCH_SECONDS (wrk run length, 5),
 BENCH_ONLY (comma-separated figure groups: ingest,relay,gateway,latency,
 isolation,memory,recovery,size,tls,scaling), HOOKD_BIN (default ./hookd). The scaling
 group is not part of a plain run (it takes minutes): BENCH_ONLY=scaling,
-and BENCH_SCALE=fanout,delete,idem,token,compact,match,failed,type picks its
-figures; each run also prints the longest loop pass hookd saw
+and BENCH_SCALE=fanout,delete,idem,token,compact,match,failed,type,delayed
+picks its figures; each run also prints the longest loop pass hookd saw
 (hookd_loop_pass_max_seconds).
 
 The tls group (contract §13) runs only when HOOKD_BIN is a TLS build
@@ -1398,6 +1398,60 @@ def scale_list(n, path):
     return us
 
 
+def delayed_store(n):
+    """A data directory with n events of client bench, each with one
+    delivery held back a day by deliver_at (contract §15): n pending
+    deliveries in the timer heap once replayed."""
+    data = os.path.join(SHM, "scale-delayed-%d" % n)
+    os.makedirs(data, mode=0o700)
+    now = int(time.time() * 1000) - 3600 * 1000
+    later = now + 25 * 3600 * 1000
+    ep = (now - 1000) << 16
+    with open(os.path.join(data, "registry.log"), "w") as f:
+        f.write(rec_line({
+            "t": "client", "id": "bench", "name": "",
+            "token_sha256": hashlib.sha256(b"hkc_delayed").hexdigest(),
+            "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "created": now - 2000, "updated": now - 2000}))
+        f.write(rec_line({
+            "t": "endpoint", "id": "ep_%016x" % ep, "client": "bench",
+            "url": "http://127.0.0.1:9/e", "method": "POST",
+            "events": ["*"], "headers": None, "description": None,
+            "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            "prev_secret": "", "prev_until": 0, "enabled": True,
+            "created": now - 1000, "updated": now - 1000}))
+    with open(os.path.join(data, "journal.log"), "w") as f:
+        chunk = []
+        for i in range(n):
+            at = now + i // 1000
+            eid = (at << 16) | (i % 1000) * 2
+            ev = ('{"t":"event","id":"evt_%016x","client":"bench","type":'
+                  '"t","at":%d,"deliver_at":%d,"dlv":[["dlv_%016x",'
+                  '"ep_%016x"]],"data_s":"{}"}' % (eid, at, later + i,
+                                                    eid + 1, ep))
+            chunk.append("%08x %s\n" % (zlib.crc32(ev.encode()), ev))
+            if len(chunk) >= 20000:
+                f.write("".join(chunk))
+                chunk = []
+        f.write("".join(chunk))
+    return data
+
+
+def scale_delayed(n):
+    """Ingest of events delayed a day (us per event, one connection)
+    beside n delayed pending deliveries in the timer heap; the longest
+    loop pass is the heap's cost per pass (contract §15)."""
+    data = delayed_store(n)
+    h = Hookd("scale-delayed", "fsync never\ntimeout 1h\n", data=data)
+    wait_count(lambda: h.metric("hookd_pending_deliveries"), n)
+    body = EVENT[:-1] + ',"delay":"1d"}'
+    us = post_seconds(h, 20000, body) * 1e6
+    note_pass(h)
+    h.stop()
+    shutil.rmtree(data)
+    return us
+
+
 def bench_scaling():
     hole = spawn([HBENCH, "hole", "1"], "hole", stdout=subprocess.PIPE)
     hole_port = int(hole.stdout.readline())
@@ -1425,6 +1479,8 @@ def bench_scaling():
          "request", "us", 10000, 500000,
          lambda n: scale_list(n, "/v1/events?client=few&type=rare"), 2.0,
          "O(log n)"),
+        ("scale_delayed", "ingest beside delayed pending deliveries, per "
+         "event", "us", 10000, 1000000, scale_delayed, 2.0, "O(log n)"),
     ]
     only = set(filter(None, os.environ.get("BENCH_SCALE", "").split(",")))
     for (name, label, unit, n0, n1, fn, goal, kind) in figures:

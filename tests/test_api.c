@@ -43,6 +43,7 @@ API_TEST_STUB(api_endpoint_patch)
 API_TEST_STUB(api_endpoint_delete)
 API_TEST_STUB(api_endpoint_rotate)
 API_TEST_STUB(api_endpoint_replay)
+API_TEST_STUB(api_endpoint_test)
 API_TEST_STUB(api_events_create)
 API_TEST_STUB(api_events_list)
 API_TEST_STUB(api_event_get)
@@ -127,6 +128,8 @@ test_api_routes(void)
 		    "api_endpoint_rotate", "ep_1", NULL },
 		{ "POST", "/v1/endpoints/ep_1/replay", A, 200,
 		    "api_endpoint_replay", "ep_1", NULL },
+		{ "POST", "/v1/endpoints/ep_1/test", A, 200,
+		    "api_endpoint_test", "ep_1", NULL },
 		{ "GET", "/v1/events", A, 200, "api_events_list", "", NULL },
 		{ "POST", "/v1/events", A, 200, "api_events_create", "", NULL },
 		{ "GET", "/v1/events/evt_7", A, 200, "api_event_get", "evt_7",

@@ -1002,6 +1002,57 @@ test_tail_copy(void)
 	unlink(dst);
 }
 
+/*
+ * Contract §15: the health ring. Each row notes a delivery end at hour h
+ * (status delivered or failed), then reads the counts at hour now; only
+ * the hours (now - 24, now] count, and an hour the ring moved past is
+ * emptied before reuse.
+ */
+static void
+test_health_ring(void)
+{
+	static const struct {
+		int64_t h;		/* hour of a delivery end; -1: read */
+		int st;
+		uint64_t del, fail;	/* when reading at hour now */
+		int64_t now;
+	} rows[] = {
+		{ 1000, STORE_DELIVERED, 0, 0, 0 },
+		{ 1000, STORE_FAILED, 0, 0, 0 },
+		{ 1010, STORE_DELIVERED, 0, 0, 0 },
+		{ -1, 0, 2, 1, 1010 },
+		{ -1, 0, 2, 1, 1023 },
+		{ -1, 0, 1, 0, 1024 },	/* hour 1000 left the window */
+		{ 990, STORE_FAILED, 0, 0, 0 },	/* older than the ring */
+		{ -1, 0, 1, 0, 1024 },
+		{ 1034, STORE_FAILED, 0, 0, 0 },	/* reuses 1010's slot */
+		{ -1, 0, 0, 1, 1034 },
+		{ -1, 0, 0, 0, 1100 },
+	};
+	struct endpoint e;
+	struct store_health hl;
+	size_t i;
+
+	memset(&e, 0, sizeof(e));
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (rows[i].h >= 0) {
+			health_note_end(&e, rows[i].st,
+			    rows[i].h * 3600000 + 5);
+			continue;
+		}
+		store_endpoint_health(&e, rows[i].now * 3600000 + 7, &hl);
+		CHECKF(hl.delivered_24h == rows[i].del &&
+		    hl.failed_24h == rows[i].fail, "row %zu: %llu/%llu", i,
+		    (unsigned long long)hl.delivered_24h,
+		    (unsigned long long)hl.failed_24h);
+	}
+	health_note_attempt(&e, 1, 50);
+	health_note_attempt(&e, 1, 40);
+	health_note_attempt(&e, 0, 60);
+	store_endpoint_health(&e, 0, &hl);
+	CHECK(hl.last_success_at == 50 && hl.last_failure_at == 60);
+}
+
 void
 test_store(void)
 {
@@ -1011,6 +1062,7 @@ test_store(void)
 	CHECK(store_open(tdir, 1, err, sizeof(err), NULL) == 0);
 	test_tail_copy();
 	store_close();
+	test_health_ring();
 	test_roundtrip();
 	test_torn_and_corrupt();
 	test_bad_event();
