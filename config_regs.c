@@ -424,12 +424,14 @@ config_route(struct config *c, char **v, int n, int line, const char **why,
 				goto fail;
 			}
 			/* The same set an endpoint may not add, and the
-			 * two the gateway sets itself. */
+			 * three the gateway passes on or sets itself. */
 			if (http_header_reserved(val, (size_t)(colon - val)) ||
 			    util_span_ieq(val, (size_t)(colon - val),
 			    "idempotency-key") ||
 			    util_span_ieq(val, (size_t)(colon - val),
-			    "accept")) {
+			    "accept") ||
+			    util_span_ieq(val, (size_t)(colon - val),
+			    "content-encoding")) {
 				snprintf(whybuf, whysz, "route header= may not "
 				    "set %s: hookd sets it itself (or it is "
 				    "hop-by-hop)", config_quote(kq, sizeof(kq),

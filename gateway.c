@@ -93,6 +93,7 @@ gateway_path_problem(const char *p, size_t n)
 	while (i <= n) {
 		/* One segment: from i to the next '/' or the end. */
 		size_t dots = 0, other = 0;
+		int params = 0;
 
 		while (i < n && p[i] != '/') {
 			int b = gw_path_byte(p, n, i, &step);
@@ -102,7 +103,14 @@ gateway_path_problem(const char *p, size_t n)
 				    "not hold an encoded / or \\ (%2F, %5C) or "
 				    "a \\: the upstream could read other "
 				    "segments than hookd checked";
-			if (b == '.')
+			/* Servlet containers (Tomcat, Jetty, Spring) drop a
+			 * segment's ";parameters" (RFC 3986 §3.3) before
+			 * they resolve it: "..;x" is ".." to them. */
+			if (b == ';')
+				params = 1;
+			else if (params)
+				;
+			else if (b == '.')
 				dots++;
 			else
 				other++;
@@ -110,9 +118,10 @@ gateway_path_problem(const char *p, size_t n)
 		}
 		if (other == 0 && (dots == 1 || dots == 2))
 			return "the path after the route's prefix may not "
-			    "hold a \".\" or \"..\" segment (plain or "
-			    "percent-encoded, %2E): it would reach the "
-			    "upstream outside the route's base path";
+			    "hold a \".\" or \"..\" segment (plain, "
+			    "percent-encoded as %2E, or before a \";\" as in "
+			    "\"..;x\"): it would reach the upstream outside "
+			    "the route's base path";
 		i++;
 	}
 	return NULL;

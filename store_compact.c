@@ -46,6 +46,7 @@
  * (or compact_settle) moves them, by the map and the tail's changes. */
 static struct {
 	pid_t child;
+	pid_t parent;		/* the child's hookd, to see it gone */
 	int64_t compact_now, compact_retention;
 	off_t fork_size;
 	size_t fork_events, fork_deliveries;
@@ -249,6 +250,21 @@ write_full(int fd, const void *p, size_t n)
  * files: a crash or kill of the child, or of the parent meanwhile, leaves
  * the old journal whole and in use; the parent sees a failed child and
  * removes its files. */
+/* HOOKD_FAULT compact_slow=MS (tests): the child waits that long before it
+ * writes, leaving when its parent is gone, as the copy loop does. */
+static void
+child_wait_fault(void)
+{
+	struct timespec ts = { 0, 50 * 1000000L };
+	long waited;
+
+	for (waited = 0; waited < st_files.fault_compact_slow; waited += 50) {
+		if (getppid() != st_compact.parent)
+			_exit(1);
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void
 compact_child(const char *path, const char *mappath)
 {
@@ -261,14 +277,31 @@ compact_child(const char *path, const char *mappath)
 	struct compact_pair *em = NULL, *dm = NULL;
 	size_t chain_cap = 0, em_cap = 0, dm_cap = 0;
 	uint64_t hdr[2];
-	int mfd;
+	int mfd, keep[3];
 
-	n.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	/*
+	 * A .compact or .map left by a hookd killed while its child ran may
+	 * still be written by that child until it sees its parent gone:
+	 * unlinked and made anew (O_EXCL), these are other inodes, which the
+	 * old child's writes never reach (opened with O_TRUNC it would have
+	 * written into the journal once renamed).
+	 */
+	(void)unlink(path);
+	(void)unlink(mappath);
+	n.fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
-	mfd = open(mappath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	mfd = open(mappath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (n.fd < 0 || mfd < 0)
 		_exit(1);
+	/* Nothing of the parent's but the journal it reads: a child that
+	 * outlives a killed hookd must not hold its listening socket (a
+	 * restart would find the port taken) or its connections. */
+	keep[0] = n.fd;
+	keep[1] = mfd;
+	keep[2] = st_files.jrn.fd;
+	util_close_from(3, keep, 3);
+	child_wait_fault();
 	/* In the queue's order, oldest first: the new journal replays them
 	 * in time order. */
 	for (key = st_idem.head; key != NULL; key = key->qnext) {
@@ -286,6 +319,9 @@ compact_child(const char *path, const char *mappath)
 		struct delivery *d;
 		off_t o;
 
+		/* Its hookd gone (killed), the work is for nobody. */
+		if ((i & 1023) == 0 && getppid() != st_compact.parent)
+			_exit(1);
 		if (ev->dropping)
 			continue;
 		if (nem == em_cap) {
@@ -435,6 +471,7 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	st_compact.fork_last_dlv = st_journal.deliveries.n > 0 ?
 	    ((struct delivery *)st_journal.deliveries.v[
 	    st_journal.deliveries.n - 1])->id : 0;
+	st_compact.parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		for (i = 0; i < st_journal.events.n; i++)

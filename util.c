@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int
@@ -99,6 +100,25 @@ fmt_u64_back(uint64_t v, char *end)
 		v /= 10;
 	} while (v != 0);
 	return end;
+}
+
+void
+util_close_from(int low, const int *keep, size_t nkeep)
+{
+	struct rlimit rl;
+	long fd, top = 1024;
+	size_t k;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		top = (long)rl.rlim_cur;
+	if (top > 1048576)
+		top = 1048576;
+	for (fd = low; fd < top; fd++) {
+		for (k = 0; k < nkeep && keep[k] != fd; k++)
+			;
+		if (k == nkeep)
+			(void)close((int)fd);
+	}
 }
 
 size_t

@@ -52,6 +52,12 @@ int64_t util_mono_us(void);
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME: for timestamps. */
 int64_t util_wall_ms(void);
 
+/* Close every descriptor from low up to the soft RLIMIT_NOFILE (at most
+ * 1,048,576) except the nkeep in keep: a forked child that must not hold
+ * what its parent owns (listening sockets, connections). Errors are
+ * ignored (most of those numbers are not open). */
+void util_close_from(int low, const int *keep, size_t nkeep);
+
 /* Length of "-9223372036854775808" plus its NUL. */
 #define UTIL_I64_MAX 21
 /* Write v in decimal, as "%lld" would, NUL-terminated, into out. Returns

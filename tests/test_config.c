@@ -497,6 +497,8 @@ static const struct t_row t_route_rows[] = {
 	    "may not set", 1 },
 	{ "route /api/ http://u.example/ header=Content-Type:x\n",
 	    "may not set", 1 },
+	{ "route /api/ http://u.example/ header=Content-Encoding:gzip\n",
+	    "may not set \"Content-Encoding\"", 1 },
 	{ "route /api/ http://u.example/ colour=red\n",
 	    "unknown route option \"colour\"", 1 },
 	{ "route /api/ http://u.example/ type = a\n", "no spaces around", 1 },

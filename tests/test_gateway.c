@@ -173,7 +173,7 @@ t_build(void)
 }
 
 /* The rest of a path after a route's prefix: dot segments, plain or
- * encoded, and encoded slashes are refused. */
+ * encoded or before a ";", and encoded slashes are refused. */
 static void
 t_path(void)
 {
@@ -188,6 +188,10 @@ t_path(void)
 		{ "a/./b", 1 }, { "a/..", 1 }, { "%2e%2e/admin", 1 },
 		{ "%2E./admin", 1 }, { ".%2e", 1 }, { "a/%2e", 1 },
 		{ "a%2fb", 1 }, { "a%2Fb", 1 }, { "a%5cb", 1 }, { "a\\b", 1 },
+		/* ";parameters" that servlet containers drop first. */
+		{ "..;/y", 1 }, { ".;", 1 }, { "%2e%2e;", 1 }, { "..;x", 1 },
+		{ "a/..;x/b", 1 }, { "..%3b", 1 }, { "x;..", 0 }, { "a;b", 0 },
+		{ ";", 0 }, { ";x", 0 },
 	};
 	size_t i;
 

@@ -12,7 +12,7 @@ import threading
 import time
 import zlib
 
-from .harness import check, eq, wait_until
+from .harness import check, eq, run_hookd, wait_until
 
 # More events than one pass settles (STORE_SETTLE_PER_PASS, 4,096): the
 # settling takes several passes.
@@ -172,3 +172,65 @@ def test_kill9_while_settling_loses_nothing(t):
     wait_until(lambda: h.log().count("msg=compacted") > seen, 120,
                what="a second compaction")
     all_read_back(h, evs, dlvs, posted, "after a second compaction")
+
+
+def _children(pid):
+    """The live processes whose parent is pid."""
+    kids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(p))
+    return kids
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_kill9_during_compaction_child_leaves(t):
+    """kill -9 of hookd while its compaction child works (HOOKD_FAULT
+    compact_slow holds the child before it writes): the child holds no
+    socket of its parent's, leaves on its own once its hookd is gone, and a
+    new hookd on the same port and directory starts, reads everything back
+    and compacts, and `hookd check` reads every record. Before, the orphan
+    kept the listening socket (a restart failed "Address already in use")
+    and ran to its end, writing into the .compact file a new compaction
+    then opened again with O_TRUNC and renamed in as the journal."""
+    h = t.hookd("retention 1d\n", start=False,
+                env={"HOOKD_FAULT": "compact_slow=600000"})
+    evs, dlvs = write_store(h.data, N, OLD)
+    h.start()
+    h.req(202, "POST", "/v1/compact")
+    wait_until(lambda: _children(h.proc.pid), 30, what="the compaction child")
+    child = _children(h.proc.pid)[0]
+    links = [os.readlink("/proc/%d/fd/%s" % (child, fd))
+             for fd in os.listdir("/proc/%d/fd" % child)]
+    eq([x for x in links if x.startswith("socket:")], [],
+       "sockets the compaction child holds")
+    h.kill9()
+    wait_until(lambda: not _alive(child), 30, 0.05,
+               "the compaction child gone with its hookd")
+    h.extra_env = {}
+    h.start()
+    h.req(200, "GET", "/healthz", token=None)
+    for i in list(range(0, N, 397)) + [N - 1]:
+        old_reads_back(h, evs, dlvs, i)     # none compacted away yet
+    seen = h.log().count("msg=compacted")
+    h.req(202, "POST", "/v1/compact")
+    wait_until(lambda: h.log().count("msg=compacted") > seen, 120,
+               what="the next compaction")
+    all_read_back(h, evs, dlvs, [], "after the next compaction")
+    h.stop()
+    r = run_hookd("check", "-d", h.data)
+    eq(r.returncode, 0, "hookd check: " + r.stdout + r.stderr)
