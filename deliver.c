@@ -314,6 +314,39 @@ fifo_next(struct endpoint *e, struct delivery *d)
 		engine_due(n);
 }
 
+/*
+ * e has just become fifo (a PATCH or a reload of ordering): its pending
+ * deliveries were scheduled each at its own time. Its first one in event
+ * order becomes fifo_cur, keeping its next_at and its place (heap or wait
+ * list); an attempt already in flight counts as the current one instead
+ * (the first such in id order). Every other pending one that is not in
+ * flight leaves the heap or its wait list and is parked in id order. Only
+ * e's own list of deliveries is walked, not the store.
+ */
+static void
+fifo_adopt(struct endpoint *e)
+{
+	struct delivery *d, *cur = NULL;
+
+	for (d = e->dlv_head; d != NULL; d = d->ep_next) {
+		if (d->status != STORE_PENDING)
+			continue;
+		if (cur == NULL || (d->inflight && !cur->inflight) ||
+		    (d->inflight == cur->inflight && d->id < cur->id))
+			cur = d;
+	}
+	if (cur == NULL)
+		return;
+	e->fifo_cur = cur;
+	for (d = e->dlv_head; d != NULL; d = d->ep_next) {
+		if (d == cur || d->status != STORE_PENDING || d->inflight)
+			continue;
+		if (d->waiting)
+			deliver_wait_unlink(&eng.q, d);
+		fifo_park(e, d);
+	}
+}
+
 /* Of fifo endpoints only: 1 when d may go on, 0 when it was parked. */
 static int
 fifo_ok(struct delivery *d)
@@ -1088,6 +1121,11 @@ deliver_endpoint_changed(struct endpoint *e)
 		while ((d = deliver_wait_pop(&e->park_head, &e->park_tail)) !=
 		    NULL)
 			engine_due(d);
+	} else if (e->fifo_cur == NULL && e->park_head == NULL) {
+		/* Fifo already in force keeps a fifo_cur while anything is
+		 * pending: with none, ordering has just become fifo (or
+		 * nothing is pending, and the walk finds nothing). */
+		fifo_adopt(e);
 	}
 	/* A rate set anew starts with a full bucket; a changed one keeps
 	 * its tokens, cut to its new size. */

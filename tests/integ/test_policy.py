@@ -281,3 +281,25 @@ def test_static_endpoint_line_policy(t):
         check(p.returncode != 0, "%s accepted" % opt)
         check(word in p.stderr, "%s: %r names no %s" % (opt, p.stderr,
                                                        word))
+
+
+def test_fifo_switch_keeps_order_of_pending(t):
+    # Issue 14 (FIX14 item 1): ordering turned to fifo while deliveries
+    # wait for their retries: the first pending one goes first, the rest
+    # follow in event order, and a new event waits its turn; a switch back
+    # to none and to fifo again mid-queue holds the order as well.
+    rcv = t.receiver()
+    rcv.on("/f", *([Reply(500)] * 5 + [Reply(200)]))
+    h = t.hookd()
+    h.client("acme")
+    ep = h.endpoint("acme", rcv.url("/f"), retry_schedule=["3s", "3s"])
+    path = "/v1/endpoints/" + ep["id"]
+    ids = post_events(h, 5)
+    rcv.wait_for(5, "/f", timeout=30)
+    for ordering in ("fifo", "none", "fifo"):
+        h.req(200, "PATCH", path, {"ordering": ordering})
+    ids.append(h.event("acme", data={"n": 6})["id"])
+    wait_until(lambda: len(h.deliveries("?status=delivered")) == 6, 60,
+               0.1, "six delivered")
+    got = [r.headers["webhook-id"] for r in rcv.got("/f")[5:]]
+    eq(got, ids, "arrivals after the switch to fifo")
