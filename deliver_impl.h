@@ -196,7 +196,8 @@ void rate_take(struct endpoint *e);
  * the engine itself ends a delivery or disables an endpoint, never by
  * replay, so a cause gives one event; never for an operational event's own
  * delivery or a gateway's upstream call, so an ops_url that fails never
- * feeds itself. A store failure is logged; nothing is retried.
+ * feeds itself; never for a delivery of a deleted client (the operator's
+ * cause, as an endpoint's delete or disable, which never call it). A store failure is logged; nothing is retried.
  */
 void ops_delivery_failed(const struct delivery *d, int status,
     const char *error);

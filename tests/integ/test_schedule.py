@@ -9,8 +9,8 @@ import json
 import secrets
 import time
 
-from .harness import (BASE_CONF, ALLOW_LOOPBACK, check, check_signature,
-                      eq, run_hookd, wait_until)
+from .harness import (BASE_CONF, ALLOW_LOOPBACK, Reply, check,
+                      check_signature, eq, run_hookd, wait_until)
 
 
 def wall_ms(rfc3339):
@@ -314,3 +314,35 @@ def test_ops_config_checked(t):
         f.write(BASE_CONF + ALLOW_LOOPBACK + ops_conf(ops, new_secret()))
     r = run_hookd("-n", "-c", path, cwd=t.tmp)
     eq(r.returncode, 0, "a good ops config: " + r.stderr)
+
+
+def test_ops_client_delete_is_operators_cause(t):
+    # FIX14 item 2: deleting a client fails its pending deliveries (its
+    # endpoints' and its one-offs', in steps of 1,000) with no
+    # delivery.failed, also for the one-offs whose attempt starts while
+    # the reaper is on its way and finds the client gone.
+    ops = t.receiver()
+    h = t.hookd(ops_conf(ops, new_secret(), "max_inflight_per_client 2\n"))
+    rcv = t.receiver()
+    rcv.on("/hang", Reply(200, delay=20))
+    rcv.on("/bad", 400)
+    h.client("acme")
+    h.client("beta")
+    h.endpoint("acme", rcv.url("/hang"), events=["a.*"])
+    h.endpoint("beta", rcv.url("/bad"), events=["b.*"])
+    for i in range(2200):
+        h.event("acme", type="o.x", data={"i": i}, callback=rcv.url("/hang"))
+    h.event("acme", type="a.x")
+    rcv.wait_for(2, "/hang", timeout=30)
+    h.req(204, "DELETE", "/v1/clients/acme")
+    wait_until(lambda: not h.deliveries("?client=acme&status=pending"),
+               60, 0.2, "acme's deliveries failed")
+    # A failure of beta's after it: its event shows the ops events are on.
+    ev = h.event("beta", type="b.x")
+    h.wait_all(ev["id"], status="failed")
+    wait_until(lambda: ops_events(h), 15, 0.1, "beta's ops event")
+    got = [h.req(200, "GET", "/v1/events/" + e["id"])
+           for e in ops_events(h)]
+    eq(sum(g["data"]["client"] != "beta" for g in got), 0,
+       "delivery.failed events of the deleted client")
+    eq(len(got), 1, "delivery.failed events")
