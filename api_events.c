@@ -134,8 +134,8 @@ api_put_delivery(struct api_ctx *c, struct delivery *d, int with_log)
 		api_kv_str(b, "status", d->status <= STORE_FAILED ?
 		    api_status_names[d->status] : "unknown");
 		api_kv_u64(b, "attempts", d->attempts);
-		api_kv_time(b, "next_attempt_at",
-		    d->status == STORE_PENDING ? d->next_at : 0, 1);
+		api_kv_time(b, "next_attempt_at", deliver_next_attempt(d),
+		    1);
 		api_kv_raw(b, "last", last.len > 0 ? last.data : NULL);
 		api_kv_raw(b, "ack", ack.len > 0 ? ack.data : NULL);
 		api_kv_time(b, "created_at", d->event->created_at, 0);

@@ -303,3 +303,43 @@ def test_fifo_switch_keeps_order_of_pending(t):
                0.1, "six delivered")
     got = [r.headers["webhook-id"] for r in rcv.got("/f")[5:]]
     eq(got, ids, "arrivals after the switch to fifo")
+
+
+def rfc3339_s(s):
+    """Epoch seconds of an RFC 3339 UTC time as hookd writes it."""
+    import calendar
+    return calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def test_manual_retry_skips_rate_wait_keeps_fifo(t):
+    # FIX14 item 4: at rate_limit 0.001 the second delivery waits ~1000 s
+    # for a token; GET shows when that token comes, and a manual retry
+    # sends it now. On a fifo endpoint a retry of a later one keeps its
+    # turn: it goes right after the earlier one, not before.
+    rcv = t.receiver()
+    h = t.hookd()
+    h.client("acme")
+    for path, extra in (("/r", {}), ("/q", {"ordering": "fifo"})):
+        ep = h.endpoint("acme", rcv.url(path), rate_limit=0.001,
+                        events=[path[1:] + ".*"], **extra)
+        ids = [h.event("acme", type=path[1:] + ".x", data={"i": i})["id"]
+               for i in range(3)]
+        rcv.wait_for(1, path, timeout=30)
+        ds = [h.deliveries_of(i)[0] for i in ids]
+        now = time.time()
+        wait_until(lambda: rfc3339_s(h.delivery(ds[1]["id"])
+                                     ["next_attempt_at"]) > now + 600,
+                   15, 0.1, "next_attempt_at at the next token (%s)" % path)
+        h.req(202, "POST", "/v1/deliveries/%s/retry" % ds[2]["id"])
+        if extra:
+            h.req(202, "POST", "/v1/deliveries/%s/retry" % ds[1]["id"])
+        h.wait_delivery(ds[2]["id"], timeout=30)
+        if extra:
+            h.wait_delivery(ds[1]["id"], timeout=30)
+            eq([r.headers["webhook-id"] for r in rcv.got(path)], ids,
+               "fifo order with manual retries")
+        else:
+            eq(h.delivery(ds[1]["id"])["status"], "pending",
+               "the one not retried still waits for its token")
+        eq(h.req(200, "GET", "/v1/endpoints/" + ep["id"])["rate_limit"],
+           0.001, "rate_limit")
