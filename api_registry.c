@@ -690,7 +690,9 @@ static int
 api_ep_rate(struct api_ctx *c, struct api_draft *d, int idx)
 {
 	const char *why;
-	char v[32];
+	/* A rate's text: room for trailing zeros ("2.50000"), while one
+	 * longer is refused before it is read. */
+	char v[64];
 	int n;
 
 	d->e.rate_milli = 0;

@@ -128,9 +128,10 @@ struct config {
  * bucket's arithmetic (millionths of a token) far from overflowing. */
 #define CONFIG_RATE_MAX 10000
 
-/* rate_limit: a decimal number (len bytes of s, digits with at most three
- * after a '.') from 0.001 to CONFIG_RATE_MAX, into *milli (thousandths of
- * a delivery a second). */
+/* rate_limit: a JSON number (len bytes of s; RFC 8259 §6, an exponent and
+ * trailing zeros allowed, no sign) whose value is from 0.001 to
+ * CONFIG_RATE_MAX with at most three decimals ("2.50000", "1e3", "1E-3"),
+ * into *milli (thousandths of a delivery a second). */
 int config_check_rate(const char *s, size_t len, uint32_t *milli,
     const char **why);
 
