@@ -471,8 +471,8 @@ static const struct api_field api_event_fields[EV_NFIELDS] = {
 	[EV_CLIENT] = { "client", API_T_STR, 1 },
 	[EV_TYPE] = { "type", API_T_STR, 1 },
 	[EV_DATA] = { "data", API_T_OBJ, 1 },
-	[EV_DELIVER_AT] = { "deliver_at", API_T_STR, 0 },
-	[EV_DELAY] = { "delay", API_T_STR | API_T_NUM, 0 },
+	[EV_DELIVER_AT] = { "deliver_at", API_T_STR | API_T_NULL, 0 },
+	[EV_DELAY] = { "delay", API_T_STR | API_T_NUM | API_T_NULL, 0 },
 };
 
 /* Contract §15: the furthest an event's deliveries can be put off. A
@@ -571,8 +571,9 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
  * Contract §15: "deliver_at" (RFC 3339) or "delay" (a duration as in the
  * config, "90s", "15m", "2d", or a number of seconds), token indexes ia and
  * id (-1: absent), into *at (epoch ms; 0 when neither; a time not after now
- * is now). Both, a bad value or one more than 365 days ahead: 422 saying
- * how to write it. Returns 0 or the answer's status.
+ * is now). A null one is as absent: "at once", as the event object shows
+ * it. Both, a bad value or one more than 365 days ahead: 422 saying how to
+ * write it. Returns 0 or the answer's status.
  */
 static int
 api_event_when(struct api_ctx *c, int ia, int id, int64_t now, int64_t *at)
@@ -581,6 +582,10 @@ api_event_when(struct api_ctx *c, int ia, int id, int64_t now, int64_t *at)
 	int64_t ms;
 
 	*at = 0;
+	if (ia >= 0 && c->toks[ia].type == JSON_NULL)
+		ia = -1;
+	if (id >= 0 && c->toks[id].type == JSON_NULL)
+		id = -1;
 	if (ia >= 0 && id >= 0)
 		return api_error(c, 422, "give deliver_at or delay, not both");
 	if (ia >= 0) {

@@ -346,3 +346,22 @@ def test_ops_client_delete_is_operators_cause(t):
     eq(sum(g["data"]["client"] != "beta" for g in got), 0,
        "delivery.failed events of the deleted client")
     eq(len(got), 1, "delivery.failed events")
+
+
+def test_deliver_at_and_delay_null_mean_at_once(t):
+    # FIX14 item 6: null, as the event object shows "at once", goes in;
+    # a null one next to the other is as absent.
+    rcv = t.receiver()
+    h = t.hookd()
+    h.client("acme")
+    h.endpoint("acme", rcv.url("/n"))
+    base = {"client": "acme", "type": "a.b", "data": {}}
+    for extra in ({"deliver_at": None}, {"delay": None},
+                  {"deliver_at": None, "delay": None}):
+        ev = post_event(h, dict(base, **extra))
+        eq(h.req(200, "GET", "/v1/events/" + ev["id"])["deliver_at"], None,
+           "deliver_at of %r" % extra)
+        h.wait_all(ev["id"])
+    ev = post_event(h, dict(base, deliver_at=None, delay="1h"))
+    check(h.req(200, "GET", "/v1/events/" + ev["id"])["deliver_at"]
+          is not None, "a delay next to a null deliver_at")
