@@ -58,6 +58,10 @@ void api_set_admin_token(const char *token);
 int api_handle(const struct api_request *r, struct buf *out,
     const char **content_type);
 
+/* The Retry-After (RFC 9110 §10.2.3) in seconds that api_handle's last
+ * answer carries (a 429 of max_retries_per_minute), or 0 for none. */
+int64_t api_retry_after(void);
+
 /*
  * The value of the Allow header for a 405 that api_handle answered r (RFC
  * 9110 §15.5.6): the methods a route's prefix takes (contract §14, every

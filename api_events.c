@@ -360,8 +360,9 @@ static const struct api_field api_replay_fields[] = {
 };
 
 /*
- * Contract §18: retry and replay calls made with the token of client cl are
- * counted per minute; past max_retries_per_minute they are answered 429, so
+ * Contract §18: retry, replay and test calls made with the token of client
+ * cl are counted per minute; past max_retries_per_minute they are answered
+ * 429 with Retry-After, so
  * one tenant cannot keep the journal and the engine busy requeueing. The
  * admin's calls are neither counted nor limited: the limit protects against
  * a tenant, and the operator must still be able to act once a tenant has
@@ -378,10 +379,15 @@ api_retry_rate(struct api_ctx *c, struct client *cl)
 		cl->retry_minute = minute;
 		cl->retry_calls = 0;
 	}
-	if (cl->retry_calls >= config_current()->max_retries_per_minute)
-		return api_errorf(c, 429, "too many retry and replay calls for "
-		    "client %s: at most %zu a minute (max_retries_per_minute)",
-		    cl->id, config_current()->max_retries_per_minute);
+	if (cl->retry_calls >= config_current()->max_retries_per_minute) {
+		/* Retry-After (RFC 9110 §10.2.3): when the next minute's
+		 * count starts. */
+		api_set_retry_after(60 - util_mono_ms() / 1000 % 60);
+		return api_errorf(c, 429, "too many retry, replay and test "
+		    "calls for client %s: at most %zu a minute "
+		    "(max_retries_per_minute)", cl->id,
+		    config_current()->max_retries_per_minute);
+	}
 	cl->retry_calls++;
 	return 0;
 }

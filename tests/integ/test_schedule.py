@@ -164,6 +164,16 @@ def test_endpoint_test_counts_as_retry_call(t):
     body = h.req(429, "POST", path, token=c["token"])
     check("max_retries_per_minute" in body["error"], body)
     h.req(202, "POST", path)        # the admin is not limited
+    # FIX14 item 8: the message names test calls, and the 429 (of /test
+    # and of a retry alike) says when to come back.
+    dl = h.deliveries("?limit=1")[0]
+    for p in (path, "/v1/deliveries/%s/retry" % dl["id"]):
+        st, body, hdrs = h.api("POST", p, token=c["token"])
+        eq(st, 429, p)
+        check(body["error"].startswith("too many retry, replay and test "
+                                       "calls for client acme"), body)
+        check(1 <= int(hdrs.get("retry-after", "0")) <= 60,
+              "%s: Retry-After %r" % (p, hdrs.get("retry-after")))
 
 
 def test_health_moves_and_survives_restart(t):
