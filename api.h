@@ -91,7 +91,11 @@ int api_check_static(char *err, size_t errsz);
 /* Create the static registrations of the config that are missing, after
  * checking every line first: a bad line writes nothing. Returns 0, or -1
  * with err set to "LINE: reason" (the caller puts the config file's name
- * and a colon in front: "FILE:LINE: reason"). */
-int api_apply_static(char *err, size_t errsz);
+ * and a colon in front: "FILE:LINE: reason"). When changed is not NULL,
+ * each existing endpoint whose policy a line put back in force is appended
+ * to it as "endpoint:ep_..." (comma-separated; cut at changedsz bytes,
+ * NUL-terminated). */
+int api_apply_static(char *err, size_t errsz, char *changed,
+    size_t changedsz);
 
 #endif

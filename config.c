@@ -937,7 +937,7 @@ config_summary(const struct config *c, char *out, size_t outsz)
 	    "max_connections=%zu timeout=%s retries=%zu body_timeout=%s "
 	    "max_outbound=%zu max_inflight_per_client=%zu "
 	    "retention=%s static_clients=%zu static_endpoints=%zu "
-	    "routes=%zu",
+	    "routes=%zu ops_url=%.*s",
 	    c->listen, c->data_dir, c->fsync_always ? "always" : "never",
 	    c->nallow > 0 ? allow : "none", c->metrics ? "on" : "off",
 	    c->max_body, c->max_connections,
@@ -945,7 +945,9 @@ config_summary(const struct config *c, char *out, size_t outsz)
 	    config_fmt_duration(c->body_timeout_ms, t2, sizeof(t2)),
 	    c->max_outbound, config_client_inflight(c),
 	    config_fmt_duration(c->retention_ms, t3, sizeof(t3)), clients,
-	    endpoints, c->nroutes);
+	    endpoints, c->nroutes, c->ops_url[0] != '\0' ?
+	    (int)strcspn(c->ops_url, "?#") : 4,
+	    c->ops_url[0] != '\0' ? c->ops_url : "none");
 	return out;
 }
 

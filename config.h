@@ -183,8 +183,9 @@ int config_listen_is_loopback(const char *value);
 
 /*
  * One line (no newline) on what c puts in force, for `hookd -n`: listen,
- * data_dir, fsync, allow_destinations, metrics, the main limits and the
- * number of static registrations. Never a secret. Written into out (outsz
+ * data_dir, fsync, allow_destinations, metrics, the main limits, the
+ * number of static registrations and ops_url (without its query, which
+ * may hold a token). Never a secret. Written into out (outsz
  * bytes, cut when too small). Returns out.
  */
 char *config_summary(const struct config *c, char *out, size_t outsz);

@@ -360,3 +360,26 @@ def test_rate_limit_judged_by_value(t):
         st, data, _ = h.api("PATCH", path, b'{"rate_limit": ' + raw + b'}')
         eq(st, 422, raw.decode())
         check("rate_limit" in data["error"], data)
+
+
+def test_sighup_names_endpoints_whose_policy_it_put_back(t):
+    # FIX14 item 8: a SIGHUP that puts a static line's policy back after
+    # an API PATCH logs the endpoint among what changed, not "none".
+    line = ("client acme\nendpoint acme http://127.0.0.1:9/s rate_limit=0.5"
+            "\n")
+    h = t.hookd(line)
+    ep = h.req(200, "GET", "/v1/endpoints")["data"][0]
+    path = "/v1/endpoints/" + ep["id"]
+    h.req(200, "PATCH", path, {"rate_limit": 7})
+    h.proc.send_signal(1)
+    wait_until(lambda: h.req(200, "GET", path)["rate_limit"] == 0.5, 15,
+               0.1, "SIGHUP puts the line's rate_limit back")
+    wait_until(lambda: "msg=reloaded" in h.log(), 15, 0.1, "reloaded")
+    got = [ln for ln in h.log().splitlines() if "msg=reloaded" in ln]
+    check("changed=endpoint:" + ep["id"] in got[-1], got)
+    # Nothing to put back: none.
+    h.proc.send_signal(1)
+    wait_until(lambda: h.log().count("msg=reloaded") == 2, 15, 0.1,
+               "reloaded again")
+    got = [ln for ln in h.log().splitlines() if "msg=reloaded" in ln]
+    check("changed=none" in got[-1], got)

@@ -375,3 +375,20 @@ def test_deliver_at_and_delay_null_mean_at_once(t):
     ev = post_event(h, dict(base, deliver_at=None, delay="1h"))
     check(h.req(200, "GET", "/v1/events/" + ev["id"])["deliver_at"]
           is not None, "a delay next to a null deliver_at")
+
+
+def test_check_prints_ops_url(t):
+    # FIX14 item 8: -n says the ops_url in force (not its query, which
+    # may hold a token), and "none" without one.
+    path = "%s/opsn.conf" % t.tmp
+    for conf, want in (
+            ("ops_url http://127.0.0.1:9/ops?k=s3cret\nops_secret %s\n"
+             % new_secret(), "ops_url=http://127.0.0.1:9/ops"),
+            ("", "ops_url=none")):
+        with open(path, "w") as f:
+            f.write(BASE_CONF + ALLOW_LOOPBACK + conf)
+        r = run_hookd("-n", "-c", path, cwd=t.tmp)
+        eq(r.returncode, 0, r.stderr)
+        words = r.stdout.split()
+        check(want in words, "%r not in %r" % (want, r.stdout))
+        check("s3cret" not in r.stdout, r.stdout)
