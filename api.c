@@ -973,6 +973,22 @@ api_ctx_free(struct api_ctx *c)
 	free(c);
 }
 
+/* The Retry-After of api_handle's last answer, in seconds; 0: none. The
+ * API runs on the loop thread only. */
+static int64_t api_last_retry_after;
+
+void
+api_set_retry_after(int64_t s)
+{
+	api_last_retry_after = s > 0 ? s : 1;
+}
+
+int64_t
+api_retry_after(void)
+{
+	return api_last_retry_after;
+}
+
 int
 api_handle(const struct api_request *r, struct buf *out,
     const char **content_type)
@@ -981,6 +997,7 @@ api_handle(const struct api_request *r, struct buf *out,
 	size_t plen = api_path_len(r);
 	int status;
 
+	api_last_retry_after = 0;
 	if ((c = api_ctx_new(r, out, content_type, plen)) == NULL)
 		return 500;
 	status = api_route(c, r->target, plen);

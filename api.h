@@ -58,6 +58,10 @@ void api_set_admin_token(const char *token);
 int api_handle(const struct api_request *r, struct buf *out,
     const char **content_type);
 
+/* The Retry-After (RFC 9110 §10.2.3) in seconds that api_handle's last
+ * answer carries (a 429 of max_retries_per_minute), or 0 for none. */
+int64_t api_retry_after(void);
+
 /*
  * The value of the Allow header for a 405 that api_handle answered r (RFC
  * 9110 §15.5.6): the methods a route's prefix takes (contract §14, every
@@ -87,7 +91,11 @@ int api_check_static(char *err, size_t errsz);
 /* Create the static registrations of the config that are missing, after
  * checking every line first: a bad line writes nothing. Returns 0, or -1
  * with err set to "LINE: reason" (the caller puts the config file's name
- * and a colon in front: "FILE:LINE: reason"). */
-int api_apply_static(char *err, size_t errsz);
+ * and a colon in front: "FILE:LINE: reason"). When changed is not NULL,
+ * each existing endpoint whose policy a line put back in force is appended
+ * to it as "endpoint:ep_..." (comma-separated; cut at changedsz bytes,
+ * NUL-terminated). */
+int api_apply_static(char *err, size_t errsz, char *changed,
+    size_t changedsz);
 
 #endif

@@ -134,8 +134,8 @@ api_put_delivery(struct api_ctx *c, struct delivery *d, int with_log)
 		api_kv_str(b, "status", d->status <= STORE_FAILED ?
 		    api_status_names[d->status] : "unknown");
 		api_kv_u64(b, "attempts", d->attempts);
-		api_kv_time(b, "next_attempt_at",
-		    d->status == STORE_PENDING ? d->next_at : 0, 1);
+		api_kv_time(b, "next_attempt_at", deliver_next_attempt(d),
+		    1);
 		api_kv_raw(b, "last", last.len > 0 ? last.data : NULL);
 		api_kv_raw(b, "ack", ack.len > 0 ? ack.data : NULL);
 		api_kv_time(b, "created_at", d->event->created_at, 0);
@@ -360,8 +360,9 @@ static const struct api_field api_replay_fields[] = {
 };
 
 /*
- * Contract §18: retry and replay calls made with the token of client cl are
- * counted per minute; past max_retries_per_minute they are answered 429, so
+ * Contract §18: retry, replay and test calls made with the token of client
+ * cl are counted per minute; past max_retries_per_minute they are answered
+ * 429 with Retry-After, so
  * one tenant cannot keep the journal and the engine busy requeueing. The
  * admin's calls are neither counted nor limited: the limit protects against
  * a tenant, and the operator must still be able to act once a tenant has
@@ -378,10 +379,15 @@ api_retry_rate(struct api_ctx *c, struct client *cl)
 		cl->retry_minute = minute;
 		cl->retry_calls = 0;
 	}
-	if (cl->retry_calls >= config_current()->max_retries_per_minute)
-		return api_errorf(c, 429, "too many retry and replay calls for "
-		    "client %s: at most %zu a minute (max_retries_per_minute)",
-		    cl->id, config_current()->max_retries_per_minute);
+	if (cl->retry_calls >= config_current()->max_retries_per_minute) {
+		/* Retry-After (RFC 9110 §10.2.3): when the next minute's
+		 * count starts. */
+		api_set_retry_after(60 - util_mono_ms() / 1000 % 60);
+		return api_errorf(c, 429, "too many retry, replay and test "
+		    "calls for client %s: at most %zu a minute "
+		    "(max_retries_per_minute)", cl->id,
+		    config_current()->max_retries_per_minute);
+	}
 	cl->retry_calls++;
 	return 0;
 }
@@ -471,8 +477,8 @@ static const struct api_field api_event_fields[EV_NFIELDS] = {
 	[EV_CLIENT] = { "client", API_T_STR, 1 },
 	[EV_TYPE] = { "type", API_T_STR, 1 },
 	[EV_DATA] = { "data", API_T_OBJ, 1 },
-	[EV_DELIVER_AT] = { "deliver_at", API_T_STR, 0 },
-	[EV_DELAY] = { "delay", API_T_STR | API_T_NUM, 0 },
+	[EV_DELIVER_AT] = { "deliver_at", API_T_STR | API_T_NULL, 0 },
+	[EV_DELAY] = { "delay", API_T_STR | API_T_NUM | API_T_NULL, 0 },
 };
 
 /* Contract §15: the furthest an event's deliveries can be put off. A
@@ -571,8 +577,9 @@ api_idem_key(struct api_ctx *c, struct api_new_event *ne)
  * Contract §15: "deliver_at" (RFC 3339) or "delay" (a duration as in the
  * config, "90s", "15m", "2d", or a number of seconds), token indexes ia and
  * id (-1: absent), into *at (epoch ms; 0 when neither; a time not after now
- * is now). Both, a bad value or one more than 365 days ahead: 422 saying
- * how to write it. Returns 0 or the answer's status.
+ * is now). A null one is as absent: "at once", as the event object shows
+ * it. Both, a bad value or one more than 365 days ahead: 422 saying how to
+ * write it. Returns 0 or the answer's status.
  */
 static int
 api_event_when(struct api_ctx *c, int ia, int id, int64_t now, int64_t *at)
@@ -581,6 +588,10 @@ api_event_when(struct api_ctx *c, int ia, int id, int64_t now, int64_t *at)
 	int64_t ms;
 
 	*at = 0;
+	if (ia >= 0 && c->toks[ia].type == JSON_NULL)
+		ia = -1;
+	if (id >= 0 && c->toks[id].type == JSON_NULL)
+		id = -1;
 	if (ia >= 0 && id >= 0)
 		return api_error(c, 422, "give deliver_at or delay, not both");
 	if (ia >= 0) {

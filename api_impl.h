@@ -126,6 +126,10 @@ extern const char *const api_status_names[STORE_FAILED + 1];
 
 /* ---- api.c: answers ---- */
 
+/* The answer being built carries Retry-After: s seconds (at least 1);
+ * api_retry_after reads it back. */
+void api_set_retry_after(int64_t s);
+
 /* Drop whatever was written to c->out for this request (a half-built answer,
  * or an allocation failure) so that an error body can replace it. */
 void api_rewind(struct api_ctx *c);

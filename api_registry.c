@@ -690,7 +690,9 @@ static int
 api_ep_rate(struct api_ctx *c, struct api_draft *d, int idx)
 {
 	const char *why;
-	char v[32];
+	/* A rate's text: room for trailing zeros ("2.50000"), while one
+	 * longer is refused before it is read. */
+	char v[64];
 	int n;
 
 	d->e.rate_milli = 0;
@@ -1140,9 +1142,11 @@ api_static_policy_same(const struct endpoint *e, const struct config_reg *g)
 
 /* An existing endpoint of a line: the policy members the line names are
  * configuration, so a start or a reload puts them back in force (an API
- * PATCH of them lasts until then). NULL, or the reason it failed. */
+ * PATCH of them lasts until then); one put back is named in changed (may
+ * be NULL; changedsz bytes). NULL, or the reason it failed. */
 static const char *
-api_static_update(struct endpoint *e, const struct config_reg *g)
+api_static_update(struct endpoint *e, const struct config_reg *g,
+    char *changed, size_t changedsz)
 {
 	struct api_draft d;
 	const char *why = NULL;
@@ -1154,8 +1158,17 @@ api_static_update(struct endpoint *e, const struct config_reg *g)
 		why = "out of memory";
 	else if (store_endpoint_update(e, &d.e) != 0)
 		why = api_static_store_error();
-	else
+	else {
 		deliver_endpoint_changed(e);
+		if (changed != NULL) {
+			char xid[STORE_XID_MAX];
+			size_t n = strlen(changed);
+
+			store_fmt_id(STORE_EP, e->id, xid);
+			snprintf(changed + n, changedsz - n, "%sendpoint:%s",
+			    n > 0 ? "," : "", xid);
+		}
+	}
 	api_draft_free(&d);
 	return why;
 }
@@ -1195,7 +1208,8 @@ api_static_endpoint_form(const struct config_reg *g, char *buf,
  * Without apply, only checked: its client may then be one that a client
  * line of the same config is about to create. */
 static const char *
-api_static_endpoint(const struct config_reg *g, int apply)
+api_static_endpoint(const struct config_reg *g, int apply, char *changed,
+    size_t changedsz)
 {
 	struct api_draft d;
 	struct client *cl = store_client_find(g->client, strlen(g->client));
@@ -1219,7 +1233,7 @@ api_static_endpoint(const struct config_reg *g, int apply)
 	if (!apply)
 		return NULL;
 	if ((e = api_static_find(cl, g->url)) != NULL)
-		return api_static_update(e, g);
+		return api_static_update(e, g, changed, changedsz);
 	api_draft_init(&d);
 	d.e.client = cl;
 	d.e.method_get = g->method_get;
@@ -1268,7 +1282,7 @@ api_check_static(char *err, size_t errsz)
 }
 
 int
-api_apply_static(char *err, size_t errsz)
+api_apply_static(char *err, size_t errsz, char *changed, size_t changedsz)
 {
 	const struct config_reg *g;
 	const char *why;
@@ -1286,7 +1300,8 @@ api_apply_static(char *err, size_t errsz)
 			g = &config_current()->regs[i];
 			if (g->is_endpoint != (pass & 1))
 				continue;
-			why = (pass & 1) ? api_static_endpoint(g, pass >= 2) :
+			why = (pass & 1) ? api_static_endpoint(g, pass >= 2,
+			    changed, changedsz) :
 			    api_static_client(g, pass >= 2);
 			if (why != NULL) {
 				snprintf(err, errsz, "%d: %s", g->line, why);

@@ -338,32 +338,80 @@ config_scalar(struct config *c, const struct config_scalar *s,
 
 /* ---- delivery policy (contract §15) ---- */
 
+/* An exponent beyond this many digits' worth is out of range whatever the
+ * mantissa (the text is at most a line long): clamping it keeps a huge
+ * "1e99999999999" from overflowing the sum below. */
+#define RATE_EXP_CLAMP 100000
+
 int
 config_check_rate(const char *s, size_t len, uint32_t *milli,
     const char **why)
 {
-	const char *dot = memchr(s, '.', len);
-	size_t ilen = dot != NULL ? (size_t)(dot - s) : len, flen, i;
-	uint64_t whole, frac = 0;
+	size_t i = 0, nsig = 0;
+	uint64_t m = 0;
+	long exp = 0, e = 0;
+	int eneg = 0, digits = 0;
 
 	*why = "rate_limit must be a number of deliveries a second from "
 	    "0.001 to 10000 (at most 3 decimals, e.g. 20 or 0.5)";
-	flen = dot != NULL ? len - ilen - 1 : 0;
-	if (ilen == 0 || util_parse_u64(s, ilen, CONFIG_RATE_MAX, &whole) != 0 ||
-	    (dot != NULL && (flen == 0 || flen > 3)))
-		return -1;
-	for (i = 0; i < 3; i++) {
-		frac *= 10;
-		if (i < flen) {
-			if (dot[1 + i] < '0' || dot[1 + i] > '9')
+	/* Judged by its value, not its text: a JSON number (RFC 8259 §6,
+	 * leading zeros allowed), the value m * 10^exp with m its
+	 * significant digits. Digits past the 8 a rate in range can have
+	 * must be trailing zeros, which only move exp. */
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+		if (nsig > 0 || s[i] != '0') {
+			if (nsig++ < 9)
+				m = m * 10 + (uint64_t)(s[i] - '0');
+			else if (s[i] != '0')
 				return -1;
-			frac += (uint64_t)(dot[1 + i] - '0');
+			else
+				exp++;
 		}
-	}
-	whole = whole * 1000 + frac;
-	if (whole == 0 || whole > (uint64_t)CONFIG_RATE_MAX * 1000)
+	if (digits == 0)
 		return -1;
-	*milli = (uint32_t)whole;
+	if (i < len && s[i] == '.') {
+		for (i++, digits = 0; i < len && s[i] >= '0' && s[i] <= '9';
+		    i++, digits++) {
+			if (nsig > 0 || s[i] != '0') {
+				if (nsig++ < 9)
+					m = m * 10 + (uint64_t)(s[i] - '0');
+				else if (s[i] != '0')
+					return -1;
+				else
+					exp++;
+			}
+			exp--;
+		}
+		if (digits == 0)
+			return -1;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			eneg = s[i++] == '-';
+		for (digits = 0; i < len && s[i] >= '0' && s[i] <= '9';
+		    i++, digits++)
+			if (e < RATE_EXP_CLAMP)
+				e = e * 10 + (s[i] - '0');
+		if (digits == 0)
+			return -1;
+		exp += eneg ? -e : e;
+	}
+	if (i != len || m == 0)
+		return -1;
+	/* Thousandths: m * 10^(exp + 3), a whole number from 1 to
+	 * CONFIG_RATE_MAX * 1000. */
+	for (exp += 3; exp < 0; exp++) {
+		if (m % 10 != 0)
+			return -1;	/* more than 3 decimals */
+		m /= 10;
+	}
+	for (; exp > 0; exp--)
+		if ((m *= 10) > (uint64_t)CONFIG_RATE_MAX * 1000)
+			return -1;
+	if (m > (uint64_t)CONFIG_RATE_MAX * 1000)
+		return -1;
+	*milli = (uint32_t)m;
 	return 0;
 }
 
@@ -889,7 +937,7 @@ config_summary(const struct config *c, char *out, size_t outsz)
 	    "max_connections=%zu timeout=%s retries=%zu body_timeout=%s "
 	    "max_outbound=%zu max_inflight_per_client=%zu "
 	    "retention=%s static_clients=%zu static_endpoints=%zu "
-	    "routes=%zu",
+	    "routes=%zu ops_url=%.*s",
 	    c->listen, c->data_dir, c->fsync_always ? "always" : "never",
 	    c->nallow > 0 ? allow : "none", c->metrics ? "on" : "off",
 	    c->max_body, c->max_connections,
@@ -897,7 +945,9 @@ config_summary(const struct config *c, char *out, size_t outsz)
 	    config_fmt_duration(c->body_timeout_ms, t2, sizeof(t2)),
 	    c->max_outbound, config_client_inflight(c),
 	    config_fmt_duration(c->retention_ms, t3, sizeof(t3)), clients,
-	    endpoints, c->nroutes);
+	    endpoints, c->nroutes, c->ops_url[0] != '\0' ?
+	    (int)strcspn(c->ops_url, "?#") : 4,
+	    c->ops_url[0] != '\0' ? c->ops_url : "none");
 	return out;
 }
 

@@ -128,9 +128,10 @@ struct config {
  * bucket's arithmetic (millionths of a token) far from overflowing. */
 #define CONFIG_RATE_MAX 10000
 
-/* rate_limit: a decimal number (len bytes of s, digits with at most three
- * after a '.') from 0.001 to CONFIG_RATE_MAX, into *milli (thousandths of
- * a delivery a second). */
+/* rate_limit: a JSON number (len bytes of s; RFC 8259 §6, an exponent and
+ * trailing zeros allowed, no sign) whose value is from 0.001 to
+ * CONFIG_RATE_MAX with at most three decimals ("2.50000", "1e3", "1E-3"),
+ * into *milli (thousandths of a delivery a second). */
 int config_check_rate(const char *s, size_t len, uint32_t *milli,
     const char **why);
 
@@ -182,8 +183,9 @@ int config_listen_is_loopback(const char *value);
 
 /*
  * One line (no newline) on what c puts in force, for `hookd -n`: listen,
- * data_dir, fsync, allow_destinations, metrics, the main limits and the
- * number of static registrations. Never a secret. Written into out (outsz
+ * data_dir, fsync, allow_destinations, metrics, the main limits, the
+ * number of static registrations and ops_url (without its query, which
+ * may hold a token). Never a secret. Written into out (outsz
  * bytes, cut when too small). Returns out.
  */
 char *config_summary(const struct config *c, char *out, size_t outsz);

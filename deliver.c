@@ -214,12 +214,13 @@ rate_ready(struct endpoint *e)
 }
 
 void
-rate_take(struct endpoint *e)
+rate_take(struct endpoint *e, int manual)
 {
 	if (e == NULL || e->rate_milli == 0)
 		return;
 	rl_refill(e, util_mono_ms());
-	e->rl_units -= RL_TOKEN;
+	if (!manual || e->rl_units >= RL_TOKEN)
+		e->rl_units -= RL_TOKEN;
 }
 
 /* Take e off the list of endpoints awaiting a token (a removal). */
@@ -312,6 +313,39 @@ fifo_next(struct endpoint *e, struct delivery *d)
 	e->fifo_cur = NULL;
 	if ((n = deliver_wait_pop(&e->park_head, &e->park_tail)) != NULL)
 		engine_due(n);
+}
+
+/*
+ * e has just become fifo (a PATCH or a reload of ordering): its pending
+ * deliveries were scheduled each at its own time. Its first one in event
+ * order becomes fifo_cur, keeping its next_at and its place (heap or wait
+ * list); an attempt already in flight counts as the current one instead
+ * (the first such in id order). Every other pending one that is not in
+ * flight leaves the heap or its wait list and is parked in id order. Only
+ * e's own list of deliveries is walked, not the store.
+ */
+static void
+fifo_adopt(struct endpoint *e)
+{
+	struct delivery *d, *cur = NULL;
+
+	for (d = e->dlv_head; d != NULL; d = d->ep_next) {
+		if (d->status != STORE_PENDING)
+			continue;
+		if (cur == NULL || (d->inflight && !cur->inflight) ||
+		    (d->inflight == cur->inflight && d->id < cur->id))
+			cur = d;
+	}
+	if (cur == NULL)
+		return;
+	e->fifo_cur = cur;
+	for (d = e->dlv_head; d != NULL; d = d->ep_next) {
+		if (d == cur || d->status != STORE_PENDING || d->inflight)
+			continue;
+		if (d->waiting)
+			deliver_wait_unlink(&eng.q, d);
+		fifo_park(e, d);
+	}
 }
 
 /* Of fifo endpoints only: 1 when d may go on, 0 when it was parked. */
@@ -452,7 +486,7 @@ dispatch(struct delivery *d)
 		return;
 	t = tenant_of(d);
 	if (e != NULL && (!e->enabled || e->inflight >= endpoint_slots(e) ||
-	    !rate_ready(e)))
+	    (!d->manual && !rate_ready(e))))
 		deliver_wait_push(&eng.q, d, WAIT_ENDPOINT, NULL);
 	else if (t != NULL && t->inflight >= client_cap())
 		deliver_wait_push(&eng.q, d, WAIT_CLIENT, t);
@@ -477,8 +511,8 @@ pull_endpoint(struct endpoint *e)
 		struct tenant *t = tenant_of(d);
 
 		/* Contract §15: no token, no start; the token's time wakes
-		 * the loop to pull again. */
-		if (!rate_ready(e))
+		 * the loop to pull again. A manual retry goes without. */
+		if (!d->manual && !rate_ready(e))
 			return;
 		if (t != NULL && t->inflight >= client_cap()) {
 			/* Its client has no slot. With none of the
@@ -1063,11 +1097,42 @@ deliver_host_addrs(const char *host, const char *client,
 void
 deliver_now(struct delivery *d)
 {
-	if (d->status != STORE_PENDING || d->inflight || d->waiting)
+	struct endpoint *e = d->endpoint;
+
+	if (d->status != STORE_PENDING || d->inflight)
+		return;
+	/* An operator's "now": its attempt waits for no rate_limit token
+	 * (contract §15), though it takes one if there is one. A delivery
+	 * already waiting on its endpoint for only a token leaves the line;
+	 * one waiting for a slot keeps its place (the flag lets it go
+	 * without a token once it has one); a parked one of a fifo endpoint
+	 * keeps its turn. */
+	d->manual = 1;
+	if (d->waiting == WAIT_ENDPOINT && e != NULL && e->enabled &&
+	    e->inflight < endpoint_slots(e))
+		deliver_wait_unlink(&eng.q, d);
+	if (d->waiting)
 		return;
 	if (d->heap_index != 0)
 		deliver_heap_remove(&eng.q, d);
 	dispatch(d);
+}
+
+int64_t
+deliver_next_attempt(const struct delivery *d)
+{
+	const struct endpoint *e = d->endpoint;
+	int64_t at;
+
+	if (d->status != STORE_PENDING)
+		return 0;
+	/* Waiting on its endpoint for a token: not before the next one. */
+	if (d->waiting == WAIT_ENDPOINT && e != NULL && e->rl_held) {
+		at = util_wall_ms() + (e->rl_wake - util_mono_ms());
+		if (at > d->next_at)
+			return at;
+	}
+	return d->next_at;
 }
 
 void
@@ -1088,6 +1153,11 @@ deliver_endpoint_changed(struct endpoint *e)
 		while ((d = deliver_wait_pop(&e->park_head, &e->park_tail)) !=
 		    NULL)
 			engine_due(d);
+	} else if (e->fifo_cur == NULL && e->park_head == NULL) {
+		/* Fifo already in force keeps a fifo_cur while anything is
+		 * pending: with none, ordering has just become fifo (or
+		 * nothing is pending, and the walk finds nothing). */
+		fifo_adopt(e);
 	}
 	/* A rate set anew starts with a full bucket; a changed one keeps
 	 * its tokens, cut to its new size. */

@@ -27,6 +27,12 @@ int64_t deliver_tick(void);
 /* Attempt d as soon as possible (POST /v1/deliveries/{id}/retry). */
 void deliver_now(struct delivery *d);
 
+/* When d is next attempted, as GET shows it (next_attempt_at): epoch ms,
+ * 0 when it is not pending. Its next_at, or, while it waits on its
+ * endpoint for a rate_limit token, the time of the endpoint's next token
+ * (one further back in line goes at a later one). */
+int64_t deliver_next_attempt(const struct delivery *d);
+
 /* An endpoint was enabled again (PATCH): its held deliveries may go. */
 void deliver_endpoint_enabled(struct endpoint *e);
 

@@ -395,7 +395,8 @@ attempt_start(struct delivery *d)
 	/* Contract §15: the endpoint's own timeout, else the global one. */
 	a->deadline = a->start + (e != NULL && e->timeout_ms != 0 ?
 	    e->timeout_ms : config_current()->timeout_ms);
-	rate_take(e);
+	rate_take(e, d->manual);
+	d->manual = 0;
 	a->x.retry_after = -1;
 	a->x.ep = e != NULL ? e->id : 0;
 	a->x.client = d->event->client_id;

@@ -185,8 +185,9 @@ void delivery_fail_now(struct delivery *d, const char *error);
 void pull_after(struct endpoint *e, struct tenant *t);
 
 /* deliver.c: an attempt to e (may be NULL) starts: it takes one token of
- * e's rate_limit (contract §15). */
-void rate_take(struct endpoint *e);
+ * e's rate_limit (contract §15). A manual retry's attempt (manual set),
+ * which did not wait for one, takes one only if there is one. */
+void rate_take(struct endpoint *e, int manual);
 /*
  * deliver_ops.c: operational webhooks (contract §15). When ops_url is set,
  * post an event delivery.failed for d, which just ended failed (status,
@@ -196,7 +197,8 @@ void rate_take(struct endpoint *e);
  * the engine itself ends a delivery or disables an endpoint, never by
  * replay, so a cause gives one event; never for an operational event's own
  * delivery or a gateway's upstream call, so an ops_url that fails never
- * feeds itself. A store failure is logged; nothing is retried.
+ * feeds itself; never for a delivery of a deleted client (the operator's
+ * cause, as an endpoint's delete or disable, which never call it). A store failure is logged; nothing is retried.
  */
 void ops_delivery_failed(const struct delivery *d, int status,
     const char *error);

@@ -74,8 +74,13 @@ ops_delivery_failed(const struct delivery *d, int status, const char *error)
 	const struct endpoint *e = d->endpoint;
 	struct buf b = {0};
 
+	/* A delivery of a deleted client is the operator's doing, as one of
+	 * a deleted or disabled endpoint: no event, however it is failed (by
+	 * the reaper, or by an attempt that starts meanwhile and finds its
+	 * client gone). */
 	if (config_current()->ops_url[0] == '\0' || d->upstream ||
-	    store_event_is_ops(d->event))
+	    store_event_is_ops(d->event) ||
+	    store_event_client(d->event) == NULL)
 		return;
 	buf_puts(&b, "{");
 	ops_id(&b, "delivery", STORE_DLV, d->id);

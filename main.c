@@ -351,6 +351,7 @@ main_reload(void)
 {
 	struct config *next, *old = config_now;
 	char err[1024], changed[1024] = "", restart[128] = "";
+	int rc;
 	char q[1100], qerr[1100];
 
 	next = config_read(opt_config, opt_listen, opt_data_dir, err,
@@ -409,12 +410,15 @@ main_reload(void)
 	config_now = next;
 	config_set_current(next);
 	store_set_max_log(next->max_log_attempts);
+	/* The static lines first: the endpoints whose policy they put back
+	 * (an API PATCH undone) are among what changed. */
+	rc = api_apply_static(err, sizeof(err), changed, sizeof(changed));
 	log_line("info", "reloaded", "changed=%s",
 	    changed[0] != '\0' ? changed : "none");
 	if (restart[0] != '\0')
 		log_line("warn", "restart needed to change", "keys=%s",
 		    restart);
-	if (api_apply_static(err, sizeof(err)) != 0) {
+	if (rc != 0) {
 		static_error(q, sizeof(q), err);
 		log_line("error", "static registration failed",
 		    "error=%s", LOG_QUOTE(qerr, q));
@@ -642,7 +646,7 @@ main_run(void)
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
 		fatal("cannot open the store", err);
-	if (api_apply_static(err, sizeof(err)) != 0) {
+	if (api_apply_static(err, sizeof(err), NULL, 0) != 0) {
 		static_error(q, sizeof(q), err);
 		fatal("static registration failed", q);
 	}

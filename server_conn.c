@@ -566,6 +566,13 @@ conn_answer(struct conn *c)
 		    buf_puts(&c->out, "\r\n\r\n") != 0)
 			return conn_gone(c);
 	}
+	/* A 429 says when to come back (RFC 9110 §10.2.3), likewise. */
+	if (status == 429 && api_retry_after() > 0) {
+		c->out.len -= 2;
+		if (buf_printf(&c->out, "Retry-After: %lld\r\n\r\n",
+		    (long long)api_retry_after()) != 0)
+			return conn_gone(c);
+	}
 
 	/* Contract §6: a 2xx means on disk. Every answer waits for what was
 	 * written before it, so a read never shows what a crash could undo. */

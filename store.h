@@ -192,12 +192,14 @@ struct delivery {
 	uint32_t heap_index;		/* position in the timer heap, 0: none */
 	uint8_t status;			/* enum store_status */
 	uint8_t attempts;
-	/* Three flags in one byte: 104 bytes in all, which malloc serves
+	/* Four flags in one byte: 104 bytes in all, which malloc serves
 	 * from a 112-byte chunk (a pending delivery's memory, issue 12). */
 	uint8_t inflight : 1;		/* an attempt is under way */
 	uint8_t waiting : 3;		/* in a wait list: WAIT_* (0-4) */
 	uint8_t upstream : 1;		/* a gateway request's call of its
 					   upstream (url), not a delivery */
+	uint8_t manual : 1;		/* a manual retry's: its next attempt
+					   waits for no rate_limit token */
 };
 
 /* A gateway request's state (contract §14): event.gw. */

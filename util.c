@@ -271,6 +271,19 @@ digits(const char *s, size_t n, int *out)
 	return 0;
 }
 
+/* The days of month mo (1-12) of year y, leap years by the Gregorian rule
+ * (every 4th, but not every 100th, but every 400th). */
+static int
+month_days(int y, int mo)
+{
+	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30, 31,
+	    31, 30, 31, 30, 31 };
+
+	if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		return 29;
+	return days[mo - 1];
+}
+
 int
 util_parse_time(const char *s, size_t len, int64_t *ms)
 {
@@ -285,8 +298,12 @@ util_parse_time(const char *s, size_t len, int64_t *ms)
 	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
 	    digits(s + 17, 2, &sec))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60)
+	/* A day past its month's end (2027-02-29, 2026-11-31) is refused, not
+	 * rolled over into the next month. So is second 60: RFC 3339 allows
+	 * a leap second, but hookd's clock (POSIX time) never shows one, so
+	 * no time hookd writes has it and none it schedules needs it. */
+	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
+	    mi > 59 || sec > 59)
 		return -1;
 	if (s[i] == '.') {
 		i++;

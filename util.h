@@ -69,7 +69,9 @@ size_t util_fmt_i64(int64_t v, char out[UTIL_I64_MAX]);
 /* Format epoch milliseconds as RFC 3339 UTC with milliseconds. Returns out. */
 char *util_fmt_time(int64_t ms, char out[UTIL_TIME_MAX]);
 /* Parse RFC 3339 ("...Z" or "+hh:mm", fraction optional) into epoch ms.
- * 0 ok, -1 not a valid time. */
+ * 0 ok, -1 not a valid time: also a day past its month's end (leap years
+ * by the Gregorian rule) and second 60 (a leap second, which hookd's POSIX
+ * clock never shows). */
 int util_parse_time(const char *s, size_t len, int64_t *ms);
 /* Parse an HTTP date into epoch ms, in any of the three forms a recipient
  * must accept (RFC 9110 §5.6.7): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",

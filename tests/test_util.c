@@ -454,6 +454,37 @@ test_util(void)
 	    ms == 1795881600000LL);
 	CHECK(util_parse_time("2026-11-28T16:00:00", 19, &ms) == -1);
 	CHECK(util_parse_time("2026-13-28T16:00:00Z", 20, &ms) == -1);
+	/* Impossible dates are refused, not rolled into the next month;
+	 * leap years by the Gregorian rule; no leap second. */
+	{
+		static const struct {
+			const char *s;
+			int rc;
+			int64_t ms;
+		} rows[] = {
+			{ "2027-02-29T00:00:00Z", -1, 0 },
+			{ "2026-02-30T00:00:00Z", -1, 0 },
+			{ "2026-11-31T00:00:00Z", -1, 0 },
+			{ "2026-04-31T00:00:00Z", -1, 0 },
+			{ "1900-02-29T00:00:00Z", -1, 0 },
+			{ "2026-12-31T12:00:60Z", -1, 0 },
+			{ "2026-12-31T23:59:60Z", -1, 0 },
+			{ "2026-01-32T00:00:00Z", -1, 0 },
+			{ "2028-02-29T00:00:00Z", 0, 1835395200000LL },
+			{ "2000-02-29T00:00:00Z", 0, 951782400000LL },
+			{ "2026-11-30T00:00:00Z", 0, 1795996800000LL },
+			{ "2026-12-31T23:59:59Z", 0, 1798761599000LL },
+			{ "2027-02-28T00:00:00Z", 0, 1803772800000LL },
+		};
+		size_t r;
+
+		for (r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+			ms = 0;
+			CHECK(util_parse_time(rows[r].s, strlen(rows[r].s),
+			    &ms) == rows[r].rc);
+			CHECK(rows[r].rc != 0 || ms == rows[r].ms);
+		}
+	}
 	CHECK(util_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, &ms) ==
 	    0 && ms == 784111777000LL);
 

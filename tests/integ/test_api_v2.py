@@ -334,7 +334,8 @@ def test_per_client_limits(t):
     h.req(202, "POST", "/v1/deliveries/%s/retry" % did, token=a["token"])
     h.req(202, "POST", "/v1/endpoints/%s/replay" % e1["id"],
           {"since": "2020-01-01T00:00:00Z"}, token=a["token"])
-    want = ("too many retry and replay calls for client acme: at most 3 a "
+    want = ("too many retry, replay and test calls for client acme: "
+            "at most 3 a "
             "minute (max_retries_per_minute)")
     eq(error(h, 429, "POST", "/v1/deliveries/%s/retry" % did,
              token=a["token"]), want, "fourth retry")
@@ -435,7 +436,7 @@ def test_admin_retries_not_limited(t):
         check(ok <= 2 * limit + 2, "the client was never limited")
     check(ok >= limit, "client retries before 429: %d, want %d" % (ok, limit))
     eq(error(h, 429, "POST", replay[0], replay[1], token=a["token"]),
-       "too many retry and replay calls for client acme: at most %d a "
+       "too many retry, replay and test calls for client acme: at most %d a "
        "minute (max_retries_per_minute)" % limit, "client replay")
     # With the client at its limit, the admin still retries and replays.
     h.req(202, "POST", retry)

@@ -281,3 +281,105 @@ def test_static_endpoint_line_policy(t):
         check(p.returncode != 0, "%s accepted" % opt)
         check(word in p.stderr, "%s: %r names no %s" % (opt, p.stderr,
                                                        word))
+
+
+def test_fifo_switch_keeps_order_of_pending(t):
+    # Issue 14 (FIX14 item 1): ordering turned to fifo while deliveries
+    # wait for their retries: the first pending one goes first, the rest
+    # follow in event order, and a new event waits its turn; a switch back
+    # to none and to fifo again mid-queue holds the order as well.
+    rcv = t.receiver()
+    rcv.on("/f", *([Reply(500)] * 5 + [Reply(200)]))
+    h = t.hookd()
+    h.client("acme")
+    ep = h.endpoint("acme", rcv.url("/f"), retry_schedule=["3s", "3s"])
+    path = "/v1/endpoints/" + ep["id"]
+    ids = post_events(h, 5)
+    rcv.wait_for(5, "/f", timeout=30)
+    for ordering in ("fifo", "none", "fifo"):
+        h.req(200, "PATCH", path, {"ordering": ordering})
+    ids.append(h.event("acme", data={"n": 6})["id"])
+    wait_until(lambda: len(h.deliveries("?status=delivered")) == 6, 60,
+               0.1, "six delivered")
+    got = [r.headers["webhook-id"] for r in rcv.got("/f")[5:]]
+    eq(got, ids, "arrivals after the switch to fifo")
+
+
+def rfc3339_s(s):
+    """Epoch seconds of an RFC 3339 UTC time as hookd writes it."""
+    import calendar
+    return calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def test_manual_retry_skips_rate_wait_keeps_fifo(t):
+    # FIX14 item 4: at rate_limit 0.001 the second delivery waits ~1000 s
+    # for a token; GET shows when that token comes, and a manual retry
+    # sends it now. On a fifo endpoint a retry of a later one keeps its
+    # turn: it goes right after the earlier one, not before.
+    rcv = t.receiver()
+    h = t.hookd()
+    h.client("acme")
+    for path, extra in (("/r", {}), ("/q", {"ordering": "fifo"})):
+        ep = h.endpoint("acme", rcv.url(path), rate_limit=0.001,
+                        events=[path[1:] + ".*"], **extra)
+        ids = [h.event("acme", type=path[1:] + ".x", data={"i": i})["id"]
+               for i in range(3)]
+        rcv.wait_for(1, path, timeout=30)
+        ds = [h.deliveries_of(i)[0] for i in ids]
+        now = time.time()
+        wait_until(lambda: rfc3339_s(h.delivery(ds[1]["id"])
+                                     ["next_attempt_at"]) > now + 600,
+                   15, 0.1, "next_attempt_at at the next token (%s)" % path)
+        h.req(202, "POST", "/v1/deliveries/%s/retry" % ds[2]["id"])
+        if extra:
+            h.req(202, "POST", "/v1/deliveries/%s/retry" % ds[1]["id"])
+        h.wait_delivery(ds[2]["id"], timeout=30)
+        if extra:
+            h.wait_delivery(ds[1]["id"], timeout=30)
+            eq([r.headers["webhook-id"] for r in rcv.got(path)], ids,
+               "fifo order with manual retries")
+        else:
+            eq(h.delivery(ds[1]["id"])["status"], "pending",
+               "the one not retried still waits for its token")
+        eq(h.req(200, "GET", "/v1/endpoints/" + ep["id"])["rate_limit"],
+           0.001, "rate_limit")
+
+
+def test_rate_limit_judged_by_value(t):
+    # FIX14 item 5: any JSON number whose value is 0.001..10000 with at
+    # most 3 decimals, as the config file's checker (config_check_rate).
+    h = t.hookd()
+    h.client("acme")
+    ep = h.endpoint("acme", "http://127.0.0.1:9/a")
+    path = "/v1/endpoints/" + ep["id"]
+    for raw, want in ((b"2.50000", 2.5), (b"0.0010", 0.001), (b"1e3", 1000),
+                      (b"1E-3", 0.001)):
+        st, data, _ = h.api("PATCH", path, b'{"rate_limit": ' + raw + b'}')
+        eq((st, data.get("rate_limit")), (200, want), raw.decode())
+    for raw in (b"0.0005", b"1e5"):
+        st, data, _ = h.api("PATCH", path, b'{"rate_limit": ' + raw + b'}')
+        eq(st, 422, raw.decode())
+        check("rate_limit" in data["error"], data)
+
+
+def test_sighup_names_endpoints_whose_policy_it_put_back(t):
+    # FIX14 item 8: a SIGHUP that puts a static line's policy back after
+    # an API PATCH logs the endpoint among what changed, not "none".
+    line = ("client acme\nendpoint acme http://127.0.0.1:9/s rate_limit=0.5"
+            "\n")
+    h = t.hookd(line)
+    ep = h.req(200, "GET", "/v1/endpoints")["data"][0]
+    path = "/v1/endpoints/" + ep["id"]
+    h.req(200, "PATCH", path, {"rate_limit": 7})
+    h.proc.send_signal(1)
+    wait_until(lambda: h.req(200, "GET", path)["rate_limit"] == 0.5, 15,
+               0.1, "SIGHUP puts the line's rate_limit back")
+    wait_until(lambda: "msg=reloaded" in h.log(), 15, 0.1, "reloaded")
+    got = [ln for ln in h.log().splitlines() if "msg=reloaded" in ln]
+    check("changed=endpoint:" + ep["id"] in got[-1], got)
+    # Nothing to put back: none.
+    h.proc.send_signal(1)
+    wait_until(lambda: h.log().count("msg=reloaded") == 2, 15, 0.1,
+               "reloaded again")
+    got = [ln for ln in h.log().splitlines() if "msg=reloaded" in ln]
+    check("changed=none" in got[-1], got)

@@ -9,8 +9,8 @@ import json
 import secrets
 import time
 
-from .harness import (BASE_CONF, ALLOW_LOOPBACK, check, check_signature,
-                      eq, run_hookd, wait_until)
+from .harness import (BASE_CONF, ALLOW_LOOPBACK, Reply, check,
+                      check_signature, eq, run_hookd, wait_until)
 
 
 def wall_ms(rfc3339):
@@ -164,6 +164,16 @@ def test_endpoint_test_counts_as_retry_call(t):
     body = h.req(429, "POST", path, token=c["token"])
     check("max_retries_per_minute" in body["error"], body)
     h.req(202, "POST", path)        # the admin is not limited
+    # FIX14 item 8: the message names test calls, and the 429 (of /test
+    # and of a retry alike) says when to come back.
+    dl = h.deliveries("?limit=1")[0]
+    for p in (path, "/v1/deliveries/%s/retry" % dl["id"]):
+        st, body, hdrs = h.api("POST", p, token=c["token"])
+        eq(st, 429, p)
+        check(body["error"].startswith("too many retry, replay and test "
+                                       "calls for client acme"), body)
+        check(1 <= int(hdrs.get("retry-after", "0")) <= 60,
+              "%s: Retry-After %r" % (p, hdrs.get("retry-after")))
 
 
 def test_health_moves_and_survives_restart(t):
@@ -314,3 +324,71 @@ def test_ops_config_checked(t):
         f.write(BASE_CONF + ALLOW_LOOPBACK + ops_conf(ops, new_secret()))
     r = run_hookd("-n", "-c", path, cwd=t.tmp)
     eq(r.returncode, 0, "a good ops config: " + r.stderr)
+
+
+def test_ops_client_delete_is_operators_cause(t):
+    # FIX14 item 2: deleting a client fails its pending deliveries (its
+    # endpoints' and its one-offs', in steps of 1,000) with no
+    # delivery.failed, also for the one-offs whose attempt starts while
+    # the reaper is on its way and finds the client gone.
+    ops = t.receiver()
+    h = t.hookd(ops_conf(ops, new_secret(), "max_inflight_per_client 2\n"))
+    rcv = t.receiver()
+    rcv.on("/hang", Reply(200, delay=20))
+    rcv.on("/bad", 400)
+    h.client("acme")
+    h.client("beta")
+    h.endpoint("acme", rcv.url("/hang"), events=["a.*"])
+    h.endpoint("beta", rcv.url("/bad"), events=["b.*"])
+    for i in range(2200):
+        h.event("acme", type="o.x", data={"i": i}, callback=rcv.url("/hang"))
+    h.event("acme", type="a.x")
+    rcv.wait_for(2, "/hang", timeout=30)
+    h.req(204, "DELETE", "/v1/clients/acme")
+    wait_until(lambda: not h.deliveries("?client=acme&status=pending"),
+               60, 0.2, "acme's deliveries failed")
+    # A failure of beta's after it: its event shows the ops events are on.
+    ev = h.event("beta", type="b.x")
+    h.wait_all(ev["id"], status="failed")
+    wait_until(lambda: ops_events(h), 15, 0.1, "beta's ops event")
+    got = [h.req(200, "GET", "/v1/events/" + e["id"])
+           for e in ops_events(h)]
+    eq(sum(g["data"]["client"] != "beta" for g in got), 0,
+       "delivery.failed events of the deleted client")
+    eq(len(got), 1, "delivery.failed events")
+
+
+def test_deliver_at_and_delay_null_mean_at_once(t):
+    # FIX14 item 6: null, as the event object shows "at once", goes in;
+    # a null one next to the other is as absent.
+    rcv = t.receiver()
+    h = t.hookd()
+    h.client("acme")
+    h.endpoint("acme", rcv.url("/n"))
+    base = {"client": "acme", "type": "a.b", "data": {}}
+    for extra in ({"deliver_at": None}, {"delay": None},
+                  {"deliver_at": None, "delay": None}):
+        ev = post_event(h, dict(base, **extra))
+        eq(h.req(200, "GET", "/v1/events/" + ev["id"])["deliver_at"], None,
+           "deliver_at of %r" % extra)
+        h.wait_all(ev["id"])
+    ev = post_event(h, dict(base, deliver_at=None, delay="1h"))
+    check(h.req(200, "GET", "/v1/events/" + ev["id"])["deliver_at"]
+          is not None, "a delay next to a null deliver_at")
+
+
+def test_check_prints_ops_url(t):
+    # FIX14 item 8: -n says the ops_url in force (not its query, which
+    # may hold a token), and "none" without one.
+    path = "%s/opsn.conf" % t.tmp
+    for conf, want in (
+            ("ops_url http://127.0.0.1:9/ops?k=s3cret\nops_secret %s\n"
+             % new_secret(), "ops_url=http://127.0.0.1:9/ops"),
+            ("", "ops_url=none")):
+        with open(path, "w") as f:
+            f.write(BASE_CONF + ALLOW_LOOPBACK + conf)
+        r = run_hookd("-n", "-c", path, cwd=t.tmp)
+        eq(r.returncode, 0, r.stderr)
+        words = r.stdout.split()
+        check(want in words, "%r not in %r" % (want, r.stdout))
+        check("s3cret" not in r.stdout, r.stdout)
