@@ -307,6 +307,37 @@ int api_endpoint_get(struct api_ctx *c);
 int api_endpoint_patch(struct api_ctx *c);
 int api_endpoint_delete(struct api_ctx *c);
 int api_endpoint_rotate(struct api_ctx *c);
+
+/* An endpoint being built: the template handed to the store, which owns
+ * every string it points to (the store copies them deeply). The API's
+ * POST and PATCH and the config file's endpoint lines (api_static.c) build
+ * one the same way. */
+struct api_draft {
+	struct endpoint e;
+	char *events[UTIL_MAX_FILTERS];
+};
+
+/* An empty draft: no filters, enabled. */
+void api_draft_init(struct api_draft *d);
+/* Free what the draft owns (its strings, its schedule) and wipe its
+ * secrets; the draft may be initialized again. */
+void api_draft_free(struct api_draft *d);
+/* Replace the string in *slot with a copy of s (n bytes), or NULL when s
+ * is NULL. 0, or -1 out of memory (*slot unchanged). */
+int api_draft_set(char **slot, const char *s, size_t n);
+/* Replace the draft's retry schedule with a copy of ms[0..n) (n 0: the
+ * global one). 0 or -1 out of memory. */
+int api_draft_set_retry(struct api_draft *d, const int64_t *ms, size_t n);
+/* Add one event filter (n bytes). 0, or -1 when the draft has
+ * UTIL_MAX_FILTERS already or out of memory. */
+int api_draft_add_filter(struct api_draft *d, const char *s, size_t n);
+/* Start a PATCH from copies of everything e holds now, so that the store
+ * never copies from strings it is about to free. 0 or -1 out of memory. */
+int api_draft_copy(struct api_draft *d, const struct endpoint *e);
+/* A new client token: the text in tok, its SHA-256 (all that is stored)
+ * in hash. 0 or -1 (no randomness). */
+int api_new_token(char tok[API_TOKEN_MAX], uint8_t hash[32]);
+
 /* ---- api_events.c ---- */
 int api_endpoint_replay(struct api_ctx *c);
 int api_endpoint_test(struct api_ctx *c);

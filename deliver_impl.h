@@ -184,10 +184,33 @@ void delivery_fail_now(struct delivery *d, const char *error);
  * deliveries go. */
 void pull_after(struct endpoint *e, struct tenant *t);
 
-/* deliver.c: an attempt to e (may be NULL) starts: it takes one token of
- * e's rate_limit (contract §15). A manual retry's attempt (manual set),
- * which did not wait for one, takes one only if there is one. */
+/* deliver.c: store_on_due: (re)insert d by its next_at; a delivery in
+ * flight or already waiting for a slot is left where it is. */
+void engine_due(struct delivery *d);
+
+/* deliver_policy.c (contract §15). An attempt to e (may be NULL) starts:
+ * it takes one token of e's rate_limit. A manual retry's attempt (manual
+ * set), which did not wait for one, takes one only if there is one. */
 void rate_take(struct endpoint *e, int manual);
+/* Add the tokens e's bucket gained up to now (monotonic ms). */
+void rl_refill(struct endpoint *e, int64_t now);
+/* 1 when e's rate lets an attempt start now; else 0, with e on the
+ * engine's list of endpoints awaiting a token (its wake time set). */
+int rate_ready(struct endpoint *e);
+/* Take e off the list of endpoints awaiting a token (a removal). */
+void rate_unhold(struct endpoint *e);
+/* d settled or was forgotten: when it was fifo endpoint e's current
+ * delivery (e may be NULL), the next one in order is scheduled. */
+void fifo_next(struct endpoint *e, struct delivery *d);
+/* e has just become fifo: its first pending delivery in event order goes
+ * first, the others are parked in id order. Walks e's deliveries only. */
+void fifo_adopt(struct endpoint *e);
+/* 1 when d may go on (not of a fifo endpoint, or its turn); 0 when it was
+ * parked behind an earlier one. */
+int fifo_ok(struct delivery *d);
+/* The retry schedule in force for attempts to e (NULL: a one-off or a
+ * gateway call): its own, else the global one; *n its length. */
+const int64_t *policy_schedule(const struct endpoint *e, size_t *n);
 /*
  * deliver_ops.c: operational webhooks (contract §15). When ops_url is set,
  * post an event delivery.failed for d, which just ended failed (status,
