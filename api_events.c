@@ -428,6 +428,18 @@ api_endpoint_replay(struct api_ctx *c)
 	return api_done(c, 202);
 }
 
+/* A created event's 202 body, {"id","deliveries"}, counted in
+ * hookd_events_total: POST /v1/events and POST /v1/endpoints/{id}/test. */
+static void
+api_put_accepted(struct api_ctx *c, const struct event *ev)
+{
+	metrics.events++;
+	buf_puts(c->out, "{");
+	api_kv_id(c->out, "id", STORE_EVT, ev->id);
+	api_kv_u64(c->out, "deliveries", ev->ndeliveries);
+	buf_puts(c->out, "}");
+}
+
 /*
  * Contract §15: POST /v1/endpoints/{id}/test. An event of type hookd.test,
  * data {"test": true, "endpoint": "ep_..."}, with one delivery, to this
@@ -461,11 +473,7 @@ api_endpoint_test(struct api_ctx *c)
 	    &e, 1, NULL, NULL, 0, util_wall_ms());
 	if (ev == NULL)
 		return api_store_error(c);
-	metrics.events++;
-	buf_puts(c->out, "{");
-	api_kv_id(c->out, "id", STORE_EVT, ev->id);
-	api_kv_u64(c->out, "deliveries", ev->ndeliveries);
-	buf_puts(c->out, "}");
+	api_put_accepted(c, ev);
 	return api_done(c, 202);
 }
 
@@ -672,11 +680,7 @@ api_event_store(struct api_ctx *c, struct api_new_event *ne, int64_t now)
 	free(eps);
 	if (ev == NULL)
 		return api_store_error(c);
-	metrics.events++;
-	buf_puts(c->out, "{");
-	api_kv_id(c->out, "id", STORE_EVT, ev->id);
-	api_kv_u64(c->out, "deliveries", ev->ndeliveries);
-	buf_puts(c->out, "}");
+	api_put_accepted(c, ev);
 	/* The event is durable whatever happens here: a failure to remember
 	 * the answer only risks a duplicate event on a retry, which at least
 	 * once delivery allows; refusing the 202 would risk more. */

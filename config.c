@@ -343,6 +343,23 @@ config_scalar(struct config *c, const struct config_scalar *s,
  * "1e99999999999" from overflowing the sum below. */
 #define RATE_EXP_CLAMP 100000
 
+/* One digit c of a rate's mantissa, whole part or fraction alike: leading
+ * zeros skipped, the first 9 significant digits into *m, a later zero
+ * only raises *exp. -1 for a later nonzero digit (too precise). */
+static int
+rate_digit(char c, uint64_t *m, size_t *nsig, long *exp)
+{
+	if (*nsig == 0 && c == '0')
+		return 0;
+	if ((*nsig)++ < 9)
+		*m = *m * 10 + (uint64_t)(c - '0');
+	else if (c != '0')
+		return -1;
+	else
+		(*exp)++;
+	return 0;
+}
+
 int
 config_check_rate(const char *s, size_t len, uint32_t *milli,
     const char **why)
@@ -359,27 +376,15 @@ config_check_rate(const char *s, size_t len, uint32_t *milli,
 	 * significant digits. Digits past the 8 a rate in range can have
 	 * must be trailing zeros, which only move exp. */
 	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++)
-		if (nsig > 0 || s[i] != '0') {
-			if (nsig++ < 9)
-				m = m * 10 + (uint64_t)(s[i] - '0');
-			else if (s[i] != '0')
-				return -1;
-			else
-				exp++;
-		}
+		if (rate_digit(s[i], &m, &nsig, &exp) != 0)
+			return -1;
 	if (digits == 0)
 		return -1;
 	if (i < len && s[i] == '.') {
 		for (i++, digits = 0; i < len && s[i] >= '0' && s[i] <= '9';
 		    i++, digits++) {
-			if (nsig > 0 || s[i] != '0') {
-				if (nsig++ < 9)
-					m = m * 10 + (uint64_t)(s[i] - '0');
-				else if (s[i] != '0')
-					return -1;
-				else
-					exp++;
-			}
+			if (rate_digit(s[i], &m, &nsig, &exp) != 0)
+				return -1;
 			exp--;
 		}
 		if (digits == 0)
