@@ -39,12 +39,19 @@ MODULES = util log loop metrics json http sign sign_x86 url config \
 	store_journal store_jreplay store_index store_compact store_check \
 	webhook gateway outbound tls resolve deliver_queue deliver \
 	deliver_attempt deliver_ops deliver_policy api api_check api_registry api_static api_events api_gateway \
-	api_ops server server_conn cli main
+	api_ops api_web web_assets server server_conn cli main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
 
 all: hookd
+
+# The console and the OpenAPI document (contract §16), embedded at build
+# time: web_assets.c is generated from the files under web/.
+WEB_FILES = web/console/index.html web/console/console.css \
+	web/console/console.js web/openapi.json
+web_assets.c: web/embed.sh $(WEB_FILES)
+	sh web/embed.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
 
 $(TLS_STAMP): FORCE
 	@echo '$(TLS)' | cmp -s - $@ || echo '$(TLS)' > $@
@@ -143,7 +150,7 @@ install: hookd
 # beside make run: their tokens and records go too), the demo's
 # config and log, and the last requests the sample receiver saved.
 clean:
-	rm -f hookd hookd-san tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench \
+	rm -f hookd hookd-san web_assets.c tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench \
 		$(TLS_STAMP)
 	rm -f hookd-clang hookd-gcc demo.conf hookd.log callback.head callback.body \
 		flaky.head flaky.body

@@ -739,6 +739,9 @@ struct api_route {
 static const struct api_route api_routes[] = {
 	{ "GET", "/healthz", API_OPEN, api_healthz, api_q_none, NULL },
 	{ "GET", "/metrics", API_OPEN, api_metrics, api_q_none, NULL },
+	{ "GET", "/console", API_OPEN, api_web_asset, api_q_none, NULL },
+	{ "GET", "/console/*", API_OPEN, api_web_asset, api_q_none, NULL },
+	{ "GET", "/openapi.json", API_OPEN, api_web_asset, api_q_none, NULL },
 	{ "GET", "/v1/clients", API_ADMIN, api_clients_list, api_q_page,
 	    "list clients" },
 	{ "POST", "/v1/clients", API_ADMIN, api_clients_create, api_q_none,
@@ -989,6 +992,21 @@ api_retry_after(void)
 	return api_last_retry_after;
 }
 
+/* The extra header lines of api_handle's last answer; NULL: none. */
+static const char *api_last_extra_head;
+
+void
+api_set_extra_head(const char *lines)
+{
+	api_last_extra_head = lines;
+}
+
+const char *
+api_extra_head(void)
+{
+	return api_last_extra_head;
+}
+
 int
 api_handle(const struct api_request *r, struct buf *out,
     const char **content_type)
@@ -998,6 +1016,7 @@ api_handle(const struct api_request *r, struct buf *out,
 	int status;
 
 	api_last_retry_after = 0;
+	api_last_extra_head = NULL;
 	if ((c = api_ctx_new(r, out, content_type, plen)) == NULL)
 		return 500;
 	status = api_route(c, r->target, plen);

@@ -62,6 +62,11 @@ int api_handle(const struct api_request *r, struct buf *out,
  * answer carries (a 429 of max_retries_per_minute), or 0 for none. */
 int64_t api_retry_after(void);
 
+/* Header lines (each ending in CRLF) that api_handle's last answer carries
+ * beyond those the server writes: the console's Content-Security-Policy
+ * and the like (contract §16). A static string, or NULL for none. */
+const char *api_extra_head(void);
+
 /*
  * The value of the Allow header for a 405 that api_handle answered r (RFC
  * 9110 §15.5.6): the methods a route's prefix takes (contract §14, every

@@ -130,6 +130,10 @@ extern const char *const api_status_names[STORE_FAILED + 1];
  * api_retry_after reads it back. */
 void api_set_retry_after(int64_t s);
 
+/* The answer being built carries these header lines too (each ending in
+ * CRLF; a static string, not copied); api_extra_head reads them back. */
+void api_set_extra_head(const char *lines);
+
 /* Drop whatever was written to c->out for this request (a half-built answer,
  * or an allocation failure) so that an error body can replace it. */
 void api_rewind(struct api_ctx *c);
@@ -379,5 +383,11 @@ int api_gateway(struct api_ctx *c, const struct config_route *rt,
 int api_healthz(struct api_ctx *c);
 int api_metrics(struct api_ctx *c);
 int api_compact(struct api_ctx *c);
+
+/* ---- api_web.c ---- */
+/* GET of an embedded file under web/ (contract §16: /console, its files,
+ * /openapi.json): 200 with the file and its Content-Type, the console's
+ * security headers (api_extra_head), or 404. */
+int api_web_asset(struct api_ctx *c);
 
 #endif

@@ -529,7 +529,7 @@ enum conn_step
 conn_answer(struct conn *c)
 {
 	struct api_request r;
-	const char *ctype = NULL, *allow;
+	const char *ctype = NULL, *allow, *extra;
 	int status, keep_alive;
 
 	if (c->in.cap != c->parsed_cap) {
@@ -571,6 +571,12 @@ conn_answer(struct conn *c)
 		c->out.len -= 2;
 		if (buf_printf(&c->out, "Retry-After: %lld\r\n\r\n",
 		    (long long)api_retry_after()) != 0)
+			return conn_gone(c);
+	}
+	if ((extra = api_extra_head()) != NULL) {
+		c->out.len -= 2;
+		if (buf_puts(&c->out, extra) != 0 ||
+		    buf_puts(&c->out, "\r\n") != 0)
 			return conn_gone(c);
 	}
 
