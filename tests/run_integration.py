@@ -5,7 +5,7 @@
 Discovers the test_* functions of tests/integ/test_*.py (in file order),
 runs each with a fresh temp dir, prints PASS/FAIL lines and ends with
 "N passed, N failed". A FILTER keeps the tests whose "module.name" contains
-it. HOOKD_BIN selects the binary (default ./hookd); KEEP=1 keeps the temp
+it; `-x PATTERN` (repeatable) leaves out those whose name contains PATTERN. HOOKD_BIN selects the binary (default ./hookd); KEEP=1 keeps the temp
 dirs of passing tests too (failing ones are always kept).
 """
 
@@ -50,7 +50,7 @@ def on_term(signum, frame):
     sys.exit(1)
 
 
-def discover(filters):
+def discover(filters, excludes=()):
     tests = []
     d = os.path.join(HERE, "integ")
     for fname in sorted(os.listdir(d)):
@@ -60,6 +60,8 @@ def discover(filters):
         for name, fn in vars(mod).items():
             if name.startswith("test_") and callable(fn):
                 full = "%s.%s" % (fname[:-3], name)
+                if any(x in full for x in excludes):
+                    continue
                 if not filters or any(f in full for f in filters):
                     tests.append((full, name, fn))
     return tests
@@ -123,14 +125,21 @@ def main():
     os.chdir(os.path.dirname(HERE))
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_term)
-    filters = sys.argv[1:]
+    filters, excludes = [], []
+    args = sys.argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "-x" and args:
+            excludes.append(args.pop(0))
+        else:
+            filters.append(a)
     passed = failed = skipped = 0
     try:
         if not os.access(harness.HOOKD, os.X_OK):
             print("FAIL setup: %s is not built (make hookd)" % harness.HOOKD)
             failed = 1
         else:
-            for full, _name, fn in discover(filters):
+            for full, _name, fn in discover(filters, excludes):
                 ok = run_one(full, fn)
                 if ok is None:
                     skipped += 1
