@@ -12,8 +12,8 @@
 /*
  * The handlers are stand-ins that record which one ran and the {id} segment
  * it was given: the routing is under test here, not the handlers (those are
- * driven over HTTP by the integration tests). api_registry.c, api_events.c
- * and api_ops.c are therefore not part of the unit binary.
+ * driven over HTTP by the integration tests). api_registry.c, api_events.c,
+ * api_ops.c and api_web.c are therefore not part of the unit binary.
  */
 static const char *api_test_hit;
 static char api_test_seg[64];
@@ -50,6 +50,7 @@ API_TEST_STUB(api_event_get)
 API_TEST_STUB(api_deliveries_list)
 API_TEST_STUB(api_delivery_get)
 API_TEST_STUB(api_delivery_retry)
+API_TEST_STUB(api_web_asset)
 
 /* The gateway's handler (api_gateway.c) is a stand-in too. */
 int
@@ -105,6 +106,11 @@ test_api_routes(void)
 		/* Every route of the table, as the admin. */
 		{ "GET", "/healthz", NULL, 200, "api_healthz", "", NULL },
 		{ "GET", "/metrics", NULL, 200, "api_metrics", "", NULL },
+		/* The console and the OpenAPI document: no token. */
+		{ "GET", "/console", NULL, 200, "api_web_asset", "", NULL },
+		{ "GET", "/console/console.js", NULL, 200, "api_web_asset",
+		    "console.js", NULL },
+		{ "GET", "/openapi.json", NULL, 200, "api_web_asset", "", NULL },
 		{ "GET", "/v1/clients", A, 200, "api_clients_list", "", NULL },
 		{ "POST", "/v1/clients", A, 200, "api_clients_create", "", NULL },
 		{ "GET", "/v1/clients/acme", A, 200, "api_client_get", "acme",
