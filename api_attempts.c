@@ -79,7 +79,7 @@ api_attempts_list(struct api_ctx *c)
 		api_put_attempt(c->out, e);
 		shown++;
 	}
-	buf_puts(c->out, "],");
+	buf_puts(c->out, "]");
 	api_kv_u64(c->out, "next", next);
 	api_kv_u64(c->out, "missed", missed);
 	api_kv_time(c->out, "started_at", deliver_tail_started(), 0);

@@ -864,14 +864,16 @@ cmd_tail(struct cli_run *r)
 		cli_doc_free(&d);
 		buf_free(&a.body);
 		fflush(stdout);
-		/* A full page: ask again at once, the rest is waiting. */
-		if (!first && m >= 1000)
+		/* A full page: ask again at once, the rest is waiting (on
+		 * the first call: the past, skipped to the newest). */
+		if (m >= 1000)
 			continue;
 		if (first) {
 			first = 0;
-			/* Skip straight to the newest: pages of the past. */
-			if (m >= 1000)
-				continue;
+			/* Said once the cursor is set: from here on nothing
+			 * is missed (a script may wait for this line). */
+			fprintf(stderr, "hookd: tailing the attempts of %s "
+			    "from now on (Ctrl-C stops)\n", r->addr);
 		}
 wait:
 		nanosleep(&ts, NULL);
