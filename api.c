@@ -781,6 +781,8 @@ static const struct api_route api_routes[] = {
 	    api_q_none, NULL },
 	{ "POST", "/v1/compact", API_ADMIN, api_compact, api_q_none,
 	    "start a compaction" },
+	{ "GET", "/v1/attempts", API_ANY, api_attempts_list, api_q_endpoints,
+	    NULL },
 };
 
 /*

@@ -349,6 +349,8 @@ int api_events_create(struct api_ctx *c);
 int api_events_list(struct api_ctx *c);
 int api_event_get(struct api_ctx *c);
 int api_deliveries_list(struct api_ctx *c);
+/* ---- api_attempts.c (issue 16) ---- */
+int api_attempts_list(struct api_ctx *c);
 int api_delivery_get(struct api_ctx *c);
 int api_delivery_retry(struct api_ctx *c);
 /* ---- api_events.c: Idempotency-Key (contract §11), one policy for

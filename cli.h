@@ -6,6 +6,8 @@
 #ifndef HOOKD_CLI_H
 #define HOOKD_CLI_H
 
+#include <stdio.h>
+
 /* `hookd sign ...` and `hookd verify ...`: argv[0] is "sign" or "verify".
  * Reads the payload from standard input (at most 64 MiB), prints the
  * webhook-* headers (sign) or "valid" / "invalid: REASON" (verify). Returns
@@ -19,5 +21,16 @@ int cli_sign_main(int argc, char **argv);
  * moved to DATADIR/damaged-<time>.log and 0 is returned.
  */
 int cli_check_main(int argc, char **argv);
+
+/*
+ * The subcommands that talk to a running hookd (contract §16, cli_api.c):
+ * cli_api_is is 1 when word starts one (client, endpoint, send,
+ * deliveries, retry, replay, tail); cli_api_main runs it (argv[0] is that
+ * word) and returns the exit code: 0, 1 on an API or connection error (said
+ * on stderr), 2 on a usage error; cli_api_usage lists them all on f.
+ */
+int cli_api_is(const char *word);
+int cli_api_main(int argc, char **argv);
+void cli_api_usage(FILE *f);
 
 #endif

@@ -53,6 +53,7 @@
  */
 #include "deliver.h"
 #include "deliver_impl.h"
+#include "deliver_tail.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -603,6 +604,9 @@ outcome_record(struct delivery *d, struct endpoint *e, unsigned n,
 		metrics.gw_attempts++;
 	else {
 		metrics_attempt(o->result, ms);
+		/* Issue 16: GET /v1/attempts and `hookd tail`. */
+		deliver_tail_record(d, n, at, ms, o->status, o->error,
+		    sa.new_status);
 		if (sa.new_status == STORE_DELIVERED)
 			metrics.delivered++;
 		else if (sa.new_status == STORE_FAILED)

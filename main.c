@@ -23,6 +23,7 @@
 #include "sign.h"
 #include "store.h"
 #include "tls.h"
+#include "token.h"
 #include "util.h"
 #include "version.h"
 
@@ -39,11 +40,6 @@
  * at again: the sooner it is seen done, the less the next round (or the
  * loop's own last step) has to copy. */
 #define MAIN_COMPACT_ROUND_MS 5
-/* Longest admin token read from a file. */
-#define MAIN_TOKEN_MAX 512
-/* Shortest admin token not warned about (contract §10): a guessable token
- * is the whole API to whoever guesses it. */
-#define MAIN_TOKEN_WARN 16
 
 /* The command line, kept for SIGHUP: flags win over the file each time. */
 static const char *opt_config;
@@ -127,108 +123,6 @@ static_error(char *out, size_t outsz, const char *err)
 /* The admin token */
 
 /*
- * Read a token file: one line, printable, trailing newline trimmed. 0, -1
- * with err set; errno is ENOENT when the file does not exist.
- */
-static int
-token_read(const char *path, int nofollow, char *tok, size_t toksz,
-    char *err, size_t errsz)
-{
-	struct stat st;
-	size_t len = 0, i;
-	ssize_t n;
-	int fd, saved;
-
-	/* In the data directory no link is followed (contract §18). */
-	fd = open(path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0));
-	if (fd < 0) {
-		saved = errno;
-		util_err_set(err, errsz, path, strerror(errno));
-		errno = saved;
-		return -1;
-	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
-		char q[1100];
-
-		log_line("warn", "admin token file is readable by others",
-		    "path=%s", LOG_QUOTE(q, path));
-	}
-	for (;;) {
-		n = read(fd, tok + len, toksz - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == toksz - 1)
-			break;
-	}
-	saved = errno;
-	close(fd);
-	if (n < 0) {
-		util_err_set(err, errsz, path, strerror(saved));
-		errno = EIO;
-		return -1;
-	}
-	while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' ||
-	    tok[len - 1] == ' ' || tok[len - 1] == '\t'))
-		len--;
-	tok[len] = '\0';
-	for (i = 0; i < len; i++)
-		if (tok[i] <= ' ' || tok[i] == 0x7f)
-			break;
-	if (len == 0 || i < len || len >= toksz - 2) {
-		snprintf(err, errsz, "%s: not a token (one line of at most "
-		    "%zu printable characters)", path, toksz - 3);
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Contract §10: warn about an admin token an attacker could guess. The
- * token itself is never logged, only where it came from. */
-static void
-token_warn_short(const char *tok, const char *source)
-{
-	if (strlen(tok) < MAIN_TOKEN_WARN)
-		log_line("warn", "the admin token is shorter than 16 "
-		    "characters; use a long random one (openssl rand -hex 32)",
-		    "source=%s", source);
-}
-
-/*
- * The admin token an operator gave (contract §1): HOOKD_ADMIN_TOKEN, else
- * the file named by admin_token_file, read into tok and warned about when
- * short (token_warn_short). Both the start and `hookd -n` call this, so
- * that -n warns exactly as a start does. 1 when a token was given, 0 when
- * neither is set (DATADIR/admin.token is then the source), -1 with err set.
- */
-static int
-admin_token_given(const struct config *cfg, char *tok, size_t toksz,
-    char *err, size_t errsz)
-{
-	const char *env = getenv("HOOKD_ADMIN_TOKEN");
-
-	if (env != NULL && env[0] != '\0') {
-		if ((size_t)snprintf(tok, toksz, "%s", env) >= toksz) {
-			snprintf(err, errsz, "HOOKD_ADMIN_TOKEN is too long");
-			return -1;
-		}
-		token_warn_short(tok, "HOOKD_ADMIN_TOKEN");
-		return 1;
-	}
-	if (cfg->admin_token_file[0] != '\0') {
-		if (token_read(cfg->admin_token_file, 0, tok, toksz, err,
-		    errsz) != 0)
-			return -1;
-		token_warn_short(tok, "admin_token_file");
-		return 1;
-	}
-	return 0;
-}
-
-/*
  * The admin token (contract §1): HOOKD_ADMIN_TOKEN, else admin_token_file,
  * else DATADIR/admin.token, made on first start. A made token is only in
  * tok: *path_out is set to where admin_token_save must write it once the
@@ -243,14 +137,11 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 	int given;
 
 	path_out[0] = '\0';
-	if ((given = admin_token_given(cfg, tok, toksz, err, errsz)) != 0)
+	if ((given = token_admin_given(cfg, 1, tok, toksz, err, errsz)) != 0)
 		return given < 0 ? -1 : 0;
-	if ((size_t)snprintf(path, sizeof(path), "%s/admin.token",
-	    cfg->data_dir) >= sizeof(path)) {
-		snprintf(err, errsz, "data_dir is too long");
+	if (token_admin_path(cfg, path, sizeof(path), err, errsz) != 0)
 		return -1;
-	}
-	if (token_read(path, 1, tok, toksz, err, errsz) == 0)
+	if (token_read(path, 1, 1, tok, toksz, err, errsz) == 0)
 		return 0;
 	if (errno != ENOENT)
 		return -1;
@@ -270,12 +161,12 @@ admin_token_setup(const struct config *cfg, char *tok, size_t toksz,
 static int
 admin_token_save(const char *path, const char *tok, char *err, size_t errsz)
 {
-	char msg[1200], line[MAIN_TOKEN_MAX + 1];
+	char msg[1200], line[TOKEN_MAX + 1];
 	int n;
 
 	if (path[0] == '\0')
 		return 0;
-	/* tok came from a buffer of MAIN_TOKEN_MAX bytes, so its line fits. */
+	/* tok came from a buffer of TOKEN_MAX bytes, so its line fits. */
 	n = snprintf(line, sizeof(line), "%s\n", tok);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		errno = EOVERFLOW;
@@ -580,6 +471,9 @@ usage(FILE *f)
 	    "[-V] [-h]\n"
 	    "       hookd sign|verify ...\n"
 	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
+	    );
+	cli_api_usage(f);
+	fprintf(f,
 	    "  -l ADDR:PORT    listen here (default 127.0.0.1:8080)\n"
 	    "  -d DATADIR      data directory (default ./hookd-data)\n"
 	    "  -c CONFIG       config file\n"
@@ -611,7 +505,7 @@ start_warnings(const struct config *cfg)
 static int
 main_run(void)
 {
-	char err[1024], tok[MAIN_TOKEN_MAX], q[1100], tokpath[1100];
+	char err[1024], tok[TOKEN_MAX], q[1100], tokpath[1100];
 
 	signals_setup();
 	/* Every way out (return from main, exit) writes the last lines. */
@@ -705,6 +599,8 @@ main(int argc, char **argv)
 		return cli_sign_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check") == 0)
 		return cli_check_main(argc - 1, argv + 1);
+	if (argc > 1 && cli_api_is(argv[1]))
+		return cli_api_main(argc - 1, argv + 1);
 
 	/* Contract §10: the long forms of -h and -V. Only option words are
 	 * looked at, not the values of -l, -d and -c. */
@@ -785,7 +681,7 @@ main(int argc, char **argv)
 	config_set_current(config_now);
 	start_warnings(config_now);
 	if (check_only) {
-		char tok[MAIN_TOKEN_MAX], q[1100];
+		char tok[TOKEN_MAX], q[1100];
 		int st = 0;
 
 		/* The checks a start makes that need no store or socket: the
@@ -803,8 +699,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s\n", err);
 			st = 1;
 		} else
-			(void)admin_token_given(config_now, tok, sizeof(tok),
-			    err, sizeof(err));
+			(void)token_admin_given(config_now, 1, tok,
+			    sizeof(tok), err, sizeof(err));
 		memset(tok, 0, sizeof(tok));
 		log_flush();
 		if (st == 0)

@@ -51,6 +51,7 @@ API_TEST_STUB(api_deliveries_list)
 API_TEST_STUB(api_delivery_get)
 API_TEST_STUB(api_delivery_retry)
 API_TEST_STUB(api_web_asset)
+API_TEST_STUB(api_attempts_list)
 
 /* The gateway's handler (api_gateway.c) is a stand-in too. */
 int
@@ -147,6 +148,8 @@ test_api_routes(void)
 		{ "POST", "/v1/deliveries/dlv_9/retry", A, 200,
 		    "api_delivery_retry", "dlv_9", NULL },
 		{ "POST", "/v1/compact", A, 200, "api_compact", "", NULL },
+		{ "GET", "/v1/attempts", A, 200, "api_attempts_list", "",
+		    NULL },
 		/* A known path with another method: 405. */
 		{ "PUT", "/v1/clients", A, 405, NULL, NULL, "method not allowed" },
 		{ "DELETE", "/v1/events", A, 405, NULL, NULL,
