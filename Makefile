@@ -38,7 +38,7 @@ MODULES = util log loop metrics json http sign sign_x86 url config \
 	config_regs store store_file store_replay store_registry store_idem \
 	store_journal store_jreplay store_index store_compact store_check \
 	webhook gateway outbound tls resolve deliver_queue deliver \
-	deliver_attempt deliver_ops deliver_policy api api_check api_registry api_static api_events api_gateway \
+	deliver_attempt deliver_ops deliver_policy api api_check api_registry api_static api_events api_gateway api_shard \
 	api_ops server server_conn cli main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
