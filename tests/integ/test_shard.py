@@ -441,3 +441,16 @@ def three_nodes(ctx, shard):
         if cid in others:
             eq(len(got), len(set(got)), "deliveries to %s (its node stayed "
                "up): each event once" % cid)
+
+    # 7. A pin (deploy/nginx-pinned.map) wins over the hash once nginx has
+    # reloaded: the client's requests go to the pinned node, which does not
+    # have it (moving a client starts here).
+    cid = cids[0]
+    other = (home[cid] + 1) % 3
+    shard.write_proxy_conf({cid: other})
+    shard.reload_proxy()
+    wait_until(lambda: shard.proxy("GET", "/v1/clients/" + cid,
+                                   client=cid)[0] == 404, 15, 0.1,
+               "the pin of %s to node %d in force" % (cid, other))
+    eq(shard.proxy("GET", "/v1/clients/" + cids[1], client=cids[1])[0], 200,
+       "an unpinned client after the reload")
