@@ -359,7 +359,7 @@ api_parse_alloc(const char *json, size_t len, struct json_tok **toks)
 }
 
 /* Parse the body into c->toks: 0, or the 400 answer. */
-static int
+int
 api_parse_body(struct api_ctx *c)
 {
 	const char *s = c->r->body != NULL ? c->r->body : "";
@@ -457,7 +457,7 @@ api_body_needed(struct api_ctx *c, const struct api_field *f, size_t nf)
 }
 
 /* 1 when the body is empty or only JSON whitespace (RFC 8259 ws). */
-static int
+int
 api_body_is_empty(const struct api_ctx *c)
 {
 	size_t i;
@@ -486,7 +486,8 @@ api_body(struct api_ctx *c, const struct api_field *f, size_t nf, int *idx)
 
 	if (nf > 0 && api_body_is_empty(c))
 		return api_body_needed(c, f, nf);
-	if ((st = api_parse_body(c)) != 0)
+	/* The Hookd-Client check may have parsed it already. */
+	if (c->json == NULL && (st = api_parse_body(c)) != 0)
 		return st;
 	t = c->toks;
 	if (t[0].type != JSON_OBJECT)
@@ -903,9 +904,13 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 	if (api_needs_auth(path, len) && (st = api_auth(c)) != 0)
 		return st;
 	/* Contract §14: a route's prefix never overlaps hookd's own paths
-	 * (config_route refuses that), so it is looked at first. */
-	if ((gr = config_route_find(config_current(), path, len)) != NULL)
+	 * (config_route refuses that), so it is looked at first. Its
+	 * Hookd-Client can only be checked against the token. */
+	if ((gr = config_route_find(config_current(), path, len)) != NULL) {
+		if ((st = api_client_header(c, NULL, NULL)) != 0)
+			return st;
 		return api_gateway(c, gr, path, len);
+	}
 	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		rt = &api_routes[i];
 		if (!api_match(rt->pattern, path, len, &c->seg, &c->seg_len))
@@ -923,6 +928,11 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 		return api_errorf(c, 403, "forbidden: only the admin may %s",
 		    hit->admin_what);
 	if ((st = api_check_params(c, hit->params)) != 0)
+		return st;
+	/* Contract §17, on every /v1 request: once the route is known (what
+	 * it names its client by) and the query checked. */
+	if (hit->role != API_OPEN &&
+	    (st = api_client_header(c, hit->method, hit->pattern)) != 0)
 		return st;
 	return hit->fn(c);
 }

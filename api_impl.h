@@ -221,6 +221,14 @@ int api_parse_alloc(const char *json, size_t len, struct json_tok **toks);
 int api_body(struct api_ctx *c, const struct api_field *f, size_t nf,
     int *idx);
 
+/* Parse the body into c->toks over c->json (freed by api_handle): 0, or
+ * the 400 answer (not JSON, or nested too deeply). api_body calls it; a
+ * caller that ran it first leaves api_body nothing to parse again. */
+int api_parse_body(struct api_ctx *c);
+
+/* 1 when the body is empty or only JSON whitespace (RFC 8259). */
+int api_body_is_empty(const struct api_ctx *c);
+
 /* Decode the string token at idx into out (outsz with the NUL): its length,
  * or -1 when it does not fit or holds a NUL (hookd keeps C strings). */
 int api_str(const struct api_ctx *c, int idx, char *out, size_t outsz);
@@ -381,6 +389,22 @@ struct config_route;
  * "accepted"} once written, or the error's status. */
 int api_gateway(struct api_ctx *c, const struct config_route *rt,
     const char *path, size_t len);
+/* ---- api_shard.c ---- */
+/*
+ * Contract §17: the Hookd-Client header of an authenticated request, on the
+ * route of the table with method and pattern (both NULL for a request under
+ * a gateway route). Absent: 0. Given twice, or not a client id: 400. Else
+ * it must agree with the client the request is about: the token's (a
+ * client token), the path's (/v1/clients/{id}, or the owner of the
+ * endpoint, event or delivery {id} when the caller may see it), the body's
+ * "id" (POST /v1/clients) or "client" (POST /v1/endpoints, /v1/events),
+ * and ?client=; a disagreement is a 400 naming both values. Routes about no
+ * one client (lists without ?client=, compaction) accept and ignore it.
+ * Returns 0 or the 400 answer's status; a body it parsed stays in c.
+ */
+int api_client_header(struct api_ctx *c, const char *method,
+    const char *pattern);
+
 /* ---- api_ops.c ---- */
 int api_healthz(struct api_ctx *c);
 int api_metrics(struct api_ctx *c);

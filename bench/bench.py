@@ -8,7 +8,7 @@ from wrk and from bench/hbench (built by run.sh).
 
 Environment: BENCH_RUNS (default 3), BENCH_SECONDS (wrk run length, 5),
 BENCH_ONLY (comma-separated figure groups: ingest,relay,gateway,latency,
-isolation,memory,recovery,size,tls,scaling), HOOKD_BIN (default ./hookd). The scaling
+isolation,memory,recovery,size,tls,shard,scaling), HOOKD_BIN (default ./hookd). The scaling
 group is not part of a plain run (it takes minutes): BENCH_ONLY=scaling,
 and BENCH_SCALE=fanout,delete,idem,token,compact,match,failed,type,delayed
 picks its figures; each run also prints the longest loop pass hookd saw
@@ -1452,6 +1452,120 @@ def scale_delayed(n):
     return us
 
 
+SHARD_CLIENTS = 30
+
+
+def shard_script(path):
+    """A wrk script posting the 1 KiB event for SHARD_CLIENTS clients in
+    turn ("b0000".., as long as "bench", so every body is 1 KiB), each with
+    its Hookd-Client header: the requests are made once, in init."""
+    with open(path, "w") as f:
+        f.write("local body = %s\n" % json.dumps(EVENT))
+        f.write("local n = %d\nlocal reqs = {}\nlocal k = 0\n"
+                % SHARD_CLIENTS)
+        f.write("init = function(args)\n"
+                "  for i = 0, n - 1 do\n"
+                "    local c = string.format(\"b%%04d\", i)\n"
+                "    local b = body:gsub('\"client\":\"bench\"', "
+                "'\"client\":\"' .. c .. '\"')\n"
+                "    reqs[i + 1] = wrk.format(\"POST\", nil, {"
+                "[\"Authorization\"] = \"Bearer %s\", "
+                "[\"Content-Type\"] = \"application/json\", "
+                "[\"Hookd-Client\"] = c}, b)\n"
+                "  end\nend\n"
+                "request = function()\n  k = k %% n + 1\n"
+                "  return reqs[k]\nend\n" % TOKEN)
+    return path
+
+
+class ShardProxy:
+    """nginx from deploy/nginx.conf, its three example nodes replaced by
+    ports (the same port thrice: every client on that one node)."""
+
+    def __init__(self, name, ports):
+        self.dir = os.path.join(TMP, name)
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        self.port = free_port()
+        with open(os.path.join(ROOT, "deploy", "nginx.conf")) as f:
+            text = f.read()
+        for example, port in zip(("18081", "18082", "18083"), ports):
+            text = text.replace(example, str(port))
+        text = text.replace("18080", str(self.port))
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(text)
+        shutil.copy(os.path.join(ROOT, "deploy", "nginx-pinned.map"),
+                    self.dir)
+        self.proc = spawn(["nginx", "-e", os.path.join(self.dir,
+                                                        "startup.log"),
+                           "-p", self.dir + "/", "-c", self.conf, "-g",
+                           "daemon off;"], name)
+        wait_port(self.port, self.proc)
+
+    def call(self, method, path, body, client):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request(method, path, body=json.dumps(body), headers={
+            "Authorization": "Bearer " + TOKEN, "Hookd-Client": client,
+            "Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if r.status >= 300:
+            raise RuntimeError("%s %s through nginx: %d %s"
+                               % (method, path, r.status, data[:200]))
+
+    def stop(self):
+        stop(self.proc, signal.SIGQUIT)
+
+
+def bench_shard():
+    """Contract §17: durable ingest (fsync always, no endpoint) of
+    SHARD_CLIENTS clients on 3 nodes behind nginx (deploy/nginx.conf),
+    against 1 node behind the same nginx and 1 node direct."""
+    script = shard_script(os.path.join(TMP, "shard.lua"))
+    cids = ["b%04d" % i for i in range(SHARD_CLIENTS)]
+    direct, one, three, share = [], [], [], []
+    for i in range(RUNS):
+        h = Hookd("shard-direct", "fsync always\n")
+        for c in cids:
+            h.call("POST", "/v1/clients", {"id": c})
+        direct.append(wrk(h.port, script=script)[1])
+        h.stop()
+        h = Hookd("shard-one", "fsync always\n")
+        px = ShardProxy("shard-nginx1", [h.port] * 3)
+        for c in cids:
+            px.call("POST", "/v1/clients", {"id": c}, c)
+        one.append(wrk(px.port, script=script)[1])
+        px.stop()
+        h.stop()
+        hs = [Hookd("shard-node%d" % k, "fsync always\n") for k in range(3)]
+        px = ShardProxy("shard-nginx3", [x.port for x in hs])
+        for c in cids:
+            px.call("POST", "/v1/clients", {"id": c}, c)
+        three.append(wrk(px.port, script=script)[1])
+        share.append([x.metric("hookd_events_total") for x in hs])
+        px.stop()
+        for x in hs:
+            x.stop()
+        log("shard run %d: 1 node direct %.0f, 1 node behind nginx %.0f, 3 "
+            "nodes behind nginx %.0f req/s (events per node %s)"
+            % (i + 1, direct[-1], one[-1], three[-1],
+               ", ".join("%.0f" % e for e in share[-1])))
+    d = med(direct)
+    record("shard_direct", "ingest, 30 clients, 1 node direct (info)",
+           "req/s", d, d, 1.0, "-", None, direct)
+    record("shard_1", "ingest, 30 clients, 1 node behind nginx (info)",
+           "req/s", d, med(one), med(one) / d, "-", None, one)
+    record("shard_3", "ingest, 30 clients, 3 nodes behind nginx (info)",
+           "req/s", d, med(three), med(three) / d, "-", None, three)
+    NOTES.append("shard: durable ingest (fsync always, 1 KiB events, no "
+                 "endpoint) of 30 clients sent with Hookd-Client, by wrk "
+                 "-t1 -c64; nginx from deploy/nginx.conf (%d workers on %d "
+                 "cores); reference: 1 node direct; events per node in the "
+                 "last run: %s" % (os.cpu_count(), os.cpu_count(),
+                                   ", ".join("%.0f" % e for e in share[-1])))
+
+
 def bench_scaling():
     hole = spawn([HBENCH, "hole", "1"], "hole", stdout=subprocess.PIPE)
     hole_port = int(hole.stdout.readline())
@@ -1590,7 +1704,7 @@ def main():
               ("latency", bench_latency), ("isolation", bench_isolation),
               ("memory", bench_memory), ("recovery", bench_recovery),
               ("size", bench_size), ("tls", bench_tls),
-              ("scaling", bench_scaling)]
+              ("shard", bench_shard), ("scaling", bench_scaling)]
     t = time.monotonic()
     load0 = loadavg()
     disk0 = disk()

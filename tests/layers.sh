@@ -18,7 +18,7 @@ TABLE='
 2 store store_file store_replay store_registry store_idem store_journal store_jreplay store_index store_compact store_check store_impl
 3 webhook gateway outbound resolve tls
 4 deliver deliver_attempt deliver_ops deliver_policy deliver_queue deliver_impl deliver_tail
-5 api api_check api_registry api_static api_events api_gateway api_ops api_attempts api_web web web_assets api_impl
+5 api api_check api_registry api_static api_events api_gateway api_shard api_ops api_attempts api_web web web_assets api_impl
 6 server server_conn server_impl
 7 main cli cli_api cli_http token
 '

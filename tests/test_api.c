@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../api.c"
+#include "../api_shard.c"
 #include "unit.h"
 
 /*
@@ -411,9 +412,153 @@ test_api_gateway_route(void)
 	buf_free(&out);
 }
 
+/*
+ * Contract §17: Hookd-Client agrees with the path, the body and ?client=,
+ * or the request is refused with 400 naming both values before any
+ * handler runs; malformed or repeated it is refused too; a route about no
+ * one client accepts it. (The token and the owners of endpoints, events
+ * and deliveries need a store: tests/integ/test_shard.py.)
+ */
+static void
+test_api_client_header(void)
+{
+	static const struct {
+		const char *method, *target, *hc, *hc2, *body;
+		int status;
+		const char *error;	/* NULL: the handler runs */
+	} t[] = {
+		/* Agreement, and no header at all. */
+		{ "POST", "/v1/clients", "acme", NULL, "{\"id\":\"acme\"}",
+		    200, NULL },
+		{ "POST", "/v1/clients", NULL, NULL, "{\"id\":\"acme\"}", 200,
+		    NULL },
+		{ "POST", "/v1/events", "acme", NULL,
+		    "{\"type\":\"t\",\"client\":\"acme\",\"data\":{}}", 200,
+		    NULL },
+		{ "POST", "/v1/endpoints", "acme", NULL,
+		    "{\"client\":\"acme\",\"url\":\"http://x/\"}", 200, NULL },
+		{ "GET", "/v1/clients/acme", "acme", NULL, NULL, 200, NULL },
+		{ "POST", "/v1/clients/acme/rotate-token", "acme", NULL, NULL,
+		    200, NULL },
+		{ "GET", "/v1/events?client=acme", "acme", NULL, NULL, 200, NULL },
+		{ "GET", "/v1/deliveries?client=acme&status=failed", "acme",
+		    NULL, NULL, 200, NULL },
+		/* Routes about no one client: accepted and ignored. */
+		{ "GET", "/v1/clients", "acme", NULL, NULL, 200, NULL },
+		{ "GET", "/v1/events", "acme", NULL, NULL, 200, NULL },
+		{ "POST", "/v1/compact", "acme", NULL, NULL, 200, NULL },
+		/* The body's client or id is left to the handler when it is
+		 * absent, not a string or not an id, or the body not an
+		 * object. */
+		{ "POST", "/v1/events", "acme", NULL, "{\"type\":\"t\"}", 200,
+		    NULL },
+		{ "POST", "/v1/events", "acme", NULL, "{\"client\":5}", 200,
+		    NULL },
+		{ "POST", "/v1/events", "acme", NULL, "[1]", 200, NULL },
+		{ "POST", "/v1/events", "acme", NULL, "", 200, NULL },
+		{ "POST", "/v1/clients", "acme", NULL, "{\"id\":\"a b\"}", 200,
+		    NULL },
+		/* Disagreements. */
+		{ "POST", "/v1/clients", "acme", NULL, "{\"id\":\"beta\"}",
+		    400, "{\"error\":\"Hookd-Client says acme but the body's id "
+		    "is beta: both must name the client the request is "
+		    "about\"}" },
+		{ "POST", "/v1/events", "acme", NULL,
+		    "{\"type\":\"t\",\"client\":\"beta\",\"data\":{}}", 400,
+		    "{\"error\":\"Hookd-Client says acme but the body's client "
+		    "is beta: both must name the client the request is "
+		    "about\"}" },
+		{ "POST", "/v1/endpoints", "acme", NULL,
+		    "{\"url\":\"http://x/\",\"client\":\"beta\"}", 400,
+		    "{\"error\":\"Hookd-Client says acme but the body's client "
+		    "is beta: both must name the client the request is "
+		    "about\"}" },
+		{ "DELETE", "/v1/clients/beta", "acme", NULL, NULL, 400,
+		    "{\"error\":\"Hookd-Client says acme but the path's client "
+		    "is beta: both must name the client the request is "
+		    "about\"}" },
+		{ "POST", "/v1/clients/beta/rotate-secret", "acme", NULL, NULL,
+		    400, "{\"error\":\"Hookd-Client says acme but the path's "
+		    "client is beta: both must name the client the request is "
+		    "about\"}" },
+		{ "GET", "/v1/clients/a%20b", "acme", NULL, NULL, 400,
+		    "{\"error\":\"Hookd-Client does not match the client id in "
+		    "the path\"}" },
+		{ "GET", "/v1/endpoints?client=beta", "acme", NULL, NULL, 400,
+		    "{\"error\":\"Hookd-Client says acme but ?client= is beta: "
+		    "both must name the client the request is about\"}" },
+		{ "GET", "/v1/deliveries?status=failed&client=be%74a", "acme",
+		    NULL, NULL, 400, "{\"error\":\"Hookd-Client says acme but "
+		    "?client= is beta: both must name the client the request is "
+		    "about\"}" },
+		/* A body that is not JSON: the handler's own 400. */
+		{ "POST", "/v1/events", "acme", NULL, "{", 400,
+		    "{\"error\":\"body is not valid JSON\"}" },
+		/* Malformed, or given twice (even with one value). */
+		{ "GET", "/v1/clients", "", NULL, NULL, 400,
+		    "{\"error\":\"Hookd-Client must be a client id: 1-64 of A-Z "
+		    "a-z 0-9 . _ -\"}" },
+		{ "GET", "/v1/clients/acme", "ac/me", NULL, NULL, 400,
+		    "{\"error\":\"Hookd-Client must be a client id: 1-64 of A-Z "
+		    "a-z 0-9 . _ -\"}" },
+		{ "GET", "/v1/clients/acme", "acme", "acme", NULL, 400,
+		    "{\"error\":\"Hookd-Client given twice: send it once, with "
+		    "the id of the client the request is about\"}" },
+		/* Not under /v1: not looked at. */
+		{ "GET", "/healthz", "a b", NULL, NULL, 200, NULL },
+	};
+	struct http_header h[3];
+	struct api_request r;
+	struct buf out = {0};
+	const char *ctype;
+	size_t i;
+	int st;
+
+	api_set_admin_token(API_TEST_ADMIN);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		r.method = t[i].method;
+		r.method_len = strlen(t[i].method);
+		r.target = t[i].target;
+		r.target_len = strlen(t[i].target);
+		h[0] = (struct http_header){ "Authorization", 13,
+		    "Bearer " API_TEST_ADMIN,
+		    strlen("Bearer " API_TEST_ADMIN) };
+		r.num_headers = 1;
+		if (t[i].hc != NULL)
+			h[r.num_headers++] = (struct http_header){
+			    "hookd-client", 12, t[i].hc, strlen(t[i].hc) };
+		if (t[i].hc2 != NULL)
+			h[r.num_headers++] = (struct http_header){
+			    "Hookd-Client", 12, t[i].hc2, strlen(t[i].hc2) };
+		r.headers = h;
+		r.body = t[i].body;
+		r.body_len = t[i].body != NULL ? strlen(t[i].body) : 0;
+		api_test_hit = NULL;
+		buf_reset(&out);
+		buf_puts(&out, "");
+		st = api_handle(&r, &out, &ctype);
+		CHECKF(st == t[i].status, "%s %s [%s]: %d, want %d",
+		    t[i].method, t[i].target, t[i].hc ? t[i].hc : "-", st,
+		    t[i].status);
+		if (t[i].error == NULL) {
+			CHECKF(api_test_hit != NULL, "%s %s: no handler ran",
+			    t[i].method, t[i].target);
+		} else {
+			CHECKF(api_test_hit == NULL, "%s %s ran %s",
+			    t[i].method, t[i].target, api_test_hit);
+			CHECKF(strcmp(out.data, t[i].error) == 0, "%s %s: %s",
+			    t[i].method, t[i].target, out.data);
+		}
+	}
+	api_set_admin_token(NULL);
+	buf_free(&out);
+}
+
 void
 test_api(void)
 {
+	test_api_client_header();
 	test_api_routes();
 	test_api_gateway_route();
 	test_api_params();
