@@ -299,6 +299,12 @@ int store_sync_end(void);
  * later write succeeds (healthz answers 503 meanwhile). */
 int store_writable(void);
 
+/* node_id (contract §17): 0-255, put in the low 8 bits of every new id, so
+ * that nodes with different node_ids never give out the same id. Set it
+ * before store_open; the default is 0. */
+#define STORE_NODE_MASK 0xffu
+void store_set_node_id(unsigned node);
+
 /* Ids: "ep_" / "evt_" / "dlv_" + 16 hex digits. */
 void store_fmt_id(enum store_kind k, uint64_t id, char out[STORE_XID_MAX]);
 /* Parse an id of kind k; 0 ok, -1 not such an id. */
