@@ -401,7 +401,8 @@ uint64_t
 new_id(void)
 {
 	uint64_t t = (uint64_t)util_wall_ms() << 16 | store_node;
-	uint64_t next = (st_files.last_id & ~(uint64_t)STORE_NODE_MASK) | store_node;
+	uint64_t next = (st_files.last_id & ~(uint64_t)STORE_NODE_MASK) |
+	    store_node;
 
 	if (next <= st_files.last_id)
 		next += (uint64_t)STORE_NODE_MASK + 1;
