@@ -36,12 +36,12 @@ SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 MODULES = util log loop metrics json http sign sign_x86 url config \
 	config_regs store store_file store_replay store_registry store_idem \
-	store_journal store_jreplay store_index store_compact store_check \
+	store_journal store_jreplay store_index store_compact store_check store_move \
 	webhook gateway outbound tls resolve deliver_queue deliver \
 	deliver_attempt deliver_ops deliver_policy deliver_tail api api_check \
 	api_registry api_static api_events api_gateway api_shard api_ops \
 	api_attempts api_web web_assets server server_conn cli token cli_http \
-	cli_api main
+	cli_api cli_move main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
@@ -89,7 +89,7 @@ FUZZ_TARGETS = request response chunked json url journal records
 FUZZ_SRCS = util.c json.c http.c sign.c sign_x86.c url.c store.c \
 	store_file.c store_replay.c store_registry.c store_idem.c \
 	store_journal.c store_jreplay.c store_index.c store_compact.c \
-	store_check.c
+	store_check.c store_move.c
 FUZZ_TIME ?= 60
 
 tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS) $(TLS_STAMP)

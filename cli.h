@@ -33,4 +33,13 @@ int cli_api_is(const char *word);
 int cli_api_main(int argc, char **argv);
 void cli_api_usage(FILE *f);
 
+/*
+ * `hookd export --client ID [-d DATADIR] [-c CONFIG] [-o FILE] [--delete]`
+ * and `hookd import [-d DATADIR] [-c CONFIG] [FILE|-]` (contract §17,
+ * cli_move.c): a client's records out of a stopped node's data directory,
+ * and into another's. Return 0, or 1 on any error (said on stderr).
+ */
+int cli_export_main(int argc, char **argv);
+int cli_import_main(int argc, char **argv);
+
 #endif

@@ -78,6 +78,11 @@ static const struct config_scalar {
 	 * 0 (not set) means the default, config_client_inflight. */
 	{ "max_inflight_per_client", CONFIG_SIZE,
 	    offsetof(struct config, max_inflight_per_client), 1, 65536 },
+	/* Contract §17: the low 8 bits of every id this node gives out, so
+	 * that nodes with different values never give out the same id and a
+	 * client moved between them (hookd import) meets no collision. */
+	{ "node_id", CONFIG_SIZE,
+	    offsetof(struct config, node_id), 0, 255 },
 	{ "header_timeout", CONFIG_DURATION,
 	    offsetof(struct config, header_timeout_ms), 1, HOUR },
 	{ "idle_timeout", CONFIG_DURATION,

@@ -98,6 +98,7 @@ struct config {
 	size_t max_inflight_per_client;
 	int64_t retention_ms;
 	int64_t drain_timeout_ms;
+	size_t node_id;			/* 0-255, in new ids' low bits */
 	int fsync_always;		/* fsync always (1) or never (0) */
 	struct url_cidr allow[CONFIG_MAX_ALLOW];
 	size_t nallow;

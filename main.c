@@ -301,6 +301,7 @@ main_reload(void)
 	config_now = next;
 	config_set_current(next);
 	store_set_max_log(next->max_log_attempts);
+	store_set_node_id((unsigned)next->node_id);
 	/* The static lines first: the endpoints whose policy they put back
 	 * (an API PATCH undone) are among what changed. */
 	rc = api_apply_static(err, sizeof(err), changed, sizeof(changed));
@@ -471,6 +472,9 @@ usage(FILE *f)
 	    "[-V] [-h]\n"
 	    "       hookd sign|verify ...\n"
 	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
+	    "       hookd export --client ID [-d DATADIR] [-c CONFIG] [-o FILE] "
+	    "[--delete]\n"
+	    "       hookd import [-d DATADIR] [-c CONFIG] [FILE|-]\n"
 	    );
 	cli_api_usage(f);
 	fprintf(f,
@@ -537,6 +541,7 @@ main_run(void)
 	    sizeof(tokpath), err, sizeof(err)) != 0)
 		fatal("no admin token", err);
 	store_set_max_log(config_now->max_log_attempts);
+	store_set_node_id((unsigned)config_now->node_id);
 	if (store_open(config_now->data_dir, config_now->fsync_always, err,
 	    sizeof(err), store_notice) != 0)
 		fatal("cannot open the store", err);
@@ -601,6 +606,10 @@ main(int argc, char **argv)
 		return cli_check_main(argc - 1, argv + 1);
 	if (argc > 1 && cli_api_is(argv[1]))
 		return cli_api_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "export") == 0)
+		return cli_export_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return cli_import_main(argc - 1, argv + 1);
 
 	/* Contract §10: the long forms of -h and -V. Only option words are
 	 * looked at, not the values of -l, -d and -c. */

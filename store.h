@@ -257,6 +257,47 @@ int store_open(const char *dir, int fsync_always, char *err, size_t errsz,
  */
 int store_check(const char *dir, int fix, void (*report)(const char *line),
     char *moved, size_t movedsz, char *err, size_t errsz);
+/*
+ * Moving a client between nodes (contract §17, store_move.c). What an
+ * export wrote, or what an import added (new_client: the client record;
+ * skipped: records the target held already, the same).
+ */
+struct store_move_stats {
+	char client[UTIL_ID_MAX + 1];
+	size_t endpoints, events, deliveries, pending, skipped;
+	int new_client;
+};
+/*
+ * hookd export: under DIR's lock, DIR read as a start reads it, write to
+ * fd (a new regular file, from offset 0) the client's records: a header
+ * line (format version, client, source DIR), the client's registry record
+ * (token hash, secrets), its endpoints' (secrets, policies), every event of
+ * the client the store holds (pending, and ended within the retention
+ * window) with its deliveries' attempt records and requeues as a
+ * compaction copies them, and an end line with the count of the lines
+ * before it. Each line is a record in the journal's format (checksum,
+ * space, JSON object), written by the store's encoder. fd is fsync'd. With
+ * del, the client is then deleted in DIR (its pending deliveries end
+ * failed, "client deleted"; offline, so nothing is sent or notified).
+ * 0, or -1 with err set (no such client: "no client ...").
+ */
+int store_export(const char *dir, const char *client, int fd, int del,
+    struct store_move_stats *st, char *err, size_t errsz);
+/*
+ * hookd import: under DIR's lock, read the export in fd (named name in
+ * messages; opened read-only, seekable) twice: alone, with the checks a
+ * start makes, every bad line passed to report as "name:line: reason"
+ * (then -1, nothing written); then against DIR as a start reads it:
+ * records DIR holds already, the same, are skipped (counted); a client,
+ * endpoint, event or delivery id DIR holds with other content refuses the
+ * whole import, naming it. The new registry records are appended to the
+ * registry and fsync'd, then the journal is written anew with the new
+ * events merged in id order (fsync'd, renamed in, directory fsync'd).
+ * 0, or -1 with err set.
+ */
+int store_import(const char *dir, int fd, const char *name,
+    void (*report)(const char *line), struct store_move_stats *st,
+    char *err, size_t errsz);
 /* Close the files (after a final store_sync). */
 void store_close(void);
 
@@ -298,6 +339,12 @@ int store_sync_end(void);
 /* 1 while writes succeed; 0 after a write failed for lack of space until a
  * later write succeeds (healthz answers 503 meanwhile). */
 int store_writable(void);
+
+/* node_id (contract §17): 0-255, put in the low 8 bits of every new id, so
+ * that nodes with different node_ids never give out the same id. Set it
+ * before store_open; the default is 0. */
+#define STORE_NODE_MASK 0xffu
+void store_set_node_id(unsigned node);
 
 /* Ids: "ep_" / "evt_" / "dlv_" + 16 hex digits. */
 void store_fmt_id(enum store_kind k, uint64_t id, char out[STORE_XID_MAX]);

@@ -265,17 +265,131 @@ child_wait_fault(void)
 	}
 }
 
+int
+idem_copy_all(struct logfile *f, int64_t now)
+{
+	const struct idem *key;
+
+	/* In the queue's order, oldest first: the new journal replays them
+	 * in time order. */
+	for (key = st_idem.head; key != NULL; key = key->qnext) {
+		if (now - key->at >= STORE_IDEM_MS)
+			continue;
+		rec_begin("idem");
+		idem_members(key->client, key->key, strlen(key->key),
+		    key->has_req ? key->req : NULL, key->status, key->body,
+		    key->at);
+		if (rec_write(f) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
+    off_t *off, int (*note)(uint64_t id, off_t off, void *arg), void *arg)
+{
+	const struct delivery *d;
+
+	if ((*off = copy_record(f, ev->off, -2, &s->rb, &s->toks,
+	    &s->ntoks)) < 0)
+		return -1;
+	for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
+		size_t nc = 0, k;
+		off_t c = d->last_off, prev = -1;
+
+		/* The attempts, newest first along the chain; only the
+		 * newest max_log_attempts are kept. */
+		while (c >= 0 && nc < store_max_log) {
+			int v;
+			uint64_t p;
+
+			if (nc == s->chain_cap) {
+				size_t cap = s->chain_cap ? s->chain_cap * 2 :
+				    16;
+				off_t *ch = realloc(s->chain, cap *
+				    sizeof(*ch));
+
+				if (ch == NULL)
+					return -1;
+				s->chain = ch;
+				s->chain_cap = cap;
+			}
+			s->chain[nc++] = c;
+			buf_reset(&s->rb);
+			if (read_record(c, &s->rb, &s->toks, &s->ntoks) <= 0)
+				return -1;
+			v = json_get(s->rb.data + 9, s->toks, 0, "prev");
+			if (v < 0 || s->rb.data[9 + s->toks[v].start] == '-' ||
+			    util_parse_u64(s->rb.data + 9 + s->toks[v].start,
+			    s->toks[v].len, (uint64_t)c - 1, &p) != 0)
+				break;
+			c = (off_t)p;
+		}
+		for (k = nc; k-- > 0;) {
+			prev = copy_record(f, s->chain[k], prev, &s->rb,
+			    &s->toks, &s->ntoks);
+			if (prev < 0)
+				return -1;
+		}
+		if (note != NULL && note(d->id, nc > 0 ? prev : -1, arg) != 0)
+			return -1;
+		if (d->status == STORE_PENDING && nc > 0) {
+			/* Pending again after a final attempt (retry,
+			 * replay): say so after its attempts. */
+			rec_begin("requeue");
+			rec_id("d", STORE_DLV, d->id);
+			rec_num("next", d->next_at);
+			if (rec_write(f) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void
+event_copy_free(struct event_copy *s)
+{
+	free(s->chain);
+	free(s->toks);
+	buf_free(&s->rb);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The child's map of deliveries (event_copy's note): dm grown as needed. */
+struct child_dmap {
+	struct compact_pair *dm;
+	size_t ndm, cap;
+};
+
+static int
+child_note(uint64_t id, off_t off, void *arg)
+{
+	struct child_dmap *m = arg;
+
+	if (m->ndm == m->cap) {
+		size_t cap = m->cap * 2 + 1024;
+		struct compact_pair *dm = realloc(m->dm, cap * sizeof(*dm));
+
+		if (dm == NULL)
+			return -1;
+		m->dm = dm;
+		m->cap = cap;
+	}
+	m->dm[m->ndm].id = id;
+	m->dm[m->ndm++].off = off;
+	return 0;
+}
+
 static void
 compact_child(const char *path, const char *mappath)
 {
 	struct logfile n = { .fd = -1 };
-	struct buf rb = {0};
-	struct json_tok *toks = NULL;
-	const struct idem *key;
-	size_t ntoks = 0, i, nem = 0, ndm = 0;
-	off_t *chain = NULL;
-	struct compact_pair *em = NULL, *dm = NULL;
-	size_t chain_cap = 0, em_cap = 0, dm_cap = 0;
+	struct event_copy ec = {0};
+	struct child_dmap m = {0};
+	size_t i, nem = 0;
+	struct compact_pair *em = NULL;
+	size_t em_cap = 0;
 	uint64_t hdr[2];
 	int mfd, keep[3];
 
@@ -302,21 +416,10 @@ compact_child(const char *path, const char *mappath)
 	keep[2] = st_files.jrn.fd;
 	util_close_from(3, keep, 3);
 	child_wait_fault();
-	/* In the queue's order, oldest first: the new journal replays them
-	 * in time order. */
-	for (key = st_idem.head; key != NULL; key = key->qnext) {
-		if (st_compact.compact_now - key->at >= STORE_IDEM_MS)
-			continue;
-		rec_begin("idem");
-		idem_members(key->client, key->key, strlen(key->key),
-		    key->has_req ? key->req : NULL, key->status, key->body,
-		    key->at);
-		if (rec_write(&n) < 0)
-			_exit(1);
-	}
+	if (idem_copy_all(&n, st_compact.compact_now) != 0)
+		_exit(1);
 	for (i = 0; i < st_compact.fork_events; i++) {
 		struct event *ev = st_journal.events.v[i];
-		struct delivery *d;
 		off_t o;
 
 		/* Its hookd gone (killed), the work is for nobody. */
@@ -329,81 +432,27 @@ compact_child(const char *path, const char *mappath)
 			if ((em = realloc(em, em_cap * sizeof(*em))) == NULL)
 				_exit(1);
 		}
-		if ((o = copy_record(&n, ev->off, -2, &rb, &toks, &ntoks)) < 0)
+		if (event_copy(&n, ev, &ec, &o, child_note, &m) != 0)
 			_exit(1);
 		em[nem].id = ev->id;
 		em[nem++].off = o;
-		for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
-			size_t nc = 0, k;
-			off_t c = d->last_off, prev = -1;
-
-			/* The attempts, newest first along the chain; only
-			 * the newest max_log_attempts are kept. */
-			while (c >= 0 && nc < store_max_log) {
-				int v;
-				uint64_t p;
-
-				if (nc == chain_cap) {
-					chain_cap = chain_cap ? chain_cap * 2 : 16;
-					chain = realloc(chain, chain_cap *
-					    sizeof(*chain));
-					if (chain == NULL)
-						_exit(1);
-				}
-				chain[nc++] = c;
-				buf_reset(&rb);
-				if (read_record(c, &rb, &toks, &ntoks) <= 0)
-					_exit(1);
-				v = json_get(rb.data + 9, toks, 0, "prev");
-				if (v < 0 || rb.data[9 + toks[v].start] == '-' ||
-				    util_parse_u64(rb.data + 9 + toks[v].start,
-				    toks[v].len, (uint64_t)c - 1, &p) != 0)
-					break;
-				c = (off_t)p;
-			}
-			for (k = nc; k-- > 0;) {
-				prev = copy_record(&n, chain[k], prev, &rb,
-				    &toks, &ntoks);
-				if (prev < 0)
-					_exit(1);
-			}
-			if (ndm == dm_cap) {
-				dm_cap = dm_cap * 2 + 1024;
-				dm = realloc(dm, dm_cap * sizeof(*dm));
-				if (dm == NULL)
-					_exit(1);
-			}
-			dm[ndm].id = d->id;
-			dm[ndm++].off = nc > 0 ? prev : -1;
-			if (d->status == STORE_PENDING && nc > 0) {
-				/* Pending again after a final attempt (retry,
-				 * replay): say so after its attempts. */
-				rec_begin("requeue");
-				rec_id("d", STORE_DLV, d->id);
-				rec_num("next", d->next_at);
-				if (rec_write(&n) < 0)
-					_exit(1);
-			}
-		}
 	}
 	/* Almost sorted already: only a gateway request's deliveries, made
 	 * at its completion, are newer than the next events'. */
-	if (ndm > 0)
-		qsort(dm, ndm, sizeof(*dm), pair_cmp);
+	if (m.ndm > 0)
+		qsort(m.dm, m.ndm, sizeof(*m.dm), pair_cmp);
 	hdr[0] = nem;
-	hdr[1] = ndm;
+	hdr[1] = m.ndm;
 	if (io_fsync(n.fd) != 0 || write_full(mfd, hdr, sizeof(hdr)) != 0 ||
 	    (nem > 0 && write_full(mfd, em, nem * sizeof(*em)) != 0) ||
-	    (ndm > 0 && write_full(mfd, dm, ndm * sizeof(*dm)) != 0) ||
+	    (m.ndm > 0 && write_full(mfd, m.dm, m.ndm * sizeof(*m.dm)) != 0) ||
 	    io_fsync(mfd) != 0)
 		_exit(1);
 	/* Freed although _exit would drop them, so that a leak checker
 	 * following the fork (valgrind does) sees a clean child. */
 	free(em);
-	free(dm);
-	free(chain);
-	free(toks);
-	buf_free(&rb);
+	free(m.dm);
+	event_copy_free(&ec);
 	_exit(0);
 }
 

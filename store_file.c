@@ -380,14 +380,33 @@ store_parse_id(enum store_kind k, const char *s, size_t len, uint64_t *id)
 	return 0;
 }
 
-/* Ids are the creation time in ms shifted left 16 bits plus a counter, so
- * they sort in creation order and stay unique across restarts. */
+/* This node's node_id (contract §17), the low 8 bits of every id it gives
+ * out; not reset by store_close, as it is the config's. */
+static uint64_t store_node;
+
+void
+store_set_node_id(unsigned node)
+{
+	store_node = node & STORE_NODE_MASK;
+}
+
+/* Ids are the creation time in ms shifted left 16 bits, then a counter in
+ * bits 8-15 and the node_id in bits 0-7, so they sort in creation order,
+ * stay unique across restarts, and two nodes with different node_ids never
+ * give out the same id (hookd import of a client from one into the other
+ * then meets no collision). More than 256 ids in one ms carry into the ms
+ * bits: the ids run ahead of the clock for a moment, still unique and
+ * sorted. Ids read back from a store of any node only raise the floor. */
 uint64_t
 new_id(void)
 {
-	uint64_t t = (uint64_t)util_wall_ms() << 16;
+	uint64_t t = (uint64_t)util_wall_ms() << 16 | store_node;
+	uint64_t next = (st_files.last_id & ~(uint64_t)STORE_NODE_MASK) |
+	    store_node;
 
-	st_files.last_id = t > st_files.last_id ? t : st_files.last_id + 1;
+	if (next <= st_files.last_id)
+		next += (uint64_t)STORE_NODE_MASK + 1;
+	st_files.last_id = t > next ? t : next;
 	return st_files.last_id;
 }
 

@@ -344,6 +344,11 @@ void endpoint_free_fields(struct endpoint *e);
  * offset or -1 (errno). */
 off_t client_record(const struct client *c);
 off_t endpoint_record(const struct endpoint *e);
+/* The same records built in st_files.rec (rec_begin and the members, not
+ * closed): rec_write(f) writes one to any file f, and hookd import
+ * compares one with a record of an export (store_move.c). */
+void client_rec(const struct client *c);
+void endpoint_rec(const struct endpoint *e);
 /* qsort/bsearch order of uint64_t. */
 int cmp_u64(const void *a, const void *b);
 /* 1 when the registry deleted endpoint id (once sorted by store_open). */
@@ -548,6 +553,32 @@ struct tail_copy {
 int tail_copy_run(struct tail_copy *tc, off_t to);
 /* Free tc's buffers and zero it. */
 void tail_copy_free(struct tail_copy *tc);
+
+/* event_copy's buffers, reused from one event to the next; zero to start,
+ * event_copy_free to end. */
+struct event_copy {
+	struct buf rb;
+	struct json_tok *toks;
+	size_t ntoks;
+	off_t *chain;
+	size_t chain_cap;
+};
+/*
+ * What a compaction keeps of an event, copied from the journal to f: ev's
+ * record, then for each delivery its newest store_max_log attempt records,
+ * oldest first with their "prev" linked anew in f, and a requeue record
+ * after them when it is pending again. The event record's offset in f into
+ * *off; note (may be NULL) is told each delivery's id and its newest
+ * attempt's offset in f (-1: none). Used by the compaction's child and by
+ * hookd export and import (store_move.c). 0, or -1 (errno).
+ */
+int event_copy(struct logfile *f, const struct event *ev,
+    struct event_copy *s, off_t *off,
+    int (*note)(uint64_t id, off_t off, void *arg), void *arg);
+void event_copy_free(struct event_copy *s);
+/* Write the Idempotency-Keys younger than STORE_IDEM_MS at now to f as
+ * idem records, oldest first. 0, or -1 (errno). */
+int idem_copy_all(struct logfile *f, int64_t now);
 
 /* Kill a compaction child still running and forget it (store_close). */
 void compact_stop(void);

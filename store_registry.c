@@ -135,8 +135,8 @@ client_insert(struct client *c)
 	return 0;
 }
 
-off_t
-client_record(const struct client *c)
+void
+client_rec(const struct client *c)
 {
 	char hex[65];
 
@@ -152,6 +152,12 @@ client_record(const struct client *c)
 	}
 	rec_num("created", c->created_at);
 	rec_num("updated", c->updated_at);
+}
+
+off_t
+client_record(const struct client *c)
+{
+	client_rec(c);
 	return rec_write(&st_files.reg);
 }
 
@@ -244,8 +250,8 @@ store_endpoint_after(uint64_t after)
 	return vec_after(&st_registry.endpoints, after);
 }
 
-off_t
-endpoint_record(const struct endpoint *e)
+void
+endpoint_rec(const struct endpoint *e)
 {
 	struct buf *b;
 	size_t i;
@@ -287,6 +293,12 @@ endpoint_record(const struct endpoint *e)
 			    (long long)e->retry_ms[i]);
 		buf_puts(b, "]");
 	}
+}
+
+off_t
+endpoint_record(const struct endpoint *e)
+{
+	endpoint_rec(e);
 	return rec_write(&st_files.reg);
 }
 
@@ -801,11 +813,18 @@ replay_endpoint(struct replay *r)
 		ep_index(old);
 		return 0;
 	}
-	if (st_registry.endpoints.n > 0 && ((struct endpoint *)
-	    st_registry.endpoints.v[st_registry.endpoints.n - 1])->id > e->id)
-		goto bad;
+	/* Ids grow along the file, except after hookd import (contract
+	 * §17), which appends another node's endpoints: those go in at
+	 * their place in id order (a client's few endpoints, moved once). */
+	i = (int)vec_lower(&st_registry.endpoints, e->id);
 	if (vec_push(&st_registry.endpoints, e) != 0)
 		goto bad;
+	if ((size_t)i + 1 < st_registry.endpoints.n) {
+		memmove(st_registry.endpoints.v + i + 1,
+		    st_registry.endpoints.v + i,
+		    (st_registry.endpoints.n - 1 - (size_t)i) * sizeof(void *));
+		st_registry.endpoints.v[i] = e;
+	}
 	ep_index(e);
 	return 0;
 bad:

@@ -1053,6 +1053,45 @@ test_health_ring(void)
 	CHECK(hl.last_success_at == 50 && hl.last_failure_at == 60);
 }
 
+/*
+ * Contract §17: node_id in the low 8 bits of every new id; ids stay
+ * increasing from any floor an id read back set (another node's, or an old
+ * store's counter in those bits), including past 256 ids in one ms.
+ */
+static void
+test_node_ids(void)
+{
+	static const struct {
+		unsigned node;
+		uint64_t floor;		/* the newest id seen before */
+	} cases[] = {
+		{ 0, 0 }, { 1, 0 }, { 255, 0 },
+		{ 7, (uint64_t)1 << 62 },		/* clock far behind */
+		{ 7, ((uint64_t)1 << 62) | 0x07 },	/* own id at the floor */
+		{ 7, ((uint64_t)1 << 62) | 0xff },	/* another node's */
+		{ 0, ((uint64_t)1 << 62) | 0x1234 },	/* an old counter */
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t prev = cases[i].floor;
+
+		store_set_node_id(cases[i].node);
+		st_files.last_id = 0;
+		seen_id(cases[i].floor);
+		for (k = 0; k < 600; k++) {
+			uint64_t id = new_id();
+
+			CHECKF((id & 0xff) == cases[i].node && id > prev,
+			    "case %zu id %zu: %016llx after %016llx", i, k,
+			    (unsigned long long)id, (unsigned long long)prev);
+			prev = id;
+		}
+	}
+	store_set_node_id(0);
+	st_files.last_id = 0;
+}
+
 void
 test_store(void)
 {
@@ -1063,6 +1102,7 @@ test_store(void)
 	test_tail_copy();
 	store_close();
 	test_health_ring();
+	test_node_ids();
 	test_roundtrip();
 	test_torn_and_corrupt();
 	test_bad_event();

@@ -374,6 +374,7 @@ RELOAD_VALUES = {
     "endpoint_concurrency": "4", "max_outbound": "100",
     "max_endpoints_per_client": "50", "max_endpoint_headers": "8",
     "max_retries_per_minute": "300", "max_log_attempts": "20",
+    "node_id": "3",
     "max_inflight_per_client": "5", "header_timeout": "7s",
     "idle_timeout": "50s", "body_timeout": "20s", "timeout": "3s",
     "disable_after": "2d", "retention": "3d", "drain_timeout": "3s",

@@ -1,0 +1,265 @@
+/*
+ * cli_move: `hookd export` and `hookd import` (contract §17), the command
+ * line of moving a client from one node to another; the store does the
+ * work (store_move.c), offline, under each data directory's lock.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "store.h"
+#include "util.h"
+
+static const char export_usage[] = "usage: hookd export --client ID "
+    "[-d DATADIR] [-c CONFIG] [-o FILE] [--delete]\n";
+static const char import_usage[] = "usage: hookd import [-d DATADIR] "
+    "[-c CONFIG] [FILE|-]\n";
+
+/* Say which word of the command line is wrong, and the usage. 1. */
+static int
+bad_word(const char *w, const char *usage)
+{
+	if (strcmp(w, "-d") == 0 || strcmp(w, "-c") == 0 ||
+	    strcmp(w, "-o") == 0 || strcmp(w, "--client") == 0)
+		fprintf(stderr, "hookd: %s needs a value\n", w);
+	else if (w[0] == '-' && w[1] != '\0')
+		fprintf(stderr, "hookd: unknown option \"%s\"\n", w);
+	else
+		fprintf(stderr, "hookd: unknown argument \"%s\"\n", w);
+	fputs(usage, stderr);
+	return 1;
+}
+
+/* A new unlinked file in TMPDIR (or /tmp), read-write. The descriptor, or
+ * -1 with err set. */
+static int
+temp_file(char *err, size_t errsz)
+{
+	const char *d = getenv("TMPDIR");
+	char path[1100];
+	int fd;
+
+	if (d == NULL || d[0] == '\0')
+		d = "/tmp";
+	if (snprintf(path, sizeof(path), "%s/hookd-move.XXXXXX", d) >=
+	    (int)sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", d);
+		return -1;
+	}
+	if ((fd = mkstemp(path)) < 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		return -1;
+	}
+	(void)unlink(path);
+	return fd;
+}
+
+/* Copy all of fd (from its start) to standard output. 0 or -1. */
+static int
+copy_out(int fd)
+{
+	char b[65536];
+	ssize_t n;
+	off_t off = 0;
+
+	while ((n = pread(fd, b, sizeof(b), off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || fwrite(b, 1, (size_t)n, stdout) != (size_t)n)
+			return -1;
+		off += n;
+	}
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* The directory part of path ("." when none) into out. */
+static void
+dir_of(const char *path, char *out, size_t outsz)
+{
+	const char *s = strrchr(path, '/');
+
+	if (s == NULL)
+		snprintf(out, outsz, ".");
+	else if (s == path)
+		snprintf(out, outsz, "/");
+	else
+		snprintf(out, outsz, "%.*s", (int)(s - path), path);
+}
+
+int
+cli_export_main(int argc, char **argv)
+{
+	const char *opt_config = NULL, *opt_data_dir = NULL, *out = NULL;
+	const char *client = NULL;
+	struct store_move_stats st;
+	struct config *c;
+	char err[1400], dir[1100];
+	int i, fd, del = 0, ret = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--delete") == 0)
+			del = 1;
+		else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc)
+			client = argv[++i];
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			opt_data_dir = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			opt_config = argv[++i];
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else
+			return bad_word(argv[i], export_usage);
+	}
+	if (client == NULL) {
+		fprintf(stderr, "hookd: export needs --client ID (the client "
+		    "to move)\n%s", export_usage);
+		return 1;
+	}
+	/* The deletion must follow an export that is on disk, not one in a
+	 * pipe whose reader may yet fail. */
+	if (del && out == NULL) {
+		fprintf(stderr, "hookd: --delete needs -o FILE: the client is "
+		    "deleted only once its export is on disk\n%s",
+		    export_usage);
+		return 1;
+	}
+	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "hookd: %s\n", err);
+		return 1;
+	}
+	store_set_max_log(c->max_log_attempts);
+	if (out != NULL) {
+		/* Its directory entry made durable before the export's
+		 * records are (store_export fsyncs them). */
+		fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		dir_of(out, dir, sizeof(dir));
+		if (fd < 0 || util_fsync_dir(dir, util_fsync) != 0) {
+			util_err_set(err, sizeof(err), fd < 0 ? out : dir,
+			    strerror(errno));
+			fprintf(stderr, "hookd: %s\n", err);
+			if (fd >= 0)
+				close(fd);
+			goto done;
+		}
+	} else if ((fd = temp_file(err, sizeof(err))) < 0) {
+		fprintf(stderr, "hookd: %s\n", err);
+		goto done;
+	}
+	if (store_export(c->data_dir, client, fd, del, &st, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "hookd: %s\n", err);
+		close(fd);
+		goto done;
+	}
+	if (out == NULL && copy_out(fd) != 0) {
+		fprintf(stderr, "hookd: standard output: %s\n",
+		    strerror(errno));
+		close(fd);
+		goto done;
+	}
+	close(fd);
+	fprintf(stderr, "hookd: exported client %s from %s: %zu endpoint%s, "
+	    "%zu event%s, %zu deliver%s (%zu pending)%s%s%s\n", st.client,
+	    c->data_dir, st.endpoints, st.endpoints == 1 ? "" : "s",
+	    st.events, st.events == 1 ? "" : "s", st.deliveries,
+	    st.deliveries == 1 ? "y" : "ies", st.pending,
+	    out != NULL ? " to " : "", out != NULL ? out : "",
+	    del ? "; deleted it here: start this node again only now" : "");
+	ret = 0;
+done:
+	config_free(c);
+	free(c);
+	return ret;
+}
+
+static void
+import_report(const char *line)
+{
+	fprintf(stderr, "hookd: %s\n", line);
+}
+
+int
+cli_import_main(int argc, char **argv)
+{
+	const char *opt_config = NULL, *opt_data_dir = NULL, *in = NULL;
+	struct store_move_stats st;
+	struct config *c;
+	char err[1400];
+	int i, fd, ret = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			opt_data_dir = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			opt_config = argv[++i];
+		else if (in == NULL && (argv[i][0] != '-' ||
+		    strcmp(argv[i], "-") == 0))
+			in = argv[i];
+		else
+			return bad_word(argv[i], import_usage);
+	}
+	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
+	if (c == NULL) {
+		fprintf(stderr, "hookd: %s\n", err);
+		return 1;
+	}
+	store_set_max_log(c->max_log_attempts);
+	if (in == NULL || strcmp(in, "-") == 0) {
+		/* Read twice (checked alone, then against the target): a
+		 * pipe is kept in a file first. */
+		char b[65536];
+		ssize_t n;
+
+		in = "stdin";
+		if ((fd = temp_file(err, sizeof(err))) < 0) {
+			fprintf(stderr, "hookd: %s\n", err);
+			goto done;
+		}
+		while ((n = read(0, b, sizeof(b))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 || write(fd, b, (size_t)n) != n) {
+				fprintf(stderr, "hookd: stdin: %s\n",
+				    strerror(errno));
+				close(fd);
+				goto done;
+			}
+		}
+	} else if ((fd = open(in, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "hookd: %s: %s\n", in, strerror(errno));
+		goto done;
+	}
+	if (store_import(c->data_dir, fd, in, import_report, &st, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "hookd: %s\n", err);
+		close(fd);
+		goto done;
+	}
+	close(fd);
+	if (st.new_client + st.endpoints + st.events == 0)
+		fprintf(stderr, "hookd: nothing new in %s: client %s and its "
+		    "records are in %s already (%zu record%s skipped)\n", in,
+		    st.client, c->data_dir, st.skipped,
+		    st.skipped == 1 ? "" : "s");
+	else
+		fprintf(stderr, "hookd: imported client %s into %s: %s%zu "
+		    "endpoint%s, %zu event%s, %zu deliver%s; %zu record%s "
+		    "already there skipped\n", st.client, c->data_dir,
+		    st.new_client ? "the client, " : "", st.endpoints,
+		    st.endpoints == 1 ? "" : "s", st.events,
+		    st.events == 1 ? "" : "s", st.deliveries,
+		    st.deliveries == 1 ? "y" : "ies", st.skipped,
+		    st.skipped == 1 ? "" : "s");
+	ret = 0;
+done:
+	config_free(c);
+	free(c);
+	return ret;
+}
