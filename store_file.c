@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -1084,4 +1085,64 @@ uint64_t
 store_journal_bytes(void)
 {
 	return (uint64_t)st_files.jrn.size + (uint64_t)st_files.reg.size;
+}
+
+/* ---- the releaser thread ----
+ *
+ * The old journal's descriptor is closed, and a compaction's map unmapped,
+ * on a thread of its own: the last close of a renamed-over file frees all
+ * its blocks (hundreds of ms for a GiB in tmpfs), as the unmapping of an
+ * unlinked map does its own, which no loop pass should wait for. */
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;	/* done */
+	int running, done;
+	int fd;
+	void *map;
+	size_t maplen;
+} st_release = { .mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+static void *
+release_thread(void *arg)
+{
+	(void)arg;
+	if (st_release.fd >= 0)
+		close(st_release.fd);
+	if (st_release.map != NULL)
+		munmap(st_release.map, st_release.maplen);
+	pthread_mutex_lock(&st_release.mu);
+	st_release.done = 1;
+	pthread_mutex_unlock(&st_release.mu);
+	return NULL;
+}
+
+void
+file_release_start(int fd, void *map, size_t len)
+{
+	st_release.fd = fd;
+	st_release.map = map;
+	st_release.maplen = len;
+	st_release.done = 0;
+	if (pthread_create(&st_release.thread, NULL, release_thread, NULL) ==
+	    0)
+		st_release.running = 1;
+	else
+		release_thread(NULL);
+}
+
+int
+file_release_finished(int wait)
+{
+	int done;
+
+	if (!st_release.running)
+		return 1;
+	pthread_mutex_lock(&st_release.mu);
+	done = st_release.done;
+	pthread_mutex_unlock(&st_release.mu);
+	if (!done && !wait)
+		return 0;
+	pthread_join(st_release.thread, NULL);
+	st_release.running = 0;
+	return 1;
 }

@@ -587,4 +587,15 @@ void compact_stop(void);
  * if the settling's cursor has not yet. O(log n); a no-op otherwise. */
 void compact_settle(struct event *ev);
 
+/* ---- store_file.c: the releaser thread ---- */
+
+/* Close fd (-1: none) and unmap map (len bytes; NULL: none) on a thread of
+ * its own, or here when none can start: the last close of a renamed-over
+ * file, or the unmapping of an unlinked one, frees its blocks, which can
+ * take hundreds of ms. None may run already (file_release_finished). */
+void file_release_start(int fd, void *map, size_t len);
+/* 1 when no release runs any more (joined), 0 while one runs; with wait,
+ * it is waited for (a stop). */
+int file_release_finished(int wait);
+
 #endif

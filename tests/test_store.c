@@ -377,6 +377,9 @@ test_compaction(void)
 	CHECK(store_idem_put(c, "key-1", 5, h, 202, "{\"id\":\"x\"}",
 	    util_wall_ms()) == 0);
 	CHECK(store_compact_start(util_wall_ms(), 1000, 1) == 1);
+	/* The first poll marks the few events and forks the child. */
+	CHECK(store_compact_poll(err, sizeof(err)) == 0 &&
+	    st_compact.child > 0);
 	/* Work after the fork must survive the swap. */
 	{
 		struct endpoint *eps[1] = { e };
@@ -528,7 +531,26 @@ test_compact_settle(void)
 	/* Payloads are read from the journal, not from memory. */
 	CHECK(reopen(err, sizeof(err)) == 0);
 	c = store_client_find("settle", 6);
+	/* Marking in steps (issue 20): 64 events a poll, no fork until all
+	 * are; a marked event is frozen (no requeue). */
+	compact_mark_per_pass = 64;
 	CHECK(store_compact_start(util_wall_ms(), 50000, 1) == 1);
+	r = store_compact_poll(err, sizeof(err));
+	CHECKF(r == 0 && st_compact.marking && st_compact.child == 0 &&
+	    st_compact.mark_i == 64, "%d %s", r, err);
+	ev = store_event_find(ids[0]);
+	CHECK(ev != NULL && ev->dropping && !store_event_find(ids[64])->dropping);
+	errno = 0;
+	CHECK(ev != NULL && store_delivery_requeue(ev->deliveries,
+	    util_wall_ms()) == -1 && errno == ENOENT);
+	errno = 0;
+	CHECK(store_compact_start(util_wall_ms(), 50000, 1) == -1 &&
+	    errno == EBUSY);
+	for (i = 0; i < NEV && st_compact.marking; i++)
+		CHECK(store_compact_poll(err, sizeof(err)) == 0);
+	CHECKF(!st_compact.marking && st_compact.child > 0 &&
+	    st_compact.ndropping == OLD, "%zu", st_compact.ndropping);
+	compact_mark_per_pass = 32768;
 	/* An event and an attempt in the tail (written after the fork). */
 	after = store_event_create(c, "t", 1, "{\"i\":-1}", 8, NULL, 0,
 	    "http://example.com/one", NULL, 0, util_wall_ms());
@@ -586,7 +608,7 @@ test_compact_settle(void)
 	/* Again, stopped by a restart while settling: nothing lost. (The
 	 * map of the first is unmapped on a thread: no compaction starts
 	 * before that is done.) */
-	closer_finished(1);
+	file_release_finished(1);
 	CHECK(store_compact_start(util_wall_ms(), 50000, 1) == 1);
 	r = settle_poll(1, err, sizeof(err));
 	CHECKF(r == 0 && st_compact.settling, "%d %s", r, err);
