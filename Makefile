@@ -39,7 +39,7 @@ MODULES = util log loop metrics json http sign sign_x86 url config \
 	store_journal store_jreplay store_index store_compact store_check \
 	webhook gateway outbound tls resolve deliver_queue deliver \
 	deliver_attempt deliver_ops deliver_policy api api_check api_registry api_static api_events api_gateway \
-	api_ops server server_conn cli main
+	api_ops server server_conn cli cli_listen main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)

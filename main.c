@@ -580,6 +580,8 @@ usage(FILE *f)
 	    "[-V] [-h]\n"
 	    "       hookd sign|verify ...\n"
 	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
+	    "       hookd listen [-p PORT] [-l HOST] --secret whsec_... [--secret ...]\n"
+	    "                    [--ack] [--json]   a local receiver that verifies\n"
 	    "  -l ADDR:PORT    listen here (default 127.0.0.1:8080)\n"
 	    "  -d DATADIR      data directory (default ./hookd-data)\n"
 	    "  -c CONFIG       config file\n"
@@ -705,6 +707,8 @@ main(int argc, char **argv)
 		return cli_sign_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check") == 0)
 		return cli_check_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "listen") == 0)
+		return cli_listen_main(argc - 1, argv + 1);
 
 	/* Contract §10: the long forms of -h and -V. Only option words are
 	 * looked at, not the values of -l, -d and -c. */
