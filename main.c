@@ -578,10 +578,10 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
 	    "[-V] [-h]\n"
-	    "       hookd sign|verify ...\n"
+	    "       hookd sign --secret whsec_... --id ID [--curl URL] < PAYLOAD\n"
+	    "       hookd verify --secret whsec_... [--headers FILE] ... < PAYLOAD\n"
 	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
-	    "       hookd listen [-p PORT] [-l HOST] --secret whsec_... [--secret ...]\n"
-	    "                    [--ack] [--json]   a local receiver that verifies\n"
+	    "       hookd listen [-p PORT] [-l HOST] --secret whsec_... [--ack] [--json]\n"
 	    "  -l ADDR:PORT    listen here (default 127.0.0.1:8080)\n"
 	    "  -d DATADIR      data directory (default ./hookd-data)\n"
 	    "  -c CONFIG       config file\n"
