@@ -632,7 +632,7 @@ listen_serve(struct listen_state *st, int lfd)
 
 	while (!listen_stop) {
 		int64_t now = util_mono_ms(), next = -1;
-		int timeout = -1, free_slot = 0;
+		int timeout, free_slot = 0;
 
 		np = 0;
 		for (i = 0; i < LISTEN_CONNS; i++) {
@@ -654,9 +654,12 @@ listen_serve(struct listen_state *st, int lfd)
 		pfd[np].fd = free_slot ? lfd : -1;
 		pfd[np].events = POLLIN;
 		pfd[np].revents = 0;
+		/* At most a second: a signal that lands between the check
+		 * of listen_stop and poll() is seen by the next pass. */
+		timeout = 1000;
 		if (next >= 0)
 			timeout = next <= now ? 0 : (int)util_min64(next - now,
-			    LISTEN_TIMEOUT_MS);
+			    1000);
 		n = poll(pfd, (nfds_t)np + 1, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
