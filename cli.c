@@ -1,7 +1,8 @@
 /*
  * cli: the subcommands of hookd that are not the daemon: `hookd sign` and
  * `hookd verify` (Standard Webhooks signatures for receivers, on top of
- * sign.c) and `hookd check` (the data directory's unreadable records).
+ * sign.c; the check itself, cli_verify_sig, is shared with hookd listen in
+ * cli_listen.c) and `hookd check` (the data directory's unreadable records).
  */
 #include "cli.h"
 

@@ -1,7 +1,8 @@
 /*
  * cli: the subcommands of the hookd command line other than the daemon.
  * Each takes argv with argv[0] the subcommand's name, prints to stdout and
- * stderr, and returns the process's exit code. Only main includes this.
+ * stderr, and returns the process's exit code. Only main and the cli
+ * files include this.
  */
 #ifndef HOOKD_CLI_H
 #define HOOKD_CLI_H
