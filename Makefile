@@ -41,7 +41,7 @@ MODULES = util log loop metrics json http sign sign_x86 url config \
 	deliver_attempt deliver_ops deliver_policy deliver_tail api api_check \
 	api_registry api_static api_events api_gateway api_shard api_ops \
 	api_attempts api_web web_assets server server_conn cli token cli_http \
-	cli_api cli_move main
+	cli_api cli_move cli_listen main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)
 UNIT_SRCS = tests/unit.c $(wildcard tests/test_*.c)
@@ -129,6 +129,51 @@ check: check-clang hookd-san tests/unit-san fuzz-replay
 	ASAN_OPTIONS=detect_leaks=1 ./tests/unit-san
 	HOOKD_BIN=./hookd-san python3 tests/run_integration.py
 
+# Issue 16: the static build and the dev preset.
+# make static       hookd-static: linked statically against musl libc
+#                   (Debian's musl-tools, installed with apt-get when
+#                   musl-gcc is missing), no TLS: one file that runs on any
+#                   x86-64 Linux. The same flags as hookd, -Werror included.
+# make static-test  the integration tests' smoke subset (start, API,
+#                   delivery, signing, listen, kill -9 and restart) against
+#                   it, and a check that it has no program interpreter.
+# make dev          hookd with dev.conf (loopback callbacks allowed, retries
+#                   after 1 s, 2 s, 5 s, data in ./dev-data) and what to do
+#                   next.
+STATIC_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L \
+	-DHOOKD_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS)
+STATIC_SMOKE = test_api. test_delivery.test_post_body \
+	test_delivery.test_get_delivery_query test_delivery.test_retry_500 \
+	test_delivery.test_acks test_delivery.test_kill9_with_pending \
+	test_delivery.test_sigterm test_signing.test_hookd_verify \
+	test_cli_v2.test_long_help test_listen.
+
+hookd-static: $(SRCS) $(HDRS)
+	command -v musl-gcc >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq musl-tools; }
+	musl-gcc -static $(STATIC_CFLAGS) -o $@ $(SRCS) -pthread
+
+static: hookd-static
+	ls -l hookd-static
+
+static-test: hookd-static
+	@if readelf -l hookd-static | grep -q INTERP; then \
+		echo "static-test: hookd-static has a program interpreter (dynamically linked)"; \
+		exit 1; fi
+	ldd hookd-static 2>&1 | grep -Eq 'not a dynamic executable|statically linked'
+	HOOKD_BIN=./hookd-static python3 tests/run_integration.py $(STATIC_SMOKE)
+
+dev: hookd
+	@echo 'make dev: hookd -c dev.conf, API and console on http://127.0.0.1:8080 (Ctrl-C stops)'
+	@echo '  console:  http://127.0.0.1:8080/console, sign in with the admin token'
+	@echo '  token:    dev-data/admin.token, written at first start: ADMIN=$$(cat dev-data/admin.token)'
+	@echo '  receiver: ./hookd listen -p 9000 --secret whsec_... (another terminal; the secret'
+	@echo '            of the endpoint you register with url http://127.0.0.1:9000/...)'
+	@echo '  make clean removes ./dev-data'
+	./hookd -c dev.conf
+
+.PHONY: static static-test dev
+
 bench: hookd
 	sh bench/run.sh
 
@@ -157,6 +202,7 @@ clean:
 	rm -f hookd-clang hookd-gcc demo.conf hookd.log callback.head callback.body \
 		flaky.head flaky.body
 	rm -rf tests/fuzz/bin hookd-data demo-data
+	rm -rf hookd-static dev-data
 
 FORCE:
 

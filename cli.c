@@ -1,7 +1,8 @@
 /*
  * cli: the subcommands of hookd that are not the daemon: `hookd sign` and
  * `hookd verify` (Standard Webhooks signatures for receivers, on top of
- * sign.c) and `hookd check` (the data directory's unreadable records).
+ * sign.c; the check itself, cli_verify_sig, is shared with hookd listen in
+ * cli_listen.c) and `hookd check` (the data directory's unreadable records).
  */
 #include "cli.h"
 
@@ -32,12 +33,10 @@
  */
 #define SIGN_CLI_PAYLOAD_MAX (64u * 1024 * 1024)
 #define SIGN_CLI_HEADERS_MAX (4u * 1024 * 1024)
-/* Default --tolerance, the Standard Webhooks' five minutes: a captured
- * delivery cannot be replayed to the receiver later than this. */
-#define SIGN_CLI_TOLERANCE 300
 
 static const char sign_usage[] =
-    "usage: hookd sign --secret whsec_... --id ID [--timestamp UNIX] < PAYLOAD\n"
+    "usage: hookd sign --secret whsec_... --id ID [--timestamp UNIX]\n"
+    "                  [--curl URL] < PAYLOAD\n"
     "       hookd verify --secret whsec_... [--id ID] [--timestamp UNIX]\n"
     "                    [--signature \"v1,... v1,...\"] [--headers FILE]\n"
     "                    [--tolerance SECONDS] [--now UNIX] < PAYLOAD\n"
@@ -47,7 +46,8 @@ static const char sign_usage[] =
     "  printf %s 'success=true&refId=3283191' | hookd verify ...\n"
     "\n"
     "sign prints the webhook-id, webhook-timestamp and webhook-signature\n"
-    "headers (timestamp defaults to now).\n"
+    "headers (timestamp defaults to now); with --curl URL, instead, a\n"
+    "shell command that POSTs the payload to URL with those headers.\n"
     "verify takes webhook-id, webhook-timestamp and webhook-signature from\n"
     "--headers FILE (a header dump, as from `curl -D` or a copied request\n"
     "head) and/or the flags, which win. It prints \"valid\" and exits 0, or\n"
@@ -63,24 +63,17 @@ enum {
 	SIGN_OPT_HEADERS,
 	SIGN_OPT_TOLERANCE,
 	SIGN_OPT_NOW,
+	SIGN_OPT_CURL,
 	SIGN_OPT_COUNT
 };
 
 static const char *const sign_opt_names[SIGN_OPT_COUNT] = {
-	"secret", "id", "timestamp", "signature", "headers", "tolerance", "now"
+	"secret", "id", "timestamp", "signature", "headers", "tolerance", "now",
+	"curl"
 };
 
-/* The three headers verify reads, in the order of their HDR_ index. */
-enum { SIGN_HDR_ID, SIGN_HDR_TIMESTAMP, SIGN_HDR_SIGNATURE, SIGN_HDR_COUNT };
-
-static const char *const sign_hdr_names[SIGN_HDR_COUNT] = {
+const char *const cli_sig_hdr_names[CLI_HDR_COUNT] = {
 	"webhook-id", "webhook-timestamp", "webhook-signature"
-};
-
-struct sign_hdrs {
-	const char *v[SIGN_HDR_COUNT];
-	size_t len[SIGN_HDR_COUNT];
-	int count[SIGN_HDR_COUNT];
 };
 
 static int
@@ -145,7 +138,7 @@ sign_read_all(int fd, struct buf *b, size_t max)
  * supply headers. Values are spans into p; repeats are counted.
  */
 static void
-sign_parse_head(const char *p, size_t n, struct sign_hdrs *h)
+sign_parse_head(const char *p, size_t n, struct cli_sig_hdrs *h)
 {
 	size_t i = 0;
 	int seen = 0;
@@ -179,8 +172,8 @@ sign_parse_head(const char *p, size_t n, struct sign_hdrs *h)
 		ve = len;
 		while (ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'))
 			ve--;
-		for (k = 0; k < SIGN_HDR_COUNT; k++) {
-			if (!util_span_ieq(line, nlen, sign_hdr_names[k]))
+		for (k = 0; k < CLI_HDR_COUNT; k++) {
+			if (!util_span_ieq(line, nlen, cli_sig_hdr_names[k]))
 				continue;
 			h->v[k] = line + vs;
 			h->len[k] = ve - vs;
@@ -288,6 +281,12 @@ sign_cmd_sign(const char *opts[SIGN_OPT_COUNT])
 	rc = sign_compute(key, (size_t)klen, id, strlen(id), ts, in.data,
 	    in.len, sig);
 	sign_wipe(key, sizeof(key));
+	if (rc == 0 && opts[SIGN_OPT_CURL] != NULL) {
+		rc = cli_sign_curl(opts[SIGN_OPT_CURL], id, ts, sig, in.data,
+		    in.len);
+		buf_free(&in);
+		return rc != 0 ? rc : sign_cli_done(0);
+	}
 	buf_free(&in);
 	if (rc != 0)
 		return sign_cli_fail("sign", "cannot sign");
@@ -336,28 +335,74 @@ sign_match_any(const char *list, size_t len, const char *want, int *saw_v1)
 	return ok;
 }
 
-static int
-sign_cmd_verify(const char *opts[SIGN_OPT_COUNT])
+const char *
+cli_verify_sig(const struct cli_sig_hdrs *h, const uint8_t *const *keys,
+    const size_t *klens, size_t nkeys, int64_t now, int64_t tol,
+    const void *payload, size_t plen)
 {
-	static const char *const missing[SIGN_HDR_COUNT] = {
+	static const char *const missing[CLI_HDR_COUNT] = {
 		"missing webhook-id", "missing webhook-timestamp",
 		"missing webhook-signature"
 	};
-	static const char *const repeated[SIGN_HDR_COUNT] = {
+	static const char *const repeated[CLI_HDR_COUNT] = {
 		"repeated webhook-id header",
 		"repeated webhook-timestamp header",
 		"repeated webhook-signature header"
 	};
-	static const int flag_of[SIGN_HDR_COUNT] = {
+	char want[SIGN_SIG_MAX];
+	int64_t ts = 0;
+	size_t i;
+	int k, saw_v1 = 0, ok = 0;
+
+	/* Checks in the reference libraries' order: headers, the time window,
+	 * then the signature. */
+	for (k = 0; k < CLI_HDR_COUNT; k++) {
+		if (h->count[k] == 0 || h->len[k] == 0)
+			return missing[k];
+		if (h->count[k] > 1)
+			return repeated[k];
+	}
+	if (sign_parse_secs(h->v[CLI_HDR_TIMESTAMP], h->len[CLI_HDR_TIMESTAMP],
+	    &ts) != 0)
+		return "bad webhook-timestamp";
+	/* Both values are in 0..INT64_MAX, so the differences cannot
+	 * overflow. */
+	if (now - ts > tol)
+		return "timestamp too old";
+	if (ts - now > tol)
+		return "timestamp in the future";
+	/* Every key is tried (the receiver's side of a rotation): which one
+	 * matched is not revealed by an early exit. */
+	for (i = 0; i < nkeys; i++) {
+		if (sign_compute(keys[i], klens[i], h->v[CLI_HDR_ID],
+		    h->len[CLI_HDR_ID], ts, payload, plen, want) != 0) {
+			sign_wipe(want, sizeof(want));
+			return "cannot compute the signature";
+		}
+		if (sign_match_any(h->v[CLI_HDR_SIGNATURE],
+		    h->len[CLI_HDR_SIGNATURE], want, &saw_v1))
+			ok = 1;
+	}
+	sign_wipe(want, sizeof(want));
+	if (ok)
+		return NULL;
+	return saw_v1 ? "no signature matches" : "no v1 signature";
+}
+
+static int
+sign_cmd_verify(const char *opts[SIGN_OPT_COUNT])
+{
+	static const int flag_of[CLI_HDR_COUNT] = {
 		SIGN_OPT_ID, SIGN_OPT_TIMESTAMP, SIGN_OPT_SIGNATURE
 	};
 	uint8_t key[SIGN_SECRET_MAX_BYTES];
-	char want[SIGN_SIG_MAX];
+	const uint8_t *keys[1] = { key };
+	size_t klens[1];
 	struct buf in = {0}, head = {0};
-	struct sign_hdrs h;
-	const char *reason = NULL;
-	int64_t now, tol = SIGN_CLI_TOLERANCE, ts = 0;
-	int klen, k, rc, saw_v1 = 0;
+	struct cli_sig_hdrs h;
+	const char *reason;
+	int64_t now, tol = CLI_VERIFY_TOLERANCE;
+	int klen, k, rc;
 
 	memset(&h, 0, sizeof(h));
 	if (opts[SIGN_OPT_SECRET] == NULL)
@@ -390,7 +435,7 @@ sign_cmd_verify(const char *opts[SIGN_OPT_COUNT])
 		}
 		sign_parse_head(head.data, head.len, &h);
 	}
-	for (k = 0; k < SIGN_HDR_COUNT; k++) {
+	for (k = 0; k < CLI_HDR_COUNT; k++) {
 		const char *f = opts[flag_of[k]];
 
 		if (f != NULL) {
@@ -405,6 +450,7 @@ sign_cmd_verify(const char *opts[SIGN_OPT_COUNT])
 		buf_free(&head);
 		return sign_cli_fail("verify", "--secret is not a valid secret");
 	}
+	klens[0] = (size_t)klen;
 	if (sign_read_all(STDIN_FILENO, &in, SIGN_CLI_PAYLOAD_MAX) != 0) {
 		sign_wipe(key, sizeof(key));
 		buf_free(&head);
@@ -412,33 +458,8 @@ sign_cmd_verify(const char *opts[SIGN_OPT_COUNT])
 		return sign_cli_fail("verify", errno == EFBIG ?
 		    "payload too large" : "cannot read standard input");
 	}
-
-	/* Checks in the reference libraries' order: headers, the time window,
-	 * then the signature. */
-	for (k = 0; k < SIGN_HDR_COUNT && reason == NULL; k++) {
-		if (h.count[k] == 0 || h.len[k] == 0)
-			reason = missing[k];
-		else if (h.count[k] > 1)
-			reason = repeated[k];
-	}
-	if (reason == NULL && sign_parse_secs(h.v[SIGN_HDR_TIMESTAMP],
-	    h.len[SIGN_HDR_TIMESTAMP], &ts) != 0)
-		reason = "bad webhook-timestamp";
-	/* Both values are in 0..INT64_MAX, so the differences cannot
-	 * overflow. */
-	if (reason == NULL && now - ts > tol)
-		reason = "timestamp too old";
-	if (reason == NULL && ts - now > tol)
-		reason = "timestamp in the future";
-	if (reason == NULL && sign_compute(key, (size_t)klen,
-	    h.v[SIGN_HDR_ID], h.len[SIGN_HDR_ID], ts, in.data, in.len,
-	    want) != 0)
-		reason = "cannot compute the signature";
-	if (reason == NULL && !sign_match_any(h.v[SIGN_HDR_SIGNATURE],
-	    h.len[SIGN_HDR_SIGNATURE], want, &saw_v1))
-		reason = saw_v1 ? "no signature matches" : "no v1 signature";
+	reason = cli_verify_sig(&h, keys, klens, 1, now, tol, in.data, in.len);
 	sign_wipe(key, sizeof(key));
-	sign_wipe(want, sizeof(want));
 	buf_free(&head);
 	buf_free(&in);
 	return sign_verdict(reason);
@@ -459,9 +480,9 @@ cli_sign_main(int argc, char **argv)
 	cmd = argv[0];
 	if (strcmp(cmd, "sign") == 0) {
 		allowed = 1u << SIGN_OPT_SECRET | 1u << SIGN_OPT_ID |
-		    1u << SIGN_OPT_TIMESTAMP;
+		    1u << SIGN_OPT_TIMESTAMP | 1u << SIGN_OPT_CURL;
 	} else if (strcmp(cmd, "verify") == 0) {
-		allowed = (1u << SIGN_OPT_COUNT) - 1;
+		allowed = ((1u << SIGN_OPT_COUNT) - 1) & ~(1u << SIGN_OPT_CURL);
 	} else {
 		fputs(sign_usage, stderr);
 		return 1;

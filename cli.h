@@ -1,12 +1,15 @@
 /*
  * cli: the subcommands of the hookd command line other than the daemon.
  * Each takes argv with argv[0] the subcommand's name, prints to stdout and
- * stderr, and returns the process's exit code. Only main includes this.
+ * stderr, and returns the process's exit code. Only main and the cli
+ * files include this.
  */
 #ifndef HOOKD_CLI_H
 #define HOOKD_CLI_H
 
 #include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* `hookd sign ...` and `hookd verify ...`: argv[0] is "sign" or "verify".
  * Reads the payload from standard input (at most 64 MiB), prints the
@@ -41,5 +44,44 @@ void cli_api_usage(FILE *f);
  */
 int cli_export_main(int argc, char **argv);
 int cli_import_main(int argc, char **argv);
+
+/* ---- hookd listen and the verification it shares with hookd verify ---- */
+/* The Standard Webhooks headers a receiver checks, by index, and their
+ * names (lower case). */
+enum { CLI_HDR_ID, CLI_HDR_TIMESTAMP, CLI_HDR_SIGNATURE, CLI_HDR_COUNT };
+extern const char *const cli_sig_hdr_names[CLI_HDR_COUNT];
+/* Their values as spans into the caller's memory (v NULL when absent), and
+ * how many times each header was seen. */
+struct cli_sig_hdrs {
+	const char *v[CLI_HDR_COUNT];
+	size_t len[CLI_HDR_COUNT];
+	int count[CLI_HDR_COUNT];
+};
+/* The Standard Webhooks' default tolerance in seconds: a captured delivery
+ * cannot be replayed to the receiver later than this. */
+#define CLI_VERIFY_TOLERANCE 300
+/*
+ * The one check of a delivery's signature (hookd verify and hookd listen):
+ * each header present once, the timestamp within tol seconds of now (Unix
+ * seconds), and any v1 signature of the list equal, in constant time, to
+ * the one computed with any of the nkeys decoded keys (keys[i], klens[i]
+ * bytes; two during a rotation) over payload (plen bytes). Returns NULL
+ * when valid, else the reason ("no signature matches", "timestamp too
+ * old", ...; a static string).
+ */
+const char *cli_verify_sig(const struct cli_sig_hdrs *h,
+    const uint8_t *const *keys, const size_t *klens, size_t nkeys,
+    int64_t now, int64_t tol, const void *payload, size_t plen);
+/* `hookd sign --curl URL`: print a command for sh (printf piped into curl)
+ * that POSTs payload (plen bytes) to url with the webhook-* headers id, ts
+ * and sig, every word shell-quoted. Returns 0, or 1 with the reason on
+ * stderr (a URL that is not http(s), a payload with a NUL byte). */
+int cli_sign_curl(const char *url, const char *id, int64_t ts,
+    const char *sig, const char *payload, size_t plen);
+/* `hookd listen [-p PORT] [-l HOST] --secret whsec_... [--secret ...]
+ * [--ack] [--json]`: a local receiver that verifies and prints every
+ * request until SIGINT or SIGTERM. Returns 0 then, 1 when it cannot
+ * listen, 2 on a usage error. */
+int cli_listen_main(int argc, char **argv);
 
 #endif

@@ -470,11 +470,13 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
 	    "[-V] [-h]\n"
-	    "       hookd sign|verify ...\n"
+	    "       hookd sign --secret whsec_... --id ID [--curl URL] < PAYLOAD\n"
+	    "       hookd verify --secret whsec_... [--headers FILE] ... < PAYLOAD\n"
 	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
 	    "       hookd export --client ID [-d DATADIR] [-c CONFIG] [-o FILE] "
 	    "[--delete]\n"
 	    "       hookd import [-d DATADIR] [-c CONFIG] [FILE|-]\n"
+	    "       hookd listen [-p PORT] [-l HOST] --secret whsec_... [--ack] [--json]\n"
 	    );
 	cli_api_usage(f);
 	fprintf(f,
@@ -610,6 +612,8 @@ main(int argc, char **argv)
 		return cli_export_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "import") == 0)
 		return cli_import_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "listen") == 0)
+		return cli_listen_main(argc - 1, argv + 1);
 
 	/* Contract §10: the long forms of -h and -V. Only option words are
 	 * looked at, not the values of -l, -d and -c. */

@@ -6,6 +6,7 @@
 #include "../sign.c"
 #include "../sign_x86.c"
 #include "../cli.c"
+#include "../cli_listen.c"
 
 #include <stdlib.h>
 
@@ -733,6 +734,78 @@ t_cli(void)
 	rmdir(t_dir);
 }
 
+/* cli_verify_sig with the keys of a rotation (hookd listen --secret twice):
+ * a signature by either key verifies, a list holding a good one among bad
+ * ones too, and the reasons of the rest are those of hookd verify. */
+static void
+t_verify_keys(void)
+{
+	static const char *const secret[2] = {
+		"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+		"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+	};
+	static const char id[] = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+	static const char body[] = "{\"test\": 2432232314}";
+	static const char good1[] =
+	    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+	static const struct {
+		size_t nkeys, first;	/* keys secret[first..first+nkeys) */
+		const char *sigs;
+		const char *ts;
+		int count_ts;
+		const char *reason;	/* NULL: valid */
+	} v[] = {
+		{ 1, 0, good1, "1614265330", 1, NULL },
+		{ 1, 1, good1, "1614265330", 1, "no signature matches" },
+		{ 2, 0, good1, "1614265330", 1, NULL },
+		/* The old key second: still found. */
+		{ 2, 0, "v1,AAAA v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+		    "1614265330", 1, NULL },
+		{ 2, 0, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+		    "1614265330", 1, "no v1 signature" },
+		{ 2, 0, good1, "1614264000", 1, "timestamp too old" },
+		{ 2, 0, good1, "1614265330", 2,
+		    "repeated webhook-timestamp header" },
+		{ 2, 0, good1, "16142x5330", 1, "bad webhook-timestamp" },
+		{ 0, 0, good1, "1614265330", 1, "no v1 signature" },
+	};
+	uint8_t key[2][SIGN_SECRET_MAX_BYTES];
+	const uint8_t *keys[2];
+	size_t klens[2], i, k;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct cli_sig_hdrs h;
+		const char *r;
+
+		for (k = 0; k < v[i].nkeys; k++) {
+			const char *s = secret[v[i].first + k];
+			int n = sign_secret_key(s, strlen(s), 0, key[k]);
+
+			CHECK(n > 0);
+			keys[k] = key[k];
+			klens[k] = (size_t)n;
+		}
+		memset(&h, 0, sizeof(h));
+		h.v[CLI_HDR_ID] = id;
+		h.len[CLI_HDR_ID] = strlen(id);
+		h.count[CLI_HDR_ID] = 1;
+		h.v[CLI_HDR_TIMESTAMP] = v[i].ts;
+		h.len[CLI_HDR_TIMESTAMP] = strlen(v[i].ts);
+		h.count[CLI_HDR_TIMESTAMP] = v[i].count_ts;
+		h.v[CLI_HDR_SIGNATURE] = v[i].sigs;
+		h.len[CLI_HDR_SIGNATURE] = strlen(v[i].sigs);
+		h.count[CLI_HDR_SIGNATURE] = 1;
+		r = cli_verify_sig(&h, keys, klens, v[i].nkeys, 1614265330,
+		    CLI_VERIFY_TOLERANCE, body, strlen(body));
+		if (v[i].reason == NULL)
+			CHECKF(r == NULL, "case %zu: %s", i, r);
+		else
+			CHECKF(r != NULL && strcmp(r, v[i].reason) == 0,
+			    "case %zu: %s, want %s", i, r ? r : "valid",
+			    v[i].reason);
+	}
+}
+
 void
 test_sign(void)
 {
@@ -757,6 +830,7 @@ test_sign(void)
 	t_sha_choice();
 	t_base64();
 	t_secrets();
+	t_verify_keys();
 	t_tokens();
 	t_equal();
 	t_cli();

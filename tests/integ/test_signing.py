@@ -45,8 +45,8 @@ def key_len(secret):
 
 # ------------------------------------------------- the README's verifier
 
-# The Python snippet of the README's "Receiving callbacks", kept verbatim
-# here so that it is tested against real deliveries.
+# The README's first Python verifier (now examples/receiver.py, which
+# test_listen.py checks), kept here as a second stdlib verifier.
 def readme_verify(secret, headers, payload, tolerance=300):
     """headers: lower-case names; payload: bytes (body or query string)."""
     ts = headers["webhook-timestamp"]
