@@ -295,6 +295,26 @@ idem_members(const char *client, const char *key, size_t len,
 }
 
 int
+idem_copy_all(struct logfile *f, int64_t now)
+{
+	const struct idem *key;
+
+	/* In the queue's order, oldest first: the new journal replays them
+	 * in time order. */
+	for (key = st_idem.head; key != NULL; key = key->qnext) {
+		if (now - key->at >= STORE_IDEM_MS)
+			continue;
+		rec_begin("idem");
+		idem_members(key->client, key->key, strlen(key->key),
+		    key->has_req ? key->req : NULL, key->status, key->body,
+		    key->at);
+		if (rec_write(f) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
 store_idem_put(const struct client *c, const char *key, size_t len,
     const uint8_t req[32], int status, const char *body, int64_t now)
 {

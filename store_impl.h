@@ -376,6 +376,9 @@ void idem_members(const char *client, const char *key, size_t len,
  * 0, or -1 out of memory (nothing added). */
 int idem_add(const char *client, const char *key, size_t len,
     const uint8_t *req, int status, const char *body, int64_t at);
+/* Write the Idempotency-Keys younger than STORE_IDEM_MS at now to f as
+ * idem records, oldest first. 0, or -1 (errno). */
+int idem_copy_all(struct logfile *f, int64_t now);
 
 /* ---- store_journal.c: events, deliveries, attempts ---- */
 
@@ -409,6 +412,28 @@ void health_note_attempt(struct endpoint *e, int ok, int64_t t);
 void health_note_end(struct endpoint *e, int status, int64_t t);
 /* The name of a gateway state in a record, STORE_GW_NONE when unknown. */
 int gw_parse(const char *s);
+/* event_copy's buffers, reused from one event to the next; zero to start,
+ * event_copy_free to end. */
+struct event_copy {
+	struct buf rb;
+	struct json_tok *toks;
+	size_t ntoks;
+	off_t *chain;
+	size_t chain_cap;
+};
+/*
+ * What a compaction keeps of an event, copied from the journal to f: ev's
+ * record, then for each delivery its newest store_max_log attempt records,
+ * oldest first with their "prev" linked anew in f, and a requeue record
+ * after them when it is pending again. The event record's offset in f into
+ * *off; note (may be NULL) is told each delivery's id and its newest
+ * attempt's offset in f (-1: none). Used by the compaction's child and by
+ * hookd export and import (store_move.c). 0, or -1 (errno).
+ */
+int event_copy(struct logfile *f, const struct event *ev,
+    struct event_copy *s, off_t *off,
+    int (*note)(uint64_t id, off_t off, void *arg), void *arg);
+void event_copy_free(struct event_copy *s);
 
 /* ---- store_jreplay.c: the journal read back ---- */
 
@@ -553,32 +578,6 @@ struct tail_copy {
 int tail_copy_run(struct tail_copy *tc, off_t to);
 /* Free tc's buffers and zero it. */
 void tail_copy_free(struct tail_copy *tc);
-
-/* event_copy's buffers, reused from one event to the next; zero to start,
- * event_copy_free to end. */
-struct event_copy {
-	struct buf rb;
-	struct json_tok *toks;
-	size_t ntoks;
-	off_t *chain;
-	size_t chain_cap;
-};
-/*
- * What a compaction keeps of an event, copied from the journal to f: ev's
- * record, then for each delivery its newest store_max_log attempt records,
- * oldest first with their "prev" linked anew in f, and a requeue record
- * after them when it is pending again. The event record's offset in f into
- * *off; note (may be NULL) is told each delivery's id and its newest
- * attempt's offset in f (-1: none). Used by the compaction's child and by
- * hookd export and import (store_move.c). 0, or -1 (errno).
- */
-int event_copy(struct logfile *f, const struct event *ev,
-    struct event_copy *s, off_t *off,
-    int (*note)(uint64_t id, off_t off, void *arg), void *arg);
-void event_copy_free(struct event_copy *s);
-/* Write the Idempotency-Keys younger than STORE_IDEM_MS at now to f as
- * idem records, oldest first. 0, or -1 (errno). */
-int idem_copy_all(struct logfile *f, int64_t now);
 
 /* Kill a compaction child still running and forget it (store_close). */
 void compact_stop(void);

@@ -1,7 +1,9 @@
 /*
  * store_journal: events, deliveries and attempts, in memory and in
  * journal.log: the records they write, reading payloads and attempt
- * histories back. Their replay is store_jreplay.c's; the keys, store_idem.c's.
+ * histories back, an event's records copied to a new file (event_copy, for
+ * compaction and export/import). Their replay is store_jreplay.c's; the
+ * keys, store_idem.c's.
  */
 #include "store_impl.h"
 
@@ -1005,4 +1007,75 @@ out:
 	free(toks);
 	buf_free(&rb);
 	return r;
+}
+
+int
+event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
+    off_t *off, int (*note)(uint64_t id, off_t off, void *arg), void *arg)
+{
+	const struct delivery *d;
+
+	if ((*off = copy_record(f, ev->off, -2, &s->rb, &s->toks,
+	    &s->ntoks)) < 0)
+		return -1;
+	for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
+		size_t nc = 0, k;
+		off_t c = d->last_off, prev = -1;
+
+		/* The attempts, newest first along the chain; only the
+		 * newest max_log_attempts are kept. */
+		while (c >= 0 && nc < store_max_log) {
+			int v;
+			uint64_t p;
+
+			if (nc == s->chain_cap) {
+				size_t cap = s->chain_cap ? s->chain_cap * 2 :
+				    16;
+				off_t *ch = realloc(s->chain, cap *
+				    sizeof(*ch));
+
+				if (ch == NULL)
+					return -1;
+				s->chain = ch;
+				s->chain_cap = cap;
+			}
+			s->chain[nc++] = c;
+			buf_reset(&s->rb);
+			if (read_record(c, &s->rb, &s->toks, &s->ntoks) <= 0)
+				return -1;
+			v = json_get(s->rb.data + 9, s->toks, 0, "prev");
+			if (v < 0 || s->rb.data[9 + s->toks[v].start] == '-' ||
+			    util_parse_u64(s->rb.data + 9 + s->toks[v].start,
+			    s->toks[v].len, (uint64_t)c - 1, &p) != 0)
+				break;
+			c = (off_t)p;
+		}
+		for (k = nc; k-- > 0;) {
+			prev = copy_record(f, s->chain[k], prev, &s->rb,
+			    &s->toks, &s->ntoks);
+			if (prev < 0)
+				return -1;
+		}
+		if (note != NULL && note(d->id, nc > 0 ? prev : -1, arg) != 0)
+			return -1;
+		if (d->status == STORE_PENDING && nc > 0) {
+			/* Pending again after a final attempt (retry,
+			 * replay): say so after its attempts. */
+			rec_begin("requeue");
+			rec_id("d", STORE_DLV, d->id);
+			rec_num("next", d->next_at);
+			if (rec_write(f) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void
+event_copy_free(struct event_copy *s)
+{
+	free(s->chain);
+	free(s->toks);
+	buf_free(&s->rb);
+	memset(s, 0, sizeof(*s));
 }

@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from .harness import (ALL_PROCS, ROOT, SLOW_RETRY, Reply, Skip, check, eq,
-                      free_port, wait_until)
+                      free_port, run_hookd, wait_until)
 import http.client
 
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -61,8 +61,11 @@ class Shard:
         # An operator sets admin_token (HOOKD_ADMIN_TOKEN) the same on
         # every node: one request may reach any of them.
         self.admin = "adm_" + secrets.token_hex(16)
-        self.nodes = [ctx.hookd("fsync never\n" + extra, start=False,
-                                admin_token=self.admin) for _ in range(n)]
+        # And its own node_id (README: More than one machine), so that
+        # a client moved between nodes meets no id of the other's.
+        self.nodes = [ctx.hookd("fsync never\nnode_id %d\n" % (i + 1) +
+                                extra, start=False, admin_token=self.admin)
+                      for i in range(n)]
         self.proxy_port = free_port()
         self.prefix = os.path.join(ctx.tmp, "nginx")
         os.makedirs(os.path.join(self.prefix, "tmp"))
@@ -73,6 +76,10 @@ class Shard:
     def start_node(self, i):
         """Start (or start again) node i on its port and data directory."""
         return self.nodes[i].start()
+
+    def stop_node(self, i):
+        """SIGTERM to node i; asserts it exits 0."""
+        self.nodes[i].stop()
 
     def kill_node(self, i):
         self.nodes[i].kill9()
@@ -123,6 +130,14 @@ class Shard:
             except OSError:
                 return False
         wait_until(up, 15, 0.1, "nginx on port %d" % self.proxy_port)
+
+    def reload_proxy_as_documented(self):
+        """nginx -s reload, as deploy/nginx.conf says (the signal to the
+        master named in its pid file, under the prefix)."""
+        p = subprocess.run(self.nginx_cmd("-s", "reload"),
+                           capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, "nginx -s reload: %s%s"
+           % (p.stderr, self.proxy_log()))
 
     def reload_proxy(self):
         """Read the config (and pins) again: SIGHUP to nginx's master.
@@ -319,14 +334,15 @@ def test_three_nodes_behind_nginx(ctx):
         shard.stop_proxy()
 
 
-def three_nodes(ctx, shard):
+def register(shard, r, cids):
+    """Start the nodes and the proxy; register each client of cids, with
+    an endpoint r.url("/c/" + cid), through the proxy, and check each is
+    on exactly one node and every node has some. Returns ({client id:
+    token}, {client id: its node's index}, the count on each node)."""
     for i in range(3):
         shard.start_node(i)
     shard.start_proxy()
-    r = ctx.receiver()
-    cids = ["c%02d" % k for k in range(60)]
     tokens = {}
-    # 1. Clients and endpoints through the proxy, each on one node.
     for cid in cids:
         s, data = shard.proxy("POST", "/v1/clients", {"id": cid},
                               client=cid)
@@ -342,7 +358,16 @@ def three_nodes(ctx, shard):
         eq(len(where), 1, "nodes that have client %s" % cid)
         home[cid] = where[0]
     spread = [sum(1 for c in cids if home[c] == i) for i in range(3)]
-    check(all(n > 0 for n in spread), "60 clients over 3 nodes: %r" % spread)
+    check(all(n > 0 for n in spread), "%d clients over 3 nodes: %r"
+          % (len(cids), spread))
+    return tokens, home, spread
+
+
+def three_nodes(ctx, shard):
+    r = ctx.receiver()
+    cids = ["c%02d" % k for k in range(60)]
+    # 1. Clients and endpoints through the proxy, each on one node.
+    tokens, home, spread = register(shard, r, cids)
     ctx.note("60 clients over the three nodes: %r" % spread)
 
     # 2. Events through the proxy reach their receivers.
@@ -454,3 +479,148 @@ def three_nodes(ctx, shard):
                "the pin of %s to node %d in force" % (cid, other))
     eq(shard.proxy("GET", "/v1/clients/" + cids[1], client=cids[1])[0], 200,
        "an unpinned client after the reload")
+
+
+# --------------------------------------- moving a client, README as written
+
+
+def test_move_client_behind_nginx(ctx):
+    """One client moved from node A to node B by README: Moving a client
+    to another node, its steps as written (the test's paths): it has
+    pending deliveries (its receiver answers 500) when the move starts;
+    afterwards its requests through the proxy (pinned) reach B, its new
+    events are on B alone, its old pending deliveries are delivered by B
+    once each and never attempted by A (failed there, 'client deleted'),
+    and every other client's events keep flowing."""
+    shard = Shard(ctx, 3, SLOW_RETRY)
+    try:
+        move_client(ctx, shard)
+    finally:
+        shard.stop_proxy()
+
+
+def move_client(ctx, shard):
+    r = ctx.receiver()
+    cids = ["m%02d" % k for k in range(30)]
+    _, home, spread = register(shard, r, cids)
+    a = max(range(3), key=lambda i: spread[i])
+    b = (a + 1) % 3
+    cid = [c for c in cids if home[c] == a][0]
+    path = "/c/" + cid
+    others = [c for c in cids if c != cid]
+    node_a, node_b = shard.nodes[a], shard.nodes[b]
+
+    # C's deliveries pending when the move starts: its receiver answers
+    # 500, and its endpoint retries every second for 32 attempts, far
+    # longer than the move takes.
+    s, eps = shard.proxy("GET", "/v1/endpoints?client=" + cid, client=cid)
+    eq(s, 200, "C's endpoints through the proxy: %r" % eps)
+    ep = eps["data"][0]["id"]
+    s, data = shard.proxy("PATCH", "/v1/endpoints/" + ep,
+                          {"retry_schedule": ["1s"] * 32}, client=cid)
+    eq(s, 200, "C's retry schedule: %r" % data)
+    r.on(path, Reply(500))
+    old = []
+    for n in range(3):
+        s, data = shard.proxy("POST", "/v1/events",
+                              {"client": cid, "type": "t", "data": {"n": n}},
+                              client=cid)
+        eq(s, 202, "an event for C through the proxy: %r" % data)
+        old.append(data["id"])
+    r.wait_for(len(old), path)              # an attempt of each, 500
+    wait_until(lambda: set(q.headers.get("webhook-id") for q in r.got(path))
+               >= set(old), 15, 0.05, "a first attempt of each of C's events")
+    ds = node_a.req(200, "GET", "/v1/deliveries?client=" + cid)["data"]
+    eq(sorted(d["status"] for d in ds), ["pending"] * len(old),
+       "C's deliveries on A when the move starts")
+
+    # The README's order, step by step.
+    # 1. Stop A (SIGTERM).
+    shard.stop_node(a)
+    # 2. hookd export --client C -d A-DATA -o c.export
+    exp = os.path.join(ctx.tmp, "c.export")
+    p = run_hookd("export", "--client", cid, "-d", node_a.data, "-o", exp)
+    eq(p.returncode, 0, "step 2, export (stderr %r)" % p.stderr)
+    # 3. Stop B; hookd import -d B-DATA c.export (exit 0 before going on).
+    shard.stop_node(b)
+    p = run_hookd("import", "-d", node_b.data, exp)
+    eq(p.returncode, 0, "step 3, import (stderr %r)" % p.stderr)
+    # 4. hookd export --client C -d A-DATA -o c-final.export --delete
+    p = run_hookd("export", "--client", cid, "-d", node_a.data, "-o",
+                  os.path.join(ctx.tmp, "c-final.export"), "--delete")
+    eq(p.returncode, 0, "step 4, export --delete (stderr %r)" % p.stderr)
+    # 5. Pin C to B in the proxy and reload it (deploy/nginx.conf: edit
+    # nginx-pinned.map, nginx -s reload).
+    shard.write_proxy_conf({cid: b})
+    shard.reload_proxy_as_documented()
+    # The receiver heals while neither node runs: every callback from here
+    # on is answered 200, and none is in flight.
+    r.on(path, Reply(200))
+    healed = len(r.got(path))
+    # 6. Start B: it delivers C's pending deliveries. Start A.
+    shard.start_node(b)
+    # A is down: a 200 for C through the proxy can only come from B.
+    wait_until(lambda: shard.proxy("GET", "/v1/clients/" + cid,
+                                   client=cid)[0] == 200, 15, 0.1,
+               "C's requests through the proxy reaching B (the pin)")
+    shard.start_node(a)
+
+    # B delivers each old pending delivery, once.
+    def after():
+        return r.got(path)[healed:]
+    wait_until(lambda: {q.headers.get("webhook-id") for q in after()}
+               >= set(old), 30, 0.1, "C's old events delivered after the "
+               "move")
+    ds = node_b.req(200, "GET", "/v1/deliveries?client=" + cid)["data"]
+    eq(sorted((d["event"], d["status"]) for d in ds),
+       sorted((e, "delivered") for e in old), "C's deliveries on B")
+    for d in ds:
+        check(d["attempts"] >= 2, "%s on B kept A's attempts: %r"
+              % (d["id"], d))
+    # A attempts none of them: failed there before it ran again, nothing
+    # in its attempts since its start, C gone from it.
+    ds = node_a.req(200, "GET", "/v1/deliveries?client=" + cid)["data"]
+    eq(sorted(d["event"] for d in ds), sorted(old), "C's deliveries on A")
+    for d in ds:
+        d = node_a.req(200, "GET", "/v1/deliveries/" + d["id"])
+        eq((d["status"], d["last"]["error"]), ("failed", "client deleted"),
+           "C's delivery %s on A after the move" % d["id"])
+    eq(node_a.req(200, "GET", "/v1/attempts?client=" + cid)["data"], [],
+       "A's attempts for C since its restart")
+    eq(shard.nodes_with(cid), [b], "the nodes that have C after the move")
+
+    # New events for C, through the proxy: on B alone, delivered.
+    new = []
+    for n in range(2):
+        s, data = shard.proxy("POST", "/v1/events",
+                              {"client": cid, "type": "t",
+                               "data": {"n": 10 + n}}, client=cid)
+        eq(s, 202, "an event for C after the move: %r" % data)
+        new.append(data["id"])
+    for evt in new:
+        where = [i for i, h in enumerate(shard.nodes)
+                 if h.api("GET", "/v1/events/" + evt)[0] == 200]
+        eq(where, [b], "the nodes holding C's new event %s" % evt)
+    wait_until(lambda: {q.headers.get("webhook-id") for q in after()}
+               >= set(new), 15, 0.1, "C's new events delivered")
+
+    # Every other client's events keep flowing, A's other clients too.
+    posted = {}
+    for c in others:
+        s, data = shard.proxy("POST", "/v1/events",
+                              {"client": c, "type": "t", "data": {}},
+                              client=c)
+        eq(s, 202, "an event for %s after the move: %r" % (c, data))
+        posted[c] = data["id"]
+    for c in others:
+        wait_until(lambda: posted[c] in {q.headers.get("webhook-id")
+                                         for q in r.got("/c/" + c)},
+                   15, 0.05, "%s's event after the move" % c)
+
+    # Nothing lost or delivered twice: after the heal, each of C's events
+    # reached its receiver exactly once (all from B: A failed them before
+    # it ran, and a 200 ends a delivery); before it, only 500s.
+    got = sorted(q.headers.get("webhook-id") for q in after())
+    eq(got, sorted(old + new), "C's callbacks answered 200, one per event")
+    eq(node_a.req(200, "GET", "/v1/attempts?client=" + cid)["data"], [],
+       "A's attempts for C at the end")
