@@ -31,7 +31,6 @@ static char api_test_seg[64];
 API_TEST_STUB(api_healthz)
 API_TEST_STUB(api_metrics)
 API_TEST_STUB(api_compact)
-API_TEST_STUB(api_web_asset)
 API_TEST_STUB(api_clients_list)
 API_TEST_STUB(api_clients_create)
 API_TEST_STUB(api_client_get)
