@@ -50,7 +50,7 @@ async function main() {
 
 	try {
 		const ctx = await browser.newContext({
-		    viewport: { width: 1360, height: 760 } });
+		    viewport: { width: 1360, height: 560 } });
 		const page = await ctx.newPage();
 		page.setDefaultTimeout(WAIT);
 		page.on("dialog", (d) => {
