@@ -50,6 +50,7 @@ API_TEST_STUB(api_event_get)
 API_TEST_STUB(api_deliveries_list)
 API_TEST_STUB(api_delivery_get)
 API_TEST_STUB(api_delivery_retry)
+API_TEST_STUB(api_web_asset)
 
 /* The gateway's handler (api_gateway.c) is a stand-in too. */
 int
