@@ -206,7 +206,7 @@ async function main() {
 		    "Sign out clears the token");
 		await page.getByLabel("Admin or client token").fill(E.CLIENT_TOKEN);
 		await page.getByRole("button", { name: "Sign in" }).click();
-		await page.locator("#who-text", { hasText: "client" }).waitFor();
+		await page.locator("#who-text", { hasText: "client acme" }).waitFor();
 		for (const [view, id] of [["endpoints", E.EP_FLAKY],
 		    ["events", E.EVT_XSS], ["deliveries", dlvFlaky]]) {
 			await page.goto(BASE + "/console#/" + view);

@@ -469,29 +469,10 @@
 		var box = el("div");
 		var idIn = el("input", { type: "text", autocomplete: "off" });
 
-		function findId() {
-			if (S.client)
-				return Promise.resolve(S.client);
-			return ["/v1/endpoints", "/v1/events", "/v1/deliveries"]
-			    .reduce(function (p, path) {
-				return p.then(function (id) {
-					return id || api("GET", path +
-					    "?limit=1").then(function (r) {
-						return r.data.length ?
-						    r.data[0].client : null;
-					    });
-				});
-			    }, Promise.resolve(null)).then(function (id) {
-				if (id)
-					setClient(id);
-				return id;
-			    });
-		}
-
 		function load() {
 			var gen = S.gen;
 
-			return findId().then(function (id) {
+			return findOwnClient().then(function (id) {
 				if (!id || gen !== S.gen)
 					return null;
 				return api("GET", "/v1/clients/" + enc(id));
@@ -522,6 +503,30 @@
 		    el("button", { type: "submit" }, "Show")));
 		add(main, box);
 		return { node: main, refresh: load };
+	}
+
+	/*
+	 * A client token's client id: the client member of the first
+	 * endpoint, event or delivery it sees (the API has no "me" route);
+	 * null while it has none.
+	 */
+	function findOwnClient() {
+		if (S.client)
+			return Promise.resolve(S.client);
+		return ["/v1/endpoints", "/v1/events", "/v1/deliveries"]
+		    .reduce(function (p, path) {
+			return p.then(function (id) {
+				return id || api("GET", path + "?limit=1")
+				    .then(function (r) {
+					return r.data.length ? r.data[0].client :
+					    null;
+				    });
+			});
+		    }, Promise.resolve(null)).then(function (id) {
+			if (id && S.role === "client")
+				setClient(id);
+			return id;
+		    });
 	}
 
 	function secretCell(key, secret) {
@@ -1021,6 +1026,8 @@
 			$("who").hidden = false;
 			notice(null);
 			route();
+			if (role === "client")
+				findOwnClient().catch(function () {});
 		}, function (e) {
 			S.token = null;
 			sessionStorage.removeItem(TOKEN_KEY);
