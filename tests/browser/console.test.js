@@ -1,0 +1,243 @@
+/*
+ * The console in a real browser: Debian's chromium driven by playwright-core.
+ * Run by tests/integ/test_console.py, which starts hookd and the receivers
+ * and passes, by environment: HOOKD_URL, ADMIN_TOKEN, CLIENT_TOKEN (client
+ * acme), OTHER_TOKEN (client other), EP_FLAKY and EP_REPLAY (acme's
+ * endpoints: 500 twice, then 200), EP_OTHER and EVT_OTHER (other's),
+ * EVT_XSS and DLV_XSS (an acme event whose type, response body and ack hold
+ * markup: XSS_TYPE, XSS_BODY, XSS_ACK_NOTE), CHROMIUM and SCREENSHOT.
+ *
+ * Prints "ok ..." per check and "all console checks passed" at the end;
+ * exits 1 with the reason on the first failure. No fixed sleeps: every
+ * wait is Playwright's auto-waiting or waitForFunction with a deadline.
+ */
+"use strict";
+
+const { chromium } = require("playwright-core");
+
+const E = process.env;
+const BASE = E.HOOKD_URL;
+const WAIT = 20000;	/* ms: generous, a slow machine only waits longer */
+const CSP = "default-src 'self'; frame-ancestors 'none'";
+
+function need(cond, what) {
+	if (!cond)
+		throw new Error("check failed: " + what);
+	console.log("ok " + what);
+}
+
+/* The API, straight (the test's own view of what the console shows). */
+async function api(token, method, path, body) {
+	const r = await fetch(BASE + path, {
+		method,
+		headers: Object.assign({ Authorization: "Bearer " + token },
+		    body ? { "Content-Type": "application/json" } : {}),
+		body: body ? JSON.stringify(body) : undefined
+	});
+	const text = await r.text();
+	return { status: r.status, data: text ? JSON.parse(text) : null };
+}
+
+async function main() {
+	const browser = await chromium.launch({
+		executablePath: E.CHROMIUM,
+		headless: true,
+		/* Root in CI: chromium's sandbox needs an unprivileged user. */
+		args: ["--no-sandbox"]
+	});
+	const problems = [];
+	let dialogs = 0;
+
+	try {
+		const ctx = await browser.newContext({
+		    viewport: { width: 1360, height: 560 } });
+		const page = await ctx.newPage();
+		page.setDefaultTimeout(WAIT);
+		page.on("dialog", (d) => {
+			dialogs++;
+			problems.push("a dialog opened: " + d.message());
+			d.dismiss().catch(() => {});
+		});
+		page.on("pageerror", (e) => problems.push("page error: " + e));
+		page.on("console", (m) => {
+			const t = m.text();
+			if (/Content Security Policy|Content-Security-Policy/i.test(t))
+				problems.push("CSP violation: " + t);
+			else if (/xss/i.test(t))
+				problems.push("script from data ran: " + t);
+			else if (m.type() === "error" &&
+			    !/status of (4|5)\d\d/.test(t))
+				problems.push("console error: " + t);
+		});
+
+		/* The page and its CSP. */
+		const resp = await page.goto(BASE + "/console");
+		need(resp.status() === 200, "GET /console answers 200");
+		need((await resp.headerValue("content-security-policy")) === CSP,
+		    "the console is served with " + CSP);
+
+		/* A wrong token: the API's 401 message, nothing kept. */
+		await page.getByLabel("Admin or client token").fill("nope");
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.locator("#error", { hasText: "unknown token" }).waitFor();
+		need(await page.evaluate(() => sessionStorage.length === 0 &&
+		    localStorage.length === 0),
+		    "a wrong token shows the 401 message and is not kept");
+
+		/* Sign in as the admin. */
+		await page.getByLabel("Admin or client token").fill(E.ADMIN_TOKEN);
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.locator("#who-text", { hasText: "admin" }).waitFor();
+		need(await page.evaluate((t) => sessionStorage.getItem(
+		    "hookd.token") === t && localStorage.length === 0 &&
+		    !location.href.includes(t), E.ADMIN_TOKEN),
+		    "signed in as admin; the token is in sessionStorage only");
+
+		/* A delivery fails (500 twice), then Retry delivers it. */
+		await page.goto(BASE + "/console#/events");
+		const send = page.getByRole("form", { name: "Send an event" });
+		await send.getByLabel("Client").fill("acme");
+		await send.getByLabel("Type").fill("order.paid");
+		await send.getByLabel("Data (a JSON object)").fill(
+		    '{"refId": "3283191"}');
+		await send.getByRole("button", { name: "Send event" }).click();
+		await page.locator("#notice", { hasText: "accepted: 1 deliveries" })
+		    .waitFor();
+		need(true, "an event sent from the console's form");
+		await page.goto(BASE + "/console#/deliveries?endpoint=" +
+		    E.EP_FLAKY);
+		const flakyRow = page.locator("tbody tr").first();
+		await flakyRow.locator(".status-failed").waitFor();
+		need(true, "the delivery to the 500 receiver shows failed " +
+		    "(refreshed by the page itself)");
+		const dlvFlaky = await flakyRow.getAttribute("data-id");
+		await flakyRow.getByRole("button", { name: "Retry" }).click();
+		await page.locator("#notice", { hasText: "Retry of " + dlvFlaky })
+		    .waitFor();
+		await flakyRow.locator(".status-delivered").waitFor();
+		need(true, "after Retry the delivery shows delivered");
+
+		/* Screenshot: all deliveries, one failed and several delivered. */
+		await page.goto(BASE + "/console#/deliveries?client=acme");
+		await page.locator("tbody .status-delivered").first().waitFor();
+		await page.locator("tbody .status-failed").first().waitFor();
+		await page.screenshot({ path: E.SCREENSHOT });
+		need(true, "screenshot written to " + E.SCREENSHOT);
+
+		/* Its attempt log: 500, 500, 200 with the ack. */
+		await page.goto(BASE + "/console#/deliveries/" + dlvFlaky);
+		await page.locator("pre.ack", { hasText: "3283191" }).waitFor();
+		need(await page.locator("pre.response-body").count() === 3,
+		    "the delivery's log shows its 3 attempts and the ack");
+
+		/* Replay the failed deliveries of the replay endpoint. */
+		await page.goto(BASE + "/console#/endpoints/" + E.EP_REPLAY);
+		await page.getByRole("button", { name: "Replay" }).click();
+		await page.locator("#notice", { hasText: "Replay: 1 failed" })
+		    .waitFor();
+		await page.goto(BASE + "/console#/deliveries?endpoint=" +
+		    E.EP_REPLAY);
+		await page.locator("tbody tr .status-delivered").waitFor();
+		need(true, "Replay requeued the failed delivery and it was " +
+		    "delivered");
+
+		/* Reveal, then rotate the flaky endpoint's secret. */
+		await page.goto(BASE + "/console#/endpoints/" + E.EP_FLAKY);
+		await page.locator(".secret-hidden").waitFor();
+		need(await page.locator("code.secret").count() === 0,
+		    "the secret is hidden until asked for");
+		await page.getByRole("button", { name: "Reveal secret" }).click();
+		const before = await page.locator("code.secret").textContent();
+		const ep1 = await api(E.ADMIN_TOKEN, "GET", "/v1/endpoints/" +
+		    E.EP_FLAKY);
+		need(before === ep1.data.secret, "Reveal shows the secret");
+		await page.getByRole("button", { name: "Rotate secret" }).click();
+		await page.waitForFunction((old) => {
+			const c = document.querySelector("code.secret");
+			return c && c.textContent !== old;
+		}, before, { timeout: WAIT });
+		const after = await page.locator("code.secret").textContent();
+		const ep2 = await api(E.ADMIN_TOKEN, "GET", "/v1/endpoints/" +
+		    E.EP_FLAKY);
+		need(after === ep2.data.secret && after !== before,
+		    "Rotate secret shows the new secret");
+
+		/* Disable, enable and test from the endpoints list. */
+		await page.goto(BASE + "/console#/endpoints?client=other");
+		const otherRow = page.locator("tr[data-id='" + E.EP_OTHER + "']");
+		await otherRow.getByRole("button", { name: "Disable" }).click();
+		await otherRow.locator(".status-disabled").waitFor();
+		await otherRow.getByRole("button", { name: "Enable" }).click();
+		await otherRow.locator(".status-enabled").waitFor();
+		await otherRow.getByRole("button", { name: "Test" }).click();
+		await page.locator("#notice", { hasText: "Test event" }).waitFor();
+		need(true, "disable, enable and test an endpoint");
+
+		/* XSS: the event type, response body and ack show as text. */
+		await page.goto(BASE + "/console#/events?client=acme");
+		const typeCell = page.locator("tr[data-id='" + E.EVT_XSS +
+		    "'] .event-type");
+		await typeCell.waitFor();
+		need(await typeCell.textContent() === E.XSS_TYPE,
+		    "the event type shows as its exact characters in the list");
+		await page.goto(BASE + "/console#/events/" + E.EVT_XSS);
+		await page.locator("dd .event-type").waitFor();
+		need(await page.locator("dd .event-type").textContent() ===
+		    E.XSS_TYPE, "... and in the event's page");
+		await page.goto(BASE + "/console#/deliveries/" + E.DLV_XSS);
+		await page.locator("pre.ack").waitFor();
+		const bodies = await page.locator("pre.response-body")
+		    .allTextContents();
+		need(bodies.includes(E.XSS_BODY),
+		    "the response body shows as its exact characters");
+		need((await page.locator("pre.ack").textContent())
+		    .includes(E.XSS_ACK_NOTE),
+		    "the ack shows as its exact characters");
+		need(await page.evaluate(() => document.querySelectorAll(
+		    "img, main script, main iframe").length === 0 &&
+		    window.__xss_type === undefined &&
+		    window.__xss_ack === undefined &&
+		    window.__xss_body === undefined),
+		    "no element and no script came from the data");
+
+		/* A client token sees only its own client. */
+		await page.getByRole("button", { name: "Sign out" }).click();
+		need(await page.evaluate(() => sessionStorage.length === 0),
+		    "Sign out clears the token");
+		await page.getByLabel("Admin or client token").fill(E.CLIENT_TOKEN);
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.locator("#who-text", { hasText: "client acme" }).waitFor();
+		for (const [view, id] of [["endpoints", E.EP_FLAKY],
+		    ["events", E.EVT_XSS], ["deliveries", dlvFlaky]]) {
+			await page.goto(BASE + "/console#/" + view);
+			await page.locator("tr[data-id='" + id + "']").waitFor();
+			const text = await page.locator("main").textContent();
+			const cells = await page.locator("main td")
+			    .allTextContents();
+			need(!text.includes(E.EP_OTHER) &&
+			    !text.includes(E.EVT_OTHER) && !cells.includes("other"),
+			    "client acme's " + view + " show its own and none of " +
+			    "client other's");
+		}
+		await page.goto(BASE + "/console#/clients");
+		await page.locator("dd", { hasText: "Acme Store" }).waitFor();
+		need(!(await page.locator("main").textContent()).includes("Other Co"),
+		    "client acme's client page shows its own client only");
+		await page.goto(BASE + "/console#/endpoints/" + E.EP_OTHER);
+		await page.locator("#error", { hasText: "404" }).waitFor();
+		need(true, "another client's endpoint answers the API's 404");
+
+		need(dialogs === 0, "no dialog opened");
+		need(problems.length === 0, "no CSP violation, page error or " +
+		    "console error" + (problems.length ? ": " +
+		    problems.join("; ") : ""));
+		console.log("all console checks passed");
+	} finally {
+		await browser.close();
+	}
+}
+
+main().catch((e) => {
+	console.error(e && e.stack ? e.stack : String(e));
+	process.exit(1);
+});

@@ -1,0 +1,187 @@
+"""The console (issue 15; contract §16): GET /console in Debian's chromium,
+driven by playwright-core (tests/browser/console.test.js), against a real
+hookd and real receivers: sign in, a delivery that fails and then succeeds
+after Retry, replay, secret rotation, values that producers and receivers
+control (an event type, an ack, a response body) shown as text and never
+run, a client token seeing only its own client, the CSP header and no CSP
+violation.
+
+playwright-core is installed on first use into tests/browser/node_modules
+(git ignored) from the version pinned in tests/browser/package.json and its
+lock (npm ci). When npm cannot reach its registry the browser test SKIPs
+with the reason; any other npm failure fails it. The browser is Debian's
+chromium (/usr/bin/chromium, or HOOKD_CHROMIUM); .ci/run installs it.
+
+The test writes its screenshot into its temp dir; with
+HOOKD_CONSOLE_SCREENSHOT=docs/console.png it writes that file instead (the
+README's picture is made so).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+from . import harness
+from .harness import ROOT, Reply, check, eq
+from .test_signing import NPM_OFFLINE, NPM_TIMEOUT
+
+BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+CHROMIUM = os.environ.get("HOOKD_CHROMIUM", "/usr/bin/chromium")
+SCRIPT_TIMEOUT = 90
+
+# What producers and receivers control, each able to run script if it were
+# ever parsed as HTML: alert() opens a dialog, the assignments set window
+# flags, console.log() prints. An event type has no spaces (its rule).
+XSS_TYPE = ("<img/src=x/onerror=alert(1)></script>"
+            "<script>window.__xss_type=1</script>")
+XSS_ACK = {"ack": True, "note": "<img src=x onerror=window.__xss_ack=1>"
+           "</script><script>alert(2)</script>"}
+XSS_BODY = ("<img src=x onerror=console.log('xss-body')></script>"
+            "<script>window.__xss_body=1</script>")
+
+_ready = []
+_skip = []
+
+
+def pinned_version():
+    with open(os.path.join(BROWSER_DIR, "package.json")) as f:
+        return json.load(f)["dependencies"]["playwright-core"]
+
+
+def installed_version():
+    try:
+        with open(os.path.join(BROWSER_DIR, "node_modules",
+                               "playwright-core", "package.json")) as f:
+            return json.load(f).get("version")
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_playwright():
+    """Fail clearly without node, npm or chromium; npm ci the pinned
+    playwright-core once; skip only when npm cannot reach its registry."""
+    if _ready:
+        return
+    if _skip:
+        raise harness.Skip(_skip[0])
+    for tool in ("node", "npm"):
+        check(shutil.which(tool) is not None,
+              "%s is not installed: the console's browser test needs "
+              "Node.js and npm (Debian: apt-get install nodejs npm)" % tool)
+    check(os.access(CHROMIUM, os.X_OK),
+          "%s is not installed: the console's browser test needs Debian's "
+          "chromium (apt-get install chromium; .ci/run installs it), or "
+          "HOOKD_CHROMIUM=/path/to/chromium" % CHROMIUM)
+    want = pinned_version()
+    if installed_version() != want:
+        try:
+            p = subprocess.run(
+                ["npm", "ci", "--prefix", BROWSER_DIR, "--no-audit",
+                 "--no-fund"], cwd=BROWSER_DIR, capture_output=True,
+                text=True, timeout=NPM_TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("npm ci of playwright-core did not finish "
+                                 "within %ds" % NPM_TIMEOUT)
+        out = p.stdout + p.stderr
+        m = NPM_OFFLINE.search(out)
+        if p.returncode != 0 and m:
+            _skip.append("npm cannot reach its registry (%s): the console's "
+                         "browser test needs playwright-core from npm once; "
+                         "run make test with network access to include it"
+                         % m.group(1))
+            raise harness.Skip(_skip[0])
+        check(p.returncode == 0, "npm ci in tests/browser failed (exit %d): "
+              "%s" % (p.returncode, out[-2000:]))
+        eq(installed_version(), want, "installed playwright-core version")
+    _ready.append(True)
+
+
+def test_console_sources_build_no_html_from_strings(t):
+    """The console's script never parses strings as HTML or code (the
+    browser test shows the result; this keeps the rule visible in the
+    source): no innerHTML, outerHTML, insertAdjacentHTML, document.write,
+    eval, Function() or string timers; no inline script or handler in the
+    page."""
+    js = open(os.path.join(ROOT, "web", "console", "console.js")).read()
+    html = open(os.path.join(ROOT, "web", "console", "index.html")).read()
+    for bad in (".innerHTML", ".outerHTML", "insertAdjacentHTML(",
+                "document.write(", "eval(", "new Function", "setTimeout(\"",
+                "setInterval(\"", "localStorage.", "document.cookie"):
+        check(bad not in js, "console.js uses %s" % bad)
+    check(re.search(r"<script(?![^>]*\bsrc=)", html) is None,
+          "index.html has an inline <script>")
+    check(re.search(r"\son[a-z]+\s*=", html) is None,
+          "index.html has an inline on...= handler")
+    check(re.search(r"\sstyle\s*=", html) is None,
+          "index.html has an inline style attribute")
+    h = t.hookd()
+    for path in ("/console", "/console/console.js", "/console/console.css"):
+        status, _, head = h.api("GET", path, token=None)
+        eq(status, 200, "GET %s" % path)
+        eq(head.get("content-security-policy"),
+           "default-src 'self'; frame-ancestors 'none'", "CSP of " + path)
+
+
+def test_console_in_chromium(t):
+    ensure_playwright()
+    # Two attempts per delivery (one retry after 200 ms), so a delivery
+    # whose receiver answers 500 twice ends failed quickly.
+    h = t.hookd("retry_schedule 200ms\n")
+    rcv = t.receiver()
+    # The flaky endpoint: 500 twice (the delivery ends failed), then 200
+    # (the console's Retry). The replay endpoint likewise, for Replay.
+    rcv.on("/flaky", Reply(500, "database busy"), Reply(500, "database busy"),
+           Reply(200, {"ack": True, "refId": "3283191"}))
+    rcv.on("/replay", Reply(500, "down"), Reply(500, "down"),
+           Reply(200, {"ack": True}))
+    # The receiver of the XSS event: a 500 whose body is markup, then a
+    # 200 whose JSON acknowledgement holds markup.
+    rcv.on("/xss", Reply(500, XSS_BODY, {"Content-Type": "text/html"}),
+           Reply(200, XSS_ACK))
+    acme = h.client("acme", "Acme Store")
+    other = h.client("other", "Other Co")
+    ep_flaky = h.endpoint("acme", rcv.url("/flaky"), events=["order.paid"])
+    ep_replay = h.endpoint("acme", rcv.url("/replay"),
+                           events=["order.refunded"])
+    ep_other = h.endpoint("other", rcv.url("/other"))
+    evt_other = h.event("other", "order.paid", {"n": 1})
+    evt_replay = h.event("acme", "order.refunded", {"refId": "3283192"})
+    evt_xss = h.event("acme", XSS_TYPE, {"refId": "x"},
+                      callback=rcv.url("/xss"))
+    h.wait_all(evt_replay["id"], "failed", n=1)
+    h.wait_all(evt_xss["id"], "delivered", n=1)
+    h.wait_all(evt_other["id"], "delivered", n=1)
+    dlv_xss = h.deliveries_of(evt_xss["id"])[0]["id"]
+    shot = os.environ.get("HOOKD_CONSOLE_SCREENSHOT") or os.path.join(
+        t.tmp, "console.png")
+    if not os.path.isabs(shot):
+        shot = os.path.join(ROOT, shot)
+    env = dict(os.environ, HOOKD_URL=h.url(), ADMIN_TOKEN=h.admin,
+               CLIENT_TOKEN=acme["token"], OTHER_TOKEN=other["token"],
+               EP_FLAKY=ep_flaky["id"], EP_REPLAY=ep_replay["id"],
+               EP_OTHER=ep_other["id"], EVT_OTHER=evt_other["id"],
+               EVT_XSS=evt_xss["id"], DLV_XSS=dlv_xss,
+               XSS_TYPE=XSS_TYPE, XSS_ACK_NOTE=XSS_ACK["note"],
+               XSS_BODY=XSS_BODY, CHROMIUM=CHROMIUM, SCREENSHOT=shot)
+    try:
+        p = subprocess.run(
+            ["node", os.path.join(BROWSER_DIR, "console.test.js")],
+            cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
+            timeout=SCRIPT_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("console.test.js did not finish within %ds: %s"
+                             % (SCRIPT_TIMEOUT, (e.stdout or "")[-3000:]))
+    out = (p.stdout + p.stderr).strip()
+    check(p.returncode == 0, "console.test.js failed (exit %d):\n%s"
+          % (p.returncode, out[-4000:]))
+    check("all console checks passed" in p.stdout, "console.test.js said: "
+          + out[-2000:])
+    with open(shot, "rb") as f:
+        eq(f.read(8), b"\x89PNG\r\n\x1a\n", "screenshot signature")
+    # What the console's clicks did, seen from the receiver's side.
+    eq(len(rcv.got("/flaky")), 3, "attempts at the flaky endpoint "
+       "(2 failed, 1 by Retry)")
+    eq(len(rcv.got("/replay")), 3, "attempts at the replay endpoint "
+       "(2 failed, 1 by Replay)")
