@@ -4,7 +4,8 @@ OpenAPI 3.1 (npm @seriousme/openapi-schema-validator), names exactly the
 routes of api.c's api_routes table with exactly their query parameters and
 roles, and real answers of a running hookd to every route (successes and
 the main errors) validate against its response schemas (ajv), with every
-object hookd writes closed, so that an undocumented member fails.
+object hookd writes closed, so that an undocumented member fails; and
+every /v1 operation takes contract §17's Hookd-Client header.
 
 The npm packages are installed on first use into tests/openapi/node_modules
 (git ignored) from tests/openapi/package-lock.json with `npm ci`. When npm
@@ -195,6 +196,41 @@ def test_document_names_every_route_with_its_parameters(t):
     check(route_diff(router_routes(more), doc_routes(doc)) != [],
           "a query parameter added to api_q_post_event goes unseen")
     eq(doc["info"]["version"], makefile_version(), "info.version")
+    problems = client_header_problems(doc)
+    check(not problems, "the Hookd-Client header (contract 17):\n  " +
+          "\n  ".join(problems))
+
+
+HOOKD_CLIENT = "#/components/parameters/hookdClient"
+
+
+def client_header_problems(doc):
+    """Contract 17's Hookd-Client header in the document: one reusable
+    header parameter, referenced by every /v1 operation (each of which
+    lists the 400 of a disagreement), and by no operation outside /v1."""
+    problems = []
+    p = doc["components"]["parameters"].get("hookdClient")
+    if p is None or (p.get("name"), p.get("in")) != ("Hookd-Client",
+                                                     "header"):
+        problems.append("components/parameters/hookdClient is not the "
+                        "Hookd-Client header: %r" % (p,))
+    for path, item in doc["paths"].items():
+        shared = item.get("parameters", [])
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            refs = [x.get("$ref") for x in shared + op.get("parameters", [])]
+            v1 = path.startswith("/v1/")
+            if v1 and refs.count(HOOKD_CLIENT) != 1:
+                problems.append("%s %s does not reference %s once"
+                                % (method.upper(), path, HOOKD_CLIENT))
+            if not v1 and HOOKD_CLIENT in refs:
+                problems.append("%s %s (not /v1) references %s"
+                                % (method.upper(), path, HOOKD_CLIENT))
+            if v1 and "400" not in op["responses"]:
+                problems.append("%s %s does not list 400"
+                                % (method.upper(), path))
+    return problems
 
 
 def makefile_version():
@@ -295,8 +331,10 @@ def test_real_answers_validate_against_the_document(t):
     byte and valid OpenAPI 3.1; every route is driven (successes and the
     main errors: 400 unknown parameter and bad JSON, 401, 403, 404, 405,
     409, 422, 429 with Retry-After), with a delivered event and its ack, a
-    failed delivery with its attempt log, a retry and a replay, and a
-    gateway request, and each answer validates against the operation's
+    failed delivery with its attempt log, a retry and a replay, the
+    attempts ring (GET /v1/attempts, its 422 of a bad cursor), a
+    Hookd-Client header agreeing and disagreeing (400, on /v1 and on a
+    gateway request), and a gateway request, and each answer validates against the operation's
     schema for its status (a status the document does not list fails)."""
     ensure_node()
     with open(DOC_PATH) as f:
@@ -421,6 +459,36 @@ def test_real_answers_validate_against_the_document(t):
            "&event=%s&limit=5" % (fail["id"], evt["id"]), expect=200)
     r.call("GET", "/v1/deliveries?status=lost", expect=422)
     r.call("GET", "/v1/deliveries/dlv_0000000000000fff", expect=404)
+    # The attempts ring (GET /v1/attempts): every attempt so far, among
+    # them a one-off's (endpoint null) and a receiver's 500.
+    att = r.call("GET", "/v1/attempts", expect=200)
+    check(any(a["endpoint"] is None for a in att["data"]) and
+          any(a["status"] == 500 for a in att["data"]),
+          "GET /v1/attempts has no one-off's attempt or no 500: %r" % att)
+    r.call("GET", "/v1/attempts?client=acme&after=1&limit=2", token=tok,
+           expect=200)
+    r.call("GET", "/v1/attempts?after=%d" % att["next"], expect=200)
+    r.call("GET", "/v1/attempts?after=nope", expect=422)
+    r.call("GET", "/v1/attempts?limit=0", expect=422)
+    r.call("GET", "/v1/attempts?limt=5", expect=400)
+    # Hookd-Client (contract 17): agreeing, it changes nothing; naming
+    # another client than ?client=, the body's client or the path's owner,
+    # a 400 naming both.
+    r.call("GET", "/v1/attempts?client=acme", headers={
+        "Hookd-Client": "acme"}, expect=200)
+    r.call("GET", "/v1/deliveries/" + by_ep[ok["id"]]["id"], token=tok,
+           headers={"Hookd-Client": "acme"}, expect=200)
+    for target, sent in (("/v1/attempts?client=acme", None),
+                         ("/v1/events", dict(body, type="order.x"))):
+        err = r.call("POST" if sent else "GET", target, sent, headers={
+            "Hookd-Client": "other"}, expect=400)
+        check("other" in err["error"] and "acme" in err["error"],
+              "the 400 of %s does not name both clients: %r"
+              % (target, err))
+    r.call("GET", "/v1/endpoints/" + ok["id"], headers={
+        "Hookd-Client": "other"}, expect=400)
+    r.call("GET", "/v1/clients", headers={"Hookd-Client": "not an id"},
+           expect=400)
     r.call("POST", "/v1/endpoints/%s/replay" % fail["id"],
            {"since": "2000-01-01T00:00:00Z"}, expect=202)
     r.call("POST", "/v1/endpoints/%s/replay" % fail["id"], "", expect=400)
@@ -450,7 +518,11 @@ def test_real_answers_validate_against_the_document(t):
     # A gateway request (its answer is components/schemas/GatewayAccepted,
     # its outcome the event's "request").
     acc = r.call("POST", "/api/orders", {"n": 1}, token=tok, expect=202,
+                 headers={"Hookd-Client": "acme"},
                  component="#/components/schemas/GatewayAccepted")
+    r.call("POST", "/api/orders", {"n": 1}, token=tok, expect=400,
+           headers={"Hookd-Client": "other"},
+           component="#/components/schemas/Error")
     r.call("POST", "/api/orders", {"n": 1}, expect=403,
            component="#/components/schemas/Error")
 
