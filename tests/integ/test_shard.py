@@ -238,6 +238,20 @@ def test_hookd_client_token_and_owners(ctx):
                              "path's %s belongs to acme: both must name "
                              "the client the request is about" % what}),
            "GET %s with Hookd-Client: beta" % path)
+    # The owner of ?event= or ?endpoint= (GET /v1/deliveries) likewise.
+    for what, q in (("event", "?event=" + evt["id"]),
+                    ("endpoint", "?endpoint=" + ep["id"]),
+                    ("endpoint", "?status=delivered&endpoint=" + ep["id"])):
+        s, data = st("GET", "/v1/deliveries" + q, "beta")
+        eq((s, data), (400, {"error": "Hookd-Client says beta but the %s "
+                             "in ?%s= belongs to acme: both must name the "
+                             "client the request is about" % (what, what)}),
+           "GET /v1/deliveries%s with Hookd-Client: beta" % q)
+        s, data = st("GET", "/v1/deliveries" + q, "acme")
+        eq(s, 200, "GET /v1/deliveries%s with Hookd-Client: acme" % q)
+    # An unknown one lists nothing, as without the header.
+    s, data = st("GET", "/v1/deliveries?event=evt_0000000000000001", "beta")
+    eq((s, data.get("data")), (200, []), "an unknown ?event= with the header")
     s, data = st("PATCH", "/v1/endpoints/" + ep["id"], "beta",
                  body={"enabled": False})
     eq(s, 400, "PATCH of acme's endpoint with Hookd-Client: beta")
