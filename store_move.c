@@ -121,8 +121,10 @@ out:
  * the client would be there without its events. */
 #define MOVE_MARKER "import.incomplete"
 
-/* The marker's name is longer than any export path written into it is
- * allowed to be: a path of more than 1024 bytes is named "-" instead. */
+/* The longest export path the marker holds: it is read back into a buffer
+ * of this size (a marker file grown by hand cannot make a reader run
+ * past it); a longer path is written as "-" (the message then says to
+ * run the same import again). */
 #define MOVE_MARKER_MAX 1024
 
 int st_importing;
