@@ -4,6 +4,7 @@
  * names the client the request is about, so that a request the proxy sent
  * to one client's node can never act on another client there.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "api_impl.h"
@@ -96,11 +97,13 @@ shard_body_member(struct api_ctx *c, const char *name, char *out, int *st)
 	return 0;
 }
 
-/* The client that owns the thing the path's {id} names, when the caller
- * may see it; NULL when there is none (the handler answers 404, and a
- * client token learns nothing of other clients' ids). */
+/* The client that owns the thing id (the path's {id}, or a query
+ * parameter's value) names, when the caller may see it; NULL when there is
+ * none (the handler answers 404, or lists nothing, and a client token
+ * learns nothing of other clients' ids). */
 static const char *
-shard_path_owner(const struct api_ctx *c, enum shard_about about)
+shard_owner(const struct api_ctx *c, enum shard_about about,
+    const char *seg, size_t seg_len)
 {
 	const struct endpoint *e;
 	const struct event *ev;
@@ -110,17 +113,17 @@ shard_path_owner(const struct api_ctx *c, enum shard_about about)
 
 	switch (about) {
 	case SHARD_PATH_EP:
-		if (store_parse_id(STORE_EP, c->seg, c->seg_len, &id) == 0 &&
+		if (store_parse_id(STORE_EP, seg, seg_len, &id) == 0 &&
 		    (e = store_endpoint_find(id)) != NULL)
 			owner = e->client->id;
 		break;
 	case SHARD_PATH_EVT:
-		if (store_parse_id(STORE_EVT, c->seg, c->seg_len, &id) == 0 &&
+		if (store_parse_id(STORE_EVT, seg, seg_len, &id) == 0 &&
 		    (ev = store_event_find(id)) != NULL)
 			owner = ev->client_id;
 		break;
 	case SHARD_PATH_DLV:
-		if (store_parse_id(STORE_DLV, c->seg, c->seg_len, &id) == 0 &&
+		if (store_parse_id(STORE_DLV, seg, seg_len, &id) == 0 &&
 		    (d = store_delivery_find(id)) != NULL && !d->upstream)
 			owner = d->event->client_id;
 		break;
@@ -139,6 +142,27 @@ shard_disagree(struct api_ctx *c, const char *hdr, const char *where,
 {
 	return api_errorf(c, 400, SHARD_HEADER " says %s but %s %s: both "
 	    "must name the client the request is about", hdr, where, other);
+}
+
+/* Query parameter name (an event or endpoint id, about says which): its
+ * owner must be hdr, as the path's is. 0, or the 400 (or the parameter's
+ * own 400) answered. */
+static int
+shard_param(struct api_ctx *c, const char *hdr, const char *name,
+    enum shard_about about)
+{
+	char v[STORE_XID_MAX + 8], where[40];
+	const char *owner;
+	int n, st = 0;
+
+	if ((n = api_param(c, name, v, sizeof(v), &st)) == -2)
+		return st;
+	if (n < 0 || (owner = shard_owner(c, about, v, (size_t)n)) == NULL ||
+	    strcmp(owner, hdr) == 0)
+		return 0;
+	snprintf(where, sizeof(where), "the %s in ?%s= belongs to", name,
+	    name);
+	return shard_disagree(c, hdr, where, owner);
 }
 
 int
@@ -191,7 +215,7 @@ api_client_header(struct api_ctx *c, const char *method,
 		}
 	} else if (about == SHARD_PATH_EP || about == SHARD_PATH_EVT ||
 	    about == SHARD_PATH_DLV) {
-		owner = shard_path_owner(c, about);
+		owner = shard_owner(c, about, c->seg, c->seg_len);
 		if (owner != NULL && strcmp(owner, hdr) != 0)
 			return shard_disagree(c, hdr, about == SHARD_PATH_EP ?
 			    "the path's endpoint belongs to" : about ==
@@ -216,5 +240,10 @@ api_client_header(struct api_ctx *c, const char *method,
 	if (n > 0 && util_client_id_ok(other, (size_t)n) &&
 	    strcmp(other, hdr) != 0)
 		return shard_disagree(c, hdr, "?client= is", other);
-	return 0;
+	/* ?event= and ?endpoint= (GET /v1/deliveries) name a client by
+	 * their owner, as an id in the path does; likewise only on the
+	 * routes that take them. */
+	if ((st = shard_param(c, hdr, "event", SHARD_PATH_EVT)) != 0)
+		return st;
+	return shard_param(c, hdr, "endpoint", SHARD_PATH_EP);
 }

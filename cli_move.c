@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -92,6 +93,34 @@ dir_of(const char *path, char *out, size_t outsz)
 		snprintf(out, outsz, "%.*s", (int)(s - path), path);
 }
 
+/* 1 when directory d is the data directory dd (the same device and
+ * inode: "." or a symbolic link naming it is caught too), 0 when not or
+ * when either does not exist (then nothing of dd can be overwritten
+ * through d). */
+static int
+in_data_dir(const char *d, const char *dd)
+{
+	struct stat a, b;
+
+	return stat(d, &a) == 0 && stat(dd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* path made absolute (the current directory before it) into out, for
+ * the message of an interrupted import, which may be read elsewhere. 0, or
+ * -1 when it does not fit. */
+static int
+abs_path(const char *path, char *out, size_t outsz)
+{
+	char cwd[1100];
+
+	if (path[0] == '/')
+		return snprintf(out, outsz, "%s", path) < (int)outsz ? 0 : -1;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	return snprintf(out, outsz, "%s/%s", cwd, path) < (int)outsz ? 0 : -1;
+}
+
 int
 cli_export_main(int argc, char **argv)
 {
@@ -99,7 +128,7 @@ cli_export_main(int argc, char **argv)
 	const char *client = NULL;
 	struct store_move_stats st;
 	struct config *c;
-	char err[1400], dir[1100];
+	char err[1400], dir[1100], tmp[1100];
 	int i, fd, del = 0, ret = 1;
 
 	for (i = 1; i < argc; i++) {
@@ -136,26 +165,45 @@ cli_export_main(int argc, char **argv)
 	}
 	store_set_max_log(c->max_log_attempts);
 	if (out != NULL) {
-		/* Its directory entry made durable before the export's
-		 * records are (store_export fsyncs them). */
-		fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		/* The export is written to FILE.tmp and renamed to FILE once
+		 * whole: a refused export (the node runs, no such client)
+		 * leaves an earlier FILE as it was. */
 		dir_of(out, dir, sizeof(dir));
-		if (fd < 0 || util_fsync_dir(dir, util_fsync) != 0) {
-			util_err_set(err, sizeof(err), fd < 0 ? out : dir,
+		if (in_data_dir(dir, c->data_dir)) {
+			fprintf(stderr, "hookd: -o %s is inside the data "
+			    "directory %s: write the export elsewhere (it "
+			    "could replace the node's own files)\n", out,
+			    c->data_dir);
+			goto done;
+		}
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp", out) >=
+		    (int)sizeof(tmp)) {
+			fprintf(stderr, "hookd: %s: path too long\n", out);
+			goto done;
+		}
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (fd < 0 && errno == EEXIST) {
+			fprintf(stderr, "hookd: %s exists: another export to %s "
+			    "runs, or one was interrupted (then remove %s)\n",
+			    tmp, out, tmp);
+			goto done;
+		}
+		if (fd < 0) {
+			fprintf(stderr, "hookd: %s: %s\n", tmp,
 			    strerror(errno));
-			fprintf(stderr, "hookd: %s\n", err);
-			if (fd >= 0)
-				close(fd);
 			goto done;
 		}
 	} else if ((fd = temp_file(err, sizeof(err))) < 0) {
 		fprintf(stderr, "hookd: %s\n", err);
 		goto done;
 	}
-	if (store_export(c->data_dir, client, fd, del, &st, err,
-	    sizeof(err)) != 0) {
+	if (store_export(c->data_dir, client, fd, out != NULL ? tmp : NULL,
+	    out, del, &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hookd: %s\n", err);
 		close(fd);
+		if (out != NULL)
+			(void)unlink(tmp);
 		goto done;
 	}
 	if (out == NULL && copy_out(fd) != 0) {
@@ -189,9 +237,10 @@ int
 cli_import_main(int argc, char **argv)
 {
 	const char *opt_config = NULL, *opt_data_dir = NULL, *in = NULL;
+	const char *abs = NULL;
 	struct store_move_stats st;
 	struct config *c;
-	char err[1400];
+	char err[1400], path[2200];
 	int i, fd, ret = 1;
 
 	for (i = 1; i < argc; i++) {
@@ -235,8 +284,9 @@ cli_import_main(int argc, char **argv)
 	} else if ((fd = open(in, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "hookd: %s: %s\n", in, strerror(errno));
 		goto done;
-	}
-	if (store_import(c->data_dir, fd, in, import_report, &st, err,
+	} else if (abs_path(in, path, sizeof(path)) == 0)
+		abs = path;
+	if (store_import(c->data_dir, fd, in, abs, import_report, &st, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "hookd: %s\n", err);
 		close(fd);

@@ -942,13 +942,14 @@ config_summary(const struct config *c, char *out, size_t outsz)
 		else
 			clients++;
 	}
-	snprintf(out, outsz, "listen=%s data_dir=%s fsync=%s "
+	snprintf(out, outsz, "listen=%s data_dir=%s node_id=%zu fsync=%s "
 	    "allow_destinations=%s metrics=%s max_body=%zu "
 	    "max_connections=%zu timeout=%s retries=%zu body_timeout=%s "
 	    "max_outbound=%zu max_inflight_per_client=%zu "
 	    "retention=%s static_clients=%zu static_endpoints=%zu "
 	    "routes=%zu ops_url=%.*s",
-	    c->listen, c->data_dir, c->fsync_always ? "always" : "never",
+	    c->listen, c->data_dir, c->node_id,
+	    c->fsync_always ? "always" : "never",
 	    c->nallow > 0 ? allow : "none", c->metrics ? "on" : "off",
 	    c->max_body, c->max_connections,
 	    config_fmt_duration(c->timeout_ms, t1, sizeof(t1)), c->nretry,

@@ -251,6 +251,8 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	}
 	if (store_lock(dir, err, errsz) != 0)
 		return -1;
+	if (!st_importing && store_import_interrupted(dir, err, errsz) != 0)
+		return -1;
 	if (open_log(&st_files.reg, dir, "registry.log", err, errsz) != 0)
 		return -1;
 	errno = 0;

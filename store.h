@@ -276,13 +276,16 @@ struct store_move_stats {
  * window) with its deliveries' attempt records and requeues as a
  * compaction copies them, and an end line with the count of the lines
  * before it. Each line is a record in the journal's format (checksum,
- * space, JSON object), written by the store's encoder. fd is fsync'd. With
- * del, the client is then deleted in DIR (its pending deliveries end
- * failed, "client deleted"; offline, so nothing is sent or notified).
- * 0, or -1 with err set (no such client: "no client ...").
+ * space, JSON object), written by the store's encoder. fd is fsync'd;
+ * when tmp is not NULL, fd's file (at path tmp) is then renamed to out and
+ * the directory fsync'd, so out is an earlier export until a whole new one
+ * replaces it. With del, the client is then deleted in DIR (its pending
+ * deliveries end failed, "client deleted"; offline, so nothing is sent or
+ * notified). 0, or -1 with err set (no such client: "no client ...").
  */
-int store_export(const char *dir, const char *client, int fd, int del,
-    struct store_move_stats *st, char *err, size_t errsz);
+int store_export(const char *dir, const char *client, int fd,
+    const char *tmp, const char *out, int del, struct store_move_stats *st,
+    char *err, size_t errsz);
 /*
  * hookd import: under DIR's lock, read the export in fd (named name in
  * messages; opened read-only, seekable) twice: alone, with the checks a
@@ -293,11 +296,25 @@ int store_export(const char *dir, const char *client, int fd, int del,
  * whole import, naming it. The new registry records are appended to the
  * registry and fsync'd, then the journal is written anew with the new
  * events merged in id order (fsync'd, renamed in, directory fsync'd).
+ * path is the export's absolute path (NULL: standard input), written into
+ * DIR/import.incomplete while the import changes DIR (see below); an
+ * import whose run was interrupted is finished by running it again, and
+ * another export is refused until then. A refused import into a directory
+ * without a store leaves no registry.log or journal.log there.
  * 0, or -1 with err set.
  */
 int store_import(const char *dir, int fd, const char *name,
-    void (*report)(const char *line), struct store_move_stats *st,
-    char *err, size_t errsz);
+    const char *path, void (*report)(const char *line),
+    struct store_move_stats *st, char *err, size_t errsz);
+/*
+ * 1 when an import into DIR began changing it and did not finish (killed,
+ * disk full): DIR/import.incomplete exists, written and fsync'd before an
+ * import's first change and removed after its last. err then says "an
+ * import of FILE was interrupted: run `hookd import -d DIR FILE` again to
+ * finish it". 0 when not; -1 (err) when the file cannot be read. A start
+ * (store_open), hookd export and hookd check refuse such a directory.
+ */
+int store_import_interrupted(const char *dir, char *err, size_t errsz);
 /* Close the files (after a final store_sync). */
 void store_close(void);
 

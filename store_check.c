@@ -159,6 +159,9 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 	}
 	if (store_lock(dir, err, errsz) != 0)
 		return -1;
+	/* Half an import reads back record by record: said apart. */
+	if (store_import_interrupted(dir, err, errsz) != 0)
+		return -1;
 	if (snprintf(st_files.dir, sizeof(st_files.dir), "%s", dir) >=
 	    (int)sizeof(st_files.dir)) {
 		snprintf(err, errsz, "%s: path too long", dir);

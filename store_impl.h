@@ -220,6 +220,10 @@ extern size_t store_max_log;
  * store_open to the journal's announce_durable. May be NULL. */
 extern void (*file_on_durable)(void);
 
+/* 1 while hookd import opens the store: it may finish an interrupted
+ * import, which store_open otherwise refuses (store_move.c). */
+extern int st_importing;
+
 /* Fill the CRC-32 tables (idempotent). */
 void crc_init(void);
 /* CRC-32 (IEEE 802.3) of n bytes at p. */

@@ -19,7 +19,8 @@
 /* ---- export ---- */
 
 int
-store_export(const char *dir, const char *client, int fd, int del,
+store_export(const char *dir, const char *client, int fd,
+    const char *tmp, const char *outpath, int del,
     struct store_move_stats *st, char *err, size_t errsz)
 {
 	struct logfile out = { .fd = fd };
@@ -80,6 +81,18 @@ store_export(const char *dir, const char *client, int fd, int del,
 	rec_num("records", (int64_t)(store_written_seq() - seq0));
 	if (rec_write(&out) < 0 || io_fsync(fd) != 0)
 		goto io;
+	if (tmp != NULL) {
+		char d[1100];
+		const char *sl = strrchr(outpath, '/');
+
+		snprintf(d, sizeof(d), "%.*s", sl == NULL ? 1 : sl == outpath ?
+		    1 : (int)(sl - outpath), sl == NULL ? "." : outpath);
+		if (io_rename(tmp, outpath) != 0 ||
+		    util_fsync_dir(d, io_fsync) != 0) {
+			util_err_set(err, errsz, outpath, strerror(errno));
+			goto out;
+		}
+	}
 	if (del) {
 		/* After the export is on disk: the client's pending deliveries
 		 * end failed ("client deleted") here, offline, so this node
@@ -101,6 +114,140 @@ out:
 }
 
 /* ---- import ---- */
+
+/* The file that says an import has begun changing the data directory and
+ * not finished (its content: the export's path, or "-" for standard
+ * input). While it exists no start, export or check opens the directory:
+ * the client would be there without its events. */
+#define MOVE_MARKER "import.incomplete"
+
+/* The longest export path the marker holds: it is read back into a buffer
+ * of this size (a marker file grown by hand cannot make a reader run
+ * past it); a longer path is written as "-" (the message then says to
+ * run the same import again). */
+#define MOVE_MARKER_MAX 1024
+
+int st_importing;
+
+/* DIR/import.incomplete into out. 0, or -1 (err) when too long. */
+static int
+marker_path(const char *dir, char *out, size_t outsz, char *err,
+    size_t errsz)
+{
+	if (snprintf(out, outsz, "%s/" MOVE_MARKER, dir) >= (int)outsz) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* The marker's content (the export's path, or "-") into name (at least
+ * MOVE_MARKER_MAX + 1 bytes): 1 when the marker exists, 0 when not, -1
+ * (err) when it cannot be read. */
+static int
+marker_read(const char *dir, char *name, char *err, size_t errsz)
+{
+	char path[1100];
+	ssize_t n;
+	int fd;
+
+	if (marker_path(dir, path, sizeof(path), err, errsz) != 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		return -1;
+	}
+	do
+		n = read(fd, name, MOVE_MARKER_MAX);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		return -1;
+	}
+	name[n] = '\0';
+	name[strcspn(name, "\n")] = '\0';
+	if (name[0] == '\0')
+		snprintf(name, MOVE_MARKER_MAX + 1, "-");
+	return 1;
+}
+
+/* The message of an interrupted import of name into dir, into err. */
+static void
+marker_message(const char *dir, const char *name, char *err, size_t errsz)
+{
+	if (strcmp(name, "-") == 0)
+		snprintf(err, errsz, "an import from standard input was "
+		    "interrupted: run the same import (`hookd import -d %s - "
+		    "< FILE`) again to finish it", dir);
+	else
+		snprintf(err, errsz, "an import of %s was interrupted: run "
+		    "`hookd import -d %s %s` again to finish it", name, dir,
+		    name);
+}
+
+int
+store_import_interrupted(const char *dir, char *err, size_t errsz)
+{
+	char name[MOVE_MARKER_MAX + 1];
+	int r = marker_read(dir, name, err, errsz);
+
+	if (r == 1)
+		marker_message(dir, name, err, errsz);
+	return r;
+}
+
+/* Write the marker naming name, durably (the file, then its directory
+ * entry). 0, or -1 (err; no marker left behind). */
+static int
+marker_write(const char *dir, const char *name, char *err, size_t errsz)
+{
+	char path[1100];
+	size_t n = strlen(name);
+	int fd;
+
+	if (marker_path(dir, path, sizeof(path), err, errsz) != 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0 || write(fd, name, n) != (ssize_t)n ||
+	    write(fd, "\n", 1) != 1 || io_fsync(fd) != 0 ||
+	    util_fsync_dir(dir, io_fsync) != 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		(void)unlink(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Remove the marker and a journal.log.import an interrupted import left,
+ * durably. 0, or -1 (err). */
+static int
+marker_remove(const char *dir, char *err, size_t errsz)
+{
+	char path[1100];
+
+	if (snprintf(path, sizeof(path), "%s/journal.log.import", dir) >=
+	    (int)sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return -1;
+	}
+	(void)unlink(path);
+	if (marker_path(dir, path, sizeof(path), err, errsz) != 0)
+		return -1;
+	if ((unlink(path) != 0 && errno != ENOENT) ||
+	    util_fsync_dir(dir, io_fsync) != 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 /* What an import does with a line of the export (struct mv_line.kind). */
 enum { MV_REG, MV_EVENT, MV_ATTEMPT, MV_REQUEUE };
@@ -155,6 +302,15 @@ mv_free(void)
 	memset(&mv, 0, sizeof(mv));
 }
 
+/* Fail the record at r and stop reading (the replay lists bad lines and
+ * reads on only while checking). -1. */
+static int
+header_fail(struct replay *r, const char *why)
+{
+	st_replay.checking = 0;
+	return replay_fail(r, why);
+}
+
 /* The first pass, on an empty store: every line is read back with the
  * checks a start makes (replay_registry, replay_journal), and the export's
  * own shape is checked: a header first, one client, its records only, and
@@ -170,11 +326,14 @@ check_apply(struct replay *r, const char *t, size_t tl)
 	if (mv.ended)
 		return replay_fail(r, "a record after the export's end line");
 	if (r->line == 1 || util_span_eq(t, tl, "export")) {
+		/* A file that is not an export of this version is refused
+		 * at its header, not line by line: each of its other lines
+		 * would be judged by rules it was not written to. */
 		if (r->line != 1 || !util_span_eq(t, tl, "export"))
-			return replay_fail(r, "not a hookd export: its first "
+			return header_fail(r, "not a hookd export: its first "
 			    "line is the header hookd export writes");
 		if (get_num(r, "v", &v) != 0 || v != MOVE_VERSION)
-			return replay_fail(r, "export format version is not 1 "
+			return header_fail(r, "export format version is not 1 "
 			    "(written by another hookd version)");
 		if (get_str(r, "client", mv.client, sizeof(mv.client)) != 0 ||
 		    !util_client_id_ok(mv.client, strlen(mv.client)))
@@ -520,13 +679,19 @@ fail:
 }
 
 int
-store_import(const char *dir, int fd, const char *name,
+store_import(const char *dir, int fd, const char *name, const char *path,
     void (*report)(const char *line), struct store_move_stats *st,
     char *err, size_t errsz)
 {
 	struct logfile src = { .fd = fd };
-	size_t i;
-	int ret = -1;
+	char marked[MOVE_MARKER_MAX + 1], prior[MOVE_MARKER_MAX + 1];
+	int had_files[2] = { 1, 1 };
+	size_t i, n;
+	int ret = -1, had_marker = 0, changing = 0;
+
+	snprintf(marked, sizeof(marked), "%s", path != NULL &&
+	    strlen(path) <= MOVE_MARKER_MAX && strchr(path, '\n') == NULL ?
+	    path : "-");
 
 	memset(st, 0, sizeof(*st));
 	memset(&mv, 0, sizeof(mv));
@@ -548,8 +713,11 @@ store_import(const char *dir, int fd, const char *name,
 	st_replay.checking = 1;
 	st_replay.check_fd = fd;
 	if (lseek(fd, 0, SEEK_SET) != 0 || replay_file(&src, name, 1,
-	    check_apply, err, errsz, NULL) != 0)
+	    check_apply, err, errsz, NULL) != 0) {
+		n = strlen(err);
+		snprintf(err + n, errsz - n, "; nothing was imported");
 		goto out;
+	}
 	for (i = 0; i < st_replay.nbad; i++)
 		report(st_replay.bad[i].why);
 	if (st_replay.nbad > 0) {
@@ -572,13 +740,32 @@ store_import(const char *dir, int fd, const char *name,
 	free(st_replay.bad);
 	st_replay.bad = NULL;
 	store_close();
+	/* An interrupted import is finished by this one only: another
+	 * export would leave it half done. */
+	if ((had_marker = marker_read(dir, prior, err, errsz)) < 0)
+		goto out;
+	if (had_marker && strcmp(prior, "-") != 0 && strcmp(marked, "-") != 0 &&
+	    strcmp(prior, marked) != 0) {
+		marker_message(dir, prior, err, errsz);
+		n = strlen(err);
+		snprintf(err + n, errsz - n, " before importing %s; nothing "
+		    "was imported", name);
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		char p[1100];
+
+		snprintf(p, sizeof(p), "%s/%s", dir, i ? "journal.log" :
+		    "registry.log");
+		had_files[i] = access(p, F_OK) == 0;
+	}
 	/* Second pass: the target as a start reads it, and the plan. */
+	st_importing = 1;
 	if (store_open(dir, 1, err, errsz, NULL) != 0)
 		goto out;
 	if (lseek(fd, 0, SEEK_SET) != 0 || replay_file(&src, name, 1,
 	    plan_apply, err, errsz, NULL) != 0) {
-		size_t n = strlen(err);
-
+		n = strlen(err);
 		snprintf(err + n, errsz - n, "; nothing was imported");
 		goto out;
 	}
@@ -590,14 +777,25 @@ store_import(const char *dir, int fd, const char *name,
 	st->events = mv.nevs;
 	st->new_client = mv.new_client;
 	if (mv.nlines == 0) {
+		/* All there: an interrupted run of this import had made its
+		 * last change and not yet removed the marker. */
+		if (had_marker && marker_remove(dir, err, errsz) != 0)
+			goto out;
 		ret = 0;
 		goto out;
 	}
-	/* The registry first, made durable: a crash before the journal is
-	 * renamed in leaves the client without its events, which the same
-	 * import run again adds (it skips what is there). The other way
-	 * round a start would fail the deliveries of endpoints it does not
-	 * know. */
+	/* All or nothing as the user sees it: the marker, on disk before
+	 * the first change and removed after the last, keeps every start,
+	 * export and check off the directory in between, and says to run
+	 * this import again, which finishes it (it skips what is there). */
+	if (marker_write(dir, marked, err, errsz) != 0) {
+		n = strlen(err);
+		snprintf(err + n, errsz - n, "; nothing was imported");
+		goto out;
+	}
+	changing = 1;
+	/* The registry first, made durable: the other way round a start
+	 * would fail the deliveries of endpoints it does not know. */
 	for (i = 0; i < mv.nlines; i++)
 		if (mv.lines[i].kind == MV_REG &&
 		    copy_line(&st_files.reg, &src, &mv.lines[i], -2) < 0) {
@@ -611,11 +809,34 @@ store_import(const char *dir, int fd, const char *name,
 	}
 	if (mv.nevs > 0 && rewrite_journal(dir, &src, err, errsz) != 0)
 		goto out;
+	if (marker_remove(dir, err, errsz) != 0)
+		goto out;
 	ret = 0;
 out:
+	if (ret != 0 && changing) {
+		char how[1200];
+
+		n = strlen(err);
+		marker_message(dir, marked, how, sizeof(how));
+		snprintf(err + n, errsz - n, "; the import did not complete "
+		    "(hookd will not start on %s until it does): fix the "
+		    "cause (free disk space), then %s", dir,
+		    strstr(how, "run "));
+	} else if (ret != 0 && !had_files[0] && !had_files[1]) {
+		/* A refused import into a new directory leaves no files a
+		 * start would take for a store. */
+		for (i = 0; i < 2; i++) {
+			char p[1100];
+
+			if (snprintf(p, sizeof(p), "%s/%s", dir, i ?
+			    "journal.log" : "registry.log") < (int)sizeof(p))
+				(void)unlink(p);
+		}
+	}
 	free(st_replay.bad);
 	st_replay.bad = NULL;
 	mv_free();
 	store_close();
+	st_importing = 0;
 	return ret;
 }

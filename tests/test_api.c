@@ -443,6 +443,12 @@ test_api_client_header(void)
 		{ "GET", "/v1/events?client=acme", "acme", NULL, NULL, 200, NULL },
 		{ "GET", "/v1/deliveries?client=acme&status=failed", "acme",
 		    NULL, NULL, 200, NULL },
+		/* ?event= and ?endpoint= naming nothing in the store: no
+		 * owner to disagree with; the handler lists nothing. */
+		{ "GET", "/v1/deliveries?event=evt_0000000000000001", "acme",
+		    NULL, NULL, 200, NULL },
+		{ "GET", "/v1/deliveries?endpoint=ep_0000000000000001&client="
+		    "acme", "acme", NULL, NULL, 200, NULL },
 		/* Routes about no one client: accepted and ignored. */
 		{ "GET", "/v1/clients", "acme", NULL, NULL, 200, NULL },
 		{ "GET", "/v1/events", "acme", NULL, NULL, 200, NULL },

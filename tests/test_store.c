@@ -26,6 +26,7 @@
 #include "../store_compact.c"
 #include "../store.c"
 #include "../store_check.c"
+#include "../store_move.c"
 #include "unit.h"
 
 static char tdir[256];

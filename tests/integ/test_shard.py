@@ -106,8 +106,11 @@ class Shard:
         self.conf = render("nginx.conf", self.prefix, self.proxy_port,
                            [h.port for h in self.nodes])
         with open(os.path.join(self.prefix, "nginx-pinned.map"), "w") as f:
+            # The README's case-sensitive form: a regex, anchored, its
+            # dots escaped (a plain map key ignores case).
             for cid, i in sorted((pins or {}).items()):
-                f.write("%s hookd_node%d;\n" % (cid, i + 1))
+                f.write("~^%s$ hookd_node%d;\n"
+                        % (cid.replace(".", "\\."), i + 1))
 
     def nginx_cmd(self, *extra):
         return [self.nginx, "-e", os.path.join(self.prefix, "startup.log"),
@@ -238,6 +241,20 @@ def test_hookd_client_token_and_owners(ctx):
                              "path's %s belongs to acme: both must name "
                              "the client the request is about" % what}),
            "GET %s with Hookd-Client: beta" % path)
+    # The owner of ?event= or ?endpoint= (GET /v1/deliveries) likewise.
+    for what, q in (("event", "?event=" + evt["id"]),
+                    ("endpoint", "?endpoint=" + ep["id"]),
+                    ("endpoint", "?status=delivered&endpoint=" + ep["id"])):
+        s, data = st("GET", "/v1/deliveries" + q, "beta")
+        eq((s, data), (400, {"error": "Hookd-Client says beta but the %s "
+                             "in ?%s= belongs to acme: both must name the "
+                             "client the request is about" % (what, what)}),
+           "GET /v1/deliveries%s with Hookd-Client: beta" % q)
+        s, data = st("GET", "/v1/deliveries" + q, "acme")
+        eq(s, 200, "GET /v1/deliveries%s with Hookd-Client: acme" % q)
+    # An unknown one lists nothing, as without the header.
+    s, data = st("GET", "/v1/deliveries?event=evt_0000000000000001", "beta")
+    eq((s, data.get("data")), (200, []), "an unknown ?event= with the header")
     s, data = st("PATCH", "/v1/endpoints/" + ep["id"], "beta",
                  body={"enabled": False})
     eq(s, 400, "PATCH of acme's endpoint with Hookd-Client: beta")
@@ -288,6 +305,18 @@ def test_hookd_client_token_and_owners(ctx):
     conn.close()
     # And the daemon keeps serving.
     eq(h.req(200, "GET", "/v1/clients/acme")["id"], "acme", "still serving")
+
+
+def test_node_id_in_force(ctx):
+    """hookd -n shows node_id with the other settings in force (each node
+    needs its own)."""
+    conf = os.path.join(ctx.tmp, "n.conf")
+    with open(conf, "w") as f:
+        f.write("node_id 7\n")
+    r = run_hookd("-n", "-c", conf, "-d", os.path.join(ctx.tmp, "d"),
+                  admin="adm_" + "x" * 32)
+    eq(r.returncode, 0, "hookd -n (stderr %r)" % r.stderr)
+    check(" node_id=7 " in r.stdout, "-n output %r" % r.stdout)
 
 
 # ------------------------------------------------------------- deploy/
@@ -470,8 +499,15 @@ def three_nodes(ctx, shard):
     # 7. A pin (deploy/nginx-pinned.map) wins over the hash once nginx has
     # reloaded: the client's requests go to the pinned node, which does not
     # have it (moving a client starts here).
+    # Client ids are case-sensitive: the pin of c00 does not pin C00, a
+    # client of its own on its own node (the pin goes to a third node).
     cid = cids[0]
-    other = (home[cid] + 1) % 3
+    upper = cid.upper()
+    s, data = shard.proxy("POST", "/v1/clients", {"id": upper}, client=upper)
+    eq(s, 201, "POST /v1/clients %s through the proxy: %r" % (upper, data))
+    where = shard.nodes_with(upper)
+    eq(len(where), 1, "nodes that have client %s" % upper)
+    other = ({0, 1, 2} - {home[cid], where[0]}).pop()
     shard.write_proxy_conf({cid: other})
     shard.reload_proxy()
     wait_until(lambda: shard.proxy("GET", "/v1/clients/" + cid,
@@ -479,6 +515,8 @@ def three_nodes(ctx, shard):
                "the pin of %s to node %d in force" % (cid, other))
     eq(shard.proxy("GET", "/v1/clients/" + cids[1], client=cids[1])[0], 200,
        "an unpinned client after the reload")
+    eq(shard.proxy("GET", "/v1/clients/" + upper, client=upper)[0], 200,
+       "%s after the pin of %s (ids are case-sensitive)" % (upper, cid))
 
 
 # --------------------------------------- moving a client, README as written
