@@ -347,7 +347,7 @@ listen_print(const struct listen_state *st, const struct http_request *req,
     const char *reason, int status, const char *body, size_t blen)
 {
 	char t[UTIL_TIME_MAX], q[4][512];
-	struct buf b = {0};
+	struct buf b = {0}, safe = {0};
 
 	(void)util_fmt_time(util_wall_ms(), t);
 	if (st->json) {
@@ -370,9 +370,12 @@ listen_print(const struct listen_state *st, const struct http_request *req,
 		rc |= buf_printf(&b, ",\"status\":%d,\"body\":", status);
 		rc |= json_put_str(&b, body, blen);
 		rc |= buf_puts(&b, "}\n");
-		if (rc == 0 && !b.oom)
-			fwrite(b.data, 1, b.len, stdout);
+		/* The line as JSON, with what a terminal acts on escaped. */
+		if (rc == 0 && !b.oom && json_term_json(&safe, b.data,
+		    b.len) == 0)
+			fwrite(safe.data, 1, safe.len, stdout);
 		buf_free(&b);
+		buf_free(&safe);
 		(void)fflush(stdout);
 		return;
 	}
@@ -386,13 +389,15 @@ listen_print(const struct listen_state *st, const struct http_request *req,
 		printf("verified\n");
 	else
 		printf("NOT verified: %s (answered %d)\n", reason, status);
-	/* A JSON body is shown as sent (JSON has no raw control bytes
-	 * outside its whitespace); anything else quoted, so that no byte
-	 * of it can drive the terminal. */
+	/* A JSON body is shown as sent, but for what a terminal acts on
+	 * (C1 controls, bidi overrides), written as \uXXXX: the same JSON.
+	 * Anything else is quoted, so that no byte of it can drive the
+	 * terminal. */
 	if (blen == 0) {
 		printf("(no body)\n");
 	} else if (json_parse(body, blen, NULL, 0) > 0) {
-		fwrite(body, 1, blen, stdout);
+		if (json_term_json(&b, body, blen) == 0)
+			fwrite(b.data, 1, b.len, stdout);
 		putchar('\n');
 	} else if (buf_reserve(&b, blen * 4 + 8) == 0) {
 		printf("%s\n", log_quote(b.data, blen * 4 + 8, body, blen));
