@@ -139,7 +139,7 @@ check: check-clang hookd-san tests/unit-san fuzz-replay
 #                   it, and a check that it has no program interpreter.
 # make dev          hookd with dev.conf (loopback callbacks allowed, retries
 #                   after 1 s, 2 s, 5 s, data in ./dev-data) and what to do
-#                   next.
+#                   next; make dev PORT=18080 listens on another port.
 STATIC_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L \
 	-DHOOKD_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS)
 STATIC_SMOKE = test_api. test_delivery.test_post_body \
@@ -163,14 +163,20 @@ static-test: hookd-static
 	ldd hookd-static 2>&1 | grep -Eq 'not a dynamic executable|statically linked'
 	HOOKD_BIN=./hookd-static python3 tests/run_integration.py $(STATIC_SMOKE)
 
+# The port of make dev: make dev PORT=18080 when 8080 is taken (hookd then
+# gets -l 127.0.0.1:PORT over dev.conf's listen).
+PORT ?= 8080
+DEV_L = $(if $(filter 8080,$(PORT)),,-l 127.0.0.1:$(PORT))
 dev: hookd
-	@echo 'make dev: hookd -c dev.conf, API and console on http://127.0.0.1:8080 (Ctrl-C stops)'
-	@echo '  console:  http://127.0.0.1:8080/console, sign in with the admin token'
+	@echo 'make dev: hookd -c dev.conf $(DEV_L), API and console on http://127.0.0.1:$(PORT) (Ctrl-C stops)'
+	@echo '  console:  http://127.0.0.1:$(PORT)/console, sign in with the admin token'
 	@echo '  token:    dev-data/admin.token, written at first start: ADMIN=$$(cat dev-data/admin.token)'
+	@echo '  commands: take -c dev.conf $(DEV_L) to find it and its token (another terminal), e.g.'
+	@echo '            ./hookd client ls -c dev.conf $(DEV_L)'
 	@echo '  receiver: ./hookd listen -p 9000 --secret whsec_... (another terminal; the secret'
 	@echo '            of the endpoint you register with url http://127.0.0.1:9000/...)'
-	@echo '  make clean removes ./dev-data'
-	./hookd -c dev.conf
+	@echo '  another port: make dev PORT=18080; make clean removes ./dev-data'
+	./hookd -c dev.conf $(DEV_L)
 
 .PHONY: static static-test dev
 

@@ -116,13 +116,15 @@ cli_member(const struct cli_doc *d, int obj, const char *path)
 
 /* Text for the value at token i, for a person: a string decoded, an array
  * of strings joined with commas, null as "-", anything else as its JSON.
- * Control characters become '?', so that nothing a receiver or a client
- * wrote can move a terminal's cursor. Written into out (outsz bytes). */
+ * What a terminal acts on (control characters, C1 controls, bidi
+ * overrides) and bytes that are not UTF-8 become '?' (json_term_text), so
+ * that nothing a receiver or a client wrote can move a terminal's cursor
+ * or reorder a line. Written into out (outsz bytes). */
 static const char *
 cli_text(const struct cli_doc *d, int i, char *out, size_t outsz)
 {
 	const struct json_tok *t;
-	size_t n = 0, k;
+	size_t n = 0;
 	int j, m;
 
 	out[0] = '\0';
@@ -152,10 +154,20 @@ cli_text(const struct cli_doc *d, int i, char *out, size_t outsz)
 	} else {
 		snprintf(out, outsz, "%.*s", (int)t->len, d->s + t->start);
 	}
-	for (k = 0; out[k] != '\0'; k++)
-		if ((unsigned char)out[k] < 0x20 || out[k] == 0x7f)
-			out[k] = '?';
+	out[json_term_text(out, strlen(out))] = '\0';
 	return out;
+}
+
+/* JSON of an answer (n bytes at s) on stdout for --json: the same JSON,
+ * with what a terminal acts on escaped (json_term_json). */
+static void
+cli_put_json(const char *s, size_t n)
+{
+	struct buf b = { 0 };
+
+	if (json_term_json(&b, s, n) == 0)
+		fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
 }
 
 /* A table: cells row by row, printed with aligned columns. */
@@ -170,22 +182,35 @@ cli_table_cell(struct cli_table *tb, const char *s)
 	buf_append(&tb->cells, s, strlen(s) + 1);
 }
 
+/* The characters of a cell (valid UTF-8 after cli_text): its bytes less
+ * the continuation bytes, so that a column of "Zürich" lines up with one
+ * of "Zurich". (A wide character, e.g. CJK, still counts one.) */
+static size_t
+cli_width(const char *p)
+{
+	size_t w = 0;
+
+	for (; *p != '\0'; p++)
+		w += ((unsigned char)*p & 0xc0) != 0x80;
+	return w;
+}
+
 static void
 cli_table_print(struct cli_table *tb)
 {
-	size_t w[16] = { 0 }, c, i, n, total = tb->ncol * (tb->nrows + 1);
+	size_t w[16] = { 0 }, c, i, n, cw, total = tb->ncol * (tb->nrows + 1);
 	const char *p;
 
 	for (p = tb->cells.data, i = 0; i < total; i++, p += n + 1) {
 		n = strlen(p);
-		if (n > w[i % tb->ncol])
-			w[i % tb->ncol] = n;
+		if ((cw = cli_width(p)) > w[i % tb->ncol])
+			w[i % tb->ncol] = cw;
 	}
 	for (p = tb->cells.data, i = 0; i < total; i++, p += n + 1) {
 		n = strlen(p);
 		c = i % tb->ncol;
 		if (c + 1 < tb->ncol)
-			printf("%-*s  ", (int)w[c], p);
+			printf("%s%*s  ", p, (int)(w[c] - cli_width(p)), "");
 		else
 			printf("%s\n", p);
 	}
@@ -348,8 +373,10 @@ cli_call_print(struct cli_run *r, const char *method, const struct buf *t,
 	}
 	if ((st = cli_call(r, method, t->data, extra, body, &a)) != 0)
 		return st;
-	if (r->json && a.body.len > 0)
-		printf("%s\n", a.body.data);
+	if (r->json && a.body.len > 0) {
+		cli_put_json(a.body.data, a.body.len);
+		putchar('\n');
+	}
 	else if (!r->json && done != NULL)
 		printf("%s\n", done);
 	if (!r->json && members != NULL && a.body.len > 0) {
@@ -374,7 +401,7 @@ cli_list(struct cli_run *r, const char *base, const struct cli_col *cols,
 	struct buf t = { 0 };
 	struct cli_http_answer a;
 	struct cli_doc d;
-	char next[UTIL_ID_MAX * 3 + 1] = "";
+	char next[UTIL_ID_MAX * 3 + 1] = "", prev[sizeof(next)];
 	const char *lim = cli_opt(r, "--limit");
 	uint64_t limit = UINT64_MAX, shown = 0;
 	size_t c;
@@ -413,12 +440,15 @@ cli_list(struct cli_run *r, const char *base, const struct cli_col *cols,
 		}
 		for (i = data + 1, m = 0; m < (int)d.t[data].size &&
 		    shown < limit; m++, i = (int)d.t[i].next, shown++) {
-			if (r->json)
-				printf("%s%.*s", shown > 0 ? "," : "",
-				    (int)d.t[i].len, d.s + d.t[i].start);
+			if (r->json) {
+				if (shown > 0)
+					putchar(',');
+				cli_put_json(d.s + d.t[i].start, d.t[i].len);
+			}
 			else
 				cli_row(&tb, &d, i, cols);
 		}
+		memcpy(prev, next, sizeof(prev));
 		nx = json_get(d.s, d.t, 0, "next");
 		next[0] = '\0';
 		if (nx >= 0 && d.t[nx].type == JSON_STRING &&
@@ -426,6 +456,16 @@ cli_list(struct cli_run *r, const char *base, const struct cli_col *cols,
 			next[0] = '\0';
 		cli_doc_free(&d);
 		buf_free(&a.body);
+		/* A cursor that does not move would page for ever (a broken
+		 * or hostile server): stop, and say so. */
+		if (next[0] != '\0' && strcmp(next, prev) == 0 &&
+		    shown < limit) {
+			fprintf(stderr, "hookd: GET %s: the answer's next "
+			    "cursor is the one asked with; stopped paging "
+			    "(is it hookd?)\n", t.data);
+			st = CLI_FAIL;
+			break;
+		}
 	} while (next[0] != '\0' && shown < limit);
 	buf_free(&t);
 	if (r->json) {
@@ -707,6 +747,23 @@ cmd_retry(struct cli_run *r)
 	return st;
 }
 
+/* replay's --since, checked with hookd's own time parser before the token
+ * is looked for: a typo is a usage error (2) said before anything is
+ * sent. 0 or CLI_USAGE with the message printed. */
+static int
+cli_replay_since(const struct cli_run *r)
+{
+	const char *since = cli_opt(r, "--since");
+	int64_t ms;
+
+	if (since != NULL && util_parse_time(since, strlen(since), &ms) == 0)
+		return 0;
+	fprintf(stderr, "hookd: replay needs --since TIME, an RFC 3339 time "
+	    "such as 2026-11-28T00:00:00Z%s%s%s\n", since != NULL ? ", not \"" :
+	    "", since != NULL ? since : "", since != NULL ? "\"" : "");
+	return CLI_USAGE;
+}
+
 static int
 cmd_replay(struct cli_run *r)
 {
@@ -715,26 +772,12 @@ cmd_replay(struct cli_run *r)
 	struct buf b = { 0 };
 	int st;
 
-	if (since == NULL) {
-		fprintf(stderr, "hookd: replay needs --since TIME (RFC 3339, "
-		    "e.g. 2026-11-28T00:00:00Z)\n");
-		return CLI_USAGE;
-	}
 	buf_puts(&b, "{\"since\":");
 	json_put_cstr(&b, since);
 	buf_puts(&b, "}");
 	st = cli_on_id(r, "POST", "endpoints", "replay", &b, show, NULL);
 	buf_free(&b);
 	return st;
-}
-
-static volatile sig_atomic_t cli_stop;
-
-static void
-cli_on_signal(int sig)
-{
-	(void)sig;
-	cli_stop = 1;
 }
 
 /* One line of `hookd tail` for the entry at token i. */
@@ -772,7 +815,6 @@ cli_tail_line(const struct cli_doc *d, int i)
 static int
 cmd_tail(struct cli_run *r)
 {
-	struct sigaction sa;
 	struct buf t = { 0 };
 	struct cli_http_answer a;
 	struct cli_doc d;
@@ -780,15 +822,15 @@ cmd_tail(struct cli_run *r)
 	const char *cl = cli_opt(r, "--client");
 	uint64_t after = 0, v;
 	int first = 1, down = 0, data, i, m, k;
-	struct timespec ts = { CLI_TAIL_POLL_MS / 1000,
-		(CLI_TAIL_POLL_MS % 1000) * 1000000L };
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = cli_on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	while (!cli_stop) {
+	/* Ctrl-C (or SIGTERM) ends the tail at once, with 0, even in the
+	 * middle of a request to a hookd that does not answer. */
+	if (cli_http_catch_stop() != 0) {
+		fprintf(stderr, "hookd: cannot catch SIGINT: %s\n",
+		    strerror(errno));
+		return CLI_FAIL;
+	}
+	while (!cli_http_stopped()) {
 		buf_reset(&t);
 		buf_printf(&t, "/v1/attempts?limit=1000&after=%llu",
 		    (unsigned long long)after);
@@ -800,6 +842,8 @@ cmd_tail(struct cli_run *r)
 			break;
 		if (cli_http_call(r->addr, r->token, "GET", t.data, NULL, NULL,
 		    0, &a, err, sizeof(err)) != 0) {
+			if (cli_http_stopped())
+				break;
 			if (first) {
 				fprintf(stderr, "hookd: %s\n", err);
 				buf_free(&t);
@@ -850,10 +894,10 @@ cmd_tail(struct cli_run *r)
 		/* The first answer sets the cursor: attempts from now on. */
 		for (i = data + 1, m = 0; !first && m < (int)d.t[data].size;
 		    m++, i = (int)d.t[i].next) {
-			if (r->json)
-				printf("%.*s\n", (int)d.t[i].len,
-				    d.s + d.t[i].start);
-			else
+			if (r->json) {
+				cli_put_json(d.s + d.t[i].start, d.t[i].len);
+				putchar('\n');
+			} else
 				cli_tail_line(&d, i);
 		}
 		k = json_get(d.s, d.t, 0, "next");
@@ -876,7 +920,7 @@ cmd_tail(struct cli_run *r)
 			    "from now on (Ctrl-C stops)\n", r->addr);
 		}
 wait:
-		nanosleep(&ts, NULL);
+		cli_http_pause(CLI_TAIL_POLL_MS);
 	}
 	buf_free(&t);
 	fflush(stdout);
@@ -922,7 +966,9 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "retry", "DLV_ID", "attempt a delivery again now", o_none, 1, 1,
 	    cmd_retry },
 	{ "replay", "EP_ID --since TIME", "attempt again every failed "
-	    "delivery of an endpoint since TIME", o_replay, 1, 1, cmd_replay },
+	    "delivery of an endpoint since TIME (RFC 3339, e.g. "
+	    "2026-11-28T00:00:00Z or 2026-11-28T01:00:00+01:00)", o_replay, 1,
+	    1, cmd_replay },
 	{ "tail", "[--client C]", "print attempts as they end, until "
 	    "interrupted", o_tail, 0, 0, cmd_tail },
 };
@@ -1071,8 +1117,14 @@ cli_api_main(int argc, char **argv)
 			cli_cmd_usage(stderr, r.cmd);
 			return CLI_USAGE;
 		}
-		if (eq == NULL && a + 1 >= argc) {
-			fprintf(stderr, "hookd: %s needs a value\n", optname);
+		/* "--events -c": the next word is an option, not the value
+		 * forgotten here (one that starts with '-' goes as
+		 * --name=VALUE). */
+		if (eq == NULL && (a + 1 >= argc || argv[a + 1][0] == '-')) {
+			fprintf(stderr, "hookd: %s needs a value%s\n", optname,
+			    a + 1 < argc && strncmp(optname, "--", 2) == 0 ?
+			    " (one that starts with '-' is given as "
+			    "--name=VALUE)" : "");
 			cli_cmd_usage(stderr, r.cmd);
 			return CLI_USAGE;
 		}
@@ -1104,6 +1156,8 @@ cli_api_main(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
+	if (r.cmd->run == cmd_replay && (st = cli_replay_since(&r)) != 0)
+		return st;
 	if ((st = cli_connect_setup(&r)) != 0)
 		return st;
 	st = r.cmd->run(&r);

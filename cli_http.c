@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -21,21 +23,150 @@
  * default for request heads. */
 #define CLI_HTTP_MAX_HEAD 16384
 
-/* Wait for fd to be ready for events within CLI_HTTP_TIMEOUT_MS. 1 ready,
- * 0 timed out, -1 error (errno). */
+/* The self-pipe of the stop signals (cli_http_catch_stop): -1 until set. */
+static int cli_stop_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t cli_stop_flag;
+/* The deadline of the exchange under way (CLOCK_MONOTONIC ms), and
+ * whether it, rather than the wait for the next bytes, ran out. */
+static int64_t cli_deadline;
+static int cli_deadline_hit;
+
+static void
+cli_on_stop(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	cli_stop_flag = 1;
+	if (cli_stop_pipe[1] >= 0)
+		(void)write(cli_stop_pipe[1], "x", 1);
+	errno = saved;
+}
+
+int
+cli_http_catch_stop(void)
+{
+	struct sigaction sa;
+
+	if (cli_stop_pipe[0] < 0) {
+		if (pipe(cli_stop_pipe) != 0)
+			return -1;
+		if (util_fd_nonblock(cli_stop_pipe[0]) != 0 ||
+		    util_fd_nonblock(cli_stop_pipe[1]) != 0 ||
+		    util_fd_cloexec(cli_stop_pipe[0]) != 0 ||
+		    util_fd_cloexec(cli_stop_pipe[1]) != 0)
+			return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = cli_on_stop;
+	if (sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGTERM, &sa, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+int
+cli_http_stopped(void)
+{
+	return cli_stop_flag != 0;
+}
+
+/*
+ * Wait for fd (-1: none) to be ready for events, at most timeout ms (-1:
+ * no limit but the stop), or a stop signal. 1 ready, 0 timed out, -1 with
+ * errno (EINTR: a stop signal came).
+ */
+static int
+cli_poll(int fd, short events, int timeout)
+{
+	struct pollfd p[2];
+	int r;
+
+	p[0].fd = fd;
+	p[0].events = events;
+	p[0].revents = 0;
+	p[1].fd = cli_stop_pipe[0];
+	p[1].events = POLLIN;
+	p[1].revents = 0;
+	for (;;) {
+		if (cli_stop_flag) {
+			errno = EINTR;
+			return -1;
+		}
+		r = poll(p, 2, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && p[1].revents != 0 && cli_stop_flag) {
+			errno = EINTR;
+			return -1;
+		}
+		return r < 0 ? -1 : r > 0 && p[0].revents != 0 ? 1 : r > 0 ?
+		    -1 : 0;
+	}
+}
+
+void
+cli_http_pause(int ms)
+{
+	int64_t end = util_mono_ms() + ms, now;
+
+	while (!cli_stop_flag && (now = util_mono_ms()) < end)
+		(void)cli_poll(-1, 0, (int)(end - now));
+}
+
+/* Wait for fd to be ready for events within CLI_HTTP_TIMEOUT_MS, and
+ * within the exchange's deadline. 1 ready, 0 timed out (cli_deadline_hit
+ * set when it was the deadline), -1 error (errno; EINTR a stop signal). */
 static int
 cli_wait(int fd, short events)
 {
-	struct pollfd p;
+	int64_t left = cli_deadline - util_mono_ms();
 	int r;
 
-	p.fd = fd;
-	p.events = events;
-	p.revents = 0;
-	do
-		r = poll(&p, 1, CLI_HTTP_TIMEOUT_MS);
-	while (r < 0 && errno == EINTR);
+	if (left <= 0) {
+		cli_deadline_hit = 1;
+		return 0;
+	}
+	r = cli_poll(fd, events, (int)util_min64(left, CLI_HTTP_TIMEOUT_MS));
+	if (r == 0 && left <= CLI_HTTP_TIMEOUT_MS)
+		cli_deadline_hit = 1;
 	return r;
+}
+
+/* The deadline of one exchange in ms: HOOKD_CLI_TIMEOUT's seconds when it
+ * is set to a number 1-3600 (anything else is ignored), else the default. */
+static int64_t
+cli_deadline_ms(void)
+{
+	const char *v = getenv("HOOKD_CLI_TIMEOUT");
+	uint64_t s;
+
+	if (v != NULL && util_parse_u64(v, strlen(v), CLI_HTTP_DEADLINE_MAX_S,
+	    &s) == 0 && s > 0)
+		return (int64_t)s * 1000;
+	return CLI_HTTP_DEADLINE_MS;
+}
+
+/* Why a wait ended without bytes, for a message: "no answer within N s
+ * (...)", "nothing for N s", "interrupted", or errno's text. */
+static const char *
+cli_why(ssize_t r, char *out, size_t outsz)
+{
+	if (r == 0)
+		return "connection closed";
+	if (errno == EINTR)
+		return "interrupted";
+	if (errno != ETIMEDOUT)
+		return strerror(errno);
+	if (cli_deadline_hit)
+		snprintf(out, outsz, "not done within %lld s (the command's "
+		    "deadline; HOOKD_CLI_TIMEOUT=SECONDS sets another)",
+		    (long long)(cli_deadline_ms() / 1000));
+	else
+		snprintf(out, outsz, "nothing came for %d s",
+		    CLI_HTTP_TIMEOUT_MS / 1000);
+	return out;
 }
 
 /* A wildcard listen address is reached on loopback: hookd listens on
@@ -87,6 +218,7 @@ cli_connect(const char *addr, char *err, size_t errsz)
 			    "within %d s; is hookd running? (-l HOST:PORT)",
 			    addr, CLI_HTTP_TIMEOUT_MS / 1000);
 			close(fd);
+			errno = ETIMEDOUT;
 			return -1;
 		}
 		elen = sizeof(soerr);
@@ -101,13 +233,15 @@ cli_connect(const char *addr, char *err, size_t errsz)
 	return fd;
 fail:
 	snprintf(err, errsz, "cannot connect to %s: %s; is hookd running? "
-	    "(-l HOST:PORT)", addr, strerror(soerr));
+	    "(-l HOST:PORT)", addr, soerr == EINTR ? "interrupted" :
+	    strerror(soerr));
 	if (fd >= 0)
 		close(fd);
+	errno = soerr;
 	return -1;
 }
 
-/* Write all of p within the deadline for each step. 0 or -1. */
+/* Write all of p within the deadlines. 0 or -1 (errno). */
 static int
 cli_send(int fd, const char *p, size_t n)
 {
@@ -118,10 +252,12 @@ cli_send(int fd, const char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
-			if (cli_wait(fd, POLLOUT) <= 0) {
+			int ready = cli_wait(fd, POLLOUT);
+
+			if (ready == 0)
 				errno = ETIMEDOUT;
+			if (ready <= 0)
 				return -1;
-			}
 			continue;
 		}
 		if (w <= 0)
@@ -175,9 +311,12 @@ cli_http_call(const char *addr, const char *token, const char *method,
 	struct buf req = { 0 }, in = { 0 };
 	ssize_t head = -2, r;
 	size_t have, dec = 0;	/* dec: decoded chunked bytes at in's front */
-	int fd;
+	char why[160];
+	int fd, interim = 0;
 
 	memset(ans, 0, sizeof(*ans));
+	cli_deadline = util_mono_ms() + cli_deadline_ms();
+	cli_deadline_hit = 0;
 	if ((fd = cli_connect(addr, err, errsz)) < 0)
 		return -1;
 	buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
@@ -200,7 +339,7 @@ cli_http_call(const char *addr, const char *token, const char *method,
 	}
 	if (cli_send(fd, req.data, req.len) != 0) {
 		snprintf(err, errsz, "%s: cannot send the request: %s", addr,
-		    strerror(errno));
+		    cli_why(-1, why, sizeof(why)));
 		goto fail;
 	}
 	/* The head (skipping any 1xx). */
@@ -208,6 +347,12 @@ cli_http_call(const char *addr, const char *token, const char *method,
 		if (in.len > 0)
 			head = http_parse_response(in.data, in.len, &lim, &res);
 		if (head > 0 && res.status < 200) {
+			if (++interim > CLI_HTTP_MAX_INTERIM) {
+				snprintf(err, errsz, "%s: over %d interim (1xx) "
+				    "answers and no answer (is it hookd?)",
+				    addr, CLI_HTTP_MAX_INTERIM);
+				goto fail;
+			}
 			buf_consume(&in, (size_t)head);
 			head = -2;
 			continue;
@@ -215,9 +360,8 @@ cli_http_call(const char *addr, const char *token, const char *method,
 		if (head != -2)
 			break;
 		if ((r = cli_recv(fd, &in)) <= 0) {
-			snprintf(err, errsz, "%s: %s before an answer", addr,
-			    r == 0 ? "connection closed" : errno == ETIMEDOUT ?
-			    "no answer in time" : strerror(errno));
+			snprintf(err, errsz, "%s: no answer: %s", addr,
+			    cli_why(r, why, sizeof(why)));
 			goto fail;
 		}
 	}
@@ -257,9 +401,8 @@ cli_http_call(const char *addr, const char *token, const char *method,
 		if (r == 0 && !res.chunked && res.content_length < 0)
 			break;
 		if (r <= 0) {
-			snprintf(err, errsz, "%s: answer cut short (%s)", addr,
-			    r == 0 ? "connection closed" : errno == ETIMEDOUT ?
-			    "no more bytes in time" : strerror(errno));
+			snprintf(err, errsz, "%s: answer cut short: %s", addr,
+			    cli_why(r, why, sizeof(why)));
 			goto fail;
 		}
 	}
@@ -270,9 +413,11 @@ cli_http_call(const char *addr, const char *token, const char *method,
 	buf_free(&req);
 	return 0;
 fail:
+	r = errno;
 	close(fd);
 	buf_free(&req);
 	buf_free(&in);
 	memset(&ans->body, 0, sizeof(ans->body));
+	errno = (int)r;
 	return -1;
 }

@@ -25,8 +25,10 @@
 
 /*
  * Limits of hookd listen.
- * LISTEN_CONNS: connections served at once; more wait in the kernel's
- *   backlog, so memory stays bounded at this many buffers.
+ * LISTEN_CONNS: connections served at once, so memory stays bounded at
+ *   this many buffers. When all are open a new one replaces the oldest
+ *   that has sent no whole request (listen_slot); only when all are
+ *   writing answers do new ones wait in the kernel's backlog.
  * LISTEN_HEAD_MAX: a request head's bytes (hookd's own are far smaller);
  *   a longer head is answered 431 instead of being buffered without end.
  * LISTEN_BODY_MAX: a body's bytes, above hookd's default max_body; a larger
@@ -347,7 +349,7 @@ listen_print(const struct listen_state *st, const struct http_request *req,
     const char *reason, int status, const char *body, size_t blen)
 {
 	char t[UTIL_TIME_MAX], q[4][512];
-	struct buf b = {0};
+	struct buf b = {0}, safe = {0};
 
 	(void)util_fmt_time(util_wall_ms(), t);
 	if (st->json) {
@@ -370,9 +372,12 @@ listen_print(const struct listen_state *st, const struct http_request *req,
 		rc |= buf_printf(&b, ",\"status\":%d,\"body\":", status);
 		rc |= json_put_str(&b, body, blen);
 		rc |= buf_puts(&b, "}\n");
-		if (rc == 0 && !b.oom)
-			fwrite(b.data, 1, b.len, stdout);
+		/* The line as JSON, with what a terminal acts on escaped. */
+		if (rc == 0 && !b.oom && json_term_json(&safe, b.data,
+		    b.len) == 0)
+			fwrite(safe.data, 1, safe.len, stdout);
 		buf_free(&b);
+		buf_free(&safe);
 		(void)fflush(stdout);
 		return;
 	}
@@ -386,13 +391,15 @@ listen_print(const struct listen_state *st, const struct http_request *req,
 		printf("verified\n");
 	else
 		printf("NOT verified: %s (answered %d)\n", reason, status);
-	/* A JSON body is shown as sent (JSON has no raw control bytes
-	 * outside its whitespace); anything else quoted, so that no byte
-	 * of it can drive the terminal. */
+	/* A JSON body is shown as sent, but for what a terminal acts on
+	 * (C1 controls, bidi overrides), written as \uXXXX: the same JSON.
+	 * Anything else is quoted, so that no byte of it can drive the
+	 * terminal. */
 	if (blen == 0) {
 		printf("(no body)\n");
 	} else if (json_parse(body, blen, NULL, 0) > 0) {
-		fwrite(body, 1, blen, stdout);
+		if (json_term_json(&b, body, blen) == 0)
+			fwrite(b.data, 1, b.len, stdout);
 		putchar('\n');
 	} else if (buf_reserve(&b, blen * 4 + 8) == 0) {
 		printf("%s\n", log_quote(b.data, blen * 4 + 8, body, blen));
@@ -539,15 +546,32 @@ listen_write(struct listen_conn *c)
 		listen_close(c);
 }
 
+/* A slot for a new connection: a free one, else the oldest idle one (it
+ * has sent no whole request yet), which is closed to make room: 32 idle
+ * connections (a browser's preconnects, a port scan, a slow client) must
+ * not stall the callbacks behind them. -1 when every connection is busy
+ * writing its answer. */
+static int
+listen_slot(struct listen_state *st)
+{
+	int i, oldest = -1;
+
+	for (i = 0; i < LISTEN_CONNS; i++) {
+		if (st->conn[i].fd < 0)
+			return i;
+		if (!st->conn[i].writing && (oldest < 0 ||
+		    st->conn[i].deadline < st->conn[oldest].deadline))
+			oldest = i;
+	}
+	return oldest;
+}
+
 static void
 listen_accept(struct listen_state *st, int lfd, int64_t now)
 {
 	int i, fd;
 
-	for (i = 0; i < LISTEN_CONNS; i++)
-		if (st->conn[i].fd < 0)
-			break;
-	if (i == LISTEN_CONNS)
+	if ((i = listen_slot(st)) < 0)
 		return;
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
@@ -556,6 +580,8 @@ listen_accept(struct listen_state *st, int lfd, int64_t now)
 		(void)close(fd);
 		return;
 	}
+	if (st->conn[i].fd >= 0)
+		listen_close(&st->conn[i]);
 	memset(&st->conn[i], 0, sizeof(st->conn[i]));
 	st->conn[i].fd = fd;
 	st->conn[i].deadline = now + LISTEN_TIMEOUT_MS;
@@ -638,10 +664,10 @@ listen_serve(struct listen_state *st, int lfd)
 		for (i = 0; i < LISTEN_CONNS; i++) {
 			struct listen_conn *c = &st->conn[i];
 
-			if (c->fd < 0) {
+			if (c->fd < 0 || !c->writing)
 				free_slot = 1;
+			if (c->fd < 0)
 				continue;
-			}
 			pfd[np].fd = c->fd;
 			pfd[np].events = c->writing ? POLLOUT : POLLIN;
 			pfd[np].revents = 0;
@@ -649,8 +675,9 @@ listen_serve(struct listen_state *st, int lfd)
 			if (next < 0 || c->deadline < next)
 				next = c->deadline;
 		}
-		/* With every slot taken, new connections wait in the
-		 * backlog until one ends. */
+		/* A new connection takes a free slot or the oldest idle
+		 * one's (listen_slot); only while every connection is
+		 * writing its answer do new ones wait in the backlog. */
 		pfd[np].fd = free_slot ? lfd : -1;
 		pfd[np].events = POLLIN;
 		pfd[np].revents = 0;

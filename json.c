@@ -95,6 +95,82 @@ json_utf8_len(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* The code point of the well-formed sequence at p, k bytes long (k from
+ * json_utf8_len). */
+static uint32_t
+json_utf8_cp(const unsigned char *p, size_t k)
+{
+	static const unsigned char lead[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	uint32_t cp = p[0] & lead[k];
+	size_t i;
+
+	for (i = 1; i < k; i++)
+		cp = cp << 6 | (p[i] & 0x3f);
+	return cp;
+}
+
+/* 1 when a terminal acts on code point cp (json_term_text's list). */
+static int
+json_term_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t
+json_term_text(char *s, size_t n)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t i = 0, o = 0, k;
+
+	while (i < n) {
+		k = json_utf8_len(p + i, n - i);
+		if (k == 0 || json_term_unsafe(json_utf8_cp(p + i, k))) {
+			p[o++] = '?';
+			i += k == 0 ? 1 : k;
+			continue;
+		}
+		memmove(p + o, p + i, k);
+		o += k;
+		i += k;
+	}
+	return o;
+}
+
+int
+json_term_json(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run, k;
+	uint32_t cp;
+
+	while (i < n) {
+		for (run = i; i < n; i += k) {
+			k = json_utf8_len(p + i, n - i);
+			if (k == 0)
+				break;
+			cp = json_utf8_cp(p + i, k);
+			if (json_term_unsafe(cp) && cp != '\t' && cp != '\n' &&
+			    cp != '\r')
+				break;
+		}
+		if (buf_append(b, s + run, i - run) != 0)
+			return -1;
+		if (i >= n)
+			break;
+		if (k == 0) {
+			i++;
+			if (buf_puts(b, "?") != 0)
+				return -1;
+		} else {
+			i += k;
+			if (buf_printf(b, "\\u%04x", (unsigned)cp) != 0)
+				return -1;
+		}
+	}
+	return b->oom ? -1 : 0;
+}
+
 /* The four hex digits at p (n bytes available) as 0-0xffff, or -1. */
 static long
 json_hex4(const unsigned char *p, size_t n)

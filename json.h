@@ -89,6 +89,26 @@ int json_str_eq(const char *s, const struct json_tok *tok, const char *lit);
 /* Append s (n bytes, UTF-8) as a quoted JSON string with the escapes RFC 8259
  * requires (", \, and control characters; "/" is left alone). 0 or -1. */
 int json_put_str(struct buf *b, const char *s, size_t n);
+/*
+ * Text bound for a terminal, with nothing in it that a terminal acts on: C0
+ * controls and DEL, the C1 controls U+0080-U+009F (U+009B is a CSI that
+ * starts a cursor or colour sequence on many terminals) and the bidi
+ * embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069 (which
+ * make a line read otherwise than its bytes). The one rule for everything
+ * the command line prints that a client, a receiver or a sender wrote.
+ * json_term_text: s (n bytes) rewritten in place, each such character and
+ * each byte that is not UTF-8 (RFC 3629) replaced by '?'; returns the new
+ * length (at most n; s is not NUL-terminated by it).
+ */
+size_t json_term_text(char *s, size_t n);
+/*
+ * json_term_json: the JSON text s (n bytes, as json_put_str and the API
+ * write it) appended to b with each such character written as \uXXXX, which
+ * keeps it the same JSON (in valid JSON they can stand only inside strings;
+ * tab, CR and LF, JSON's whitespace, are kept). A byte that is not UTF-8
+ * becomes '?'. 0, or -1 out of memory.
+ */
+int json_term_json(struct buf *b, const char *s, size_t n);
 /* json_put_str of a NUL-terminated string, or "null" when s is NULL. */
 int json_put_cstr(struct buf *b, const char *s);
 /*

@@ -470,13 +470,15 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: hookd [-l ADDR:PORT] [-d DATADIR] [-c CONFIG] [-n] [-v] "
 	    "[-V] [-h]\n"
-	    "       hookd sign --secret whsec_... --id ID [--curl URL] < PAYLOAD\n"
+	    "       hookd sign --secret whsec_... --id ID [--timestamp UNIX] "
+	    "[--curl URL] < PAYLOAD\n"
 	    "       hookd verify --secret whsec_... [--headers FILE] ... < PAYLOAD\n"
 	    "       hookd check [-d DATADIR] [-c CONFIG] [--fix]\n"
 	    "       hookd export --client ID [-d DATADIR] [-c CONFIG] [-o FILE] "
 	    "[--delete]\n"
 	    "       hookd import [-d DATADIR] [-c CONFIG] [FILE|-]\n"
-	    "       hookd listen [-p PORT] [-l HOST] --secret whsec_... [--ack] [--json]\n"
+	    "       hookd listen [-p PORT] [-l HOST] --secret whsec_... "
+	    "[--secret whsec_...] [--ack] [--json]\n"
 	    );
 	cli_api_usage(f);
 	fprintf(f,
@@ -666,10 +668,13 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
+		/* A usage error of the command line, as the subcommands'
+		 * are (exit 2); a bad option of the daemon stays 1
+		 * (contract §10). */
 		fprintf(stderr, "hookd: unknown command \"%s\"\n",
 		    argv[optind]);
 		usage(stderr);
-		return 1;
+		return 2;
 	}
 	/* The flags alone are checked first: a bad one is a usage error. */
 	config_defaults(&flags);

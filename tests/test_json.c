@@ -819,6 +819,74 @@ t_encode(void)
 }
 
 /*
+ * Text bound for a terminal (json_term_text, json_term_json): C0, DEL, C1
+ * (U+0080-U+009F), bidi overrides and isolates and bytes that are not
+ * UTF-8 never pass as they are; other characters, and JSON's whitespace in
+ * JSON, do.
+ */
+static void
+t_term(void)
+{
+	static const struct {
+		const char *in;
+		const char *text;	/* json_term_text */
+		const char *json;	/* json_term_json */
+	} cases[] = {
+		{ "plain", "plain", "plain" },
+		{ "", "", "" },
+		{ "a\x1b[2Jb", "a?[2Jb", "a\\u001b[2Jb" },
+		{ "\x7f\t\n\r", "????", "\\u007f\t\n\r" },
+		{ "\xc2\x9b" "31m", "?31m", "\\u009b31m" },	/* U+009B CSI */
+		{ "\xc2\x80\xc2\x9f\xc2\xa0", "??\xc2\xa0",
+		    "\\u0080\\u009f\xc2\xa0" },	/* C1 ends at U+009F */
+		{ "\xe2\x80\xaa\xe2\x80\xae\xe2\x80\xaf", "??\xe2\x80\xaf",
+		    "\\u202a\\u202e\xe2\x80\xaf" },	/* U+202A-U+202E */
+		{ "\xe2\x81\xa5\xe2\x81\xa6\xe2\x81\xa9\xe2\x81\xaa",
+		    "\xe2\x81\xa5??\xe2\x81\xaa",
+		    "\xe2\x81\xa5\\u2066\\u2069\xe2\x81\xaa" },	/* U+2066-9 */
+		{ "Z\xc3\xbcrich \xe6\xbc\xa2 \xf0\x9f\x98\x80",
+		    "Z\xc3\xbcrich \xe6\xbc\xa2 \xf0\x9f\x98\x80",
+		    "Z\xc3\xbcrich \xe6\xbc\xa2 \xf0\x9f\x98\x80" },
+		/* not UTF-8: a byte at a time */
+		{ "a\xff" "b\xc2", "a?b?", "a?b?" },
+		{ "\xc0\x9b", "??", "??" },		/* overlong CSI */
+		{ "\xed\xa0\x80", "???", "???" },	/* a surrogate */
+	};
+	struct buf b = { 0 };
+	char s[64];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(s, sizeof(s), "%s", cases[i].in);
+		n = json_term_text(s, strlen(s));
+		CHECKF(n == strlen(cases[i].text) &&
+		    memcmp(s, cases[i].text, n) == 0, "text case %zu", i);
+		buf_reset(&b);
+		CHECKF(json_term_json(&b, cases[i].in, strlen(cases[i].in)) ==
+		    0 && b.len == strlen(cases[i].json) && (b.len == 0 ||
+		    memcmp(b.data, cases[i].json, b.len) == 0),
+		    "json case %zu: %.*s", i, (int)b.len, b.data != NULL ?
+		    b.data : "");
+	}
+	/* Through json_term_json, JSON stays the same JSON. */
+	buf_reset(&b);
+	{
+		static const char doc[] = "{\"n\": \"a\xc2\x9b" "b\xe2\x80\xae"
+		    "\", \"k\": [1, \"\\u001b\"]}";
+		struct json_tok tok[8];
+		char v[16];
+		int nt;
+
+		CHECK(json_term_json(&b, doc, strlen(doc)) == 0);
+		nt = json_parse(b.data, b.len, tok, 8);
+		CHECK(nt > 0 && json_str(b.data, &tok[json_get(b.data, tok, 0,
+		    "n")], v, sizeof(v)) == 7 && memcmp(v, "a\xc2\x9b"
+		    "b\xe2\x80\xae", 7) == 0);
+	}
+	buf_free(&b);
+}
+
+/*
  * Mutations of a few documents (deterministic pseudo-random byte changes,
  * cuts and insertions): never a crash, counting and filling agree, and every
  * accepted text has a consistent tree.
@@ -1078,6 +1146,7 @@ test_json(void)
 	t_max_tokens();
 	t_prefixes();
 	t_encode();
+	t_term();
 	t_mutations();
 	t_member_false();
 }

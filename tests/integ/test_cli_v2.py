@@ -157,7 +157,7 @@ def test_long_help_and_version(t):
 
 def test_unknown_command_and_option(t):
     r = run_hookd("serve", cwd=t.tmp)
-    eq(r.returncode, 1, "exit code of hookd serve")
+    eq(r.returncode, 2, "exit code of hookd serve (a usage error)")
     check('unknown command "serve"' in r.stderr, "stderr: %r" % r.stderr)
     check("usage: hookd" in r.stderr, "no usage on stderr: %r" % r.stderr)
     eq(r.stdout, "", "stdout of an unknown command")
