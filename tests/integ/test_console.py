@@ -24,7 +24,7 @@ import shutil
 import subprocess
 
 from . import harness
-from .harness import ROOT, Reply, check, eq
+from .harness import ROOT, RawConn, Reply, check, eq
 from .test_signing import NPM_OFFLINE, NPM_TIMEOUT
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
@@ -117,11 +117,38 @@ def test_console_sources_build_no_html_from_strings(t):
     check(re.search(r"\sstyle\s*=", html) is None,
           "index.html has an inline style attribute")
     h = t.hookd()
-    for path in ("/console", "/console/console.js", "/console/console.css"):
+    for path in ("/console", "/console/console.js", "/console/console.css",
+                 "/console/favicon.svg"):
         status, _, head = h.api("GET", path, token=None)
         eq(status, 200, "GET %s" % path)
         eq(head.get("content-security-policy"),
            "default-src 'self'; frame-ancestors 'none'", "CSP of " + path)
+    check('<link rel="icon" href="/console/favicon.svg"' in html,
+          "index.html names its icon (no 404 for /favicon.ico)")
+
+
+def test_console_slash_and_head(t):
+    """/console/ is /console (the address as often typed); HEAD of the
+    console's files answers their head, Content-Length included, without
+    a body; HEAD of an API route stays 405."""
+    h = t.hookd()
+    page = h.api("GET", "/console", token=None)
+    slash = h.api("GET", "/console/", token=None)
+    eq(slash[0], 200, "GET /console/")
+    eq(slash[1], page[1], "GET /console/ is the page of /console")
+    for path in ("/console", "/console/console.js", "/console/favicon.svg"):
+        full = h.api("GET", path, token=None)
+        c = RawConn(h.port)
+        c.send(b"HEAD " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+               b"Connection: close\r\n\r\n")
+        check(c.closed_within(10), "HEAD %s: the connection closes" % path)
+        c.close()
+        head, _, rest = c.buf.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200 "), "HEAD %s: %r" % (path, head))
+        check(b"content-length: %d" % len(full[1].encode())
+              in head.lower(), "HEAD %s: the GET's Content-Length" % path)
+        eq(rest, b"", "HEAD %s sends no body" % path)
+    eq(h.api("HEAD", "/v1/events")[0], 405, "HEAD of an API route")
 
 
 def test_console_in_chromium(t):
