@@ -167,8 +167,13 @@ def test_console_in_chromium(t):
     # 200 whose JSON acknowledgement holds markup.
     rcv.on("/xss", Reply(500, XSS_BODY, {"Content-Type": "text/html"}),
            Reply(200, XSS_ACK))
+    # Bodies past what hookd keeps: a 2 KiB error body (the log keeps
+    # 1 KiB), then a 5 KiB JSON object (an ack is kept up to 4 KiB).
+    rcv.on("/big", Reply(500, "e" * 2048), Reply(200, {"pad": "p" * 5000}))
     acme = h.client("acme", "Acme Store")
     other = h.client("other", "Other Co")
+    # A client with nothing yet: the console still learns its id.
+    empty = h.client("empty", "Empty Ltd")
     ep_flaky = h.endpoint("acme", rcv.url("/flaky"), events=["order.paid"])
     ep_replay = h.endpoint("acme", rcv.url("/replay"),
                            events=["order.refunded"])
@@ -180,6 +185,10 @@ def test_console_in_chromium(t):
     h.wait_all(evt_replay["id"], "failed", n=1)
     h.wait_all(evt_xss["id"], "delivered", n=1)
     h.wait_all(evt_other["id"], "delivered", n=1)
+    evt_big = h.event("acme", "order.big", {"refId": "b"},
+                      callback=rcv.url("/big"))
+    h.wait_all(evt_big["id"], "delivered", n=1)
+    dlv_big = h.deliveries_of(evt_big["id"])[0]["id"]
     dlv_xss = h.deliveries_of(evt_xss["id"])[0]["id"]
     shot = os.environ.get("HOOKD_CONSOLE_SCREENSHOT") or os.path.join(
         t.tmp, "console.png")
@@ -189,7 +198,8 @@ def test_console_in_chromium(t):
                CLIENT_TOKEN=acme["token"], OTHER_TOKEN=other["token"],
                EP_FLAKY=ep_flaky["id"], EP_REPLAY=ep_replay["id"],
                EP_OTHER=ep_other["id"], EVT_OTHER=evt_other["id"],
-               EVT_XSS=evt_xss["id"], DLV_XSS=dlv_xss,
+               EVT_XSS=evt_xss["id"], DLV_XSS=dlv_xss, DLV_BIG=dlv_big,
+               EMPTY_TOKEN=empty["token"],
                XSS_TYPE=XSS_TYPE, XSS_ACK_NOTE=XSS_ACK["note"],
                XSS_BODY=XSS_BODY, CHROMIUM=CHROMIUM, SCREENSHOT=shot)
     try:
