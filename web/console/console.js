@@ -176,14 +176,16 @@
 
 	/*
 	 * One request to the API. body: an object (sent as JSON), a string
-	 * (sent as is, already JSON) or undefined. Resolves to the parsed
+	 * (sent as is, already JSON) or undefined; extra: more request
+	 * headers (Idempotency-Key) or undefined. Resolves to the parsed
 	 * answer (null for 204); rejects with an Error whose message is the
 	 * API's own {"error"} text, and .status the HTTP status.
 	 */
-	function api(method, path, body) {
+	function api(method, path, body, extra) {
 		var opts = {
 			method: method,
-			headers: { "Authorization": "Bearer " + S.token },
+			headers: Object.assign({}, extra || {},
+			    { "Authorization": "Bearer " + S.token }),
 			cache: "no-store",
 			credentials: "omit",
 			redirect: "error"
@@ -519,6 +521,12 @@
 			    " ", link("Events", "events", null, { client: c.id }),
 			    " ", link("Deliveries", "deliveries", null,
 			    { client: c.id }), " ",
+			    el("button", { type: "button", onclick: function () {
+				rotateClient(c.id, "rotate-secret");
+			    } }, "Rotate secret"),
+			    dangerButton("Rotate token", function () {
+				rotateClient(c.id, "rotate-token");
+			    }),
 			    dangerButton("Delete", function () {
 				act(function () {
 					return api("DELETE", "/v1/clients/" +
@@ -528,6 +536,20 @@
 		}, "No clients yet.");
 		add(main, list.node);
 		return { node: main, refresh: list.load };
+	}
+
+	/* The admin rotates a client's secret or token (what: the route's
+	 * last segment); the new value is shown once, above the list. */
+	function rotateClient(id, what) {
+		act(function () {
+			return api("POST", "/v1/clients/" + enc(id) + "/" + what);
+		}, function (r) {
+			return r.token ? ["Client " + id + "'s new token (the old " +
+			    "one stopped): ", el("code", { "class": "new-token" },
+			    r.token)] : ["Client " + id + "'s new secret (the " +
+			    "previous one also signs for 24 h): ",
+			    el("code", { "class": "new-secret" }, r.secret)];
+		});
 	}
 
 	/* A client token's own client (its id from GET /v1/whoami). */
@@ -583,10 +605,53 @@
 		});
 	}
 
+	function methodSelect(v) {
+		var m = el("select", {}, el("option", { value: "POST" }, "POST"),
+		    el("option", { value: "GET" }, "GET"));
+
+		m.value = v;
+		return m;
+	}
+
+	/* "order.paid, order.*" -> ["order.paid", "order.*"]. */
+	function splitEvents(text) {
+		return text.split(",").map(function (x) {
+			return x.trim();
+		}).filter(Boolean);
+	}
+
+	/*
+	 * The headers textarea into body.headers: empty leaves it out (or,
+	 * with clear, sends null: none), else it must be a JSON object; the
+	 * API checks the names and values. 1, or 0 with the error shown.
+	 */
+	function headersInto(body, text, clear) {
+		var h;
+
+		text = text.trim();
+		if (!text) {
+			if (clear)
+				body.headers = null;
+			return 1;
+		}
+		try {
+			h = JSON.parse(text);
+		} catch (e) {
+			h = null;
+		}
+		if (h === null || typeof h !== "object" || Array.isArray(h)) {
+			showError("Headers must be a JSON object, such as " +
+			    '{"X-Api-Key": "k"}');
+			return 0;
+		}
+		body.headers = h;
+		return 1;
+	}
+
 	function viewEndpoints(params) {
 		var main = el("section", { "aria-labelledby": "h" });
 		var client = params.get("client") || "";
-		var list, urlIn, evIn, descIn, clientIn;
+		var list, urlIn, evIn, descIn, clientIn, methodIn, headIn;
 		var filters = [];
 
 		add(main, el("h2", { id: "h" }, "Endpoints"));
@@ -602,14 +667,18 @@
 		evIn = el("input", { type: "text", autocomplete: "off",
 		    placeholder: "order.paid, order.* (default *)" });
 		descIn = el("input", { type: "text", autocomplete: "off" });
+		methodIn = methodSelect("POST");
+		headIn = el("textarea", { rows: 1, spellcheck: "false",
+		    placeholder: '{"X-Api-Key": "..."}' });
 		add(main, el("form", { "aria-label": "Add an endpoint",
 		    onsubmit: function (ev) {
-			var body = { url: urlIn.value.trim() };
-			var evs = evIn.value.split(",").map(function (s) {
-				return s.trim();
-			}).filter(Boolean);
+			var body = { url: urlIn.value.trim(),
+			    method: methodIn.value };
+			var evs = splitEvents(evIn.value);
 
 			ev.preventDefault();
+			if (!headersInto(body, headIn.value))
+				return;
 			if (S.role === "admin")
 				body.client = clientIn.value.trim();
 			if (evs.length)
@@ -625,8 +694,10 @@
 		    S.role === "admin" ? el("label", {}, "Client", clientIn) :
 		    null,
 		    el("label", {}, "Callback URL", urlIn),
+		    el("label", {}, "Method", methodIn),
 		    el("label", {}, "Events (comma-separated)", evIn),
 		    el("label", {}, "Description", descIn),
+		    el("label", {}, "Headers (a JSON object)", headIn),
 		    el("button", { type: "submit" }, "Add endpoint")));
 		add(main, otherClientNote(params));
 		list = pagedTable("/v1/endpoints", { client: client },
@@ -658,13 +729,31 @@
 		var main = el("section", { "aria-labelledby": "h" });
 		var since = el("input", { type: "text", autocomplete: "off",
 		    size: 26, value: new Date(Date.now() - 864e5).toISOString() });
-		var cur = null;
+		var cur = null, filled = false;
+		var eUrl = el("input", { type: "url", autocomplete: "off",
+		    required: true, size: 40 });
+		var eMethod = methodSelect("POST");
+		var eEvents = el("input", { type: "text", autocomplete: "off",
+		    size: 24 });
+		var eDesc = el("input", { type: "text", autocomplete: "off" });
+		var eHead = el("textarea", { rows: 1, spellcheck: "false" });
 		var toggle = el("button", { type: "button", onclick: function () {
 			if (cur)
 				setEnabled(cur, !cur.enabled);
 		    } }, "Disable");
 		var part = detailPart("/v1/endpoints/" + enc(id), function (ep) {
 			cur = ep;
+			/* The edit form is filled once: a refresh does not
+			 * overwrite what is being typed. */
+			if (!filled) {
+				filled = true;
+				eUrl.value = ep.url;
+				eMethod.value = ep.method;
+				eEvents.value = ep.events.join(", ");
+				eDesc.value = ep.description || "";
+				eHead.value = ep.headers ? JSON.stringify(ep.headers) :
+				    "";
+			}
 			toggle.textContent = ep.enabled ? "Disable" : "Enable";
 			return [dl([
 			    ["Id", el("span", { "class": "mono" }, ep.id)],
@@ -730,6 +819,26 @@
 			});
 		    } }, el("label", {}, "Failed deliveries created since", since),
 		    el("button", { type: "submit" }, "Replay")));
+		add(main, el("form", { "aria-label": "Edit the endpoint",
+		    onsubmit: function (ev) {
+			var body = { url: eUrl.value.trim(), method: eMethod.value,
+			    events: splitEvents(eEvents.value),
+			    description: eDesc.value.trim() || null };
+
+			ev.preventDefault();
+			if (!body.events.length)
+				body.events = ["*"];
+			if (!headersInto(body, eHead.value, true))
+				return;
+			act(function () {
+				return api("PATCH", "/v1/endpoints/" + enc(id), body);
+			}, "Endpoint " + id + " saved.");
+		    } }, el("label", {}, "URL", eUrl),
+		    el("label", {}, "Method", eMethod),
+		    el("label", {}, "Events (comma-separated)", eEvents),
+		    el("label", {}, "Description", eDesc),
+		    el("label", {}, "Headers (a JSON object)", eHead),
+		    el("button", { type: "submit" }, "Save")));
 		add(main, part.node);
 		return { node: main, refresh: part.load };
 	}
@@ -737,7 +846,7 @@
 	function viewEvents(params) {
 		var main = el("section", { "aria-labelledby": "h" });
 		var filters = [];
-		var list, cIn, tIn, dIn, uIn;
+		var list, cIn, tIn, dIn, uIn, delayIn, keyIn;
 
 		add(main, el("h2", { id: "h" }, "Events"));
 		if (S.role === "admin")
@@ -754,19 +863,27 @@
 			dIn.value = "{}";
 			uIn = el("input", { type: "url", autocomplete: "off",
 			    size: 30, placeholder: "optional one-off URL" });
+			delayIn = el("input", { type: "text", autocomplete: "off",
+			    size: 8, placeholder: "15m" });
+			keyIn = el("input", { type: "text", autocomplete: "off",
+			    size: 16, placeholder: "optional" });
 			add(main, el("form", { "aria-label": "Send an event",
 			    onsubmit: function (ev) {
 				/* data goes as typed: receivers get its bytes. */
 				var body = '{"client": ' +
 				    JSON.stringify(cIn.value.trim()) +
 				    ', "type": ' + JSON.stringify(tIn.value.trim()) +
-				    ', "data": ' + (dIn.value.trim() || "{}") + "}";
+				    ', "data": ' + (dIn.value.trim() || "{}") +
+				    (delayIn.value.trim() ? ', "delay": ' +
+				    JSON.stringify(delayIn.value.trim()) : "") + "}";
+				var key = keyIn.value.trim();
 
 				ev.preventDefault();
 				act(function () {
 					return api("POST", "/v1/events" +
 					    qs({ callbackURL: uIn.value.trim() }),
-					    body);
+					    body, key ? { "Idempotency-Key": key } :
+					    undefined);
 				}, function (r) {
 					return ["Event ", link(r.id, "events", r.id),
 					    " accepted: " + r.deliveries +
@@ -776,6 +893,8 @@
 			    el("label", {}, "Type", tIn),
 			    el("label", {}, "Data (a JSON object)", dIn),
 			    el("label", {}, "callbackURL", uIn),
+			    el("label", {}, "Delay", delayIn),
+			    el("label", {}, "Idempotency-Key", keyIn),
 			    el("button", { type: "submit" }, "Send event")));
 		}
 		add(main, otherClientNote(params));
