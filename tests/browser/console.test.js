@@ -205,6 +205,85 @@ async function main() {
 		await page.locator("#notice", { hasText: "Test event" }).waitFor();
 		need(true, "disable, enable and test an endpoint");
 
+		/* Edit an endpoint on its page. */
+		await page.goto(BASE + "/console#/endpoints/" + E.EP_OTHER);
+		const edit = page.getByRole("form", { name: "Edit the endpoint" });
+		await page.locator("dd .secret-hidden").waitFor();
+		await edit.getByLabel("Events (comma-separated)").fill(
+		    "order.paid, order.shipped");
+		await edit.getByLabel("Description").fill("edited in the console");
+		await edit.getByLabel("Headers (a JSON object)").fill(
+		    '{"X-Api-Key": "k1"}');
+		await edit.getByRole("button", { name: "Save" }).click();
+		await page.locator("dd", { hasText: "edited in the console" })
+		    .waitFor();
+		const edited = (await api(E.ADMIN_TOKEN, "GET", "/v1/endpoints/" +
+		    E.EP_OTHER)).data;
+		need(edited.events.join() === "order.paid,order.shipped" &&
+		    edited.headers["X-Api-Key"] === "k1",
+		    "Save on the endpoint's page PATCHes events, description " +
+		    "and headers");
+
+		/* Add an endpoint with a method and headers. */
+		await page.goto(BASE + "/console#/endpoints?client=other");
+		const addEp = page.getByRole("form", { name: "Add an endpoint" });
+		await addEp.getByLabel("Callback URL").fill(
+		    "http://127.0.0.1:9/added");
+		await addEp.getByLabel("Method").selectOption("GET");
+		await addEp.getByLabel("Headers (a JSON object)").fill(
+		    '{"X-Tenant": "t1"}');
+		await addEp.getByRole("button", { name: "Add endpoint" }).click();
+		await page.locator("#notice", { hasText: "added" }).waitFor();
+		const addedId = decodeURIComponent(new URL(page.url()).hash
+		    .replace("#/endpoints/", ""));
+		const added = (await api(E.ADMIN_TOKEN, "GET", "/v1/endpoints/" +
+		    addedId)).data;
+		need(added.method === "GET" && added.headers["X-Tenant"] === "t1" &&
+		    added.client === "other",
+		    "Add endpoint sends the method and headers");
+
+		/* Send an event with a delay and an Idempotency-Key, twice. */
+		await page.goto(BASE + "/console#/events");
+		const ev2 = page.getByRole("form", { name: "Send an event" });
+		await ev2.getByLabel("Client").fill("other");
+		await ev2.getByLabel("Type").fill("order.later");
+		await ev2.getByLabel("Delay").fill("1h");
+		await ev2.getByLabel("Idempotency-Key").fill("console-key-1");
+		const sentIds = [];
+		for (let i = 0; i < 2; i++) {
+			await page.evaluate(() => {
+				document.getElementById("notice").hidden = true;
+			});
+			await ev2.getByRole("button", { name: "Send event" }).click();
+			const n = page.locator("#notice", { hasText: "accepted" });
+			await n.waitFor();
+			sentIds.push((await n.textContent()).match(/evt_\w+/)[0]);
+		}
+		const later = (await api(E.ADMIN_TOKEN, "GET", "/v1/events/" +
+		    sentIds[0])).data;
+		need(sentIds[0] === sentIds[1] && later.deliver_at !== null,
+		    "Send event with Delay and Idempotency-Key: one event, " +
+		    "delivered later");
+
+		/* Rotate a client's secret and token (admin). */
+		await page.goto(BASE + "/console#/clients");
+		const emptyRow = page.locator("tr[data-id='empty']");
+		await emptyRow.getByRole("button", { name: "Rotate secret" })
+		    .click();
+		const newSecret = await page.locator("#notice code.new-secret")
+		    .textContent();
+		need((await api(E.ADMIN_TOKEN, "GET", "/v1/clients/empty")).data
+		    .secret === newSecret, "Rotate secret shows the new secret");
+		await emptyRow.getByRole("button", { name: "Rotate token" }).click();
+		await emptyRow.getByRole("button",
+		    { name: "Click again to rotate token" }).click();
+		E.EMPTY_TOKEN2 = await page.locator("#notice code.new-token")
+		    .textContent();
+		need((await api(E.EMPTY_TOKEN, "GET", "/v1/whoami")).status ===
+		    401 && (await api(E.EMPTY_TOKEN2, "GET", "/v1/whoami")).data
+		    .client === "empty", "Rotate token shows the new token; " +
+		    "the old one stopped");
+
 		/*
 		 * Auto-refresh keeps every row "More" loaded. Pages of 2 rows
 		 * (sessionStorage hookd.pageSize, which also caps a refresh's
@@ -332,7 +411,7 @@ async function main() {
 
 		/* A client with nothing yet still learns its id. */
 		await page.getByRole("button", { name: "Sign out" }).click();
-		await page.getByLabel("Admin or client token").fill(E.EMPTY_TOKEN);
+		await page.getByLabel("Admin or client token").fill(E.EMPTY_TOKEN2);
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.locator("#who-text", { hasText: "client empty" })
 		    .waitFor();
