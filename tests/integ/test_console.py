@@ -4,7 +4,12 @@ hookd and real receivers: sign in, a delivery that fails and then succeeds
 after Retry, replay, secret rotation, values that producers and receivers
 control (an event type, an ack, a response body) shown as text and never
 run, a client token seeing only its own client, the CSP header and no CSP
-violation.
+violation; also the refresh keeping every row "More" loaded, the header
+hidden while signed out, sign-in by GET /v1/whoami (a client with nothing
+yet), "global default" policies, cut bodies and a missing ack explained,
+hookd unreachable, another client's bookmark, editing and adding
+endpoints, a delayed idempotent event, a client's secret and token
+rotated, and no 404 for any of the console's files.
 
 playwright-core is installed on first use into tests/browser/node_modules
 (git ignored) from the version pinned in tests/browser/package.json and its
