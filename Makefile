@@ -51,7 +51,7 @@ all: hookd
 # The console and the OpenAPI document (contract §16), embedded at build
 # time: web_assets.c is generated from the files under web/.
 WEB_FILES = web/console/index.html web/console/console.css \
-	web/console/console.js web/openapi.json
+	web/console/console.js web/console/favicon.svg web/openapi.json
 web_assets.c: web/embed.sh $(WEB_FILES)
 	sh web/embed.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
 

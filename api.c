@@ -741,6 +741,7 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/healthz", API_OPEN, api_healthz, api_q_none, NULL },
 	{ "GET", "/metrics", API_OPEN, api_metrics, api_q_none, NULL },
 	{ "GET", "/console", API_OPEN, api_web_asset, api_q_none, NULL },
+	{ "GET", "/console/", API_OPEN, api_web_asset, api_q_none, NULL },
 	{ "GET", "/console/*", API_OPEN, api_web_asset, api_q_none, NULL },
 	{ "GET", "/openapi.json", API_OPEN, api_web_asset, api_q_none, NULL },
 	{ "GET", "/v1/clients", API_ADMIN, api_clients_list, api_q_page,
@@ -748,6 +749,7 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/v1/clients", API_ADMIN, api_clients_create, api_q_none,
 	    "create clients" },
 	{ "GET", "/v1/clients/*", API_ANY, api_client_get, api_q_none, NULL },
+	{ "GET", "/v1/whoami", API_ANY, api_whoami, api_q_none, NULL },
 	{ "DELETE", "/v1/clients/*", API_ADMIN, api_client_delete, api_q_none,
 	    "delete clients" },
 	{ "POST", "/v1/clients/*/rotate-token", API_ADMIN, api_client_rotate,
@@ -890,6 +892,19 @@ api_needs_auth(const char *path, size_t len)
 	    config_route_find(config_current(), path, len) != NULL;
 }
 
+/*
+ * 1 when c is a HEAD of the embedded files' GET route rt: the same answer
+ * without its body (RFC 9110 §9.3.2; server_conn.c sends the head only).
+ * Only those files: they change nothing and are what browsers and link
+ * checkers probe; the API's routes stay the methods the document lists.
+ */
+static int
+api_head_ok(const struct api_ctx *c, const struct api_route *rt)
+{
+	return rt->fn == api_web_asset && strcmp(rt->method, "GET") == 0 &&
+	    util_span_eq(c->r->method, c->r->method_len, "HEAD");
+}
+
 static int
 api_route(struct api_ctx *c, const char *path, size_t len)
 {
@@ -916,7 +931,8 @@ api_route(struct api_ctx *c, const char *path, size_t len)
 		if (!api_match(rt->pattern, path, len, &c->seg, &c->seg_len))
 			continue;
 		known = 1;
-		if (util_span_eq(c->r->method, c->r->method_len, rt->method)) {
+		if (util_span_eq(c->r->method, c->r->method_len, rt->method) ||
+		    api_head_ok(c, rt)) {
 			hit = rt;
 			break;
 		}

@@ -313,6 +313,9 @@ int api_client_get(struct api_ctx *c);
 int api_client_delete(struct api_ctx *c);
 int api_client_rotate(struct api_ctx *c);
 int api_client_rotate_secret(struct api_ctx *c);
+/* GET /v1/whoami: {"role": "admin" | "client", "client": its id or
+ * null}, so a token learns what it is without owning anything yet. */
+int api_whoami(struct api_ctx *c);
 int api_endpoints_list(struct api_ctx *c);
 int api_endpoints_create(struct api_ctx *c);
 int api_endpoint_get(struct api_ctx *c);

@@ -283,6 +283,16 @@ api_client_get(struct api_ctx *c)
 }
 
 int
+api_whoami(struct api_ctx *c)
+{
+	buf_puts(c->out, "{");
+	api_kv_str(c->out, "role", c->client != NULL ? "client" : "admin");
+	api_kv_str(c->out, "client", c->client != NULL ? c->client->id : NULL);
+	buf_puts(c->out, "}");
+	return api_done(c, 200);
+}
+
+int
 api_client_delete(struct api_ctx *c)
 {
 	struct client *cl = api_path_client(c);

@@ -33,6 +33,10 @@ api_web_asset(struct api_ctx *c)
 	size_t len = c->query != NULL ?
 	    (size_t)(c->query - 1 - path) : c->r->target_len, i;
 
+	/* "/console/" is "/console": the address as often typed or linked. */
+	if (len > 1 && path[len - 1] == '/')
+		len--;
+
 	for (i = 0; i < web_asset_count; i++) {
 		const struct web_asset *a = &web_assets[i];
 

@@ -37,6 +37,7 @@ API_TEST_STUB(api_client_get)
 API_TEST_STUB(api_client_delete)
 API_TEST_STUB(api_client_rotate)
 API_TEST_STUB(api_client_rotate_secret)
+API_TEST_STUB(api_whoami)
 API_TEST_STUB(api_endpoints_list)
 API_TEST_STUB(api_endpoints_create)
 API_TEST_STUB(api_endpoint_get)
@@ -113,6 +114,17 @@ test_api_routes(void)
 		{ "GET", "/console/console.js", NULL, 200, "api_web_asset",
 		    "console.js", NULL },
 		{ "GET", "/openapi.json", NULL, 200, "api_web_asset", "", NULL },
+		{ "GET", "/console/", NULL, 200, "api_web_asset", "", NULL },
+		/* HEAD of the console's files only (server_conn.c drops the
+		 * body); the API's routes stay 405. */
+		{ "HEAD", "/console", NULL, 200, "api_web_asset", "", NULL },
+		{ "HEAD", "/console/console.js", NULL, 200, "api_web_asset",
+		    "console.js", NULL },
+		{ "HEAD", "/healthz", NULL, 405, NULL, NULL,
+		    "method not allowed" },
+		{ "HEAD", "/v1/events", A, 405, NULL, NULL,
+		    "method not allowed" },
+		{ "GET", "/v1/whoami", A, 200, "api_whoami", "", NULL },
 		{ "GET", "/v1/clients", A, 200, "api_clients_list", "", NULL },
 		{ "POST", "/v1/clients", A, 200, "api_clients_create", "", NULL },
 		{ "GET", "/v1/clients/acme", A, 200, "api_client_get", "acme",

@@ -5,7 +5,9 @@
  * acme), OTHER_TOKEN (client other), EP_FLAKY and EP_REPLAY (acme's
  * endpoints: 500 twice, then 200), EP_OTHER and EVT_OTHER (other's),
  * EVT_XSS and DLV_XSS (an acme event whose type, response body and ack hold
- * markup: XSS_TYPE, XSS_BODY, XSS_ACK_NOTE), CHROMIUM and SCREENSHOT.
+ * markup: XSS_TYPE, XSS_BODY, XSS_ACK_NOTE), DLV_BIG (a delivery whose
+ * 500 body was 2 KiB and whose 200 body a 5 KiB JSON object), EMPTY_TOKEN
+ * (client empty, which has nothing), CHROMIUM and SCREENSHOT.
  *
  * Prints "ok ..." per check and "all console checks passed" at the end;
  * exits 1 with the reason on the first failure. No fixed sleeps: every
@@ -46,7 +48,9 @@ async function main() {
 		args: ["--no-sandbox"]
 	});
 	const problems = [];
+	const requests = [];	/* "METHOD path?query" of every /v1 request */
 	let dialogs = 0;
+	let offline = false;	/* while the test cuts hookd off */
 
 	try {
 		const ctx = await browser.newContext({
@@ -59,6 +63,16 @@ async function main() {
 			d.dismiss().catch(() => {});
 		});
 		page.on("pageerror", (e) => problems.push("page error: " + e));
+		page.on("request", (r) => {
+			const u = new URL(r.url());
+			if (u.pathname.startsWith("/v1/"))
+				requests.push(r.method() + " " + u.pathname + u.search);
+		});
+		page.on("response", (r) => {
+			const u = new URL(r.url());
+			if (!u.pathname.startsWith("/v1/") && r.status() !== 200)
+				problems.push(r.status() + " for " + u.pathname);
+		});
 		page.on("console", (m) => {
 			const t = m.text();
 			if (/Content Security Policy|Content-Security-Policy/i.test(t))
@@ -66,7 +80,8 @@ async function main() {
 			else if (/xss/i.test(t))
 				problems.push("script from data ran: " + t);
 			else if (m.type() === "error" &&
-			    !/status of (4|5)\d\d/.test(t))
+			    !/status of (4|5)\d\d/.test(t) &&
+			    !(offline && /net::ERR_FAILED/.test(t)))
 				problems.push("console error: " + t);
 		});
 
@@ -75,6 +90,13 @@ async function main() {
 		need(resp.status() === 200, "GET /console answers 200");
 		need((await resp.headerValue("content-security-policy")) === CSP,
 		    "the console is served with " + CSP);
+
+		/* The sign-in page shows no header controls. */
+		await page.getByLabel("Admin or client token").waitFor();
+		need(await page.locator("#nav").isHidden() &&
+		    await page.locator("#signout").isHidden() &&
+		    await page.locator("#auto").isHidden(),
+		    "the sign-in page hides the views, refresh and Sign out");
 
 		/* A wrong token: the API's 401 message, nothing kept. */
 		await page.getByLabel("Admin or client token").fill("nope");
@@ -86,8 +108,18 @@ async function main() {
 
 		/* Sign in as the admin. */
 		await page.getByLabel("Admin or client token").fill(E.ADMIN_TOKEN);
+		requests.length = 0;
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.locator("#who-text", { hasText: "admin" }).waitFor();
+		await page.locator("main table, main p.muted").first().waitFor();
+		need(requests[0] === "GET /v1/whoami" && requests.filter((r) =>
+		    r === "GET /v1/whoami").length === 1 &&
+		    !requests.some((r) => /limit=1$/.test(r)),
+		    "sign-in asks GET /v1/whoami once, then the view: " +
+		    requests.join(", "));
+		need(await page.locator("#nav").isVisible() &&
+		    await page.locator("#signout").isVisible(),
+		    "signed in, the header controls show");
 		need(await page.evaluate((t) => sessionStorage.getItem(
 		    "hookd.token") === t && localStorage.length === 0 &&
 		    !location.href.includes(t), E.ADMIN_TOKEN),
@@ -173,6 +205,150 @@ async function main() {
 		await page.locator("#notice", { hasText: "Test event" }).waitFor();
 		need(true, "disable, enable and test an endpoint");
 
+		/* Edit an endpoint on its page. */
+		await page.goto(BASE + "/console#/endpoints/" + E.EP_OTHER);
+		const edit = page.getByRole("form", { name: "Edit the endpoint" });
+		await page.locator("dd .secret-hidden").waitFor();
+		await edit.getByLabel("Events (comma-separated)").fill(
+		    "order.paid, order.shipped");
+		await edit.getByLabel("Description").fill("edited in the console");
+		await edit.getByLabel("Headers (a JSON object)").fill(
+		    '{"X-Api-Key": "k1"}');
+		await edit.getByRole("button", { name: "Save" }).click();
+		await page.locator("dd", { hasText: "edited in the console" })
+		    .waitFor();
+		const edited = (await api(E.ADMIN_TOKEN, "GET", "/v1/endpoints/" +
+		    E.EP_OTHER)).data;
+		need(edited.events.join() === "order.paid,order.shipped" &&
+		    edited.headers["X-Api-Key"] === "k1",
+		    "Save on the endpoint's page PATCHes events, description " +
+		    "and headers");
+
+		/* Add an endpoint with a method and headers. */
+		await page.goto(BASE + "/console#/endpoints?client=other");
+		const addEp = page.getByRole("form", { name: "Add an endpoint" });
+		await addEp.getByLabel("Callback URL").fill(
+		    "http://127.0.0.1:9/added");
+		await addEp.getByLabel("Method").selectOption("GET");
+		await addEp.getByLabel("Headers (a JSON object)").fill(
+		    '{"X-Tenant": "t1"}');
+		await addEp.getByRole("button", { name: "Add endpoint" }).click();
+		await page.locator("#notice", { hasText: "added" }).waitFor();
+		const addedId = decodeURIComponent(new URL(page.url()).hash
+		    .replace("#/endpoints/", ""));
+		const added = (await api(E.ADMIN_TOKEN, "GET", "/v1/endpoints/" +
+		    addedId)).data;
+		need(added.method === "GET" && added.headers["X-Tenant"] === "t1" &&
+		    added.client === "other",
+		    "Add endpoint sends the method and headers");
+
+		/* Send an event with a delay and an Idempotency-Key, twice. */
+		await page.goto(BASE + "/console#/events");
+		const ev2 = page.getByRole("form", { name: "Send an event" });
+		await ev2.getByLabel("Client").fill("other");
+		await ev2.getByLabel("Type").fill("order.later");
+		await ev2.getByLabel("Delay").fill("1h");
+		await ev2.getByLabel("Idempotency-Key").fill("console-key-1");
+		const sentIds = [];
+		for (let i = 0; i < 2; i++) {
+			await page.evaluate(() => {
+				document.getElementById("notice").hidden = true;
+			});
+			await ev2.getByRole("button", { name: "Send event" }).click();
+			const n = page.locator("#notice", { hasText: "accepted" });
+			await n.waitFor();
+			sentIds.push((await n.textContent()).match(/evt_\w+/)[0]);
+		}
+		const later = (await api(E.ADMIN_TOKEN, "GET", "/v1/events/" +
+		    sentIds[0])).data;
+		need(sentIds[0] === sentIds[1] && later.deliver_at !== null,
+		    "Send event with Delay and Idempotency-Key: one event, " +
+		    "delivered later");
+
+		/* Rotate a client's secret and token (admin). */
+		await page.goto(BASE + "/console#/clients");
+		const emptyRow = page.locator("tr[data-id='empty']");
+		await emptyRow.getByRole("button", { name: "Rotate secret" })
+		    .click();
+		const newSecret = await page.locator("#notice code.new-secret")
+		    .textContent();
+		need((await api(E.ADMIN_TOKEN, "GET", "/v1/clients/empty")).data
+		    .secret === newSecret, "Rotate secret shows the new secret");
+		await emptyRow.getByRole("button", { name: "Rotate token" }).click();
+		await emptyRow.getByRole("button",
+		    { name: "Click again to rotate token" }).click();
+		E.EMPTY_TOKEN2 = await page.locator("#notice code.new-token")
+		    .textContent();
+		need((await api(E.EMPTY_TOKEN, "GET", "/v1/whoami")).status ===
+		    401 && (await api(E.EMPTY_TOKEN2, "GET", "/v1/whoami")).data
+		    .client === "empty", "Rotate token shows the new token; " +
+		    "the old one stopped");
+
+		/*
+		 * Auto-refresh keeps every row "More" loaded. Pages of 2 rows
+		 * (sessionStorage hookd.pageSize, which also caps a refresh's
+		 * ?limit=, standing in for 25 and 1000): load all events, then
+		 * a new event (newest first: at the top) must show with every
+		 * row still there.
+		 */
+		await page.evaluate(() => sessionStorage.setItem(
+		    "hookd.pageSize", "2"));
+		await page.goto(BASE + "/console#/events");
+		await page.reload();
+		await page.locator("tbody tr").first().waitFor();
+		const total = (await api(E.ADMIN_TOKEN, "GET",
+		    "/v1/events?limit=1000")).data.data.length;
+		need(total > 4, total + " events: more than two pages of 2");
+		for (;;) {
+			const n = await page.locator("tbody tr").count();
+			const more = page.getByRole("button", { name: "More" });
+			if (n >= total || !(await more.isVisible()))
+				break;
+			await more.click();
+			await page.waitForFunction((k) => document.querySelectorAll(
+			    "tbody tr").length > k, n, { timeout: WAIT });
+		}
+		need(await page.locator("tbody tr").count() === total,
+		    "More loaded all " + total + " events, 2 at a time");
+		const fresh = await api(E.ADMIN_TOKEN, "POST", "/v1/events",
+		    { client: "other", type: "order.fresh", data: {} });
+		await page.waitForFunction(([id, k]) => {
+			const rows = document.querySelectorAll("tbody tr");
+			return rows.length === k && rows[0].dataset.id === id;
+		}, [fresh.data.id, total + 1], { timeout: WAIT });
+		need(await page.getByRole("button", { name: "More" }).count() === 0,
+		    "a refresh brought the new event in and kept all " + total +
+		    " loaded rows (no More)");
+		await page.evaluate(() => sessionStorage.removeItem(
+		    "hookd.pageSize"));
+		await page.reload();
+
+		/* hookd unreachable: a plain message, and the page retries. */
+		offline = true;
+		await page.route("**/v1/**", (r) => r.abort("failed"));
+		await page.locator("#error", { hasText: "hookd is not reachable " +
+		    "(it may be restarting); retrying" }).waitFor();
+		await page.unroute("**/v1/**");
+		await page.locator("#error").waitFor({ state: "hidden" });
+		offline = false;
+		need(true, "hookd unreachable says so, and the page recovers " +
+		    "by itself");
+
+		/* An endpoint without its own policy shows the global one's. */
+		await page.goto(BASE + "/console#/endpoints/" + E.EP_REPLAY);
+		await page.locator(".policy-global").first().waitFor();
+		need(await page.locator(".policy-global").count() === 3,
+		    "rate limit, retry schedule and timeout say global default");
+
+		/* Bodies past what is kept say so. */
+		await page.goto(BASE + "/console#/deliveries/" + E.DLV_BIG);
+		await page.locator(".body-cut").first().waitFor();
+		need(await page.locator(".body-cut").count() === 2,
+		    "both bodies (2 KiB, 5 KiB) say the log keeps 1024 bytes");
+		need((await page.locator(".ack-none").textContent()).includes(
+		    "up to 4 KiB"), "the 5 KiB JSON answer says why no ack " +
+		    "was kept");
+
 		/* XSS: the event type, response body and ack show as text. */
 		await page.goto(BASE + "/console#/events?client=acme");
 		const typeCell = page.locator("tr[data-id='" + E.EVT_XSS +
@@ -223,9 +399,26 @@ async function main() {
 		await page.locator("dd", { hasText: "Acme Store" }).waitFor();
 		need(!(await page.locator("main").textContent()).includes("Other Co"),
 		    "client acme's client page shows its own client only");
+		await page.goto(BASE + "/console#/deliveries?client=other");
+		await page.locator(".other-client").waitFor();
+		await page.locator("main p.muted", { hasText: "No deliveries." })
+		    .waitFor();
+		need(true, "a bookmark naming client other shows acme's token " +
+		    "nothing, and says why");
 		await page.goto(BASE + "/console#/endpoints/" + E.EP_OTHER);
 		await page.locator("#error", { hasText: "404" }).waitFor();
 		need(true, "another client's endpoint answers the API's 404");
+
+		/* A client with nothing yet still learns its id. */
+		await page.getByRole("button", { name: "Sign out" }).click();
+		await page.getByLabel("Admin or client token").fill(E.EMPTY_TOKEN2);
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.locator("#who-text", { hasText: "client empty" })
+		    .waitFor();
+		await page.goto(BASE + "/console#/clients");
+		await page.locator("dd", { hasText: "Empty Ltd" }).waitFor();
+		need(true, "client empty (no endpoints, events or deliveries) " +
+		    "is named and its client page shows");
 
 		need(dialogs === 0, "no dialog opened");
 		need(problems.length === 0, "no CSP violation, page error or " +

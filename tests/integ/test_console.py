@@ -4,7 +4,12 @@ hookd and real receivers: sign in, a delivery that fails and then succeeds
 after Retry, replay, secret rotation, values that producers and receivers
 control (an event type, an ack, a response body) shown as text and never
 run, a client token seeing only its own client, the CSP header and no CSP
-violation.
+violation; also the refresh keeping every row "More" loaded, the header
+hidden while signed out, sign-in by GET /v1/whoami (a client with nothing
+yet), "global default" policies, cut bodies and a missing ack explained,
+hookd unreachable, another client's bookmark, editing and adding
+endpoints, a delayed idempotent event, a client's secret and token
+rotated, and no 404 for any of the console's files.
 
 playwright-core is installed on first use into tests/browser/node_modules
 (git ignored) from the version pinned in tests/browser/package.json and its
@@ -24,7 +29,7 @@ import shutil
 import subprocess
 
 from . import harness
-from .harness import ROOT, Reply, check, eq
+from .harness import ROOT, RawConn, Reply, check, eq
 from .test_signing import NPM_OFFLINE, NPM_TIMEOUT
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
@@ -117,11 +122,38 @@ def test_console_sources_build_no_html_from_strings(t):
     check(re.search(r"\sstyle\s*=", html) is None,
           "index.html has an inline style attribute")
     h = t.hookd()
-    for path in ("/console", "/console/console.js", "/console/console.css"):
+    for path in ("/console", "/console/console.js", "/console/console.css",
+                 "/console/favicon.svg"):
         status, _, head = h.api("GET", path, token=None)
         eq(status, 200, "GET %s" % path)
         eq(head.get("content-security-policy"),
            "default-src 'self'; frame-ancestors 'none'", "CSP of " + path)
+    check('<link rel="icon" href="/console/favicon.svg"' in html,
+          "index.html names its icon (no 404 for /favicon.ico)")
+
+
+def test_console_slash_and_head(t):
+    """/console/ is /console (the address as often typed); HEAD of the
+    console's files answers their head, Content-Length included, without
+    a body; HEAD of an API route stays 405."""
+    h = t.hookd()
+    page = h.api("GET", "/console", token=None)
+    slash = h.api("GET", "/console/", token=None)
+    eq(slash[0], 200, "GET /console/")
+    eq(slash[1], page[1], "GET /console/ is the page of /console")
+    for path in ("/console", "/console/console.js", "/console/favicon.svg"):
+        full = h.api("GET", path, token=None)
+        c = RawConn(h.port)
+        c.send(b"HEAD " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+               b"Connection: close\r\n\r\n")
+        check(c.closed_within(10), "HEAD %s: the connection closes" % path)
+        c.close()
+        head, _, rest = c.buf.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200 "), "HEAD %s: %r" % (path, head))
+        check(b"content-length: %d" % len(full[1].encode())
+              in head.lower(), "HEAD %s: the GET's Content-Length" % path)
+        eq(rest, b"", "HEAD %s sends no body" % path)
+    eq(h.api("HEAD", "/v1/events")[0], 405, "HEAD of an API route")
 
 
 def test_console_in_chromium(t):
@@ -140,8 +172,13 @@ def test_console_in_chromium(t):
     # 200 whose JSON acknowledgement holds markup.
     rcv.on("/xss", Reply(500, XSS_BODY, {"Content-Type": "text/html"}),
            Reply(200, XSS_ACK))
+    # Bodies past what hookd keeps: a 2 KiB error body (the log keeps
+    # 1 KiB), then a 5 KiB JSON object (an ack is kept up to 4 KiB).
+    rcv.on("/big", Reply(500, "e" * 2048), Reply(200, {"pad": "p" * 5000}))
     acme = h.client("acme", "Acme Store")
     other = h.client("other", "Other Co")
+    # A client with nothing yet: the console still learns its id.
+    empty = h.client("empty", "Empty Ltd")
     ep_flaky = h.endpoint("acme", rcv.url("/flaky"), events=["order.paid"])
     ep_replay = h.endpoint("acme", rcv.url("/replay"),
                            events=["order.refunded"])
@@ -153,6 +190,10 @@ def test_console_in_chromium(t):
     h.wait_all(evt_replay["id"], "failed", n=1)
     h.wait_all(evt_xss["id"], "delivered", n=1)
     h.wait_all(evt_other["id"], "delivered", n=1)
+    evt_big = h.event("acme", "order.big", {"refId": "b"},
+                      callback=rcv.url("/big"))
+    h.wait_all(evt_big["id"], "delivered", n=1)
+    dlv_big = h.deliveries_of(evt_big["id"])[0]["id"]
     dlv_xss = h.deliveries_of(evt_xss["id"])[0]["id"]
     shot = os.environ.get("HOOKD_CONSOLE_SCREENSHOT") or os.path.join(
         t.tmp, "console.png")
@@ -162,7 +203,8 @@ def test_console_in_chromium(t):
                CLIENT_TOKEN=acme["token"], OTHER_TOKEN=other["token"],
                EP_FLAKY=ep_flaky["id"], EP_REPLAY=ep_replay["id"],
                EP_OTHER=ep_other["id"], EVT_OTHER=evt_other["id"],
-               EVT_XSS=evt_xss["id"], DLV_XSS=dlv_xss,
+               EVT_XSS=evt_xss["id"], DLV_XSS=dlv_xss, DLV_BIG=dlv_big,
+               EMPTY_TOKEN=empty["token"],
                XSS_TYPE=XSS_TYPE, XSS_ACK_NOTE=XSS_ACK["note"],
                XSS_BODY=XSS_BODY, CHROMIUM=CHROMIUM, SCREENSHOT=shot)
     try:

@@ -361,6 +361,7 @@ def test_real_answers_validate_against_the_document(t):
     r.call("GET", "/console", token=None, expect=200)
     for f in console_files():
         r.call("GET", "/console/" + f, token=None, expect=200)
+    r.call("GET", "/console/", token=None, expect=200)
     r.call("GET", "/console/nothing.js", token=None, expect=404)
     r.call("PUT", "/healthz", token=None, expect=405)
     r.call("GET", "/nowhere", token=None, expect=404)
@@ -385,6 +386,12 @@ def test_real_answers_validate_against_the_document(t):
     r.call("GET", "/v1/clients/acme", expect=200)
     r.call("GET", "/v1/clients/acme", token=tok, expect=200)
     r.call("GET", "/v1/clients/other", token=tok, expect=404)
+    eq(r.call("GET", "/v1/whoami", expect=200),
+       {"role": "admin", "client": None}, "whoami of the admin")
+    eq(r.call("GET", "/v1/whoami", token=tok, expect=200),
+       {"role": "client", "client": "acme"}, "whoami of acme's token")
+    r.call("GET", "/v1/whoami", token="hkc_nobody", expect=401)
+    r.call("GET", "/v1/whoami?x=1", token=tok, expect=400)
     r.call("POST", "/v1/clients/tmp/rotate-token", expect=200)
     r.call("POST", "/v1/clients/tmp/rotate-secret", expect=200)
     r.call("POST", "/v1/clients/tmp/rotate-secret", token=tok, expect=403)

@@ -21,6 +21,16 @@
 	var PAGE = 25;		/* rows a list asks for at a time */
 	var MAX_LIMIT = 1000;	/* the API's largest ?limit= */
 	var REFRESH_MS = 2500;
+	/*
+	 * sessionStorage "hookd.pageSize" (1..1000), when set, is both the
+	 * rows "More" asks for and the largest ?limit= a refresh asks for,
+	 * so the browser test pages through a few rows as through thousands.
+	 */
+	var PAGE_SIZE = Number(sessionStorage.getItem("hookd.pageSize"));
+
+	if (PAGE_SIZE >= 1 && PAGE_SIZE <= MAX_LIMIT &&
+	    Math.floor(PAGE_SIZE) === PAGE_SIZE)
+		PAGE = MAX_LIMIT = PAGE_SIZE;
 
 	var S = {
 		token: null,
@@ -126,6 +136,13 @@
 		    (KNOWN[s] === 1 ? " status-" + s : "") }, s);
 	}
 
+	/* An endpoint's policy member: null means the global setting (the
+	 * config file's), which the API does not show. */
+	function orGlobal(v) {
+		return v === null || v === undefined ? el("span",
+		    { "class": "muted policy-global" }, "global default") : v;
+	}
+
 	function orNone(v) {
 		return v === null || v === undefined ? el("span",
 		    { "class": "muted" }, "none") : v;
@@ -159,14 +176,16 @@
 
 	/*
 	 * One request to the API. body: an object (sent as JSON), a string
-	 * (sent as is, already JSON) or undefined. Resolves to the parsed
+	 * (sent as is, already JSON) or undefined; extra: more request
+	 * headers (Idempotency-Key) or undefined. Resolves to the parsed
 	 * answer (null for 204); rejects with an Error whose message is the
 	 * API's own {"error"} text, and .status the HTTP status.
 	 */
-	function api(method, path, body) {
+	function api(method, path, body, extra) {
 		var opts = {
 			method: method,
-			headers: { "Authorization": "Bearer " + S.token },
+			headers: Object.assign({}, extra || {},
+			    { "Authorization": "Bearer " + S.token }),
 			cache: "no-store",
 			credentials: "omit",
 			redirect: "error"
@@ -177,7 +196,15 @@
 			opts.body = typeof body === "string" ? body :
 			    JSON.stringify(body);
 		}
-		return fetch(path, opts).then(function (r) {
+		return fetch(path, opts).catch(function () {
+			/* No answer at all ("Failed to fetch"): hookd is down
+			 * or restarting. Status 0 marks it. */
+			var err = new Error(UNREACHABLE);
+
+			err.status = 0;
+			err.apiMessage = UNREACHABLE;
+			throw err;
+		}).then(function (r) {
 			return r.text().then(function (text) {
 				var data = null, msg, err;
 
@@ -201,6 +228,8 @@
 			});
 		});
 	}
+
+	var UNREACHABLE = "hookd is not reachable (it may be restarting)";
 
 	function qs(params) {
 		var q = new URLSearchParams();
@@ -237,6 +266,11 @@
 			showError("Signed out: " + e.apiMessage);
 			return;
 		}
+		if (e && e.status === 0) {
+			showError(UNREACHABLE + ": nothing was done; try again " +
+			    "once it is back");
+			return;
+		}
 		showError(e && e.message ? e.message : String(e));
 	}
 
@@ -244,13 +278,18 @@
 
 	/*
 	 * A table over a list route that pages through "next" cursors. A
-	 * refresh asks again for as many rows as are shown (so "More" pages
-	 * stay), and redraws only when the answer changed, so a focused
-	 * button or a selection survives a refresh that changed nothing.
+	 * refresh keeps every row shown: it asks again from the start, page
+	 * after page (each at most MAX_LIMIT rows, and maybe fewer where the
+	 * API cut a page at its 4 MiB cap), following "next" until the last
+	 * row shown is in again (new rows ahead of it, as at the top of the
+	 * newest-first events, add to the count) or the list ends. Should
+	 * that row be gone, it stops MAX_LIMIT rows past the count shown. It
+	 * redraws only when the answer changed, so a focused button or a
+	 * selection survives a refresh that changed nothing.
 	 */
 	function pagedTable(path, params, headers, row, empty) {
 		var box = el("div");
-		var st = { rows: [], next: null, last: null };
+		var st = { rows: [], next: null, last: null, seq: 0 };
 
 		function draw() {
 			var body = el("tbody");
@@ -280,27 +319,60 @@
 			var gen = S.gen;
 
 			api("GET", path + qs(p)).then(function (res) {
+				var have = {};
+
 				if (gen !== S.gen)
 					return;
-				st.rows = st.rows.concat(res.data);
+				/* A refresh may have brought some in already. */
+				st.rows.forEach(function (r) {
+					have[r.id] = true;
+				});
+				st.rows = st.rows.concat(res.data.filter(function (r) {
+					return !have[r.id];
+				}));
 				st.next = res.next;
+				st.seq++;
 				st.last = JSON.stringify([st.rows, st.next]);
 				draw();
 			}, failed);
 		}
 
 		function load() {
-			var n = Math.min(MAX_LIMIT, Math.max(PAGE, st.rows.length));
-			var gen = S.gen;
+			var want = Math.max(PAGE, st.rows.length);
+			var lastId = st.rows.length ?
+			    st.rows[st.rows.length - 1].id : null;
+			var gen = S.gen, seq = st.seq;
+			var rows = [];
 
-			return api("GET", path + qs(Object.assign({}, params,
-			    { limit: n }))).then(function (res) {
-				var key = JSON.stringify([res.data, res.next]);
+			function page(after) {
+				var n = Math.min(MAX_LIMIT,
+				    Math.max(PAGE, want - rows.length));
 
-				if (gen !== S.gen || key === st.last)
+				return api("GET", path + qs(Object.assign({},
+				    params, { limit: n, after: after })))
+				    .then(function (res) {
+					var found = res.data.some(function (r) {
+						return r.id === lastId;
+					});
+
+					rows = rows.concat(res.data);
+					if (res.next && (lastId === null ?
+					    rows.length < want : !found &&
+					    rows.length < want + MAX_LIMIT))
+						return page(res.next);
+					return res.next;
+				    });
+			}
+
+			return page(null).then(function (next) {
+				var key = JSON.stringify([rows, next]);
+
+				/* A "More" that answered meanwhile wins. */
+				if (gen !== S.gen || seq !== st.seq ||
+				    key === st.last)
 					return;
-				st.rows = res.data;
-				st.next = res.next;
+				st.rows = rows;
+				st.next = next;
 				st.last = key;
 				draw();
 			});
@@ -449,6 +521,12 @@
 			    " ", link("Events", "events", null, { client: c.id }),
 			    " ", link("Deliveries", "deliveries", null,
 			    { client: c.id }), " ",
+			    el("button", { type: "button", onclick: function () {
+				rotateClient(c.id, "rotate-secret");
+			    } }, "Rotate secret"),
+			    dangerButton("Rotate token", function () {
+				rotateClient(c.id, "rotate-token");
+			    }),
 			    dangerButton("Delete", function () {
 				act(function () {
 					return api("DELETE", "/v1/clients/" +
@@ -460,73 +538,31 @@
 		return { node: main, refresh: list.load };
 	}
 
-	/*
-	 * A client token's own client. The API names no "me" route, so the
-	 * id is taken from the first endpoint, event or delivery the token
-	 * sees, or typed in.
-	 */
-	function ownClient(main) {
-		var box = el("div");
-		var idIn = el("input", { type: "text", autocomplete: "off" });
-
-		function load() {
-			var gen = S.gen;
-
-			return findOwnClient().then(function (id) {
-				if (!id || gen !== S.gen)
-					return null;
-				return api("GET", "/v1/clients/" + enc(id));
-			}).then(function (c) {
-				var key;
-
-				if (!c || gen !== S.gen)
-					return;
-				key = JSON.stringify(c) + S.revealed[c.id];
-				if (box.dataset.key === key)
-					return;
-				box.dataset.key = key;
-				clear(box);
-				add(box, dl([["Id", el("span", { "class": "mono" },
-				    c.id)], ["Name", c.name],
-				    ["Created", c.created_at],
-				    ["Secret (one-off callbacks)",
-				    secretCell(c.id, c.secret)]]));
-			});
-		}
-
-		add(main, el("form", { "aria-label": "Your client id",
-		    onsubmit: function (ev) {
-			ev.preventDefault();
-			setClient(idIn.value.trim());
-			refreshNow();
-		    } }, el("label", {}, "Your client id", idIn),
-		    el("button", { type: "submit" }, "Show")));
-		add(main, box);
-		return { node: main, refresh: load };
+	/* The admin rotates a client's secret or token (what: the route's
+	 * last segment); the new value is shown once, above the list. */
+	function rotateClient(id, what) {
+		act(function () {
+			return api("POST", "/v1/clients/" + enc(id) + "/" + what);
+		}, function (r) {
+			return r.token ? ["Client " + id + "'s new token (the old " +
+			    "one stopped): ", el("code", { "class": "new-token" },
+			    r.token)] : ["Client " + id + "'s new secret (the " +
+			    "previous one also signs for 24 h): ",
+			    el("code", { "class": "new-secret" }, r.secret)];
+		});
 	}
 
-	/*
-	 * A client token's client id: the client member of the first
-	 * endpoint, event or delivery it sees (the API has no "me" route);
-	 * null while it has none.
-	 */
-	function findOwnClient() {
-		if (S.client)
-			return Promise.resolve(S.client);
-		return ["/v1/endpoints", "/v1/events", "/v1/deliveries"]
-		    .reduce(function (p, path) {
-			return p.then(function (id) {
-				return id || api("GET", path + "?limit=1")
-				    .then(function (r) {
-					return r.data.length ? r.data[0].client :
-					    null;
-				    });
-			});
-		    }, Promise.resolve(null)).then(function (id) {
-			if (id && S.role === "client")
-				setClient(id);
-			return id;
-		    });
+	/* A client token's own client (its id from GET /v1/whoami). */
+	function ownClient(main) {
+		var part = detailPart("/v1/clients/" + enc(S.client), function (c) {
+			return dl([["Id", el("span", { "class": "mono" }, c.id)],
+			    ["Name", orNone(c.name)], ["Created", c.created_at],
+			    ["Secret (one-off callbacks)",
+			    secretCell(c.id, c.secret)]]);
+		});
+
+		add(main, part.node);
+		return { node: main, refresh: part.load };
 	}
 
 	function secretCell(key, secret) {
@@ -569,10 +605,53 @@
 		});
 	}
 
+	function methodSelect(v) {
+		var m = el("select", {}, el("option", { value: "POST" }, "POST"),
+		    el("option", { value: "GET" }, "GET"));
+
+		m.value = v;
+		return m;
+	}
+
+	/* "order.paid, order.*" -> ["order.paid", "order.*"]. */
+	function splitEvents(text) {
+		return text.split(",").map(function (x) {
+			return x.trim();
+		}).filter(Boolean);
+	}
+
+	/*
+	 * The headers textarea into body.headers: empty leaves it out (or,
+	 * with clear, sends null: none), else it must be a JSON object; the
+	 * API checks the names and values. 1, or 0 with the error shown.
+	 */
+	function headersInto(body, text, clear) {
+		var h;
+
+		text = text.trim();
+		if (!text) {
+			if (clear)
+				body.headers = null;
+			return 1;
+		}
+		try {
+			h = JSON.parse(text);
+		} catch (e) {
+			h = null;
+		}
+		if (h === null || typeof h !== "object" || Array.isArray(h)) {
+			showError("Headers must be a JSON object, such as " +
+			    '{"X-Api-Key": "k"}');
+			return 0;
+		}
+		body.headers = h;
+		return 1;
+	}
+
 	function viewEndpoints(params) {
 		var main = el("section", { "aria-labelledby": "h" });
 		var client = params.get("client") || "";
-		var list, urlIn, evIn, descIn, clientIn;
+		var list, urlIn, evIn, descIn, clientIn, methodIn, headIn;
 		var filters = [];
 
 		add(main, el("h2", { id: "h" }, "Endpoints"));
@@ -588,14 +667,18 @@
 		evIn = el("input", { type: "text", autocomplete: "off",
 		    placeholder: "order.paid, order.* (default *)" });
 		descIn = el("input", { type: "text", autocomplete: "off" });
+		methodIn = methodSelect("POST");
+		headIn = el("textarea", { rows: 1, spellcheck: "false",
+		    placeholder: '{"X-Api-Key": "..."}' });
 		add(main, el("form", { "aria-label": "Add an endpoint",
 		    onsubmit: function (ev) {
-			var body = { url: urlIn.value.trim() };
-			var evs = evIn.value.split(",").map(function (s) {
-				return s.trim();
-			}).filter(Boolean);
+			var body = { url: urlIn.value.trim(),
+			    method: methodIn.value };
+			var evs = splitEvents(evIn.value);
 
 			ev.preventDefault();
+			if (!headersInto(body, headIn.value))
+				return;
 			if (S.role === "admin")
 				body.client = clientIn.value.trim();
 			if (evs.length)
@@ -611,9 +694,12 @@
 		    S.role === "admin" ? el("label", {}, "Client", clientIn) :
 		    null,
 		    el("label", {}, "Callback URL", urlIn),
+		    el("label", {}, "Method", methodIn),
 		    el("label", {}, "Events (comma-separated)", evIn),
 		    el("label", {}, "Description", descIn),
+		    el("label", {}, "Headers (a JSON object)", headIn),
 		    el("button", { type: "submit" }, "Add endpoint")));
+		add(main, otherClientNote(params));
 		list = pagedTable("/v1/endpoints", { client: client },
 		    ["Id", "Client", "URL", "Events", "State", "Health", ""],
 		    function (ep) {
@@ -643,13 +729,31 @@
 		var main = el("section", { "aria-labelledby": "h" });
 		var since = el("input", { type: "text", autocomplete: "off",
 		    size: 26, value: new Date(Date.now() - 864e5).toISOString() });
-		var cur = null;
+		var cur = null, filled = false;
+		var eUrl = el("input", { type: "url", autocomplete: "off",
+		    required: true, size: 40 });
+		var eMethod = methodSelect("POST");
+		var eEvents = el("input", { type: "text", autocomplete: "off",
+		    size: 24 });
+		var eDesc = el("input", { type: "text", autocomplete: "off" });
+		var eHead = el("textarea", { rows: 1, spellcheck: "false" });
 		var toggle = el("button", { type: "button", onclick: function () {
 			if (cur)
 				setEnabled(cur, !cur.enabled);
 		    } }, "Disable");
 		var part = detailPart("/v1/endpoints/" + enc(id), function (ep) {
 			cur = ep;
+			/* The edit form is filled once: a refresh does not
+			 * overwrite what is being typed. */
+			if (!filled) {
+				filled = true;
+				eUrl.value = ep.url;
+				eMethod.value = ep.method;
+				eEvents.value = ep.events.join(", ");
+				eDesc.value = ep.description || "";
+				eHead.value = ep.headers ? JSON.stringify(ep.headers) :
+				    "";
+			}
 			toggle.textContent = ep.enabled ? "Disable" : "Enable";
 			return [dl([
 			    ["Id", el("span", { "class": "mono" }, ep.id)],
@@ -664,11 +768,11 @@
 			    ["Headers", ep.headers ? el("pre", {},
 			    json(ep.headers)) : orNone(null)],
 			    ["Description", orNone(ep.description)],
-			    ["Rate limit", orNone(ep.rate_limit)],
+			    ["Rate limit", orGlobal(ep.rate_limit)],
 			    ["Ordering", ep.ordering],
 			    ["Retry schedule", ep.retry_schedule ?
-			    ep.retry_schedule.join(" ") : orNone(null)],
-			    ["Timeout", orNone(ep.timeout)],
+			    ep.retry_schedule.join(" ") : orGlobal(null)],
+			    ["Timeout", orGlobal(ep.timeout)],
 			    ["Created", ep.created_at],
 			    ["Updated", ep.updated_at]
 			]), el("h3", {}, "Health"), dl([
@@ -715,6 +819,26 @@
 			});
 		    } }, el("label", {}, "Failed deliveries created since", since),
 		    el("button", { type: "submit" }, "Replay")));
+		add(main, el("form", { "aria-label": "Edit the endpoint",
+		    onsubmit: function (ev) {
+			var body = { url: eUrl.value.trim(), method: eMethod.value,
+			    events: splitEvents(eEvents.value),
+			    description: eDesc.value.trim() || null };
+
+			ev.preventDefault();
+			if (!body.events.length)
+				body.events = ["*"];
+			if (!headersInto(body, eHead.value, true))
+				return;
+			act(function () {
+				return api("PATCH", "/v1/endpoints/" + enc(id), body);
+			}, "Endpoint " + id + " saved.");
+		    } }, el("label", {}, "URL", eUrl),
+		    el("label", {}, "Method", eMethod),
+		    el("label", {}, "Events (comma-separated)", eEvents),
+		    el("label", {}, "Description", eDesc),
+		    el("label", {}, "Headers (a JSON object)", eHead),
+		    el("button", { type: "submit" }, "Save")));
 		add(main, part.node);
 		return { node: main, refresh: part.load };
 	}
@@ -722,7 +846,7 @@
 	function viewEvents(params) {
 		var main = el("section", { "aria-labelledby": "h" });
 		var filters = [];
-		var list, cIn, tIn, dIn, uIn;
+		var list, cIn, tIn, dIn, uIn, delayIn, keyIn;
 
 		add(main, el("h2", { id: "h" }, "Events"));
 		if (S.role === "admin")
@@ -739,19 +863,27 @@
 			dIn.value = "{}";
 			uIn = el("input", { type: "url", autocomplete: "off",
 			    size: 30, placeholder: "optional one-off URL" });
+			delayIn = el("input", { type: "text", autocomplete: "off",
+			    size: 8, placeholder: "15m" });
+			keyIn = el("input", { type: "text", autocomplete: "off",
+			    size: 16, placeholder: "optional" });
 			add(main, el("form", { "aria-label": "Send an event",
 			    onsubmit: function (ev) {
 				/* data goes as typed: receivers get its bytes. */
 				var body = '{"client": ' +
 				    JSON.stringify(cIn.value.trim()) +
 				    ', "type": ' + JSON.stringify(tIn.value.trim()) +
-				    ', "data": ' + (dIn.value.trim() || "{}") + "}";
+				    ', "data": ' + (dIn.value.trim() || "{}") +
+				    (delayIn.value.trim() ? ', "delay": ' +
+				    JSON.stringify(delayIn.value.trim()) : "") + "}";
+				var key = keyIn.value.trim();
 
 				ev.preventDefault();
 				act(function () {
 					return api("POST", "/v1/events" +
 					    qs({ callbackURL: uIn.value.trim() }),
-					    body);
+					    body, key ? { "Idempotency-Key": key } :
+					    undefined);
 				}, function (r) {
 					return ["Event ", link(r.id, "events", r.id),
 					    " accepted: " + r.deliveries +
@@ -761,8 +893,11 @@
 			    el("label", {}, "Type", tIn),
 			    el("label", {}, "Data (a JSON object)", dIn),
 			    el("label", {}, "callbackURL", uIn),
+			    el("label", {}, "Delay", delayIn),
+			    el("label", {}, "Idempotency-Key", keyIn),
 			    el("button", { type: "submit" }, "Send event")));
 		}
+		add(main, otherClientNote(params));
 		list = pagedTable("/v1/events", { client: params.get("client"),
 		    type: params.get("type") },
 		    ["Id", "Client", "Type", "Created", "Deliver at"],
@@ -842,6 +977,22 @@
 		return { node: main, refresh: part.load };
 	}
 
+	/*
+	 * An address naming another client (a bookmark made with another
+	 * token) opened with a client token: the list is the API's answer to
+	 * it, empty, and this says why.
+	 */
+	function otherClientNote(params) {
+		var c = params.get("client");
+
+		if (S.role !== "client" || !c || c === S.client)
+			return null;
+		return el("p", { "class": "note other-client" }, "This address " +
+		    "names client " + c + "; you are signed in as client " +
+		    S.client + ", whose token sees only its own things, so " +
+		    "nothing of " + c + " is listed.");
+	}
+
 	function viewDeliveries(params) {
 		var main = el("section", { "aria-labelledby": "h" });
 		var filters = [{ name: "status", label: "Status",
@@ -854,14 +1005,30 @@
 			filters.push({ name: "client", label: "Client" });
 		add(main, el("h2", { id: "h" }, "Deliveries"));
 		add(main, filterForm("deliveries", params, filters));
+		add(main, otherClientNote(params));
 		list = pagedTable("/v1/deliveries", {
 		    status: params.get("status"),
 		    endpoint: params.get("endpoint"),
 		    event: params.get("event"),
-		    client: S.role === "admin" ? params.get("client") : null
+		    client: params.get("client")
 		}, DLV_HEAD, deliveryRow, "No deliveries.");
 		add(main, list.node);
 		return { node: main, refresh: list.load };
+	}
+
+	/*
+	 * The log keeps the first LOG_BODY bytes of a response body, and a
+	 * 2xx body becomes the ack only up to ACK_MAX bytes (store.h); the
+	 * delivery's JSON does not say whether a body was cut, so a body at
+	 * the limit says it may have been.
+	 */
+	var LOG_BODY = 1024, ACK_MAX = 4096;
+	function cutNote(body) {
+		if (typeof body !== "string" ||
+		    new TextEncoder().encode(body).length < LOG_BODY)
+			return null;
+		return el("div", { "class": "muted body-cut" }, "(the first " +
+		    LOG_BODY + " bytes: the log keeps no more of a body)");
 	}
 
 	function viewDelivery(id) {
@@ -876,7 +1043,7 @@
 				    el("td", {}, orNone(a.error)),
 				    el("td", {}, String(a.ms)),
 				    el("td", {}, el("pre", { "class": "response-body" },
-				    a.body))));
+				    a.body), cutNote(a.body))));
 			});
 			return [dl([
 			    ["Id", el("span", { "class": "mono" }, d.id)],
@@ -891,8 +1058,12 @@
 			    ["Next attempt", orNone(d.next_attempt_at)],
 			    ["Created", d.created_at],
 			    ["Updated", d.updated_at],
-			    ["Acknowledgement", d.ack === null ? orNone(null) :
-			    el("pre", { "class": "ack" }, json(d.ack))]
+			    ["Acknowledgement", d.ack !== null ? el("pre",
+			    { "class": "ack" }, json(d.ack)) : d.status ===
+			    "delivered" ? el("span", { "class": "muted ack-none" },
+			    "none (kept only when the 2xx answer's body is a JSON " +
+			    "object of up to " + ACK_MAX / 1024 + " KiB)") :
+			    orNone(null)]
 			]), el("h3", {}, "Attempts"), (d.log || []).length ?
 			    el("table", {}, el("thead", {}, el("tr", {},
 			    ["At", "Status", "Error", "ms", "Response body"]
@@ -977,7 +1148,9 @@
 				failed(e);
 				return;
 			}
-			showError(e && e.message ? e.message : String(e), true);
+			showError(e && e.status === 0 ? UNREACHABLE +
+			    "; retrying every " + REFRESH_MS / 1000 + " s" :
+			    e && e.message ? e.message : String(e), true);
 		}).then(function () {
 			if (gen !== S.gen)
 				return;
@@ -994,41 +1167,35 @@
 
 	/* ------------------------------------------------ sign in */
 
-	function setClient(id) {
-		S.client = id || null;
-		$("who-text").textContent = S.role === "admin" ?
-		    "Signed in as admin" : "Signed in as client " +
-		    (S.client || "(id not known yet)");
-	}
-
 	/*
-	 * Which kind of token this is: listing clients is the admin's only,
-	 * so 200 is the admin, 403 a client; anything else (401: a wrong
-	 * token) rejects with the API's message.
+	 * Which kind of token this is, and a client token's client id: GET
+	 * /v1/whoami. A wrong token rejects with the API's 401 message.
 	 */
-	function whoAmI() {
-		return api("GET", "/v1/clients?limit=1").then(function () {
-			return "admin";
-		}, function (e) {
-			if (e.status === 403)
-				return "client";
-			throw e;
-		});
-	}
-
 	function signIn(token) {
 		S.token = token;
-		return whoAmI().then(function (role) {
+		return api("GET", "/v1/whoami").then(function (me) {
 			sessionStorage.setItem(TOKEN_KEY, token);
-			S.role = role;
-			setClient(null);
+			S.role = me.role;
+			S.client = me.client;
+			$("who-text").textContent = me.role === "admin" ?
+			    "Signed in as admin" : "Signed in as client " +
+			    me.client;
 			$("nav").hidden = false;
 			$("who").hidden = false;
 			notice(null);
 			route();
-			if (role === "client")
-				findOwnClient().catch(function () {});
 		}, function (e) {
+			if (e.status === 0) {
+				/* hookd down (a restart, say): keep the token
+				 * and ask again, as the views' refresh does. */
+				showError("Sign-in: " + UNREACHABLE +
+				    "; retrying every " + REFRESH_MS / 1000 + " s");
+				setTimeout(function () {
+					if (S.token === token && S.role === null)
+						signIn(token);
+				}, REFRESH_MS);
+				return;
+			}
 			S.token = null;
 			sessionStorage.removeItem(TOKEN_KEY);
 			showSignIn();
