@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -767,3 +768,77 @@ class RawReceiver(Recorded):
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+# ------------------------------------------------ npm packages of the tests
+
+# npm's error codes for "the registry cannot be reached": no network, no
+# name resolution, refused or cut connections, a proxy in the way.
+NPM_OFFLINE = re.compile(
+    r"\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|ENETUNREACH|"
+    r"EHOSTUNREACH|ENETDOWN|ERR_SOCKET_TIMEOUT|ECONNABORTED)\b")
+NPM_TIMEOUT = 300
+_npm_done = {}      # node dir -> None (ready) or why its tests skip
+
+
+def npm_locked_versions(node_dir):
+    """{package: version} of node_dir's direct dependencies, as its
+    package-lock.json pins them."""
+    with open(os.path.join(node_dir, "package-lock.json")) as f:
+        lock = json.load(f)
+    with open(os.path.join(node_dir, "package.json")) as f:
+        deps = json.load(f)["dependencies"]
+    return {name: lock["packages"]["node_modules/" + name]["version"]
+            for name in deps}
+
+
+def npm_installed_versions(node_dir, names):
+    got = {}
+    for name in names:
+        try:
+            with open(os.path.join(node_dir, "node_modules", name,
+                                   "package.json")) as f:
+                got[name] = json.load(f).get("version")
+        except (OSError, ValueError):
+            got[name] = None
+    return got
+
+
+def npm_ready(node_dir, label, needs):
+    """Make node_dir's locked packages installed, once per run: fail
+    clearly without node or npm, `npm ci` (exactly the lock's tree, never
+    rewriting package.json or the lock) when what is installed differs,
+    skip only when npm cannot reach its registry, fail on any other npm
+    error. label names the folder in messages ("tests/node"); needs says
+    which tests need it ("the OpenAPI test")."""
+    if node_dir in _npm_done:
+        if _npm_done[node_dir] is not None:
+            raise Skip(_npm_done[node_dir])
+        return
+    for tool in ("node", "npm"):
+        check(shutil.which(tool) is not None,
+              "%s is not installed: %s needs Node.js and npm (Debian: "
+              "apt-get install nodejs npm)" % (tool, needs))
+    want = npm_locked_versions(node_dir)
+    if npm_installed_versions(node_dir, want) != want:
+        try:
+            p = subprocess.run(
+                ["npm", "ci", "--prefix", node_dir, "--no-audit",
+                 "--no-fund"], cwd=node_dir, capture_output=True, text=True,
+                timeout=NPM_TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("npm ci in %s did not finish within %ds"
+                                 % (label, NPM_TIMEOUT))
+        out = p.stdout + p.stderr
+        m = NPM_OFFLINE.search(out)
+        if p.returncode != 0 and m:
+            _npm_done[node_dir] = (
+                "npm cannot reach its registry (%s): %s needs packages "
+                "from npm once; run make test with network access to "
+                "include it" % (m.group(1), needs))
+            raise Skip(_npm_done[node_dir])
+        check(p.returncode == 0, "npm ci in %s failed (exit %d): %s"
+              % (label, p.returncode, out[-2000:]))
+        eq(npm_installed_versions(node_dir, want), want,
+           "installed versions in %s" % label)
+    _npm_done[node_dir] = None

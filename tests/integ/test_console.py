@@ -22,15 +22,12 @@ HOOKD_CONSOLE_SCREENSHOT=docs/console.png it writes that file instead (the
 README's picture is made so).
 """
 
-import json
 import os
 import re
-import shutil
 import subprocess
 
 from . import harness
 from .harness import ROOT, RawConn, Reply, check, eq
-from .test_signing import NPM_OFFLINE, NPM_TIMEOUT
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 CHROMIUM = os.environ.get("HOOKD_CHROMIUM", "/usr/bin/chromium")
@@ -46,61 +43,15 @@ XSS_ACK = {"ack": True, "note": "<img src=x onerror=window.__xss_ack=1>"
 XSS_BODY = ("<img src=x onerror=console.log('xss-body')></script>"
             "<script>window.__xss_body=1</script>")
 
-_ready = []
-_skip = []
-
-
-def pinned_version():
-    with open(os.path.join(BROWSER_DIR, "package.json")) as f:
-        return json.load(f)["dependencies"]["playwright-core"]
-
-
-def installed_version():
-    try:
-        with open(os.path.join(BROWSER_DIR, "node_modules",
-                               "playwright-core", "package.json")) as f:
-            return json.load(f).get("version")
-    except (OSError, ValueError):
-        return None
-
-
 def ensure_playwright():
-    """Fail clearly without node, npm or chromium; npm ci the pinned
-    playwright-core once; skip only when npm cannot reach its registry."""
-    if _ready:
-        return
-    if _skip:
-        raise harness.Skip(_skip[0])
-    for tool in ("node", "npm"):
-        check(shutil.which(tool) is not None,
-              "%s is not installed: the console's browser test needs "
-              "Node.js and npm (Debian: apt-get install nodejs npm)" % tool)
+    """Fail clearly without chromium; the pinned playwright-core in
+    tests/browser, once (harness.npm_ready)."""
     check(os.access(CHROMIUM, os.X_OK),
           "%s is not installed: the console's browser test needs Debian's "
           "chromium (apt-get install chromium; .ci/run installs it), or "
           "HOOKD_CHROMIUM=/path/to/chromium" % CHROMIUM)
-    want = pinned_version()
-    if installed_version() != want:
-        try:
-            p = subprocess.run(
-                ["npm", "ci", "--prefix", BROWSER_DIR, "--no-audit",
-                 "--no-fund"], cwd=BROWSER_DIR, capture_output=True,
-                text=True, timeout=NPM_TIMEOUT, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("npm ci of playwright-core did not finish "
-                                 "within %ds" % NPM_TIMEOUT)
-        out = p.stdout + p.stderr
-        m = NPM_OFFLINE.search(out)
-        if p.returncode != 0 and m:
-            _skip.append("npm cannot reach its registry (%s): the console's "
-                         "browser test needs playwright-core from npm once; "
-                         "run make test with network access to include it"
-                         % m.group(1))
-            raise harness.Skip(_skip[0])
-        check(p.returncode == 0, "npm ci in tests/browser failed (exit %d): "
-              "%s" % (p.returncode, out[-2000:]))
-        eq(installed_version(), want, "installed playwright-core version")
-    _ready.append(True)
+    harness.npm_ready(BROWSER_DIR, "tests/browser",
+                      "the console's browser test")
 
 
 def test_console_sources_build_no_html_from_strings(t):

@@ -17,75 +17,18 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 import urllib.parse
 
 from . import harness
 from .harness import ROOT, check, eq
-from .test_signing import NPM_OFFLINE
 
 NODE_DIR = os.path.join(ROOT, "tests", "openapi")
-NPM_TIMEOUT = 300
 DOC_PATH = os.path.join(ROOT, "web", "openapi.json")
 
-_ready = []
-_skip = []
-
-
-def locked_versions():
-    """The top-level packages' versions in the lock file."""
-    with open(os.path.join(NODE_DIR, "package-lock.json")) as f:
-        lock = json.load(f)
-    with open(os.path.join(NODE_DIR, "package.json")) as f:
-        deps = json.load(f)["dependencies"]
-    return {name: lock["packages"]["node_modules/" + name]["version"]
-            for name in deps}
-
-
-def installed_versions():
-    got = {}
-    for name in locked_versions():
-        try:
-            with open(os.path.join(NODE_DIR, "node_modules", name,
-                                   "package.json")) as f:
-                got[name] = json.load(f).get("version")
-        except (OSError, ValueError):
-            got[name] = None
-    return got
-
-
 def ensure_node():
-    """npm ci the pinned validators once; skip only without the registry."""
-    if _ready:
-        return
-    if _skip:
-        raise harness.Skip(_skip[0])
-    for tool in ("node", "npm"):
-        check(shutil.which(tool) is not None,
-              "%s is not installed: the OpenAPI test needs Node.js and npm "
-              "(Debian: apt-get install nodejs npm)" % tool)
-    if installed_versions() != locked_versions():
-        try:
-            p = subprocess.run(
-                ["npm", "ci", "--prefix", NODE_DIR, "--no-audit",
-                 "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
-                timeout=NPM_TIMEOUT, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("npm ci in tests/openapi did not finish "
-                                 "within %ds" % NPM_TIMEOUT)
-        out = p.stdout + p.stderr
-        m = NPM_OFFLINE.search(out)
-        if p.returncode != 0 and m:
-            _skip.append("npm cannot reach its registry (%s): the OpenAPI "
-                         "test needs its validators from npm once; run make "
-                         "test with network access to include it"
-                         % m.group(1))
-            raise harness.Skip(_skip[0])
-        check(p.returncode == 0, "npm ci in tests/openapi failed (exit %d): "
-              "%s" % (p.returncode, out[-2000:]))
-        eq(installed_versions(), locked_versions(), "installed validators")
-    _ready.append(True)
+    """The pinned validators in tests/openapi, once."""
+    harness.npm_ready(NODE_DIR, "tests/openapi", "the OpenAPI test")
 
 
 # ------------------------------------------------- what the router serves

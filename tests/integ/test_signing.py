@@ -17,10 +17,8 @@ import hmac
 import http.client
 import json
 import os
-import re
 import secrets
 import select
-import shutil
 import stat
 import subprocess
 import time
@@ -31,7 +29,6 @@ from .harness import HOOKD, ROOT, check, eq
 
 NODE_DIR = os.environ.get("HOOKD_NODE_DIR") or os.path.join(
     ROOT, "tests", "node")
-NPM_TIMEOUT = 300
 
 
 def new_secret(nbytes=24):
@@ -62,68 +59,10 @@ def readme_verify(secret, headers, payload, tolerance=300):
 
 # --------------------------------------------------- the Node receiver
 
-_node_ready = []
-_node_skip = []     # why the Node tests cannot run here, once found
-
-# npm's error codes for "the registry cannot be reached": no network, no
-# name resolution, refused or cut connections, a proxy in the way.
-NPM_OFFLINE = re.compile(
-    r"\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|ENETUNREACH|"
-    r"EHOSTUNREACH|ENETDOWN|ERR_SOCKET_TIMEOUT|ECONNABORTED)\b")
-
-
-def pinned_version():
-    with open(os.path.join(NODE_DIR, "package.json")) as f:
-        return json.load(f)["dependencies"]["standardwebhooks"]
-
-
-def installed_version():
-    try:
-        with open(os.path.join(NODE_DIR, "node_modules", "standardwebhooks",
-                               "package.json")) as f:
-            return json.load(f).get("version")
-    except (OSError, ValueError):
-        return None
-
-
 def ensure_node():
-    """Fail clearly without node/npm; install the pinned package once."""
-    if _node_ready:
-        return
-    if _node_skip:
-        raise harness.Skip(_node_skip[0])
-    for tool in ("node", "npm"):
-        check(shutil.which(tool) is not None,
-              "%s is not installed: the Standard Webhooks interoperability "
-              "tests need Node.js and npm (Debian: apt-get install nodejs "
-              "npm)" % tool)
-    want = pinned_version()
-    if installed_version() != want:
-        # With the lock file, `npm ci` installs exactly the locked tree and
-        # never rewrites package.json or the lock.
-        cmd = "ci" if os.path.exists(os.path.join(
-            NODE_DIR, "package-lock.json")) else "install"
-        try:
-            p = subprocess.run(
-                ["npm", cmd, "--prefix", NODE_DIR, "--no-audit", "--no-fund"],
-                cwd=NODE_DIR, capture_output=True, text=True,
-                timeout=NPM_TIMEOUT, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("npm %s of standardwebhooks did not finish "
-                                 "within %ds" % (cmd, NPM_TIMEOUT))
-        out = p.stdout + p.stderr
-        if p.returncode != 0 and NPM_OFFLINE.search(out):
-            m = NPM_OFFLINE.search(out)
-            _node_skip.append(
-                "npm cannot reach its registry (%s): the Standard Webhooks "
-                "interoperability tests need standardwebhooks from npm once; "
-                "run make test with network access to include them"
-                % m.group(1))
-            raise harness.Skip(_node_skip[0])
-        check(p.returncode == 0, "npm %s in tests/node failed (exit %d): %s"
-              % (cmd, p.returncode, (p.stdout + p.stderr)[-2000:]))
-        eq(installed_version(), want, "installed standardwebhooks version")
-    _node_ready.append(True)
+    """The pinned standardwebhooks package in tests/node, once."""
+    harness.npm_ready(NODE_DIR, "tests/node", "the Standard Webhooks "
+                      "interoperability tests")
 
 
 class NodeReceiver:
