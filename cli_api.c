@@ -1102,7 +1102,7 @@ int
 cli_api_main(int argc, char **argv)
 {
 	struct cli_run r;
-	char name[64], optname[64];
+	char name[64], optname[64], terr[300];
 	const char *eq;
 	size_t i, k;
 	int a = 1, only_pos = 0, st;
@@ -1210,6 +1210,10 @@ cli_api_main(int argc, char **argv)
 	}
 	if (r.cmd->run == cmd_replay && (st = cli_replay_since(&r)) != 0)
 		return st;
+	if (cli_http_timeout_check(terr, sizeof(terr)) != 0) {
+		fprintf(stderr, "hookd: %s\n", terr);
+		return CLI_USAGE;
+	}
 	if ((st = cli_shard_setup(&r)) != 0)
 		return st;
 	if ((st = cli_connect_setup(&r)) != 0)

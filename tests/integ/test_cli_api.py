@@ -402,3 +402,21 @@ def test_cli_sends_hookd_client(t):
     eq(r.returncode, 1, "a --client that does not own the endpoint")
     check("Hookd-Client" in r.stderr, "hookd says which header: %r"
           % r.stderr)
+
+
+def test_cli_timeout_env_out_of_range(t):
+    """HOOKD_CLI_TIMEOUT set to 0, past 3600 or not a number is a usage
+    error (2) naming the range, said before anything is sent; 1-3600 and
+    empty are taken."""
+    h = t.hookd()
+    for bad in ("0", "3601", "abc", "-5", "1.5"):
+        r = cli(h, "client", "add", "c" + str(len(bad)),
+                env={"HOOKD_CLI_TIMEOUT": bad})
+        eq(r.returncode, 2, "HOOKD_CLI_TIMEOUT=%s exit code (stderr %r)"
+           % (bad, r.stderr))
+        check("HOOKD_CLI_TIMEOUT wants whole seconds from 1 to 3600" in
+              r.stderr and bad in r.stderr, "message %r" % r.stderr)
+    eq(h.req(200, "GET", "/v1/clients")["data"], [], "nothing sent")
+    for good in ("1", "3600", ""):
+        ok(cli(h, "client", "ls", env={"HOOKD_CLI_TIMEOUT": good}),
+           "HOOKD_CLI_TIMEOUT=%r" % good)
