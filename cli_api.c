@@ -51,6 +51,10 @@ struct cli_run {
 	int json;
 	char addr[128];
 	char token[TOKEN_MAX];
+	/* "Hookd-Client: ID\r\n" on every request of a command that names a
+	 * client (cli_shard_setup), so that a sharding proxy (contract §17)
+	 * sends it to the client's node; "" when none is named. */
+	char shard[UTIL_ID_MAX + 20];
 };
 
 struct cli_cmd {
@@ -327,10 +331,21 @@ cli_call(struct cli_run *r, const char *method, const char *target,
 {
 	char err[1200], msg[1024];
 	struct cli_doc d;
+	struct buf h = { 0 };
+	int rc;
 
-	if (cli_http_call(r->addr, r->token, method, target, extra,
-	    body != NULL ? body->data : NULL, body != NULL ? body->len : 0, ans,
-	    err, sizeof(err)) != 0) {
+	buf_puts(&h, r->shard);
+	if (extra != NULL)
+		buf_puts(&h, extra);
+	if (h.oom) {
+		fprintf(stderr, "hookd: out of memory\n");
+		return CLI_FAIL;
+	}
+	rc = cli_http_call(r->addr, r->token, method, target, h.len > 0 ?
+	    h.data : NULL, body != NULL ? body->data : NULL, body != NULL ?
+	    body->len : 0, ans, err, sizeof(err));
+	buf_free(&h);
+	if (rc != 0) {
 		fprintf(stderr, "hookd: %s\n", err);
 		return CLI_FAIL;
 	}
@@ -840,8 +855,9 @@ cmd_tail(struct cli_run *r)
 		}
 		if (t.oom)
 			break;
-		if (cli_http_call(r->addr, r->token, "GET", t.data, NULL, NULL,
-		    0, &a, err, sizeof(err)) != 0) {
+		if (cli_http_call(r->addr, r->token, "GET", t.data,
+		    r->shard[0] != '\0' ? r->shard : NULL, NULL, 0, &a, err,
+		    sizeof(err)) != 0) {
 			if (cli_http_stopped())
 				break;
 			if (first) {
@@ -931,6 +947,9 @@ wait:
 /* The table of subcommands, usage, dispatch */
 
 static const char *const o_none[] = { NULL };
+/* --client C: the client an EP_ID or DLV_ID belongs to, sent as
+ * Hookd-Client for a sharding proxy (the command names no client). */
+static const char *const o_route[] = { "--client", NULL };
 static const char *const o_list[] = { "--limit", NULL };
 static const char *const o_ep_add[] = { "--events", "--method", "--header",
 	"--description", "--secret", NULL };
@@ -938,7 +957,7 @@ static const char *const o_send[] = { "--callback", "--idempotency-key",
 	NULL };
 static const char *const o_dlv[] = { "--status", "--client", "--endpoint",
 	"--event", "--limit", NULL };
-static const char *const o_replay[] = { "--since", NULL };
+static const char *const o_replay[] = { "--since", "--client", NULL };
 static const char *const o_tail[] = { "--client", NULL };
 
 static const struct cli_cmd cli_cmds[] = {
@@ -954,18 +973,19 @@ static const struct cli_cmd cli_cmds[] = {
 	    cmd_endpoint_add },
 	{ "endpoint ls", "[CLIENT] [--limit N]", "list endpoints (of one "
 	    "client)", o_list, 0, 1, cmd_endpoint_ls },
-	{ "endpoint rm", "EP_ID", "delete an endpoint", o_none, 1, 1,
-	    cmd_endpoint_rm },
-	{ "endpoint rotate", "EP_ID", "new signing secret (the old one "
-	    "signs too for 24 h)", o_none, 1, 1, cmd_endpoint_rotate },
+	{ "endpoint rm", "EP_ID [--client C]", "delete an endpoint", o_route,
+	    1, 1, cmd_endpoint_rm },
+	{ "endpoint rotate", "EP_ID [--client C]", "new signing secret (the "
+	    "old one signs too for 24 h)", o_route, 1, 1,
+	    cmd_endpoint_rotate },
 	{ "send", "CLIENT TYPE JSON [--callback URL] [--idempotency-key K]",
 	    "post an event", o_send, 3, 3, cmd_send },
 	{ "deliveries", "[--status pending|delivered|failed] [--client C] "
 	    "[--endpoint EP_ID] [--event EVT_ID] [--limit N]",
 	    "list deliveries", o_dlv, 0, 0, cmd_deliveries },
-	{ "retry", "DLV_ID", "attempt a delivery again now", o_none, 1, 1,
-	    cmd_retry },
-	{ "replay", "EP_ID --since TIME", "attempt again every failed "
+	{ "retry", "DLV_ID [--client C]", "attempt a delivery again now",
+	    o_route, 1, 1, cmd_retry },
+	{ "replay", "EP_ID --since TIME [--client C]", "attempt again every failed "
 	    "delivery of an endpoint since TIME (RFC 3339, e.g. "
 	    "2026-11-28T00:00:00Z or 2026-11-28T01:00:00+01:00)", o_replay, 1,
 	    1, cmd_replay },
@@ -1001,7 +1021,9 @@ cli_cmd_usage(FILE *f, const struct cli_cmd *c)
 	    "  --json        print the API's JSON (a list: one array of "
 	    "its items)\n"
 	    "  the admin token: HOOKD_ADMIN_TOKEN, else admin_token_file, "
-	    "else DATADIR/admin.token\n");
+	    "else DATADIR/admin.token\n"
+	    "  the client named (CLIENT, ID or --client C) is sent as "
+	    "Hookd-Client: a sharding proxy routes on it\n");
 }
 
 /* The usage of every command whose name starts with word. */
@@ -1046,11 +1068,41 @@ cli_takes_value(const struct cli_cmd *c, const char *name)
 	return 0;
 }
 
+/*
+ * The client a command is about, for the Hookd-Client header (contract
+ * §17): the CLIENT or ID it names (client add/rm, endpoint add/ls, send),
+ * else its --client (deliveries, tail, and the commands that name only an
+ * EP_ID or DLV_ID). A --client that is not a client id is a usage error
+ * (CLI_USAGE, said); a named one that is not is sent without the header,
+ * and the API answers what is wrong with it. 0 or CLI_USAGE.
+ */
+static int
+cli_shard_setup(struct cli_run *r)
+{
+	const char *id = cli_opt(r, "--client");
+	int (*run)(struct cli_run *) = r->cmd->run;
+
+	if (id != NULL && !util_client_id_ok(id, strlen(id))) {
+		fprintf(stderr, "hookd: --client wants a client id (1-%d of "
+		    "A-Z a-z 0-9 . _ -), not \"%s\"\n", UTIL_ID_MAX, id);
+		return CLI_USAGE;
+	}
+	if (r->npos > 0 && (run == cmd_client_add || run == cmd_client_rm ||
+	    run == cmd_endpoint_add || run == cmd_endpoint_ls ||
+	    run == cmd_send))
+		id = util_client_id_ok(r->pos[0], strlen(r->pos[0])) ?
+		    r->pos[0] : NULL;
+	if (id != NULL)
+		snprintf(r->shard, sizeof(r->shard), "Hookd-Client: %s\r\n",
+		    id);
+	return 0;
+}
+
 int
 cli_api_main(int argc, char **argv)
 {
 	struct cli_run r;
-	char name[64], optname[64];
+	char name[64], optname[64], terr[300];
 	const char *eq;
 	size_t i, k;
 	int a = 1, only_pos = 0, st;
@@ -1157,6 +1209,12 @@ cli_api_main(int argc, char **argv)
 		}
 	}
 	if (r.cmd->run == cmd_replay && (st = cli_replay_since(&r)) != 0)
+		return st;
+	if (cli_http_timeout_check(terr, sizeof(terr)) != 0) {
+		fprintf(stderr, "hookd: %s\n", terr);
+		return CLI_USAGE;
+	}
+	if ((st = cli_shard_setup(&r)) != 0)
 		return st;
 	if ((st = cli_connect_setup(&r)) != 0)
 		return st;

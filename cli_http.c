@@ -134,16 +134,44 @@ cli_wait(int fd, short events)
 	return r;
 }
 
+/* HOOKD_CLI_TIMEOUT's seconds into *s: 1 when it is set (not empty) to a
+ * number 1-CLI_HTTP_DEADLINE_MAX_S, 0 when unset or empty, -1 otherwise. */
+static int
+cli_timeout_env(uint64_t *s)
+{
+	const char *v = getenv("HOOKD_CLI_TIMEOUT");
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (util_parse_u64(v, strlen(v), CLI_HTTP_DEADLINE_MAX_S, s) == 0 &&
+	    *s > 0)
+		return 1;
+	return -1;
+}
+
+int
+cli_http_timeout_check(char *err, size_t errsz)
+{
+	uint64_t s;
+
+	if (cli_timeout_env(&s) >= 0)
+		return 0;
+	snprintf(err, errsz, "HOOKD_CLI_TIMEOUT wants whole seconds from 1 "
+	    "to %d, not \"%s\" (unset it for the default %d)",
+	    CLI_HTTP_DEADLINE_MAX_S, getenv("HOOKD_CLI_TIMEOUT"),
+	    CLI_HTTP_DEADLINE_MS / 1000);
+	return -1;
+}
+
 /* The deadline of one exchange in ms: HOOKD_CLI_TIMEOUT's seconds when it
- * is set to a number 1-3600 (anything else is ignored), else the default. */
+ * is set (cli_http_timeout_check refused a bad one first), else the
+ * default. */
 static int64_t
 cli_deadline_ms(void)
 {
-	const char *v = getenv("HOOKD_CLI_TIMEOUT");
 	uint64_t s;
 
-	if (v != NULL && util_parse_u64(v, strlen(v), CLI_HTTP_DEADLINE_MAX_S,
-	    &s) == 0 && s > 0)
+	if (cli_timeout_env(&s) == 1)
 		return (int64_t)s * 1000;
 	return CLI_HTTP_DEADLINE_MS;
 }

@@ -60,6 +60,13 @@ int cli_http_stopped(void);
 /* Wait ms milliseconds, or less when a stop signal comes. */
 void cli_http_pause(int ms);
 
+/*
+ * 0 when HOOKD_CLI_TIMEOUT is unset, empty or whole seconds 1-3600; else
+ * -1 with err naming the range (the command's usage error, said before
+ * anything is sent).
+ */
+int cli_http_timeout_check(char *err, size_t errsz);
+
 int cli_http_call(const char *addr, const char *token, const char *method,
     const char *target, const char *extra, const char *body, size_t body_len,
     struct cli_http_answer *ans, char *err, size_t errsz);

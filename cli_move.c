@@ -145,6 +145,9 @@ cli_export_main(int argc, char **argv)
 		else
 			return bad_word(argv[i], export_usage);
 	}
+	/* "-o -" is standard output, as import's "-" is standard input. */
+	if (out != NULL && strcmp(out, "-") == 0)
+		out = NULL;
 	if (client == NULL) {
 		fprintf(stderr, "hookd: export needs --client ID (the client "
 		    "to move)\n%s", export_usage);

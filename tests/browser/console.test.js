@@ -49,6 +49,7 @@ async function main() {
 	});
 	const problems = [];
 	const requests = [];	/* "METHOD path?query" of every /v1 request */
+	const routed = [];	/* [request, its Hookd-Client or null] */
 	let dialogs = 0;
 	let offline = false;	/* while the test cuts hookd off */
 
@@ -65,8 +66,11 @@ async function main() {
 		page.on("pageerror", (e) => problems.push("page error: " + e));
 		page.on("request", (r) => {
 			const u = new URL(r.url());
-			if (u.pathname.startsWith("/v1/"))
+			if (u.pathname.startsWith("/v1/")) {
 				requests.push(r.method() + " " + u.pathname + u.search);
+				routed.push([r.method() + " " + u.pathname + u.search,
+				    r.headers()["hookd-client"] || null]);
+			}
 		});
 		page.on("response", (r) => {
 			const u = new URL(r.url());
@@ -150,8 +154,18 @@ async function main() {
 		need(true, "after Retry the delivery shows delivered");
 
 		/* Screenshot: all deliveries, one failed and several delivered. */
+		need(routed.some((x) => x[0] === "POST /v1/events" &&
+		    x[1] === "acme") && routed.every((x) => x[1] === null ||
+		    x[0] === "POST /v1/events"), "the admin without a client " +
+		    "filter sends Hookd-Client only with the event it sends, " +
+		    "its client's: " + JSON.stringify(routed));
+		routed.length = 0;
 		await page.goto(BASE + "/console#/deliveries?client=acme");
 		await page.locator("tbody .status-delivered").first().waitFor();
+		need(routed.some((x) => /^GET \/v1\/deliveries\?/.test(x[0])) &&
+		    routed.every((x) => x[1] === "acme"),
+		    "the admin's client filter acme goes as Hookd-Client: " +
+		    JSON.stringify(routed));
 		await page.locator("tbody .status-failed").first().waitFor();
 		await page.screenshot({ path: E.SCREENSHOT });
 		need(true, "screenshot written to " + E.SCREENSHOT);
@@ -279,6 +293,11 @@ async function main() {
 		    { name: "Click again to rotate token" }).click();
 		E.EMPTY_TOKEN2 = await page.locator("#notice code.new-token")
 		    .textContent();
+		need(await emptyRow.getByRole("button", { name: "Rotate token",
+		    exact: true }).count() === 1 && await emptyRow.getByRole(
+		    "button", { name: "Click again to rotate token" }).count() ===
+		    0, "after the rotation the button reads Rotate token again " +
+		    "(disarmed)");
 		need((await api(E.EMPTY_TOKEN, "GET", "/v1/whoami")).status ===
 		    401 && (await api(E.EMPTY_TOKEN2, "GET", "/v1/whoami")).data
 		    .client === "empty", "Rotate token shows the new token; " +
@@ -319,6 +338,41 @@ async function main() {
 		need(await page.getByRole("button", { name: "More" }).count() === 0,
 		    "a refresh brought the new event in and kept all " + total +
 		    " loaded rows (no More)");
+
+		/*
+		 * Deliveries are oldest-first: new ones land past the last
+		 * row. With every row loaded (no More), a refresh follows
+		 * "next" to the end again and shows them.
+		 */
+		await page.goto(BASE + "/console#/deliveries?client=other");
+		await page.locator("tbody tr").first().waitFor();
+		const dTotal = (await api(E.ADMIN_TOKEN, "GET",
+		    "/v1/deliveries?client=other&limit=1000")).data.data.length;
+		for (;;) {
+			const n = await page.locator("tbody tr").count();
+			const more = page.getByRole("button", { name: "More" });
+			if (n >= dTotal || !(await more.isVisible()))
+				break;
+			await more.click();
+			await page.waitForFunction((k) => document.querySelectorAll(
+			    "tbody tr").length > k, n, { timeout: WAIT });
+		}
+		need(await page.locator("tbody tr").count() === dTotal,
+		    "More loaded all " + dTotal + " deliveries of other");
+		/* Two new rows: past the last one whatever the page split, and
+		 * within the MAX_LIMIT (here 2) a refresh reads past the count. */
+		let newDlv = 0;
+		while (newDlv < 2) {
+			const r = await api(E.ADMIN_TOKEN, "POST", "/v1/events",
+			    { client: "other", type: "order.paid", data: {} });
+			need(r.status === 202 && r.data.deliveries > 0,
+			    "an event for other with deliveries");
+			newDlv += r.data.deliveries;
+		}
+		await page.waitForFunction((k) => document.querySelectorAll(
+		    "tbody tr").length === k, dTotal + newDlv, { timeout: WAIT });
+		need(true, "a refresh showed the " + newDlv + " new deliveries " +
+		    "past the last row");
 		await page.evaluate(() => sessionStorage.removeItem(
 		    "hookd.pageSize"));
 		await page.reload();
@@ -380,6 +434,29 @@ async function main() {
 		await page.getByRole("button", { name: "Sign out" }).click();
 		need(await page.evaluate(() => sessionStorage.length === 0),
 		    "Sign out clears the token");
+
+		/* Behind a sharding proxy: the Client id given at sign-in goes
+		 * as Hookd-Client on every request; hookd refuses one that is
+		 * not the token's client. */
+		await page.getByLabel("Admin or client token").fill(E.CLIENT_TOKEN);
+		await page.getByLabel("Client id").fill("other");
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.locator("#error", { hasText: "Hookd-Client" }).waitFor();
+		need(true, "a Client id other than the token's client is " +
+		    "refused at sign-in with hookd's Hookd-Client message");
+		routed.length = 0;
+		await page.getByLabel("Admin or client token").fill(E.CLIENT_TOKEN);
+		await page.getByLabel("Client id").fill("acme");
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.locator("#who-text", { hasText: "client acme" }).waitFor();
+		await page.goto(BASE + "/console#/endpoints");
+		await page.locator("tr[data-id='" + E.EP_FLAKY + "']").waitFor();
+		need(routed.length >= 2 && routed.every((x) => x[1] === "acme"),
+		    "with Client id acme every request sends Hookd-Client: " +
+		    "acme: " + JSON.stringify(routed));
+		await page.getByRole("button", { name: "Sign out" }).click();
+		need(await page.evaluate(() => sessionStorage.length === 0),
+		    "Sign out clears the token and the Client id");
 		await page.getByLabel("Admin or client token").fill(E.CLIENT_TOKEN);
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.locator("#who-text", { hasText: "client acme" }).waitFor();

@@ -293,3 +293,130 @@ def test_attempts_route_client_token(t):
     eq(h.api("GET", "/v1/attempts?after=x")[0], 422, "a bad cursor")
     eq(h.api("GET", "/v1/attempts?aftr=1")[0], 400, "an unknown parameter")
     del b
+
+
+# ------------------------------------------------- Hookd-Client (sharding)
+
+
+class _Recorder:
+    """A stand-in for hookd behind a sharding proxy: Python's http.server,
+    recording the Hookd-Client header of every request ("-" when absent)
+    and answering each with an empty list (GET) or an empty object."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        seen = self.seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                seen.append((self.command, self.path.split("?")[0],
+                             self.headers.get("Hookd-Client", "-")))
+                body = (b'{"data":[],"next":null,"started_at":"x"}'
+                        if self.command == "GET" else b"{}")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_cli_sends_hookd_client(t):
+    """Behind a sharding proxy (contract §17) every request of a command
+    that names a client carries Hookd-Client: the CLIENT or ID it names,
+    or --client C for those that name only an EP_ID or DLV_ID; a command
+    about no client sends none. A real hookd takes the header (it agrees
+    with what the request names)."""
+    rec = _Recorder()
+    try:
+        addr = "127.0.0.1:%d" % rec.port
+        cases = [
+            (["client", "add", "c1"], "c1"),
+            (["client", "rm", "c1"], "c1"),
+            (["endpoint", "add", "c1", "http://127.0.0.1:9/"], "c1"),
+            (["endpoint", "ls", "c1"], "c1"),
+            (["send", "c1", "order.paid", "{}"], "c1"),
+            (["deliveries", "--client", "c1"], "c1"),
+            (["deliveries", "--endpoint", "ep_1", "--client", "c1"], "c1"),
+            (["endpoint", "rm", "ep_1", "--client", "c1"], "c1"),
+            (["endpoint", "rotate", "ep_1", "--client", "c1"], "c1"),
+            (["retry", "dlv_1", "--client", "c1"], "c1"),
+            (["replay", "ep_1", "--since", "2026-01-01T00:00:00Z",
+              "--client", "c1"], "c1"),
+            (["client", "ls"], "-"),
+            (["endpoint", "ls"], "-"),
+            (["endpoint", "rm", "ep_1"], "-"),
+        ]
+        for args, want in cases:
+            del rec.seen[:]
+            r = run_hookd(*args, "-l", addr, admin="hka_x", cwd=t.tmp)
+            eq(r.returncode, 0, "%r exit code (stderr %r)" % (args,
+                                                              r.stderr))
+            check(rec.seen and all(s[2] == want for s in rec.seen),
+                  "%r sends Hookd-Client %s: %r" % (args, want, rec.seen))
+        # tail --client: every poll carries it.
+        del rec.seen[:]
+        e = dict(os.environ, HOOKD_ADMIN_TOKEN="hka_x")
+        p = subprocess.Popen([HOOKD, "tail", "--client", "c1", "-l", addr],
+                             env=e, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, cwd=t.tmp)
+        try:
+            wait_until(lambda: len(rec.seen) >= 2, 30, what="tail polls twice")
+        finally:
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+        check(all(s[2] == "c1" for s in rec.seen), "tail --client sends "
+              "Hookd-Client: %r" % rec.seen)
+        # A --client that is not an id: usage, nothing sent.
+        del rec.seen[:]
+        r = run_hookd("retry", "dlv_1", "--client", "a b", "-l", addr,
+                      admin="hka_x", cwd=t.tmp)
+        eq(r.returncode, 2, "--client 'a b' exit code")
+        check("--client wants a client id" in r.stderr, r.stderr)
+        eq(rec.seen, [], "nothing sent for a bad --client")
+    finally:
+        rec.close()
+    # A real hookd takes the header the CLI sends.
+    h = t.hookd()
+    ok(cli(h, "client", "add", "c1"), "client add c1")
+    ep = js(cli(h, "endpoint", "add", "c1", "http://127.0.0.1:9/", "--json"),
+            "endpoint add c1")
+    ok(cli(h, "endpoint", "rotate", ep["id"], "--client", "c1"),
+       "endpoint rotate --client c1")
+    r = cli(h, "endpoint", "rotate", ep["id"], "--client", "other")
+    eq(r.returncode, 1, "a --client that does not own the endpoint")
+    check("Hookd-Client" in r.stderr, "hookd says which header: %r"
+          % r.stderr)
+
+
+def test_cli_timeout_env_out_of_range(t):
+    """HOOKD_CLI_TIMEOUT set to 0, past 3600 or not a number is a usage
+    error (2) naming the range, said before anything is sent; 1-3600 and
+    empty are taken."""
+    h = t.hookd()
+    for bad in ("0", "3601", "abc", "-5", "1.5"):
+        r = cli(h, "client", "add", "c" + str(len(bad)),
+                env={"HOOKD_CLI_TIMEOUT": bad})
+        eq(r.returncode, 2, "HOOKD_CLI_TIMEOUT=%s exit code (stderr %r)"
+           % (bad, r.stderr))
+        check("HOOKD_CLI_TIMEOUT wants whole seconds from 1 to 3600" in
+              r.stderr and bad in r.stderr, "message %r" % r.stderr)
+    eq(h.req(200, "GET", "/v1/clients")["data"], [], "nothing sent")
+    for good in ("1", "3600", ""):
+        ok(cli(h, "client", "ls", env={"HOOKD_CLI_TIMEOUT": good}),
+           "HOOKD_CLI_TIMEOUT=%r" % good)

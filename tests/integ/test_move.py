@@ -45,6 +45,14 @@ def test_move_client_between_nodes(t):
     lines = read(exp).split(b"\n")
     check(b'"t":"export"' in lines[0] and b'"t":"end"' in lines[-2],
           "export header and end line: %r, %r" % (lines[0], lines[-2]))
+    # -o - is standard output (as import's -), not a file named "-".
+    r = run_hookd("export", "--client", "mover", "-d", a.data, "-o", "-",
+                  cwd=t.tmp)
+    eq(r.returncode, 0, "export -o - exit code (stderr %r)" % r.stderr)
+    eq(r.stdout.encode().split(b"\n")[1:], lines[1:], "export -o - writes "
+       "the export on standard output (the header's time aside)")
+    check(not os.path.exists(os.path.join(t.tmp, "-")),
+          "export -o - writes no file named -")
 
     # The target's hookd runs: refused by the lock, nothing read.
     r = run_hookd("import", "-d", b.data, exp)

@@ -18,6 +18,7 @@
 
 (function () {
 	var TOKEN_KEY = "hookd.token";
+	var CLIENT_KEY = "hookd.client";	/* the sign-in's Client id */
 	var PAGE = 25;		/* rows a list asks for at a time */
 	var MAX_LIMIT = 1000;	/* the API's largest ?limit= */
 	var REFRESH_MS = 2500;
@@ -36,6 +37,14 @@
 		token: null,
 		role: null,	/* "admin" or "client" */
 		client: null,	/* a client token's own client id, once known */
+		/*
+		 * Hookd-Client (contract §17), for a sharding proxy in front
+		 * of several nodes: shard is the sign-in's optional Client id,
+		 * sent on every request; filterClient the admin view's client
+		 * filter, sent when there is no shard.
+		 */
+		shard: null,
+		filterClient: null,
 		gen: 0,		/* bumped on every view change: stale answers are dropped */
 		view: null,	/* { refresh: function () -> Promise } */
 		busy: false,
@@ -182,10 +191,11 @@
 	 * API's own {"error"} text, and .status the HTTP status.
 	 */
 	function api(method, path, body, extra) {
+		var route = S.shard || S.filterClient;
 		var opts = {
 			method: method,
-			headers: Object.assign({}, extra || {},
-			    { "Authorization": "Bearer " + S.token }),
+			headers: Object.assign(route ? { "Hookd-Client": route } :
+			    {}, extra || {}, { "Authorization": "Bearer " + S.token }),
 			cache: "no-store",
 			credentials: "omit",
 			redirect: "error"
@@ -230,6 +240,27 @@
 	}
 
 	var UNREACHABLE = "hookd is not reachable (it may be restarting)";
+
+	/*
+	 * 1 when v can go in a header as it is (visible ASCII): fetch()
+	 * throws on anything else. Whether it is a client id is hookd's to
+	 * say (its 400 names the rule).
+	 */
+	function headerSafe(v) {
+		return typeof v === "string" && /^[\x21-\x7e]+$/.test(v);
+	}
+
+	/*
+	 * The Hookd-Client header of an admin's action that names client id
+	 * (creating it, its endpoint or event; rotating or deleting it), so
+	 * that a sharding proxy sends it to that client's node: over the
+	 * view's filter; undefined when the sign-in named a client (that one
+	 * goes) or id cannot be a header.
+	 */
+	function about(id) {
+		return S.role === "admin" && !S.shard && headerSafe(id) ?
+		    { "Hookd-Client": id } : undefined;
+	}
 
 	function qs(params) {
 		var q = new URLSearchParams();
@@ -282,8 +313,11 @@
 	 * after page (each at most MAX_LIMIT rows, and maybe fewer where the
 	 * API cut a page at its 4 MiB cap), following "next" until the last
 	 * row shown is in again (new rows ahead of it, as at the top of the
-	 * newest-first events, add to the count) or the list ends. Should
-	 * that row be gone, it stops MAX_LIMIT rows past the count shown. It
+	 * newest-first events, add to the count) or the list ends. When the
+	 * list shown had reached its end (no "More"), it follows "next" to
+	 * the end again, so that rows added past the last one (the
+	 * oldest-first deliveries) show too. Should that row be gone, or
+	 * the list grow fast, it stops MAX_LIMIT rows past the count shown. It
 	 * redraws only when the answer changed, so a focused button or a
 	 * selection survives a refresh that changed nothing.
 	 */
@@ -343,6 +377,7 @@
 			    st.rows[st.rows.length - 1].id : null;
 			var gen = S.gen, seq = st.seq;
 			var rows = [];
+			var atEnd = st.rows.length > 0 && !st.next;
 
 			function page(after) {
 				var n = Math.min(MAX_LIMIT,
@@ -357,7 +392,7 @@
 
 					rows = rows.concat(res.data);
 					if (res.next && (lastId === null ?
-					    rows.length < want : !found &&
+					    rows.length < want : (atEnd || !found) &&
 					    rows.length < want + MAX_LIMIT))
 						return page(res.next);
 					return res.next;
@@ -453,7 +488,11 @@
 		return f;
 	}
 
-	/* A button that asks for a second click before doing fn. */
+	/*
+	 * A button that asks for a second click before doing fn. The second
+	 * click disarms it before fn runs (a third click asks again), and so
+	 * does leaving it; a redraw makes a new, unarmed one.
+	 */
 	function dangerButton(label, fn) {
 		var armed = false;
 		var b = el("button", { type: "button", "class": "danger",
@@ -464,12 +503,15 @@
 				    label.toLowerCase();
 				return;
 			}
+			disarm();
 			fn();
 		    } }, label);
-		b.addEventListener("blur", function () {
+
+		function disarm() {
 			armed = false;
 			b.textContent = label;
-		});
+		}
+		b.addEventListener("blur", disarm);
 		return b;
 	}
 
@@ -494,7 +536,7 @@
 				return api("POST", "/v1/clients", {
 				    id: idIn.value.trim(),
 				    name: nameIn.value.trim() || idIn.value.trim()
-				}).then(function (c) {
+				}, about(idIn.value.trim())).then(function (c) {
 					clear(created);
 					add(created, el("div",
 					    { "class": "secret-box" },
@@ -530,7 +572,7 @@
 			    dangerButton("Delete", function () {
 				act(function () {
 					return api("DELETE", "/v1/clients/" +
-					    enc(c.id));
+					    enc(c.id), undefined, about(c.id));
 				}, "Client " + c.id + " deleted.");
 			    })));
 		}, "No clients yet.");
@@ -542,7 +584,8 @@
 	 * last segment); the new value is shown once, above the list. */
 	function rotateClient(id, what) {
 		act(function () {
-			return api("POST", "/v1/clients/" + enc(id) + "/" + what);
+			return api("POST", "/v1/clients/" + enc(id) + "/" + what,
+			    undefined, about(id));
 		}, function (r) {
 			return r.token ? ["Client " + id + "'s new token (the old " +
 			    "one stopped): ", el("code", { "class": "new-token" },
@@ -686,7 +729,8 @@
 			if (descIn.value.trim())
 				body.description = descIn.value.trim();
 			clearError();
-			api("POST", "/v1/endpoints", body).then(function (ep) {
+			api("POST", "/v1/endpoints", body, about(body.client))
+			    .then(function (ep) {
 				S.nextNotice = "Endpoint " + ep.id + " added.";
 				location.hash = "#/endpoints/" + enc(ep.id);
 			}, failed);
@@ -882,8 +926,9 @@
 				act(function () {
 					return api("POST", "/v1/events" +
 					    qs({ callbackURL: uIn.value.trim() }),
-					    body, key ? { "Idempotency-Key": key } :
-					    undefined);
+					    body, Object.assign({},
+					    about(cIn.value.trim()), key ?
+					    { "Idempotency-Key": key } : {}));
 				}, function (r) {
 					return ["Event ", link(r.id, "events", r.id),
 					    " accepted: " + r.deliveries +
@@ -1110,6 +1155,9 @@
 		if (!S.token)
 			return;
 		r = parseHash();
+		S.filterClient = S.role === "admin" && !S.shard &&
+		    headerSafe(r.params.get("client")) ? r.params.get("client") :
+		    null;
 		S.gen++;
 		S.busy = S.again = false;
 		clearError();
@@ -1171,15 +1219,28 @@
 	 * Which kind of token this is, and a client token's client id: GET
 	 * /v1/whoami. A wrong token rejects with the API's 401 message.
 	 */
-	function signIn(token) {
+	function signIn(token, client) {
 		S.token = token;
+		S.shard = client || null;
+		S.filterClient = null;
+		if (client && !headerSafe(client)) {
+			S.token = S.shard = null;
+			showSignIn();
+			showError("Sign-in failed: the Client id \"" + client +
+			    "\" cannot be sent as Hookd-Client (a client id is " +
+			    "letters, digits, '.', '_' and '-')");
+			return Promise.resolve();
+		}
 		return api("GET", "/v1/whoami").then(function (me) {
 			sessionStorage.setItem(TOKEN_KEY, token);
+			if (client)
+				sessionStorage.setItem(CLIENT_KEY, client);
 			S.role = me.role;
 			S.client = me.client;
-			$("who-text").textContent = me.role === "admin" ?
+			$("who-text").textContent = (me.role === "admin" ?
 			    "Signed in as admin" : "Signed in as client " +
-			    me.client;
+			    me.client) + (client ? " (Hookd-Client " + client +
+			    ")" : "");
 			$("nav").hidden = false;
 			$("who").hidden = false;
 			notice(null);
@@ -1192,12 +1253,13 @@
 				    "; retrying every " + REFRESH_MS / 1000 + " s");
 				setTimeout(function () {
 					if (S.token === token && S.role === null)
-						signIn(token);
+						signIn(token, client);
 				}, REFRESH_MS);
 				return;
 			}
-			S.token = null;
+			S.token = S.shard = null;
 			sessionStorage.removeItem(TOKEN_KEY);
+			sessionStorage.removeItem(CLIENT_KEY);
 			showSignIn();
 			showError("Sign-in failed: " + (e.apiMessage || e.message));
 		});
@@ -1205,7 +1267,9 @@
 
 	function signOut() {
 		sessionStorage.removeItem(TOKEN_KEY);
+		sessionStorage.removeItem(CLIENT_KEY);
 		S.token = S.role = S.client = S.view = null;
+		S.shard = S.filterClient = null;
 		S.revealed = {};
 		S.gen++;
 		notice(null);
@@ -1217,6 +1281,8 @@
 		var app = $("app");
 		var tok = el("input", { type: "password", id: "token",
 		    autocomplete: "off", required: true, size: 40 });
+		var cid = el("input", { type: "text", id: "client-id",
+		    autocomplete: "off", size: 20, placeholder: "optional" });
 
 		$("nav").hidden = true;
 		$("who").hidden = true;
@@ -1229,20 +1295,29 @@
 		    onsubmit: function (ev) {
 			ev.preventDefault();
 			clearError();
-			signIn(tok.value.trim());
+			signIn(tok.value.trim(), cid.value.trim());
 		    } }, el("label", { "for": "token" },
 		    "Admin or client token", tok),
+		    el("label", { "for": "client-id" }, "Client id", cid),
 		    el("button", { type: "submit" }, "Sign in")),
 		    el("p", { "class": "muted" }, "The admin token is in ",
 		    el("code", {}, "DATADIR/admin.token"), " (",
-		    el("code", {}, "cat hookd-data/admin.token"), "). The " +
+		    el("code", {}, "cat hookd-data/admin.token"), "; ",
+		    el("code", {}, "dev-data/admin.token"), " under ",
+		    el("code", {}, "make dev"), "). The " +
 		    "token stays in this tab's sessionStorage until you sign " +
-		    "out or close the tab.")));
+		    "out or close the tab."),
+		    el("p", { "class": "muted" }, "Client id: only behind a " +
+		    "proxy that shards clients over several hookd nodes (it " +
+		    "is sent as Hookd-Client on every request); with a client " +
+		    "token give its client's id. The admin opens a node " +
+		    "directly, or filters by client.")));
 		tok.focus();
 	}
 
 	function start() {
 		var t = sessionStorage.getItem(TOKEN_KEY);
+		var c = sessionStorage.getItem(CLIENT_KEY);
 
 		$("signout").addEventListener("click", signOut);
 		$("auto").addEventListener("change", tick);
@@ -1254,7 +1329,7 @@
 		document.addEventListener("visibilitychange", tick);
 		setInterval(tick, REFRESH_MS);
 		if (t)
-			signIn(t);
+			signIn(t, c);
 		else
 			showSignIn();
 	}
