@@ -780,6 +780,15 @@ cli_listen_main(int argc, char **argv)
 		if (klen < 0)
 			return listen_usage_error("--secret is not a valid "
 			    "secret (whsec_ and base64)", NULL);
+		/* Any base64 is a key (as in Standard Webhooks' libraries),
+		 * so a pasted word is one too; hookd's secrets are never
+		 * shorter, and every callback would then be refused. */
+		if (klen < SIGN_SECRET_MIN_BYTES)
+			fprintf(stderr, "hookd listen: warning: --secret %zu "
+			    "decodes to %d bytes; hookd's secrets are %d to %d "
+			    "(GET /v1/endpoints/ID shows the endpoint's)\n",
+			    k + 1, klen, SIGN_SECRET_MIN_BYTES,
+			    SIGN_SECRET_MAX_BYTES);
 		st.keys[k] = st.key[k];
 		st.klens[k] = (size_t)klen;
 	}

@@ -240,6 +240,21 @@ def test_listen_rotation_two_secrets(t):
     check(recs[0]["webhook_id"] == evt["id"], "first record is hookd's")
 
 
+def test_listen_warns_of_a_short_secret(t):
+    """A pasted word is valid base64 and so a key, as in Standard Webhooks'
+    libraries; listen says so rather than refusing every callback
+    silently. hookd's own secrets give no warning."""
+    h = t.hookd()
+    h.client("acme")
+    good = h.endpoint("acme", "http://127.0.0.1:1/x")["secret"]
+    for secret, warned in (("acme", True), (good, False)):
+        lst = Listen(t, "--secret", secret)
+        lst.close()
+        err = lst.proc.stderr.read()
+        eq("decodes to 3 bytes; hookd's secrets are 24 to 64" in err,
+           warned, "warning for --secret %r (stderr %r)" % (secret, err))
+
+
 def test_listen_slow_client_does_not_block_others(t):
     sec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     lst = Listen(t, "--secret", sec)
