@@ -40,7 +40,7 @@ MODULES = util log loop metrics json http sign sign_x86 url config \
 	webhook gateway outbound tls resolve deliver_queue deliver \
 	deliver_attempt deliver_ops deliver_policy deliver_tail api api_check \
 	api_registry api_static api_events api_gateway api_shard api_ops \
-	api_attempts api_web web_assets server server_conn cli token cli_http \
+	api_attempts api_web web_assets server server_conn cli token cli_http cli_out \
 	cli_api cli_move cli_listen main
 SRCS = $(MODULES:=.c)
 HDRS = $(wildcard *.h)

@@ -20,7 +20,7 @@ TABLE='
 4 deliver deliver_attempt deliver_ops deliver_policy deliver_queue deliver_impl deliver_tail
 5 api api_check api_registry api_static api_events api_gateway api_shard api_ops api_attempts api_web web web_assets api_impl
 6 server server_conn server_impl
-7 main cli cli_api cli_http cli_move cli_listen token
+7 main cli cli_api cli_http cli_out cli_move cli_listen token
 '
 # 0 base: buffers, clocks, numbers, hex; logfmt lines and the one quoter;
 #   the poll loop and its watches; the /metrics counters; the version.
