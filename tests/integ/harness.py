@@ -211,11 +211,12 @@ class Hookd:
     def url(self, path=""):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def api(self, method, path, body=None, token="admin", headers=None,
-            timeout=10):
+    def api_raw(self, method, path, body=None, token="admin", headers=None,
+                timeout=10):
         """One request on a fresh connection. body: dict/list (sent as
-        JSON), bytes/str (sent as is) or None. Returns (status, parsed
-        JSON or text, lower-cased headers)."""
+        JSON), bytes/str (sent as is) or None; headers are added last (a
+        Content-Type there wins). Returns (status, the body's bytes,
+        lower-cased headers)."""
         if token == "admin":
             token = self.admin
         hdrs = {}
@@ -238,6 +239,14 @@ class Hookd:
             status = resp.status
         finally:
             conn.close()
+        return status, raw, rh
+
+    def api(self, method, path, body=None, token="admin", headers=None,
+            timeout=10):
+        """api_raw() with the body parsed as JSON, or text when it is
+        not JSON (decode_body)."""
+        status, raw, rh = self.api_raw(method, path, body, token, headers,
+                                       timeout)
         return status, decode_body(raw, rh), rh
 
     def req(self, expect, method, path, body=None, **kw):

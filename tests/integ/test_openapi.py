@@ -13,7 +13,6 @@ cannot reach its registry the test SKIPS with the reason; any other npm
 failure fails it.
 """
 
-import http.client
 import json
 import os
 import re
@@ -212,37 +211,19 @@ class Recorder:
 
     def call(self, method, target, body=None, token="admin", headers=None,
              expect=None, component=None):
-        if token == "admin":
-            token = self.h.admin
-        hdrs = dict(headers or {})
-        if token is not None:
-            hdrs["Authorization"] = "Bearer " + token
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-        if isinstance(body, str):
-            body = body.encode()
-        if body is not None:
-            hdrs.setdefault("Content-Type", "application/json")
-        conn = http.client.HTTPConnection("127.0.0.1", self.h.port,
-                                          timeout=10)
-        try:
-            conn.request(method, target, body=body, headers=hdrs)
-            resp = conn.getresponse()
-            raw = resp.read()
-            rh = {k.lower(): v for k, v in resp.getheaders()}
-        finally:
-            conn.close()
+        status, raw, rh = self.h.api_raw(method, target, body, token,
+                                         headers)
         path = urllib.parse.urlsplit(target).path
         rec = {"method": method, "target": target,
-               "path": self.template(path), "status": resp.status,
+               "path": self.template(path), "status": status,
                "ctype": rh.get("content-type"),
                "body": raw.decode("utf-8", "replace"), "headers": rh}
         if component is not None:
             rec["component"] = component
         self.records.append(rec)
-        if expect is not None and resp.status != expect:
+        if expect is not None and status != expect:
             raise AssertionError("%s %s: status %d, want %d: %s"
-                                 % (method, target, resp.status, expect,
+                                 % (method, target, status, expect,
                                     raw[:300]))
         if rec["ctype"] == "application/json":
             return json.loads(raw)
