@@ -86,6 +86,7 @@ api_metric_passes(struct buf *b)
 {
 	const char *h = "hookd_loop_pass_seconds";
 	const char *m = "hookd_loop_pass_max_seconds";
+	const char *c = "hookd_loop_pass_max_cpu_seconds";
 	uint64_t sum = 0;
 	size_t i;
 
@@ -104,6 +105,9 @@ api_metric_passes(struct buf *b)
 	api_metric_head(b, m, "gauge",
 	    "Longest poll loop pass since the start.");
 	buf_printf(b, "%s %.6f\n", m, (double)metrics.pass_max_us / 1e6);
+	api_metric_head(b, c, "gauge", "Most CPU time one poll loop pass "
+	    "used since the start (the longest pass less any wait for a core).");
+	buf_printf(b, "%s %.6f\n", c, (double)metrics.pass_max_cpu_us / 1e6);
 }
 
 int

@@ -29,8 +29,9 @@ static struct watch **watches;
 static struct pollfd *pfds;
 static size_t nwatches, watches_cap, watch_holes;
 /* When the last poll() returned (µs), 0 before the first: the pass that
- * began then ends when the next poll() is called. */
-static int64_t pass_began_us;
+ * began then ends when the next poll() is called; and the loop thread's
+ * CPU time then (µs). */
+static int64_t pass_began_us, pass_began_cpu_us;
 
 int
 loop_watch_add(struct watch *w)
@@ -94,7 +95,8 @@ loop_pass(int timeout_ms)
 	/* The pass since the last poll(): its callbacks and everything the
 	 * caller did after them (ticks, commits, compaction steps). */
 	if (pass_began_us != 0)
-		metrics_loop_pass(util_mono_us() - pass_began_us);
+		metrics_loop_pass(util_mono_us() - pass_began_us,
+		    util_thread_cpu_us() - pass_began_cpu_us);
 	watch_compact();
 	npfd = nwatches;
 	for (i = 0; i < npfd; i++) {
@@ -107,6 +109,7 @@ loop_pass(int timeout_ms)
 		return -1;
 	loop_now = util_mono_ms();
 	pass_began_us = util_mono_us();
+	pass_began_cpu_us = util_thread_cpu_us();
 	for (i = 0; n > 0 && i < npfd; i++) {
 		struct watch *w = watches[i];
 

@@ -16,12 +16,14 @@ const int64_t metrics_pass_bounds[METRICS_PASS_BUCKETS] = {
 };
 
 void
-metrics_loop_pass(int64_t us)
+metrics_loop_pass(int64_t us, int64_t cpu_us)
 {
 	size_t i;
 
 	if (us < 0)
 		us = 0;	/* cannot happen on CLOCK_MONOTONIC; kept safe */
+	if (cpu_us > 0 && (uint64_t)cpu_us > metrics.pass_max_cpu_us)
+		metrics.pass_max_cpu_us = (uint64_t)cpu_us;
 	for (i = 0; i < METRICS_PASS_BUCKETS; i++)
 		if (us <= metrics_pass_bounds[i]) {
 			metrics.pass_le[i]++;

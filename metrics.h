@@ -28,11 +28,14 @@ struct metrics {
 	/* Loop passes: the time from poll() returning to the next poll()
 	 * call, the work one pass did (metrics_loop_pass). Passes of at
 	 * most bound i (metrics_pass_bounds) alone in bucket i, as above;
-	 * the longest since the start in µs. */
+	 * the longest since the start in µs, and the most CPU time one
+	 * pass used (less than the longest when the loop waited for a core
+	 * or in the kernel: a busy machine, not hookd's work). */
 	uint64_t pass_le[METRICS_PASS_BUCKETS];
 	uint64_t pass_count;
 	uint64_t pass_sum_us;
 	uint64_t pass_max_us;
+	uint64_t pass_max_cpu_us;
 };
 /* The counters of this process (zero at start; one thread writes them). */
 extern struct metrics metrics;
@@ -43,7 +46,8 @@ extern const int64_t metrics_bounds[METRICS_LATENCY_BUCKETS];
  * waits noticeably. */
 extern const int64_t metrics_pass_bounds[METRICS_PASS_BUCKETS];
 
-/* Count one loop pass that took us microseconds (the loop calls it). */
-void metrics_loop_pass(int64_t us);
+/* Count one loop pass that took us microseconds, cpu_us of them on the CPU
+ * (the loop calls it; a negative value counts as 0). */
+void metrics_loop_pass(int64_t us, int64_t cpu_us);
 
 #endif

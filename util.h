@@ -49,6 +49,11 @@ int64_t util_mono_ms(void);
 /* Microseconds on CLOCK_MONOTONIC: for timing work shorter than a
  * millisecond (a loop pass). */
 int64_t util_mono_us(void);
+/* Microseconds of CPU time the calling thread has used
+ * (CLOCK_THREAD_CPUTIME_ID, POSIX Thread CPU-Time Clocks): a loop pass's
+ * own work, without the time it waited for a core. 0 where the clock is
+ * missing. */
+int64_t util_thread_cpu_us(void);
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME: for timestamps. */
 int64_t util_wall_ms(void);
 

@@ -30,19 +30,21 @@ test_metrics_loop_pass(void)
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		memset(&metrics, 0, sizeof(metrics));
-		metrics_loop_pass(t[i].us);
+		metrics_loop_pass(t[i].us, t[i].us / 2);
 		for (k = 0; k < METRICS_PASS_BUCKETS; k++)
 			CHECKF(metrics.pass_le[k] == (t[i].bucket == (int)k),
 			    "pass %zu bucket %zu", i, k);
 		CHECKF(metrics.pass_count == 1, "pass %zu count", i);
 		CHECKF(metrics.pass_max_us == (uint64_t)(t[i].us < 0 ? 0 :
 		    t[i].us), "pass %zu max", i);
+		CHECKF(metrics.pass_max_cpu_us == (uint64_t)(t[i].us < 0 ? 0 :
+		    t[i].us / 2), "pass %zu max cpu", i);
 	}
 	memset(&metrics, 0, sizeof(metrics));
-	metrics_loop_pass(7000);
-	metrics_loop_pass(3000);
+	metrics_loop_pass(7000, 1000);
+	metrics_loop_pass(3000, 2500);
 	CHECK(metrics.pass_max_us == 7000 && metrics.pass_sum_us == 10000 &&
-	    metrics.pass_count == 2);
+	    metrics.pass_count == 2 && metrics.pass_max_cpu_us == 2500);
 	memset(&metrics, 0, sizeof(metrics));
 }
 

@@ -20,7 +20,9 @@ def metrics_text(h):
 def test_loop_pass_metric(t):
     """hookd_loop_pass_seconds is a histogram whose buckets add up and whose
     count grows with the passes; hookd_loop_pass_max_seconds is the longest
-    pass, above zero once the loop has run."""
+    pass, above zero once the loop has run; hookd_loop_pass_max_cpu_seconds
+    the most CPU time of one pass, above zero and never above the longest
+    pass's time by more than clock granularity."""
     h = t.hookd()
     h.client("acme")
     first = h.metric("hookd_loop_pass_seconds_count")
@@ -30,6 +32,8 @@ def test_loop_pass_metric(t):
     text = metrics_text(h)
     check("# TYPE hookd_loop_pass_seconds histogram" in text, text[-800:])
     check("# TYPE hookd_loop_pass_max_seconds gauge" in text, text[-800:])
+    check("# TYPE hookd_loop_pass_max_cpu_seconds gauge" in text,
+          text[-800:])
     buckets, vals = [], {}
     for line in text.splitlines():
         if line.startswith("hookd_loop_pass_seconds_bucket"):
@@ -43,6 +47,10 @@ def test_loop_pass_metric(t):
     check(count > first + 20, "count did not move: %r -> %r"
           % (first, count))
     check(vals["hookd_loop_pass_max_seconds"] > 0, "max still 0")
+    cpu = vals["hookd_loop_pass_max_cpu_seconds"]
+    check(0 < cpu <= vals["hookd_loop_pass_max_seconds"] + 0.002,
+          "cpu max %r, wall max %r" % (cpu,
+                                       vals["hookd_loop_pass_max_seconds"]))
     check(vals["hookd_loop_pass_seconds_sum"] > 0, "sum still 0")
 
 
