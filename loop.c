@@ -39,15 +39,16 @@ loop_watch_add(struct watch *w)
 	if (w->slot < nwatches && watches[w->slot] == w)
 		return 0;	/* already watched */
 	if (nwatches == watches_cap) {
-		size_t cap = watches_cap ? watches_cap * 2 : 64;
+		/* Two arrays of one capacity: each grows from it. */
+		size_t cap = watches_cap, pcap = watches_cap;
 		struct watch **nw;
 		struct pollfd *np;
 
-		nw = realloc(watches, cap * sizeof(*nw));
+		nw = util_grow(watches, &cap, nwatches + 1, sizeof(*nw), 64);
 		if (nw == NULL)
 			return -1;
 		watches = nw;
-		np = realloc(pfds, cap * sizeof(*np));
+		np = util_grow(pfds, &pcap, nwatches + 1, sizeof(*np), 64);
 		if (np == NULL)
 			return -1;
 		pfds = np;

@@ -281,15 +281,12 @@ child_note(uint64_t id, off_t off, void *arg)
 {
 	struct child_dmap *m = arg;
 
-	if (m->ndm == m->cap) {
-		size_t cap = m->cap * 2 + 1024;
-		struct compact_pair *dm = realloc(m->dm, cap * sizeof(*dm));
+	struct compact_pair *dm = util_grow(m->dm, &m->cap, m->ndm + 1,
+	    sizeof(*dm), 1024);
 
-		if (dm == NULL)
-			return -1;
-		m->dm = dm;
-		m->cap = cap;
-	}
+	if (dm == NULL)
+		return -1;
+	m->dm = dm;
 	m->dm[m->ndm].id = id;
 	m->dm[m->ndm++].off = off;
 	return 0;

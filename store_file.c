@@ -421,15 +421,11 @@ seen_id(uint64_t id)
 int
 vec_push(struct vec *v, void *p)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 64;
-		void **nv = realloc(v->v, cap * sizeof(*nv));
+	void **nv = util_grow(v->v, &v->cap, v->n + 1, sizeof(*nv), 64);
 
-		if (nv == NULL)
-			return -1;
-		v->v = nv;
-		v->cap = cap;
-	}
+	if (nv == NULL)
+		return -1;
+	v->v = nv;
 	v->v[v->n++] = p;
 	return 0;
 }

@@ -621,20 +621,14 @@ sidx_count(size_t i, int s)
 		size_t run = i >> SIDX_SHIFT(L);
 
 		if (run >= lv->n) {
-			if (run >= lv->cap) {
-				size_t cap = lv->cap ? lv->cap * 2 : 64;
-				uint32_t (*c)[3];
+			uint32_t (*c)[3] = util_grow(lv->cnt, &lv->cap,
+			    run + 1, sizeof(*c), 64);
 
-				while (cap <= run)
-					cap *= 2;
-				c = realloc(lv->cnt, cap * sizeof(*c));
-				if (c == NULL) {
-					st_index.sidx_built = 0;
-					return -1;
-				}
-				lv->cnt = c;
-				lv->cap = cap;
+			if (c == NULL) {
+				st_index.sidx_built = 0;
+				return -1;
 			}
+			lv->cnt = c;
 			memset(lv->cnt + lv->n, 0, (run + 1 - lv->n) *
 			    sizeof(*lv->cnt));
 			lv->n = run + 1;

@@ -179,17 +179,13 @@ event_alloc_gw(const char *client_id, const char *type, size_t type_len)
 static int
 announce_room(void)
 {
-	size_t cap;
-	struct announce *a;
+	struct announce *a = util_grow(st_journal.unannounced,
+	    &st_journal.capunannounced, st_journal.nunannounced + 1,
+	    sizeof(*a), 64);
 
-	if (st_journal.nunannounced < st_journal.capunannounced)
-		return 0;
-	cap = st_journal.capunannounced ? st_journal.capunannounced * 2 : 64;
-	a = realloc(st_journal.unannounced, cap * sizeof(*a));
 	if (a == NULL)
 		return -1;
 	st_journal.unannounced = a;
-	st_journal.capunannounced = cap;
 	return 0;
 }
 
@@ -428,6 +424,7 @@ event_create(const char *cid, struct client *c, const char *type,
 {
 	struct event *ev = event_alloc(cid, type, type_len);
 	struct delivery *d, *list = NULL, **tail = &list;
+	void **dv;
 	size_t i, nd = neps + (oneoff_url != NULL);
 	off_t off;
 
@@ -447,16 +444,13 @@ event_create(const char *cid, struct client *c, const char *type,
 		*tail = d;
 		tail = &d->next_in_event;
 	}
-	if (st_journal.deliveries.cap - st_journal.deliveries.n < nd) {
-		size_t cap = (st_journal.deliveries.n + nd) * 2;
-		void **v = realloc(st_journal.deliveries.v,
-		    cap * sizeof(void *));
-
-		if (v == NULL)
-			goto nomem;
-		st_journal.deliveries.v = v;
-		st_journal.deliveries.cap = cap;
-	}
+	/* Room for the deliveries now: nothing can fail once the record
+	 * is written. */
+	dv = util_grow(st_journal.deliveries.v, &st_journal.deliveries.cap,
+	    st_journal.deliveries.n + nd, sizeof(void *), 64);
+	if (dv == NULL)
+		goto nomem;
+	st_journal.deliveries.v = dv;
 	if (vec_push(&st_journal.events, NULL) != 0)
 		goto nomem;
 	st_journal.events.n--;
@@ -601,6 +595,7 @@ store_request_complete(struct event *ev, int failed, int status,
     struct endpoint **eps, size_t neps, const char *oneoff_url, int64_t now)
 {
 	struct delivery *d, *list = NULL, **tail = &list, *last;
+	void **dv;
 	struct client *c = store_event_client(ev);
 	size_t i, nd = neps + (oneoff_url != NULL);
 	char *copy = NULL, oldtype[UTIL_TYPE_MAX + 1];
@@ -624,16 +619,13 @@ store_request_complete(struct event *ev, int failed, int status,
 		*tail = d;
 		tail = &d->next_in_event;
 	}
-	if (st_journal.deliveries.cap - st_journal.deliveries.n < nd) {
-		size_t cap = (st_journal.deliveries.n + nd) * 2;
-		void **v = realloc(st_journal.deliveries.v,
-		    cap * sizeof(void *));
-
-		if (v == NULL)
-			goto nomem;
-		st_journal.deliveries.v = v;
-		st_journal.deliveries.cap = cap;
-	}
+	/* Room for the deliveries now: nothing can fail once the record
+	 * is written. */
+	dv = util_grow(st_journal.deliveries.v, &st_journal.deliveries.cap,
+	    st_journal.deliveries.n + nd, sizeof(void *), 64);
+	if (dv == NULL)
+		goto nomem;
+	st_journal.deliveries.v = dv;
 	if ((copy = util_strndup(data, data_len)) == NULL ||
 	    announce_room() != 0)
 		goto nomem;
@@ -1028,17 +1020,12 @@ event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
 			int v;
 			uint64_t p;
 
-			if (nc == s->chain_cap) {
-				size_t cap = s->chain_cap ? s->chain_cap * 2 :
-				    16;
-				off_t *ch = realloc(s->chain, cap *
-				    sizeof(*ch));
+			off_t *ch = util_grow(s->chain, &s->chain_cap,
+			    nc + 1, sizeof(*ch), 16);
 
-				if (ch == NULL)
-					return -1;
-				s->chain = ch;
-				s->chain_cap = cap;
-			}
+			if (ch == NULL)
+				return -1;
+			s->chain = ch;
 			s->chain[nc++] = c;
 			buf_reset(&s->rb);
 			if (read_record(c, &s->rb, &s->toks, &s->ntoks) <= 0)

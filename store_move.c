@@ -387,15 +387,12 @@ same_as_built(const struct replay *r)
 static int
 add_line(struct replay *r, int kind, long prev)
 {
-	if (mv.nlines == mv.caplines) {
-		size_t cap = mv.caplines ? mv.caplines * 2 : 64;
-		struct mv_line *l = realloc(mv.lines, cap * sizeof(*l));
+	struct mv_line *l = util_grow(mv.lines, &mv.caplines, mv.nlines + 1,
+	    sizeof(*l), 64);
 
-		if (l == NULL)
-			return replay_fail(r, "out of memory");
-		mv.lines = l;
-		mv.caplines = cap;
-	}
+	if (l == NULL)
+		return replay_fail(r, "out of memory");
+	mv.lines = l;
 	mv.lines[mv.nlines].off = r->off;
 	mv.lines[mv.nlines].noff = -1;
 	mv.lines[mv.nlines].prev = prev;
@@ -437,10 +434,12 @@ plan_new_event(struct replay *r, uint64_t id)
 			return replay_fail(r, msg);
 		}
 		if (mv.ndlv == mv.capdlv) {
-			size_t cap = mv.capdlv ? mv.capdlv * 2 : 16;
-			uint64_t *d = realloc(mv.dlv, cap * sizeof(*d));
-			long *l = d != NULL ? realloc(mv.dlv_last,
-			    cap * sizeof(*l)) : NULL;
+			/* Two arrays of one capacity: each grows from it. */
+			size_t cap = mv.capdlv, lcap = mv.capdlv;
+			uint64_t *d = util_grow(mv.dlv, &cap, mv.ndlv + 1,
+			    sizeof(*d), 16);
+			long *l = d != NULL ? util_grow(mv.dlv_last, &lcap,
+			    mv.ndlv + 1, sizeof(*l), 16) : NULL;
 
 			if (d != NULL)
 				mv.dlv = d;
@@ -453,14 +452,13 @@ plan_new_event(struct replay *r, uint64_t id)
 		mv.dlv_last[mv.ndlv++] = -1;
 	}
 	mv.st->deliveries += mv.ndlv;
-	if (mv.nevs == mv.capevs) {
-		size_t cap = mv.capevs ? mv.capevs * 2 : 64;
-		struct mv_event *ev = realloc(mv.evs, cap * sizeof(*ev));
+	{
+		struct mv_event *ev = util_grow(mv.evs, &mv.capevs,
+		    mv.nevs + 1, sizeof(*ev), 64);
 
 		if (ev == NULL)
 			return replay_fail(r, "out of memory");
 		mv.evs = ev;
-		mv.capevs = cap;
 	}
 	mv.evs[mv.nevs].id = id;
 	mv.evs[mv.nevs].first = mv.nlines;

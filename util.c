@@ -522,6 +522,30 @@ util_span_eq(const char *s, size_t len, const char *lit)
 	return strlen(lit) == len && memcmp(s, lit, len) == 0;
 }
 
+void *
+util_grow(void *v, size_t *cap, size_t need, size_t size, size_t min)
+{
+	size_t n = *cap;
+
+	if (need <= n && v != NULL)
+		return v;
+	if (n < min)
+		n = min;
+	if (n == 0)
+		n = 1;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return NULL;
+		n *= 2;
+	}
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	if ((v = realloc(v, n * size)) == NULL)
+		return NULL;
+	*cap = n;
+	return v;
+}
+
 char *
 util_strndup(const char *s, size_t len)
 {

@@ -103,6 +103,15 @@ int util_span_eq(const char *s, size_t len, const char *lit);
 
 /* Copy a span into a NUL-terminated heap string. NULL when out of memory. */
 char *util_strndup(const char *s, size_t len);
+/*
+ * Room for need elements of size bytes in the array v (heap, the caller's;
+ * *cap elements now, 0 with v NULL at first): v itself when it has it,
+ * else v realloc'd to a capacity doubled from *cap (at least min) until it
+ * holds need, with *cap set. NULL, with v and *cap untouched, when out of
+ * memory or the bytes overflow a size_t. The one growth rule of hookd's
+ * arrays (amortised O(1) appends).
+ */
+void *util_grow(void *v, size_t *cap, size_t need, size_t size, size_t min);
 
 /* Longest word util_nearest compares: the distance costs len * len steps. */
 #define UTIL_NEAREST_MAX 64

@@ -48,6 +48,42 @@ test_metrics_loop_pass(void)
 	memset(&metrics, 0, sizeof(metrics));
 }
 
+/* The one growth rule: untouched when there is room, doubled from the
+ * capacity (at least min) until need fits, and NULL with nothing changed
+ * when the bytes would overflow. */
+static void
+test_util_grow(void)
+{
+	static const struct {
+		size_t cap, need, min, want;
+	} t[] = {
+		{ 0, 1, 64, 64 }, { 0, 0, 64, 64 }, { 64, 64, 64, 64 },
+		{ 64, 65, 64, 128 }, { 0, 5, 0, 8 }, { 16, 1000, 16, 1024 },
+		{ 3, 4, 1, 6 },
+	};
+	size_t i, cap;
+	char *v, *w;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cap = t[i].cap;
+		v = cap ? malloc(cap) : NULL;
+		w = util_grow(v, &cap, t[i].need, 1, t[i].min);
+		CHECKF(w != NULL && cap == t[i].want, "grow %zu: cap %zu", i,
+		    cap);
+		if (t[i].cap >= t[i].need && t[i].cap > 0)
+			CHECKF(w == v, "grow %zu moved", i);
+		if (w != NULL && t[i].need > 0)
+			w[t[i].need - 1] = 'x';	/* the room is there */
+		free(w);
+	}
+	cap = 4;
+	v = malloc(4 * 8);
+	CHECK(util_grow(v, &cap, SIZE_MAX / 4, 8, 1) == NULL && cap == 4);
+	CHECK(util_grow(v, &cap, (SIZE_MAX >> 1) + 2, 1, 1) == NULL &&
+	    cap == 4);
+	free(v);
+}
+
 /* The one hex decoder: every digit, both cases, and the lower-only mode
  * hookd's own ids and checksums use. */
 /* buf_put_i64/u64 and util_fmt_i64 write what printf's %lld/%llu write,
@@ -513,6 +549,7 @@ test_util(void)
 
 	test_util_hex();
 	test_metrics_loop_pass();
+	test_util_grow();
 	test_util_hex_char();
 	test_util_min64();
 	test_util_err_set();
