@@ -128,6 +128,30 @@ check-clang:
 check: check-clang hookd-san tests/unit-san fuzz-replay
 	ASAN_OPTIONS=detect_leaks=1 ./tests/unit-san
 	HOOKD_BIN=./hookd-san python3 tests/run_integration.py
+	$(MAKE) crash-check
+
+# Issue 18: power loss. tests/crash/recorder.so records what hookd does to
+# its files (LD_PRELOAD: the plain glibc build, not hookd-san or
+# hookd-static); tests/crash/workloads.py records the workloads into
+# CRASH_OUT; tests/crash/explore.py builds the crash states of each and
+# checks hookd's recovery of them. make crash-check (in make check) checks
+# CRASH_SAMPLE states of each recording, spread over crash points and
+# kinds; make crash-explore checks them all.
+CRASH_OUT ?= $(shell test -d /dev/shm && echo /dev/shm || echo /tmp)/hookd-crash-recordings
+CRASH_SAMPLE ?= 2000
+tests/crash/recorder.so: tests/crash/recorder.c
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl -pthread
+
+crash-record: hookd tests/crash/recorder.so
+	python3 tests/crash/test_explore.py
+	rm -rf $(CRASH_OUT)
+	python3 tests/crash/workloads.py $(CRASH_OUT)
+
+crash-check: crash-record
+	python3 tests/crash/explore.py --max-states $(CRASH_SAMPLE) $(CRASH_OUT)/*/
+
+crash-explore: crash-record
+	python3 tests/crash/explore.py $(CRASH_OUT)/*/
 
 # Issue 16: the static build and the dev preset.
 # make static       hookd-static: linked statically against musl libc
@@ -209,7 +233,9 @@ clean:
 		flaky.head flaky.body
 	rm -rf tests/fuzz/bin hookd-data demo-data
 	rm -rf hookd-static dev-data
+	rm -rf tests/crash/recorder.so crash-failures
 
 FORCE:
 
-.PHONY: FORCE all unit layers test check check-clang run clean fuzz fuzz-replay bench demo install
+.PHONY: FORCE all unit layers test check check-clang run clean fuzz fuzz-replay bench demo install \
+	crash-record crash-check crash-explore

@@ -1,0 +1,1329 @@
+/*
+ * recorder: an LD_PRELOAD shim that records, in order, every file operation
+ * a process makes under one directory (hookd's DATADIR), and the bytes of
+ * every HTTP request read and answer written on the connections it
+ * accepted, for the crash-state explorer (tests/crash/explore.py).
+ *
+ * Why a shim and not the store's own I/O layer: it sees every call the
+ * binary makes (the compaction child's writes, the registry rewrite, hookd
+ * check's rewrite, the lock file, the sync thread's fsyncs) without
+ * trusting the code under test to report itself, and the binary runs
+ * unmodified. The cost: it works only with dynamically linked glibc
+ * builds; hookd-static (musl, static) cannot be preloaded.
+ *
+ * Environment: HOOKD_REC_DIR, the directory to watch (it need not exist
+ * yet); HOOKD_REC_LOG, the file the records are appended to. Without both
+ * the shim passes every call through and records nothing.
+ *
+ * Format: one JSON object a line, each line written by one write(2) to a
+ * descriptor opened O_APPEND (shared with forked children). Every line has
+ * "op", "pid" and "tid"; file operations name the file by "path" (relative
+ * to HOOKD_REC_DIR, "" for the directory itself) and/or by "ino" (the
+ * inode, from fstat or lstat); bytes are lowercase hex in "data".
+ *
+ *   {"op":"start","dir":ABS}                     the shim's first record
+ *   {"op":"open","path":P,"fd":N,"flags":F,"ino":I,"isdir":0|1,"existed":0|1}
+ *   {"op":"write","fd":N,"ino":I,"off":O,"n":LEN,"data":HEX}
+ *   {"op":"fsync","fd":N,"ino":I,"isdir":0|1,"call":"fsync"|"fdatasync"}
+ *   {"op":"sync_file_range","fd":N,"ino":I}       (no durability promised)
+ *   {"op":"truncate","fd":N,"ino":I,"len":L}
+ *   {"op":"fallocate","fd":N,"ino":I,"mode":M,"off":O,"len":L}
+ *   {"op":"rename","from":P,"to":P,"ino":I,"flags":F}  (-1 "from": outside)
+ *   {"op":"unlink","path":P,"ino":I}  {"op":"rmdir","path":P,"ino":I}
+ *   {"op":"mkdir","path":P}
+ *   {"op":"close","fd":N,"ino":I}   {"op":"dup","fd":N,"newfd":M}
+ *   {"op":"fork","ppid":P}                        (written by the child)
+ *   {"op":"accept","fd":N}  {"op":"in","fd":N,"n":LEN,"data":HEX}
+ *   {"op":"out","fd":N,"n":LEN,"data":HEX}  {"op":"sclose","fd":N}
+ *   {"op":"outside","call":NAME,"path":P}        a call the explorer cannot
+ *                                                model (e.g. a rename into
+ *                                                the directory from outside)
+ *
+ * Ordering: one process-wide mutex is held around the real call and the
+ * appending of its record, so the log is a linearization across threads
+ * (the loop, the sync thread, the releaser thread) and, through
+ * pthread_atfork and the shared O_APPEND descriptor, the forked compaction
+ * child. An fsync is recorded only after it returned 0; a failed call is
+ * not recorded (it changed nothing the model needs, or the file size check
+ * at the end of a workload catches it).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Descriptors above this are not tracked (hookd's files and connections
+ * in a test workload stay far below it). */
+#define REC_MAXFD 65536
+/* The bytes of a request or answer kept per call: the status line, the
+ * headers and a body with the ids of a small test request. */
+#define REC_NET_MAX 8192
+
+enum { FD_NONE, FD_FILE, FD_DIR, FD_SOCK };
+
+struct rec_fd {
+	unsigned char kind;
+	unsigned long long ino;
+};
+
+static struct rec_fd fds[REC_MAXFD];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int log_fd = -1;
+static char rec_dir[PATH_MAX * 4];
+static size_t rec_dir_len;
+static int active;
+
+/* The real functions, found with dlsym(RTLD_NEXT) on first use (the
+ * 64-bit and fortified names call the same ones). */
+#define REAL(name) static __typeof__(name) *real_##name
+REAL(open); REAL(openat);
+REAL(write); REAL(pwrite); REAL(writev); REAL(pwritev);
+REAL(fsync); REAL(fdatasync); REAL(sync_file_range); REAL(rename);
+REAL(renameat); REAL(renameat2); REAL(unlink); REAL(unlinkat);
+REAL(rmdir); REAL(ftruncate); REAL(fallocate);
+REAL(posix_fallocate); REAL(mkdirat); REAL(close);
+REAL(dup); REAL(dup2); REAL(dup3); REAL(fcntl); REAL(accept);
+REAL(accept4); REAL(read); REAL(send); REAL(sendmsg); REAL(recv);
+REAL(link); REAL(socket); REAL(linkat); REAL(truncate); REAL(symlink);
+
+#define RESOLVE(name) do { if (real_##name == NULL) \
+	real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name); \
+	} while (0)
+
+/* ---- the record buffer (one per call, under mu) ---- */
+
+struct rbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+rb_put(struct rbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2 + 256;
+		char *q = realloc(b->p, cap);
+
+		if (q == NULL)
+			abort();	/* a lost record would make a false model */
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+rb_puts(struct rbuf *b, const char *s)
+{
+	rb_put(b, s, strlen(s));
+}
+
+static void
+rb_num(struct rbuf *b, const char *key, long long v)
+{
+	char t[64];
+
+	snprintf(t, sizeof(t), ",\"%s\":%lld", key, v);
+	rb_puts(b, t);
+}
+
+/* A JSON string member: paths are escaped byte by byte. */
+static void
+rb_str(struct rbuf *b, const char *key, const char *s)
+{
+	char t[8];
+
+	rb_puts(b, ",\"");
+	rb_puts(b, key);
+	rb_puts(b, "\":\"");
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			snprintf(t, sizeof(t), "\\u%04x", c);
+			rb_puts(b, t);
+		} else
+			rb_put(b, (const char *)&c, 1);
+	}
+	rb_puts(b, "\"");
+}
+
+static void
+rb_hex(struct rbuf *b, const void *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *s = p;
+	char t[512];
+	size_t i, k = 0;
+
+	rb_puts(b, ",\"data\":\"");
+	for (i = 0; i < n; i++) {
+		t[k++] = hx[s[i] >> 4];
+		t[k++] = hx[s[i] & 15];
+		if (k == sizeof(t)) {
+			rb_put(b, t, k);
+			k = 0;
+		}
+	}
+	rb_put(b, t, k);
+	rb_puts(b, "\"");
+}
+
+static void
+rb_begin(struct rbuf *b, const char *op)
+{
+	char t[160];
+
+	b->p = NULL;
+	b->len = b->cap = 0;
+	snprintf(t, sizeof(t), "{\"op\":\"%s\",\"pid\":%ld,\"tid\":%ld", op,
+	    (long)getpid(), (long)syscall(SYS_gettid));
+	rb_puts(b, t);
+}
+
+/* End the line and append it with one write(2). */
+static void
+rb_end(struct rbuf *b)
+{
+	size_t done = 0;
+
+	rb_puts(b, "}\n");
+	RESOLVE(write);
+	while (done < b->len) {
+		ssize_t w = real_write(log_fd, b->p + done, b->len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			abort();
+		done += (size_t)w;
+	}
+	free(b->p);
+}
+
+/* ---- paths ---- */
+
+/* Normalize an absolute path in place: no "//", ".", "..". */
+static void
+norm(char *p)
+{
+	char *out = p, *s = p;
+
+	while (*s != '\0') {
+		char *e;
+		size_t n;
+
+		while (*s == '/')
+			s++;
+		if (*s == '\0')
+			break;
+		e = strchr(s, '/');
+		n = e ? (size_t)(e - s) : strlen(s);
+		if (n == 1 && s[0] == '.') {
+			/* nothing */
+		} else if (n == 2 && s[0] == '.' && s[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, s, n);
+			out += n;
+		}
+		s += n;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
+/*
+ * The path of (dirfd, path) relative to the watched directory into rel:
+ * 1 when it is inside ("" for the directory itself), 0 when not.
+ */
+static int
+rel_path(int dirfd, const char *path, char *rel, size_t relsz)
+{
+	char abs[PATH_MAX * 2], base[PATH_MAX];
+	int saved = errno;
+
+	if (!active || path == NULL)
+		return 0;
+	if (path[0] == '/')
+		base[0] = '\0';
+	else if (dirfd == AT_FDCWD) {
+		if (getcwd(base, sizeof(base)) == NULL) {
+			errno = saved;
+			return 0;
+		}
+	} else {
+		char lnk[64];
+		ssize_t n;
+
+		snprintf(lnk, sizeof(lnk), "/proc/self/fd/%d", dirfd);
+		n = readlink(lnk, base, sizeof(base) - 1);
+		if (n < 0) {
+			errno = saved;
+			return 0;
+		}
+		base[n] = '\0';
+	}
+	errno = saved;
+	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", base, path) >=
+	    sizeof(abs))
+		return 0;
+	norm(abs);
+	if (strncmp(abs, rec_dir, rec_dir_len) != 0 ||
+	    (abs[rec_dir_len] != '\0' && abs[rec_dir_len] != '/'))
+		return 0;
+	snprintf(rel, relsz, "%s", abs[rec_dir_len] == '/' ?
+	    abs + rec_dir_len + 1 : "");
+	return 1;
+}
+
+static unsigned long long
+ino_of_path(int dirfd, const char *path, int *exists)
+{
+	struct stat sb;
+	int saved = errno;
+
+	*exists = fstatat(dirfd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	errno = saved;
+	return *exists ? (unsigned long long)sb.st_ino : 0;
+}
+
+static struct rec_fd *
+tracked(int fd)
+{
+	if (!active || fd < 0 || fd >= REC_MAXFD || fds[fd].kind == FD_NONE)
+		return NULL;
+	return &fds[fd];
+}
+
+/* ---- set-up ---- */
+
+static void
+at_prepare(void)
+{
+	pthread_mutex_lock(&mu);
+}
+
+static void
+at_parent(void)
+{
+	pthread_mutex_unlock(&mu);
+}
+
+static void
+at_child(void)
+{
+	struct rbuf b;
+	char t[64];
+
+	pthread_mutex_unlock(&mu);
+	if (!active)
+		return;
+	pthread_mutex_lock(&mu);
+	rb_begin(&b, "fork");
+	snprintf(t, sizeof(t), ",\"ppid\":%ld", (long)getppid());
+	rb_puts(&b, t);
+	rb_end(&b);
+	pthread_mutex_unlock(&mu);
+}
+
+__attribute__((constructor)) static void
+rec_init(void)
+{
+	const char *dir = getenv("HOOKD_REC_DIR");
+	const char *logp = getenv("HOOKD_REC_LOG");
+	char abs[PATH_MAX * 2], parent[PATH_MAX * 2], *slash;
+	struct rbuf b;
+
+	RESOLVE(open);
+	if (dir == NULL || logp == NULL || *dir == '\0')
+		return;
+	if (dir[0] != '/' && getcwd(parent, PATH_MAX) == NULL)
+		abort();
+	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", dir[0] == '/' ? "" :
+	    parent, dir) >= sizeof(abs))
+		abort();
+	norm(abs);
+	/* The directory may not exist yet: resolve its parent's links. */
+	slash = strrchr(abs, '/');
+	*slash = '\0';
+	if (realpath(abs[0] ? abs : "/", parent) == NULL)
+		snprintf(parent, sizeof(parent), "%s", abs);
+	if ((size_t)snprintf(rec_dir, sizeof(rec_dir), "%s/%s",
+	    strcmp(parent, "/") == 0 ? "" : parent, slash + 1) >=
+	    sizeof(rec_dir))
+		abort();
+	rec_dir_len = strlen(rec_dir);
+	log_fd = real_open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600);
+	if (log_fd < 0)
+		abort();
+	/* Keep the log above the descriptors the program uses. */
+	RESOLVE(fcntl);
+	RESOLVE(close);
+	{
+		int hi = real_fcntl(log_fd, F_DUPFD_CLOEXEC, 1000);
+
+		if (hi >= 0) {
+			real_close(log_fd);
+			log_fd = hi;
+		}
+	}
+	pthread_atfork(at_prepare, at_parent, at_child);
+	active = 1;
+	rb_begin(&b, "start");
+	rb_str(&b, "dir", rec_dir);
+	rb_end(&b);
+}
+
+/* ---- records of file operations ---- */
+
+static void
+rec_open(const char *rel, int fd, int flags, int existed)
+{
+	struct stat sb;
+	struct rbuf b;
+	int isdir;
+
+	if (fd < 0 || fd >= REC_MAXFD || fstat(fd, &sb) != 0)
+		return;
+	isdir = S_ISDIR(sb.st_mode);
+	fds[fd].kind = isdir ? FD_DIR : FD_FILE;
+	fds[fd].ino = (unsigned long long)sb.st_ino;
+	rb_begin(&b, "open");
+	rb_str(&b, "path", rel);
+	rb_num(&b, "fd", fd);
+	rb_num(&b, "flags", flags);
+	rb_num(&b, "ino", (long long)sb.st_ino);
+	rb_num(&b, "isdir", isdir);
+	rb_num(&b, "existed", existed);
+	rb_end(&b);
+}
+
+static void
+rec_write(int fd, const struct rec_fd *t, long long off, const void *p,
+    size_t n)
+{
+	struct rbuf b;
+
+	rb_begin(&b, "write");
+	rb_num(&b, "fd", fd);
+	rb_num(&b, "ino", (long long)t->ino);
+	rb_num(&b, "off", off);
+	rb_num(&b, "n", (long long)n);
+	rb_hex(&b, p, n);
+	rb_end(&b);
+}
+
+static void
+rec_net(const char *op, int fd, const void *p, size_t n)
+{
+	struct rbuf b;
+
+	rb_begin(&b, op);
+	rb_num(&b, "fd", fd);
+	rb_num(&b, "n", (long long)n);
+	rb_hex(&b, p, n < REC_NET_MAX ? n : REC_NET_MAX);
+	rb_end(&b);
+}
+
+static void
+rec_fdop(const char *op, int fd, const struct rec_fd *t, const char *k1,
+    long long v1, const char *k2, long long v2, const char *k3,
+    long long v3)
+{
+	struct rbuf b;
+
+	rb_begin(&b, op);
+	rb_num(&b, "fd", fd);
+	rb_num(&b, "ino", (long long)t->ino);
+	if (k1)
+		rb_num(&b, k1, v1);
+	if (k2)
+		rb_num(&b, k2, v2);
+	if (k3)
+		rb_num(&b, k3, v3);
+	rb_end(&b);
+}
+
+static void
+rec_path(const char *op, const char *rel, int has_ino,
+    unsigned long long ino)
+{
+	struct rbuf b;
+
+	rb_begin(&b, op);
+	rb_str(&b, "path", rel);
+	if (has_ino)
+		rb_num(&b, "ino", (long long)ino);
+	rb_end(&b);
+}
+
+static void
+rec_outside(const char *call, const char *rel)
+{
+	struct rbuf b;
+
+	rb_begin(&b, "outside");
+	rb_str(&b, "call", call);
+	rb_str(&b, "path", rel);
+	rb_end(&b);
+}
+
+/* ---- open ---- */
+
+static int
+do_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	char rel[PATH_MAX];
+	int fd, existed = 0, saved;
+
+	if (!rel_path(dirfd, path, rel, sizeof(rel))) {
+		RESOLVE(openat);
+		fd = real_openat(dirfd, path, flags, mode);
+		/* A descriptor closed behind the shim's back (fclose)
+		 * is untracked once its number is given out again. */
+		if (fd >= 0 && fd < REC_MAXFD)
+			fds[fd].kind = FD_NONE;
+		return fd;
+	}
+	pthread_mutex_lock(&mu);
+	(void)ino_of_path(dirfd, path, &existed);
+	RESOLVE(openat);
+	fd = real_openat(dirfd, path, flags, mode);
+	saved = errno;
+	if (fd >= 0)
+		rec_open(rel, fd, flags, existed);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return fd;
+}
+
+#define OPEN_MODE(flags, mode) do { \
+	if ((flags) & (O_CREAT | __O_TMPFILE)) { \
+		va_list ap; \
+		va_start(ap, flags); \
+		mode = va_arg(ap, mode_t); \
+		va_end(ap); \
+	} } while (0)
+
+int
+open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	OPEN_MODE(flags, mode);
+	return do_openat(AT_FDCWD, path, flags, mode);
+}
+
+int
+open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	OPEN_MODE(flags, mode);
+	return do_openat(AT_FDCWD, path, flags, mode);
+}
+
+int
+openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	OPEN_MODE(flags, mode);
+	return do_openat(dirfd, path, flags, mode);
+}
+
+int
+openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	OPEN_MODE(flags, mode);
+	return do_openat(dirfd, path, flags, mode);
+}
+
+int
+creat(const char *path, mode_t mode)
+{
+	return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC,
+	    mode);
+}
+
+int __open_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+
+int
+__open_2(const char *path, int flags)
+{
+	return do_openat(AT_FDCWD, path, flags, 0);
+}
+
+int
+__openat_2(int dirfd, const char *path, int flags)
+{
+	return do_openat(dirfd, path, flags, 0);
+}
+
+/* ---- writes ---- */
+
+static long long
+pos_after(int fd, ssize_t n)
+{
+	int saved = errno;
+	off_t at = lseek(fd, 0, SEEK_CUR);
+
+	errno = saved;
+	return (long long)at - (long long)n;
+}
+
+ssize_t
+write(int fd, const void *p, size_t n)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t w;
+	int saved;
+
+	RESOLVE(write);
+	if (t == NULL)
+		return real_write(fd, p, n);
+	pthread_mutex_lock(&mu);
+	w = real_write(fd, p, n);
+	saved = errno;
+	if (w > 0) {
+		if (t->kind == FD_SOCK)
+			rec_net("out", fd, p, (size_t)w);
+		else
+			rec_write(fd, t, pos_after(fd, w), p, (size_t)w);
+	}
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return w;
+}
+
+static ssize_t
+do_pwrite(int fd, const void *p, size_t n, off_t off)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t w;
+	int saved;
+
+	RESOLVE(pwrite);
+	if (t == NULL)
+		return real_pwrite(fd, p, n, off);
+	pthread_mutex_lock(&mu);
+	w = real_pwrite(fd, p, n, off);
+	saved = errno;
+	if (w > 0)
+		rec_write(fd, t, (long long)off, p, (size_t)w);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return w;
+}
+
+ssize_t
+pwrite(int fd, const void *p, size_t n, off_t off)
+{
+	return do_pwrite(fd, p, n, off);
+}
+
+ssize_t
+pwrite64(int fd, const void *p, size_t n, off_t off)
+{
+	return do_pwrite(fd, p, n, off);
+}
+
+/* The first n bytes of an iovec as one buffer (malloc'd). */
+static char *
+gather(const struct iovec *iov, int cnt, size_t n)
+{
+	char *p = malloc(n ? n : 1);
+	size_t done = 0;
+	int i;
+
+	if (p == NULL)
+		abort();
+	for (i = 0; i < cnt && done < n; i++) {
+		size_t k = iov[i].iov_len < n - done ? iov[i].iov_len :
+		    n - done;
+
+		memcpy(p + done, iov[i].iov_base, k);
+		done += k;
+	}
+	return p;
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t w;
+	int saved;
+
+	RESOLVE(writev);
+	if (t == NULL)
+		return real_writev(fd, iov, cnt);
+	pthread_mutex_lock(&mu);
+	w = real_writev(fd, iov, cnt);
+	saved = errno;
+	if (w > 0) {
+		char *p = gather(iov, cnt, (size_t)w);
+
+		if (t->kind == FD_SOCK)
+			rec_net("out", fd, p, (size_t)w);
+		else
+			rec_write(fd, t, pos_after(fd, w), p, (size_t)w);
+		free(p);
+	}
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return w;
+}
+
+ssize_t
+pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t w;
+	int saved;
+
+	RESOLVE(pwritev);
+	if (t == NULL)
+		return real_pwritev(fd, iov, cnt, off);
+	pthread_mutex_lock(&mu);
+	w = real_pwritev(fd, iov, cnt, off);
+	saved = errno;
+	if (w > 0) {
+		char *p = gather(iov, cnt, (size_t)w);
+
+		rec_write(fd, t, (long long)off, p, (size_t)w);
+		free(p);
+	}
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return w;
+}
+
+ssize_t
+send(int fd, const void *p, size_t n, int flags)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t w;
+	int saved;
+
+	RESOLVE(send);
+	if (t == NULL)
+		return real_send(fd, p, n, flags);
+	pthread_mutex_lock(&mu);
+	w = real_send(fd, p, n, flags);
+	saved = errno;
+	if (w > 0)
+		rec_net("out", fd, p, (size_t)w);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return w;
+}
+
+ssize_t
+sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t w;
+	int saved;
+
+	RESOLVE(sendmsg);
+	if (t == NULL)
+		return real_sendmsg(fd, m, flags);
+	pthread_mutex_lock(&mu);
+	w = real_sendmsg(fd, m, flags);
+	saved = errno;
+	if (w > 0) {
+		char *p = gather(m->msg_iov, (int)m->msg_iovlen, (size_t)w);
+
+		rec_net("out", fd, p, (size_t)w);
+		free(p);
+	}
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return w;
+}
+
+/* ---- reads of requests ---- */
+
+ssize_t
+read(int fd, void *p, size_t n)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t r;
+	int saved;
+
+	RESOLVE(read);
+	if (t == NULL || t->kind != FD_SOCK)
+		return real_read(fd, p, n);
+	pthread_mutex_lock(&mu);
+	r = real_read(fd, p, n);
+	saved = errno;
+	if (r > 0)
+		rec_net("in", fd, p, (size_t)r);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+ssize_t
+recv(int fd, void *p, size_t n, int flags)
+{
+	struct rec_fd *t = tracked(fd);
+	ssize_t r;
+	int saved;
+
+	RESOLVE(recv);
+	if (t == NULL || t->kind != FD_SOCK)
+		return real_recv(fd, p, n, flags);
+	pthread_mutex_lock(&mu);
+	r = real_recv(fd, p, n, flags);
+	saved = errno;
+	if (r > 0 && !(flags & MSG_PEEK))
+		rec_net("in", fd, p, (size_t)r);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+/* ---- durability ---- */
+
+static int
+do_sync(int fd, int data_only)
+{
+	struct rec_fd *t = tracked(fd);
+	int r, saved;
+
+	RESOLVE(fsync);
+	RESOLVE(fdatasync);
+	if (t == NULL)
+		return data_only ? real_fdatasync(fd) : real_fsync(fd);
+	pthread_mutex_lock(&mu);
+	r = data_only ? real_fdatasync(fd) : real_fsync(fd);
+	saved = errno;
+	if (r == 0) {
+		struct rbuf b;
+
+		rb_begin(&b, "fsync");
+		rb_num(&b, "fd", fd);
+		rb_num(&b, "ino", (long long)t->ino);
+		rb_num(&b, "isdir", t->kind == FD_DIR);
+		rb_str(&b, "call", data_only ? "fdatasync" : "fsync");
+		rb_end(&b);
+	}
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+fsync(int fd)
+{
+	return do_sync(fd, 0);
+}
+
+int
+fdatasync(int fd)
+{
+	return do_sync(fd, 1);
+}
+
+int
+sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
+{
+	struct rec_fd *t = tracked(fd);
+	int r, saved;
+
+	RESOLVE(sync_file_range);
+	if (t == NULL)
+		return real_sync_file_range(fd, off, n, flags);
+	pthread_mutex_lock(&mu);
+	r = real_sync_file_range(fd, off, n, flags);
+	saved = errno;
+	if (r == 0)
+		rec_fdop("sync_file_range", fd, t, "off", (long long)off, "len",
+		    (long long)n, NULL, 0);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+/* ---- sizes ---- */
+
+static int
+do_ftruncate(int fd, off_t len)
+{
+	struct rec_fd *t = tracked(fd);
+	int r, saved;
+
+	RESOLVE(ftruncate);
+	if (t == NULL)
+		return real_ftruncate(fd, len);
+	pthread_mutex_lock(&mu);
+	r = real_ftruncate(fd, len);
+	saved = errno;
+	if (r == 0)
+		rec_fdop("truncate", fd, t, "len", (long long)len, NULL, 0,
+		    NULL, 0);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+	return do_ftruncate(fd, len);
+}
+
+int
+ftruncate64(int fd, off_t len)
+{
+	return do_ftruncate(fd, len);
+}
+
+int
+truncate(const char *path, off_t len)
+{
+	char rel[PATH_MAX];
+
+	RESOLVE(truncate);
+	if (rel_path(AT_FDCWD, path, rel, sizeof(rel))) {
+		pthread_mutex_lock(&mu);
+		rec_outside("truncate", rel);
+		pthread_mutex_unlock(&mu);
+	}
+	return real_truncate(path, len);
+}
+
+int
+fallocate(int fd, int mode, off_t off, off_t len)
+{
+	struct rec_fd *t = tracked(fd);
+	int r, saved;
+
+	RESOLVE(fallocate);
+	if (t == NULL)
+		return real_fallocate(fd, mode, off, len);
+	pthread_mutex_lock(&mu);
+	r = real_fallocate(fd, mode, off, len);
+	saved = errno;
+	if (r == 0)
+		rec_fdop("fallocate", fd, t, "mode", mode, "off",
+		    (long long)off, "len", (long long)len);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+posix_fallocate(int fd, off_t off, off_t len)
+{
+	struct rec_fd *t = tracked(fd);
+	int r;
+
+	RESOLVE(posix_fallocate);
+	if (t == NULL)
+		return real_posix_fallocate(fd, off, len);
+	pthread_mutex_lock(&mu);
+	r = real_posix_fallocate(fd, off, len);
+	if (r == 0)
+		rec_fdop("fallocate", fd, t, "mode", 0, "off", (long long)off,
+		    "len", (long long)len);
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+/* ---- names ---- */
+
+static int
+do_rename(int olddir, const char *from, int newdir, const char *to,
+    unsigned int flags, int how)
+{
+	char rf[PATH_MAX], rt[PATH_MAX];
+	int in_f = rel_path(olddir, from, rf, sizeof(rf));
+	int in_t = rel_path(newdir, to, rt, sizeof(rt));
+	unsigned long long ino;
+	int r, saved, ex;
+
+	RESOLVE(rename);
+	RESOLVE(renameat);
+	RESOLVE(renameat2);
+	if (!in_f && !in_t)
+		return how == 0 ? real_rename(from, to) : how == 1 ?
+		    real_renameat(olddir, from, newdir, to) :
+		    real_renameat2(olddir, from, newdir, to, flags);
+	pthread_mutex_lock(&mu);
+	ino = ino_of_path(olddir, from, &ex);
+	r = how == 0 ? real_rename(from, to) : how == 1 ?
+	    real_renameat(olddir, from, newdir, to) :
+	    real_renameat2(olddir, from, newdir, to, flags);
+	saved = errno;
+	if (r == 0) {
+		if (in_f && in_t) {
+			struct rbuf b;
+
+			rb_begin(&b, "rename");
+			rb_str(&b, "from", rf);
+			rb_str(&b, "to", rt);
+			rb_num(&b, "ino", (long long)ino);
+			rb_num(&b, "flags", flags);
+			rb_end(&b);
+		} else
+			rec_outside("rename", in_f ? rf : rt);
+	}
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+rename(const char *from, const char *to)
+{
+	return do_rename(AT_FDCWD, from, AT_FDCWD, to, 0, 0);
+}
+
+int
+renameat(int olddir, const char *from, int newdir, const char *to)
+{
+	return do_rename(olddir, from, newdir, to, 0, 1);
+}
+
+int
+renameat2(int olddir, const char *from, int newdir, const char *to,
+    unsigned int flags)
+{
+	return do_rename(olddir, from, newdir, to, flags, 2);
+}
+
+static int
+do_unlinkat(int dirfd, const char *path, int flags, int how)
+{
+	char rel[PATH_MAX];
+	unsigned long long ino;
+	int r, saved, ex;
+
+	RESOLVE(unlink);
+	RESOLVE(unlinkat);
+	RESOLVE(rmdir);
+	if (!rel_path(dirfd, path, rel, sizeof(rel)))
+		return how == 0 ? real_unlink(path) : how == 1 ?
+		    real_unlinkat(dirfd, path, flags) : real_rmdir(path);
+	pthread_mutex_lock(&mu);
+	ino = ino_of_path(dirfd, path, &ex);
+	r = how == 0 ? real_unlink(path) : how == 1 ?
+	    real_unlinkat(dirfd, path, flags) : real_rmdir(path);
+	saved = errno;
+	if (r == 0)
+		rec_path(how == 2 || (flags & AT_REMOVEDIR) ? "rmdir" :
+		    "unlink", rel, 1, ino);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+unlink(const char *path)
+{
+	return do_unlinkat(AT_FDCWD, path, 0, 0);
+}
+
+int
+unlinkat(int dirfd, const char *path, int flags)
+{
+	return do_unlinkat(dirfd, path, flags, 1);
+}
+
+int
+rmdir(const char *path)
+{
+	return do_unlinkat(AT_FDCWD, path, AT_REMOVEDIR, 2);
+}
+
+static int
+do_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	char rel[PATH_MAX];
+	int r, saved;
+
+	RESOLVE(mkdirat);
+	if (!rel_path(dirfd, path, rel, sizeof(rel)))
+		return real_mkdirat(dirfd, path, mode);
+	pthread_mutex_lock(&mu);
+	r = real_mkdirat(dirfd, path, mode);
+	saved = errno;
+	if (r == 0)
+		rec_path("mkdir", rel, 0, 0);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+mkdir(const char *path, mode_t mode)
+{
+	return do_mkdirat(AT_FDCWD, path, mode);
+}
+
+int
+mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	return do_mkdirat(dirfd, path, mode);
+}
+
+/* Links are not modeled: hookd makes none; one would be seen. */
+int
+link(const char *from, const char *to)
+{
+	char rel[PATH_MAX];
+
+	RESOLVE(link);
+	if (rel_path(AT_FDCWD, from, rel, sizeof(rel)) ||
+	    rel_path(AT_FDCWD, to, rel, sizeof(rel))) {
+		pthread_mutex_lock(&mu);
+		rec_outside("link", rel);
+		pthread_mutex_unlock(&mu);
+	}
+	return real_link(from, to);
+}
+
+int
+linkat(int od, const char *from, int nd, const char *to, int flags)
+{
+	char rel[PATH_MAX];
+
+	RESOLVE(linkat);
+	if (rel_path(od, from, rel, sizeof(rel)) ||
+	    rel_path(nd, to, rel, sizeof(rel))) {
+		pthread_mutex_lock(&mu);
+		rec_outside("linkat", rel);
+		pthread_mutex_unlock(&mu);
+	}
+	return real_linkat(od, from, nd, to, flags);
+}
+
+int
+symlink(const char *target, const char *path)
+{
+	char rel[PATH_MAX];
+
+	RESOLVE(symlink);
+	if (rel_path(AT_FDCWD, path, rel, sizeof(rel))) {
+		pthread_mutex_lock(&mu);
+		rec_outside("symlink", rel);
+		pthread_mutex_unlock(&mu);
+	}
+	return real_symlink(target, path);
+}
+
+/* ---- descriptors ---- */
+
+int
+close(int fd)
+{
+	struct rec_fd *t;
+	int r, saved;
+
+	RESOLVE(close);
+	/* The compaction child closes every descriptor but its own: the
+	 * log must outlive that. */
+	if (active && fd == log_fd)
+		return 0;
+	t = tracked(fd);
+	if (t == NULL)
+		return real_close(fd);
+	pthread_mutex_lock(&mu);
+	if (t->kind == FD_SOCK)
+		rec_net("sclose", fd, "", 0);
+	else
+		rec_fdop("close", fd, t, NULL, 0, NULL, 0, NULL, 0);
+	t->kind = FD_NONE;
+	r = real_close(fd);
+	saved = errno;
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+/* newfd now names what fd named (dup, dup2, dup3, F_DUPFD). */
+static void
+dup_note(int fd, int newfd)
+{
+	struct rec_fd *t = tracked(fd);
+	struct rbuf b;
+
+	if (newfd < 0 || newfd >= REC_MAXFD || newfd == fd)
+		return;
+	if (t == NULL) {
+		fds[newfd].kind = FD_NONE;
+		return;
+	}
+	fds[newfd] = *t;
+	rb_begin(&b, "dup");
+	rb_num(&b, "fd", fd);
+	rb_num(&b, "newfd", newfd);
+	rb_end(&b);
+}
+
+int
+dup(int fd)
+{
+	int r, saved;
+
+	RESOLVE(dup);
+	pthread_mutex_lock(&mu);
+	r = real_dup(fd);
+	saved = errno;
+	if (r >= 0 && active)
+		dup_note(fd, r);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+dup2(int fd, int newfd)
+{
+	int r, saved;
+
+	RESOLVE(dup2);
+	if (active && newfd == log_fd) {
+		errno = EBADF;
+		return -1;
+	}
+	pthread_mutex_lock(&mu);
+	r = real_dup2(fd, newfd);
+	saved = errno;
+	if (r >= 0 && active)
+		dup_note(fd, r);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+dup3(int fd, int newfd, int flags)
+{
+	int r, saved;
+
+	RESOLVE(dup3);
+	if (active && newfd == log_fd) {
+		errno = EBADF;
+		return -1;
+	}
+	pthread_mutex_lock(&mu);
+	r = real_dup3(fd, newfd, flags);
+	saved = errno;
+	if (r >= 0 && active)
+		dup_note(fd, r);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+int
+fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	int r, saved;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	RESOLVE(fcntl);
+	if (!active || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC))
+		return real_fcntl(fd, cmd, arg);
+	pthread_mutex_lock(&mu);
+	r = real_fcntl(fd, cmd, arg);
+	saved = errno;
+	if (r >= 0)
+		dup_note(fd, r);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return r;
+}
+
+/* ---- connections ---- */
+
+static void
+accept_note(int fd)
+{
+	struct rbuf b;
+
+	if (fd < 0 || fd >= REC_MAXFD)
+		return;
+	fds[fd].kind = FD_SOCK;
+	fds[fd].ino = 0;
+	rb_begin(&b, "accept");
+	rb_num(&b, "fd", fd);
+	rb_end(&b);
+}
+
+/* A new socket takes a number a connection may have had. */
+int
+socket(int domain, int type, int proto)
+{
+	int fd;
+
+	RESOLVE(socket);
+	fd = real_socket(domain, type, proto);
+	if (fd >= 0 && fd < REC_MAXFD)
+		fds[fd].kind = FD_NONE;
+	return fd;
+}
+
+int
+accept(int s, struct sockaddr *a, socklen_t *al)
+{
+	int fd, saved;
+
+	RESOLVE(accept);
+	fd = real_accept(s, a, al);
+	if (fd < 0 || !active)
+		return fd;
+	saved = errno;
+	pthread_mutex_lock(&mu);
+	accept_note(fd);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return fd;
+}
+
+int
+accept4(int s, struct sockaddr *a, socklen_t *al, int flags)
+{
+	int fd, saved;
+
+	RESOLVE(accept4);
+	fd = real_accept4(s, a, al, flags);
+	if (fd < 0 || !active)
+		return fd;
+	saved = errno;
+	pthread_mutex_lock(&mu);
+	accept_note(fd);
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+	return fd;
+}
