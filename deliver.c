@@ -197,16 +197,11 @@ engine_forget(struct delivery *d)
 	 * once this store call is over. Without memory it is completed at the
 	 * next start instead (request_build_upstream: its client is gone). */
 	if (d->upstream && d != eng.recording) {
-		if (eng.ncancelled == eng.cancelled_cap) {
-			size_t cap = eng.cancelled_cap ? eng.cancelled_cap * 2 : 16;
-			struct delivery **v = realloc(eng.cancelled,
-			    cap * sizeof(*v));
+		struct delivery **v = util_grow(eng.cancelled,
+		    &eng.cancelled_cap, eng.ncancelled + 1, sizeof(*v), 16);
 
-			if (v != NULL) {
-				eng.cancelled = v;
-				eng.cancelled_cap = cap;
-			}
-		}
+		if (v != NULL)
+			eng.cancelled = v;
 		if (eng.ncancelled < eng.cancelled_cap)
 			eng.cancelled[eng.ncancelled++] = d;
 	}

@@ -96,19 +96,16 @@ heap_down(struct deliver_queue *q, size_t i)
 int
 deliver_heap_push(struct deliver_queue *q, struct delivery *d)
 {
-	if (q->heap_len + 1 >= q->heap_cap) {
-		size_t cap = q->heap_cap != 0 ? q->heap_cap * 2 : 1024;
-		struct delivery **h;
+	struct delivery **h;
 
-		/* heap_index is 32 bits wide. */
-		if (cap > UINT32_MAX)
-			return -1;
-		h = realloc(q->heap, cap * sizeof(*h));
-		if (h == NULL)
-			return -1;
-		q->heap = h;
-		q->heap_cap = cap;
-	}
+	/* heap_index is 32 bits wide; slot 0 is unused. */
+	if (q->heap_len + 2 > UINT32_MAX)
+		return -1;
+	h = util_grow(q->heap, &q->heap_cap, q->heap_len + 2, sizeof(*h),
+	    1024);
+	if (h == NULL)
+		return -1;
+	q->heap = h;
 	q->heap_len++;
 	heap_set(q, q->heap_len, d);
 	heap_up(q, q->heap_len);

@@ -345,11 +345,9 @@ compact_child(const char *path, const char *mappath)
 			_exit(1);
 		if (ev->dropping)
 			continue;
-		if (nem == em_cap) {
-			em_cap = em_cap ? em_cap * 2 : 1024;
-			if ((em = realloc(em, em_cap * sizeof(*em))) == NULL)
-				_exit(1);
-		}
+		if ((em = util_grow(em, &em_cap, nem + 1, sizeof(*em),
+		    1024)) == NULL)
+			_exit(1);
 		if (event_copy(&n, ev, &ec, &o, child_note, &m) != 0)
 			_exit(1);
 		em[nem].id = ev->id;
@@ -686,13 +684,16 @@ tail_record(struct tail_copy *tc, const char *p, size_t len, off_t off)
 		return -1;
 	if ((size_t)nl != olen) {
 		if (tc->nchg == tc->capchg) {
-			size_t cap = tc->capchg ? tc->capchg * 2 : 256;
-			off_t *a = realloc(tc->chg_old, cap * sizeof(*a));
+			/* Two arrays of one capacity: each grows from it. */
+			size_t cap = tc->capchg, ccap = tc->capchg;
+			off_t *a = util_grow(tc->chg_old, &cap, tc->nchg + 1,
+			    sizeof(*a), 256);
 
 			if (a == NULL)
 				goto oom;
 			tc->chg_old = a;
-			a = realloc(tc->chg_cum, cap * sizeof(*a));
+			a = util_grow(tc->chg_cum, &ccap, tc->nchg + 1,
+			    sizeof(*a), 256);
 			if (a == NULL)
 				goto oom;
 			tc->chg_cum = a;

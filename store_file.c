@@ -996,7 +996,14 @@ store_lock(const char *dir, char *err, size_t errsz)
 	struct stat sb;
 	ssize_t n;
 
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0) {
+		/* A new DATADIR: its name must outlive a power loss like
+		 * the files in it, whose fsyncs do not cover it. */
+		if (util_fsync_parent(dir, io_fsync) != 0) {
+			util_err_set(err, errsz, dir, strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
 		util_err_set(err, errsz, dir, strerror(errno));
 		return -1;
 	}

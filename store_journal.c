@@ -461,17 +461,8 @@ event_create(const char *cid, struct client *c, const char *type,
 	ev->data_len = data_len;
 
 	event_rec(ev, list, data, data_len);
-	if (st_journal.nunannounced == st_journal.capunannounced) {
-		size_t cap = st_journal.capunannounced ?
-		    st_journal.capunannounced * 2 : 64;
-		struct announce *a = realloc(st_journal.unannounced,
-		    cap * sizeof(*a));
-
-		if (a == NULL)
-			goto nomem;
-		st_journal.unannounced = a;
-		st_journal.capunannounced = cap;
-	}
+	if (announce_room() != 0)
+		goto nomem;
 	off = rec_write(&st_files.jrn);
 	if (off < 0)
 		goto fail;

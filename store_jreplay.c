@@ -13,17 +13,12 @@
 static int
 orphan_add(struct delivery *d, uint64_t eid)
 {
-	if (st_journal.norphans == st_journal.caporphans) {
-		size_t cap = st_journal.caporphans ?
-		    st_journal.caporphans * 2 : 16;
-		struct store_orphan *o = realloc(st_journal.orphans,
-		    cap * sizeof(*o));
+	struct store_orphan *o = util_grow(st_journal.orphans,
+	    &st_journal.caporphans, st_journal.norphans + 1, sizeof(*o), 16);
 
-		if (o == NULL)
-			return -1;
-		st_journal.orphans = o;
-		st_journal.caporphans = cap;
-	}
+	if (o == NULL)
+		return -1;
+	st_journal.orphans = o;
 	st_journal.orphans[st_journal.norphans].d = d;
 	st_journal.orphans[st_journal.norphans++].endpoint = eid;
 	return 0;

@@ -583,15 +583,12 @@ store_endpoint_matches(const struct endpoint *e, const char *type, size_t len)
 static int
 gone_add(uint64_t id)
 {
-	if (st_registry.ngone == st_registry.capgone) {
-		size_t cap = st_registry.capgone ? st_registry.capgone * 2 : 16;
-		uint64_t *g = realloc(st_registry.gone, cap * sizeof(*g));
+	uint64_t *g = util_grow(st_registry.gone, &st_registry.capgone,
+	    st_registry.ngone + 1, sizeof(*g), 16);
 
-		if (g == NULL)
-			return -1;
-		st_registry.gone = g;
-		st_registry.capgone = cap;
-	}
+	if (g == NULL)
+		return -1;
+	st_registry.gone = g;
 	st_registry.gone[st_registry.ngone++] = id;
 	return 0;
 }

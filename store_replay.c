@@ -178,15 +178,11 @@ check_note(struct replay *r, int journal, size_t len)
 {
 	struct store_bad *b;
 
-	if (st_replay.nbad == st_replay.capbad) {
-		size_t cap = st_replay.capbad ? st_replay.capbad * 2 : 16;
-
-		b = realloc(st_replay.bad, cap * sizeof(*b));
-		if (b == NULL)
-			return -1;
-		st_replay.bad = b;
-		st_replay.capbad = cap;
-	}
+	b = util_grow(st_replay.bad, &st_replay.capbad, st_replay.nbad + 1,
+	    sizeof(*b), 16);
+	if (b == NULL)
+		return -1;
+	st_replay.bad = b;
 	b = &st_replay.bad[st_replay.nbad++];
 	b->journal = journal;
 	b->off = r->off;

@@ -858,22 +858,39 @@ util_fsync_dir(const char *dir, int (*fsync_fn)(int fd))
 }
 
 int
+util_fsync_parent(const char *path, int (*fsync_fn)(int fd))
+{
+	char dir[UTIL_PATH_MAX];
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;		/* "data/" is the entry data */
+	while (n > 0 && path[n - 1] != '/')
+		n--;		/* its name */
+	while (n > 1 && path[n - 1] == '/')
+		n--;		/* "a//b" is in a; "/b" in / */
+	if (n == 0)
+		return util_fsync_dir(".", fsync_fn);
+	if (n >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return util_fsync_dir(dir, fsync_fn);
+}
+
+int
 util_write_file_durable(const char *path, const void *data, size_t n,
     unsigned mode)
 {
-	char tmp[UTIL_PATH_MAX], dir[UTIL_PATH_MAX];
-	const char *slash = strrchr(path, '/');
+	char tmp[UTIL_PATH_MAX];
 	int fd, e;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
-		    (int)(slash - path), path);
 	do
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);
 	while (fd < 0 && errno == EINTR);
@@ -888,7 +905,7 @@ util_write_file_durable(const char *path, const void *data, size_t n,
 		e = errno;
 		goto fail;
 	}
-	return util_fsync_dir(dir, NULL);
+	return util_fsync_parent(path, NULL);
 fail:
 	unlink(tmp);
 	errno = e;

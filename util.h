@@ -265,6 +265,12 @@ int util_fsync(int fd);
  * fsync_fn does the fsync (the store passes its fault-counting one); NULL is
  * util_fsync. 0, or -1 with errno set (a failed close counts). */
 int util_fsync_dir(const char *dir, int (*fsync_fn)(int fd));
+/* fsync the directory that holds path ("." for a bare name; trailing
+ * slashes name the same entry), so that path's creation or renaming is
+ * durable (a new DATADIR, a file renamed into place). fsync_fn as for
+ * util_fsync_dir. 0, or -1 with errno set (ENAMETOOLONG past
+ * UTIL_PATH_MAX). */
+int util_fsync_parent(const char *path, int (*fsync_fn)(int fd));
 
 /* Longest path util_write_file_durable takes (its temporary name adds
  * ".tmp"); the data directory is at most 1023 bytes (config.h). */

@@ -48,6 +48,60 @@ test_metrics_loop_pass(void)
 	memset(&metrics, 0, sizeof(metrics));
 }
 
+/* The directory util_fsync_parent fsyncs, as /proc/self/fd names it. */
+static char fsynced[4096];
+
+static int
+fsync_note(int fd)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, fsynced, sizeof(fsynced) - 1);
+	fsynced[n < 0 ? 0 : n] = '\0';
+	return 0;
+}
+
+/* A name's parent: the directory before its last component, whatever
+ * slashes trail or double; "." for a bare name; "/" for a top-level one. */
+static void
+test_util_fsync_parent(void)
+{
+	char cwd[4096], base[4096], path[4200];
+	static const struct {
+		const char *rel, *parent;	/* under base */
+	} t[] = {
+		{ "a/b", "/a" }, { "a/b/", "/a" }, { "a//b", "/a" },
+		{ "a/b//", "/a" }, { "a", "" },
+	};
+	size_t i;
+
+	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	snprintf(base, sizeof(base), "/tmp/hookd-unit-parent-%ld",
+	    (long)getpid());
+	snprintf(path, sizeof(path), "%s/a", base);
+	CHECK(mkdir(base, 0700) == 0 && mkdir(path, 0700) == 0);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", base, t[i].rel);
+		fsynced[0] = '\0';
+		CHECKF(util_fsync_parent(path, fsync_note) == 0, "%s", path);
+		snprintf(path, sizeof(path), "%s%s", base, t[i].parent);
+		CHECKF(strcmp(fsynced, path) == 0, "%s: fsynced %s", t[i].rel,
+		    fsynced);
+	}
+	/* A bare name is in the working directory; "/x" is in /. */
+	CHECK(chdir(base) == 0);
+	CHECK(util_fsync_parent("a", fsync_note) == 0 &&
+	    strcmp(fsynced, base) == 0);
+	CHECK(chdir(cwd) == 0);
+	CHECK(util_fsync_parent("/tmp", fsync_note) == 0 &&
+	    strcmp(fsynced, "/") == 0);
+	snprintf(path, sizeof(path), "%s/a", base);
+	rmdir(path);
+	rmdir(base);
+}
+
 /* The one growth rule: untouched when there is room, doubled from the
  * capacity (at least min) until need fits, and NULL with nothing changed
  * when the bytes would overflow. */
@@ -550,6 +604,7 @@ test_util(void)
 	test_util_hex();
 	test_metrics_loop_pass();
 	test_util_grow();
+	test_util_fsync_parent();
 	test_util_hex_char();
 	test_util_min64();
 	test_util_err_set();
