@@ -619,27 +619,8 @@ cli_check_main(int argc, char **argv)
 
 
 /* ------------------------------------------------------------------ */
-/* The command line: which command, and the daemon's own flags */
-
-enum cli_command
-cli_command_of(int argc, char **argv)
-{
-	if (argc < 2)
-		return CLI_DAEMON;
-	if (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "verify") == 0)
-		return CLI_SIGN;
-	if (strcmp(argv[1], "check") == 0)
-		return CLI_CHECK;
-	if (cli_api_is(argv[1]))
-		return CLI_API;
-	if (strcmp(argv[1], "export") == 0)
-		return CLI_EXPORT;
-	if (strcmp(argv[1], "import") == 0)
-		return CLI_IMPORT;
-	if (strcmp(argv[1], "listen") == 0)
-		return CLI_LISTEN;
-	return CLI_DAEMON;
-}
+/* The command line: the daemon's own flags (which command argv names
+ * is cli_command_of's, in cli_api.c beside cli_api_is) */
 
 int
 cli_daemon_parse(int argc, char **argv, struct cli_daemon_opts *o,

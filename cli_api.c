@@ -851,6 +851,28 @@ cli_api_is(const char *word)
 	return 0;
 }
 
+/* main's dispatch: here, beside cli_api_is, which names the API's
+ * commands. */
+enum cli_command
+cli_command_of(int argc, char **argv)
+{
+	if (argc < 2)
+		return CLI_DAEMON;
+	if (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "verify") == 0)
+		return CLI_SIGN;
+	if (strcmp(argv[1], "check") == 0)
+		return CLI_CHECK;
+	if (cli_api_is(argv[1]))
+		return CLI_API;
+	if (strcmp(argv[1], "export") == 0)
+		return CLI_EXPORT;
+	if (strcmp(argv[1], "import") == 0)
+		return CLI_IMPORT;
+	if (strcmp(argv[1], "listen") == 0)
+		return CLI_LISTEN;
+	return CLI_DAEMON;
+}
+
 /* 1 when name is an option of c taking a value, or -l -c -d. */
 static int
 cli_takes_value(const struct cli_cmd *c, const char *name)
