@@ -85,11 +85,12 @@ test: hookd tests/unit layers
 
 # Fuzz targets: libFuzzer with clang (make fuzz), or their corpora replayed
 # under the sanitizers with any compiler (make check).
-FUZZ_TARGETS = request response chunked json url journal records
-FUZZ_SRCS = util.c json.c http.c sign.c sign_x86.c url.c store.c \
+FUZZ_TARGETS = request response chunked json url journal records config cmdline
+FUZZ_SRCS = util.c log.c json.c http.c sign.c sign_x86.c url.c config.c config_regs.c store.c \
 	store_file.c store_replay.c store_registry.c store_idem.c \
 	store_journal.c store_jreplay.c store_index.c store_compact.c \
-	store_check.c store_move.c
+	store_check.c store_move.c cli.c token.c cli_http.c cli_out.c \
+	cli_api.c cli_move.c cli_listen.c
 FUZZ_TIME ?= 60
 
 tests/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/records.h $(FUZZ_SRCS) $(HDRS) $(TLS_STAMP)

@@ -465,6 +465,36 @@ sign_cmd_verify(const char *opts[SIGN_OPT_COUNT])
 	return sign_verdict(reason);
 }
 
+/* The options sign (cmd "sign") or verify takes, a bitmask of SIGN_OPT_;
+ * 0 for any other cmd. */
+static unsigned
+sign_allowed(const char *cmd)
+{
+	if (strcmp(cmd, "sign") == 0)
+		return 1u << SIGN_OPT_SECRET | 1u << SIGN_OPT_ID |
+		    1u << SIGN_OPT_TIMESTAMP | 1u << SIGN_OPT_CURL;
+	if (strcmp(cmd, "verify") == 0)
+		return ((1u << SIGN_OPT_COUNT) - 1) & ~(1u << SIGN_OPT_CURL);
+	return 0;
+}
+
+int
+cli_sign_args(int argc, char **argv, char *err, size_t errsz)
+{
+	const char *opts[SIGN_OPT_COUNT], *why = "";
+	unsigned allowed = argc >= 1 ? sign_allowed(argv[0]) : 0;
+
+	if (allowed == 0) {
+		snprintf(err, errsz, "%s", sign_usage);
+		return 1;
+	}
+	if (sign_parse_args(argc, argv, allowed, opts, &why) < 0) {
+		snprintf(err, errsz, "hookd %s: %s", argv[0], why);
+		return 1;
+	}
+	return 0;
+}
+
 int
 cli_sign_main(int argc, char **argv)
 {
@@ -473,20 +503,12 @@ cli_sign_main(int argc, char **argv)
 	unsigned allowed;
 	int rc;
 
-	if (argc < 1 || argv[0] == NULL) {
+	if (argc < 1 || argv[0] == NULL ||
+	    (allowed = sign_allowed(argv[0])) == 0) {
 		fputs(sign_usage, stderr);
 		return 1;
 	}
 	cmd = argv[0];
-	if (strcmp(cmd, "sign") == 0) {
-		allowed = 1u << SIGN_OPT_SECRET | 1u << SIGN_OPT_ID |
-		    1u << SIGN_OPT_TIMESTAMP | 1u << SIGN_OPT_CURL;
-	} else if (strcmp(cmd, "verify") == 0) {
-		allowed = ((1u << SIGN_OPT_COUNT) - 1) & ~(1u << SIGN_OPT_CURL);
-	} else {
-		fputs(sign_usage, stderr);
-		return 1;
-	}
 	rc = sign_parse_args(argc, argv, allowed, opts, &why);
 	if (rc == 1) {
 		fputs(sign_usage, stdout);
@@ -509,37 +531,65 @@ check_report(const char *line)
 	printf("%s\n", line);
 }
 
-int
-cli_check_main(int argc, char **argv)
+/* hookd check's words: 0 with the options set, or 1 with the message and
+ * the usage (ending in a newline) in err (errsz bytes). Nothing is run. */
+static int
+check_parse(int argc, char **argv, const char **config,
+    const char **data_dir, int *fix, char *err, size_t errsz)
 {
-	const char *opt_config = NULL, *opt_data_dir = NULL;
-	struct config *c;
-	char err[1024], moved[1200];
-	int i, fix = 0, r;
+	static const char usage[] = "usage: hookd check [-d DATADIR] "
+	    "[-c CONFIG] [--fix]\n";
+	int i;
 
+	*config = *data_dir = NULL;
+	*fix = 0;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--fix") == 0)
-			fix = 1;
+			*fix = 1;
 		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
-			opt_data_dir = argv[++i];
+			*data_dir = argv[++i];
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			opt_config = argv[++i];
+			*config = argv[++i];
 		else {
 			/* Say which word is wrong, as the start does. */
 			if (argv[i][0] == '-' && (strcmp(argv[i], "-d") == 0 ||
 			    strcmp(argv[i], "-c") == 0))
-				fprintf(stderr, "hookd: %s needs a value\n",
-				    argv[i]);
+				snprintf(err, errsz, "hookd: %s needs a "
+				    "value\n%s", argv[i], usage);
 			else if (argv[i][0] == '-')
-				fprintf(stderr, "hookd: unknown option \"%s\"\n",
-				    argv[i]);
+				snprintf(err, errsz, "hookd: unknown option "
+				    "\"%s\"\n%s", argv[i], usage);
 			else
-				fprintf(stderr, "hookd: unknown argument "
-				    "\"%s\"\n", argv[i]);
-			fprintf(stderr, "usage: hookd check [-d DATADIR] "
-			    "[-c CONFIG] [--fix]\n");
+				snprintf(err, errsz, "hookd: unknown argument "
+				    "\"%s\"\n%s", argv[i], usage);
 			return 1;
 		}
+	}
+	return 0;
+}
+
+int
+cli_check_args(int argc, char **argv, char *err, size_t errsz)
+{
+	const char *config, *data_dir;
+	int fix;
+
+	return check_parse(argc, argv, &config, &data_dir, &fix, err, errsz);
+}
+
+int
+cli_check_main(int argc, char **argv)
+{
+	const char *opt_config, *opt_data_dir;
+	struct config *c;
+	/* msg: room for a word of the command line quoted whole. */
+	char err[1024], moved[1200], msg[8192];
+	int fix, r;
+
+	if (check_parse(argc, argv, &opt_config, &opt_data_dir, &fix, msg,
+	    sizeof(msg)) != 0) {
+		fputs(msg, stderr);
+		return 1;
 	}
 	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
 	if (c == NULL) {
@@ -567,3 +617,98 @@ cli_check_main(int argc, char **argv)
 	return r > 0 && !fix ? 1 : 0;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* The command line: the daemon's own flags (which command argv names
+ * is cli_command_of's, in cli_api.c beside cli_api_is) */
+
+int
+cli_daemon_parse(int argc, char **argv, struct cli_daemon_opts *o,
+    char *err, size_t errsz)
+{
+	struct config flags;
+	int ch, i;
+
+	memset(o, 0, sizeof(*o));
+	err[0] = '\0';
+	/* Contract §10: the long forms of -h and -V. Only option words are
+	 * looked at, not the values of -l, -d and -c. */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			o->help = 1;
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			o->version = 1;
+			return 0;
+		}
+		if (strncmp(argv[i], "--", 2) == 0) {
+			snprintf(err, errsz, "hookd: unknown option \"%s\"",
+			    argv[i]);
+			return 1;
+		}
+		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+		    strchr("ldc", argv[i][1]) != NULL && argv[i][2] == '\0')
+			i++;
+	}
+
+	/* optind 0 starts the scan over in glibc and musl (the fuzz target
+	 * parses many command lines in one process); getopt's own message
+	 * is made here, in its words, so that nothing is printed. */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt(argc, argv, ":l:d:c:nvVh")) != -1) {
+		switch (ch) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'd':
+			o->data_dir = optarg;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'n':
+			o->check_only = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'V':
+			o->version = 1;
+			return 0;
+		case 'h':
+			o->help = 1;
+			return 0;
+		case ':':
+			snprintf(err, errsz, "%s: option requires an argument "
+			    "-- '%c'", argv[0], optopt);
+			return 1;
+		default:
+			snprintf(err, errsz, "%s: invalid option -- '%c'",
+			    argv[0], optopt);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		/* A usage error of the command line, as the subcommands'
+		 * are (exit 2); a bad option of the daemon stays 1
+		 * (contract §10). */
+		snprintf(err, errsz, "hookd: unknown command \"%s\"",
+		    argv[optind]);
+		return 2;
+	}
+	/* The flags alone are checked first: a bad one is a usage error. */
+	config_defaults(&flags);
+	if (o->listen != NULL && config_set_listen(&flags, o->listen) != 0) {
+		snprintf(err, errsz, "hookd: -l wants IPV4:PORT or "
+		    "[IPV6]:PORT");
+		return 1;
+	}
+	if (config_apply_flags(&flags, o->listen, o->data_dir) != 0) {
+		snprintf(err, errsz, "hookd: -d wants a path of 1 to %zu bytes",
+		    sizeof(flags.data_dir) - 1);
+		return 1;
+	}
+	return 0;
+}

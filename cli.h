@@ -84,4 +84,50 @@ int cli_sign_curl(const char *url, const char *id, int64_t ts,
  * listen, 2 on a usage error. */
 int cli_listen_main(int argc, char **argv);
 
+/* ---- the command line, parsed without running anything ----
+ * main calls these to decide what to run, and tests/fuzz/fuzz_cmdline.c
+ * calls them on arbitrary words: none prints, opens, binds or exits. */
+
+/* The command argv names (argv[1]): a subcommand, else the daemon. */
+enum cli_command {
+	CLI_DAEMON, CLI_SIGN, CLI_CHECK, CLI_API, CLI_EXPORT, CLI_IMPORT,
+	CLI_LISTEN
+};
+enum cli_command cli_command_of(int argc, char **argv);
+
+/* The daemon's flags (hookd(8)); pointers into argv. */
+struct cli_daemon_opts {
+	const char *config;	/* -c, NULL when not given */
+	const char *listen;	/* -l, checked as ADDR:PORT */
+	const char *data_dir;	/* -d, 1 to 1023 bytes */
+	int check_only;		/* -n */
+	int verbose;		/* -v */
+	int help;		/* -h or --help: print the usage, exit 0 */
+	int version;		/* -V or --version: print it, exit 0 */
+};
+
+/*
+ * The daemon's command line (argv[0] the program) into o. Returns 0, or
+ * the exit code of a usage error (1: a bad option or value, 2: a word that
+ * is no command) with its message line in err (errsz bytes, no newline),
+ * the usage to be printed after it. Uses getopt (optind is reset, opterr
+ * set to 0; argv may be permuted, as getopt does).
+ */
+int cli_daemon_parse(int argc, char **argv, struct cli_daemon_opts *o,
+    char *err, size_t errsz);
+
+/*
+ * The argument parsing of each subcommand, alone: argv as its cli_*_main
+ * takes it. Each returns 0 when the words are valid or ask for --help, else
+ * the exit code its main returns for them, with what it prints in err
+ * (errsz bytes; the message, and for most the usage). Their mains parse
+ * through the same code.
+ */
+int cli_sign_args(int argc, char **argv, char *err, size_t errsz);
+int cli_check_args(int argc, char **argv, char *err, size_t errsz);
+int cli_api_args(int argc, char **argv, char *err, size_t errsz);
+int cli_export_args(int argc, char **argv, char *err, size_t errsz);
+int cli_import_args(int argc, char **argv, char *err, size_t errsz);
+int cli_listen_args(int argc, char **argv, char *err, size_t errsz);
+
 #endif

@@ -561,18 +561,19 @@ cmd_retry(struct cli_run *r)
 
 /* replay's --since, checked with hookd's own time parser before the token
  * is looked for: a typo is a usage error (2) said before anything is
- * sent. 0 or CLI_USAGE with the message printed. */
+ * sent. 0 or CLI_USAGE with the message in err (errsz bytes). */
 static int
-cli_replay_since(const struct cli_run *r)
+cli_replay_since(const struct cli_run *r, char *err, size_t errsz)
 {
 	const char *since = cli_opt(r, "--since");
 	int64_t ms;
 
 	if (since != NULL && util_parse_time(since, strlen(since), &ms) == 0)
 		return 0;
-	fprintf(stderr, "hookd: replay needs --since TIME, an RFC 3339 time "
-	    "such as 2026-11-28T00:00:00Z%s%s%s\n", since != NULL ? ", not \"" :
-	    "", since != NULL ? since : "", since != NULL ? "\"" : "");
+	snprintf(err, errsz, "hookd: replay needs --since TIME, an RFC 3339 "
+	    "time such as 2026-11-28T00:00:00Z%s%s%s", since != NULL ?
+	    ", not \"" : "", since != NULL ? since : "", since != NULL ?
+	    "\"" : "");
 	return CLI_USAGE;
 }
 
@@ -850,6 +851,28 @@ cli_api_is(const char *word)
 	return 0;
 }
 
+/* main's dispatch: here, beside cli_api_is, which names the API's
+ * commands. */
+enum cli_command
+cli_command_of(int argc, char **argv)
+{
+	if (argc < 2)
+		return CLI_DAEMON;
+	if (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "verify") == 0)
+		return CLI_SIGN;
+	if (strcmp(argv[1], "check") == 0)
+		return CLI_CHECK;
+	if (cli_api_is(argv[1]))
+		return CLI_API;
+	if (strcmp(argv[1], "export") == 0)
+		return CLI_EXPORT;
+	if (strcmp(argv[1], "import") == 0)
+		return CLI_IMPORT;
+	if (strcmp(argv[1], "listen") == 0)
+		return CLI_LISTEN;
+	return CLI_DAEMON;
+}
+
 /* 1 when name is an option of c taking a value, or -l -c -d. */
 static int
 cli_takes_value(const struct cli_cmd *c, const char *name)
@@ -871,17 +894,18 @@ cli_takes_value(const struct cli_cmd *c, const char *name)
  * else its --client (deliveries, tail, and the commands that name only an
  * EP_ID or DLV_ID). A --client that is not a client id is a usage error
  * (CLI_USAGE, said); a named one that is not is sent without the header,
- * and the API answers what is wrong with it. 0 or CLI_USAGE.
+ * and the API answers what is wrong with it. 0 or CLI_USAGE with the
+ * message in err (errsz bytes).
  */
 static int
-cli_shard_setup(struct cli_run *r)
+cli_shard_setup(struct cli_run *r, char *err, size_t errsz)
 {
 	const char *id = cli_opt(r, "--client");
 	int (*run)(struct cli_run *) = r->cmd->run;
 
 	if (id != NULL && !util_client_id_ok(id, strlen(id))) {
-		fprintf(stderr, "hookd: --client wants a client id (1-%d of "
-		    "A-Z a-z 0-9 . _ -), not \"%s\"\n", UTIL_ID_MAX, id);
+		snprintf(err, errsz, "hookd: --client wants a client id (1-%d "
+		    "of A-Z a-z 0-9 . _ -), not \"%s\"", UTIL_ID_MAX, id);
 		return CLI_USAGE;
 	}
 	if (r->npos > 0 && (run == cmd_client_add || run == cmd_client_rm ||
@@ -895,42 +919,61 @@ cli_shard_setup(struct cli_run *r)
 	return 0;
 }
 
-int
-cli_api_main(int argc, char **argv)
+/* What cli_api_parse asks its caller to print besides err: nothing, the
+ * usage of the command's group ("client ...") or of the command. */
+enum cli_usage_kind { CLI_SHOW_NONE, CLI_SHOW_GROUP, CLI_SHOW_CMD };
+
+/*
+ * The words of a subcommand (argv[0] is its first word) into r, checked as
+ * far as can be without the network: the command, its options and
+ * arguments, -l, replay's --since, HOOKD_CLI_TIMEOUT and --client. Nothing
+ * is printed or run. Returns CLI_OK with *help set (1: --help, print *show
+ * on stdout) or not (0: run it); or CLI_USAGE with the message line in err
+ * (errsz bytes, no newline) and *show to print after it on stderr.
+ */
+static int
+cli_api_parse(int argc, char **argv, struct cli_run *r, int *help,
+    enum cli_usage_kind *show, char *err, size_t errsz)
 {
-	struct cli_run r;
 	char name[64], optname[64], terr[300];
 	const char *eq;
 	size_t i, k;
-	int a = 1, only_pos = 0, st;
+	int a = 1, only_pos = 0;
 
-	memset(&r, 0, sizeof(r));
+	memset(r, 0, sizeof(*r));
+	*help = 0;
+	*show = CLI_SHOW_NONE;
+	err[0] = '\0';
 	/* The command: one word, or two ("client add"). */
 	snprintf(name, sizeof(name), "%s", argv[0]);
 	for (i = 0; i < CLI_NCMDS; i++)
 		if (strcmp(cli_cmds[i].name, name) == 0)
 			break;
 	if (i == CLI_NCMDS) {
+		*show = CLI_SHOW_GROUP;
 		if (argc < 2 || argv[1][0] == '-') {
 			if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-			    strcmp(argv[1], "-h") == 0))
-				return cli_usage_of(stdout, argv[0], CLI_OK);
-			fprintf(stderr, "hookd: %s needs a command\n",
+			    strcmp(argv[1], "-h") == 0)) {
+				*help = 1;
+				return CLI_OK;
+			}
+			snprintf(err, errsz, "hookd: %s needs a command",
 			    argv[0]);
-			return cli_usage_of(stderr, argv[0], CLI_USAGE);
+			return CLI_USAGE;
 		}
 		snprintf(name, sizeof(name), "%s %s", argv[0], argv[1]);
 		for (i = 0; i < CLI_NCMDS; i++)
 			if (strcmp(cli_cmds[i].name, name) == 0)
 				break;
 		if (i == CLI_NCMDS) {
-			fprintf(stderr, "hookd: unknown command \"%s\"\n",
+			snprintf(err, errsz, "hookd: unknown command \"%s\"",
 			    name);
-			return cli_usage_of(stderr, argv[0], CLI_USAGE);
+			return CLI_USAGE;
 		}
 		a = 2;
 	}
-	r.cmd = &cli_cmds[i];
+	r->cmd = &cli_cmds[i];
+	*show = CLI_SHOW_CMD;
 	for (; a < argc; a++) {
 		const char *w = argv[a];
 
@@ -939,80 +982,115 @@ cli_api_main(int argc, char **argv)
 			continue;
 		}
 		if (only_pos || w[0] != '-' || w[1] == '\0') {
-			if (r.npos == r.cmd->maxpos) {
-				fprintf(stderr, "hookd: %s: unexpected "
-				    "argument \"%s\"\n", r.cmd->name, w);
-				cli_cmd_usage(stderr, r.cmd);
+			if (r->npos == r->cmd->maxpos) {
+				snprintf(err, errsz, "hookd: %s: unexpected "
+				    "argument \"%s\"", r->cmd->name, w);
 				return CLI_USAGE;
 			}
-			r.pos[r.npos++] = w;
+			r->pos[r->npos++] = w;
 			continue;
 		}
 		if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
-			cli_cmd_usage(stdout, r.cmd);
+			*help = 1;
 			return CLI_OK;
 		}
 		if (strcmp(w, "--json") == 0) {
-			r.json = 1;
+			r->json = 1;
 			continue;
 		}
 		/* --name=value or --name value. */
 		eq = strncmp(w, "--", 2) == 0 ? strchr(w, '=') : NULL;
 		k = eq != NULL ? (size_t)(eq - w) : strlen(w);
 		snprintf(optname, sizeof(optname), "%.*s", (int)k, w);
-		if (!cli_takes_value(r.cmd, optname)) {
-			fprintf(stderr, "hookd: %s: unknown option \"%s\"\n",
-			    r.cmd->name, optname);
-			cli_cmd_usage(stderr, r.cmd);
+		if (!cli_takes_value(r->cmd, optname)) {
+			snprintf(err, errsz, "hookd: %s: unknown option "
+			    "\"%s\"", r->cmd->name, optname);
 			return CLI_USAGE;
 		}
 		/* "--events -c": the next word is an option, not the value
 		 * forgotten here (one that starts with '-' goes as
 		 * --name=VALUE). */
 		if (eq == NULL && (a + 1 >= argc || argv[a + 1][0] == '-')) {
-			fprintf(stderr, "hookd: %s needs a value%s\n", optname,
-			    a + 1 < argc && strncmp(optname, "--", 2) == 0 ?
-			    " (one that starts with '-' is given as "
+			snprintf(err, errsz, "hookd: %s needs a value%s",
+			    optname, a + 1 < argc && strncmp(optname, "--",
+			    2) == 0 ? " (one that starts with '-' is given as "
 			    "--name=VALUE)" : "");
-			cli_cmd_usage(stderr, r.cmd);
 			return CLI_USAGE;
 		}
-		if (r.nopt == CLI_MAX_OPTS) {
-			fprintf(stderr, "hookd: too many options\n");
+		if (r->nopt == CLI_MAX_OPTS) {
+			*show = CLI_SHOW_NONE;
+			snprintf(err, errsz, "hookd: too many options");
 			return CLI_USAGE;
 		}
 		/* The name: the table's own string (optname is local). */
-		r.opt[r.nopt].name = strcmp(optname, "-l") == 0 ? "-l" :
+		r->opt[r->nopt].name = strcmp(optname, "-l") == 0 ? "-l" :
 		    strcmp(optname, "-c") == 0 ? "-c" : strcmp(optname, "-d") ==
 		    0 ? "-d" : NULL;
-		for (k = 0; r.opt[r.nopt].name == NULL; k++)
-			if (strcmp(r.cmd->opts[k], optname) == 0)
-				r.opt[r.nopt].name = r.cmd->opts[k];
-		r.opt[r.nopt++].value = eq != NULL ? eq + 1 : argv[++a];
+		for (k = 0; r->opt[r->nopt].name == NULL; k++)
+			if (strcmp(r->cmd->opts[k], optname) == 0)
+				r->opt[r->nopt].name = r->cmd->opts[k];
+		r->opt[r->nopt++].value = eq != NULL ? eq + 1 : argv[++a];
 	}
-	if (r.npos < r.cmd->minpos) {
-		fprintf(stderr, "hookd: %s: missing arguments\n", r.cmd->name);
-		cli_cmd_usage(stderr, r.cmd);
+	if (r->npos < r->cmd->minpos) {
+		snprintf(err, errsz, "hookd: %s: missing arguments",
+		    r->cmd->name);
 		return CLI_USAGE;
 	}
-	if (cli_opt(&r, "-l") != NULL) {
+	*show = CLI_SHOW_NONE;
+	if (cli_opt(r, "-l") != NULL) {
 		struct config probe;
 
 		config_defaults(&probe);
-		if (config_set_listen(&probe, cli_opt(&r, "-l")) != 0) {
-			fprintf(stderr, "hookd: -l wants IPV4:PORT or "
-			    "[IPV6]:PORT\n");
+		if (config_set_listen(&probe, cli_opt(r, "-l")) != 0) {
+			snprintf(err, errsz, "hookd: -l wants IPV4:PORT or "
+			    "[IPV6]:PORT");
 			return CLI_USAGE;
 		}
 	}
-	if (r.cmd->run == cmd_replay && (st = cli_replay_since(&r)) != 0)
-		return st;
+	if (r->cmd->run == cmd_replay &&
+	    cli_replay_since(r, err, errsz) != 0)
+		return CLI_USAGE;
 	if (cli_http_timeout_check(terr, sizeof(terr)) != 0) {
-		fprintf(stderr, "hookd: %s\n", terr);
+		snprintf(err, errsz, "hookd: %s", terr);
 		return CLI_USAGE;
 	}
-	if ((st = cli_shard_setup(&r)) != 0)
+	return cli_shard_setup(r, err, errsz);
+}
+
+int
+cli_api_args(int argc, char **argv, char *err, size_t errsz)
+{
+	struct cli_run r;
+	enum cli_usage_kind show;
+	int help;
+
+	return cli_api_parse(argc, argv, &r, &help, &show, err, errsz);
+}
+
+int
+cli_api_main(int argc, char **argv)
+{
+	struct cli_run r;
+	enum cli_usage_kind show;
+	/* Room for a word of the command line quoted whole in a message. */
+	char err[8192];
+	int help, st;
+
+	st = cli_api_parse(argc, argv, &r, &help, &show, err, sizeof(err));
+	if (st == CLI_OK && help) {
+		if (show == CLI_SHOW_GROUP)
+			return cli_usage_of(stdout, argv[0], CLI_OK);
+		cli_cmd_usage(stdout, r.cmd);
+		return CLI_OK;
+	}
+	if (st != CLI_OK) {
+		fprintf(stderr, "%s\n", err);
+		if (show == CLI_SHOW_GROUP)
+			return cli_usage_of(stderr, argv[0], st);
+		if (show == CLI_SHOW_CMD)
+			cli_cmd_usage(stderr, r.cmd);
 		return st;
+	}
 	if ((st = cli_connect_setup(&r)) != 0)
 		return st;
 	st = r.cmd->run(&r);

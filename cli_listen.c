@@ -90,14 +90,16 @@ listen_on_signal(int sig)
 	listen_stop = 1;
 }
 
+/* The message of a usage error and the usage, into err (errsz bytes). 2,
+ * the exit code of a usage error. */
 static int
-listen_usage_error(const char *msg, const char *arg)
+listen_usage_error(char *err, size_t errsz, const char *msg, const char *arg)
 {
 	if (arg != NULL)
-		fprintf(stderr, "hookd listen: %s \"%s\"\n%s", msg, arg,
+		snprintf(err, errsz, "hookd listen: %s \"%s\"\n%s", msg, arg,
 		    listen_usage);
 	else
-		fprintf(stderr, "hookd listen: %s\n%s", msg, listen_usage);
+		snprintf(err, errsz, "hookd listen: %s\n%s", msg, listen_usage);
 	return 2;
 }
 
@@ -715,31 +717,43 @@ listen_serve(struct listen_state *st, int lfd)
 	return 0;
 }
 
-int
-cli_listen_main(int argc, char **argv)
-{
-	static struct listen_state st;
-	const char *host = "127.0.0.1", *port = "9000";
-	const char *secrets[LISTEN_SECRETS];
-	struct sigaction sa;
-	char shown[INET6_ADDRSTRLEN + 16];
-	size_t nsec = 0, k;
-	uint64_t pv;
-	int i, lfd, rc;
+/* What hookd listen's words ask for. */
+struct listen_opts {
+	const char *host, *port;
+	int ack, json;
+	size_t nsec;
+	uint8_t key[LISTEN_SECRETS][SIGN_SECRET_MAX_BYTES];
+	size_t klens[LISTEN_SECRETS];
+};
 
+/*
+ * hookd listen's words into o, its secrets decoded: 0; 1 for --help; or 2
+ * (a usage error) with the message and the usage in err (errsz bytes).
+ * Nothing is printed, bound or run. The caller wipes o->key.
+ */
+static int
+listen_parse(int argc, char **argv, struct listen_opts *o, char *err,
+    size_t errsz)
+{
+	const char *secrets[LISTEN_SECRETS];
+	uint64_t pv;
+	size_t k;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->host = "127.0.0.1";
+	o->port = "9000";
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(listen_usage, stdout);
-			return fflush(stdout) == 0 ? 0 : 1;
-		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return 1;
 		if (strcmp(a, "--ack") == 0) {
-			st.ack = 1;
+			o->ack = 1;
 			continue;
 		}
 		if (strcmp(a, "--json") == 0) {
-			st.json = 1;
+			o->json = 1;
 			continue;
 		}
 		if (strncmp(a, "--secret=", 9) == 0) {
@@ -747,51 +761,96 @@ cli_listen_main(int argc, char **argv)
 		} else if (strcmp(a, "-p") == 0 || strcmp(a, "-l") == 0 ||
 		    strcmp(a, "--secret") == 0) {
 			if (i + 1 >= argc)
-				return listen_usage_error("option needs a "
-				    "value:", a);
+				return listen_usage_error(err, errsz,
+				    "option needs a value:", a);
 			val = argv[++i];
 		} else {
-			return listen_usage_error(a[0] == '-' ?
+			return listen_usage_error(err, errsz, a[0] == '-' ?
 			    "unknown option" : "unexpected argument", a);
 		}
 		if (strcmp(a, "-p") == 0) {
 			if (util_parse_u64(val, strlen(val), 65535, &pv) != 0)
-				return listen_usage_error("-p needs a port "
-				    "number 0..65535, not", val);
-			port = val;
+				return listen_usage_error(err, errsz, "-p needs "
+				    "a port number 0..65535, not", val);
+			o->port = val;
 		} else if (strcmp(a, "-l") == 0) {
-			host = val;
+			o->host = val;
 		} else {
-			if (nsec == LISTEN_SECRETS)
-				return listen_usage_error("--secret at most "
-				    "twice (the old and the new secret of a "
-				    "rotation)", NULL);
-			secrets[nsec++] = val;
+			if (o->nsec == LISTEN_SECRETS)
+				return listen_usage_error(err, errsz, "--secret "
+				    "at most twice (the old and the new secret "
+				    "of a rotation)", NULL);
+			secrets[o->nsec++] = val;
 		}
 	}
-	if (nsec == 0)
-		return listen_usage_error("--secret is required: the "
-		    "endpoint's secret (GET /v1/endpoints/ID) or the client's",
-		    NULL);
-	for (k = 0; k < nsec; k++) {
+	if (o->nsec == 0)
+		return listen_usage_error(err, errsz, "--secret is required: "
+		    "the endpoint's secret (GET /v1/endpoints/ID) or the "
+		    "client's", NULL);
+	for (k = 0; k < o->nsec; k++) {
 		int klen = sign_secret_key(secrets[k], strlen(secrets[k]), 0,
-		    st.key[k]);
+		    o->key[k]);
 
 		if (klen < 0)
-			return listen_usage_error("--secret is not a valid "
-			    "secret (whsec_ and base64)", NULL);
+			return listen_usage_error(err, errsz, "--secret is not a "
+			    "valid secret (whsec_ and base64)", NULL);
+		o->klens[k] = (size_t)klen;
+	}
+	return 0;
+}
+
+int
+cli_listen_args(int argc, char **argv, char *err, size_t errsz)
+{
+	static struct listen_opts o;
+	int rc = listen_parse(argc, argv, &o, err, errsz);
+
+	sign_wipe(o.key, sizeof(o.key));
+	return rc == 1 ? 0 : rc;
+}
+
+int
+cli_listen_main(int argc, char **argv)
+{
+	static struct listen_state st;
+	static struct listen_opts o;
+	const char *host, *port;
+	struct sigaction sa;
+	/* err: room for a word of the command line quoted whole. */
+	char shown[INET6_ADDRSTRLEN + 16], err[8192];
+	size_t nsec, k;
+	int i, lfd, rc;
+
+	rc = listen_parse(argc, argv, &o, err, sizeof(err));
+	if (rc == 1) {
+		fputs(listen_usage, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	if (rc != 0) {
+		sign_wipe(o.key, sizeof(o.key));
+		fputs(err, stderr);
+		return rc;
+	}
+	host = o.host;
+	port = o.port;
+	nsec = o.nsec;
+	st.ack = o.ack;
+	st.json = o.json;
+	for (k = 0; k < nsec; k++) {
 		/* Any base64 is a key (as in Standard Webhooks' libraries),
 		 * so a pasted word is one too; hookd's secrets are never
 		 * shorter, and every callback would then be refused. */
-		if (klen < SIGN_SECRET_MIN_BYTES)
+		if (o.klens[k] < SIGN_SECRET_MIN_BYTES)
 			fprintf(stderr, "hookd listen: warning: --secret %zu "
-			    "decodes to %d bytes; hookd's secrets are %d to %d "
+			    "decodes to %zu bytes; hookd's secrets are %d to %d "
 			    "(GET /v1/endpoints/ID shows the endpoint's)\n",
-			    k + 1, klen, SIGN_SECRET_MIN_BYTES,
+			    k + 1, o.klens[k], SIGN_SECRET_MIN_BYTES,
 			    SIGN_SECRET_MAX_BYTES);
+		memcpy(st.key[k], o.key[k], sizeof(st.key[k]));
 		st.keys[k] = st.key[k];
-		st.klens[k] = (size_t)klen;
+		st.klens[k] = o.klens[k];
 	}
+	sign_wipe(o.key, sizeof(o.key));
 	st.nkeys = nsec;
 	for (i = 0; i < LISTEN_CONNS; i++)
 		st.conn[i].fd = -1;

@@ -22,19 +22,110 @@ static const char export_usage[] = "usage: hookd export --client ID "
 static const char import_usage[] = "usage: hookd import [-d DATADIR] "
     "[-c CONFIG] [FILE|-]\n";
 
-/* Say which word of the command line is wrong, and the usage. 1. */
+/* The words of export or import: what the command does with them. */
+struct move_opts {
+	const char *config, *data_dir;
+	const char *client;	/* export --client */
+	const char *out;	/* export -o; NULL: standard output */
+	int del;		/* export --delete */
+	const char *in;		/* import FILE; NULL or "-": standard input */
+};
+
+/* Say which word of the command line is wrong, into err (errsz bytes),
+ * the usage after it. 1. */
 static int
-bad_word(const char *w, const char *usage)
+bad_word(const char *w, const char *usage, char *err, size_t errsz)
 {
 	if (strcmp(w, "-d") == 0 || strcmp(w, "-c") == 0 ||
 	    strcmp(w, "-o") == 0 || strcmp(w, "--client") == 0)
-		fprintf(stderr, "hookd: %s needs a value\n", w);
+		snprintf(err, errsz, "hookd: %s needs a value\n%s", w, usage);
 	else if (w[0] == '-' && w[1] != '\0')
-		fprintf(stderr, "hookd: unknown option \"%s\"\n", w);
+		snprintf(err, errsz, "hookd: unknown option \"%s\"\n%s", w,
+		    usage);
 	else
-		fprintf(stderr, "hookd: unknown argument \"%s\"\n", w);
-	fputs(usage, stderr);
+		snprintf(err, errsz, "hookd: unknown argument \"%s\"\n%s", w,
+		    usage);
 	return 1;
+}
+
+/* hookd export's words into o: 0, or 1 with what to print (the message
+ * and the usage, ending in a newline) in err. Nothing is run. */
+static int
+export_parse(int argc, char **argv, struct move_opts *o, char *err,
+    size_t errsz)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--delete") == 0)
+			o->del = 1;
+		else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc)
+			o->client = argv[++i];
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			o->data_dir = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			o->config = argv[++i];
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			o->out = argv[++i];
+		else
+			return bad_word(argv[i], export_usage, err, errsz);
+	}
+	/* "-o -" is standard output, as import's "-" is standard input. */
+	if (o->out != NULL && strcmp(o->out, "-") == 0)
+		o->out = NULL;
+	if (o->client == NULL) {
+		snprintf(err, errsz, "hookd: export needs --client ID (the "
+		    "client to move)\n%s", export_usage);
+		return 1;
+	}
+	/* The deletion must follow an export that is on disk, not one in a
+	 * pipe whose reader may yet fail. */
+	if (o->del && o->out == NULL) {
+		snprintf(err, errsz, "hookd: --delete needs -o FILE: the client "
+		    "is deleted only once its export is on disk\n%s",
+		    export_usage);
+		return 1;
+	}
+	return 0;
+}
+
+/* hookd import's words into o, as export_parse. */
+static int
+import_parse(int argc, char **argv, struct move_opts *o, char *err,
+    size_t errsz)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			o->data_dir = argv[++i];
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			o->config = argv[++i];
+		else if (o->in == NULL && (argv[i][0] != '-' ||
+		    strcmp(argv[i], "-") == 0))
+			o->in = argv[i];
+		else
+			return bad_word(argv[i], import_usage, err, errsz);
+	}
+	return 0;
+}
+
+int
+cli_export_args(int argc, char **argv, char *err, size_t errsz)
+{
+	struct move_opts o;
+
+	return export_parse(argc, argv, &o, err, errsz);
+}
+
+int
+cli_import_args(int argc, char **argv, char *err, size_t errsz)
+{
+	struct move_opts o;
+
+	return import_parse(argc, argv, &o, err, errsz);
 }
 
 /* A new unlinked file in TMPDIR (or /tmp), read-write. The descriptor, or
@@ -127,40 +218,21 @@ cli_export_main(int argc, char **argv)
 	const char *opt_config = NULL, *opt_data_dir = NULL, *out = NULL;
 	const char *client = NULL;
 	struct store_move_stats st;
+	struct move_opts o;
 	struct config *c;
-	char err[1400], dir[1100], tmp[1100];
-	int i, fd, del = 0, ret = 1;
+	/* msg: room for a word of the command line quoted whole. */
+	char err[1400], dir[1100], tmp[1100], msg[8192];
+	int fd, del, ret = 1;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--delete") == 0)
-			del = 1;
-		else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc)
-			client = argv[++i];
-		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
-			opt_data_dir = argv[++i];
-		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			opt_config = argv[++i];
-		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-			out = argv[++i];
-		else
-			return bad_word(argv[i], export_usage);
-	}
-	/* "-o -" is standard output, as import's "-" is standard input. */
-	if (out != NULL && strcmp(out, "-") == 0)
-		out = NULL;
-	if (client == NULL) {
-		fprintf(stderr, "hookd: export needs --client ID (the client "
-		    "to move)\n%s", export_usage);
+	if (export_parse(argc, argv, &o, msg, sizeof(msg)) != 0) {
+		fputs(msg, stderr);
 		return 1;
 	}
-	/* The deletion must follow an export that is on disk, not one in a
-	 * pipe whose reader may yet fail. */
-	if (del && out == NULL) {
-		fprintf(stderr, "hookd: --delete needs -o FILE: the client is "
-		    "deleted only once its export is on disk\n%s",
-		    export_usage);
-		return 1;
-	}
+	opt_config = o.config;
+	opt_data_dir = o.data_dir;
+	out = o.out;
+	client = o.client;
+	del = o.del;
 	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
 	if (c == NULL) {
 		fprintf(stderr, "hookd: %s\n", err);
@@ -242,21 +314,18 @@ cli_import_main(int argc, char **argv)
 	const char *opt_config = NULL, *opt_data_dir = NULL, *in = NULL;
 	const char *abs = NULL;
 	struct store_move_stats st;
+	struct move_opts o;
 	struct config *c;
-	char err[1400], path[2200];
-	int i, fd, ret = 1;
+	char err[1400], path[2200], msg[8192];
+	int fd, ret = 1;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
-			opt_data_dir = argv[++i];
-		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			opt_config = argv[++i];
-		else if (in == NULL && (argv[i][0] != '-' ||
-		    strcmp(argv[i], "-") == 0))
-			in = argv[i];
-		else
-			return bad_word(argv[i], import_usage);
+	if (import_parse(argc, argv, &o, msg, sizeof(msg)) != 0) {
+		fputs(msg, stderr);
+		return 1;
 	}
+	opt_config = o.config;
+	opt_data_dir = o.data_dir;
+	in = o.in;
 	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
 	if (c == NULL) {
 		fprintf(stderr, "hookd: %s\n", err);

@@ -787,24 +787,16 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 }
 
 int
-config_load(struct config *c, const char *path, char *err, size_t errsz)
+config_load_stream(struct config *c, FILE *f, const char *path, int shared,
+    char *err, size_t errsz)
 {
-	FILE *f;
 	char *line = NULL, *words[CONFIG_MAX_WORDS];
 	char whybuf[256];
 	const char *why = NULL;
 	size_t cap = 0, i;
 	ssize_t len;
-	int lineno = 0, n, k, rc = -1, shared = 0;
-	struct stat st;
+	int lineno = 0, n, k, rc = -1;
 
-	f = fopen(path, "r");
-	if (f == NULL) {
-		util_err_set(err, errsz, path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) == 0)
-		shared = (st.st_mode & 077) != 0;
 	while ((len = getline(&line, &cap, f)) > 0) {
 		lineno++;
 		if ((size_t)len > CONFIG_LINE_MAX) {
@@ -860,6 +852,24 @@ fail:
 	snprintf(err, errsz, "%s:%d: %s", path, lineno, why);
 out:
 	free(line);
+	return rc;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errsz)
+{
+	FILE *f;
+	struct stat st;
+	int rc, shared = 0;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		util_err_set(err, errsz, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == 0)
+		shared = (st.st_mode & 077) != 0;
+	rc = config_load_stream(c, f, path, shared, err, errsz);
 	fclose(f);
 	return rc;
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "url.h"
@@ -169,6 +170,17 @@ void config_defaults(struct config *c);
  * keeps the last value; static registration lines accumulate.
  */
 int config_load(struct config *c, const char *path, char *err, size_t errsz);
+
+/*
+ * config_load's parser, on an open stream f (the caller's; not closed):
+ * the text of the file named path (for messages only, nothing is opened),
+ * shared 1 when its mode lets group or others read it (then a secret in it
+ * sets c->file_exposes_secret). Returns 0, or -1 with "path:line: reason"
+ * in err. The fuzz target gives it an fmemopen stream, so that it tests
+ * the file reader's own code.
+ */
+int config_load_stream(struct config *c, FILE *f, const char *path,
+    int shared, char *err, size_t errsz);
 
 /* Parse a "ADDR:PORT" listen value for the -l flag. 0 or -1. */
 int config_set_listen(struct config *c, const char *value);

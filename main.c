@@ -599,96 +599,47 @@ print_version(void)
 int
 main(int argc, char **argv)
 {
-	struct config flags;
-	char err[1024], summary[4096];
-	int ch, i, check_only = 0;
+	struct cli_daemon_opts o;
+	/* err: room for a word of the command line quoted whole. */
+	char err[8192], summary[4096];
+	int st, check_only;
 
-	if (argc > 1 && (strcmp(argv[1], "sign") == 0 ||
-	    strcmp(argv[1], "verify") == 0))
+	switch (cli_command_of(argc, argv)) {
+	case CLI_SIGN:
 		return cli_sign_main(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "check") == 0)
+	case CLI_CHECK:
 		return cli_check_main(argc - 1, argv + 1);
-	if (argc > 1 && cli_api_is(argv[1]))
+	case CLI_API:
 		return cli_api_main(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "export") == 0)
+	case CLI_EXPORT:
 		return cli_export_main(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "import") == 0)
+	case CLI_IMPORT:
 		return cli_import_main(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "listen") == 0)
+	case CLI_LISTEN:
 		return cli_listen_main(argc - 1, argv + 1);
-
-	/* Contract §10: the long forms of -h and -V. Only option words are
-	 * looked at, not the values of -l, -d and -c. */
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			print_version();
-			return 0;
-		}
-		if (strncmp(argv[i], "--", 2) == 0) {
-			fprintf(stderr, "hookd: unknown option \"%s\"\n",
-			    argv[i]);
-			usage(stderr);
-			return 1;
-		}
-		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
-		    strchr("ldc", argv[i][1]) != NULL && argv[i][2] == '\0')
-			i++;
+	case CLI_DAEMON:
+		break;
 	}
 
-	while ((ch = getopt(argc, argv, "l:d:c:nvVh")) != -1) {
-		switch (ch) {
-		case 'l':
-			opt_listen = optarg;
-			break;
-		case 'd':
-			opt_data_dir = optarg;
-			break;
-		case 'c':
-			opt_config = optarg;
-			break;
-		case 'n':
-			check_only = 1;
-			break;
-		case 'v':
-			log_set_verbose(1);
-			break;
-		case 'V':
-			print_version();
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind != argc) {
-		/* A usage error of the command line, as the subcommands'
-		 * are (exit 2); a bad option of the daemon stays 1
-		 * (contract §10). */
-		fprintf(stderr, "hookd: unknown command \"%s\"\n",
-		    argv[optind]);
+	if ((st = cli_daemon_parse(argc, argv, &o, err, sizeof(err))) != 0) {
+		fprintf(stderr, "%s\n", err);
 		usage(stderr);
-		return 2;
+		return st;
 	}
-	/* The flags alone are checked first: a bad one is a usage error. */
-	config_defaults(&flags);
-	if (opt_listen != NULL && config_set_listen(&flags, opt_listen) != 0) {
-		fprintf(stderr, "hookd: -l wants IPV4:PORT or [IPV6]:PORT\n");
-		usage(stderr);
-		return 1;
+	if (o.help) {
+		usage(stdout);
+		return 0;
 	}
-	if (config_apply_flags(&flags, opt_listen, opt_data_dir) != 0) {
-		fprintf(stderr, "hookd: -d wants a path of 1 to %zu bytes\n",
-		    sizeof(flags.data_dir) - 1);
-		usage(stderr);
-		return 1;
+	if (o.version) {
+		print_version();
+		return 0;
 	}
+	opt_config = o.config;
+	opt_listen = o.listen;
+	opt_data_dir = o.data_dir;
+	check_only = o.check_only;
+	if (o.verbose)
+		log_set_verbose(1);
 
 	config_now = config_read(opt_config, opt_listen, opt_data_dir, err,
 	    sizeof(err));
@@ -700,8 +651,8 @@ main(int argc, char **argv)
 	start_warnings(config_now);
 	if (check_only) {
 		char tok[TOKEN_MAX], q[1100];
-		int st = 0;
 
+		st = 0;
 		/* The checks a start makes that need no store or socket: the
 		 * static endpoint lines (their destinations), and the admin
 		 * token given, warned about when short (never printed). A

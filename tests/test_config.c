@@ -579,9 +579,60 @@ t_routes(void)
 	config_free(&c);
 }
 
+/* config_load_stream: the file reader's parser on any stream, as the
+ * fuzz target drives it (tests/fuzz/fuzz_config.c): the name given is the
+ * one in messages, and shared alone decides whether a secret is exposed. */
+static void
+t_stream(void)
+{
+	static const struct {
+		const char *text;
+		int shared, rc, exposed;
+		const char *err;	/* "": none */
+	} rows[] = {
+		{ "max_body 2048\n", 0, 0, 0, "" },
+		{ "\nmax_body 1\n", 0, -1, 0, "mem.conf:2: max_body must be" },
+		{ "ops_secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+		    "ops_url http://127.0.0.1:9/o\n", 1, -1, 1,
+		    "mem.conf:2: " },
+		{ "client c1 name=x\nendpoint c1 http://example.com/ "
+		    "secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", 1, 0, 1,
+		    "" },
+		{ "client c1 name=x\nendpoint c1 http://example.com/ "
+		    "secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", 0, 0, 0,
+		    "" },
+		{ "listen 127.0.0.1:80\001\n", 0, -1, 0,
+		    "mem.conf:1: control character" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct config c;
+		char err[512] = "";
+		FILE *f = fmemopen((void *)(uintptr_t)rows[i].text,
+		    strlen(rows[i].text), "r");
+		int rc;
+
+		CHECK(f != NULL);
+		if (f == NULL)
+			continue;
+		config_defaults(&c);
+		rc = config_load_stream(&c, f, "mem.conf", rows[i].shared, err,
+		    sizeof(err));
+		fclose(f);
+		CHECKF(rc == rows[i].rc, "row %zu: rc %d (%s)", i, rc, err);
+		CHECKF(c.file_exposes_secret == rows[i].exposed, "row %zu", i);
+		CHECKF(strncmp(err, rows[i].err, strlen(rows[i].err)) == 0 &&
+		    (rows[i].err[0] != '\0' || err[0] == '\0'), "row %zu: %s",
+		    i, err);
+		config_free(&c);
+	}
+}
+
 void
 test_config(void)
 {
+	t_stream();
 	t_defaults();
 	t_table();
 	t_rate();
