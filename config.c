@@ -730,7 +730,9 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 		}
 		/* Checked now (at start, -n and SIGHUP) rather than at the
 		 * first https delivery; its PEM is read by the TLS layer. */
-		fd = open(v[1], O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO put there must not hang a start or a
+		 * SIGHUP reload in open(2); it is then refused below. */
+		fd = open(v[1], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
 			(void)close(fd);
 			fd = -1;
@@ -860,15 +862,35 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 {
 	FILE *f;
 	struct stat st;
-	int rc, shared = 0;
+	int fd, rc, shared;
 
-	f = fopen(path, "r");
-	if (f == NULL) {
+	/* O_NONBLOCK: a FIFO or a device named as the config must not hang
+	 * a start or a SIGHUP reload in open(2) or in reading; only a
+	 * regular file is read (its reads never block). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
 		util_err_set(err, errsz, path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fileno(f), &st) == 0)
-		shared = (st.st_mode & 077) != 0;
+	if (fstat(fd, &st) != 0) {
+		util_err_set(err, errsz, path, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		util_err_set(err, errsz, path, S_ISDIR(st.st_mode) ?
+		    "is a directory, not a config file" :
+		    "not a regular file (a config file is read whole at start "
+		    "and at each SIGHUP)");
+		(void)close(fd);
+		return -1;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		util_err_set(err, errsz, path, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	shared = (st.st_mode & 077) != 0;
 	rc = config_load_stream(c, f, path, shared, err, errsz);
 	fclose(f);
 	return rc;

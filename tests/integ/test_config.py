@@ -151,3 +151,26 @@ def test_sighup_reload(t):
     wait_until(lambda: h.api("GET", "/v1/clients/late")[0] == 200, 10,
                what="client from the reloaded config")
     check(h.running, "hookd died on SIGHUP")
+
+
+def test_config_not_a_regular_file(t):
+    """A FIFO or a directory named as the config is refused at once with a
+    reason, at start (-n) and at a SIGHUP reload, where hookd keeps serving
+    with the config it has. Before, open(2) of a FIFO blocked: -n hung,
+    and a reload hung the whole daemon."""
+    fifo = os.path.join(t.tmp, "fifo.conf")
+    os.mkfifo(fifo)
+    r = run_hookd("-n", "-c", fifo, timeout=20)
+    eq(r.returncode, 1, "hookd -n -c FIFO")
+    check("not a regular file" in r.stderr, r.stderr)
+    r = run_hookd("-n", "-c", t.tmp, timeout=20)
+    eq(r.returncode, 1, "hookd -n -c DIR")
+    check("is a directory" in r.stderr, r.stderr)
+    h = t.hookd()
+    os.unlink(h.conf_path)
+    os.mkfifo(h.conf_path)
+    h.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "not a regular file" in h.log(), 10,
+               what="the reload's refusal in the log")
+    h.req(200, "GET", "/healthz", token=None)
+    check(h.running, "hookd died on SIGHUP with a FIFO as its config")
