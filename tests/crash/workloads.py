@@ -36,8 +36,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", ".."))
 
-from tests.integ.harness import (ALLOW_LOOPBACK, Hookd, Receiver,  # noqa
-                                 Reply, wait_until)
+from tests.integ.harness import (ALLOW_LOOPBACK, HOOKD, Hookd,  # noqa
+                                 Receiver, Reply, wait_until)
 
 RECORDER = os.path.join(HERE, "recorder.so")
 CONF = ALLOW_LOOPBACK + """\
@@ -228,6 +228,13 @@ def record(outdir, name):
         if h.running:
             h.kill9()
         rcv.close()
+    if not os.path.exists(os.path.join(tmp, "rec.log")):
+        # The shim never loaded: a static binary (hookd-static, musl)
+        # cannot be preloaded, nor can a set-uid one.
+        raise SystemExit("workload %s: no recording: %s did not load %s "
+                         "(the recorder needs the dynamic glibc build, "
+                         "./hookd, not hookd-static)" % (name, HOOKD,
+                                                         RECORDER))
     final = {}
     for f in sorted(os.listdir(data)):
         with open(os.path.join(data, f), "rb") as fh:
