@@ -135,8 +135,21 @@ class Recording:
     def __init__(self, path):
         self.path = path
         self.name = os.path.basename(os.path.normpath(path))
-        with open(os.path.join(path, "meta.json")) as f:
-            self.meta = json.load(f)
+        # What a user can get wrong (a wrong path, a workload killed
+        # before it wrote meta.json) is said in one line, not a traceback.
+        try:
+            with open(os.path.join(path, "meta.json")) as f:
+                self.meta = json.load(f)
+            for k in ("conf", "admin", "final"):
+                self.meta[k]
+        except FileNotFoundError:
+            raise RecordingError("no meta.json: not a recording, or its "
+                                 "workload did not finish (make one with "
+                                 "tests/crash/workloads.py OUTDIR)")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise RecordingError("meta.json is not workloads.py's: %s" % e)
+        if not os.path.isfile(os.path.join(path, "rec.log")):
+            raise RecordingError("no rec.log: not a recording")
         self.ops = []           # Op, for every line that changes the disk
         self.nlines = 0
         self.answers = []       # dict: at, method, path, status, body, ...
@@ -159,7 +172,13 @@ class Recording:
         for n, raw in enumerate(lines):
             if not raw:
                 continue
-            r = json.loads(raw)
+            try:
+                r = json.loads(raw)
+                r["op"]
+            except (ValueError, KeyError, TypeError):
+                raise RecordingError("rec.log line %d is not a record (a "
+                                     "recording cut short or damaged)"
+                                     % (n + 1))
             op = r["op"]
             i = len(self.ops)
             if op == "open":
@@ -875,6 +894,8 @@ def sample(cands, n, rng):
     for i, kd in enumerate(order):
         share = left // (len(order) - i)
         lst = kinds[kd]
+        if share == 0:
+            continue    # fewer states asked for than there are kinds
         if len(lst) <= share:
             pick = lst
         else:
@@ -964,8 +985,13 @@ def explore(recdir, hookd, max_states, seed, daemon_every, keep_root,
 
 
 def replay(keep, hookd):
-    with open(os.path.join(keep, "failure.json")) as f:
-        info = json.load(f)
+    try:
+        with open(os.path.join(keep, "failure.json")) as f:
+            info = json.load(f)
+    except (OSError, ValueError) as e:
+        print("explore.py: %s is not a kept failure (crash-failures/NAME): "
+              "%s" % (keep, e), file=sys.stderr)
+        return 2
     rec = Recording(info["recording"])
     ex = Explorer(rec)
     truth = Truth(rec, ex.build(len(rec.ops), (10 ** 9, {})))
@@ -997,6 +1023,11 @@ def main():
                     help="where failing states are kept")
     ap.add_argument("--replay", metavar="STATEDIR")
     a = ap.parse_args()
+    if a.max_states is not None and a.max_states < 1:
+        ap.error("--max-states must be at least 1")
+    if not os.access(a.hookd, os.X_OK):
+        ap.error("%s is not an executable hookd (run make, or give "
+                 "--hookd)" % a.hookd)
     if a.replay:
         return replay(a.replay, a.hookd)
     if not a.recordings:

@@ -103,6 +103,27 @@ REAL(link); REAL(socket); REAL(linkat); REAL(truncate); REAL(symlink);
 	real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name); \
 	} while (0)
 
+/*
+ * A record that cannot be kept makes the model false, so the process ends;
+ * first say why on standard error (a full /dev/shm, a bad HOOKD_REC_LOG),
+ * or the user sees only a daemon that vanished.
+ */
+static void
+die(const char *what, int err)
+{
+	char t[512];
+	int n;
+
+	n = snprintf(t, sizeof(t), "hookd recorder (tests/crash/recorder.so): "
+	    "%s: %s; the recording is incomplete\n", what, strerror(err));
+	if (n > 0) {
+		RESOLVE(write);
+		(void)real_write(2, t, (size_t)n < sizeof(t) ? (size_t)n :
+		    sizeof(t) - 1);
+	}
+	abort();
+}
+
 /* ---- the record buffer (one per call, under mu) ---- */
 
 struct rbuf {
@@ -117,8 +138,8 @@ rb_put(struct rbuf *b, const char *s, size_t n)
 		size_t cap = (b->len + n + 1) * 2 + 256;
 		char *q = realloc(b->p, cap);
 
-		if (q == NULL)
-			abort();	/* a lost record would make a false model */
+		if (q == NULL)	/* a lost record would make a false model */
+			die("out of memory", ENOMEM);
 		b->p = q;
 		b->cap = cap;
 	}
@@ -209,7 +230,8 @@ rb_end(struct rbuf *b)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			abort();
+			die("cannot append to HOOKD_REC_LOG",
+			    w < 0 ? errno : ENOSPC);
 		done += (size_t)w;
 	}
 	free(b->p);
@@ -356,10 +378,10 @@ rec_init(void)
 	if (dir == NULL || logp == NULL || *dir == '\0')
 		return;
 	if (dir[0] != '/' && getcwd(parent, PATH_MAX) == NULL)
-		abort();
+		die("getcwd", errno);
 	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", dir[0] == '/' ? "" :
 	    parent, dir) >= sizeof(abs))
-		abort();
+		die("HOOKD_REC_DIR", ENAMETOOLONG);
 	norm(abs);
 	/* The directory may not exist yet: resolve its parent's links. */
 	slash = strrchr(abs, '/');
@@ -369,12 +391,12 @@ rec_init(void)
 	if ((size_t)snprintf(rec_dir, sizeof(rec_dir), "%s/%s",
 	    strcmp(parent, "/") == 0 ? "" : parent, slash + 1) >=
 	    sizeof(rec_dir))
-		abort();
+		die("HOOKD_REC_DIR", ENAMETOOLONG);
 	rec_dir_len = strlen(rec_dir);
 	log_fd = real_open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0600);
 	if (log_fd < 0)
-		abort();
+		die("cannot open HOOKD_REC_LOG", errno);
 	/* Keep the log above the descriptors the program uses. */
 	RESOLVE(fcntl);
 	RESOLVE(close);
@@ -659,7 +681,7 @@ gather(const struct iovec *iov, int cnt, size_t n)
 	int i;
 
 	if (p == NULL)
-		abort();
+		die("out of memory", ENOMEM);
 	for (i = 0; i < cnt && done < n; i++) {
 		size_t k = iov[i].iov_len < n - done ? iov[i].iov_len :
 		    n - done;

@@ -7,8 +7,9 @@ the real workloads means something).
   - an answer leaves before the fsync of the record it acknowledges;
   - a rename (a registry rewritten with a rotated token) is acknowledged
     without the fsync of its directory;
+  - a file renamed over the registry before its last write was fsync'd;
   - a recording that misses a write (the model does not rebuild the real
-    directory) is refused.
+    directory) is refused, and so are a cut or foreign one, in one line.
 
 Runs the real ./hookd (check, export) on the states. Usage: python3
 tests/crash/test_explore.py [-v]"""
@@ -191,6 +192,55 @@ class ExplorerFails(unittest.TestCase):
 
     def test_rename_with_dir_fsync(self):
         self.assertEqual(self.rotate(True)["fails"], [])
+
+    def compacted(self, fsync_before_rename):
+        """The registry rewritten beside itself, renamed over it and the
+        directory fsync'd: with or without the fsync of the new file
+        before the rename (compaction's catch-up tail)."""
+        r = Rec()
+        created(r, T1)
+        r.fsync("registry.log")
+        r.answer(CREATE_REQ, CREATE_RESP)
+        r.create("registry.log.compact")
+        r.write("registry.log.compact", record(T1))
+        if fsync_before_rename:
+            r.fsync("registry.log.compact")
+        r.rename("registry.log.compact", "registry.log")
+        r.dirsync()
+        r.fsync("registry.log")    # later, the next group commit
+        return self.explore(r)
+
+    def test_rename_before_fsync_of_new_file(self):
+        res = self.compacted(False)
+        why = [p for f in res["fails"] for p in f[3]]
+        self.assertTrue(any("client acme answered 201 is missing" in p
+                            for p in why), why)
+
+    def test_rename_after_fsync_of_new_file(self):
+        self.assertEqual(self.compacted(True)["fails"], [])
+
+    def test_sample_smaller_than_kinds(self):
+        r = Rec()
+        created(r, T1)
+        r.fsync("registry.log")
+        r.answer(CREATE_REQ, CREATE_RESP)
+        d = r.save(os.path.join(self.tmp, "rec"))
+        for n in (1, 3):
+            res = explore.explore(d, HOOKD, n, 1, 0,
+                                  os.path.join(self.tmp, "keep"))
+            self.assertLessEqual(res["states"], n)
+
+    def test_bad_recordings_refused_in_one_line(self):
+        r = Rec()
+        created(r, T1)
+        d = r.save(os.path.join(self.tmp, "rec"))
+        with open(os.path.join(d, "rec.log"), "r+b") as f:
+            f.truncate(os.path.getsize(os.path.join(d, "rec.log")) - 7)
+        with self.assertRaisesRegex(explore.RecordingError, "cut short"):
+            explore.Recording(d)
+        os.unlink(os.path.join(d, "meta.json"))
+        with self.assertRaisesRegex(explore.RecordingError, "no meta.json"):
+            explore.Recording(d)
 
     def test_missed_write_refused(self):
         r = Rec()

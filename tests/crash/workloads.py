@@ -15,8 +15,9 @@ Workloads:
              deletions of endpoints and of a client;
   events     events fanned out to three endpoints whose receivers answer
              200, 500 then 200, 410 and 400; an Idempotency-Key sent twice;
-  compact    events posted from three threads while POST /v1/compact runs
-             twice (small files);
+  compact    events posted from three threads and registry changes from a
+             fourth while POST /v1/compact runs (small files) until one
+             compaction copied a tail at its last step, then a last one;
   retention  retention 1s: delivered events dropped by a compaction, then
              more events.
 
@@ -26,6 +27,7 @@ Usage: workloads.py OUTDIR [NAME...]   (default: all)
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -34,8 +36,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", ".."))
 
-from tests.integ.harness import (ALLOW_LOOPBACK, Hookd, Receiver,  # noqa
-                                 Reply, wait_until)
+from tests.integ.harness import (ALLOW_LOOPBACK, HOOKD, Hookd,  # noqa
+                                 Receiver, Reply, wait_until)
 
 RECORDER = os.path.join(HERE, "recorder.so")
 CONF = ALLOW_LOOPBACK + """\
@@ -97,28 +99,75 @@ def events(h, rcv):
                timeout=30, what="every delivery ended")
 
 
+# The bytes the compactions' last steps copied, from hookd's log lines.
+TAIL_MIN = 1024
+
+
+def tail_bytes(log):
+    return sum(int(x) for x in re.findall(r"(\d+) bytes copied in it", log))
+
+
 def compact(h, rcv):
     h.client("acme")
+    h.client("beta")
     h.endpoint("acme", rcv.url("/c1"))
     h.endpoint("acme", rcv.url("/c2"))
+    eb = h.endpoint("beta", rcv.url("/b"))
+    stop = threading.Event()
+
+    # Events and registry changes keep coming until the compactions are
+    # done, so that each compaction has a tail to copy at its last step
+    # (written after the fork) and registry writes answered between the
+    # registry's rename and the journal's: the window a missing fsync of
+    # the compacted journal or of the directory after a rename leaves.
     def ingest(n):
-        for i in range(10):
+        i = 0
+        while i < 10 or not stop.is_set():
             h.event("acme", "order.paid", {"t": n, "i": i})
+            i += 1
+            if i >= 10:
+                time.sleep(0.02)    # few states: a trickle is enough
+
+    def registry_changes():
+        i = 0
+        while not stop.is_set():
+            h.req(200, "POST", "/v1/clients/beta/rotate-token")
+            h.req(200, "PATCH", "/v1/endpoints/" + eb["id"],
+                  {"description": "r%d" % i})
+            i += 1
+            time.sleep(0.02)
     ts = [threading.Thread(target=ingest, args=(n,)) for n in range(3)]
+    ts.append(threading.Thread(target=registry_changes))
     for t in ts:
         t.start()
-    time.sleep(0.05)
-    for _ in range(2):
-        wait_until(lambda: h.api("POST", "/v1/compact")[0] == 202,
-                   timeout=20, what="a compaction started")
-    for t in ts:
-        t.join()
+    try:
+        time.sleep(0.05)
+        # Until the compactions' last steps copied a few records' worth
+        # of tail (events among them), at least two and at most eight.
+        for n in range(1, 9):
+            wait_until(lambda: h.api("POST", "/v1/compact")[0] == 202,
+                       timeout=20, what="a compaction started")
+            wait_until(lambda n=n: h.log().count("msg=compacted") >= n,
+                       timeout=20, what="the compaction ended")
+            if n >= 2 and tail_bytes(h.log()) >= TAIL_MIN:
+                break
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+    # Without a tail the recording would not show those windows at all
+    # (the first version of this workload never had one: its posts were
+    # over before the first compaction started).
+    assert tail_bytes(h.log()) >= TAIL_MIN, \
+        "the compactions copied too little tail at their last step: %s" % [
+            x for x in h.log().split("\n") if "msg=compacted" in x]
     wait_until(lambda: all(d["status"] != "pending"
                            for d in h.deliveries("?limit=1000")),
                timeout=30, what="every delivery ended")
+    n = h.log().count("msg=compacted")
     wait_until(lambda: h.api("POST", "/v1/compact")[0] == 202,
                timeout=20, what="a last compaction started")
-    wait_until(lambda: h.log().count("msg=compacted") >= 3, timeout=20,
+    wait_until(lambda: h.log().count("msg=compacted") > n, timeout=20,
                what="the compactions ended")
 
 
@@ -159,13 +208,33 @@ def record(outdir, name):
     h = Hookd(tmp, CONF + extra, env=env)
     rcv = Receiver()
     try:
-        h.start()
-        fn(h, rcv)
+        try:
+            h.start()
+            fn(h, rcv)
+        except Exception:
+            # A hookd that died under the recorder (a full CRASH_OUT, a
+            # call it cannot record) says why in its log: show that, not
+            # the client's traceback.
+            if h.running:
+                raise
+            tail = h.log().strip().split("\n")[-3:]
+            raise SystemExit("workload %s: hookd ended mid-way (code %s); "
+                             "its log (%s) ends:\n  %s" % (
+                                 name, h.proc and h.proc.returncode,
+                                 h.log_path,
+                                 "\n  ".join(tail)))
         h.stop()
     finally:
         if h.running:
             h.kill9()
         rcv.close()
+    if not os.path.exists(os.path.join(tmp, "rec.log")):
+        # The shim never loaded: a static binary (hookd-static, musl)
+        # cannot be preloaded, nor can a set-uid one.
+        raise SystemExit("workload %s: no recording: %s did not load %s "
+                         "(the recorder needs the dynamic glibc build, "
+                         "./hookd, not hookd-static)" % (name, HOOKD,
+                                                         RECORDER))
     final = {}
     for f in sorted(os.listdir(data)):
         with open(os.path.join(data, f), "rb") as fh:
