@@ -41,9 +41,15 @@
  *
  * Ordering: one process-wide mutex is held around the real call and the
  * appending of its record, so the log is a linearization across threads
- * (the loop, the sync thread, the releaser thread) and, through
- * pthread_atfork and the shared O_APPEND descriptor, the forked compaction
- * child. An fsync is recorded only after it returned 0; a failed call is
+ * (the loop, the sync thread, the releaser thread). The forked compaction
+ * child appends to the same O_APPEND descriptor (pthread_atfork keeps the
+ * mutex sane across the fork) but under its own copy of the mutex, so its
+ * records and the parent's are not ordered against each other: harmless
+ * while the child writes only files the parent leaves alone until
+ * waitpid(). The mutex is held across the real fsync, so an answer written
+ * while an fsync runs is logged after it (an answer sent before its fsync
+ * ended can then look covered: a "fsync began" record would tell them
+ * apart; not yet done). An fsync is recorded only after it returned 0; a failed call is
  * not recorded (it changed nothing the model needs, or the file size check
  * at the end of a workload catches it).
  */
