@@ -93,10 +93,13 @@ class Settings:
         # schedule ends well within it (flaky: 60 s of retries, 10 s of
         # failures).
         self.stuck_after = 120 if not short else 30
-        # The row whose fds the end is compared with: the first one past
-        # the 30 s after which idle outbound connections close.
-        self.fd_row = max(1, min(int(math.ceil(60 / self.row)),
-                                 self.warm_rows))
+        # The row whose fds the end is compared with: the first one a
+        # minute in, past the 30 s after which idle outbound connections
+        # close; none in a run too short to have one before its last row
+        # (its descriptors are judged at idle only).
+        self.fd_row = int(math.ceil(60 / self.row - 1e-9))
+        if self.fd_row >= int(round(self.total / self.row)):
+            self.fd_row = None
         self.keep = env.get("SOAK_KEEP") == "1"
         self.dir = env.get("SOAK_DIR") or "/var/tmp"
 
@@ -111,10 +114,9 @@ class Settings:
 # (nothing; 2 for a descriptor the libc may open lazily). Under load: the
 # connections vary from moment to moment, and an endpoint deleted by the
 # churn leaves its idle kept-alive connections (up to endpoint_concurrency,
-# 8) open until they time out, so the last row may exceed the first row
-# past that timeout (the first minute's, in a run with rows a minute
-# apart; the warm-up's last in shorter runs) by at most FD_MARGIN (6
-# churned endpoints' worth).
+# 8) open until they time out, so the last row may exceed the row a
+# minute in (past that timeout; the first row when rows are a minute
+# apart) by at most FD_MARGIN (6 churned endpoints' worth).
 FD_IDLE_MARGIN = 2
 FD_MARGIN = 48
 # RSS after warm-up: the model holds a retention's worth of events, so it
@@ -125,18 +127,23 @@ FD_MARGIN = 48
 # both, where a leak of 100 bytes an event (360,000 events) does not fit.
 RSS_SLACK_KB = 16 * 1024
 RSS_SLACK_RATIO = 0.25
-# The journal after warm-up is a saw-tooth between compactions: its peak
-# in the second half of the run may not exceed the first half's peak by
-# more than JOURNAL_SLACK_RATIO (idem records are kept 24 h and grow it a
-# little), else compaction is not keeping it flat.
-JOURNAL_SLACK_RATIO = 0.5
+# The journal after warm-up is a saw-tooth: it grows between compactions
+# and each one cuts it back to what retention keeps. Split the rows after
+# warm-up in two halves: in the second half it must come down at least
+# once to the first half's peak (a journal that only grows never does),
+# and its peak may not exceed twice the first half's plus
+# JOURNAL_SLACK_BYTES (the doubling that triggers a compaction, and the
+# Idempotency-Key records, kept 24 h). Judged only when JOURNAL_MIN_ROWS
+# rows follow warm-up: a shorter run has not seen enough compactions.
 JOURNAL_SLACK_BYTES = 8 * MIB
+JOURNAL_MIN_ROWS = 6
 
 
 def verdict(rows, warm_rows, final, fd_row=1):
     """Judge a run. rows: one dict a row, with "fds", "rss_kb" and
     "journal" (bytes); warm_rows: how many rows are warm-up; fd_row: the
-    row (from 1) whose fds the last row's are compared with; final: a
+    row (from 1) whose fds the last row's are compared with (None: no
+    such comparison); final: a
     dict of counts (bad_5xx, errors, idem_mismatch, lost, stuck),
     "idle_fds" (hookd's descriptors with no connection open, before and
     after the load, or None), "exit" (hookd's exit code, None when it died or did not stop) and
@@ -162,19 +169,19 @@ def verdict(rows, warm_rows, final, fd_row=1):
     if not rows:
         fails.append("no rows: the run ended before its first row")
         return fails
-    first, last = rows[min(fd_row, len(rows)) - 1], rows[-1]
+    last = rows[-1]
     idle = final.get("idle_fds")
     if idle and idle[1] > idle[0] + FD_IDLE_MARGIN:
         fails.append("open fds with no connection open grew from %d before "
                      "the load to %d after it, more than %d"
                      % (idle[0], idle[1], FD_IDLE_MARGIN))
-    if last["fds"] > first["fds"] + FD_MARGIN:
+    first = rows[fd_row - 1] if fd_row and fd_row < len(rows) else None
+    if first and last["fds"] > first["fds"] + FD_MARGIN:
         fails.append("open fds grew from %d (row %d) to %d (last), more "
                      "than %d" % (first["fds"], first["row"], last["fds"],
                                   FD_MARGIN))
     if len(rows) > warm_rows:
-        base = rows[warm_rows - 1]["rss_kb"] if warm_rows > 0 else \
-            first["rss_kb"]
+        base = rows[max(1, warm_rows) - 1]["rss_kb"]
         limit = base + RSS_SLACK_KB + RSS_SLACK_RATIO * base
         peak = max(r["rss_kb"] for r in rows[warm_rows:])
         if peak > limit:
@@ -183,15 +190,20 @@ def verdict(rows, warm_rows, final, fd_row=1):
                          (base, warm_rows, peak, limit))
         after = rows[warm_rows:]
         half = len(after) // 2
-        if half >= 1:
+        if len(after) >= JOURNAL_MIN_ROWS:
             p1 = max(r["journal"] for r in after[:half])
             p2 = max(r["journal"] for r in after[half:])
-            jlimit = p1 * (1 + JOURNAL_SLACK_RATIO) + JOURNAL_SLACK_BYTES
-            if p2 > jlimit:
+            low2 = min(r["journal"] for r in after[half:])
+            if low2 > p1:
+                fails.append("journal.log never came back down to %d bytes "
+                             "(the first half's peak after warm-up) in the "
+                             "second half (its lowest: %d): compaction is "
+                             "not keeping it flat" % (p1, low2))
+            elif p2 > 2 * p1 + JOURNAL_SLACK_BYTES:
                 fails.append("journal.log peaked at %d bytes in the second "
-                             "half after warm-up, above %d (first half's "
-                             "peak %d): compaction is not keeping it flat"
-                             % (p2, jlimit, p1))
+                             "half after warm-up, above twice the first "
+                             "half's peak (%d) plus %d" %
+                             (p2, p1, JOURNAL_SLACK_BYTES))
     return fails
 
 
@@ -338,6 +350,7 @@ class Soak:
         self.kind = {}                      # endpoint id -> kind
         self.serial = 0
         self.proc = None
+        self.log_off = self.ncompacted = 0
 
     # -- bookkeeping
 
@@ -590,12 +603,19 @@ class Soak:
         return out
 
     def compactions(self):
+        """The "compacted" lines hookd has logged so far (reading on from
+        where the last call stopped: the log grows by a line a delivery)."""
         try:
             with open(self.log_path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
+                f.seek(self.log_off)
+                text = f.read()
         except OSError:
-            return 0
-        return len(re.findall(r"\bmsg=compacted\b", text))
+            return self.ncompacted
+        end = text.rfind(b"\n") + 1
+        self.log_off += end
+        self.ncompacted += len(re.findall(rb"\bmsg=compacted\b",
+                                          text[:end]))
+        return self.ncompacted
 
     def stuck(self, api):
         """Pending deliveries to endpoints that acknowledge, older than
@@ -801,11 +821,12 @@ class Soak:
             idle = final.get("idle_fds") or ("-", "-")
             print("summary: fds idle before the load %s, after it %s (bound "
                   "+%d)" % (idle[0], idle[1], FD_IDLE_MARGIN))
-            f = rows[min(s.fd_row, len(rows)) - 1]
-            print("summary: fds at row %d %d, last %d (bound +%d); RSS at "
+            f = rows[min(s.fd_row or 1, len(rows)) - 1]
+            print("summary: fds at row %d %d, last %d (bound +%d%s); RSS at "
                   "warm-up end (row %d) %d kB, peak after %d kB, last %d "
                   "kB (bound +%d kB +%d%%); VmHWM %d kB; journal peak %.1f "
                   "MiB" % (f["row"], f["fds"], rows[-1]["fds"], FD_MARGIN,
+                           "" if s.fd_row else ", not judged: too short",
                            w["row"], w["rss_kb"],
                            max(r["rss_kb"] for r in rows[s.warm_rows - 1:]),
                            rows[-1]["rss_kb"], RSS_SLACK_KB,
