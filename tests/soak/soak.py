@@ -66,7 +66,7 @@ class Settings:
             self.total = 60.0 * float(env.get("SOAK_MINUTES", "30"))
         short = self.total < 600
         self.row = float(env.get("SOAK_ROW_SECONDS") or
-                         (60 if not short else max(5.0, self.total / 6)))
+                         (60 if self.total >= 300 else max(5.0, self.total / 6)))
         self.rate = float(env.get("SOAK_RATE", "200"))
         self.producers = int(env.get("SOAK_PRODUCERS", "4"))
         self.clients = 4
@@ -351,6 +351,7 @@ class Soak:
         self.serial = 0
         self.proc = None
         self.log_off = self.ncompacted = 0
+        self.sched = None
 
     # -- bookkeeping
 
@@ -726,6 +727,7 @@ class Soak:
                     self.recent.popleft()
             m = self.metrics(api)
             pid = self.proc.pid
+            self.sched = schedstat(pid) or self.sched
             try:
                 row = {
                     "row": k, "minute": k * s.row / 60,
@@ -774,6 +776,7 @@ class Soak:
             if final["exit"] is None:
                 final["crashed"] = "did not exit within 30 s of SIGTERM"
         fails = verdict(rows, s.warm_rows, final, s.fd_row)
+        final["sched"] = self.sched
         self.summary(rows, final, checked, fails)
         return 1 if fails else 0
 
@@ -838,6 +841,13 @@ class Soak:
               % (checked, final.get("lost", 0), final.get("stuck", 0),
                  final.get("bad_5xx", 0), final.get("errors", 0),
                  final.get("exit")))
+        if final.get("sched"):
+            run, wait = final["sched"]
+            print("summary: hookd's loop thread ran %.0f s and waited %.0f s "
+                  "for a CPU (runnable, not running: /proc/PID/schedstat; "
+                  "a loop pass that waited is as long as the wait), load "
+                  "average at the end %s"
+                  % (run, wait, open("/proc/loadavg").read().split()[0]))
         for m in self.messages:
             print("  " + m)
         if fails:
@@ -889,6 +899,17 @@ def hwm_kb(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def schedstat(pid):
+    """(seconds on a CPU, seconds runnable but waiting for one) of a
+    process's main thread, from /proc/PID/schedstat, or None."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            run, wait = f.read().split()[:2]
+        return int(run) / 1e9, int(wait) / 1e9
+    except (OSError, ValueError):
+        return None
 
 
 def size(path):
