@@ -46,7 +46,8 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from integ.harness import HOOKD, free_port, open_fds, rss_kb  # noqa: E402
+from integ.harness import (ASAN_SMALL, HOOKD, free_port, open_fds,  # noqa
+                           rss_kb)
 
 MIB = 1024 * 1024
 
@@ -384,7 +385,7 @@ class Soak:
                     "disable_after %ds\n"
                     "retention %ds\n" % (self.s.disable_after,
                                          self.s.retention))
-        env = dict(os.environ, HOOKD_ADMIN_TOKEN=self.admin)
+        env = dict(os.environ, HOOKD_ADMIN_TOKEN=self.admin, **ASAN_SMALL)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [HOOKD, "-l", "127.0.0.1:%d" % self.port, "-d", self.data,
