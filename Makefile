@@ -208,6 +208,15 @@ dev: hookd
 bench: hookd
 	sh bench/run.sh
 
+# Issue 18: the soak run. make soak runs SOAK_MINUTES (default 30) of
+# steady load against a fresh hookd and prints a row a minute (RSS, open
+# descriptors, journal size, ingest latency, ...), then a verdict; it
+# exits 1 when something was not flat (README, Soak). SOAK_SECONDS=N for
+# a short run; SOAK_DIR for where its data directory goes (on disk).
+SOAK_MINUTES ?= 30
+soak: hookd
+	SOAK_MINUTES=$(SOAK_MINUTES) python3 tests/soak/soak.py
+
 demo: hookd
 	sh tests/demo.sh
 
@@ -238,5 +247,5 @@ clean:
 
 FORCE:
 
-.PHONY: FORCE all unit layers test check check-clang run clean fuzz fuzz-replay bench demo install \
+.PHONY: FORCE all unit layers test check check-clang run clean fuzz fuzz-replay bench soak demo install \
 	crash-record crash-check crash-explore

@@ -12,8 +12,8 @@ import socket
 import threading
 import time
 
-from .harness import (RawConn, check, cpu_seconds, eq, open_fds, rss_kb,
-                      status_lines, wait_until)
+from .harness import (ASAN_SMALL, RawConn, check, cpu_seconds, eq, open_fds,
+                      rss_kb, status_lines, wait_until)
 from .test_raw import alive, send_bad
 
 # Short limits so every cut-off comes within seconds.
@@ -22,10 +22,6 @@ SLOW_CONF = "header_timeout 1s\nidle_timeout 2s\n"
 # loop burns the whole window (2 s), a waiting hookd next to nothing.
 IDLE_WINDOW = 2.0
 IDLE_CPU_MAX = 0.3
-# Under AddressSanitizer (make check) freed memory waits in a quarantine of
-# up to 256 MB and would read as growth: keep it small where RSS is read.
-ASAN_SMALL = {"ASAN_OPTIONS": (os.environ.get("ASAN_OPTIONS", "") +
-                               ":quarantine_size_mb=4").lstrip(":")}
 
 
 def connect(h, timeout=5.0):

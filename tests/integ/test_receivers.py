@@ -11,17 +11,13 @@ import socket
 import struct
 import time
 
-from .harness import RawReceiver, check, eq, ok_reply, rss_kb
+from .harness import ASAN_SMALL, RawReceiver, check, eq, ok_reply, rss_kb
 
 TIMEOUT_MS = 2000
 # Generous: an attempt may end a poll pass or two after its deadline.
 SLACK_MS = 700
 CONF = "timeout 2s\nretry_schedule 200ms 200ms 200ms 200ms\n"
 
-# Under AddressSanitizer (make check) freed memory waits in a quarantine of
-# up to 256 MB and would read as growth: keep it small where RSS is read.
-ASAN_SMALL = {"ASAN_OPTIONS": (os.environ.get("ASAN_OPTIONS", "") +
-                               ":quarantine_size_mb=4").lstrip(":")}
 
 OK200 = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
