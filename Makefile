@@ -140,8 +140,8 @@ check: check-clang hookd-san tests/unit-san fuzz-replay
 # kinds; make crash-explore checks them all.
 CRASH_OUT ?= $(shell test -d /dev/shm && echo /dev/shm || echo /tmp)/hookd-crash-recordings
 CRASH_SAMPLE ?= 2000
-tests/crash/recorder.so: tests/crash/recorder.c
-	$(CC) -std=c11 $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl -pthread
+tests/crash/recorder.so: tests/crash/recorder.c tests/crash/recorder_log.c tests/crash/recorder.h
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -shared -fPIC -o $@ tests/crash/recorder.c tests/crash/recorder_log.c -ldl -pthread
 
 crash-record: hookd tests/crash/recorder.so
 	python3 tests/crash/test_explore.py
