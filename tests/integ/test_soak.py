@@ -98,3 +98,40 @@ def test_soak_short_run(ctx):
               "a row without RSS or fds: %r" % (r,))
     check("VERDICT: PASS" in out, "the short soak did not pass:\n" + out)
     eq(p.returncode, 0, "soak.py exit code")
+
+
+def test_soak_hookd_killed_early(ctx):
+    """hookd killed -9 before warm-up ends (its first rows): the run says
+    FAIL with the reason and where its files are, without a traceback
+    (the summary's max() over the rows after warm-up met none), and
+    leaves no hookd running."""
+    wrap = os.path.join(ctx.tmp, "hookd-dies")
+    with open(wrap, "w") as f:
+        f.write('#!/bin/sh\n(sleep 6; kill -9 $$) &\nexec "%s" "$@"\n'
+                % os.path.abspath(HOOKD))
+    os.chmod(wrap, 0o755)
+    env = dict(os.environ, SOAK_SECONDS="60", SOAK_DIR=ctx.tmp,
+               HOOKD_BIN=wrap)
+    p = subprocess.run([sys.executable, SOAK], cwd=ROOT, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=110)
+    out = p.stdout.decode("utf-8", "replace")
+    check("Traceback" not in out, "a traceback:\n" + out)
+    check("VERDICT: FAIL" in out and "killed by SIGKILL" in out,
+          "want FAIL naming SIGKILL:\n" + out)
+    check("soak: files kept in " + ctx.tmp in out, out)
+    eq(p.returncode, 1, "soak.py exit code")
+
+
+def test_soak_dir_unusable(ctx):
+    """SOAK_DIR that is missing or not a directory: one line saying so."""
+    for d in (os.path.join(ctx.tmp, "missing"), SOAK):
+        env = dict(os.environ, SOAK_SECONDS="60", SOAK_DIR=d,
+                   HOOKD_BIN=HOOKD)
+        p = subprocess.run([sys.executable, SOAK], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30)
+        out = p.stdout.decode("utf-8", "replace")
+        check("Traceback" not in out and "cannot make a directory in "
+              "SOAK_DIR" in out, "SOAK_DIR=%s:\n%s" % (d, out))
+        eq(p.returncode, 1, "soak.py exit code, SOAK_DIR=%s" % d)

@@ -372,7 +372,11 @@ class Soak:
 
     def start(self):
         fs = fs_type(self.s.dir)
-        self.tmp = tempfile.mkdtemp(prefix="hookd-soak-", dir=self.s.dir)
+        try:
+            self.tmp = tempfile.mkdtemp(prefix="hookd-soak-", dir=self.s.dir)
+        except OSError as e:
+            raise SystemExit("soak: cannot make a directory in SOAK_DIR %s: "
+                             "%s" % (self.s.dir, e.strerror or e))
         self.data = os.path.join(self.tmp, "data")
         self.log_path = os.path.join(self.tmp, "hookd.log")
         self.recv = Receivers(self.s.cycle)
@@ -714,8 +718,8 @@ class Soak:
             wake = t_start + k * s.row
             while time.monotonic() < wake:
                 if self.proc.poll() is not None:
-                    crashed = "exited with %d during the run" % \
-                        self.proc.returncode
+                    crashed = "%s during the run" % \
+                        exit_how(self.proc.returncode)
                     break
                 time.sleep(min(1.0, max(0.0, wake - time.monotonic())))
             if crashed:
@@ -769,7 +773,7 @@ class Soak:
             api.close()
             final["idle_fds"] = (self.idle_fds, self.quiet_fds(75))
         elif not crashed:
-            crashed = "exited with %d" % self.proc.returncode
+            crashed = exit_how(self.proc.returncode)
             final["crashed"] = crashed
         final["lost"] = lost
         if not crashed:
@@ -832,7 +836,8 @@ class Soak:
                   "MiB" % (f["row"], f["fds"], rows[-1]["fds"], FD_MARGIN,
                            "" if s.fd_row else ", not judged: too short",
                            w["row"], w["rss_kb"],
-                           max(r["rss_kb"] for r in rows[s.warm_rows - 1:]),
+                           max(r["rss_kb"] for r in
+                               rows[min(s.warm_rows, len(rows)) - 1:]),
                            rows[-1]["rss_kb"], RSS_SLACK_KB,
                            100 * RSS_SLACK_RATIO, rows[-1]["hwm_kb"],
                            max(r["journal"] for r in rows) / MIB))
@@ -857,7 +862,6 @@ class Soak:
                 print("  - " + f)
         else:
             print("VERDICT: PASS (flat)")
-        print("soak: files in %s" % self.tmp, flush=True)
 
     def cleanup(self, ok):
         if self.proc is not None and self.proc.poll() is None:
@@ -884,6 +888,16 @@ def fmt_row(r):
                r["hwm_kb"] / 1024, r["fds"], r["journal"] / MIB,
                r["registry"] / 1024, r["p50"], r["p99"], r["max"],
                r["loop_max"], r["compactions"]))
+
+
+def exit_how(rc):
+    """A Popen returncode in words: "exited with 1", "killed by SIGKILL"."""
+    if rc < 0:
+        try:
+            return "killed by %s" % signal.Signals(-rc).name
+        except ValueError:
+            return "killed by signal %d" % -rc
+    return "exited with %d" % rc
 
 
 def pct(xs, p):
@@ -948,8 +962,16 @@ def main():
     try:
         soak.start()
         rc = soak.run()
+    except KeyboardInterrupt:
+        # Ctrl-C: no traceback; hookd is stopped below and its files kept.
+        print("\nsoak: interrupted; VERDICT: none", flush=True)
+        rc = 130
     finally:
         soak.cleanup(rc == 0)
+        tmp = getattr(soak, "tmp", None)
+        if tmp:
+            print("soak: files %s %s" % ("kept in" if os.path.isdir(tmp)
+                                        else "removed:", tmp), flush=True)
     return rc
 
 
