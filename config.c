@@ -857,6 +857,16 @@ out:
 	return rc;
 }
 
+/* 1 when st is /dev/null's: "no config" (-c /dev/null), read as empty. */
+static int
+config_is_dev_null(const struct stat *st)
+{
+	struct stat null;
+
+	return S_ISCHR(st->st_mode) && stat("/dev/null", &null) == 0 &&
+	    S_ISCHR(null.st_mode) && st->st_rdev == null.st_rdev;
+}
+
 int
 config_load(struct config *c, const char *path, char *err, size_t errsz)
 {
@@ -877,7 +887,7 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 		(void)close(fd);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode) && !config_is_dev_null(&st)) {
 		util_err_set(err, errsz, path, S_ISDIR(st.st_mode) ?
 		    "is a directory, not a config file" :
 		    "not a regular file (a config file is read whole at start "

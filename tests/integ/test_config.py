@@ -166,6 +166,10 @@ def test_config_not_a_regular_file(t):
     r = run_hookd("-n", "-c", t.tmp, timeout=20)
     eq(r.returncode, 1, "hookd -n -c DIR")
     check("is a directory" in r.stderr, r.stderr)
+    # /dev/null stays "no config": the defaults.
+    r = run_hookd("-n", "-c", "/dev/null", timeout=20)
+    eq(r.returncode, 0, "hookd -n -c /dev/null: " + r.stderr)
+    check("config ok" in r.stdout, r.stdout)
     h = t.hookd()
     os.unlink(h.conf_path)
     os.mkfifo(h.conf_path)
