@@ -235,6 +235,10 @@ struct store_attempt {
  * held only repeats the directory checks.
  */
 int store_lock(const char *dir, char *err, size_t errsz);
+/* For the offline commands that read a store (hookd check, export): 0 when
+ * dir exists, else -1 with err "data directory DIR does not exist", so that
+ * they create nothing (store_lock would make it and a lock file in it). */
+int store_dir_present(const char *dir, char *err, size_t errsz);
 /* Write this process's pid into DIR/lock (after a start that succeeded, so
  * a failed start leaves the file as it was). 0 or -1. */
 int store_lock_note_pid(void);

@@ -145,18 +145,13 @@ store_check(const char *dir, int fix, void (*report)(const char *line),
 {
 	static const char *const names[2] = { "registry.log", "journal.log" };
 	struct logfile *files[2] = { &st_files.reg, &st_files.jrn };
-	struct stat dsb;
 	int i, dmg = -1, r = -1;
 	size_t k;
 
 	moved[0] = '\0';
 	crc_init();
-	/* Checking a directory that is not there creates nothing (store_lock
-	 * would create it, and a lock file in it). */
-	if (stat(dir, &dsb) != 0 && errno == ENOENT) {
-		snprintf(err, errsz, "data directory %s does not exist", dir);
+	if (store_dir_present(dir, err, errsz) != 0)
 		return -1;
-	}
 	if (store_lock(dir, err, errsz) != 0)
 		return -1;
 	/* Half an import reads back record by record: said apart. */

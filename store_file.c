@@ -989,6 +989,18 @@ static int lock_fd = -1;
 static char lock_dir[1024];
 
 int
+store_dir_present(const char *dir, char *err, size_t errsz)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0 && errno == ENOENT) {
+		snprintf(err, errsz, "data directory %s does not exist", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_lock(const char *dir, char *err, size_t errsz)
 {
 	char path[1100], pidtxt[32];

@@ -33,7 +33,8 @@ store_export(const char *dir, const char *client, int fd,
 	int ret = -1;
 
 	memset(st, 0, sizeof(*st));
-	if (store_open(dir, 1, err, errsz, NULL) != 0)
+	if (store_dir_present(dir, err, errsz) != 0 ||
+	    store_open(dir, 1, err, errsz, NULL) != 0)
 		goto out;
 	c = store_client_find(client, strlen(client));
 	if (c == NULL) {

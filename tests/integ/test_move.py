@@ -295,3 +295,17 @@ def test_move_import_refusals_write_nothing(t):
           "message %r" % r.stderr)
     eq(sorted(n for n in os.listdir(empty) if n != "lock"), [],
        "files in the empty directory after a refusal of the second pass")
+
+
+def test_export_of_a_missing_directory_creates_nothing(t):
+    """hookd export from a DATADIR that is not there says so and creates
+    nothing, as hookd check does (before, it made the directory, a lock,
+    and empty logs, then said the client was not there)."""
+    missing = os.path.join(t.tmp, "no-such-data")
+    out = os.path.join(t.tmp, "c1.export")
+    r = run_hookd("export", "--client", "c1", "-d", missing, "-o", out)
+    eq(r.returncode, 1, "hookd export exit code: " + r.stderr)
+    check("data directory %s does not exist" % missing in r.stderr,
+          r.stderr)
+    check(not os.path.exists(missing), "export created " + missing)
+    check(not os.path.exists(out), "export wrote " + out)
