@@ -28,6 +28,7 @@ struct move_opts {
 	const char *client;	/* export --client */
 	const char *out;	/* export -o; NULL: standard output */
 	int del;		/* export --delete */
+	int help;		/* -h or --help: the usage is in err */
 	const char *in;		/* import FILE; NULL or "-": standard input */
 };
 
@@ -48,8 +49,9 @@ bad_word(const char *w, const char *usage, char *err, size_t errsz)
 	return 1;
 }
 
-/* hookd export's words into o: 0, or 1 with what to print (the message
- * and the usage, ending in a newline) in err. Nothing is run. */
+/* hookd export's words into o: 0 (o->help when -h asked for the usage,
+ * which is then in err), or 1 with what to print (the message and the
+ * usage, ending in a newline) in err. Nothing is run. */
 static int
 export_parse(int argc, char **argv, struct move_opts *o, char *err,
     size_t errsz)
@@ -58,7 +60,11 @@ export_parse(int argc, char **argv, struct move_opts *o, char *err,
 
 	memset(o, 0, sizeof(*o));
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--delete") == 0)
+		if (cli_is_help(argv[i])) {
+			snprintf(err, errsz, "%s", export_usage);
+			o->help = 1;
+			return 0;
+		} else if (strcmp(argv[i], "--delete") == 0)
 			o->del = 1;
 		else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc)
 			o->client = argv[++i];
@@ -99,7 +105,11 @@ import_parse(int argc, char **argv, struct move_opts *o, char *err,
 
 	memset(o, 0, sizeof(*o));
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+		if (cli_is_help(argv[i])) {
+			snprintf(err, errsz, "%s", import_usage);
+			o->help = 1;
+			return 0;
+		} else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
 			o->data_dir = argv[++i];
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			o->config = argv[++i];
@@ -228,6 +238,10 @@ cli_export_main(int argc, char **argv)
 		fputs(msg, stderr);
 		return 1;
 	}
+	if (o.help) {
+		fputs(msg, stdout);
+		return 0;
+	}
 	opt_config = o.config;
 	opt_data_dir = o.data_dir;
 	out = o.out;
@@ -322,6 +336,10 @@ cli_import_main(int argc, char **argv)
 	if (import_parse(argc, argv, &o, msg, sizeof(msg)) != 0) {
 		fputs(msg, stderr);
 		return 1;
+	}
+	if (o.help) {
+		fputs(msg, stdout);
+		return 0;
 	}
 	opt_config = o.config;
 	opt_data_dir = o.data_dir;

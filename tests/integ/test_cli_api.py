@@ -206,6 +206,35 @@ def test_error_paths(t):
         eq(r2.returncode, 0, "%s --help" % cmd)
         check(r2.stdout.startswith("usage: hookd " + cmd), "%s --help: %r"
               % (cmd, r2.stdout))
+    # The commands that run without a daemon answer -h and --help alike:
+    # the usage on stdout, exit 0 (before, check, export and import said
+    # "unknown option" and exited 1).
+    for cmd in ("sign", "verify", "check", "export", "import", "listen"):
+        check("hookd " + cmd in r.stdout, "%s in --help" % cmd)
+        for flag in ("--help", "-h"):
+            r2 = run_hookd(cmd, flag)
+            eq(r2.returncode, 0, "%s %s (stderr %r)" % (cmd, flag, r2.stderr))
+            check("usage: hookd" in r2.stdout and "hookd " + cmd in r2.stdout,
+                  "%s %s prints its usage: %r" % (cmd, flag, r2.stdout))
+            eq(r2.stderr, "", "%s %s says nothing on stderr" % (cmd, flag))
+
+
+def test_bad_values_refused_before_connecting(t):
+    # A value the command can judge itself is a usage error (exit 2) before
+    # any token is looked for or any connection made: here there is
+    # neither a token nor a daemon, and the answer still names the value.
+    d = t.tmp
+    for args, word in ((["deliveries", "--status", "bogus"], "--status"),
+                       (["deliveries", "--limit", "0"], "--limit"),
+                       (["client", "ls", "--limit", "x"], "--limit")):
+        r = run_hookd(*(args + ["-l", "127.0.0.1:9"]), cwd=d)
+        eq(r.returncode, 2, "%r exits 2 (stderr %r)" % (args, r.stderr))
+        check(r.stderr.startswith("hookd: " + word + " wants"),
+              "%r names the bad value first: %r" % (args, r.stderr))
+        check("no admin token" not in r.stderr and
+              "refused" not in r.stderr,
+              "%r judged before any token or connection: %r"
+              % (args, r.stderr))
 
 
 # ------------------------------------------------------------- tail
