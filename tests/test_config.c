@@ -629,10 +629,59 @@ t_stream(void)
 	}
 }
 
+/* A line over CONFIG_LINE_MAX is refused once that much of it is read:
+ * an endless line (a 50 MB one here stands for it) is never held whole
+ * (getline, used before, read it all first). Lines of exactly the
+ * limit, with or without their newline, are read. */
+static void
+t_long_line(void)
+{
+	static const size_t sizes[] = { (size_t)50 << 20, 8193, 8192 };
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct config c;
+		char err[512] = "";
+		size_t n = sizes[i];
+		char *text = malloc(n);
+		FILE *f;
+		int rc;
+
+		CHECK(text != NULL);
+		if (text == NULL)
+			continue;
+		/* "#aaa...": a comment, valid at any length within the
+		 * limit. */
+		memset(text, 'a', n);
+		text[0] = '#';
+		f = fmemopen(text, n, "r");
+		CHECK(f != NULL);
+		if (f == NULL) {
+			free(text);
+			continue;
+		}
+		config_defaults(&c);
+		rc = config_load_stream(&c, f, "mem.conf", 0, err,
+		    sizeof(err));
+		if (n > 8192) {
+			CHECKF(rc == -1 && strcmp(err,
+			    "mem.conf:1: line too long") == 0, "%zu: %s", n,
+			    err);
+			CHECKF(ftell(f) <= 8193, "%zu bytes: read %ld", n,
+			    ftell(f));
+		} else
+			CHECKF(rc == 0, "%zu: %s", n, err);
+		fclose(f);
+		free(text);
+		config_free(&c);
+	}
+}
+
 void
 test_config(void)
 {
 	t_stream();
+	t_long_line();
 	t_defaults();
 	t_table();
 	t_rate();
