@@ -717,8 +717,8 @@ cli_daemon_parse(int argc, char **argv, struct cli_daemon_opts *o,
 	/* The flags alone are checked first: a bad one is a usage error. */
 	config_defaults(&flags);
 	if (o->listen != NULL && config_set_listen(&flags, o->listen) != 0) {
-		snprintf(err, errsz, "hookd: -l wants IPV4:PORT or "
-		    "[IPV6]:PORT");
+		snprintf(err, errsz, "hookd: -l wants "
+		    CONFIG_LISTEN_FORMS);
 		return 1;
 	}
 	if (config_apply_flags(&flags, o->listen, o->data_dir) != 0) {

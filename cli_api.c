@@ -1063,8 +1063,8 @@ cli_api_parse(int argc, char **argv, struct cli_run *r, int *help,
 
 		config_defaults(&probe);
 		if (config_set_listen(&probe, cli_opt(r, "-l")) != 0) {
-			snprintf(err, errsz, "hookd: -l wants IPV4:PORT or "
-			    "[IPV6]:PORT");
+			snprintf(err, errsz, "hookd: -l wants "
+			    CONFIG_LISTEN_FORMS);
 			return CLI_USAGE;
 		}
 	}

@@ -194,6 +194,10 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 		return -1;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
+	/* What an operator types most; it names the loopback whatever
+	 * /etc/hosts says (RFC 6761 §6.3), so no lookup is needed. */
+	if (value[0] != '[' && util_span_ieq(host, hlen, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
 	if (url_host_literal(host, ss) != 0)
 		return -1;
 	if ((ss->ss_family == AF_INET6) != (value[0] == '['))
@@ -690,7 +694,7 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 			    whybuf, whysz);
 	if (strcmp(key, "listen") == 0) {
 		if (config_set_listen(c, v[1]) != 0) {
-			*why = "listen must be IPV4:PORT or [IPV6]:PORT";
+			*why = "listen must be " CONFIG_LISTEN_FORMS;
 			return -1;
 		}
 		return 0;

@@ -52,7 +52,8 @@ static const struct t_row t_rows[] = {
 	{ "listen [::]:0\n", NULL, 0 },
 	{ "listen ::1:8080\n", "listen", 1 },
 	{ "listen [127.0.0.1]:8080\n", "listen", 1 },
-	{ "listen localhost:8080\n", "listen", 1 },
+	{ "listen localhost:8080\n", NULL, 0 },
+	{ "listen localhost.example:8080\n", "listen", 1 },
 	{ "listen 127.0.0.1\n", "listen", 1 },
 	{ "listen 127.0.0.1:65536\n", "listen", 1 },
 	{ "listen 127.0.0.1:\n", "listen", 1 },
@@ -413,6 +414,11 @@ t_listen(void)
 		{ "[::1:8080", 0 }, { "::1]:8080", 0 }, { "[]:80", 0 },
 		{ "1.2.3:80", 0 }, { "127.0.0.1:80:80", 0 },
 		{ "127.0.0.1: 80", 0 },
+		/* localhost is 127.0.0.1 (RFC 6761 §6.3); other names are
+		 * not looked up. */
+		{ "localhost:8080", 1 }, { "LocalHost:0", 1 },
+		{ "[localhost]:80", 0 }, { "localhost:", 0 },
+		{ "localhost.:80", 0 }, { "example.com:80", 0 },
 	};
 	struct config c;
 	size_t i;
@@ -425,6 +431,17 @@ t_listen(void)
 			CHECK(strcmp(c.listen, rows[i].v) == 0);
 		else
 			CHECK(strcmp(c.listen, "127.0.0.1:8080") == 0);
+	}
+	/* localhost:PORT binds or connects to the IPv4 loopback. */
+	{
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		CHECK(config_listen_addr("localhost:8081", &ss, &len) == 0 &&
+		    ss.ss_family == AF_INET && ntohl(((struct sockaddr_in *)
+		    (void *)&ss)->sin_addr.s_addr) == INADDR_LOOPBACK &&
+		    ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port) ==
+		    8081);
 	}
 }
 

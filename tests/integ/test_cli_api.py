@@ -9,7 +9,8 @@ import signal
 import subprocess
 import time
 
-from .harness import (HOOKD, Reply, check, eq, run_hookd, wait_until)
+from .harness import (ALL_PROCS, HOOKD, Reply, check, curl, eq, free_port,
+                      run_hookd, wait_until)
 
 
 def cli(h, *args, admin="default", env=None):
@@ -449,3 +450,38 @@ def test_cli_timeout_env_out_of_range(t):
     for good in ("1", "3600", ""):
         ok(cli(h, "client", "ls", env={"HOOKD_CLI_TIMEOUT": good}),
            "HOOKD_CLI_TIMEOUT=%r" % good)
+
+
+def test_localhost_address(t):
+    # localhost:PORT is 127.0.0.1:PORT for the daemon's -l and for a
+    # command's -l alike (RFC 6761 §6.3: no lookup); other names are
+    # refused with the forms that are taken.
+    port = free_port()
+    admin = "adm_localhost_test_token_0123456789"
+    env = dict(os.environ, HOOKD_ADMIN_TOKEN=admin)
+    log = open(os.path.join(t.tmp, "lh.log"), "wb")
+    proc = subprocess.Popen([HOOKD, "-l", "localhost:%d" % port, "-d",
+                             os.path.join(t.tmp, "lh-data")],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            env=env, cwd=t.tmp)
+    log.close()
+    ALL_PROCS.append(proc)
+    try:
+        wait_until(lambda: curl("-s", "-o", "/dev/null", "-w",
+                                "%{http_code}", "http://127.0.0.1:%d/healthz"
+                                % port).stdout == "200", 10, 0.1,
+                   "hookd -l localhost:%d answers on 127.0.0.1" % port)
+        r = run_hookd("client", "add", "acme", "-l", "localhost:%d" % port,
+                      admin=admin, cwd=t.tmp)
+        eq(r.returncode, 0, "client add -l localhost (stderr %r)" % r.stderr)
+        r = run_hookd("client", "ls", "--json", "-l", "LOCALHOST:%d" % port,
+                      admin=admin, cwd=t.tmp)
+        eq([c["id"] for c in json.loads(r.stdout)], ["acme"], "client ls")
+        r = run_hookd("client", "ls", "-l", "example.com:%d" % port,
+                      admin=admin, cwd=t.tmp)
+        eq(r.returncode, 2, "a name other than localhost")
+        check("localhost:PORT" in r.stderr, "the forms are named: %r"
+              % r.stderr)
+    finally:
+        proc.kill()
+        proc.wait()
