@@ -20,12 +20,6 @@
 static char *api_admin;
 static size_t api_admin_len;
 
-const char *const api_status_names[STORE_FAILED + 1] = {
-	[STORE_PENDING] = "pending",
-	[STORE_DELIVERED] = "delivered",
-	[STORE_FAILED] = "failed",
-};
-
 /* ---- answers ---- */
 
 /* Drop whatever was written for this request (a half-built answer, or an
@@ -595,10 +589,7 @@ api_status_param(struct api_ctx *c)
 		return st;
 	if (n < 0)
 		return 0;
-	for (s = 0; s < 3; s++)
-		if (strcmp(v, api_status_names[s]) == 0)
-			break;
-	if (s == 3)
+	if ((s = store_status_parse(v)) < 0)
 		return api_error(c, 422,
 		    "status must be pending, delivered or failed");
 	c->f.status = s;

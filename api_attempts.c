@@ -33,7 +33,7 @@ api_put_attempt(struct buf *b, const struct deliver_tail_entry *e)
 		api_kv_raw(b, "status", NULL);
 	api_kv_str(b, "error", e->error[0] != '\0' ? e->error : NULL);
 	api_kv_u64(b, "ms", e->ms > 0 ? (uint64_t)e->ms : 0);
-	api_kv_str(b, "result", api_status_names[e->result]);
+	api_kv_str(b, "result", store_status_names[e->result]);
 	buf_puts(b, "}");
 }
 

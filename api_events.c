@@ -132,7 +132,7 @@ api_put_delivery(struct api_ctx *c, struct delivery *d, int with_log)
 		api_key(b, "url");
 		api_put_delivery_url(b, d);
 		api_kv_str(b, "status", d->status <= STORE_FAILED ?
-		    api_status_names[d->status] : "unknown");
+		    store_status_names[d->status] : "unknown");
 		api_kv_u64(b, "attempts", d->attempts);
 		api_kv_time(b, "next_attempt_at", deliver_next_attempt(d),
 		    1);

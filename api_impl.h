@@ -121,9 +121,6 @@ struct api_list {
 	void (*id)(void *item, char out[UTIL_ID_MAX + 1]);
 };
 
-/* The names of enum store_status in answers and in ?status= (contract §3). */
-extern const char *const api_status_names[STORE_FAILED + 1];
-
 /* ---- api.c: answers ---- */
 
 /* The answer being built carries Retry-After: s seconds (at least 1);

@@ -196,7 +196,7 @@ sign_parse_args(int argc, char **argv, unsigned allowed,
 		const char *a = argv[i], *val, *eq;
 		size_t nlen;
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+		if (cli_is_help(a))
 			return 1;
 		if (strncmp(a, "--", 2) != 0) {
 			*why = "unexpected argument";
@@ -531,20 +531,31 @@ check_report(const char *line)
 	printf("%s\n", line);
 }
 
-/* hookd check's words: 0 with the options set, or 1 with the message and
+int
+cli_is_help(const char *w)
+{
+	return strcmp(w, "-h") == 0 || strcmp(w, "--help") == 0;
+}
+
+/* hookd check's words: 0 with the options set (*help when -h or --help
+ * asks for the usage, which is then in err), or 1 with the message and
  * the usage (ending in a newline) in err (errsz bytes). Nothing is run. */
 static int
 check_parse(int argc, char **argv, const char **config,
-    const char **data_dir, int *fix, char *err, size_t errsz)
+    const char **data_dir, int *fix, int *help, char *err, size_t errsz)
 {
 	static const char usage[] = "usage: hookd check [-d DATADIR] "
 	    "[-c CONFIG] [--fix]\n";
 	int i;
 
 	*config = *data_dir = NULL;
-	*fix = 0;
+	*fix = *help = 0;
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--fix") == 0)
+		if (cli_is_help(argv[i])) {
+			snprintf(err, errsz, "%s", usage);
+			*help = 1;
+			return 0;
+		} else if (strcmp(argv[i], "--fix") == 0)
 			*fix = 1;
 		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
 			*data_dir = argv[++i];
@@ -572,9 +583,10 @@ int
 cli_check_args(int argc, char **argv, char *err, size_t errsz)
 {
 	const char *config, *data_dir;
-	int fix;
+	int fix, help;
 
-	return check_parse(argc, argv, &config, &data_dir, &fix, err, errsz);
+	return check_parse(argc, argv, &config, &data_dir, &fix, &help, err,
+	    errsz);
 }
 
 int
@@ -584,12 +596,16 @@ cli_check_main(int argc, char **argv)
 	struct config *c;
 	/* msg: room for a word of the command line quoted whole. */
 	char err[1024], moved[1200], msg[8192];
-	int fix, r;
+	int fix, help, r;
 
-	if (check_parse(argc, argv, &opt_config, &opt_data_dir, &fix, msg,
-	    sizeof(msg)) != 0) {
+	if (check_parse(argc, argv, &opt_config, &opt_data_dir, &fix, &help,
+	    msg, sizeof(msg)) != 0) {
 		fputs(msg, stderr);
 		return 1;
+	}
+	if (help) {
+		fputs(msg, stdout);
+		return 0;
 	}
 	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
 	if (c == NULL) {
@@ -701,8 +717,8 @@ cli_daemon_parse(int argc, char **argv, struct cli_daemon_opts *o,
 	/* The flags alone are checked first: a bad one is a usage error. */
 	config_defaults(&flags);
 	if (o->listen != NULL && config_set_listen(&flags, o->listen) != 0) {
-		snprintf(err, errsz, "hookd: -l wants IPV4:PORT or "
-		    "[IPV6]:PORT");
+		snprintf(err, errsz, "hookd: -l wants "
+		    CONFIG_LISTEN_FORMS);
 		return 1;
 	}
 	if (config_apply_flags(&flags, o->listen, o->data_dir) != 0) {

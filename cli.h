@@ -11,6 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 1 when the word w asks a subcommand for its usage (-h or --help, as
+ * the daemon's own; printed on stdout, exit 0), else 0. The one test of it
+ * every subcommand's parser calls. */
+int cli_is_help(const char *w);
+
 /* `hookd sign ...` and `hookd verify ...`: argv[0] is "sign" or "verify".
  * Reads the payload from standard input (at most 64 MiB), prints the
  * webhook-* headers (sign) or "valid" / "invalid: REASON" (verify). Returns

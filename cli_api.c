@@ -18,6 +18,7 @@
 #include "config.h"
 #include "http.h"
 #include "json.h"
+#include "store.h"
 #include "token.h"
 #include "url.h"
 #include "util.h"
@@ -205,6 +206,18 @@ cli_call_print(struct cli_run *r, const char *method, const struct buf *t,
  * items. With --json one JSON array of the items as the API wrote them;
  * else a table of cols.
  */
+/* The --limit of r into *limit (UINT64_MAX when not given): 0, or -1 when
+ * it is no number from 1 to 2^32-1. */
+static int
+cli_limit_of(const struct cli_run *r, uint64_t *limit)
+{
+	const char *lim = cli_opt(r, "--limit");
+
+	*limit = UINT64_MAX;
+	return lim != NULL && (util_parse_u64(lim, strlen(lim), UINT32_MAX,
+	    limit) != 0 || *limit == 0) ? -1 : 0;
+}
+
 static int
 cli_list(struct cli_run *r, const char *base, const struct cli_col *cols,
     size_t ncol)
@@ -214,16 +227,12 @@ cli_list(struct cli_run *r, const char *base, const struct cli_col *cols,
 	struct cli_http_answer a;
 	struct cli_doc d;
 	char next[UTIL_ID_MAX * 3 + 1] = "", prev[sizeof(next)];
-	const char *lim = cli_opt(r, "--limit");
-	uint64_t limit = UINT64_MAX, shown = 0;
+	uint64_t limit, shown = 0;
 	size_t c;
 	int st = CLI_OK, data, i, m, nx;
 
-	if (lim != NULL && (util_parse_u64(lim, strlen(lim), UINT32_MAX,
-	    &limit) != 0 || limit == 0)) {
-		fprintf(stderr, "hookd: --limit wants a number from 1\n");
-		return CLI_USAGE;
-	}
+	/* Checked by cli_api_parse already. */
+	(void)cli_limit_of(r, &limit);
 	for (c = 0; c < ncol; c++)
 		cli_table_cell(&tb, cols[c].head);
 	if (r->json)
@@ -937,6 +946,7 @@ cli_api_parse(int argc, char **argv, struct cli_run *r, int *help,
 {
 	char name[64], optname[64], terr[300];
 	const char *eq;
+	uint64_t limit;
 	size_t i, k;
 	int a = 1, only_pos = 0;
 
@@ -952,8 +962,7 @@ cli_api_parse(int argc, char **argv, struct cli_run *r, int *help,
 	if (i == CLI_NCMDS) {
 		*show = CLI_SHOW_GROUP;
 		if (argc < 2 || argv[1][0] == '-') {
-			if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-			    strcmp(argv[1], "-h") == 0)) {
+			if (argc >= 2 && cli_is_help(argv[1])) {
 				*help = 1;
 				return CLI_OK;
 			}
@@ -990,7 +999,7 @@ cli_api_parse(int argc, char **argv, struct cli_run *r, int *help,
 			r->pos[r->npos++] = w;
 			continue;
 		}
-		if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
+		if (cli_is_help(w)) {
 			*help = 1;
 			return CLI_OK;
 		}
@@ -1036,14 +1045,26 @@ cli_api_parse(int argc, char **argv, struct cli_run *r, int *help,
 		    r->cmd->name);
 		return CLI_USAGE;
 	}
+	/* Values the command can judge itself are judged before anything
+	 * is read or connected to. */
+	if (cli_limit_of(r, &limit) != 0) {
+		snprintf(err, errsz, "hookd: --limit wants a number from 1");
+		return CLI_USAGE;
+	}
+	if (cli_opt(r, "--status") != NULL &&
+	    store_status_parse(cli_opt(r, "--status")) < 0) {
+		snprintf(err, errsz, "hookd: --status wants pending, delivered "
+		    "or failed");
+		return CLI_USAGE;
+	}
 	*show = CLI_SHOW_NONE;
 	if (cli_opt(r, "-l") != NULL) {
 		struct config probe;
 
 		config_defaults(&probe);
 		if (config_set_listen(&probe, cli_opt(r, "-l")) != 0) {
-			snprintf(err, errsz, "hookd: -l wants IPV4:PORT or "
-			    "[IPV6]:PORT");
+			snprintf(err, errsz, "hookd: -l wants "
+			    CONFIG_LISTEN_FORMS);
 			return CLI_USAGE;
 		}
 	}

@@ -225,8 +225,8 @@ cli_connect(const char *addr, char *err, size_t errsz)
 	int fd, r, soerr = 0;
 
 	if (config_listen_addr(addr, &ss, &len) != 0) {
-		snprintf(err, errsz, "bad address \"%s\": want IPV4:PORT or "
-		    "[IPV6]:PORT (-l HOST:PORT)", addr);
+		snprintf(err, errsz, "bad address \"%s\": want "
+		    CONFIG_LISTEN_FORMS " (-l)", addr);
 		return -1;
 	}
 	cli_unwild(&ss);

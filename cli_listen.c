@@ -746,7 +746,7 @@ listen_parse(int argc, char **argv, struct listen_opts *o, char *err,
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+		if (cli_is_help(a))
 			return 1;
 		if (strcmp(a, "--ack") == 0) {
 			o->ack = 1;

@@ -28,6 +28,7 @@ struct move_opts {
 	const char *client;	/* export --client */
 	const char *out;	/* export -o; NULL: standard output */
 	int del;		/* export --delete */
+	int help;		/* -h or --help: the usage is in err */
 	const char *in;		/* import FILE; NULL or "-": standard input */
 };
 
@@ -48,8 +49,9 @@ bad_word(const char *w, const char *usage, char *err, size_t errsz)
 	return 1;
 }
 
-/* hookd export's words into o: 0, or 1 with what to print (the message
- * and the usage, ending in a newline) in err. Nothing is run. */
+/* hookd export's words into o: 0 (o->help when -h asked for the usage,
+ * which is then in err), or 1 with what to print (the message and the
+ * usage, ending in a newline) in err. Nothing is run. */
 static int
 export_parse(int argc, char **argv, struct move_opts *o, char *err,
     size_t errsz)
@@ -58,7 +60,11 @@ export_parse(int argc, char **argv, struct move_opts *o, char *err,
 
 	memset(o, 0, sizeof(*o));
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--delete") == 0)
+		if (cli_is_help(argv[i])) {
+			snprintf(err, errsz, "%s", export_usage);
+			o->help = 1;
+			return 0;
+		} else if (strcmp(argv[i], "--delete") == 0)
 			o->del = 1;
 		else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc)
 			o->client = argv[++i];
@@ -99,7 +105,11 @@ import_parse(int argc, char **argv, struct move_opts *o, char *err,
 
 	memset(o, 0, sizeof(*o));
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+		if (cli_is_help(argv[i])) {
+			snprintf(err, errsz, "%s", import_usage);
+			o->help = 1;
+			return 0;
+		} else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
 			o->data_dir = argv[++i];
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			o->config = argv[++i];
@@ -212,33 +222,51 @@ abs_path(const char *path, char *out, size_t outsz)
 	return snprintf(out, outsz, "%s/%s", cwd, path) < (int)outsz ? 0 : -1;
 }
 
-int
-cli_export_main(int argc, char **argv)
+/* The start export and import share: the words by parse into o, then the
+ * config they name into *c (the caller frees it). -1 to go on, else the
+ * exit code, with what to say printed: 0 after the usage (-h), 1 after a
+ * usage error or a config that cannot be read. */
+static int
+move_setup(int (*parse)(int, char **, struct move_opts *, char *, size_t),
+    int argc, char **argv, struct move_opts *o, struct config **c)
 {
-	const char *opt_config = NULL, *opt_data_dir = NULL, *out = NULL;
-	const char *client = NULL;
-	struct store_move_stats st;
-	struct move_opts o;
-	struct config *c;
 	/* msg: room for a word of the command line quoted whole. */
-	char err[1400], dir[1100], tmp[1100], msg[8192];
-	int fd, del, ret = 1;
+	char err[1400], msg[8192];
 
-	if (export_parse(argc, argv, &o, msg, sizeof(msg)) != 0) {
+	*c = NULL;
+	if (parse(argc, argv, o, msg, sizeof(msg)) != 0) {
 		fputs(msg, stderr);
 		return 1;
 	}
-	opt_config = o.config;
-	opt_data_dir = o.data_dir;
-	out = o.out;
-	client = o.client;
-	del = o.del;
-	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
-	if (c == NULL) {
+	if (o->help) {
+		fputs(msg, stdout);
+		return 0;
+	}
+	*c = config_read(o->config, NULL, o->data_dir, err, sizeof(err));
+	if (*c == NULL) {
 		fprintf(stderr, "hookd: %s\n", err);
 		return 1;
 	}
-	store_set_max_log(c->max_log_attempts);
+	store_set_max_log((*c)->max_log_attempts);
+	return -1;
+}
+
+int
+cli_export_main(int argc, char **argv)
+{
+	const char *out, *client;
+	struct store_move_stats st;
+	struct move_opts o;
+	struct config *c;
+	char err[1400], dir[1100], tmp[1100];
+	int fd, del, ret;
+
+	if ((ret = move_setup(export_parse, argc, argv, &o, &c)) >= 0)
+		return ret;
+	ret = 1;
+	out = o.out;
+	client = o.client;
+	del = o.del;
 	if (out != NULL) {
 		/* The export is written to FILE.tmp and renamed to FILE once
 		 * whole: a refused export (the node runs, no such client)
@@ -311,27 +339,17 @@ import_report(const char *line)
 int
 cli_import_main(int argc, char **argv)
 {
-	const char *opt_config = NULL, *opt_data_dir = NULL, *in = NULL;
-	const char *abs = NULL;
+	const char *in, *abs = NULL;
 	struct store_move_stats st;
 	struct move_opts o;
 	struct config *c;
-	char err[1400], path[2200], msg[8192];
-	int fd, ret = 1;
+	char err[1400], path[2200];
+	int fd, ret;
 
-	if (import_parse(argc, argv, &o, msg, sizeof(msg)) != 0) {
-		fputs(msg, stderr);
-		return 1;
-	}
-	opt_config = o.config;
-	opt_data_dir = o.data_dir;
+	if ((ret = move_setup(import_parse, argc, argv, &o, &c)) >= 0)
+		return ret;
+	ret = 1;
 	in = o.in;
-	c = config_read(opt_config, NULL, opt_data_dir, err, sizeof(err));
-	if (c == NULL) {
-		fprintf(stderr, "hookd: %s\n", err);
-		return 1;
-	}
-	store_set_max_log(c->max_log_attempts);
 	if (in == NULL || strcmp(in, "-") == 0) {
 		/* Read twice (checked alone, then against the target): a
 		 * pipe is kept in a file first. */

@@ -194,6 +194,10 @@ config_listen_addr(const char *value, struct sockaddr_storage *ss,
 		return -1;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
+	/* What an operator types most; it names the loopback whatever
+	 * /etc/hosts says (RFC 6761 §6.3), so no lookup is needed. */
+	if (value[0] != '[' && util_span_ieq(host, hlen, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
 	if (url_host_literal(host, ss) != 0)
 		return -1;
 	if ((ss->ss_family == AF_INET6) != (value[0] == '['))
@@ -690,7 +694,7 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 			    whybuf, whysz);
 	if (strcmp(key, "listen") == 0) {
 		if (config_set_listen(c, v[1]) != 0) {
-			*why = "listen must be IPV4:PORT or [IPV6]:PORT";
+			*why = "listen must be " CONFIG_LISTEN_FORMS;
 			return -1;
 		}
 		return 0;
@@ -788,20 +792,41 @@ config_apply(struct config *c, char **v, int n, int line, const char **why,
 	return -1;
 }
 
+/* The next line of f into line (room for CONFIG_LINE_MAX + 1 bytes), its
+ * newline kept and a NUL after it, its length (NUL bytes in it counted) in
+ * *len. 1, 0 at the end of f (or a read error: ferror), or -1 when the line
+ * is longer than CONFIG_LINE_MAX: at most that much is read of it, so a
+ * file of one endless line costs no memory (getline would hold it all). */
+static int
+config_read_line(FILE *f, char *line, size_t *len)
+{
+	int ch;
+
+	*len = 0;
+	while ((ch = getc(f)) != EOF) {
+		if (*len == CONFIG_LINE_MAX)
+			return -1;
+		line[(*len)++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	line[*len] = '\0';
+	return *len > 0;
+}
+
 int
 config_load_stream(struct config *c, FILE *f, const char *path, int shared,
     char *err, size_t errsz)
 {
-	char *line = NULL, *words[CONFIG_MAX_WORDS];
+	char line[CONFIG_LINE_MAX + 1], *words[CONFIG_MAX_WORDS];
 	char whybuf[256];
 	const char *why = NULL;
-	size_t cap = 0, i;
-	ssize_t len;
-	int lineno = 0, n, k, rc = -1;
+	size_t len, i;
+	int lineno = 0, n, k, r, rc = -1;
 
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while ((r = config_read_line(f, line, &len)) != 0) {
 		lineno++;
-		if ((size_t)len > CONFIG_LINE_MAX) {
+		if (r < 0) {
 			why = "line too long";
 			goto fail;
 		}
@@ -809,7 +834,7 @@ config_load_stream(struct config *c, FILE *f, const char *path, int shared,
 			line[--len] = '\0';
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
-		for (i = 0; i < (size_t)len; i++) {
+		for (i = 0; i < len; i++) {
 			unsigned char ch = (unsigned char)line[i];
 
 			/* NUL and other control bytes mean this is not the
@@ -853,7 +878,6 @@ config_load_stream(struct config *c, FILE *f, const char *path, int shared,
 fail:
 	snprintf(err, errsz, "%s:%d: %s", path, lineno, why);
 out:
-	free(line);
 	return rc;
 }
 

@@ -185,8 +185,13 @@ int config_load_stream(struct config *c, FILE *f, const char *path,
 /* Parse a "ADDR:PORT" listen value for the -l flag. 0 or -1. */
 int config_set_listen(struct config *c, const char *value);
 
-/* Parse a listen value "ADDR:PORT" or "[V6]:PORT" (literal addresses only)
- * into ss and len. 0 or -1. */
+/* Parse a listen value "ADDR:PORT" or "[V6]:PORT" (literal addresses, and
+ * "localhost", which is 127.0.0.1 without asking a resolver: RFC 6761
+ * §6.3) into ss and len. 0 or -1. */
+/* The forms config_listen_addr takes, as every message that refuses one
+ * names them. */
+#define CONFIG_LISTEN_FORMS "IPV4:PORT, [IPV6]:PORT or localhost:PORT"
+
 int config_listen_addr(const char *value, struct sockaddr_storage *ss,
     socklen_t *len);
 

@@ -11,6 +11,23 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *const store_status_names[STORE_FAILED + 1] = {
+	[STORE_PENDING] = "pending",
+	[STORE_DELIVERED] = "delivered",
+	[STORE_FAILED] = "failed",
+};
+
+int
+store_status_parse(const char *s)
+{
+	int k;
+
+	for (k = STORE_PENDING; k <= STORE_FAILED; k++)
+		if (strcmp(s, store_status_names[k]) == 0)
+			return k;
+	return -1;
+}
+
 int
 store_client_id_held(const char *id, size_t len, int64_t now)
 {

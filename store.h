@@ -41,6 +41,14 @@ enum store_status {
 	STORE_FAILED = 2
 };
 
+/* The names of enum store_status, indexed by it: "pending", "delivered",
+ * "failed" (contract §3: answers, ?status= and the journal's "state"). */
+extern const char *const store_status_names[STORE_FAILED + 1];
+
+/* The enum store_status named by the NUL-terminated s (store_status_names),
+ * or -1 when s names none. */
+int store_status_parse(const char *s);
+
 struct client {
 	char id[UTIL_ID_MAX + 1];
 	char *name;

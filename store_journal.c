@@ -752,7 +752,6 @@ static off_t
 attempt_record(const struct delivery *d, const struct store_attempt *a,
     int attempts, int64_t next_at)
 {
-	static const char *const names[] = { "pending", "delivered", "failed" };
 	struct buf *b;
 
 	compact_settle(d->event);	/* "prev" is in the journal now */
@@ -769,7 +768,7 @@ attempt_record(const struct delivery *d, const struct store_attempt *a,
 	rec_num("ms", a->ms);
 	buf_puts(b, ",\"body\":");
 	json_put_str(b, a->body != NULL ? a->body : "", a->body_len);
-	rec_str("state", names[a->new_status]);
+	rec_str("state", store_status_names[a->new_status]);
 	rec_num("next", next_at);
 	if (a->ack != NULL && a->ack_len > 0)
 		rec_json("ack", a->ack, a->ack_len);

@@ -385,10 +385,11 @@ replay_journal(struct replay *r, const char *t, size_t tl)
 		if (d->endpoint != NULL && (get_num(r, "made", &made) != 0 ||
 		    made != 0))
 			health_note_attempt(d->endpoint,
-			    strcmp(state, "delivered") == 0, at + ms);
-		apply_state(d, strcmp(state, "pending") == 0 ? STORE_PENDING :
-		    strcmp(state, "delivered") == 0 ? STORE_DELIVERED :
-		    STORE_FAILED, next, at + ms);
+			    store_status_parse(state) == STORE_DELIVERED,
+			    at + ms);
+		/* A state this version does not name reads as failed. */
+		apply_state(d, store_status_parse(state) < 0 ? STORE_FAILED :
+		    store_status_parse(state), next, at + ms);
 		return 0;
 	}
 	if (util_span_eq(t, tl, "requeue")) {

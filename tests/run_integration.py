@@ -115,10 +115,16 @@ def run_one(name, fn):
         return True
     print("FAIL %s: %s (%.1fs, files in %s)" % (name, reason, took, tmp),
           flush=True)
+    FAILURES.append("%s: %s" % (name, reason))
     for n in ctx.notes:
         print("     note: %s" % n, flush=True)
     print(log_tail(ctx), flush=True)
     return False
+
+
+# Each failure's name and reason, printed again after the count: a CI log
+# shown only in part keeps its end, so which test failed is never lost.
+FAILURES = []
 
 
 def main():
@@ -151,6 +157,8 @@ def main():
         kill_leftovers()
     print("%d passed, %d failed%s" % (passed, failed, ", %d skipped (see "
           "SKIP lines above)" % skipped if skipped else ""))
+    for f in FAILURES:
+        print("  failed: %s" % f[:600])
     return 0 if failed == 0 else 1
 
 

@@ -52,7 +52,8 @@ static const struct t_row t_rows[] = {
 	{ "listen [::]:0\n", NULL, 0 },
 	{ "listen ::1:8080\n", "listen", 1 },
 	{ "listen [127.0.0.1]:8080\n", "listen", 1 },
-	{ "listen localhost:8080\n", "listen", 1 },
+	{ "listen localhost:8080\n", NULL, 0 },
+	{ "listen localhost.example:8080\n", "listen", 1 },
 	{ "listen 127.0.0.1\n", "listen", 1 },
 	{ "listen 127.0.0.1:65536\n", "listen", 1 },
 	{ "listen 127.0.0.1:\n", "listen", 1 },
@@ -413,6 +414,11 @@ t_listen(void)
 		{ "[::1:8080", 0 }, { "::1]:8080", 0 }, { "[]:80", 0 },
 		{ "1.2.3:80", 0 }, { "127.0.0.1:80:80", 0 },
 		{ "127.0.0.1: 80", 0 },
+		/* localhost is 127.0.0.1 (RFC 6761 §6.3); other names are
+		 * not looked up. */
+		{ "localhost:8080", 1 }, { "LocalHost:0", 1 },
+		{ "[localhost]:80", 0 }, { "localhost:", 0 },
+		{ "localhost.:80", 0 }, { "example.com:80", 0 },
 	};
 	struct config c;
 	size_t i;
@@ -425,6 +431,17 @@ t_listen(void)
 			CHECK(strcmp(c.listen, rows[i].v) == 0);
 		else
 			CHECK(strcmp(c.listen, "127.0.0.1:8080") == 0);
+	}
+	/* localhost:PORT binds or connects to the IPv4 loopback. */
+	{
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		CHECK(config_listen_addr("localhost:8081", &ss, &len) == 0 &&
+		    ss.ss_family == AF_INET && ntohl(((struct sockaddr_in *)
+		    (void *)&ss)->sin_addr.s_addr) == INADDR_LOOPBACK &&
+		    ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port) ==
+		    8081);
 	}
 }
 
@@ -629,10 +646,59 @@ t_stream(void)
 	}
 }
 
+/* A line over CONFIG_LINE_MAX is refused once that much of it is read:
+ * an endless line (a 50 MB one here stands for it) is never held whole
+ * (getline, used before, read it all first). Lines of exactly the
+ * limit, with or without their newline, are read. */
+static void
+t_long_line(void)
+{
+	static const size_t sizes[] = { (size_t)50 << 20, 8193, 8192 };
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct config c;
+		char err[512] = "";
+		size_t n = sizes[i];
+		char *text = malloc(n);
+		FILE *f;
+		int rc;
+
+		CHECK(text != NULL);
+		if (text == NULL)
+			continue;
+		/* "#aaa...": a comment, valid at any length within the
+		 * limit. */
+		memset(text, 'a', n);
+		text[0] = '#';
+		f = fmemopen(text, n, "r");
+		CHECK(f != NULL);
+		if (f == NULL) {
+			free(text);
+			continue;
+		}
+		config_defaults(&c);
+		rc = config_load_stream(&c, f, "mem.conf", 0, err,
+		    sizeof(err));
+		if (n > 8192) {
+			CHECKF(rc == -1 && strcmp(err,
+			    "mem.conf:1: line too long") == 0, "%zu: %s", n,
+			    err);
+			CHECKF(ftell(f) <= 8193, "%zu bytes: read %ld", n,
+			    ftell(f));
+		} else
+			CHECKF(rc == 0, "%zu: %s", n, err);
+		fclose(f);
+		free(text);
+		config_free(&c);
+	}
+}
+
 void
 test_config(void)
 {
 	t_stream();
+	t_long_line();
 	t_defaults();
 	t_table();
 	t_rate();

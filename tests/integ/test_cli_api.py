@@ -9,7 +9,8 @@ import signal
 import subprocess
 import time
 
-from .harness import (HOOKD, Reply, check, eq, run_hookd, wait_until)
+from .harness import (ALL_PROCS, HOOKD, Reply, check, curl, eq, free_port,
+                      run_hookd, wait_until)
 
 
 def cli(h, *args, admin="default", env=None):
@@ -206,6 +207,35 @@ def test_error_paths(t):
         eq(r2.returncode, 0, "%s --help" % cmd)
         check(r2.stdout.startswith("usage: hookd " + cmd), "%s --help: %r"
               % (cmd, r2.stdout))
+    # The commands that run without a daemon answer -h and --help alike:
+    # the usage on stdout, exit 0 (before, check, export and import said
+    # "unknown option" and exited 1).
+    for cmd in ("sign", "verify", "check", "export", "import", "listen"):
+        check("hookd " + cmd in r.stdout, "%s in --help" % cmd)
+        for flag in ("--help", "-h"):
+            r2 = run_hookd(cmd, flag)
+            eq(r2.returncode, 0, "%s %s (stderr %r)" % (cmd, flag, r2.stderr))
+            check("usage: hookd" in r2.stdout and "hookd " + cmd in r2.stdout,
+                  "%s %s prints its usage: %r" % (cmd, flag, r2.stdout))
+            eq(r2.stderr, "", "%s %s says nothing on stderr" % (cmd, flag))
+
+
+def test_bad_values_refused_before_connecting(t):
+    # A value the command can judge itself is a usage error (exit 2) before
+    # any token is looked for or any connection made: here there is
+    # neither a token nor a daemon, and the answer still names the value.
+    d = t.tmp
+    for args, word in ((["deliveries", "--status", "bogus"], "--status"),
+                       (["deliveries", "--limit", "0"], "--limit"),
+                       (["client", "ls", "--limit", "x"], "--limit")):
+        r = run_hookd(*(args + ["-l", "127.0.0.1:9"]), cwd=d)
+        eq(r.returncode, 2, "%r exits 2 (stderr %r)" % (args, r.stderr))
+        check(r.stderr.startswith("hookd: " + word + " wants"),
+              "%r names the bad value first: %r" % (args, r.stderr))
+        check("no admin token" not in r.stderr and
+              "refused" not in r.stderr,
+              "%r judged before any token or connection: %r"
+              % (args, r.stderr))
 
 
 # ------------------------------------------------------------- tail
@@ -420,3 +450,38 @@ def test_cli_timeout_env_out_of_range(t):
     for good in ("1", "3600", ""):
         ok(cli(h, "client", "ls", env={"HOOKD_CLI_TIMEOUT": good}),
            "HOOKD_CLI_TIMEOUT=%r" % good)
+
+
+def test_localhost_address(t):
+    # localhost:PORT is 127.0.0.1:PORT for the daemon's -l and for a
+    # command's -l alike (RFC 6761 §6.3: no lookup); other names are
+    # refused with the forms that are taken.
+    port = free_port()
+    admin = "adm_localhost_test_token_0123456789"
+    env = dict(os.environ, HOOKD_ADMIN_TOKEN=admin)
+    log = open(os.path.join(t.tmp, "lh.log"), "wb")
+    proc = subprocess.Popen([HOOKD, "-l", "localhost:%d" % port, "-d",
+                             os.path.join(t.tmp, "lh-data")],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            env=env, cwd=t.tmp)
+    log.close()
+    ALL_PROCS.append(proc)
+    try:
+        wait_until(lambda: curl("-s", "-o", "/dev/null", "-w",
+                                "%{http_code}", "http://127.0.0.1:%d/healthz"
+                                % port).stdout == "200", 10, 0.1,
+                   "hookd -l localhost:%d answers on 127.0.0.1" % port)
+        r = run_hookd("client", "add", "acme", "-l", "localhost:%d" % port,
+                      admin=admin, cwd=t.tmp)
+        eq(r.returncode, 0, "client add -l localhost (stderr %r)" % r.stderr)
+        r = run_hookd("client", "ls", "--json", "-l", "LOCALHOST:%d" % port,
+                      admin=admin, cwd=t.tmp)
+        eq([c["id"] for c in json.loads(r.stdout)], ["acme"], "client ls")
+        r = run_hookd("client", "ls", "-l", "example.com:%d" % port,
+                      admin=admin, cwd=t.tmp)
+        eq(r.returncode, 2, "a name other than localhost")
+        check("localhost:PORT" in r.stderr, "the forms are named: %r"
+              % r.stderr)
+    finally:
+        proc.kill()
+        proc.wait()

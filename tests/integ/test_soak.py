@@ -63,6 +63,9 @@ def test_soak_verdict_trips(ctx):
         ("hookd exited 1 at SIGTERM", series(30), dict(good, exit=1),
          "exited 1"),
         ("no rows", [], good, "no rows"),
+        ("the disk filled up", series(30),
+         dict(good, disk_full=("/x", 12 << 20)), "SOAK_DIR /x (12 MiB) "
+         "filled up"),
     ]
     for what, rows, final, word in cases:
         fails = soak.verdict(rows, 6, final)
@@ -135,3 +138,25 @@ def test_soak_dir_unusable(ctx):
         check("Traceback" not in out and "cannot make a directory in "
               "SOAK_DIR" in out, "SOAK_DIR=%s:\n%s" % (d, out))
         eq(p.returncode, 1, "soak.py exit code, SOAK_DIR=%s" % d)
+
+
+def test_soak_disk_full_ends_early(ctx):
+    """SOAK_DIR's file system fills up (hookd's ENOSPC fault after a few
+    hundred writes): the run ends at the next row with a verdict that says
+    so and what to do, instead of measuring a hookd that can take nothing
+    to the end and then waiting two minutes for a compaction that cannot
+    write."""
+    # A ten-minute run whose rows come every 5 s: it must end long
+    # before its ten minutes (the subprocess's timeout).
+    env = dict(os.environ, SOAK_SECONDS="600", SOAK_ROW_SECONDS="5",
+               SOAK_DIR=ctx.tmp, HOOKD_BIN=HOOKD, HOOKD_FAULT="enospc=400")
+    p = subprocess.run([sys.executable, SOAK], cwd=ROOT, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=300)
+    out = p.stdout.decode("utf-8", "replace")
+    check("Traceback" not in out, "a traceback:\n" + out)
+    check("VERDICT: FAIL" in out and "filled up" in out and
+          "disk full" in out, "want FAIL saying the disk filled:\n" + out)
+    check("final compaction did not end" not in out,
+          "waited for a compaction on a full disk:\n" + out)
+    eq(p.returncode, 1, "soak.py exit code")

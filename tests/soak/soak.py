@@ -151,6 +151,13 @@ def verdict(rows, warm_rows, final, fd_row=1):
     "crashed" (a message, or None). Returns the list of failures, each a
     sentence; empty means the run was flat."""
     fails = []
+    if final.get("disk_full"):
+        where, total = final["disk_full"]
+        fails.append("the file system of SOAK_DIR %s (%.0f MiB) filled up "
+                     "and hookd answered 503 \"disk full\": the run was "
+                     "ended early; give SOAK_DIR a file system with room "
+                     "for the journal (a few hundred MiB)"
+                     % (where, total / 1048576.0))
     if final.get("crashed"):
         fails.append("hookd did not survive: %s" % final["crashed"])
     elif final.get("exit") not in (0, None):
@@ -353,6 +360,7 @@ class Soak:
         self.proc = None
         self.log_off = self.ncompacted = 0
         self.sched = None
+        self.disk_full = threading.Event()
 
     # -- bookkeeping
 
@@ -363,6 +371,11 @@ class Soak:
                 self.messages.append(msg)
 
     def bad_5xx(self, msg):
+        # hookd's 503 "disk full" means SOAK_DIR's file system filled
+        # up: the run ends at the next row and says so, rather than
+        # go on measuring a hookd that can take nothing.
+        if "disk full" in msg:
+            self.disk_full.set()
         self.note("bad_5xx", "5xx: " + msg)
 
     def error(self, msg):
@@ -760,6 +773,8 @@ class Soak:
             last_acc = acc
             rows.append(row)
             print(fmt_row(row), flush=True)
+            if self.disk_full.is_set():
+                break
         self.stop.set()
         for t in threads:
             t.join(40)
@@ -768,13 +783,16 @@ class Soak:
         final["crashed"] = crashed
         final["exit"] = None
         lost = checked = 0
-        if not crashed and self.proc.poll() is None:
+        if self.disk_full.is_set():
+            st = os.statvfs(self.s.dir)
+            final["disk_full"] = (self.s.dir, st.f_bsize * st.f_blocks)
+        if not crashed and self.proc.poll() is not None:
+            crashed = exit_how(self.proc.returncode)
+            final["crashed"] = crashed
+        elif not crashed and not self.disk_full.is_set():
             lost, checked = self.final_compaction_and_lost(api)
             api.close()
             final["idle_fds"] = (self.idle_fds, self.quiet_fds(75))
-        elif not crashed:
-            crashed = exit_how(self.proc.returncode)
-            final["crashed"] = crashed
         final["lost"] = lost
         if not crashed:
             final["exit"] = self.stop_hookd()
