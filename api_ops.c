@@ -57,51 +57,41 @@ api_metric_u64(struct buf *b, const char *name, const char *labels,
 	buf_printf(b, "%s%s %llu\n", name, labels, (unsigned long long)v);
 }
 
-/* The latency histogram: metrics.latency_le[i] counts attempts whose
- * duration fell in bucket i alone; Prometheus wants running totals. */
+/* A histogram of Prometheus' text format: le[i] counts the observations
+ * in bucket i alone (at most bounds[i] units, of which scale make a
+ * second), Prometheus wants running totals; then the count and the sum
+ * (seconds). */
 static void
-api_metric_latency(struct buf *b)
+api_metric_histogram(struct buf *b, const char *h, const char *help,
+    const uint64_t *le, const int64_t *bounds, size_t n, double scale,
+    uint64_t count, double sum_s)
 {
-	const char *h = "hookd_delivery_duration_seconds";
 	uint64_t sum = 0;
 	size_t i;
 
-	api_metric_head(b, h, "histogram", "Duration of delivery attempts.");
-	for (i = 0; i < METRICS_LATENCY_BUCKETS; i++) {
-		sum += metrics.latency_le[i];
+	api_metric_head(b, h, "histogram", help);
+	for (i = 0; i < n; i++) {
+		sum += le[i];
 		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", h,
-		    (double)metrics_bounds[i] / 1000.0,
-		    (unsigned long long)sum);
+		    (double)bounds[i] / scale, (unsigned long long)sum);
 	}
 	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", h,
-	    (unsigned long long)metrics.latency_count);
-	buf_printf(b, "%s_sum %.6f\n", h, metrics.latency_sum);
-	buf_printf(b, "%s_count %llu\n", h,
-	    (unsigned long long)metrics.latency_count);
+	    (unsigned long long)count);
+	buf_printf(b, "%s_sum %.6f\n", h, sum_s);
+	buf_printf(b, "%s_count %llu\n", h, (unsigned long long)count);
 }
 
 /* The loop passes (issue 20: none should exceed 10 ms), from µs. */
 static void
 api_metric_passes(struct buf *b)
 {
-	const char *h = "hookd_loop_pass_seconds";
 	const char *m = "hookd_loop_pass_max_seconds";
 	const char *c = "hookd_loop_pass_max_cpu_seconds";
-	uint64_t sum = 0;
-	size_t i;
 
-	api_metric_head(b, h, "histogram", "Work of one poll loop pass.");
-	for (i = 0; i < METRICS_PASS_BUCKETS; i++) {
-		sum += metrics.pass_le[i];
-		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", h,
-		    (double)metrics_pass_bounds[i] / 1e6,
-		    (unsigned long long)sum);
-	}
-	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", h,
-	    (unsigned long long)metrics.pass_count);
-	buf_printf(b, "%s_sum %.6f\n", h, (double)metrics.pass_sum_us / 1e6);
-	buf_printf(b, "%s_count %llu\n", h,
-	    (unsigned long long)metrics.pass_count);
+	api_metric_histogram(b, "hookd_loop_pass_seconds",
+	    "Work of one poll loop pass.", metrics.pass_le,
+	    metrics_pass_bounds, METRICS_PASS_BUCKETS, 1e6, metrics.pass_count,
+	    (double)metrics.pass_sum_us / 1e6);
 	api_metric_head(b, m, "gauge",
 	    "Longest poll loop pass since the start.");
 	buf_printf(b, "%s %.6f\n", m, (double)metrics.pass_max_us / 1e6);
@@ -148,7 +138,10 @@ api_metrics(struct api_ctx *c)
 	    "Calls of gateway requests' upstreams.");
 	api_metric_u64(b, "hookd_gateway_upstream_attempts_total", "",
 	    metrics.gw_attempts);
-	api_metric_latency(b);
+	api_metric_histogram(b, "hookd_delivery_duration_seconds",
+	    "Duration of delivery attempts.", metrics.latency_le,
+	    metrics_bounds, METRICS_LATENCY_BUCKETS, 1000.0,
+	    metrics.latency_count, metrics.latency_sum);
 	api_metric_head(b, "hookd_http_requests_total", "counter",
 	    "API requests answered, by status class.");
 	for (i = 1; i < 6; i++)
