@@ -154,6 +154,8 @@ endpoint_remove(struct endpoint *e, const char *why)
 	size_t i;
 	struct delivery *head = e->dlv_head;
 
+	/* A compaction's drop walking e's list goes on with the next. */
+	dlv_forget_detach(e, NULL);
 	e->ndlv = 0;
 	ep_unindex(e);
 	i = vec_lower(&st_registry.endpoints, e->id);
@@ -206,6 +208,7 @@ store_client_delete(struct client *c)
 	 * list is walked once, in steps. Its events find it by id, and find
 	 * none (a one-off the engine starts meanwhile fails "client
 	 * deleted", as the reaper would fail it). */
+	dlv_forget_detach(NULL, c);
 	head = c->oneoff_head;
 	c->oneoff_head = c->oneoff_tail = NULL;
 	fail_pending_of(head, NULL, 0, c->id, "client deleted");

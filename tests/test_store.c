@@ -475,7 +475,10 @@ settle_poll(int stop_settling, char *err, size_t errsz)
 
 	for (polls = 0; polls < 30000 && r == 0; polls++) {
 		r = store_compact_poll(err, errsz);
-		if (r == 0 && stop_settling && st_compact.settling)
+		/* Past the drop's steps (which come first): the cursor
+		 * has moved a step's events. */
+		if (r == 0 && stop_settling && st_compact.settling &&
+		    st_compact.settle_i > 0)
 			break;
 		if (r == 0)
 			nanosleep(&(struct timespec){ .tv_nsec = 500000 },
@@ -644,6 +647,275 @@ deliveries_sorted(void)
 		if (store_delivery_at(i - 1)->id >= store_delivery_at(i)->id)
 			return 0;
 	return 1;
+}
+
+/* Events of test_compact_drop_steps: its ids, which expire, whose
+ * delivery failed, and which went to dropb's endpoint; pending ones. */
+enum { DS_N = 600, DS_MAX = DS_N + 200 };
+static struct {
+	uint64_t ev[DS_MAX], dlv[DS_MAX];
+	int old[DS_MAX], failed[DS_MAX], to_b[DS_MAX], oneoff[DS_MAX];
+	int client_a[DS_MAX], type_u[DS_MAX];
+	size_t n;
+	struct endpoint *ea, *eb;
+} ds;
+
+/* Count what walk w yields, 0 when it yields a dropped event or delivery,
+ * a record twice or out of order (events newest first, deliveries oldest
+ * first): -1 then. */
+static long
+ds_walk_events(const char *client, const char *type)
+{
+	struct store_walk w;
+	struct event *ev;
+	uint64_t prev = UINT64_MAX;
+	long n = 0;
+
+	store_walk_events(&w, client, type, NULL);
+	while ((ev = store_walk_event(&w)) != NULL) {
+		if (ev->dropping || ev->id >= prev)
+			return -1;
+		prev = ev->id;
+		n++;
+	}
+	return n;
+}
+
+static long
+ds_walk_dlv(const char *client, const uint64_t *ep, const uint64_t *evid,
+    int status)
+{
+	struct store_walk w;
+	struct delivery *d;
+	uint64_t prev = 0;
+	long n = 0;
+
+	store_walk_deliveries(&w, client, ep, evid, status, NULL);
+	while ((d = store_walk_delivery(&w)) != NULL) {
+		if (d->event->dropping || d->id <= prev)
+			return -1;
+		prev = d->id;
+		n++;
+	}
+	return n;
+}
+
+/* Every lookup, list and count agrees with what is kept. 1 when so. */
+static int
+ds_consistent(const char *when)
+{
+	long want_a = 0, want_au = 0, want_ad = 0, want_b = 0, want_fail = 0;
+	long want_all = 0, want_del = 0, got;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < ds.n; i++) {
+		struct event *ev = store_event_find(ds.ev[i]);
+		struct delivery *d = store_delivery_find(ds.dlv[i]);
+
+		if (ds.old[i]) {
+			if (ev != NULL || d != NULL) {
+				fprintf(stderr, "%s: dropped %zu found\n", when,
+				    i);
+				ok = 0;
+			}
+			continue;
+		}
+		if (ev == NULL || d == NULL || d->event != ev) {
+			fprintf(stderr, "%s: kept %zu not found\n", when, i);
+			ok = 0;
+		}
+		want_all++;
+		want_a += ds.client_a[i];
+		want_au += ds.client_a[i] && ds.type_u[i];
+		want_ad += ds.client_a[i];
+		want_b += ds.to_b[i];
+		want_fail += ds.failed[i];
+		want_del += !ds.failed[i] && !(ds.n > DS_N && i >= DS_N);
+		if (i % 37 == 0 && ds_walk_dlv(NULL, NULL, &ds.ev[i], -1) != 1) {
+			fprintf(stderr, "%s: ?event= of %zu\n", when, i);
+			ok = 0;
+		}
+	}
+#define DS_EQ(expr, want) do { got = (expr); if (got != (want)) { \
+	fprintf(stderr, "%s: %s: %ld, want %ld\n", when, #expr, got, \
+	    (long)(want)); ok = 0; } } while (0)
+	DS_EQ(ds_walk_events(NULL, NULL), want_all);
+	DS_EQ(ds_walk_events("dropa", NULL), want_a);
+	DS_EQ(ds_walk_events("dropa", "u"), want_au);
+	DS_EQ(ds_walk_dlv("dropa", NULL, NULL, -1), want_ad);
+	if (ds.eb != NULL)
+		DS_EQ(ds_walk_dlv(NULL, &ds.eb->id, NULL, -1), want_b);
+	DS_EQ(ds_walk_dlv(NULL, NULL, NULL, STORE_FAILED), want_fail);
+	DS_EQ(ds_walk_dlv(NULL, NULL, NULL, STORE_DELIVERED), want_del);
+	DS_EQ((long)store_pending_count(), (long)(ds.n - DS_N));
+#undef DS_EQ
+	if (!deliveries_sorted()) {
+		fprintf(stderr, "%s: deliveries out of order\n", when);
+		ok = 0;
+	}
+	for (i = 1; i < store_event_count(); i++)
+		if (store_event_at(i - 1)->id >= store_event_at(i)->id) {
+			fprintf(stderr, "%s: events out of order\n", when);
+			ok = 0;
+			break;
+		}
+	return ok;
+}
+
+/* A new pending event of dropa (to its endpoint), kept. */
+static void
+ds_add_new(struct client *a)
+{
+	struct endpoint *eps[1] = { ds.ea };
+	struct event *ev = store_event_create(a, "t", 1, "{}", 2, eps, 1, NULL,
+	    NULL, 0, util_wall_ms());
+
+	CHECK(ev != NULL);
+	if (ev == NULL)
+		return;
+	ds.ev[ds.n] = ev->id;
+	ds.dlv[ds.n] = ev->deliveries->id;
+	ds.client_a[ds.n] = 1;
+	ds.n++;
+}
+
+/*
+ * Dropping in steps (issue 20 item 7): with a small per-pass budget, a
+ * compaction that drops most events takes many polls after the rename;
+ * between any two, dropped events and deliveries are found by no lookup
+ * and no list (events, by client, by client and type; deliveries by
+ * client, endpoint, status, event), kept ones by all, the arrays stay in
+ * id order, the pending count is right, events made meanwhile are kept
+ * and listed, and an endpoint deleted midway (its list under the drop's
+ * cursor) is no trouble. At the end the counts are exact, and everything
+ * dropped is freed (the ASan build's leak check).
+ */
+static void
+test_compact_drop_steps(void)
+{
+	char err[256];
+	uint8_t h[32] = { 9 }, hb[32] = { 10 };
+	struct client *a, *b;
+	struct store_attempt at;
+	size_t i, polls, drop_polls = 0;
+	int r = 0, ok = 1, deleted = 0;
+	uint64_t eb_id, ea_id;
+	char saved[sizeof(tdir)], cmd[300];
+
+	/* A store of its own, so that every count is this test's. */
+	memcpy(saved, tdir, sizeof(saved));
+	snprintf(tdir, sizeof(tdir), "/tmp/hookd-unit-drop-%d", (int)getpid());
+	CHECK(reopen(err, sizeof(err)) == 0);
+	memset(&ds, 0, sizeof(ds));
+	a = store_client_create("dropa", "a", h, "whsec_x");
+	b = store_client_create("dropb", "b", hb, "whsec_y");
+	ds.ea = a != NULL ? make_endpoint(a, "http://example.com/a", "*") :
+	    NULL;
+	ds.eb = b != NULL ? make_endpoint(b, "http://example.com/b", "*") :
+	    NULL;
+	CHECK(ds.ea != NULL && ds.eb != NULL);
+	if (ds.ea == NULL || ds.eb == NULL)
+		return;
+	eb_id = ds.eb->id;
+	for (i = 0; i < DS_N; i++) {
+		/* Most expire; every seventh is recent, so kept and dropped
+		 * records interleave in every list. */
+		int old = i % 7 != 3;
+		int64_t t = util_wall_ms() - (old ? 100000 : 0);
+		struct client *c = i % 2 ? a : b;
+		struct endpoint *eps[1] = { c == a ? ds.ea : ds.eb };
+		int oneoff = c == a && i % 6 == 1;
+		struct event *ev = store_event_create(c, i % 3 ? "t" : "u", 1,
+		    "{}", 2, oneoff ? NULL : eps, oneoff ? 0 : 1,
+		    oneoff ? "http://example.com/one" : NULL, NULL, 0, t);
+
+		CHECK(ev != NULL);
+		if (ev == NULL)
+			return;
+		ds.ev[i] = ev->id;
+		ds.dlv[i] = ev->deliveries->id;
+		ds.old[i] = old;
+		ds.client_a[i] = c == a;
+		ds.type_u[i] = i % 3 == 0;
+		ds.to_b[i] = c == b && !old;
+		ds.oneoff[i] = oneoff;
+		ds.failed[i] = i % 5 == 0;
+		memset(&at, 0, sizeof(at));
+		at.at = t;
+		at.status = ds.failed[i] ? 410 : 200;
+		at.new_status = ds.failed[i] ? STORE_FAILED : STORE_DELIVERED;
+		CHECK(store_delivery_attempted(ev->deliveries, &at) == 0);
+	}
+	ds.n = DS_N;
+	/* The status index is in use (built) when the compaction starts. */
+	CHECK(ds_walk_dlv(NULL, NULL, NULL, STORE_FAILED) == DS_N / 5 &&
+	    st_index.sidx_built);
+	compact_drop_per_pass = 16;
+	CHECK(store_compact_start(util_wall_ms(), 50000, 1) == 1);
+	for (polls = 0; polls < 30000 && r == 0; polls++) {
+		/* As the loop's passes do (deliver_tick). */
+		(void)store_reap(STORE_REAP_PER_PASS);
+		r = store_compact_poll(err, sizeof(err));
+		if (st_drop.stage != DROP_NONE) {
+			char when[64];
+
+			drop_polls++;
+			snprintf(when, sizeof(when), "drop poll %zu stage %d",
+			    drop_polls, st_drop.stage);
+			if (ok)
+				ok = ds_consistent(when);
+			if (drop_polls % 5 == 0 && ds.n < DS_MAX)
+				ds_add_new(a);
+			/* dropb's endpoint goes while the cursor may be on
+			 * its list (the endpoints' lists come first). */
+			if (drop_polls == 12 && !deleted) {
+				CHECK(store_endpoint_delete(ds.eb) == 0);
+				ds.eb = NULL;
+				deleted = 1;
+				for (i = 0; i < DS_N; i++)
+					ds.to_b[i] = 0;
+			}
+		} else if (r == 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 500000 },
+			    NULL);
+	}
+	compact_drop_per_pass = 16384;
+	CHECKF(r == 1, "%d %s", r, err);
+	CHECK(ok);
+	/* Several hundred records at 16 a poll. */
+	CHECKF(drop_polls > 100 && deleted, "%zu polls", drop_polls);
+	CHECK(st_drop.stage == DROP_NONE && !st_journal.drop_hidden &&
+	    st_compact.ndropping == 0);
+	CHECK(ds_consistent("after"));
+	{
+		size_t kept_ev = 0, kept_a = 0, kept_a_ep = 0;
+		const struct cidx *ci = cidx_find("dropa", 5);
+
+		for (i = 0; i < ds.n; i++) {
+			kept_ev += !ds.old[i];
+			kept_a += !ds.old[i] && ds.client_a[i];
+			kept_a_ep += !ds.old[i] && ds.client_a[i] &&
+			    !ds.oneoff[i];
+		}
+		CHECKF(store_event_count() == kept_ev, "%zu %zu",
+		    store_event_count(), kept_ev);
+		CHECKF(ds.ea->ndlv == kept_a_ep, "%zu %zu", ds.ea->ndlv,
+		    kept_a_ep);
+		CHECK(ci != NULL && ci->nev == kept_a && ci->ndlv == kept_a);
+		CHECK(st_index.sidx_built);
+		CHECK(store_endpoint_find(eb_id) == NULL);
+	}
+	/* A restart reads the same. */
+	ea_id = ds.ea->id;
+	CHECK(reopen(err, sizeof(err)) == 0);
+	ds.ea = store_endpoint_find(ea_id);
+	CHECK(ds.ea != NULL && ds_consistent("reopened"));
+	store_close();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
+	CHECK(system(cmd) == 0);
+	memcpy(tdir, saved, sizeof(tdir));
+	CHECK(reopen(err, sizeof(err)) == 0);
 }
 
 /* The types of test_gateway_requests. */
@@ -1135,6 +1407,7 @@ test_store(void)
 	test_faults();
 	test_compaction();
 	test_compact_settle();
+	test_compact_drop_steps();
 	test_due_after_durable();
 	test_gateway_requests();
 	store_close();
