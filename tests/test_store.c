@@ -799,7 +799,7 @@ test_compact_drop_steps(void)
 	struct client *a, *b;
 	struct store_attempt at;
 	size_t i, polls, drop_polls = 0;
-	int r = 0, ok = 1, deleted = 0;
+	int r = 0, ok = 1, deleted = 0, stage;
 	uint64_t eb_id, ea_id;
 	char saved[sizeof(tdir)], cmd[300];
 
@@ -911,6 +911,46 @@ test_compact_drop_steps(void)
 	CHECK(reopen(err, sizeof(err)) == 0);
 	ds.ea = store_endpoint_find(ea_id);
 	CHECK(ds.ea != NULL && ds_consistent("reopened"));
+	/* A stop midway (hookd stopped, or killed: the new journal is in
+	 * place either way) in each stage: the reopened store holds what
+	 * was kept, and nothing is leaked or freed twice (ASan). */
+	for (stage = DROP_EP; stage <= DROP_FREE; stage++) {
+		struct client *sa = store_client_find("dropa", 5);
+		size_t nev0 = store_event_count(), ndlv0 = ds.ea->ndlv;
+		char when[32];
+
+		for (i = 0; i < 40 && sa != NULL; i++) {
+			struct endpoint *eps[1] = { ds.ea };
+			struct event *ev = store_event_create(sa, "t", 1, "{}", 2,
+			    eps, 1, NULL, NULL, 0, util_wall_ms() - 100000);
+
+			CHECK(ev != NULL);
+			if (ev == NULL)
+				break;
+			memset(&at, 0, sizeof(at));
+			at.at = util_wall_ms() - 100000;
+			at.status = 200;
+			at.new_status = STORE_DELIVERED;
+			CHECK(store_delivery_attempted(ev->deliveries, &at) == 0);
+		}
+		compact_drop_per_pass = 4;
+		CHECK(store_compact_start(util_wall_ms(), 50000, 1) == 1);
+		for (polls = 0, r = 0; polls < 30000 && r == 0 &&
+		    st_drop.stage != stage; polls++) {
+			r = store_compact_poll(err, sizeof(err));
+			if (r == 0 && st_drop.stage == DROP_NONE)
+				nanosleep(&(struct timespec){ .tv_nsec =
+				    500000 }, NULL);
+		}
+		compact_drop_per_pass = 16384;
+		CHECKF(r == 0 && st_drop.stage == stage, "%d %d %s", r,
+		    st_drop.stage, err);
+		CHECK(reopen(err, sizeof(err)) == 0);
+		ds.ea = store_endpoint_find(ea_id);
+		snprintf(when, sizeof(when), "stopped in stage %d", stage);
+		CHECK(ds.ea != NULL && ds_consistent(when) &&
+		    store_event_count() == nev0 && ds.ea->ndlv == ndlv0);
+	}
 	store_close();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
 	CHECK(system(cmd) == 0);
