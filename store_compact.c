@@ -1177,6 +1177,11 @@ drop_step(void)
 	size_t budget = compact_drop_per_pass, i;
 	int r;
 
+	/* HOOKD_FAULT drop_per_pass=N (tests): smaller steps, so that a
+	 * client sees the store between them. */
+	if (st_files.fault_drop_per_pass > 0)
+		budget = (size_t)st_files.fault_drop_per_pass;
+
 	if (st_drop.stage == DROP_EP) {
 		if (!dlv_forget_step(&budget))
 			return 0;

@@ -142,6 +142,8 @@ struct store_files {
 	uint64_t last_id;	/* the newest id given out or replayed */
 	/* Fault injection (HOOKD_FAULT): */
 	long fault_write, fault_fsync, fault_rename, fault_enospc;
+	long fault_drop_per_pass;	/* a compaction drops this many
+					   records a pass (tests; 0: its own) */
 	long fault_compact_slow;	/* the compaction child waits this
 					   many ms before it writes (tests) */
 	long n_write, n_fsync, n_rename;
