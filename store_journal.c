@@ -316,7 +316,8 @@ delivery_link(struct delivery *d, struct delivery ***tail)
  */
 static struct {
 	struct endpoint *e;		/* the endpoint whose list, or NULL */
-	struct client *c;		/* then the client's one-offs, or NULL */
+	struct client *c;		/* then the client's one-offs, or
+					   NULL */
 	struct delivery **pp, *last;
 } dfg;
 

@@ -921,8 +921,8 @@ test_compact_drop_steps(void)
 
 		for (i = 0; i < 40 && sa != NULL; i++) {
 			struct endpoint *eps[1] = { ds.ea };
-			struct event *ev = store_event_create(sa, "t", 1, "{}", 2,
-			    eps, 1, NULL, NULL, 0, util_wall_ms() - 100000);
+			struct event *ev = store_event_create(sa, "t", 1, "{}",
+			    2, eps, 1, NULL, NULL, 0, util_wall_ms() - 100000);
 
 			CHECK(ev != NULL);
 			if (ev == NULL)
@@ -931,7 +931,8 @@ test_compact_drop_steps(void)
 			at.at = util_wall_ms() - 100000;
 			at.status = 200;
 			at.new_status = STORE_DELIVERED;
-			CHECK(store_delivery_attempted(ev->deliveries, &at) == 0);
+			CHECK(store_delivery_attempted(ev->deliveries, &at) ==
+			    0);
 		}
 		compact_drop_per_pass = 4;
 		CHECK(store_compact_start(util_wall_ms(), 50000, 1) == 1);
