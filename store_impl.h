@@ -643,6 +643,23 @@ void compact_stop(void);
  * if the settling's cursor has not yet. O(log n); a no-op otherwise. */
 void compact_settle(struct event *ev);
 
+/* ---- store_drop.c: a compaction's drop, in steps ---- */
+
+/* Start dropping the ndropping events marked dropping, once the new
+ * journal (which lacks them) is renamed in: from here on every reader
+ * skips them (event_gone). None may run already. */
+void drop_begin(size_t ndropping);
+/* 1 from drop_begin until the drop is done or stopped, else 0. */
+int drop_running(void);
+/* One loop pass's share: at most compact_drop_per_pass records looked at
+ * (HOOKD_FAULT drop_per_pass=N: N). Sets *swapped to 1 when the events
+ * array was replaced in this step (its indexes moved). Returns 1 once
+ * done, everything dropped freed; else 0. */
+int drop_step(int *swapped);
+/* Stop a drop midway (store_close): free what it has not yet; no-op when
+ * none runs. */
+void drop_stop(void);
+
 /* ---- store_file.c: the releaser thread ---- */
 
 /* Close fd (-1: none) and unmap map (len bytes; NULL: none) on a thread of
