@@ -560,7 +560,9 @@ void event_index_retype(struct event *ev, const char *oldtype);
  * "after" cursors need. O(n) per list in order, O(n log n) otherwise; no
  * memory. */
 void index_sort_lists(void);
-/* 1 when events of client id (len bytes) are in the store. */
+/* 1 when events of client id (len bytes) are in the store (those a drop
+ * has made gone do not count). O(1); while a drop runs, O(the id's events
+ * being dropped) when all of them are. */
 int event_index_holds(const char *id, size_t len);
 /* Take the records a compaction drops (event.dropping) off the client-id
  * and (client id, type) lists in steps, freeing the lists left empty:

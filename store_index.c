@@ -561,8 +561,22 @@ int
 event_index_holds(const char *id, size_t len)
 {
 	const struct cidx *ci = cidx_find(id, len);
+	const struct event *ev;
 
-	return ci != NULL && ci->nev > 0;
+	if (ci == NULL || ci->nev == 0)
+		return 0;
+	if (!st_journal.drop_hidden)
+		return 1;
+	/* A drop under way: its count still includes the events dropped
+	 * but not yet unlinked, which are gone to every reader. Newest
+	 * first, a kept event (retention drops the oldest) ends the walk at
+	 * once; only an id whose events are all being dropped walks them
+	 * all, once, to say the id is free (a client created again with
+	 * the id of a deleted one, for the seconds a drop runs). */
+	for (ev = ci->ev_head; ev != NULL; ev = ev->c_older)
+		if (!event_gone(ev))
+			return 1;
+	return 0;
 }
 
 /* Set the cursor to the start of the lists of *efg.pc, or of *efg.pt. */

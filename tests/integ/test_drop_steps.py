@@ -9,6 +9,7 @@ is no trouble; a kill -9 midway loses nothing. No test here times
 anything."""
 
 import os
+import time
 
 from .harness import check, eq, run_hookd, wait_until
 from .test_compact_settle import Ingest, write_store
@@ -155,3 +156,36 @@ def test_kill9_during_the_drop_loses_nothing(t):
     for k in range(0, len(posted), 37):
         eq(h.req(200, "GET", "/v1/events/" + posted[k])["data"], {"k": k},
            "acknowledged event %d" % k)
+
+
+def test_deleted_client_id_free_during_the_drop(t):
+    """A deleted client's id is held while its events are kept (409); once
+    the drop makes them gone (the new journal lacks them, no list shows
+    them), the id is free at once, not only when the drop's steps reach
+    the client's index (the tester's find: 409 in that window)."""
+    rcv = t.receiver()
+    h = t.hookd("retention 2s\n", start=False,
+                env={"HOOKD_FAULT": "drop_per_pass=1"})
+    h.start()
+    h.client("old")
+    h.endpoint("old", rcv.url("/old"))
+    evs = [h.event("old", "z", {"i": i})["id"] for i in range(50)]
+    wait_until(lambda: h.metric("hookd_pending_deliveries") == 0, 30, 0.1,
+               "the 50 delivered")
+    h.req(204, "DELETE", "/v1/clients/old")
+    st, body, _ = h.api("POST", "/v1/clients", {"id": "old"})
+    eq(st, 409, "the id while its events are kept: %r" % (body,))
+    # Retention (2 s) lets the events go: wait until a compaction sees
+    # them expired (a lower bound, not a speed).
+    time.sleep(2.5)
+    path = os.path.join(h.data, "journal.log")
+    ino = os.stat(path).st_ino
+    seen = len(compacted_lines(h))
+    h.req(202, "POST", "/v1/compact")
+    wait_until(lambda: os.stat(path).st_ino != ino, 60, 0.0005,
+               "the new journal renamed in")
+    h.req(404, "GET", "/v1/events/" + evs[0])
+    st, body, _ = h.api("POST", "/v1/clients", {"id": "old"})
+    check(len(compacted_lines(h)) == seen, "the drop ended before the "
+          "request (drop_per_pass not applied?)")
+    eq(st, 201, "the id once its events are gone, mid-drop: %r" % (body,))
