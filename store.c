@@ -171,6 +171,8 @@ endpoint_remove(struct endpoint *e, const char *why)
 	size_t i;
 	struct delivery *head = e->dlv_head;
 
+	/* A compaction's drop walking e's list goes on with the next. */
+	dlv_forget_detach(e, NULL);
 	e->ndlv = 0;
 	ep_unindex(e);
 	i = vec_lower(&st_registry.endpoints, e->id);
@@ -223,6 +225,7 @@ store_client_delete(struct client *c)
 	 * list is walked once, in steps. Its events find it by id, and find
 	 * none (a one-off the engine starts meanwhile fails "client
 	 * deleted", as the reaper would fail it). */
+	dlv_forget_detach(NULL, c);
 	head = c->oneoff_head;
 	c->oneoff_head = c->oneoff_tail = NULL;
 	fail_pending_of(head, NULL, 0, c->id, "client deleted");
@@ -259,6 +262,8 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 		st_files.fault_rename = fault_get(fault, "rename");
 		st_files.fault_enospc = fault_get(fault, "enospc");
 		st_files.fault_compact_slow = fault_get(fault, "compact_slow");
+		st_files.fault_drop_per_pass = fault_get(fault,
+		    "drop_per_pass");
 	}
 	st_replay.ntoks = 256;
 	st_replay.toks = malloc(st_replay.ntoks * sizeof(*st_replay.toks));

@@ -91,7 +91,10 @@ static struct {
 	int settling;
 	size_t settle_i, settle_n, ehint, dhint;
 	uint64_t settle_last_id;
-	char done[256];		/* the "compacted" detail, once settled */
+	char done[320];		/* the "compacted" detail, once settled */
+	/* The drop's steps (drop_step): how many, the longest (CPU). */
+	size_t drop_passes;
+	int64_t drop_max_us;
 } st_compact = { .mu = PTHREAD_MUTEX_INITIALIZER, .n = { .fd = -1 } };
 
 static int round_finished(void);
@@ -136,7 +139,12 @@ compact_stop(void)
 			unlink(mappath);
 		}
 	}
-	/* Settling: the new journal is in place; what is left is memory. */
+	/* Settling (and dropping): the new journal is in place; what is
+	 * left is memory. */
+	if (drop_running()) {
+		drop_stop();
+		st_compact.ndropping = 0;
+	}
 	if (st_compact.settling)
 		catchup_free();
 	file_release_finished(1);
@@ -979,34 +987,6 @@ settle_step(char *err, size_t errsz)
 	return 1;
 }
 
-/* Drop what retention let go, keeping the arrays in id order. O(n) on the
- * loop: run only when the compaction drops something. */
-static size_t
-drop_expired(void)
-{
-	size_t i, k, dropped = 0;
-
-	index_forget_dropping();
-	for (i = 0, k = 0; i < st_journal.deliveries.n; i++) {
-		struct delivery *d = st_journal.deliveries.v[i];
-
-		if (!d->event->dropping)
-			st_journal.deliveries.v[k++] = d;
-	}
-	st_journal.deliveries.n = k;
-	for (i = 0, k = 0; i < st_journal.events.n; i++) {
-		struct event *ev = st_journal.events.v[i];
-
-		if (ev->dropping) {
-			event_free(ev);
-			dropped++;
-		} else
-			st_journal.events.v[k++] = ev;
-	}
-	st_journal.events.n = k;
-	return dropped;
-}
-
 /* The last step, on the loop: copy what is left (flushed first), fsync the
  * new file, rename it over journal.log, fsync the directory, drop what
  * retention let go, then start the settling (settle_step): the offsets in
@@ -1056,8 +1036,12 @@ catchup_end(const char *path, const char *mappath, char *err, size_t errsz)
 	st_compact.n.fd = -1;
 	st_compact.catching_up = 0;
 	unlink(mappath);	/* mapped: readable until unmapped */
-	if (st_compact.ndropping > 0)
-		dropped = drop_expired();
+	dropped = st_compact.ndropping;
+	if (dropped > 0) {
+		st_compact.drop_passes = 0;
+		st_compact.drop_max_us = 0;
+		drop_begin(dropped);
+	}
 	/* The tail's copy buffers go; its changes stay for the settling. */
 	buf_free(&tc->in);
 	buf_free(&tc->out);
@@ -1077,6 +1061,10 @@ catchup_end(const char *path, const char *mappath, char *err, size_t errsz)
 	    ((struct event *)st_journal.events.v[st_journal.events.n - 1])->id :
 	    0;
 	st_compact.ehint = st_compact.dhint = 0;
+	/* The drop's steps first, then the settling's (store_compact_poll);
+	 * until then compact_settle moves an event on demand. */
+	if (drop_running())
+		return 0;
 	return settle_step(err, errsz);
 }
 
@@ -1091,6 +1079,35 @@ store_compact_poll(char *err, size_t errsz)
 	int status, r;
 	pid_t pid;
 
+	if (drop_running()) {
+		/* CPU, not wall: on a loaded machine a step preempted
+		 * midway would say nothing about the step. */
+		int64_t t0 = util_thread_cpu_us();
+		int swapped = 0, done = drop_step(&swapped);
+		size_t len = strlen(st_compact.done);
+
+		/* The events array changed: the settling's cursor, still
+		 * at its start, goes over what is left of the events it is
+		 * to move (compact_settle reads its first). */
+		if (swapped)
+			st_compact.settle_n = vec_after(&st_journal.events,
+			    st_compact.settle_last_id);
+		if (done)
+			st_compact.ndropping = 0;
+
+		t0 = util_thread_cpu_us() - t0;
+		st_compact.drop_passes++;
+		if (t0 > st_compact.drop_max_us)
+			st_compact.drop_max_us = t0;
+		/* The "compacted" line says how the drop went. */
+		if (done)
+			snprintf(st_compact.done + len,
+			    sizeof(st_compact.done) - len, "; dropped in %zu "
+			    "passes, the longest %.1f ms of CPU",
+			    st_compact.drop_passes,
+			    (double)st_compact.drop_max_us / 1000);
+		return 0;
+	}
 	if (st_compact.settling)
 		return settle_step(err, errsz);
 	if (st_compact.marking)

@@ -142,6 +142,8 @@ struct store_files {
 	uint64_t last_id;	/* the newest id given out or replayed */
 	/* Fault injection (HOOKD_FAULT): */
 	long fault_write, fault_fsync, fault_rename, fault_enospc;
+	long fault_drop_per_pass;	/* a compaction drops this many
+					   records a pass (tests; 0: its own) */
 	long fault_compact_slow;	/* the compaction child waits this
 					   many ms before it writes (tests) */
 	long n_write, n_fsync, n_rename;
@@ -186,8 +188,24 @@ struct store_journal {
 	 * deleted. */
 	struct store_orphan *orphans;
 	size_t norphans, caporphans;
+	/* A compaction's drop in steps (store_compact.c): from the rename of
+	 * the new journal until they are freed, the events marked dropping
+	 * and their deliveries are gone to every reader (event_gone), while
+	 * the lists lose them and these arrays are built without them, then
+	 * swapped in. */
+	int drop_hidden;
+	struct vec events_new, deliveries_new;
 };
 extern struct store_journal st_journal;
+
+/* 1 when a compaction is dropping ev (retention let it go) and its new
+ * journal is in place: no lookup, list or walk may return it, or its
+ * deliveries, any more. */
+static inline int
+event_gone(const struct event *ev)
+{
+	return ev->dropping && st_journal.drop_hidden;
+}
 
 /*
  * The Idempotency-Keys (store_idem.c): a hash table by client and key,
@@ -391,8 +409,19 @@ void announce_durable(void);
 /* Free an event with its deliveries. */
 void event_free(struct event *ev);
 /* Take the deliveries of events a compaction drops (event.dropping) off
- * their endpoints' and clients' lists, before they are freed. */
-void index_forget_dropping(void);
+ * their endpoints' and clients' one-off lists (ep_next), in steps:
+ * dlv_forget_begin starts at the first endpoint; each dlv_forget_step
+ * unlinks or passes at most *budget deliveries (taken from it) and
+ * returns 1 once every list is done, else 0. Between steps a cursor holds
+ * a place in one list: dlv_forget_detach(e, c) is called before endpoint
+ * e (or client c, NULL: none) leaves the registry with its list, and moves
+ * the cursor to the next list (the reaper then walks the detached list;
+ * the dropped deliveries on it stay allocated until it is done). */
+void dlv_forget_begin(void);
+int dlv_forget_step(size_t *budget);
+/* Forget the cursor (a stop before the steps are done). */
+void dlv_forget_stop(void);
+void dlv_forget_detach(const struct endpoint *e, const struct client *c);
 /* A new event (a gateway request's: room for any type it may take), its
  * client id and type in the same allocation. NULL when out of memory. */
 struct event *event_alloc(const char *client_id, const char *type,
@@ -482,6 +511,15 @@ struct store_index {
 	struct cidx *all_c;		/* every cidx, to visit them */
 	struct ctidx *all_ct;
 	int sidx_built;			/* the status counts below are right */
+	/* While a compaction drops events in steps (store_compact.c), the
+	 * counts over the deliveries array being built without them
+	 * (st_journal.deliveries_new): sidx_next_add counts each delivery
+	 * copied, sidx_move keeps both sets, sidx_next_swap makes these the
+	 * index when the arrays are swapped. sidx_next_ok: no allocation
+	 * failed (else the index is built again at its next use). */
+	int sidx_next_on, sidx_next_ok;
+	struct sidx_level next_lv[SIDX_LEVELS];
+	size_t next_total[3];
 	/* A delivery was linked below a newer one (a compacted journal's
 	 * completed gateway request, replay_request_done): the delivery
 	 * lists are sorted once the replay is done (index_sort_lists). */
@@ -522,17 +560,34 @@ void event_index_retype(struct event *ev, const char *oldtype);
  * "after" cursors need. O(n) per list in order, O(n log n) otherwise; no
  * memory. */
 void index_sort_lists(void);
-/* 1 when events of client id (len bytes) are in the store. */
+/* 1 when events of client id (len bytes) are in the store (those a drop
+ * has made gone do not count). O(1); while a drop runs, O(the id's events
+ * being dropped) when all of them are. */
 int event_index_holds(const char *id, size_t len);
 /* Take the records a compaction drops (event.dropping) off the client-id
- * and type lists, freeing the lists left empty; the status index is built
- * again at its next use. */
-void event_index_forget(void);
+ * and (client id, type) lists in steps, freeing the lists left empty:
+ * event_index_forget_begin starts; each event_index_forget_step visits at
+ * most *budget records (taken from it) and returns 1 once every list is
+ * done, else 0. Only these steps free a list, new lists are put at the
+ * head of the chains and new records at a list's newest end, and a
+ * retyped event moves the cursor off it (event_index_retype): the cursor's
+ * place stays valid between steps. */
+void event_index_forget_begin(void);
+int event_index_forget_step(size_t *budget);
+void event_index_forget_stop(void);
 /* The status index: d was appended to the deliveries array, or its status
  * changes from from to to. Only while the index is built; it is built from
  * the array at its first use after store_open or a compaction. */
 void sidx_append(const struct delivery *d);
 void sidx_move(const struct delivery *d, int from, int to);
+/* The status counts of the deliveries array a compaction builds without
+ * the dropped ones (st_journal.deliveries_new): begin them; count d, just
+ * appended to it; make them the index once that array replaces the old
+ * one (O(1)); or let them go (a stop). */
+void sidx_next_begin(void);
+void sidx_next_add(const struct delivery *d);
+void sidx_next_swap(void);
+void sidx_next_free(void);
 /* Free every index (store_close). */
 void index_free_all(void);
 
@@ -589,6 +644,23 @@ void compact_stop(void);
  * replaced: while a compaction settles, move them to the new journal now
  * if the settling's cursor has not yet. O(log n); a no-op otherwise. */
 void compact_settle(struct event *ev);
+
+/* ---- store_drop.c: a compaction's drop, in steps ---- */
+
+/* Start dropping the ndropping events marked dropping, once the new
+ * journal (which lacks them) is renamed in: from here on every reader
+ * skips them (event_gone). None may run already. */
+void drop_begin(size_t ndropping);
+/* 1 from drop_begin until the drop is done or stopped, else 0. */
+int drop_running(void);
+/* One loop pass's share: at most compact_drop_per_pass records looked at
+ * (HOOKD_FAULT drop_per_pass=N: N). Sets *swapped to 1 when the events
+ * array was replaced in this step (its indexes moved). Returns 1 once
+ * done, everything dropped freed; else 0. */
+int drop_step(int *swapped);
+/* Stop a drop midway (store_close): free what it has not yet; no-op when
+ * none runs. */
+void drop_stop(void);
 
 /* ---- store_file.c: the releaser thread ---- */
 

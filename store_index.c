@@ -284,6 +284,29 @@ struct ctidx {
 	char key[];			/* client id, NUL, type */
 };
 
+/*
+ * The drop in steps (event_index_forget_step): the chain of client-id
+ * lists, then that of (client id, type) lists, each walked by a cursor
+ * that holds the link to the list it is on (pc, pt: new lists are put at
+ * the chain's head, so the cursor finds its list again a few links on,
+ * and only these steps free one) and, in that list, the link to the next
+ * record to look at. A link belongs to a record that is kept (never
+ * unlinked: events leave these lists only here, but for a retyped event,
+ * whose ct_older the retype hands back, below) or is the list's head;
+ * new records join at the head of an event list (newest first) and at the
+ * tail of a delivery list, whose tail is set again in the step that
+ * unlinks its last record. Counts (nev, ndlv, n) fall by each record
+ * unlinked.
+ */
+static struct {
+	int on;
+	struct cidx **pc, *ci;
+	struct event **epp;		/* ci's events: the next to look at */
+	struct delivery **dpp, *dlast;	/* ci's deliveries; the last kept */
+	struct ctidx **pt, *ct;
+	struct event **tpp;		/* ct's events */
+} efg;
+
 static uint32_t
 ct_hash(const char *client, const char *type)
 {
@@ -425,6 +448,10 @@ event_index_retype(struct event *ev, const char *oldtype)
 		if (*pp == ev) {
 			*pp = ev->ct_older;
 			from->n--;
+			/* A drop's cursor right after ev goes on from ev's
+			 * place in from, not into to. */
+			if (efg.on && efg.tpp == &ev->ct_older)
+				efg.tpp = pp;
 		}
 	}
 	for (pp = &to->head; *pp != NULL && (*pp)->id > ev->id;
@@ -534,74 +561,139 @@ int
 event_index_holds(const char *id, size_t len)
 {
 	const struct cidx *ci = cidx_find(id, len);
+	const struct event *ev;
 
-	return ci != NULL && ci->nev > 0;
+	if (ci == NULL || ci->nev == 0)
+		return 0;
+	if (!st_journal.drop_hidden)
+		return 1;
+	/* A drop under way: its count still includes the events dropped
+	 * but not yet unlinked, which are gone to every reader. Newest
+	 * first, a kept event (retention drops the oldest) ends the walk at
+	 * once; only an id whose events are all being dropped walks them
+	 * all, once, to say the id is free (a client created again with
+	 * the id of a deleted one, for the seconds a drop runs). */
+	for (ev = ci->ev_head; ev != NULL; ev = ev->c_older)
+		if (!event_gone(ev))
+			return 1;
+	return 0;
 }
 
-/* Drop the events being compacted away from a list through the link at
- * offset link (c_older or ct_older); returns how many remain. */
-static size_t
-ev_list_forget(struct event **head, size_t link)
+/* Set the cursor to the start of the lists of *efg.pc, or of *efg.pt. */
+static void
+efg_at_ci(void)
 {
-	struct event **pp = head;
-	size_t n = 0;
-
-	while (*pp != NULL) {
-		struct event **next = (struct event **)(void *)((char *)*pp +
-		    link);
-
-		if ((*pp)->dropping) {
-			*pp = *next;
-		} else {
-			pp = next;
-			n++;
-		}
+	efg.ci = *efg.pc;
+	if (efg.ci != NULL) {
+		efg.epp = &efg.ci->ev_head;
+		efg.dpp = &efg.ci->d_head;
 	}
-	return n;
+	efg.dlast = NULL;
+}
+
+static void
+efg_at_ct(void)
+{
+	efg.ct = *efg.pt;
+	if (efg.ct != NULL)
+		efg.tpp = &efg.ct->head;
 }
 
 void
-event_index_forget(void)
+event_index_forget_begin(void)
 {
-	struct cidx **pc = &st_index.all_c, *ci;
-	struct ctidx **pt = &st_index.all_ct, *ct;
+	memset(&efg, 0, sizeof(efg));
+	efg.on = 1;
+	efg.pc = &st_index.all_c;
+	efg_at_ci();
+	efg.pt = &st_index.all_ct;
+	efg_at_ct();
+}
 
-	while ((ci = *pc) != NULL) {
-		struct delivery **pp = &ci->d_head, *last = NULL;
+void
+event_index_forget_stop(void)
+{
+	efg.on = 0;
+}
 
-		ci->nev = ev_list_forget(&ci->ev_head,
-		    offsetof(struct event, c_older));
-		ci->ndlv = 0;
-		while (*pp != NULL) {
-			if ((*pp)->event->dropping) {
-				*pp = (*pp)->c_next;
+/* Unlink the dropped events on the list from *pp (through c_older or
+ * ct_older, at offset link), *budget at most; the count *n falls by each.
+ * Returns the link where it stopped (its target NULL: the list is done). */
+static struct event **
+ev_list_forget_step(struct event **pp, size_t link, size_t *n, size_t *budget)
+{
+	struct event *ev;
+
+	while (*budget > 0 && (ev = *pp) != NULL) {
+		struct event **next = (struct event **)(void *)((char *)ev +
+		    link);
+
+		(*budget)--;
+		if (ev->dropping) {
+			*pp = *next;
+			(*n)--;
+		} else
+			pp = next;
+	}
+	return pp;
+}
+
+int
+event_index_forget_step(size_t *budget)
+{
+	struct delivery *d;
+
+	while (*budget > 0 && efg.ci != NULL) {
+		/* Lists made since the last step went in before it. */
+		while (*efg.pc != efg.ci)
+			efg.pc = &(*efg.pc)->all_next;
+		efg.epp = ev_list_forget_step(efg.epp,
+		    offsetof(struct event, c_older), &efg.ci->nev, budget);
+		if (*efg.epp != NULL)
+			return 0;
+		while (*budget > 0 && (d = *efg.dpp) != NULL) {
+			(*budget)--;
+			if (d->event->dropping) {
+				*efg.dpp = d->c_next;
+				efg.ci->ndlv--;
 			} else {
-				last = *pp;
-				pp = &(*pp)->c_next;
-				ci->ndlv++;
+				efg.dlast = d;
+				efg.dpp = &d->c_next;
 			}
 		}
-		ci->d_tail = last;
-		if (ci->nev == 0) {
-			*pc = ci->all_next;
-			util_htab_del(&st_index.clients, &ci->h);
-			free(ci);
+		if (*efg.dpp != NULL)
+			return 0;
+		efg.ci->d_tail = efg.dlast;
+		if (efg.ci->nev == 0) {
+			/* Its events are all gone, so are its deliveries. */
+			*efg.pc = efg.ci->all_next;
+			util_htab_del(&st_index.clients, &efg.ci->h);
+			free(efg.ci);
 		} else
-			pc = &ci->all_next;
+			efg.pc = &efg.ci->all_next;
+		efg_at_ci();
 	}
-	while ((ct = *pt) != NULL) {
-		ct->n = ev_list_forget(&ct->head,
-		    offsetof(struct event, ct_older));
-		if (ct->n == 0) {
-			*pt = ct->all_next;
-			util_htab_del(&st_index.types, &ct->h);
-			free(ct);
+	if (efg.ci != NULL)
+		return 0;
+	while (*budget > 0 && efg.ct != NULL) {
+		while (*efg.pt != efg.ct)
+			efg.pt = &(*efg.pt)->all_next;
+		efg.tpp = ev_list_forget_step(efg.tpp,
+		    offsetof(struct event, ct_older), &efg.ct->n, budget);
+		if (*efg.tpp != NULL)
+			return 0;
+		if (efg.ct->n == 0) {
+			*efg.pt = efg.ct->all_next;
+			util_htab_del(&st_index.types, &efg.ct->h);
+			free(efg.ct);
 		} else
-			pt = &ct->all_next;
+			efg.pt = &efg.ct->all_next;
+		efg_at_ct();
 	}
-	/* The deliveries array is about to lose the dropped ones: the
-	 * counts are made again from it when next needed. */
-	st_index.sidx_built = 0;
+	if (efg.ct != NULL)
+		return 0;
+	efg.on = 0;
+	return 1;
 }
 
 /* ---- the status index ---- */
@@ -609,25 +701,23 @@ event_index_forget(void)
 /* How many deliveries one run of level L spans, as a shift. */
 #define SIDX_SHIFT(L) (6 * ((unsigned)(L) + 1))
 
-/* Count d's status at index i in each level's run. 0, or -1 out of memory
- * (the index is then unbuilt, to be built again when next needed). */
+/* Count status s at index i of the array in each level's run of lv, and
+ * in total. 0, or -1 out of memory. */
 static int
-sidx_count(size_t i, int s)
+sidx_count_in(struct sidx_level *lvs, size_t *total, size_t i, int s)
 {
 	int L;
 
 	for (L = 0; L < SIDX_LEVELS; L++) {
-		struct sidx_level *lv = &st_index.lv[L];
+		struct sidx_level *lv = &lvs[L];
 		size_t run = i >> SIDX_SHIFT(L);
 
 		if (run >= lv->n) {
 			uint32_t (*c)[3] = util_grow(lv->cnt, &lv->cap,
 			    run + 1, sizeof(*c), 64);
 
-			if (c == NULL) {
-				st_index.sidx_built = 0;
+			if (c == NULL)
 				return -1;
-			}
 			lv->cnt = c;
 			memset(lv->cnt + lv->n, 0, (run + 1 - lv->n) *
 			    sizeof(*lv->cnt));
@@ -635,12 +725,25 @@ sidx_count(size_t i, int s)
 		}
 		lv->cnt[run][s]++;
 	}
-	st_index.total[s]++;
+	total[s]++;
 	return 0;
 }
 
-/* Build the counts from the deliveries array: O(n), once after start and
- * after each compaction. 0 or -1 out of memory. */
+/* Count d's status at index i in each level's run. 0, or -1 out of memory
+ * (the index is then unbuilt, to be built again when next needed). */
+static int
+sidx_count(size_t i, int s)
+{
+	if (sidx_count_in(st_index.lv, st_index.total, i, s) != 0) {
+		st_index.sidx_built = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* Build the counts from the deliveries array: O(n), once after start (and
+ * after a compaction whose steps could not count, out of memory). 0 or -1
+ * out of memory. */
 static int
 sidx_build(void)
 {
@@ -667,27 +770,97 @@ sidx_append(const struct delivery *d)
 		(void)sidx_count(st_journal.deliveries.n - 1, d->status);
 }
 
+/* Move d at index i of the counts lv from status from to to. */
+static void
+sidx_move_in(struct sidx_level *lv, size_t *total, size_t i, int from, int to)
+{
+	int L;
+
+	for (L = 0; L < SIDX_LEVELS; L++) {
+		uint32_t *c = lv[L].cnt[i >> SIDX_SHIFT(L)];
+
+		c[from]--;
+		c[to]++;
+	}
+	total[from]--;
+	total[to]++;
+}
+
 void
 sidx_move(const struct delivery *d, int from, int to)
 {
+	const struct vec *nv = &st_journal.deliveries_new;
 	size_t i;
-	int L;
 
-	if (!st_index.sidx_built || from == to)
+	if (from == to)
+		return;
+	/* The array being built: d counts there once copied (a delivery
+	 * not copied yet is counted with its status when it is). */
+	if (st_index.sidx_next_on && st_index.sidx_next_ok) {
+		i = vec_lower(nv, d->id);
+		if (i < nv->n && nv->v[i] == d)
+			sidx_move_in(st_index.next_lv, st_index.next_total, i,
+			    from, to);
+	}
+	if (!st_index.sidx_built)
 		return;
 	i = vec_lower(&st_journal.deliveries, d->id);
 	if (i >= st_journal.deliveries.n || st_journal.deliveries.v[i] != d) {
 		st_index.sidx_built = 0;	/* not in the array yet */
 		return;
 	}
-	for (L = 0; L < SIDX_LEVELS; L++) {
-		uint32_t *c = st_index.lv[L].cnt[i >> SIDX_SHIFT(L)];
+	sidx_move_in(st_index.lv, st_index.total, i, from, to);
+}
 
-		c[from]--;
-		c[to]++;
+void
+sidx_next_begin(void)
+{
+	int L;
+
+	for (L = 0; L < SIDX_LEVELS; L++)
+		st_index.next_lv[L].n = 0;
+	memset(st_index.next_total, 0, sizeof(st_index.next_total));
+	st_index.sidx_next_on = 1;
+	st_index.sidx_next_ok = 1;
+}
+
+void
+sidx_next_add(const struct delivery *d)
+{
+	if (st_index.sidx_next_ok && sidx_count_in(st_index.next_lv,
+	    st_index.next_total, st_journal.deliveries_new.n - 1,
+	    d->status) != 0)
+		st_index.sidx_next_ok = 0;
+}
+
+void
+sidx_next_swap(void)
+{
+	struct sidx_level t;
+	int L;
+
+	/* The old counts' memory is kept for the next compaction's. */
+	for (L = 0; L < SIDX_LEVELS; L++) {
+		t = st_index.lv[L];
+		st_index.lv[L] = st_index.next_lv[L];
+		st_index.next_lv[L] = t;
+		st_index.next_lv[L].n = 0;
 	}
-	st_index.total[from]--;
-	st_index.total[to]++;
+	memcpy(st_index.total, st_index.next_total, sizeof(st_index.total));
+	st_index.sidx_built = st_index.sidx_next_ok;
+	st_index.sidx_next_on = 0;
+}
+
+void
+sidx_next_free(void)
+{
+	int L;
+
+	for (L = 0; L < SIDX_LEVELS; L++) {
+		free(st_index.next_lv[L].cnt);
+		memset(&st_index.next_lv[L], 0, sizeof(st_index.next_lv[L]));
+	}
+	st_index.sidx_next_on = 0;
 }
 
 /* 1 when run q of level L (L -1: the delivery at q) holds status s. */
@@ -817,8 +990,9 @@ none:
 	w->how = WALK_NONE;
 }
 
-struct delivery *
-store_walk_delivery(struct store_walk *w)
+/* The next delivery of the walk, gone ones included. */
+static struct delivery *
+walk_delivery(struct store_walk *w)
 {
 	struct delivery *d;
 
@@ -844,6 +1018,18 @@ store_walk_delivery(struct store_walk *w)
 	default:
 		return NULL;
 	}
+}
+
+struct delivery *
+store_walk_delivery(struct store_walk *w)
+{
+	struct delivery *d;
+
+	/* A compaction's steps unlink what it drops over several passes;
+	 * meanwhile none of it is shown. */
+	while ((d = walk_delivery(w)) != NULL && event_gone(d->event))
+		;
+	return d;
 }
 
 void
@@ -889,8 +1075,9 @@ store_walk_events(struct store_walk *w, const char *client,
 		w->cur = x->c_older;
 }
 
-struct event *
-store_walk_event(struct store_walk *w)
+/* The next event of the walk, gone ones included. */
+static struct event *
+walk_event(struct store_walk *w)
 {
 	struct event *ev;
 
@@ -909,6 +1096,16 @@ store_walk_event(struct store_walk *w)
 	default:
 		return NULL;
 	}
+}
+
+struct event *
+store_walk_event(struct store_walk *w)
+{
+	struct event *ev;
+
+	while ((ev = walk_event(w)) != NULL && event_gone(ev))
+		;
+	return ev;
 }
 
 /* ---- closing ---- */
@@ -931,7 +1128,9 @@ index_free_all(void)
 	util_htab_free(&st_index.filters);
 	util_htab_free(&st_index.clients);
 	util_htab_free(&st_index.types);
-	for (L = 0; L < SIDX_LEVELS; L++)
+	for (L = 0; L < SIDX_LEVELS; L++) {
 		free(st_index.lv[L].cnt);
+		free(st_index.next_lv[L].cnt);
+	}
 	memset(&st_index, 0, sizeof(st_index));
 }

@@ -66,7 +66,9 @@ announce_when_durable(struct event *ev)
 struct event *
 store_event_find(uint64_t id)
 {
-	return vec_find(&st_journal.events, id);
+	struct event *ev = vec_find(&st_journal.events, id);
+
+	return ev != NULL && event_gone(ev) ? NULL : ev;
 }
 
 size_t
@@ -90,7 +92,9 @@ store_event_after(uint64_t after)
 struct delivery *
 store_delivery_find(uint64_t id)
 {
-	return vec_find(&st_journal.deliveries, id);
+	struct delivery *d = vec_find(&st_journal.deliveries, id);
+
+	return d != NULL && event_gone(d->event) ? NULL : d;
 }
 
 size_t
@@ -298,43 +302,102 @@ delivery_link(struct delivery *d, struct delivery ***tail)
 	return 0;
 }
 
-/* Drop from the list head..tail the deliveries whose events a compaction
- * is removing; returns how many remain. */
-static size_t
-dlv_list_forget(struct delivery **head, struct delivery **tail)
-{
-	struct delivery **pp = head, *last = NULL;
-	size_t n = 0;
+/*
+ * The drop's cursor on the lists through ep_next: each registered
+ * endpoint's (in id order), then each client's one-offs (in id order).
+ * pp is the link to the next delivery to look at: the list's head, or the
+ * ep_next of last, its last kept delivery. Between steps only these can
+ * change the list: an append at its tail (tail->ep_next, or the head when
+ * empty), and a removal of the endpoint or the client, which detaches the
+ * whole list (dlv_forget_detach first moves the cursor off it). A kept
+ * delivery never leaves a list that stays, so last and pp stay valid; the
+ * step that unlinks the list's last delivery sets its tail again, so an
+ * append never follows a dropped one.
+ */
+static struct {
+	struct endpoint *e;		/* the endpoint whose list, or NULL */
+	struct client *c;		/* then the client's one-offs, or
+					   NULL */
+	struct delivery **pp, *last;
+} dfg;
 
-	while (*pp != NULL) {
-		if ((*pp)->event->dropping) {
-			*pp = (*pp)->ep_next;
-		} else {
-			last = *pp;
-			pp = &(*pp)->ep_next;
-			n++;
-		}
-	}
-	*tail = last;
-	return n;
+/* Put the cursor at the head of e's list, or (e NULL) of c's one-offs. */
+static void
+dfg_at(struct endpoint *e, struct client *c)
+{
+	dfg.e = e;
+	dfg.c = e != NULL ? NULL : c;
+	dfg.pp = e != NULL ? &e->dlv_head : c != NULL ? &c->oneoff_head : NULL;
+	dfg.last = NULL;
 }
 
-void
-index_forget_dropping(void)
+/* Move the cursor to the list after its own (its endpoint or client still
+ * registered). */
+static void
+dfg_next(void)
 {
 	size_t i;
 
-	for (i = 0; i < st_registry.endpoints.n; i++) {
-		struct endpoint *e = st_registry.endpoints.v[i];
-
-		e->ndlv = dlv_list_forget(&e->dlv_head, &e->dlv_tail);
+	if (dfg.e != NULL) {
+		i = vec_lower(&st_registry.endpoints, dfg.e->id) + 1;
+		if (i < st_registry.endpoints.n)
+			dfg_at(st_registry.endpoints.v[i], NULL);
+		else
+			dfg_at(NULL, st_registry.clients.n > 0 ?
+			    st_registry.clients.v[0] : NULL);
+	} else if (dfg.c != NULL) {
+		i = client_lower(dfg.c->id, strlen(dfg.c->id)) + 1;
+		dfg_at(NULL, i < st_registry.clients.n ?
+		    st_registry.clients.v[i] : NULL);
 	}
-	for (i = 0; i < st_registry.clients.n; i++) {
-		struct client *c = st_registry.clients.v[i];
+}
 
-		dlv_list_forget(&c->oneoff_head, &c->oneoff_tail);
+void
+dlv_forget_begin(void)
+{
+	dfg_at(st_registry.endpoints.n > 0 ? st_registry.endpoints.v[0] :
+	    NULL, st_registry.clients.n > 0 ? st_registry.clients.v[0] : NULL);
+}
+
+void
+dlv_forget_stop(void)
+{
+	dfg_at(NULL, NULL);
+}
+
+void
+dlv_forget_detach(const struct endpoint *e, const struct client *c)
+{
+	if ((e != NULL && dfg.e == e) || (c != NULL && dfg.c == c))
+		dfg_next();
+}
+
+int
+dlv_forget_step(size_t *budget)
+{
+	struct delivery *d;
+
+	while (*budget > 0 && dfg.pp != NULL) {
+		while (*budget > 0 && (d = *dfg.pp) != NULL) {
+			(*budget)--;
+			if (d->event->dropping) {
+				*dfg.pp = d->ep_next;
+				if (dfg.e != NULL)
+					dfg.e->ndlv--;
+			} else {
+				dfg.last = d;
+				dfg.pp = &d->ep_next;
+			}
+		}
+		if (*dfg.pp != NULL)
+			return 0;
+		if (dfg.e != NULL)
+			dfg.e->dlv_tail = dfg.last;
+		else
+			dfg.c->oneoff_tail = dfg.last;
+		dfg_next();
 	}
-	event_index_forget();
+	return dfg.pp == NULL;
 }
 
 /* The names of enum store_gw in records and answers. */

@@ -10,7 +10,7 @@ Environment: BENCH_RUNS (default 3), BENCH_SECONDS (wrk run length, 5),
 BENCH_ONLY (comma-separated figure groups: ingest,relay,gateway,latency,
 isolation,memory,recovery,size,tls,shard,scaling), HOOKD_BIN (default ./hookd). The scaling
 group is not part of a plain run (it takes minutes): BENCH_ONLY=scaling,
-and BENCH_SCALE=fanout,delete,idem,token,compact,match,failed,type,delayed
+and BENCH_SCALE=fanout,delete,idem,token,compact,drop,match,failed,type,delayed
 picks its figures; each run also prints the longest loop pass hookd saw
 (hookd_loop_pass_max_seconds).
 
@@ -1244,14 +1244,15 @@ def scale_token(nclients):
     return us
 
 
-def scale_compact(nev):
+def scale_compact(nev, conf=""):
     """The longest loop pass (ms) of a compaction of a journal of nev
     events (each with a delivered attempt) while events are posted: from
     the POST /v1/compact to the "compacted" line, less the pass of the
-    POST itself (the fork), which is its own figure."""
+    POST itself (the fork), which is its own figure. conf: more config
+    (scale_drop's retention)."""
     data = os.path.join(SHM, "scale-compact-%d" % nev)
     write_journal(data, 2 * nev)
-    h = Hookd("scale-compact", "fsync never\n", data=data)
+    h = Hookd("scale-compact", "fsync never\n" + conf, data=data)
     logpath = os.path.join(TMP, "scale-compact.log")
     with open(logpath, "rb") as f:
         seen = f.read().count(b"msg=compacted")
@@ -1284,6 +1285,13 @@ def scale_compact(nev):
     h.stop()
     shutil.rmtree(data)
     return LAST_PASS[0]
+
+
+def scale_drop(nev):
+    """scale_compact with retention 30m: every event of the hour-old
+    journal expires, so the compaction drops all nev (in steps since
+    issue 20 item 7; in one pass before)."""
+    return scale_compact(nev, "retention 30m\n")
 
 
 def write_registry_eps(data_dir, nclients, hole_port):
@@ -1586,6 +1594,8 @@ def bench_scaling():
          10000, scale_token, 2.0, "O(1)"),
         ("scale_compact", "compaction under ingest: longest loop pass",
          "ms", 100000, 1000000, scale_compact, None, "<= 10 ms"),
+        ("scale_drop", "compaction dropping every event: longest loop "
+         "pass", "ms", 100000, 1000000, scale_drop, None, "<= 10 ms"),
         ("scale_match", "ingest beside other clients' endpoints, per "
          "event", "us", 100, 10000, lambda n: scale_match(n, hole_port),
          2.0, "O(1)"),
