@@ -83,6 +83,18 @@ drop_arrays_begin(void)
 	return 0;
 }
 
+/* Let the new arrays and their status counts go (none, or half built). */
+static void
+drop_arrays_free(void)
+{
+	free(st_journal.events_new.v);
+	free(st_journal.deliveries_new.v);
+	memset(&st_journal.events_new, 0, sizeof(st_journal.events_new));
+	memset(&st_journal.deliveries_new, 0,
+	    sizeof(st_journal.deliveries_new));
+	sidx_next_free();
+}
+
 /* Out of memory for the new arrays: filter the old ones in place and free
  * the dropped events, in one pass (as before the steps; only then). The
  * status index is built again at its next use. */
@@ -91,12 +103,7 @@ drop_arrays_at_once(void)
 {
 	size_t i, k;
 
-	free(st_journal.events_new.v);
-	free(st_journal.deliveries_new.v);
-	memset(&st_journal.events_new, 0, sizeof(st_journal.events_new));
-	memset(&st_journal.deliveries_new, 0,
-	    sizeof(st_journal.deliveries_new));
-	sidx_next_free();
+	drop_arrays_free();
 	store_reap_all();
 	for (i = 0, k = 0; i < st_journal.deliveries.n; i++) {
 		struct delivery *d = st_journal.deliveries.v[i];
@@ -170,12 +177,7 @@ drop_stop(void)
 		return;
 	dlv_forget_stop();
 	event_index_forget_stop();
-	free(st_journal.events_new.v);
-	free(st_journal.deliveries_new.v);
-	memset(&st_journal.events_new, 0, sizeof(st_journal.events_new));
-	memset(&st_journal.deliveries_new, 0,
-	    sizeof(st_journal.deliveries_new));
-	sidx_next_free();
+	drop_arrays_free();
 	if (st_drop.old_events.v != NULL) {
 		/* A removal's list may still lead through them. */
 		store_reap_all();
