@@ -83,12 +83,12 @@ def compacted_lines(h):
     return [x for x in h.log().splitlines() if "msg=compacted" in x]
 
 
-def test_drop_in_steps_lists_exactly_the_kept(t):
-    """POST /v1/compact under ingest with tiny drop steps: between the
-    rename and the "compacted" line, every list and lookup shows exactly
-    the kept records; the endpoint is deleted midway; after it (and after
-    a restart) the same, every acknowledged event reads back, the line
-    says the drop took many passes, and hookd check reads every record."""
+def drop_under_ingest(t):
+    """A hookd over a written store of N events (the first OLD past
+    retention) with tiny drop steps, events posted meanwhile, and a
+    compaction started and its new journal renamed in: the drop's steps
+    are under way. Returns hookd, the store's event and delivery ids, the
+    endpoint, the count of "compacted" lines before, and the ingest."""
     h = t.hookd("retention 1d\n", start=False, env=FAULT)
     evs, dlvs = write_store(h.data, N, OLD)
     h.start()
@@ -101,6 +101,16 @@ def test_drop_in_steps_lists_exactly_the_kept(t):
     h.req(202, "POST", "/v1/compact")
     wait_until(lambda: os.stat(path).st_ino != ino, 120, 0.0005,
                "the new journal renamed in")
+    return h, evs, dlvs, ep, seen, ing
+
+
+def test_drop_in_steps_lists_exactly_the_kept(t):
+    """POST /v1/compact under ingest with tiny drop steps: between the
+    rename and the "compacted" line, every list and lookup shows exactly
+    the kept records; the endpoint is deleted midway; after it (and after
+    a restart) the same, every acknowledged event reads back, the line
+    says the drop took many passes, and hookd check reads every record."""
+    h, evs, dlvs, ep, seen, ing = drop_under_ingest(t)
     rounds = 0
     while len(compacted_lines(h)) == seen:
         check_lists(h, evs, dlvs, ep if rounds < 2 else None,
@@ -134,18 +144,7 @@ def test_kill9_during_the_drop_loses_nothing(t):
     """kill -9 while the drop's steps run: the new journal is in place,
     so the restarted hookd holds exactly the kept records and every
     acknowledged event."""
-    h = t.hookd("retention 1d\n", start=False, env=FAULT)
-    evs, dlvs = write_store(h.data, N, OLD)
-    h.start()
-    ep = pages(h, "/v1/endpoints")[0]["id"]
-    path = os.path.join(h.data, "journal.log")
-    ino = os.stat(path).st_ino
-    seen = len(compacted_lines(h))
-    ing = Ingest(h)
-    wait_until(lambda: len(ing.ids) >= 20, 60, what="ingest under way")
-    h.req(202, "POST", "/v1/compact")
-    wait_until(lambda: os.stat(path).st_ino != ino, 120, 0.0005,
-               "the new journal renamed in")
+    h, evs, dlvs, ep, seen, ing = drop_under_ingest(t)
     check_lists(h, evs, dlvs, ep, "during the drop")
     check(len(compacted_lines(h)) == seen, "the drop ended too soon to "
           "kill it midway (drop_per_pass not applied?)")
