@@ -140,6 +140,10 @@ JOURNAL_SLACK_BYTES = 8 * MIB
 JOURNAL_MIN_ROWS = 6
 
 
+class ListFailed(Exception):
+    """A list page answered other than 200 (Soak.walk noted it)."""
+
+
 def verdict(rows, warm_rows, final, fd_row=1):
     """Judge a run. rows: one dict a row, with "fds", "rss_kb" and
     "journal" (bytes); warm_rows: how many rows are warm-up; fd_row: the
@@ -640,17 +644,9 @@ class Soak:
         """Pending deliveries to endpoints that acknowledge, older than
         the stuck bound: count them (listing every pending one)."""
         n = 0
-        after = None
         cutoff = iso(time.time() - self.s.stuck_after)
-        while True:
-            q = "/v1/deliveries?status=pending&limit=1000"
-            if after:
-                q += "&after=" + after
-            st, page = api.call("GET", q)
-            if st != 200:
-                self.error("GET /v1/deliveries answered %r" % st)
-                return 0
-            for d in page["data"]:
+        try:
+            for d in self.walk(api, "/v1/deliveries?status=pending"):
                 ep = d["endpoint"]
                 kind = self.kind.get(ep) if ep else (
                     "once" if d["url"] and "/once/" in d["url"] else None)
@@ -659,9 +655,27 @@ class Soak:
                     n += 1
                     if n <= 3:
                         self.note("stuck_seen", "stuck: %s" % json.dumps(d))
+        except ListFailed:
+            return 0
+        return n
+
+    def walk(self, api, path):
+        """The items of the list at path, newest or oldest
+        first as it lists them, page after page (limit=1000, ?after=).
+        A page answered other than 200 is noted as an error and raises
+        ListFailed."""
+        after = None
+        while True:
+            q = path + ("&" if "?" in path else "?") + "limit=1000" + (
+                "&after=" + after if after else "")
+            st, page = api.call("GET", q)
+            if st != 200:
+                self.error("GET %s answered %r" % (path, st))
+                raise ListFailed(path)
+            yield from page["data"]
             after = page["next"]
             if not after:
-                return n
+                return
 
     def lost(self, api):
         """Every event sent after the retention cutoff (with a margin)
@@ -671,21 +685,14 @@ class Soak:
             want = {e for t, e in self.recent if t > cutoff_t}
         cutoff = iso(cutoff_t - 5)
         have = set()
-        after = None
-        while True:
-            q = "/v1/events?limit=1000"
-            if after:
-                q += "&after=" + after
-            st, page = api.call("GET", q)
-            if st != 200:
-                self.error("GET /v1/events answered %r" % st)
-                return len(want), len(want)
-            for e in page["data"]:
+        try:
+            # Newest first: the walk ends past the cutoff.
+            for e in self.walk(api, "/v1/events"):
+                if e["created_at"] < cutoff:
+                    break
                 have.add(e["id"])
-            after = page["next"]
-            if not after or not page["data"] or \
-                    page["data"][-1]["created_at"] < cutoff:
-                break
+        except ListFailed:
+            return len(want), len(want)
         missing = want - have
         for e in sorted(missing)[:3]:
             self.note("lost_seen", "lost: %s" % e)
