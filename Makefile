@@ -36,7 +36,7 @@ SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 MODULES = util log loop metrics json http sign sign_x86 url config \
 	config_regs store store_file store_replay store_registry store_idem \
-	store_journal store_jreplay store_index store_compact store_drop store_check store_move \
+	store_journal store_jreplay store_index store_compact store_copy store_drop store_check store_move \
 	webhook gateway outbound tls resolve deliver_queue deliver \
 	deliver_attempt deliver_ops deliver_policy deliver_tail api api_check \
 	api_registry api_static api_events api_gateway api_shard api_ops \
@@ -88,7 +88,7 @@ test: hookd tests/unit layers
 FUZZ_TARGETS = request response chunked json url journal records config cmdline
 FUZZ_SRCS = util.c log.c json.c http.c sign.c sign_x86.c url.c config.c config_regs.c store.c \
 	store_file.c store_replay.c store_registry.c store_idem.c \
-	store_journal.c store_jreplay.c store_index.c store_compact.c store_drop.c \
+	store_journal.c store_jreplay.c store_index.c store_compact.c store_copy.c store_drop.c \
 	store_check.c store_move.c cli.c token.c cli_http.c cli_out.c \
 	cli_api.c cli_move.c cli_listen.c
 FUZZ_TIME ?= 60

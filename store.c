@@ -379,7 +379,7 @@ store_close(void)
 	free(st_journal.unannounced);
 	free(st_registry.gone);
 	free(st_journal.orphans);
-	buf_free(&st_files.rec);
+	buf_free(&st_rec);
 	memset(&st_files, 0, sizeof(st_files));
 	memset(&st_replay, 0, sizeof(st_replay));
 	memset(&st_registry, 0, sizeof(st_registry));

@@ -901,6 +901,14 @@ store_delivery_fail(struct delivery *d, const char *error, int64_t now)
 	return off >= 0 ? 0 : -1;
 }
 
+void
+requeue_rec(uint64_t did, int64_t next_at)
+{
+	rec_begin("requeue");
+	rec_id("d", STORE_DLV, did);
+	rec_num("next", next_at);
+}
+
 int
 store_delivery_requeue(struct delivery *d, int64_t next_at)
 {
@@ -909,9 +917,7 @@ store_delivery_requeue(struct delivery *d, int64_t next_at)
 		errno = ENOENT;
 		return -1;
 	}
-	rec_begin("requeue");
-	rec_id("d", STORE_DLV, d->id);
-	rec_num("next", next_at);
+	requeue_rec(d->id, next_at);
 	if (rec_write(&st_files.jrn) < 0)
 		return -1;
 	apply_state(d, STORE_PENDING, next_at, util_wall_ms());
@@ -1056,7 +1062,7 @@ out:
 
 int
 event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
-    off_t *off, int (*note)(uint64_t id, off_t off, void *arg), void *arg)
+    off_t *off)
 {
 	const struct delivery *d;
 
@@ -1096,14 +1102,10 @@ event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
 			if (prev < 0)
 				return -1;
 		}
-		if (note != NULL && note(d->id, nc > 0 ? prev : -1, arg) != 0)
-			return -1;
 		if (d->status == STORE_PENDING && nc > 0) {
 			/* Pending again after a final attempt (retry,
 			 * replay): say so after its attempts. */
-			rec_begin("requeue");
-			rec_id("d", STORE_DLV, d->id);
-			rec_num("next", d->next_at);
+			requeue_rec(d->id, d->next_at);
 			if (rec_write(f) < 0)
 				return -1;
 		}
