@@ -385,6 +385,10 @@ compact_mark_step(char *err, size_t errsz)
 {
 	size_t budget = compact_mark_per_pass;
 
+	/* HOOKD_FAULT mark_per_pass=N (tests): smaller steps, so that a
+	 * test changes events ahead of the cursor. */
+	if (st_files.fault_mark_per_pass > 0)
+		budget = (size_t)st_files.fault_mark_per_pass;
 	st_compact.mark_passes++;
 	while (st_compact.mark_i < st_compact.fork_events && budget > 0 &&
 	    plan_errno == 0) {

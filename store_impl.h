@@ -142,6 +142,9 @@ struct store_files {
 	uint64_t last_id;	/* the newest id given out or replayed */
 	/* Fault injection (HOOKD_FAULT): */
 	long fault_write, fault_fsync, fault_rename, fault_enospc;
+	long fault_mark_per_pass;	/* a compaction judges this many
+					   records a pass (tests; 0: its
+					   own) */
 	long fault_drop_per_pass;	/* a compaction drops this many
 					   records a pass (tests; 0: its own) */
 	long fault_compact_slow;	/* the compaction's copy waits this
