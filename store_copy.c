@@ -118,6 +118,7 @@ tc_out(struct tail_copy *tc, const char *p, size_t n)
 		errno = ENOMEM;
 		return -1;
 	}
+	tc->nrec++;
 	return tc->out.len >= STORE_COMPACT_OUT ? tc_drain(tc) : 0;
 }
 
@@ -703,4 +704,50 @@ plan_free(struct compact_plan *p)
 	p->map = NULL;
 	p->n = p->cap = p->nearly = p->capearly = p->caplinks = 0;
 	p->nev = p->ndlv = 0;
+}
+
+/* ---- one event, on the caller's thread (hookd export and import) ---- */
+
+int
+event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
+    off_t *off)
+{
+	struct tail_copy *tc = &s->tc;
+	struct compact_pair em, *dm;
+
+	/* The copy reads the file: what is batched goes there first. */
+	if (file_flush(&st_files.jrn) != 0)
+		return -1;
+	tc->src_fd = st_files.jrn.fd;
+	tc->fork_size = st_files.jrn.size;
+	tc->dst_fd = f->fd;
+	tc->dst_size = f->size;
+	tc->nrec = 0;
+	s->plan.tc = tc;
+	s->plan.n = s->plan.nev = s->plan.ndlv = 0;
+	if (plan_add(&s->plan, ev, 0) != 0)
+		return -1;
+	dm = util_grow(s->dm, &s->capdm, s->plan.ndlv + 1, sizeof(*dm), 16);
+	if (dm == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	s->dm = dm;
+	if (plan_copy_event(&s->plan, s->plan.v, &em, dm) != 0 ||
+	    tc_drain(tc) != 0)
+		return -1;
+	f->size = tc->dst_size;
+	f->dirty = 1;
+	st_files.written_seq += tc->nrec;
+	*off = (off_t)em.off;
+	return 0;
+}
+
+void
+event_copy_free(struct event_copy *s)
+{
+	plan_free(&s->plan);
+	tail_copy_free(&s->tc);
+	free(s->dm);
+	memset(s, 0, sizeof(*s));
 }

@@ -469,26 +469,6 @@ int gw_parse(const char *s);
  * again, its next try at next_at (ms). One builder for the live record,
  * event_copy's and the compaction thread's (store_copy.c). */
 void requeue_rec(uint64_t did, int64_t next_at);
-/* event_copy's buffers, reused from one event to the next; zero to start,
- * event_copy_free to end. */
-struct event_copy {
-	struct buf rb;
-	struct json_tok *toks;
-	size_t ntoks;
-	off_t *chain;
-	size_t chain_cap;
-};
-/*
- * What a compaction keeps of an event, copied from the journal to f: ev's
- * record, then for each delivery its newest store_max_log attempt records,
- * oldest first with their "prev" linked anew in f, and a requeue record
- * after them when it is pending again. The event record's offset in f into
- * *off. Used by hookd export and import (store_move.c); a compaction's
- * thread keeps the same (store_copy.c, plan_copy_chain). 0, or -1 (errno).
- */
-int event_copy(struct logfile *f, const struct event *ev,
-    struct event_copy *s, off_t *off);
-void event_copy_free(struct event_copy *s);
 
 /* ---- store_jreplay.c: the journal read back ---- */
 
@@ -660,6 +640,7 @@ struct tail_copy {
 	struct buf in, out, rec;
 	struct json_tok *toks;
 	size_t ntoks;
+	size_t nrec;		/* records written (each tc_out is one) */
 };
 
 /* Copy the old journal's records [tc->from, to) (whole records) to the new
@@ -726,6 +707,26 @@ int plan_copy_finished(struct compact_plan *p);
 /* Stop a copy running (it ends at its next event) and free the plan and
  * its map. */
 void plan_free(struct compact_plan *p);
+/* event_copy's plan and buffers, reused from one event to the next; zero
+ * to start, event_copy_free to end. */
+struct event_copy {
+	struct compact_plan plan;
+	struct tail_copy tc;
+	struct compact_pair *dm;
+	size_t capdm;
+};
+/*
+ * What a compaction keeps of an event, copied from the journal to f: ev's
+ * record, then for each delivery its newest store_max_log attempt records,
+ * oldest first with their "prev" linked anew in f, and a requeue record
+ * after them when it is pending again: the plan's copy of one event
+ * (plan_copy_event), on the caller's thread. The event record's offset in
+ * f into *off. Used by hookd export and import (store_move.c). 0, or -1
+ * (errno).
+ */
+int event_copy(struct logfile *f, const struct event *ev,
+    struct event_copy *s, off_t *off);
+void event_copy_free(struct event_copy *s);
 
 /* Stop a compaction's threads and forget it; its new file is unlinked
  * unless renamed in (store_close). */
