@@ -19,7 +19,7 @@
 /* The journal is not compacted below this size: rewriting a small file buys
  * nothing. */
 #define STORE_COMPACT_MIN ((off_t)8 << 20)
-/* The catch-up copies what was written while the plan was copied in rounds on a
+/* The catch-up copies what was written since the fork point in rounds on a
  * thread, each round what the one before let accumulate; once what is
  * left is this small, the loop copies it itself and renames the file in
  * (nothing may be written meanwhile). 256 KiB copy in about a millisecond:

@@ -616,10 +616,10 @@ off_t compact_pair_find(const struct compact_pair *v, size_t n, uint64_t id,
 
 /*
  * Copying the records written since a compaction's fork point (the old
- * journal's bytes [fork_size, ...)) to the end of the new file, with every attempt's
- * "prev" moved to the new file. Self-contained (its own buffers, plain
- * pread/pwrite on its two descriptors, read-only dmap), so that a round
- * runs on a thread while the loop serves.
+ * journal's bytes [fork_size, ...)) to the end of the new file, with every
+ * attempt's "prev" moved to the new file. Self-contained (its own
+ * buffers, plain pread/pwrite on its two descriptors, read-only dmap), so
+ * that a round runs on a thread while the loop serves.
  */
 struct tail_copy {
 	int src_fd, dst_fd;	/* the old journal; the new file */
