@@ -104,11 +104,13 @@ catchup_free(void)
 		pthread_join(st_compact.thread, NULL);
 		st_compact.round_running = 0;
 	}
+	/* The copy's thread stopped before its file is closed: it must not
+	 * write to a descriptor the number of which is another file's. */
+	plan_free(&st_compact.plan);
+	st_compact.copying = 0;
 	if (st_compact.n.fd >= 0)
 		close(st_compact.n.fd);
 	st_compact.n.fd = -1;
-	plan_free(&st_compact.plan);
-	st_compact.copying = 0;
 	st_idem.held = 0;
 	st_compact.emap = st_compact.dmap = NULL;
 	st_compact.nemap = st_compact.ndmap = 0;
@@ -320,6 +322,7 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 	st_compact.plan.idem_first = st_idem.head;
 	st_compact.plan.idem_last = st_idem.tail;
 	st_compact.plan.slow_ms = st_files.fault_compact_slow;
+	st_compact.plan.max_log = store_max_log;
 	st_idem.held = st_idem.head != NULL;
 	plan_errno = 0;
 	/* Judged a step a pass. A marked event is frozen until the

@@ -439,7 +439,7 @@ plan_copy_chain(struct compact_plan *p, const struct plan_ent *e,
 	size_t nc = 0, k;
 
 	buf_reset(&tc->in);
-	while (c >= 0 && nc < store_max_log) {
+	while (c >= 0 && nc < p->max_log) {
 		struct plan_link *l;
 		size_t start = tc->in.len, len = plan_read_line(tc, &tc->in, c);
 		const char *j = tc->in.data + start + 9;
@@ -724,6 +724,7 @@ event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
 	tc->dst_size = f->size;
 	tc->nrec = 0;
 	s->plan.tc = tc;
+	s->plan.max_log = store_max_log;
 	s->plan.n = s->plan.nev = s->plan.ndlv = 0;
 	if (plan_add(&s->plan, ev, 0) != 0)
 		return -1;

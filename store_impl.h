@@ -679,6 +679,8 @@ struct compact_plan {
 	 * st_idem.held); NULL: none. */
 	const struct idem *idem_first, *idem_last;
 	long slow_ms;		/* HOOKD_FAULT compact_slow */
+	size_t max_log;		/* store_max_log when it began (a reload
+				   may change that one meanwhile) */
 	/* The copy: src_fd, fork_size, dst_fd and the output (dst_size
 	 * starts at 0); the thread's alone until it is done. */
 	struct tail_copy *tc;
