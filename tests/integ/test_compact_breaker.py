@@ -1,20 +1,14 @@
-"""Breaker findings on the compaction without a fork (store_copy.c).
+"""A tester's findings on the compaction without a fork (store_copy.c).
 
-test_max_log_reload_races_the_copy: the plan's thread reads the global
-store_max_log (store_copy.c, plan_copy_chain) while the loop may write it
-(a SIGHUP reload of max_log_attempts: main_reload -> store_set_max_log).
-store_copy.c's header says the thread touches "only its own buffers ... and
-what the loop hands it and no longer changes"; this is loop state that still
-changes. The plain build cannot see a data race: run this test with a
-ThreadSanitizer build, where it fails now:
-
-  make -B hookd-san SAN="-O1 -g -fsanitize=thread" &&
-      cp hookd-san /tmp/hookd-tsan && make -B hookd-san
-  HOOKD_BIN=/tmp/hookd-tsan python3 tests/run_integration.py compact_breaker
-
-(got: "WARNING: ThreadSanitizer: data race ... store_set_max_log
-store_journal.c:31 ... thread created at plan_copy_start"). It also checks
-that the logs read the same after the compaction and after a restart."""
+test_max_log_reload_races_the_copy: the plan's thread read the global
+store_max_log (plan_copy_chain) while the loop may write it (a SIGHUP
+reload of max_log_attempts: main_reload -> store_set_max_log), a data race.
+The thread now reads the value the plan took when the compaction began
+(compact_plan.max_log). The plain build cannot see a data race: make check
+runs this test with the ThreadSanitizer build (make hookd-tsan), where it
+failed ("WARNING: ThreadSanitizer: data race ... store_set_max_log ...
+thread created at plan_copy_start"). It also checks that the logs read the
+same after the compaction and after a restart."""
 
 import signal
 import time
