@@ -36,7 +36,7 @@ SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 MODULES = util log loop metrics json http sign sign_x86 url config \
 	config_regs store store_file store_replay store_registry store_idem \
-	store_journal store_jreplay store_index store_compact store_drop store_check store_move \
+	store_journal store_jreplay store_index store_compact store_copy store_drop store_check store_move \
 	webhook gateway outbound tls resolve deliver_queue deliver \
 	deliver_attempt deliver_ops deliver_policy deliver_tail api api_check \
 	api_registry api_static api_events api_gateway api_shard api_ops \
@@ -64,6 +64,13 @@ hookd: $(SRCS) $(HDRS) $(TLS_STAMP)
 hookd-san: $(SRCS) $(HDRS) $(TLS_STAMP)
 	$(CC) $(CSTD) $(WARN) $(SAN) -o $@ $(SRCS) $(LDLIBS)
 
+# ThreadSanitizer (clang): a compaction copies on two threads beside the
+# loop (store_copy.c); make check runs the compaction tests with this build,
+# which exits at the first data race it sees (halt_on_error).
+hookd-tsan: $(SRCS) $(HDRS) $(TLS_STAMP)
+	command -v clang >/dev/null || apt-get install -y clang
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=thread -o $@ $(SRCS) $(LDLIBS)
+
 tests/unit: $(UNIT_SRCS) tests/unit.h tests/records.h tests/store_compact_cases.c $(SRCS) $(HDRS) $(TLS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_SRCS) $(LDLIBS)
 
@@ -88,7 +95,7 @@ test: hookd tests/unit layers
 FUZZ_TARGETS = request response chunked json url journal records config cmdline
 FUZZ_SRCS = util.c log.c json.c http.c sign.c sign_x86.c url.c config.c config_regs.c store.c \
 	store_file.c store_replay.c store_registry.c store_idem.c \
-	store_journal.c store_jreplay.c store_index.c store_compact.c store_drop.c \
+	store_journal.c store_jreplay.c store_index.c store_compact.c store_copy.c store_drop.c \
 	store_check.c store_move.c cli.c token.c cli_http.c cli_out.c \
 	cli_api.c cli_move.c cli_listen.c
 FUZZ_TIME ?= 60
@@ -126,9 +133,12 @@ check-clang:
 	gcc $(ALL_CFLAGS) -o hookd-gcc $(SRCS) $(LDLIBS)
 	rm -f hookd-clang hookd-gcc
 
-check: check-clang hookd-san tests/unit-san fuzz-replay
+check: check-clang hookd-san hookd-tsan tests/unit-san fuzz-replay
 	ASAN_OPTIONS=detect_leaks=1 ./tests/unit-san
 	HOOKD_BIN=./hookd-san python3 tests/run_integration.py
+	TSAN_OPTIONS=halt_on_error=1 HOOKD_BIN=./hookd-tsan python3 \
+		tests/run_integration.py test_compact test_drop_steps \
+		test_loop.test_compaction
 	$(MAKE) crash-check
 
 # Issue 18: power loss. tests/crash/recorder.so records what hookd does to
@@ -237,7 +247,7 @@ install: hookd
 # beside make run: their tokens and records go too), the demo's
 # config and log, and the last requests the sample receiver saved.
 clean:
-	rm -f hookd hookd-san web_assets.c tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench \
+	rm -f hookd hookd-san hookd-tsan web_assets.c tests/unit tests/unit-san tests/fuzz/replay-* bench/hbench \
 		$(TLS_STAMP)
 	rm -f hookd-clang hookd-gcc demo.conf hookd.log callback.head callback.body \
 		flaky.head flaky.body

@@ -3,9 +3,12 @@
  * in Prometheus text, contract §3) and POST /v1/compact.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "api_impl.h"
 #include "config.h"
+#include "log.h"
 #include "metrics.h"
 #include "store.h"
 
@@ -18,14 +21,23 @@ api_compact(struct api_ctx *c)
 {
 	int rc = store_compact_start(util_wall_ms(),
 	    config_current()->retention_ms, 1);
+	char why[160], q[200];
 
-	if (rc < 0)
-		return errno == EBUSY ?
-		    api_error(c, 409, "a compaction is running") :
-		    errno == ENOSPC ? api_error(c, 503, "disk full: a "
+	if (rc < 0 && errno == EBUSY)
+		return api_error(c, 409, "a compaction is running");
+	if (rc < 0) {
+		/* The answer and the log say why (the registry's rewrite or
+		 * the journal's write failed: an I/O error to look into). */
+		int e = errno;
+
+		snprintf(why, sizeof(why), "cannot start compaction: %s",
+		    strerror(e));
+		log_line("warn", "compaction not started", "error=%s",
+		    LOG_QUOTE(q, strerror(e)));
+		return e == ENOSPC ? api_error(c, 503, "disk full: a "
 		    "compaction needs room for the new files beside the old "
-		    "ones") :
-		    api_error(c, 500, "cannot start compaction");
+		    "ones") : api_error(c, 500, why);
+	}
 	buf_puts(c->out, "{");
 	api_kv_bool(c->out, "started", rc > 0);
 	buf_puts(c->out, "}");

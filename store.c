@@ -264,6 +264,8 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 		st_files.fault_compact_slow = fault_get(fault, "compact_slow");
 		st_files.fault_drop_per_pass = fault_get(fault,
 		    "drop_per_pass");
+		st_files.fault_mark_per_pass = fault_get(fault,
+		    "mark_per_pass");
 	}
 	st_replay.ntoks = 256;
 	st_replay.toks = malloc(st_replay.ntoks * sizeof(*st_replay.toks));
@@ -379,7 +381,7 @@ store_close(void)
 	free(st_journal.unannounced);
 	free(st_registry.gone);
 	free(st_journal.orphans);
-	buf_free(&st_files.rec);
+	buf_free(&st_rec);
 	memset(&st_files, 0, sizeof(st_files));
 	memset(&st_replay, 0, sizeof(st_replay));
 	memset(&st_registry, 0, sizeof(st_registry));

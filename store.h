@@ -643,15 +643,17 @@ void store_foreach_pending(void (*fn)(struct delivery *d, void *arg),
  * newest change is older than retention_ms, and rewrite the journal and the
  * registry. Unless force is set, it only starts when the journal has doubled
  * since the last compaction (and is past a few MiB). The journal is written
- * by a child process (fork) while the parent keeps serving;
+ * by a thread while the loop keeps serving (the records kept of the journal
+ * as it was at the start, gathered a step a pass, then those written since);
  * store_compact_poll() folds the result in. Returns 1 started, 0 not needed,
  * or -1 with errno (EBUSY: one is running).
  */
 int store_compact_start(int64_t now, int64_t retention_ms, int force);
-/* Called once per loop pass: advances a compaction whose child has exited
- * (the records written meanwhile are copied in rounds on a thread, the last
- * small remainder by this call, then the new file is renamed in, then the
- * offsets in memory are moved to it a few thousand events a call).
+/* Called once per loop pass: advances a compaction (a step of its marking;
+ * once its thread has copied what was planned, the records written
+ * meanwhile are copied in rounds on a thread, the last small remainder by
+ * this call, then the new file is renamed in, then the offsets in memory
+ * are moved to it a few thousand events a call).
  * Returns 1 when one finished (err says what it did), 0 when there was
  * nothing to do or it goes on, -1 when it failed (err says why; the old
  * files stay). */

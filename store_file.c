@@ -28,6 +28,7 @@
 
 struct store_files st_files = { .reg = { .fd = -1 }, .jrn = { .fd = -1 },
     .writable = 1 };
+_Thread_local struct buf st_rec;
 
 void (*file_on_durable)(void);
 
@@ -516,10 +517,10 @@ unhex32(const char *s, size_t len, uint8_t out[32])
 struct buf *
 rec_begin(const char *type)
 {
-	buf_reset(&st_files.rec);
-	buf_puts(&st_files.rec, "00000000 {\"t\":");
-	json_put_cstr(&st_files.rec, type);
-	return &st_files.rec;
+	buf_reset(&st_rec);
+	buf_puts(&st_rec, "00000000 {\"t\":");
+	json_put_cstr(&st_rec, type);
+	return &st_rec;
 }
 
 /* Append ,"key": to the record. Keys are the store's own literals (no
@@ -529,23 +530,23 @@ rec_begin(const char *type)
 static void
 rec_key(const char *key)
 {
-	buf_append(&st_files.rec, ",\"", 2);
-	buf_puts(&st_files.rec, key);
-	buf_append(&st_files.rec, "\":", 2);
+	buf_append(&st_rec, ",\"", 2);
+	buf_puts(&st_rec, key);
+	buf_append(&st_rec, "\":", 2);
 }
 
 void
 rec_str(const char *key, const char *val)
 {
 	rec_key(key);
-	json_put_cstr(&st_files.rec, val);
+	json_put_cstr(&st_rec, val);
 }
 
 void
 rec_num(const char *key, int64_t v)
 {
 	rec_key(key);
-	buf_put_i64(&st_files.rec, v);
+	buf_put_i64(&st_rec, v);
 }
 
 void
@@ -555,9 +556,9 @@ rec_id(const char *key, enum store_kind k, uint64_t id)
 
 	store_fmt_id(k, id, x);
 	rec_key(key);
-	buf_append(&st_files.rec, "\"", 1);
-	buf_puts(&st_files.rec, x);
-	buf_append(&st_files.rec, "\"", 1);
+	buf_append(&st_rec, "\"", 1);
+	buf_puts(&st_rec, x);
+	buf_append(&st_rec, "\"", 1);
 }
 
 /*
@@ -574,26 +575,23 @@ rec_json(const char *key, const char *val, size_t len)
 {
 	rec_key(key);
 	if (val == NULL) {
-		buf_puts(&st_files.rec, "null");
+		buf_puts(&st_rec, "null");
 		return;
 	}
-	if (json_put_json(&st_files.rec, val, len, JSON_MAX_DEPTH - 1) == 0 ||
-	    st_files.rec.oom)
+	if (json_put_json(&st_rec, val, len, JSON_MAX_DEPTH - 1) == 0 ||
+	    st_rec.oom)
 		return;	/* out of memory: rec_write fails the record */
 	/* Take the key back and write the string form. */
-	st_files.rec.len -= strlen(key) + 4;
-	buf_printf(&st_files.rec, ",\"%s_s\":", key);
-	json_put_str(&st_files.rec, val, len);
+	st_rec.len -= strlen(key) + 4;
+	buf_printf(&st_rec, ",\"%s_s\":", key);
+	json_put_str(&st_rec, val, len);
 }
 
-/* Close the record (checksum, newline) and append it to f. Returns the
- * record's offset, or -1 (errno set; nothing was added to the file). */
-off_t
-rec_write(struct logfile *f)
+int
+rec_close(void)
 {
-	struct buf *b = &st_files.rec;
+	struct buf *b = &st_rec;
 	uint32_t c;
-	off_t off;
 	int i;
 
 	if (buf_puts(b, "}\n") != 0) {
@@ -605,6 +603,19 @@ rec_write(struct logfile *f)
 		b->data[i] = util_hex_char(c);
 		c >>= 4;
 	}
+	return 0;
+}
+
+/* Close the record (checksum, newline) and append it to f. Returns the
+ * record's offset, or -1 (errno set; nothing was added to the file). */
+off_t
+rec_write(struct logfile *f)
+{
+	struct buf *b = &st_rec;
+	off_t off;
+
+	if (rec_close() != 0)
+		return -1;
 	off = f->size;
 	if ((f->batch ? batch_add(f, b->data, b->len) :
 	    io_write(f, b->data, b->len)) != 0) {
@@ -928,20 +939,20 @@ copy_record(struct logfile *f, off_t off, off_t prev, struct buf *rb,
 	buf_reset(rb);
 	if (read_record(off, rb, toks, ntoks) <= 0)
 		return -1;
-	buf_reset(&st_files.rec);
+	buf_reset(&st_rec);
 	v = prev == -2 ? -1 : json_get(rb->data + 9, *toks, 0, "prev");
 	if (v < 0) {
-		buf_append(&st_files.rec, rb->data, rb->len);
+		buf_append(&st_rec, rb->data, rb->len);
 	} else {
 		size_t at = 9 + (*toks)[v].start;
 
-		buf_append(&st_files.rec, rb->data, at);
-		buf_printf(&st_files.rec, "%lld", (long long)prev);
-		buf_append(&st_files.rec, rb->data + at + (*toks)[v].len,
+		buf_append(&st_rec, rb->data, at);
+		buf_printf(&st_rec, "%lld", (long long)prev);
+		buf_append(&st_rec, rb->data + at + (*toks)[v].len,
 		    rb->len - at - (*toks)[v].len);
 	}
 	/* rec_write closes with "}\n": take the record's own brace off. */
-	st_files.rec.len--;
+	st_rec.len--;
 	return rec_write(f);
 }
 

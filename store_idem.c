@@ -182,6 +182,10 @@ idem_expire(int64_t now, size_t max)
 {
 	struct idem *i;
 
+	/* Held by a compaction's thread: freed once it is done (the next
+	 * call, at most a minute later). */
+	if (st_idem.held)
+		return;
 	while ((i = st_idem.head) != NULL && now - i->at >= STORE_IDEM_MS &&
 	    max-- > 0) {
 		st_idem.head = i->qnext;
@@ -283,8 +287,8 @@ idem_members(const char *client, const char *key, size_t len,
 	char hex[65];
 
 	rec_str("client", client);
-	buf_puts(&st_files.rec, ",\"key\":");
-	json_put_str(&st_files.rec, key, len);
+	buf_puts(&st_rec, ",\"key\":");
+	json_put_str(&st_rec, key, len);
 	rec_num("at", at);
 	rec_num("status", status);
 	rec_str("body", body);
@@ -292,6 +296,14 @@ idem_members(const char *client, const char *key, size_t len,
 		hex32(req, hex);
 		rec_str("req_sha256", hex);
 	}
+}
+
+void
+idem_record(const struct idem *key)
+{
+	rec_begin("idem");
+	idem_members(key->client, key->key, strlen(key->key),
+	    key->has_req ? key->req : NULL, key->status, key->body, key->at);
 }
 
 int
@@ -304,10 +316,7 @@ idem_copy_all(struct logfile *f, int64_t now)
 	for (key = st_idem.head; key != NULL; key = key->qnext) {
 		if (now - key->at >= STORE_IDEM_MS)
 			continue;
-		rec_begin("idem");
-		idem_members(key->client, key->key, strlen(key->key),
-		    key->has_req ? key->req : NULL, key->status, key->body,
-		    key->at);
+		idem_record(key);
 		if (rec_write(f) < 0)
 			return -1;
 	}

@@ -11,6 +11,7 @@
 #ifndef HOOKD_STORE_IMPL_H
 #define HOOKD_STORE_IMPL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -138,17 +139,24 @@ struct store_files {
 	int sync_failed;	/* an fsync of a live file failed: sync_lost */
 	int lost_nothing_kept;	/* the failure was a batch's write, cut
 				   back: store_sync_lost_nothing_kept */
-	struct buf rec;		/* the record being written */
 	uint64_t last_id;	/* the newest id given out or replayed */
 	/* Fault injection (HOOKD_FAULT): */
 	long fault_write, fault_fsync, fault_rename, fault_enospc;
+	long fault_mark_per_pass;	/* a compaction judges this many
+					   records a pass (tests; 0: its
+					   own) */
 	long fault_drop_per_pass;	/* a compaction drops this many
 					   records a pass (tests; 0: its own) */
-	long fault_compact_slow;	/* the compaction child waits this
+	long fault_compact_slow;	/* the compaction's copy waits this
 					   many ms before it writes (tests) */
 	long n_write, n_fsync, n_rename;
 };
 extern struct store_files st_files;
+/* The record being built (rec_begin ... rec_write), one per thread: the
+ * compaction's copy thread builds its records while the loop builds its own
+ * (store_plan.c). A thread that built one frees it (buf_free) before it
+ * ends. */
+extern _Thread_local struct buf st_rec;
 
 /* Replay's tokens, and what hookd check notes (store_replay.c). */
 struct store_replay {
@@ -222,6 +230,10 @@ struct store_idem {
 	struct util_htab tab;
 	struct idem *head, *tail;
 	int unsorted;		/* replay appended one out of time order */
+	/* A compaction's copy thread reads the keys queued up to its fork
+	 * point (store_plan.c): while held, idem_expire frees none, and
+	 * nothing else frees or relinks a key. */
+	int held;
 	/* Each client id with keys in the table (struct idem_owner, by id):
 	 * whether an id is held (store_client_id_held) is one lookup, not a
 	 * walk of every client's keys. */
@@ -272,7 +284,7 @@ char *dup_or_null(const char *s);
  * is not 64 hex digits). */
 void hex32(const uint8_t in[32], char out[65]);
 int unhex32(const char *s, size_t len, uint8_t out[32]);
-/* Build a record in st_files.rec: rec_begin starts one of type type (and
+/* Build a record in st_rec: rec_begin starts one of type type (and
  * returns the buffer), the others add a member (key is a literal, not
  * escaped): a string (NULL: null), a number, an id in its external form,
  * and JSON text re-encoded by json_put_json (or kept as the string member
@@ -283,6 +295,10 @@ void rec_str(const char *key, const char *val);
 void rec_num(const char *key, int64_t v);
 void rec_id(const char *key, enum store_kind k, uint64_t id);
 void rec_json(const char *key, const char *val, size_t len);
+/* Close the record in st_rec: "}", the newline, and its checksum in front
+ * (the journal's line format, store_file.c). 0, or -1 out of memory
+ * (ENOMEM). Safe on any thread: it touches only the thread's st_rec. */
+int rec_close(void);
 /* Close the record (checksum, newline) and append it to f: written now,
  * or for a batching file (f->batch) added to its batch in memory with its
  * space reserved, so a full disk fails this record (ENOSPC) and not a
@@ -366,7 +382,7 @@ void endpoint_free_fields(struct endpoint *e);
  * offset or -1 (errno). */
 off_t client_record(const struct client *c);
 off_t endpoint_record(const struct endpoint *e);
-/* The same records built in st_files.rec (rec_begin and the members, not
+/* The same records built in st_rec (rec_begin and the members, not
  * closed): rec_write(f) writes one to any file f, and hookd import
  * compares one with a record of an export (store_move.c). */
 void client_rec(const struct client *c);
@@ -381,7 +397,7 @@ int replay_registry(struct replay *r, const char *t, size_t tl);
 /* ---- store_idem.c: Idempotency-Keys ---- */
 
 /* Free the Idempotency-Keys older than STORE_IDEM_MS at now, oldest first,
- * at most max of them. */
+ * at most max of them; none while st_idem.held. */
 void idem_expire(int64_t now, size_t max);
 /* After replay: put the keys' queue in time order, when a record came out
  * of order. O(n log n), no allocation. */
@@ -391,6 +407,10 @@ void idem_free_all(void);
 /* 1 when client id (len bytes) has an Idempotency-Key younger than
  * STORE_IDEM_MS at now, else 0. One lookup (idem_owner). */
 int idem_id_held(const char *id, size_t len, int64_t now);
+/* Build key's idem record in st_rec (rec_begin and the members, not
+ * closed). Reads only the key's own fields: safe on the compaction's copy
+ * thread while the keys are held (st_idem.held). */
+void idem_record(const struct idem *key);
 /* Write the members of an idem record after "t" into the record. */
 void idem_members(const char *client, const char *key, size_t len,
     const uint8_t *req, int status, const char *body, int64_t at);
@@ -445,28 +465,10 @@ void health_note_attempt(struct endpoint *e, int ok, int64_t t);
 void health_note_end(struct endpoint *e, int status, int64_t t);
 /* The name of a gateway state in a record, STORE_GW_NONE when unknown. */
 int gw_parse(const char *s);
-/* event_copy's buffers, reused from one event to the next; zero to start,
- * event_copy_free to end. */
-struct event_copy {
-	struct buf rb;
-	struct json_tok *toks;
-	size_t ntoks;
-	off_t *chain;
-	size_t chain_cap;
-};
-/*
- * What a compaction keeps of an event, copied from the journal to f: ev's
- * record, then for each delivery its newest store_max_log attempt records,
- * oldest first with their "prev" linked anew in f, and a requeue record
- * after them when it is pending again. The event record's offset in f into
- * *off; note (may be NULL) is told each delivery's id and its newest
- * attempt's offset in f (-1: none). Used by the compaction's child and by
- * hookd export and import (store_move.c). 0, or -1 (errno).
- */
-int event_copy(struct logfile *f, const struct event *ev,
-    struct event_copy *s, off_t *off,
-    int (*note)(uint64_t id, off_t off, void *arg), void *arg);
-void event_copy_free(struct event_copy *s);
+/* Build a requeue record in st_rec (not closed): delivery did is pending
+ * again, its next try at next_at (ms). One builder for the live record,
+ * event_copy's and the compaction thread's (store_copy.c). */
+void requeue_rec(uint64_t did, int64_t next_at);
 
 /* ---- store_jreplay.c: the journal read back ---- */
 
@@ -598,18 +600,26 @@ void index_free_all(void);
 #define STORE_COMPACT_OUT ((size_t)1 << 20)
 
 /* An object's id and its record's offset in the compacted journal: the
- * compaction child's map, in id order. */
+ * compaction's map, in id order (store_copy.c). */
 struct compact_pair {
 	uint64_t id;
 	int64_t off;
 };
+/* Order of struct compact_pair by id (qsort): -1, 0 or 1. */
+int compact_pair_cmp(const void *a, const void *b);
+/* The new offset of id in the map v (n pairs, in id order), -1 when it is
+ * not there. hint, when not NULL, is where the caller's previous lookup
+ * ended: a walk in id order finds each next one there at once (O(1)
+ * instead of the binary search's O(log n) cache misses). */
+off_t compact_pair_find(const struct compact_pair *v, size_t n, uint64_t id,
+    size_t *hint);
 
 /*
- * Copying the records written since a compaction's fork (the old journal's
- * bytes [fork_size, ...)) to the end of the new file, with every attempt's
- * "prev" moved to the new file. Self-contained (its own buffers, plain
- * pread/pwrite on its two descriptors, read-only dmap), so that a round
- * runs on a thread while the loop serves.
+ * Copying the records written since a compaction's fork point (the old
+ * journal's bytes [fork_size, ...)) to the end of the new file, with every
+ * attempt's "prev" moved to the new file. Self-contained (its own
+ * buffers, plain pread/pwrite on its two descriptors, read-only dmap), so
+ * that a round runs on a thread while the loop serves.
  */
 struct tail_copy {
 	int src_fd, dst_fd;	/* the old journal; the new file */
@@ -630,6 +640,7 @@ struct tail_copy {
 	struct buf in, out, rec;
 	struct json_tok *toks;
 	size_t ntoks;
+	size_t nrec;		/* records written (each tc_out is one) */
 };
 
 /* Copy the old journal's records [tc->from, to) (whole records) to the new
@@ -637,8 +648,90 @@ struct tail_copy {
 int tail_copy_run(struct tail_copy *tc, off_t to);
 /* Free tc's buffers and zero it. */
 void tail_copy_free(struct tail_copy *tc);
+/* The new offset of the record at old offset off >= tc->fork_size, copied
+ * already: shifted like the first tail record, plus what the records
+ * before it that changed length added (binary search of the changes). */
+off_t tail_new_off(const struct tail_copy *tc, off_t off);
 
-/* Kill a compaction child still running and forget it (store_close). */
+/*
+ * A compaction's plan (store_copy.c): what the new journal keeps of the
+ * journal as it was at the fork point, gathered by the marking's steps on
+ * the loop, then copied by a thread. One entry per kept event (id; off,
+ * its record; n, how many entries of its deliveries follow) and per
+ * delivery (id; off, its newest attempt record or -1; n, its next try
+ * when pending, else -1).
+ */
+struct plan_ent {
+	uint64_t id;
+	int64_t off;
+	int64_t n;
+};
+struct plan_link;
+struct compact_plan {
+	/* Built on the loop: the events the marking's cursor planned, in id
+	 * order (v), and those planned ahead of it when they were about to
+	 * change (early), in the order that came. */
+	struct plan_ent *v, *early;
+	size_t n, cap, nearly, capearly;
+	size_t nev, ndlv;	/* event and delivery entries in both */
+	int64_t now;		/* older Idempotency-Keys are not kept */
+	/* The keys queued at the fork point, oldest first (held meanwhile:
+	 * st_idem.held); NULL: none. */
+	const struct idem *idem_first, *idem_last;
+	long slow_ms;		/* HOOKD_FAULT compact_slow */
+	size_t max_log;		/* store_max_log when it began (a reload
+				   may change that one meanwhile) */
+	/* The copy: src_fd, fork_size, dst_fd and the output (dst_size
+	 * starts at 0); the thread's alone until it is done. */
+	struct tail_copy *tc;
+	/* The thread's result: an anonymous mapping of maplen bytes, the
+	 * events' and the deliveries' counts (two uint64_t), then the
+	 * events' new offsets and their deliveries' newest attempts', each
+	 * in id order (struct compact_pair). */
+	void *map;
+	size_t maplen;
+	/* The thread's own: a chain's links. */
+	struct plan_link *links;
+	size_t caplinks;
+	pthread_t thread;
+	pthread_mutex_t mu;	/* done, err, stop */
+	int running, done, err, stop;
+};
+/* Add ev (and its deliveries, as they are now) to p: early when ahead of
+ * the marking's cursor. 0, or -1 out of memory (ENOMEM; p unchanged). */
+int plan_add(struct compact_plan *p, const struct event *ev, int early);
+/* Start the copy of p on a thread (nothing of p may change until it is
+ * done). 0, or -1 (errno) when no thread starts. */
+int plan_copy_start(struct compact_plan *p);
+/* 1 when the copy is done (joined; p->err: 0 or the errno it failed with,
+ * p->map its map), or none runs; 0 while it runs. */
+int plan_copy_finished(struct compact_plan *p);
+/* Stop a copy running (it ends at its next event) and free the plan and
+ * its map. */
+void plan_free(struct compact_plan *p);
+/* event_copy's plan and buffers, reused from one event to the next; zero
+ * to start, event_copy_free to end. */
+struct event_copy {
+	struct compact_plan plan;
+	struct tail_copy tc;
+	struct compact_pair *dm;
+	size_t capdm;
+};
+/*
+ * What a compaction keeps of an event, copied from the journal to f: ev's
+ * record, then for each delivery its newest store_max_log attempt records,
+ * oldest first with their "prev" linked anew in f, and a requeue record
+ * after them when it is pending again: the plan's copy of one event
+ * (plan_copy_event), on the caller's thread. The event record's offset in
+ * f into *off. Used by hookd export and import (store_move.c). 0, or -1
+ * (errno).
+ */
+int event_copy(struct logfile *f, const struct event *ev,
+    struct event_copy *s, off_t *off);
+void event_copy_free(struct event_copy *s);
+
+/* Stop a compaction's threads and forget it; its new file is unlinked
+ * unless renamed in (store_close). */
 void compact_stop(void);
 /* Before ev's offsets (ev->off, its deliveries' last_off) are read or
  * replaced: while a compaction settles, move them to the new journal now

@@ -901,6 +901,14 @@ store_delivery_fail(struct delivery *d, const char *error, int64_t now)
 	return off >= 0 ? 0 : -1;
 }
 
+void
+requeue_rec(uint64_t did, int64_t next_at)
+{
+	rec_begin("requeue");
+	rec_id("d", STORE_DLV, did);
+	rec_num("next", next_at);
+}
+
 int
 store_delivery_requeue(struct delivery *d, int64_t next_at)
 {
@@ -909,9 +917,7 @@ store_delivery_requeue(struct delivery *d, int64_t next_at)
 		errno = ENOENT;
 		return -1;
 	}
-	rec_begin("requeue");
-	rec_id("d", STORE_DLV, d->id);
-	rec_num("next", next_at);
+	requeue_rec(d->id, next_at);
 	if (rec_write(&st_files.jrn) < 0)
 		return -1;
 	apply_state(d, STORE_PENDING, next_at, util_wall_ms());
@@ -1054,68 +1060,3 @@ out:
 	return r;
 }
 
-int
-event_copy(struct logfile *f, const struct event *ev, struct event_copy *s,
-    off_t *off, int (*note)(uint64_t id, off_t off, void *arg), void *arg)
-{
-	const struct delivery *d;
-
-	if ((*off = copy_record(f, ev->off, -2, &s->rb, &s->toks,
-	    &s->ntoks)) < 0)
-		return -1;
-	for (d = ev->deliveries; d != NULL; d = d->next_in_event) {
-		size_t nc = 0, k;
-		off_t c = d->last_off, prev = -1;
-
-		/* The attempts, newest first along the chain; only the
-		 * newest max_log_attempts are kept. */
-		while (c >= 0 && nc < store_max_log) {
-			int v;
-			uint64_t p;
-
-			off_t *ch = util_grow(s->chain, &s->chain_cap,
-			    nc + 1, sizeof(*ch), 16);
-
-			if (ch == NULL)
-				return -1;
-			s->chain = ch;
-			s->chain[nc++] = c;
-			buf_reset(&s->rb);
-			if (read_record(c, &s->rb, &s->toks, &s->ntoks) <= 0)
-				return -1;
-			v = json_get(s->rb.data + 9, s->toks, 0, "prev");
-			if (v < 0 || s->rb.data[9 + s->toks[v].start] == '-' ||
-			    util_parse_u64(s->rb.data + 9 + s->toks[v].start,
-			    s->toks[v].len, (uint64_t)c - 1, &p) != 0)
-				break;
-			c = (off_t)p;
-		}
-		for (k = nc; k-- > 0;) {
-			prev = copy_record(f, s->chain[k], prev, &s->rb,
-			    &s->toks, &s->ntoks);
-			if (prev < 0)
-				return -1;
-		}
-		if (note != NULL && note(d->id, nc > 0 ? prev : -1, arg) != 0)
-			return -1;
-		if (d->status == STORE_PENDING && nc > 0) {
-			/* Pending again after a final attempt (retry,
-			 * replay): say so after its attempts. */
-			rec_begin("requeue");
-			rec_id("d", STORE_DLV, d->id);
-			rec_num("next", d->next_at);
-			if (rec_write(f) < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-void
-event_copy_free(struct event_copy *s)
-{
-	free(s->chain);
-	free(s->toks);
-	buf_free(&s->rb);
-	memset(s, 0, sizeof(*s));
-}

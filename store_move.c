@@ -70,7 +70,7 @@ store_export(const char *dir, const char *client, int fd,
 
 		if (strcmp(ev->client_id, c->id) != 0)
 			continue;
-		if (event_copy(&out, ev, &ec, &o, NULL, NULL) != 0)
+		if (event_copy(&out, ev, &ec, &o) != 0)
 			goto io;
 		st->events++;
 		st->deliveries += ev->ndeliveries;
@@ -373,11 +373,11 @@ check_apply(struct replay *r, const char *t, size_t tl)
 	    "event, attempt, requeue)");
 }
 
-/* 1 when the record built in st_files.rec (not closed) is the line at r. */
+/* 1 when the record built in st_rec (not closed) is the line at r. */
 static int
 same_as_built(const struct replay *r)
 {
-	const struct buf *b = &st_files.rec;
+	const struct buf *b = &st_rec;
 	const char *nl = strchr(r->s, '\n');
 	size_t n = b->len - 9;
 
@@ -643,7 +643,7 @@ rewrite_journal(const char *dir, struct logfile *src, char *err,
 		const struct mv_event *me = &mv.evs[j];
 
 		if (ev != NULL && (j == mv.nevs || ev->id < me->id)) {
-			if (event_copy(&n, ev, &ec, &o, NULL, NULL) != 0)
+			if (event_copy(&n, ev, &ec, &o) != 0)
 				goto fail;
 			i++;
 			continue;

@@ -258,7 +258,7 @@ endpoint_rec(const struct endpoint *e)
 
 	rec_begin("endpoint");
 	rec_id("id", STORE_EP, e->id);
-	b = &st_files.rec;
+	b = &st_rec;
 	rec_str("client", e->client->id);
 	rec_str("url", e->url);
 	rec_str("method", e->method_get ? "GET" : "POST");

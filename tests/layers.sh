@@ -15,7 +15,7 @@
 TABLE='
 0 util log loop metrics version
 1 http json url sign sign_x86 sign_impl config config_regs config_impl
-2 store store_file store_replay store_registry store_idem store_journal store_jreplay store_index store_compact store_drop store_check store_move store_impl
+2 store store_file store_replay store_registry store_idem store_journal store_jreplay store_index store_compact store_copy store_drop store_check store_move store_impl
 3 webhook gateway outbound resolve tls
 4 deliver deliver_attempt deliver_ops deliver_policy deliver_queue deliver_impl deliver_tail
 5 api api_check api_registry api_static api_events api_gateway api_shard api_ops api_attempts api_web web web_assets api_impl

@@ -50,13 +50,11 @@ test_compaction(void)
 	CHECK(store_idem_put(c, "key-1", 5, h, 202, "{\"id\":\"x\"}",
 	    util_wall_ms()) == 0);
 	CHECK(store_compact_start(util_wall_ms(), 1000, 1) == 1);
-	/* The first poll marks the few events, the second forks the child
-	 * (a pass of its own). */
+	/* The first poll marks the few events and starts the copy's
+	 * thread. */
 	CHECK(store_compact_poll(err, sizeof(err)) == 0 &&
-	    st_compact.child == 0);
-	CHECK(store_compact_poll(err, sizeof(err)) == 0 &&
-	    st_compact.child > 0);
-	/* Work after the fork must survive the swap. */
+	    !st_compact.marking && st_compact.copying);
+	/* Work after the fork point must survive the swap. */
 	{
 		struct endpoint *eps[1] = { e };
 
@@ -210,13 +208,14 @@ test_compact_settle(void)
 	/* Payloads are read from the journal, not from memory. */
 	CHECK(reopen(err, sizeof(err)) == 0);
 	c = store_client_find("settle", 6);
-	/* Marking in steps (issue 20): 64 events a poll, no fork until all
-	 * are; a marked event is frozen (no requeue). */
+	/* Marking in steps (issue 20): 64 records a poll (32 events of one
+	 * delivery), no copy until all are; a marked event is frozen (no
+	 * requeue). */
 	compact_mark_per_pass = 64;
 	CHECK(store_compact_start(util_wall_ms(), 50000, 1) == 1);
 	r = store_compact_poll(err, sizeof(err));
-	CHECKF(r == 0 && st_compact.marking && st_compact.child == 0 &&
-	    st_compact.mark_i == 64, "%d %s", r, err);
+	CHECKF(r == 0 && st_compact.marking && !st_compact.copying &&
+	    st_compact.mark_i == 32, "%d %s", r, err);
 	ev = store_event_find(ids[0]);
 	CHECK(ev != NULL && ev->dropping && !store_event_find(ids[64])->dropping);
 	errno = 0;
@@ -225,10 +224,25 @@ test_compact_settle(void)
 	errno = 0;
 	CHECK(store_compact_start(util_wall_ms(), 50000, 1) == -1 &&
 	    errno == EBUSY);
+	/* Ahead of the cursor, about to change: planned as it is now, the
+	 * change in the tail. A requeue plans nothing (the cursor plans the
+	 * delivery pending). */
+	ev = store_event_find(ids[NEV - 3]);
+	memset(&a, 0, sizeof(a));
+	a.at = util_wall_ms();
+	a.status = 201;
+	a.new_status = STORE_DELIVERED;
+	CHECK(ev != NULL && !ev->moved &&
+	    store_delivery_attempted(ev->deliveries, &a) == 0 && ev->moved &&
+	    st_compact.plan.nearly == 2);
+	ev = store_event_find(ids[NEV - 4]);
+	CHECK(ev != NULL && store_delivery_requeue(ev->deliveries,
+	    util_wall_ms() + 3600000) == 0 && !ev->moved);
 	for (i = 0; i < NEV && st_compact.marking; i++)
 		CHECK(store_compact_poll(err, sizeof(err)) == 0);
-	CHECKF(!st_compact.marking && st_compact.child > 0 &&
+	CHECKF(!st_compact.marking && st_compact.copying &&
 	    st_compact.ndropping == OLD, "%zu", st_compact.ndropping);
+	CHECK(!store_event_find(ids[NEV - 3])->moved);
 	compact_mark_per_pass = 32768;
 	/* An event and an attempt in the tail (written after the fork). */
 	after = store_event_create(c, "t", 1, "{\"i\":-1}", 8, NULL, 0,
@@ -265,7 +279,7 @@ test_compact_settle(void)
 	CHECK(after != NULL && after->deliveries != NULL);
 	r = settle_poll(0, err, sizeof(err));
 	CHECKF(r == 1 && strstr(err, "100 events dropped") != NULL, "%s", err);
-	CHECK(!st_compact.settling && st_compact.mapmem == NULL);
+	CHECK(!st_compact.settling && st_compact.plan.map == NULL);
 	for (i = OLD, bad = 0; i < NEV; i++) {
 		ev = store_event_find(ids[i]);
 		if (ev == NULL || ev->moved || !settle_data_ok(ev, i) ||
@@ -302,6 +316,14 @@ test_compact_settle(void)
 	CHECK(settle_log_has(store_event_find(ids[NEV - 1]), "503") &&
 	    settle_log_has(store_event_find(ids[NEV - 1]), "202"));
 	CHECK(store_event_find(after_id) != NULL);
+	/* What changed while marking, planned ahead or not. */
+	ev = store_event_find(ids[NEV - 3]);
+	CHECK(ev != NULL && settle_log_has(ev, "200") &&
+	    settle_log_has(ev, "201") && ev->deliveries->attempts == 2 &&
+	    ev->deliveries->status == STORE_DELIVERED);
+	ev = store_event_find(ids[NEV - 4]);
+	CHECK(ev != NULL && ev->deliveries->status == STORE_PENDING &&
+	    ev->deliveries->next_at > util_wall_ms() + 3000000);
 	/* And a compaction after a settled one starts. */
 	CHECK(store_compact_start(util_wall_ms(), 50000, 1) == 1);
 	r = settle_poll(0, err, sizeof(err));

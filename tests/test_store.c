@@ -24,6 +24,7 @@
 #include "../store_jreplay.c"
 #include "../store_index.c"
 #include "../store_compact.c"
+#include "../store_copy.c"
 #include "../store_drop.c"
 #include "../store.c"
 #include "../store_check.c"
