@@ -24,7 +24,9 @@
  *   {"op":"start","dir":ABS}                     the shim's first record
  *   {"op":"open","path":P,"fd":N,"flags":F,"ino":I,"isdir":0|1,"existed":0|1}
  *   {"op":"write","fd":N,"ino":I,"off":O,"n":LEN,"data":HEX}
+ *   {"op":"fsync_begin","fd":N,"ino":I,"isdir":0|1}  an fsync called
  *   {"op":"fsync","fd":N,"ino":I,"isdir":0|1,"call":"fsync"|"fdatasync"}
+ *                                                and returned 0
  *   {"op":"sync_file_range","fd":N,"ino":I}       (no durability promised)
  *   {"op":"truncate","fd":N,"ino":I,"len":L}
  *   {"op":"fallocate","fd":N,"ino":I,"mode":M,"off":O,"len":L}
@@ -46,12 +48,12 @@
  * mutex sane across the fork) but under its own copy of the mutex, so its
  * records and the parent's are not ordered against each other: harmless
  * while the child writes only files the parent leaves alone until
- * waitpid(). The mutex is held across the real fsync, so an answer written
- * while an fsync runs is logged after it (an answer sent before its fsync
- * ended can then look covered: a "fsync began" record would tell them
- * apart; not yet done). An fsync is recorded only after it returned 0; a failed call is
- * not recorded (it changed nothing the model needs, or the file size check
- * at the end of a workload catches it).
+ * waitpid(). An fsync is two records with the mutex let go between them:
+ * "fsync_begin" when it is called and "fsync" once it returned 0, so that
+ * an answer or a write of another thread while it runs is logged between
+ * the two (not covered by it). A failed fsync has no end record (it changed
+ * nothing the model needs, or the file size check at the end of a workload
+ * catches it).
  */
 #define _GNU_SOURCE
 #include "recorder.h"
@@ -388,9 +390,17 @@ do_sync(int fd, int data_only)
 	RESOLVE(fdatasync);
 	if (t == NULL)
 		return data_only ? real_fdatasync(fd) : real_fsync(fd);
+	/* Two records, the mutex let go between them: what other threads
+	 * write or answer while the fsync runs is logged between its begin
+	 * and its end, and the explorer counts only what came before the
+	 * begin as made durable by it. */
 	pthread_mutex_lock(&mu);
+	rec_fdop("fsync_begin", fd, t, "isdir", t->kind == FD_DIR, NULL, 0,
+	    NULL, 0);
+	pthread_mutex_unlock(&mu);
 	r = data_only ? real_fdatasync(fd) : real_fsync(fd);
 	saved = errno;
+	pthread_mutex_lock(&mu);
 	if (r == 0) {
 		struct rbuf b;
 
