@@ -295,6 +295,7 @@ store_open(const char *dir, int fsync_always, char *err, size_t errsz,
 	/* A compacted journal's completed gateway requests came before the
 	 * events after them, with newer deliveries. */
 	index_sort_lists();
+	index_status_build();
 	free(st_registry.gone);
 	st_registry.gone = NULL;
 	st_registry.ngone = st_registry.capgone = 0;

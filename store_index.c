@@ -764,6 +764,13 @@ sidx_build(void)
 }
 
 void
+index_status_build(void)
+{
+	if (!st_index.sidx_built)
+		(void)sidx_build();
+}
+
+void
 sidx_append(const struct delivery *d)
 {
 	if (st_index.sidx_built)

@@ -723,26 +723,51 @@ util_clients_sweep(struct util_clients *tab,
 /* The smallest table: below it, a resize would cost more than it saves. */
 #define UTIL_HTAB_MIN 16
 
-/* Move every entry of t into nb buckets (a power of two). 0, or -1 out of
- * memory (t unchanged). */
+/* Where entries of hash live: the old array's bucket while it is not
+ * moved yet, else the new array's. */
+static struct util_hent **
+htab_slot(const struct util_htab *t, uint32_t hash)
+{
+	if (t->old != NULL && (hash & (t->nold - 1)) >= t->moved)
+		return &t->old[hash & (t->nold - 1)];
+	return &t->bucket[hash & (t->nbucket - 1)];
+}
+
+/* Move up to k buckets of the old array into the new one (each bucket's
+ * whole chain); the old array is freed once all are. */
+static void
+htab_step(struct util_htab *t, size_t k)
+{
+	while (t->old != NULL && k-- > 0) {
+		struct util_hent *e, *next;
+
+		for (e = t->old[t->moved]; e != NULL; e = next) {
+			next = e->next;
+			e->next = t->bucket[e->hash & (t->nbucket - 1)];
+			t->bucket[e->hash & (t->nbucket - 1)] = e;
+		}
+		t->old[t->moved] = NULL;
+		if (++t->moved == t->nold) {
+			free(t->old);
+			t->old = NULL;
+			t->nold = t->moved = 0;
+		}
+	}
+}
+
+/* Begin a resize to nb buckets (none may be under way): the entries move
+ * in the steps of the adds and deletes that follow. 0, or -1 out of memory
+ * (t unchanged). */
 static int
-util_htab_resize(struct util_htab *t, size_t nb)
+htab_resize(struct util_htab *t, size_t nb)
 {
 	struct util_hent **b = calloc(nb, sizeof(*b));
-	size_t i;
 
 	if (b == NULL)
 		return -1;
-	for (i = 0; i < t->nbucket; i++) {
-		struct util_hent *e, *next;
-
-		for (e = t->bucket[i]; e != NULL; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(t->bucket);
+	t->old = t->bucket;
+	t->nold = t->old != NULL ? t->nbucket : 0;
+	t->moved = 0;
 	t->bucket = b;
 	t->nbucket = nb;
 	return 0;
@@ -753,23 +778,27 @@ util_htab_add(struct util_htab *t, struct util_hent *e, uint32_t hash)
 {
 	struct util_hent **slot;
 
-	/* Twice as many buckets once every bucket holds an entry on average;
-	 * a table that cannot grow still works, with longer chains. */
-	if (t->n >= t->nbucket && util_htab_resize(t, t->nbucket != 0 ?
-	    t->nbucket * 2 : UTIL_HTAB_MIN) != 0 && t->nbucket == 0)
+	/* Twice as many buckets once every bucket holds an entry on average
+	 * (unless the last resize is still moving: it ends long before the
+	 * table doubles again); a table that cannot grow still works, with
+	 * longer chains. */
+	if (t->n >= t->nbucket && t->old == NULL && htab_resize(t,
+	    t->nbucket != 0 ? t->nbucket * 2 : UTIL_HTAB_MIN) != 0 &&
+	    t->nbucket == 0)
 		return -1;
 	e->hash = hash;
-	slot = &t->bucket[hash & (t->nbucket - 1)];
+	slot = htab_slot(t, hash);
 	e->next = *slot;
 	*slot = e;
 	t->n++;
+	htab_step(t, UTIL_HTAB_STEP);
 	return 0;
 }
 
 void
 util_htab_del(struct util_htab *t, struct util_hent *e)
 {
-	struct util_hent **pp = &t->bucket[e->hash & (t->nbucket - 1)];
+	struct util_hent **pp = htab_slot(t, e->hash);
 
 	while (*pp != NULL && *pp != e)
 		pp = &(*pp)->next;
@@ -778,8 +807,10 @@ util_htab_del(struct util_htab *t, struct util_hent *e)
 	*pp = e->next;
 	e->next = NULL;
 	t->n--;
-	if (t->nbucket > UTIL_HTAB_MIN && t->n < t->nbucket / 8)
-		(void)util_htab_resize(t, t->nbucket / 2);
+	htab_step(t, UTIL_HTAB_STEP);
+	if (t->old == NULL && t->nbucket > UTIL_HTAB_MIN &&
+	    t->n < t->nbucket / 8)
+		(void)htab_resize(t, t->nbucket / 2);
 }
 
 struct util_hent *
@@ -789,7 +820,7 @@ util_htab_first(const struct util_htab *t, uint32_t hash)
 
 	if (t->nbucket == 0)
 		return NULL;
-	for (e = t->bucket[hash & (t->nbucket - 1)]; e != NULL; e = e->next)
+	for (e = *htab_slot(t, hash); e != NULL; e = e->next)
 		if (e->hash == hash)
 			return e;
 	return NULL;
@@ -810,8 +841,9 @@ void
 util_htab_free(struct util_htab *t)
 {
 	free(t->bucket);
-	t->bucket = NULL;
-	t->nbucket = t->n = 0;
+	free(t->old);
+	t->bucket = t->old = NULL;
+	t->nbucket = t->n = t->nold = t->moved = 0;
 }
 
 int

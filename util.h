@@ -217,9 +217,14 @@ uint32_t util_hash(uint32_t h, const void *p, size_t n);
  * entries as buckets (chains average at most one entry) and halves when it
  * holds fewer than one per eight, so lookups stay O(1) from ten keys to
  * millions and the memory follows the entries. Zero-initialised, it is
- * empty. Not thread-safe. A resize rehashes every entry at once: O(n), once
- * per doubling, so O(1) per insert amortised.
+ * empty. Not thread-safe. A resize moves the entries in steps: at most
+ * UTIL_HTAB_STEP buckets of the old array each add or delete, so no call
+ * is O(n) (issue 20: at 1 M Idempotency-Keys a doubling at once was one
+ * loop pass of 90 ms). Meanwhile an entry is in the old array while its
+ * bucket there is not moved yet, else in the new one, and a lookup looks
+ * where that rule says.
  */
+#define UTIL_HTAB_STEP 64
 struct util_hent {
 	struct util_hent *next;		/* chain */
 	uint32_t hash;
@@ -227,7 +232,12 @@ struct util_hent {
 struct util_htab {
 	struct util_hent **bucket;	/* NULL while empty */
 	size_t nbucket;			/* a power of two, or 0 */
-	size_t n;			/* entries */
+	size_t n;			/* entries, in both arrays */
+	/* A resize under way: the array being emptied into bucket (NULL:
+	 * none), its size, and how many of its buckets, from the first,
+	 * are moved. */
+	struct util_hent **old;
+	size_t nold, moved;
 };
 /* The struct of type whose member member is at p. */
 #define UTIL_CONTAINER(p, type, member) \
@@ -243,7 +253,7 @@ void util_htab_del(struct util_htab *t, struct util_hent *e);
  * compares the keys. */
 struct util_hent *util_htab_first(const struct util_htab *t, uint32_t hash);
 struct util_hent *util_htab_next(const struct util_hent *e);
-/* Free the bucket array (the entries are their owners'); t is empty. */
+/* Free the bucket arrays (the entries are their owners'); t is empty. */
 void util_htab_free(struct util_htab *t);
 
 /* Set O_NONBLOCK on fd, keeping its other status flags. 0, or -1 with

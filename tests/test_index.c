@@ -48,7 +48,7 @@ test_htab(void)
 	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct util_htab t = {0};
 		struct x_ent *e = calloc(cases[c].n + 1, sizeof(*e));
-		size_t n = cases[c].n, found = 0, max_nb = 0;
+		size_t n = cases[c].n, found = 0, max_nb = 0, resizing = 0;
 
 		CHECK(e != NULL);
 		if (e == NULL)
@@ -57,14 +57,40 @@ test_htab(void)
 			uint32_t h = cases[c].mod ? (uint32_t)(i % cases[c].mod) :
 			    util_hash(UTIL_HASH_START, &i, sizeof(i));
 
+			struct util_hent **was_old = t.old;
+			size_t was_moved = t.moved;
+
 			e[i].key = i;
 			e[i].in = 1;
 			CHECK(util_htab_add(&t, &e[i].h, h) == 0);
 			/* At most one entry per bucket on average. */
 			CHECKF(t.n <= t.nbucket, "n %zu nbucket %zu", t.n,
 			    t.nbucket);
+			/* A resize moves at most UTIL_HTAB_STEP buckets a
+			 * call, never the whole table at once (issue 20). */
+			CHECKF(was_old == NULL || t.old != was_old ||
+			    t.moved - was_moved <= UTIL_HTAB_STEP,
+			    "case %zu: %zu buckets moved in one add", c,
+			    t.moved - was_moved);
+			resizing += t.old != NULL;
+			/* An earlier entry is found meanwhile, in whichever
+			 * array it is. */
+			{
+				struct util_hent *x;
+
+				for (x = util_htab_first(&t, e[i / 2].h.hash);
+				    x != NULL && UTIL_CONTAINER(x, struct x_ent,
+				    h)->key != i / 2; x = util_htab_next(x))
+					;
+				if (x == NULL)
+					CHECKF(0, "case %zu: entry %zu lost at "
+					    "add %zu", c, i / 2, i);
+			}
 		}
 		max_nb = t.nbucket;
+		/* The lookups below ran beside resizes in steps too. */
+		CHECKF(n < 1000 || resizing > 0, "case %zu: no resize in steps",
+		    c);
 		for (i = 0; i < n; i++) {
 			struct util_hent *h;
 

@@ -161,6 +161,10 @@ class Recording:
         dirs = {""}             # directory names
         fid_next = [0]
         conns = {}              # (pid, fd) -> {"in": bytearray, "out": [...]}
+        # (pid, tid, fd) -> the op count when an fsync began: it makes
+        # durable what came before that, not what other threads wrote
+        # while it ran.
+        begun = {}
         finished = []
 
         def new_fid():
@@ -227,12 +231,18 @@ class Recording:
                 if not r["mode"] & FALLOC_FL_KEEP_SIZE:
                     self.ops.append(Op(i, "grow", ino2fid[r["ino"]],
                                        (r["off"] + r["len"],)))
+            elif op == "fsync_begin":
+                begun[(r["pid"], r["tid"], r["fd"])] = i
             elif op == "fsync":
+                # A recording without begin records (an older recorder):
+                # the fsync covers everything before it.
+                cover = begun.pop((r["pid"], r["tid"], r["fd"]), i)
                 if r["isdir"]:
                     # Which directory: the one its open named.
-                    self.ops.append(Op(i, "dirsync", None, ("",)))
+                    self.ops.append(Op(i, "dirsync", None, ("", cover)))
                 else:
-                    self.ops.append(Op(i, "fsync", ino2fid[r["ino"]]))
+                    self.ops.append(Op(i, "fsync", ino2fid[r["ino"]],
+                                       (cover,)))
             elif op == "rename":
                 a, b = r["from"], r["to"]
                 fid = ns.get(a)
@@ -350,36 +360,40 @@ class Explorer:
             if o.kind in ("write", "trunc", "grow"):
                 self.content.setdefault(o.fid, []).append(o)
             elif o.kind == "fsync":
-                self.fsyncs.setdefault(o.fid, []).append(o.i)
+                self.fsyncs.setdefault(o.fid, []).append((o.i, o.args[0]))
             elif o.kind in ("create", "rename", "unlink"):
                 self.dirops.append(o)
             elif o.kind == "dirsync":
-                self.dirsyncs.append(o.i)
+                self.dirsyncs.append((o.i, o.args[1]))
         # O_TRUNC of an existing file is a content op as well.
         self.points = [o.i for o in ops] + [len(ops)]
 
     # -- the pieces of a state at crash point k
 
     @staticmethod
-    def _last_before(seq, k):
-        last = -1
-        for i in seq:
+    def _covered(syncs, k):
+        """What the syncs done before crash point k made durable: every op
+        before the latest point one of them began at (an fsync covers
+        what was written before it was called; two threads' may end out
+        of order); -1 when none."""
+        cover = -1
+        for i, began in syncs:
             if i >= k:
                 break
-            last = i
-        return last
+            cover = max(cover, began)
+        return cover
 
     def pending(self, k):
         """(durable dir ops, pending dir ops, {fid: (durable ops, pending
         ops)}) at crash point k (ops with index < k happened)."""
-        ds = self._last_before(self.dirsyncs, k)
+        ds = self._covered(self.dirsyncs, k)
         dur_d = [o for o in self.dirops if o.i < ds]
-        pen_d = [o for o in self.dirops if ds < o.i < k]
+        pen_d = [o for o in self.dirops if ds <= o.i < k]
         files = {}
         for fid, cops in self.content.items():
-            fs = self._last_before(self.fsyncs.get(fid, []), k)
+            fs = self._covered(self.fsyncs.get(fid, []), k)
             files[fid] = ([o for o in cops if o.i < fs],
-                          [o for o in cops if fs < o.i < k])
+                          [o for o in cops if fs <= o.i < k])
         return dur_d, pen_d, files
 
     def variants(self, k, rng):

@@ -5,7 +5,7 @@
  * accepted, for the crash-state explorer (tests/crash/explore.py).
  *
  * Why a shim and not the store's own I/O layer: it sees every call the
- * binary makes (the compaction child's writes, the registry rewrite, hookd
+ * binary makes (the compaction threads' writes, the registry rewrite, hookd
  * check's rewrite, the lock file, the sync thread's fsyncs) without
  * trusting the code under test to report itself, and the binary runs
  * unmodified. The cost: it works only with dynamically linked glibc
@@ -24,7 +24,9 @@
  *   {"op":"start","dir":ABS}                     the shim's first record
  *   {"op":"open","path":P,"fd":N,"flags":F,"ino":I,"isdir":0|1,"existed":0|1}
  *   {"op":"write","fd":N,"ino":I,"off":O,"n":LEN,"data":HEX}
+ *   {"op":"fsync_begin","fd":N,"ino":I,"isdir":0|1}  an fsync called
  *   {"op":"fsync","fd":N,"ino":I,"isdir":0|1,"call":"fsync"|"fdatasync"}
+ *                                                and returned 0
  *   {"op":"sync_file_range","fd":N,"ino":I}       (no durability promised)
  *   {"op":"truncate","fd":N,"ino":I,"len":L}
  *   {"op":"fallocate","fd":N,"ino":I,"mode":M,"off":O,"len":L}
@@ -41,20 +43,37 @@
  *
  * Ordering: one process-wide mutex is held around the real call and the
  * appending of its record, so the log is a linearization across threads
- * (the loop, the sync thread, the releaser thread). The forked compaction
- * child appends to the same O_APPEND descriptor (pthread_atfork keeps the
- * mutex sane across the fork) but under its own copy of the mutex, so its
- * records and the parent's are not ordered against each other: harmless
- * while the child writes only files the parent leaves alone until
- * waitpid(). The mutex is held across the real fsync, so an answer written
- * while an fsync runs is logged after it (an answer sent before its fsync
- * ended can then look covered: a "fsync began" record would tell them
- * apart; not yet done). An fsync is recorded only after it returned 0; a failed call is
- * not recorded (it changed nothing the model needs, or the file size check
- * at the end of a workload catches it).
+ * (the loop, the sync thread, the releaser thread, a compaction's copy
+ * threads). A forked child (hookd forks none since its compaction became a
+ * thread) would append to the same O_APPEND descriptor (pthread_atfork
+ * keeps the mutex sane across the fork) under its own copy of the mutex,
+ * unordered against the parent's records. An fsync is two records with the mutex let go between them:
+ * "fsync_begin" when it is called and "fsync" once it returned 0, so that
+ * an answer or a write of another thread while it runs is logged between
+ * the two (not covered by it). A failed fsync has no end record (it changed
+ * nothing the model needs, or the file size check at the end of a workload
+ * catches it).
  */
 #define _GNU_SOURCE
 #include "recorder.h"
+
+/*
+ * The shape of every recorded call on a tracked descriptor: the real call
+ * (call, its result into res) and its record (the rest, run when ok holds)
+ * under the mutex, so that the log orders the threads; errno as the call
+ * left it.
+ */
+#define LOCKED_CALL(res, call, ok, ...) do { \
+	int saved_; \
+	pthread_mutex_lock(&mu); \
+	(res) = (call); \
+	saved_ = errno; \
+	if (ok) { \
+		__VA_ARGS__ \
+	} \
+	pthread_mutex_unlock(&mu); \
+	errno = saved_; \
+} while (0)
 
 /* ---- open ---- */
 
@@ -168,22 +187,16 @@ write(int fd, const void *p, size_t n)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t w;
-	int saved;
 
 	RESOLVE(write);
 	if (t == NULL)
 		return real_write(fd, p, n);
-	pthread_mutex_lock(&mu);
-	w = real_write(fd, p, n);
-	saved = errno;
-	if (w > 0) {
+	LOCKED_CALL(w, real_write(fd, p, n), w > 0, {
 		if (t->kind == FD_SOCK)
 			rec_net("out", fd, p, (size_t)w);
 		else
 			rec_write(fd, t, pos_after(fd, w), p, (size_t)w);
-	}
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return w;
 }
 
@@ -192,18 +205,13 @@ do_pwrite(int fd, const void *p, size_t n, off_t off)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t w;
-	int saved;
 
 	RESOLVE(pwrite);
 	if (t == NULL)
 		return real_pwrite(fd, p, n, off);
-	pthread_mutex_lock(&mu);
-	w = real_pwrite(fd, p, n, off);
-	saved = errno;
-	if (w > 0)
+	LOCKED_CALL(w, real_pwrite(fd, p, n, off), w > 0, {
 		rec_write(fd, t, (long long)off, p, (size_t)w);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return w;
 }
 
@@ -244,15 +252,11 @@ writev(int fd, const struct iovec *iov, int cnt)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t w;
-	int saved;
 
 	RESOLVE(writev);
 	if (t == NULL)
 		return real_writev(fd, iov, cnt);
-	pthread_mutex_lock(&mu);
-	w = real_writev(fd, iov, cnt);
-	saved = errno;
-	if (w > 0) {
+	LOCKED_CALL(w, real_writev(fd, iov, cnt), w > 0, {
 		char *p = gather(iov, cnt, (size_t)w);
 
 		if (t->kind == FD_SOCK)
@@ -260,9 +264,7 @@ writev(int fd, const struct iovec *iov, int cnt)
 		else
 			rec_write(fd, t, pos_after(fd, w), p, (size_t)w);
 		free(p);
-	}
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return w;
 }
 
@@ -271,22 +273,16 @@ pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t w;
-	int saved;
 
 	RESOLVE(pwritev);
 	if (t == NULL)
 		return real_pwritev(fd, iov, cnt, off);
-	pthread_mutex_lock(&mu);
-	w = real_pwritev(fd, iov, cnt, off);
-	saved = errno;
-	if (w > 0) {
+	LOCKED_CALL(w, real_pwritev(fd, iov, cnt, off), w > 0, {
 		char *p = gather(iov, cnt, (size_t)w);
 
 		rec_write(fd, t, (long long)off, p, (size_t)w);
 		free(p);
-	}
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return w;
 }
 
@@ -295,18 +291,13 @@ send(int fd, const void *p, size_t n, int flags)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t w;
-	int saved;
 
 	RESOLVE(send);
 	if (t == NULL)
 		return real_send(fd, p, n, flags);
-	pthread_mutex_lock(&mu);
-	w = real_send(fd, p, n, flags);
-	saved = errno;
-	if (w > 0)
+	LOCKED_CALL(w, real_send(fd, p, n, flags), w > 0, {
 		rec_net("out", fd, p, (size_t)w);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return w;
 }
 
@@ -315,22 +306,16 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t w;
-	int saved;
 
 	RESOLVE(sendmsg);
 	if (t == NULL)
 		return real_sendmsg(fd, m, flags);
-	pthread_mutex_lock(&mu);
-	w = real_sendmsg(fd, m, flags);
-	saved = errno;
-	if (w > 0) {
+	LOCKED_CALL(w, real_sendmsg(fd, m, flags), w > 0, {
 		char *p = gather(m->msg_iov, (int)m->msg_iovlen, (size_t)w);
 
 		rec_net("out", fd, p, (size_t)w);
 		free(p);
-	}
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return w;
 }
 
@@ -341,18 +326,13 @@ read(int fd, void *p, size_t n)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t r;
-	int saved;
 
 	RESOLVE(read);
 	if (t == NULL || t->kind != FD_SOCK)
 		return real_read(fd, p, n);
-	pthread_mutex_lock(&mu);
-	r = real_read(fd, p, n);
-	saved = errno;
-	if (r > 0)
+	LOCKED_CALL(r, real_read(fd, p, n), r > 0, {
 		rec_net("in", fd, p, (size_t)r);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
@@ -361,18 +341,13 @@ recv(int fd, void *p, size_t n, int flags)
 {
 	struct rec_fd *t = tracked(fd);
 	ssize_t r;
-	int saved;
 
 	RESOLVE(recv);
 	if (t == NULL || t->kind != FD_SOCK)
 		return real_recv(fd, p, n, flags);
-	pthread_mutex_lock(&mu);
-	r = real_recv(fd, p, n, flags);
-	saved = errno;
-	if (r > 0 && !(flags & MSG_PEEK))
+	LOCKED_CALL(r, real_recv(fd, p, n, flags), r > 0 && !(flags & MSG_PEEK), {
 		rec_net("in", fd, p, (size_t)r);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
@@ -388,9 +363,17 @@ do_sync(int fd, int data_only)
 	RESOLVE(fdatasync);
 	if (t == NULL)
 		return data_only ? real_fdatasync(fd) : real_fsync(fd);
+	/* Two records, the mutex let go between them: what other threads
+	 * write or answer while the fsync runs is logged between its begin
+	 * and its end, and the explorer counts only what came before the
+	 * begin as made durable by it. */
 	pthread_mutex_lock(&mu);
+	rec_fdop("fsync_begin", fd, t, "isdir", t->kind == FD_DIR, NULL, 0,
+	    NULL, 0);
+	pthread_mutex_unlock(&mu);
 	r = data_only ? real_fdatasync(fd) : real_fsync(fd);
 	saved = errno;
+	pthread_mutex_lock(&mu);
 	if (r == 0) {
 		struct rbuf b;
 
@@ -422,19 +405,15 @@ int
 sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
 {
 	struct rec_fd *t = tracked(fd);
-	int r, saved;
+	int r;
 
 	RESOLVE(sync_file_range);
 	if (t == NULL)
 		return real_sync_file_range(fd, off, n, flags);
-	pthread_mutex_lock(&mu);
-	r = real_sync_file_range(fd, off, n, flags);
-	saved = errno;
-	if (r == 0)
+	LOCKED_CALL(r, real_sync_file_range(fd, off, n, flags), r == 0, {
 		rec_fdop("sync_file_range", fd, t, "off", (long long)off, "len",
 		    (long long)n, NULL, 0);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
@@ -444,19 +423,15 @@ static int
 do_ftruncate(int fd, off_t len)
 {
 	struct rec_fd *t = tracked(fd);
-	int r, saved;
+	int r;
 
 	RESOLVE(ftruncate);
 	if (t == NULL)
 		return real_ftruncate(fd, len);
-	pthread_mutex_lock(&mu);
-	r = real_ftruncate(fd, len);
-	saved = errno;
-	if (r == 0)
+	LOCKED_CALL(r, real_ftruncate(fd, len), r == 0, {
 		rec_fdop("truncate", fd, t, "len", (long long)len, NULL, 0,
 		    NULL, 0);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
@@ -490,19 +465,15 @@ int
 fallocate(int fd, int mode, off_t off, off_t len)
 {
 	struct rec_fd *t = tracked(fd);
-	int r, saved;
+	int r;
 
 	RESOLVE(fallocate);
 	if (t == NULL)
 		return real_fallocate(fd, mode, off, len);
-	pthread_mutex_lock(&mu);
-	r = real_fallocate(fd, mode, off, len);
-	saved = errno;
-	if (r == 0)
+	LOCKED_CALL(r, real_fallocate(fd, mode, off, len), r == 0, {
 		rec_fdop("fallocate", fd, t, "mode", mode, "off",
 		    (long long)off, "len", (long long)len);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
@@ -634,18 +605,14 @@ static int
 do_mkdirat(int dirfd, const char *path, mode_t mode)
 {
 	char rel[PATH_MAX];
-	int r, saved;
+	int r;
 
 	RESOLVE(mkdirat);
 	if (!rel_path(dirfd, path, rel, sizeof(rel)))
 		return real_mkdirat(dirfd, path, mode);
-	pthread_mutex_lock(&mu);
-	r = real_mkdirat(dirfd, path, mode);
-	saved = errno;
-	if (r == 0)
+	LOCKED_CALL(r, real_mkdirat(dirfd, path, mode), r == 0, {
 		rec_path("mkdir", rel, 0, 0);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
@@ -715,8 +682,8 @@ close(int fd)
 	int r, saved;
 
 	RESOLVE(close);
-	/* The compaction child closes every descriptor but its own: the
-	 * log must outlive that. */
+	/* A program that closes every descriptor but its own (as hookd's
+	 * compaction child did) must not close the log. */
 	if (active && fd == log_fd)
 		return 0;
 	t = tracked(fd);
@@ -758,56 +725,44 @@ dup_note(int fd, int newfd)
 int
 dup(int fd)
 {
-	int r, saved;
+	int r;
 
 	RESOLVE(dup);
-	pthread_mutex_lock(&mu);
-	r = real_dup(fd);
-	saved = errno;
-	if (r >= 0 && active)
+	LOCKED_CALL(r, real_dup(fd), r >= 0 && active, {
 		dup_note(fd, r);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
 int
 dup2(int fd, int newfd)
 {
-	int r, saved;
+	int r;
 
 	RESOLVE(dup2);
 	if (active && newfd == log_fd) {
 		errno = EBADF;
 		return -1;
 	}
-	pthread_mutex_lock(&mu);
-	r = real_dup2(fd, newfd);
-	saved = errno;
-	if (r >= 0 && active)
+	LOCKED_CALL(r, real_dup2(fd, newfd), r >= 0 && active, {
 		dup_note(fd, r);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
 int
 dup3(int fd, int newfd, int flags)
 {
-	int r, saved;
+	int r;
 
 	RESOLVE(dup3);
 	if (active && newfd == log_fd) {
 		errno = EBADF;
 		return -1;
 	}
-	pthread_mutex_lock(&mu);
-	r = real_dup3(fd, newfd, flags);
-	saved = errno;
-	if (r >= 0 && active)
+	LOCKED_CALL(r, real_dup3(fd, newfd, flags), r >= 0 && active, {
 		dup_note(fd, r);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
@@ -816,7 +771,7 @@ fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;
-	int r, saved;
+	int r;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
@@ -824,13 +779,9 @@ fcntl(int fd, int cmd, ...)
 	RESOLVE(fcntl);
 	if (!active || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC))
 		return real_fcntl(fd, cmd, arg);
-	pthread_mutex_lock(&mu);
-	r = real_fcntl(fd, cmd, arg);
-	saved = errno;
-	if (r >= 0)
+	LOCKED_CALL(r, real_fcntl(fd, cmd, arg), r >= 0, {
 		dup_note(fd, r);
-	pthread_mutex_unlock(&mu);
-	errno = saved;
+	});
 	return r;
 }
 
