@@ -658,8 +658,9 @@ int store_compact_start(int64_t now, int64_t retention_ms, int force);
  * nothing to do or it goes on, -1 when it failed (err says why; the old
  * files stay). */
 int store_compact_poll(char *err, size_t errsz);
-/* 1 while a round of a compaction's catch-up runs on its thread, or while
- * the offsets in memory are moved to the new journal in steps (settling):
+/* 1 while a compaction marks (a step a pass), its plan or a round of its
+ * catch-up is copied on a thread, or the offsets in memory are moved to
+ * the new journal in steps (settling):
  * the loop should call store_compact_poll again soon (within a few ms),
  * not only at its next event. */
 int store_compact_catching_up(void);

@@ -343,7 +343,7 @@ store_compact_start(int64_t now, int64_t retention_ms, int force)
 static int
 copy_start(void)
 {
-	char path[1200];
+	char path[1200], map[1200];
 	struct tail_copy *tc = &st_compact.tc;
 
 	if (compact_path(path, sizeof(path)) != 0)
@@ -354,9 +354,9 @@ copy_start(void)
 	 * left by a version that forked a child is no use to anyone.
 	 */
 	(void)unlink(path);
-	if (snprintf(st_compact.n.path, sizeof(st_compact.n.path), "%s.map",
-	    st_files.jrn.path) < (int)sizeof(st_compact.n.path))
-		(void)unlink(st_compact.n.path);
+	if (snprintf(map, sizeof(map), "%s.map", st_files.jrn.path) <
+	    (int)sizeof(map))
+		(void)unlink(map);
 	st_compact.n.fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (st_compact.n.fd < 0)

@@ -426,9 +426,9 @@ struct plan_link {
 
 /* Copy one delivery's attempts (plan entry e): its chain from e->off back
  * (all below the fork point: the marking plans an event before any record
- * of it is written), the newest store_max_log written oldest first with
+ * of it is written), the newest p->max_log written oldest first with
  * their "prev" linked anew; then a requeue record when it is pending again
- * after them (as event_copy does). Its newest attempt's new offset (or -1)
+ * after them. Its newest attempt's new offset (or -1)
  * into *newest. 0 or -1 (errno). */
 static int
 plan_copy_chain(struct compact_plan *p, const struct plan_ent *e,

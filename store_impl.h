@@ -739,8 +739,10 @@ void event_copy_free(struct event_copy *s);
  * unless renamed in (store_close). */
 void compact_stop(void);
 /* Before ev's offsets (ev->off, its deliveries' last_off) are read or
- * replaced: while a compaction settles, move them to the new journal now
- * if the settling's cursor has not yet. O(log n); a no-op otherwise. */
+ * replaced, or a record of it is written: while a compaction marks, plan
+ * ev as it still is if the marking's cursor has not judged it yet (O(its
+ * deliveries)); while one settles, move its offsets to the new journal now
+ * if the settling's cursor has not yet (O(log n)); a no-op otherwise. */
 void compact_settle(struct event *ev);
 
 /* ---- store_drop.c: a compaction's drop, in steps ---- */
